@@ -1,0 +1,49 @@
+"""Command line: ``python -m landscape {check,train} REPORT... | --all [--profile P]``.
+
+check: validate params files (and that their data can be found) without computing anything.
+train: train (or load from the cache) every run of the given reports and print their final epoch.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .data import DatasetNotFoundError
+from .params import PARAMS_DIR, ParamsError, is_stand_in, load_params
+from .training import train
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m landscape", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["check", "train"])
+    parser.add_argument("reports", nargs="*", help="report names (params/<name>.yaml) or params file paths")
+    parser.add_argument("--all", action="store_true", help="every params file in params/")
+    parser.add_argument("--profile", default="full")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--cache", default=None, help="cache directory (default: $LANDSCAPE_CACHE or ./cache)")
+    args = parser.parse_args(argv)
+    reports = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml")) if args.all else args.reports
+    if not reports:
+        parser.error("name at least one report, or --all")
+    try:  # validate everything before computing anything
+        loaded = [(load_params(r, args.profile), None) for r in reports]
+        loaded = [(p, p.resolve_data()) for p, _ in loaded]
+    except (ParamsError, DatasetNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for params, data in loaded:
+        note = f" (stand-in for {params.data.name}: {data.name})" if is_stand_in(data) else ""
+        print(f"{params.report} [{params.profile}] {len(params.runs)} runs on {data.name}{note}")
+        if args.command == "check":
+            continue
+        for run_id, spec in params.run_specs(data).items():
+            run = train(spec, cache=args.cache, device=args.device)
+            final = run.final
+            summary = (f"test_acc {final['test_acc']:.4f} test_loss {final['test_loss']:.4f}" if final else "no epoch")
+            print(f"  {run_id:<20} {run.status:<9} epochs {len(run.history):>2} (trained now: {run.trained_epochs}) "
+                  f"{summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""Report parameters: one YAML file per report in ``params/``, validated before anything runs.
+
+A file holds the ``full`` profile (the source study's exact setup, or the closest one where the
+study leaves details open, listed under ``assumptions``) and, under ``profiles``, partial
+overrides such as ``smoke`` (tiny data and epochs). ``load_params(path, profile, overrides)``
+deep-merges base <- profile <- overrides and validates the result; any unknown key, wrong type,
+unknown model, dataset or option is a :class:`ParamsError` naming the key and the allowed values.
+The study's published numbers live in ``reference`` and are shown only as labelled references.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import typing
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .data import DATASETS, NORMALIZATIONS, is_available, locate
+from .models import MODELS, model_options
+from .training import SCHEDULES, DataSpec, RunSpec, TrainConfig
+
+PARAMS_DIR = Path(__file__).resolve().parents[2] / "params"
+BASE_PROFILE = "full"
+
+DatasetName = Literal[tuple(sorted(DATASETS))]  # type: ignore[valid-type]
+NormalizationName = Literal[tuple(sorted(NORMALIZATIONS))]  # type: ignore[valid-type]
+ModelName = Literal[tuple(sorted(MODELS))]  # type: ignore[valid-type]
+ScheduleName = Literal[SCHEDULES]  # type: ignore[valid-type]
+PositiveInt = Field(gt=0)
+
+
+class ParamsError(ValueError):
+    """Invalid report parameters; the message names the key and what is allowed."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSource(Strict):
+    """Where and how to load the dataset (see landscape.data)."""
+
+    name: DatasetName
+    normalization: NormalizationName
+    root: Optional[str] = None
+    download: bool = False
+    pad_to: Optional[int] = Field(default=None, gt=0)
+    channels: Optional[Literal[1, 3]] = None
+    train_subset: Optional[int] = Field(default=None, gt=0)
+    test_subset: Optional[int] = Field(default=None, gt=0)
+    subset_seed: int = 0
+
+    def spec(self) -> DataSpec:
+        return DataSpec(**self.model_dump(include=set(DataSpec.__dataclass_fields__)))
+
+
+class StandIn(DataSource):
+    """Offline dataset used when the study's dataset is missing (reports show a banner)."""
+
+    reason: str
+
+
+class DataParams(DataSource):
+    stand_in: Optional[StandIn] = None
+
+
+def is_stand_in(data: DataSource) -> bool:
+    return isinstance(data, StandIn)
+
+
+class TrainingParams(Strict):
+    epochs: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+    lr: float = Field(gt=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+    nesterov: bool = False
+    weight_decay: float = Field(default=0.0, ge=0)
+    schedule: ScheduleName = "constant"
+    step_size: int = Field(default=1, gt=0)
+    gamma: float = Field(default=0.1, gt=0, le=1)
+    augment: bool = False
+    eval_chunk: int = Field(default=1000, gt=0)
+
+    def config(self) -> TrainConfig:
+        return TrainConfig(**self.model_dump())
+
+
+class RunParams(Strict):
+    """One trained model: an id used by probes and tables, a zoo model with options, a seed."""
+
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    label: str
+    model: ModelName
+    options: dict[str, Any] = {}
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _known_options(self) -> "RunParams":
+        allowed = model_options(self.model)
+        unknown = sorted(set(self.options) - set(allowed))
+        if unknown:
+            raise ValueError(f"model {self.model!r} has no option(s) {unknown}; allowed: {sorted(allowed)}")
+        return self
+
+
+class EvalSetParams(Strict):
+    """The fixed, stratified probe sets (sizes in samples) and the BN/dropout mode of probes."""
+
+    train_size: int = Field(default=4096, gt=0)
+    test_size: int = Field(default=2000, gt=0)
+    seed: int = 0
+    mode: Literal["eval", "train"] = "eval"
+    chunk_size: int = Field(default=1000, gt=0)
+
+
+class HessianParams(Strict):
+    top_k: int = Field(default=3, gt=0)
+    tol: float = Field(default=1e-3, gt=0)
+    trace_samples: int = Field(default=50, ge=0)
+    density_runs: int = Field(default=2, ge=0)
+    density_steps: int = Field(default=60, gt=1)
+    # the studies' variant: power iteration on one mini-batch
+    study_batch_size: int = Field(default=128, gt=0)
+    study_iterations: int = Field(default=20, gt=0)
+
+
+class NoiseParams(Strict):
+    sigmas: list[float] = Field(min_length=1)
+    draws: int = Field(default=5, gt=0)
+    seed: int = 0
+
+
+class FlatnessParams(Strict):
+    """The studies' |L(theta + delta) - L(theta)|, delta ~ N(0, sigma^2 I)."""
+
+    sigma: float = Field(gt=0)
+    draws: int = Field(default=5, gt=0)
+    seed: int = 0
+
+
+class SharpnessParams(Strict):
+    rho: float = Field(gt=0)
+    ascent_steps: int = Field(default=5, ge=0)
+    adaptive_rho: float = Field(default=0.5, gt=0)
+
+
+class SliceParams(Strict):
+    alpha_min: float
+    alpha_max: float
+    points: int = Field(default=21, gt=1)
+    direction: Literal["filter", "random"] = "filter"
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SliceParams":
+        if self.alpha_min >= self.alpha_max:
+            raise ValueError(f"alpha_min ({self.alpha_min}) must be below alpha_max ({self.alpha_max})")
+        return self
+
+
+class SurfaceParams(SliceParams):
+    split: Literal["train", "test", "both"] = "both"
+
+
+class InterpolationParams(Strict):
+    pairs: list[tuple[str, str]] = Field(min_length=1)
+    points: int = Field(default=21, gt=1)
+    bn: Literal["interpolate", "recompute", "both"] = "both"
+
+
+class ProbeParams(Strict):
+    eval_set: EvalSetParams = EvalSetParams()
+    hessian: Optional[HessianParams] = None
+    noise: Optional[NoiseParams] = None
+    flatness: Optional[FlatnessParams] = None
+    sharpness: Optional[SharpnessParams] = None
+    slice1d: Optional[SliceParams] = None
+    surface2d: Optional[SurfaceParams] = None
+    interpolation: Optional[InterpolationParams] = None
+
+
+class Reference(BaseModel):
+    """Published numbers of the source study, labelled; free-form below ``source``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    source: str
+
+
+class ReportParams(Strict):
+    report: str = Field(pattern=r"^[a-z0-9_]+$")
+    title: str
+    study: str
+    notebook: str
+    question: str
+    assumptions: list[str] = []
+    data: DataParams
+    training: TrainingParams
+    runs: list[RunParams] = Field(min_length=1)
+    probes: ProbeParams = ProbeParams()
+    reference: Reference
+    profile: str = BASE_PROFILE
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ReportParams":
+        ids = [r.id for r in self.runs]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"runs: duplicate id(s) {duplicates}")
+        if self.probes.interpolation:
+            for pair in self.probes.interpolation.pairs:
+                for run_id in pair:
+                    if run_id not in ids:
+                        raise ValueError(f"probes.interpolation.pairs: unknown run id {run_id!r}; runs are {ids}")
+        return self
+
+    def resolve_data(self) -> DataSource:
+        """The study's dataset if it can be loaded (or downloaded), else the stand-in; with neither,
+        the DatasetNotFoundError that says how to get the data. ``is_stand_in`` tells which."""
+        if self.data.download or is_available(self.data.name, self.data.root) or self.data.stand_in is None:
+            locate(self.data.name, self.data.root, self.data.download)
+            return self.data
+        locate(self.data.stand_in.name, self.data.stand_in.root)
+        return self.data.stand_in
+
+    def run_specs(self, data: DataSource | None = None) -> dict[str, RunSpec]:
+        """RunSpec per run id, on ``data`` (default: :meth:`resolve_data`)."""
+        spec = (data or self.resolve_data()).spec()
+        cfg = self.training.config()
+        return {r.id: RunSpec.make(spec, r.model, cfg, r.seed, **r.options) for r in self.runs}
+
+    def digest(self) -> str:
+        """A short hash of the validated parameters (for manifests)."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------------------- loading
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """``base`` with ``override`` merged in: mappings merge recursively, anything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_path(path: str | Path) -> Path:
+    """A params file by path, or by report name in ``params/``."""
+    p = Path(path)
+    if p.exists():
+        return p
+    candidate = PARAMS_DIR / f"{p.stem}.yaml"
+    if candidate.exists():
+        return candidate
+    available = sorted(f.stem for f in PARAMS_DIR.glob("*.yaml"))
+    raise ParamsError(f"params file {str(path)!r} not found; available reports: {available}")
+
+
+def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict | None = None) -> ReportParams:
+    """Read, merge and validate a report's params (see module docstring)."""
+    file = resolve_path(path)
+    try:
+        raw = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{file}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{file}: expected a mapping at the top level")
+    profiles = raw.pop("profiles", {}) or {}
+    allowed_profiles = [BASE_PROFILE] + sorted(profiles)
+    if profile not in allowed_profiles:
+        raise ParamsError(f"{file}: unknown profile {profile!r}; allowed: {allowed_profiles}")
+    merged = raw if profile == BASE_PROFILE else deep_merge(raw, profiles[profile])
+    merged = deep_merge(merged, overrides or {})
+    merged["profile"] = profile
+    try:
+        return ReportParams.model_validate(merged)
+    except ValidationError as exc:
+        raise ParamsError(f"{file} (profile {profile!r}):\n" + _describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "<top level>"
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            fields = _fields_at(err["loc"][:-1])
+            message = f"unknown key {err['loc'][-1]!r}; allowed keys: {fields}"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        lines.append(f"  {loc}: {message}")
+    return "\n".join(lines)
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Allowed keys of the params model found by walking ``loc`` from ReportParams."""
+    current: Any = ReportParams
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return []
+        current = _model_in(current.model_fields[part].annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel class inside an annotation such as Optional[X] or list[X], else the annotation."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
+    return annotation

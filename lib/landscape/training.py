@@ -1,0 +1,299 @@
+"""Cached, resumable, deterministic SGD training.
+
+A run is defined by a :class:`RunSpec` (data, model, training config, seed). Its cache key is a
+hash of everything in the spec (not of where the data lives), so a second call with the same
+spec loads the result instead of training. After every epoch a checkpoint (model, optimizer,
+scheduler, random-generator states, history) is written atomically; an interrupted run resumes
+from its last completed epoch and produces the same numbers as an uninterrupted one.
+
+History rows (one per epoch, units in brackets):
+  epoch [1-based], lr [learning rate used during the epoch],
+  train_loss, train_acc [running mean over the epoch's mini-batches, train mode, as the studies report],
+  test_loss, test_acc [full test split, eval mode], gap [train_acc - test_acc],
+  grad_norm [mean over the epoch's mini-batches of the L2 norm of the mini-batch gradient],
+  time_s [wall seconds of the epoch, training + test evaluation].
+A non-finite loss stops the run: ``status == "diverged"``, ``diverged_epoch`` is the epoch it
+happened in, and the history keeps every completed epoch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import data as data_mod
+from .evaluation import evaluate
+from .models import build_model, use_fast_layout
+from .runtime import make_deterministic, select_device
+
+ENGINE_VERSION = 1  # bump when a change alters the numbers a cached run would produce
+CACHE_ENV = "LANDSCAPE_CACHE"
+DEFAULT_CACHE_DIR = data_mod.REPO_ROOT / "cache"
+SCHEDULES = ("constant", "step", "cosine")
+DIVERGENCE_CHECK_EVERY = 20  # steps between non-finite checks (each check syncs an accelerator)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which data a run sees. Subsets are stratified and seeded by ``subset_seed``."""
+
+    name: str
+    normalization: str
+    pad_to: int | None = None
+    channels: int | None = None
+    train_subset: int | None = None
+    test_subset: int | None = None
+    subset_seed: int = 0
+    root: str | None = field(default=None, compare=False)
+    download: bool = field(default=False, compare=False)
+
+    def identity(self) -> dict:
+        """The fields that change the data (not where it is read from)."""
+        d = asdict(self)
+        d.pop("root")
+        d.pop("download")
+        return d
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """SGD with momentum; ``schedule`` steps once per epoch (step: x gamma every step_size epochs;
+    cosine: from lr to 0 over ``epochs``)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    step_size: int = 1
+    gamma: float = 0.1
+    augment: bool = False  # random crop (padding 4) + horizontal flip, on tensors
+    eval_chunk: int = 1000
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    data: DataSpec
+    model: str
+    model_options: tuple = ()  # sorted (key, value) pairs, so the spec is hashable
+    train: TrainConfig = None  # type: ignore[assignment]
+    seed: int = 0
+
+    @staticmethod
+    def make(data: DataSpec, model: str, train: TrainConfig, seed: int, **options) -> "RunSpec":
+        frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
+        return RunSpec(data, model, frozen, train, seed)
+
+    def key(self) -> str:
+        payload = {"engine": ENGINE_VERSION, "data": self.data.identity(), "model": self.model,
+                   "options": [list(kv) for kv in self.model_options], "train": asdict(self.train), "seed": self.seed}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+@dataclass
+class TrainedRun:
+    spec: RunSpec
+    model: torch.nn.Module  # in eval mode, on the training device
+    history: list[dict]
+    status: str  # "completed" or "diverged"
+    diverged_epoch: int | None
+    trained_epochs: int  # epochs trained by this call (0 when fully cached)
+    key: str
+
+    @property
+    def final(self) -> dict:
+        """The last completed epoch's history row (empty if none completed)."""
+        return self.history[-1] if self.history else {}
+
+
+# ---------------------------------------------------------------------------- data
+
+_DATA_CACHE: dict[DataSpec, tuple[data_mod.ImageDataset, data_mod.ImageDataset]] = {}
+
+
+def load_splits(spec: DataSpec) -> tuple[data_mod.ImageDataset, data_mod.ImageDataset]:
+    """(train, test) datasets of ``spec`` on the CPU, subsets applied; memoized per process."""
+    if spec not in _DATA_CACHE:
+        splits = []
+        for split, n in (("train", spec.train_subset), ("test", spec.test_subset)):
+            ds = data_mod.load_dataset(spec.name, split, spec.normalization, root=spec.root,
+                                       download=spec.download, pad_to=spec.pad_to, channels=spec.channels)
+            if n is not None and n < len(ds):
+                ds = ds.subset(data_mod.stratified_indices(ds.labels, n, spec.subset_seed, ds.num_classes))
+            splits.append(ds)
+        _DATA_CACHE[spec] = (splits[0], splits[1])
+    return _DATA_CACHE[spec]
+
+
+# ---------------------------------------------------------------------------- cache I/O
+
+def cache_dir(path: str | Path | None = None) -> Path:
+    return Path(path or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_write_text(text: str, path: Path) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+# ---------------------------------------------------------------------------- training
+
+def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                           weight_decay=cfg.weight_decay)
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    if cfg.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=0.0)
+    raise ValueError(f"unknown schedule {cfg.schedule!r}; allowed: {list(SCHEDULES)}")
+
+
+def _rng_state(generator: torch.Generator, device: torch.device) -> dict:
+    state = {"shuffle": generator.get_state(), "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, generator: torch.Generator, device: torch.device) -> None:
+    generator.set_state(state["shuffle"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def build_run_model(spec: RunSpec, input_shape: tuple[int, int, int], num_classes: int) -> torch.nn.Module:
+    """The spec's model, initialized from ``spec.seed``."""
+    torch.manual_seed(spec.seed)
+    return use_fast_layout(build_model(spec.model, input_shape, num_classes, **dict(spec.model_options)))
+
+
+def train(spec: RunSpec, cache: str | Path | None = None, device: str = "auto", progress: bool = True,
+          on_epoch_end: Callable[[dict], None] | None = None) -> TrainedRun:
+    """Train ``spec`` (or load it from the cache); see the module docstring."""
+    dev = select_device(device)
+    make_deterministic()
+    key = spec.key()
+    run_dir = cache_dir(cache) / key
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train_ds, test_ds = load_splits(spec.data)
+    model = build_run_model(spec, tuple(train_ds.images.shape[1:]), train_ds.num_classes).to(dev)
+
+    result_path = run_dir / "result.pt"
+    if result_path.exists():
+        result = _load(result_path)
+        model.load_state_dict(result["model"])
+        model.eval()
+        return TrainedRun(spec, model, result["history"], result["status"], result["diverged_epoch"], 0, key)
+
+    cfg = spec.train
+    optimizer = _optimizer(model, cfg)
+    scheduler = _scheduler(optimizer, cfg)
+    generator = torch.Generator().manual_seed(spec.seed)
+    history: list[dict] = []
+    checkpoint_path = run_dir / "checkpoint.pt"
+    if checkpoint_path.exists():
+        ckpt = _load(checkpoint_path)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        _set_rng_state(ckpt["rng"], generator, dev)
+        history = ckpt["history"]
+    _atomic_write_text(json.dumps({"key": key, "spec": _spec_json(spec)}, indent=2), run_dir / "spec.json")
+
+    train_x, train_y = train_ds.images.to(dev), train_ds.labels.to(dev)
+    fill = data_mod.black_pixel(spec.data.normalization, train_x.shape[1]) if cfg.augment else None
+    status, diverged_epoch, trained = "completed", None, 0
+    epochs = tqdm(range(len(history) + 1, cfg.epochs + 1), desc=f"{spec.model} seed {spec.seed}",
+                  disable=not progress, initial=len(history), total=cfg.epochs, unit="epoch")
+    for epoch in epochs:
+        start = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        stats = _train_epoch(model, optimizer, train_x, train_y, cfg, generator, fill)
+        trained += 1
+        if stats is None:
+            status, diverged_epoch = "diverged", epoch
+            break
+        scheduler.step()
+        test = evaluate(model, test_ds, chunk_size=cfg.eval_chunk)
+        loss, acc, grad_norm = stats
+        row = {"epoch": epoch, "lr": lr, "train_loss": loss, "train_acc": acc, "test_loss": test.loss,
+               "test_acc": test.accuracy, "gap": acc - test.accuracy, "grad_norm": grad_norm,
+               "time_s": time.perf_counter() - start}
+        history.append(row)
+        epochs.set_postfix(train_loss=f"{loss:.4f}", test_acc=f"{test.accuracy:.4f}")
+        _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "scheduler": scheduler.state_dict(), "rng": _rng_state(generator, dev),
+                      "history": history}, checkpoint_path)
+        if on_epoch_end is not None:
+            on_epoch_end(row)
+    epochs.close()
+    model.eval()
+    _atomic_save({"model": model.state_dict(), "history": history, "status": status,
+                  "diverged_epoch": diverged_epoch}, result_path)
+    _atomic_write_text(json.dumps({"status": status, "diverged_epoch": diverged_epoch, "history": history},
+                                  indent=2), run_dir / "history.json")
+    checkpoint_path.unlink(missing_ok=True)
+    return TrainedRun(spec, model, history, status, diverged_epoch, trained, key)
+
+
+def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                 cfg: TrainConfig, generator: torch.Generator,
+                 fill: torch.Tensor | None) -> tuple[float, float, float] | None:
+    """One pass over (x, y) in shuffled mini-batches. Returns (mean loss, accuracy, mean gradient
+    norm) over the epoch, or None as soon as the loss is not finite."""
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    norm_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+    batches = data_mod.batch_indices(x.shape[0], cfg.batch_size, shuffle=True, generator=generator)
+    for step, idx in enumerate(batches, 1):
+        idx = idx.to(x.device)
+        xb, yb = x[idx], y[idx]
+        if fill is not None:
+            xb = data_mod.augment_crop_flip(xb, generator, fill=fill)
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        with torch.no_grad():
+            norm_sum += torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in params])))
+            loss_sum += loss.detach() * yb.shape[0]
+            correct += (logits.argmax(1) == yb).sum()
+        if (step % DIVERGENCE_CHECK_EVERY == 0 or step == len(batches)) and not torch.isfinite(loss_sum):
+            return None
+        optimizer.step()
+    n = x.shape[0]
+    return float(loss_sum) / n, int(correct) / n, float(norm_sum) / len(batches)
+
+
+def _spec_json(spec: RunSpec) -> dict:
+    return {"data": asdict(spec.data), "model": spec.model, "options": dict(spec.model_options),
+            "train": asdict(spec.train), "seed": spec.seed}

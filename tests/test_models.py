@@ -1,0 +1,50 @@
+import pytest
+import torch
+
+from landscape.models import MODELS, build_model, count_parameters, model_options
+
+RESNET20_COUNTS = {  # 004, appendix A.3
+    (True, True): 272_474,
+    (True, False): 270_906,
+    (False, True): 269_722,
+    (False, False): 268_346,
+}
+
+
+@pytest.mark.parametrize("skip,batchnorm", sorted(RESNET20_COUNTS))
+def test_resnet20_parameter_counts_match_the_study(skip, batchnorm):
+    model = build_model("resnet20", (3, 32, 32), skip=skip, batchnorm=batchnorm)
+    assert count_parameters(model) == RESNET20_COUNTS[(skip, batchnorm)]
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("name,options,expected", [
+    ("mlp", {"hidden": (256, 128)}, 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10),
+    ("mlp", {"hidden": (256,)}, 784 * 256 + 256 + 256 * 10 + 10),
+    ("cnn_small", {}, (16 * 9 + 16) + (32 * 16 * 9 + 32) + (32 * 14 * 14 * 128 + 128) + (128 * 10 + 10)),
+    ("cnn_two16", {"residual": False}, (16 * 9 + 16) + (16 * 16 * 9 + 16) + (16 * 14 * 14 * 10 + 10)),
+    ("cnn_two16", {"residual": True}, (16 * 9 + 16) + (16 * 16 * 9 + 16) + (16 + 16) + (16 * 14 * 14 * 10 + 10)),
+    ("cnn_bn_dropout", {}, (32 * 9 + 32) + 64 + (64 * 32 * 9 + 64) + 128 + (64 * 7 * 7 * 128 + 128) + 1290),
+    ("cnn_3264", {"batchnorm": True}, (32 * 9 + 32) + 64 + (64 * 32 * 9 + 64) + 128 + (64 * 14 * 14 * 128 + 128) + 1290),
+    ("cnn_3264", {"batchnorm": False}, (32 * 9 + 32) + (64 * 32 * 9 + 64) + (64 * 14 * 14 * 128 + 128) + 1290),
+])
+def test_study_models_have_the_described_layers(name, options, expected):
+    model = build_model(name, (1, 28, 28), **options)
+    assert count_parameters(model) == expected
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_every_zoo_model_builds_and_rejects_unknown_options():
+    for name in MODELS:
+        shape = (3, 32, 32) if name == "resnet20" else (1, 28, 28)
+        assert build_model(name, shape)(torch.zeros(1, *shape)).shape == (1, 10)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['depth'\]; allowed: \['batchnorm', 'skip'\]"):
+        build_model("resnet20", (3, 32, 32), depth=56)
+    with pytest.raises(ValueError, match="allowed"):
+        model_options("vgg16")
+
+
+def test_switches_remove_the_layers_they_name():
+    plain = build_model("resnet20", (3, 32, 32), skip=False, batchnorm=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert all(not b.skip for b in plain.blocks)

@@ -1,0 +1,80 @@
+import pytest
+
+from landscape.data import DatasetNotFoundError
+from landscape.params import PARAMS_DIR, ParamsError, load_params
+from landscape.training import train
+
+REPORTS = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
+
+
+def test_the_five_study_configs_exist():
+    studies = {load_params(r).study[:3] for r in REPORTS}
+    assert studies == {"000", "001", "002", "003", "004"}
+
+
+@pytest.mark.parametrize("report", REPORTS)
+@pytest.mark.parametrize("profile", ["full", "smoke"])
+def test_every_params_file_validates(report, profile):
+    params = load_params(report, profile)
+    assert params.reference.source.startswith("../shared/seeds/")
+    assert len(params.run_specs()) == len(params.runs)
+    if profile == "smoke":
+        full = load_params(report)
+        assert params.training.epochs <= full.training.epochs
+        assert (params.data.train_subset or 10**9) <= 2000
+
+
+def test_unknown_key_names_the_key_and_the_allowed_ones():
+    with pytest.raises(ParamsError, match=r"training\.lrr: unknown key 'lrr'; allowed keys: \[.*'lr'.*\]"):
+        load_params("batchnorm", overrides={"training": {"lrr": 0.1}})
+    with pytest.raises(ParamsError, match=r"probes\.noise\.sigma: unknown key.*'sigmas'"):
+        load_params("mlp_vs_cnn_fmnist", overrides={"probes": {"noise": {"sigma": 0.1}}})
+
+
+def test_wrong_values_name_the_allowed_values():
+    with pytest.raises(ParamsError, match=r"runs\.0\.model: Input should be .*'resnet20'"):
+        load_params("batchnorm", overrides={"runs": [{"id": "x", "label": "x", "model": "vgg"}]})
+    with pytest.raises(ParamsError, match=r"data\.name: Input should be .*'cifar10'.*'mnist'"):
+        load_params("batchnorm", overrides={"data": {"name": "imagenet"}})
+    with pytest.raises(ParamsError, match=r"training\.epochs: Input should be a valid integer"):
+        load_params("batchnorm", overrides={"training": {"epochs": "ten"}})
+    with pytest.raises(ParamsError, match=r"no option\(s\) \['hiden'\]; allowed: \['hidden'\]"):
+        load_params("batchnorm", overrides={"runs": [{"id": "x", "label": "x", "model": "mlp", "options": {"hiden": [3]}}]})
+    with pytest.raises(ParamsError, match="unknown run id 'C'"):
+        load_params("batchnorm", overrides={"probes": {"interpolation": {"pairs": [["A1", "C"]]}}})
+    with pytest.raises(ParamsError, match="unknown profile 'fast'; allowed: \\['full', 'smoke'\\]"):
+        load_params("batchnorm", "fast")
+    with pytest.raises(ParamsError, match="not found; available reports"):
+        load_params("no_such_report")
+
+
+def test_missing_data_fails_before_any_training(tmp_path, monkeypatch):
+    import landscape.data as data
+
+    monkeypatch.setattr(data, "DEFAULT_DATA_DIR", tmp_path)
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    params = load_params("resnet20_ablation", "smoke")
+    spec = params.run_specs(params.data)["skipTrue_bnTrue"]
+    with pytest.raises(DatasetNotFoundError, match="cifar-10-batches-py"):
+        train(spec, cache=tmp_path / "cache", progress=False)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.pt"))
+
+
+def test_missing_cifar10_falls_back_to_the_named_stand_in(tmp_path, monkeypatch):
+    import landscape.data as data
+    from landscape.params import is_stand_in
+    from test_data import _write_cifar_fixture
+
+    monkeypatch.setattr(data, "DEFAULT_DATA_DIR", tmp_path / "empty")
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    params = load_params("resnet20_ablation", "smoke")
+    chosen = params.resolve_data()
+    assert is_stand_in(chosen) and chosen.name == "fashion_mnist" and "CIFAR-10" in chosen.reason
+    assert params.run_specs()["skipTrue_bnTrue"].data.pad_to == 32
+    _write_cifar_fixture(tmp_path / "cifar" / "cifar-10-batches-py")
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "cifar"))
+    assert params.resolve_data().name == "cifar10" and not is_stand_in(params.resolve_data())
+    no_fallback = load_params("resnet20_ablation", "smoke", overrides={"data": {"stand_in": None}})
+    monkeypatch.delenv(data.DATA_ENV)
+    with pytest.raises(DatasetNotFoundError, match="LANDSCAPE_DATA"):
+        no_fallback.resolve_data()
