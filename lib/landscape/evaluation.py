@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from .data import ImageDataset
+from .runtime import accumulator_dtype
 
 EVAL_MODES = ("eval", "train")
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -107,13 +108,13 @@ def evaluate(model: torch.nn.Module, data: ImageDataset | Batch, chunk_size: int
              params: Mapping[str, torch.Tensor] | None = None) -> Evaluation:
     """Mean loss and accuracy of ``model`` (or of ``params`` loaded into it) over all of ``data``."""
     device = model_device(model)
-    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    total_loss = torch.zeros((), dtype=accumulator_dtype(device), device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     n = 0
     with model_mode(model, mode):
         for x, y in chunks(data, chunk_size, device):
             logits = forward(model, x, params)
-            total_loss += F.cross_entropy(logits, y, reduction="sum").to(torch.float64)
+            total_loss += F.cross_entropy(logits, y, reduction="sum").to(total_loss.dtype)
             correct += (logits.argmax(dim=1) == y).sum()
             n += y.shape[0]
     if n == 0:

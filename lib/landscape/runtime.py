@@ -50,3 +50,8 @@ def make_deterministic() -> None:
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def accumulator_dtype(device: torch.device) -> torch.dtype:
+    """float64 for running sums of losses, except on MPS, which has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from . import data as data_mod
 from .evaluation import evaluate
 from .models import build_model, use_fast_layout
-from .runtime import make_deterministic, select_device
+from .runtime import accumulator_dtype, make_deterministic, select_device
 
 ENGINE_VERSION = 1  # bump when a change alters the numbers a cached run would produce
 CACHE_ENV = "LANDSCAPE_CACHE"
@@ -270,9 +270,10 @@ def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: to
     norm) over the epoch, or None as soon as the loss is not finite."""
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+    acc_dtype = accumulator_dtype(x.device)
+    loss_sum = torch.zeros((), dtype=acc_dtype, device=x.device)
     correct = torch.zeros((), dtype=torch.int64, device=x.device)
-    norm_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+    norm_sum = torch.zeros((), dtype=acc_dtype, device=x.device)
     batches = data_mod.batch_indices(x.shape[0], cfg.batch_size, shuffle=True, generator=generator)
     for step, idx in enumerate(batches, 1):
         idx = idx.to(x.device)
