@@ -89,9 +89,14 @@ def as_batch(data: ImageDataset | Batch) -> Batch:
 
 def forward(model: torch.nn.Module, images: torch.Tensor,
             params: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
-    """Logits of ``model`` on ``images``, with ``params`` (name -> tensor) substituted if given."""
+    """Logits of ``model`` on ``images``, with ``params`` (name -> tensor, a subset of the model's
+    parameters and buffers; any other name is an error) substituted if given."""
     if params is None:
         return model(images)
+    known = dict(model.named_parameters()).keys() | dict(model.named_buffers()).keys()
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(f"params has names the model does not have: {unknown[:5]}")
     return functional_call(model, dict(params), (images,), strict=False)
 
 

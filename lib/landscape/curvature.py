@@ -1,0 +1,396 @@
+"""Curvature of the loss over a fixed evaluation set: the Hessian as an operator, its extreme
+eigenvalues, trace and spectral density.
+
+Conventions: L(θ) is the mean cross-entropy in nats over all n samples of the set (per-chunk
+sums divided by n, as in ``evaluation.evaluate``); H = ∇²L(θ) at the parameters the operator
+was built at. Vectors are flat tensors over the trainable parameters (``directions`` module).
+Every result records the ``mode`` ("eval": BatchNorm running statistics; "train": BatchNorm
+statistics of each chunk, see ``evaluation``) and the number n of samples.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse.linalg
+import torch
+import torch.nn.functional as F
+
+from .data import ImageDataset
+from .directions import parameter_vector, to_dict
+from .evaluation import EVAL_MODES, Batch, as_batch, chunks, forward, model_device, model_mode
+
+
+def _check_data(data: ImageDataset | Batch, chunk_size: int) -> int:
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    n = int(as_batch(data)[1].shape[0])
+    if n == 0:
+        raise ValueError("the evaluation set is empty")
+    return n
+
+
+def loss_and_gradient(model: torch.nn.Module, data: ImageDataset | Batch, mode: str = "eval",
+                      chunk_size: int = 1000, theta: torch.Tensor | None = None) -> tuple[float, torch.Tensor]:
+    """(L, ∇L) over all of ``data`` at ``theta`` (flat; default: the model's parameters).
+
+    The model is used functionally and never modified. L in nats, ∇L a flat vector.
+    """
+    n = _check_data(data, chunk_size)
+    point = (parameter_vector(model) if theta is None else theta.detach().clone()).requires_grad_(True)
+    params = to_dict(point, model)
+    total = torch.zeros((), dtype=torch.float64)
+    grad = torch.zeros_like(point)
+    with model_mode(model, mode):
+        for x, y in chunks(data, chunk_size, model_device(model)):
+            loss = F.cross_entropy(forward(model, x, params), y, reduction="sum")
+            grad += torch.autograd.grad(loss, point)[0]
+            total += loss.detach().double().cpu()
+    return float(total) / n, grad / n
+
+
+class HessianOperator:
+    """v ↦ H v for H = ∇²L(θ), L the mean cross-entropy over ``data`` (see module docstring).
+
+    θ and the buffers (BatchNorm running statistics) are copies taken at construction; the
+    model is only ever called functionally, so it is never modified (nor are its ``.grad``
+    fields) and later changes to it do not affect the operator. Each product
+    sums per-chunk Hessian-vector products (double backward) and divides by n, so it is exact
+    to float rounding for any ``chunk_size``.
+
+    cache_graphs: keep each chunk's gradient graph and reuse it in every product (saves the
+    forward and first backward, ~25-35% of a product) at the cost of holding all graphs in
+    memory (roughly the activations of the whole set, several times over) until ``release()``.
+    Default (None): cache only when the whole set fits in one chunk. The cache never grows
+    after the first product; without it nothing outlives a call.
+
+    Attributes: ``dim`` (number of parameters), ``dtype``, ``device``, ``n``, ``mode``,
+    ``num_hvps`` (products computed so far).
+    """
+
+    def __init__(self, model: torch.nn.Module, data: ImageDataset | Batch, mode: str = "eval",
+                 chunk_size: int = 1000, cache_graphs: bool | None = None):
+        self.n = _check_data(data, chunk_size)
+        if mode not in EVAL_MODES:
+            raise ValueError(f"unknown mode {mode!r}; allowed: {list(EVAL_MODES)}")
+        self.model, self.data, self.mode, self.chunk_size = model, data, mode, chunk_size
+        self.theta = parameter_vector(model)
+        self._buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
+        self.dim, self.dtype, self.device = self.theta.numel(), self.theta.dtype, self.theta.device
+        self.num_hvps = 0
+        self.cache_graphs = self.n <= chunk_size if cache_graphs is None else cache_graphs
+        self._graphs: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per chunk: (point, gradient)
+
+    def _gradient_graph(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        point = self.theta.clone().requires_grad_(True)
+        # fresh buffer copies: train-mode BatchNorm writes to them, which must not touch saved graphs
+        state = {**{name: b.clone() for name, b in self._buffers.items()}, **to_dict(point, self.model)}
+        loss = F.cross_entropy(forward(self.model, x, state), y, reduction="sum")
+        return point, torch.autograd.grad(loss, point, create_graph=True)[0]
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """H v for a flat vector ``v`` (any float dtype/device; the result has the operator's)."""
+        if v.shape != (self.dim,):
+            raise ValueError(f"expected a flat vector of {self.dim} entries, got shape {tuple(v.shape)}")
+        v = v.detach().to(self.device, self.dtype)
+        self.num_hvps += 1
+        result = torch.zeros_like(self.theta)
+        if self.cache_graphs:
+            if self._graphs is None:
+                with model_mode(self.model, self.mode):
+                    self._graphs = [self._gradient_graph(x, y)
+                                    for x, y in chunks(self.data, self.chunk_size, self.device)]
+            for point, grad in self._graphs:
+                result += torch.autograd.grad(grad, point, grad_outputs=v, retain_graph=True)[0]
+        else:
+            with model_mode(self.model, self.mode):
+                for x, y in chunks(self.data, self.chunk_size, self.device):
+                    point, grad = self._gradient_graph(x, y)
+                    result += torch.autograd.grad(grad, point, grad_outputs=v)[0]
+        return result / self.n
+
+    def release(self) -> None:
+        """Free the cached gradient graphs (they are rebuilt on the next product if needed)."""
+        self._graphs = None
+
+    def as_linear_operator(self) -> scipy.sparse.linalg.LinearOperator:
+        """The operator for scipy, in float64 (vectors are cast to the model's dtype for each product)."""
+        def matvec(x: np.ndarray) -> np.ndarray:
+            hv = self.matvec(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64).reshape(-1)))
+            return hv.detach().to("cpu", torch.float64).numpy()
+
+        return scipy.sparse.linalg.LinearOperator((self.dim, self.dim), matvec=matvec, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------- eigenvalues
+
+@dataclass
+class EigenResult:
+    """Eigenpairs of H. ``eigenvalues`` (k,) in the method's order, ``eigenvectors`` (k, dim) unit
+    rows (operator dtype/device), ``residuals`` (k,) = ‖Hv − λv‖/|λ|, ``num_hvps`` Hessian-vector
+    products spent (including the residual checks)."""
+
+    eigenvalues: np.ndarray
+    eigenvectors: torch.Tensor = field(repr=False)
+    residuals: np.ndarray
+    num_hvps: int
+    method: str
+    mode: str
+    n: int
+
+    def as_dict(self) -> dict:
+        return {"eigenvalues": [float(x) for x in self.eigenvalues], "residuals": [float(x) for x in self.residuals],
+                "num_hvps": self.num_hvps, "method": self.method, "mode": self.mode, "n": self.n}
+
+
+def _residual(op: HessianOperator, v: torch.Tensor, hv: torch.Tensor, eigenvalue: float) -> float:
+    return float((hv - eigenvalue * v).double().norm()) / abs(eigenvalue) if eigenvalue != 0 else math.inf
+
+
+def lanczos(op: HessianOperator, k: int = 1, which: str = "LA", tol: float = 1e-3, max_iter: int | None = None,
+            ncv: int | None = None, seed: int = 0, start: torch.Tensor | None = None) -> EigenResult:
+    """k extreme eigenpairs by implicitly restarted Lanczos (ARPACK, ``scipy.sparse.linalg.eigsh``) in float64.
+
+    which: "LA" largest (algebraic, returned in descending order), "SA" smallest (ascending),
+    "LM" largest magnitude (descending |λ|). tol: ARPACK's stopping rule ‖Hv − λv‖ ≤ tol·|λ|;
+    the eigenvalue error is then about tol²·|λ|²/gap, far below tol. ncv: Lanczos vectors
+    per restart (default min(dim, 2k + 4); scipy's own default of 20 costs 20 products even
+    for an easy λmax). start: start vector (e.g. a previous eigenvector, for a warm start);
+    default N(0, I) from ``seed``. k extra products check the residuals.
+    """
+    if which not in ("LA", "SA", "LM"):
+        raise ValueError(f"unknown which {which!r}; allowed: LA, SA, LM")
+    if not 1 <= k < op.dim:
+        raise ValueError(f"k must be in 1..{op.dim - 1}, got {k}")
+    first = op.num_hvps
+    v0 = (np.random.default_rng(seed).standard_normal(op.dim) if start is None
+          else start.detach().to("cpu", torch.float64).numpy())
+    ncv = min(op.dim, 2 * k + 4) if ncv is None else ncv
+    values, vectors = scipy.sparse.linalg.eigsh(op.as_linear_operator(), k=k, which=which, tol=tol,
+                                                maxiter=max_iter, ncv=ncv, v0=v0)
+    order = {"LA": np.argsort(-values), "SA": np.argsort(values), "LM": np.argsort(-np.abs(values))}[which]
+    values = values[order]
+    rows = torch.from_numpy(np.ascontiguousarray(vectors[:, order].T)).to(op.device, op.dtype)
+    residuals = np.array([_residual(op, v, op.matvec(v), float(lam)) for v, lam in zip(rows, values)])
+    return EigenResult(values, rows, residuals, op.num_hvps - first, f"lanczos-{which}", op.mode, op.n)
+
+
+def power_iteration(op: HessianOperator, k: int = 1, max_iter: int = 100, tol: float | None = 1e-3,
+                    seed: int = 0) -> EigenResult:
+    """k dominant (largest |λ|) eigenpairs by power iteration with deflation (PyHessian's method).
+
+    Each eigenpair starts from N(0, I) (seeded), is kept orthogonal to the ones found before,
+    and stops when the Rayleigh quotient changes by less than ``tol`` relative, or after
+    ``max_iter`` products (``tol=None``: always ``max_iter``). The residual is that of the
+    returned vector, from its own product (no extra cost).
+    """
+    if k < 1 or max_iter < 1:
+        raise ValueError(f"k and max_iter must be >= 1, got k={k}, max_iter={max_iter}")
+    generator = torch.Generator().manual_seed(seed)
+    first = op.num_hvps
+    found: list[torch.Tensor] = []
+    values, residuals = [], []
+    for _ in range(k):
+        start_vector = torch.randn(op.dim, generator=generator, dtype=op.dtype).to(op.device)
+        previous = None
+        for _ in range(max_iter):
+            v = start_vector
+            for u in found:
+                v = v - (v @ u) * u
+            v = v / v.norm()
+            hv = op.matvec(v)
+            eigenvalue = float(v.double() @ hv.double())
+            if previous is not None and tol is not None and abs(eigenvalue - previous) <= tol * abs(eigenvalue):
+                break
+            if hv.norm() == 0:
+                break
+            previous, start_vector = eigenvalue, hv
+        found.append(v)
+        values.append(eigenvalue)
+        residuals.append(_residual(op, v, hv, eigenvalue))
+    return EigenResult(np.array(values), torch.stack(found), np.array(residuals), op.num_hvps - first,
+                       "power", op.mode, op.n)
+
+
+def seed_power_iteration(model: torch.nn.Module, data: ImageDataset | Batch, batch_size: int = 128,
+                         iterations: int = 20, mode: str = "train", k: int = 1, seed: int = 0) -> EigenResult:
+    """The source studies' estimate: ``iterations`` power-iteration steps (no tolerance) on ONE
+    random mini-batch of ``batch_size`` samples (drawn with ``seed``), in ``mode``. For showing
+    the study method next to ``lanczos`` on the fixed set; n in the result is the batch size."""
+    images, labels = as_batch(data)
+    if not 1 <= batch_size <= labels.shape[0]:
+        raise ValueError(f"batch_size must be in 1..{labels.shape[0]}, got {batch_size}")
+    index = torch.randperm(labels.shape[0], generator=torch.Generator().manual_seed(seed))[:batch_size]
+    op = HessianOperator(model, (images[index], labels[index]), mode=mode, chunk_size=batch_size)
+    result = power_iteration(op, k=k, max_iter=iterations, tol=None, seed=seed)
+    return replace(result, method=f"power-{iterations}it-1batch{batch_size}")
+
+
+@dataclass(frozen=True)
+class ConditionNumber:
+    """λmax/λmin over the computed extremes; ``value`` is None (and ``status`` says why) unless
+    both are positive."""
+
+    value: float | None
+    status: str
+    lambda_max: float
+    lambda_min: float
+    mode: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def condition_number(top: EigenResult, bottom: EigenResult) -> ConditionNumber:
+    """From a top (e.g. ``lanczos(which="LA")``) and a bottom (``which="SA"``) result."""
+    if top.mode != bottom.mode:
+        raise ValueError(f"results in different modes: {top.mode!r} and {bottom.mode!r}")
+    lam_max = float(max(np.max(top.eigenvalues), np.max(bottom.eigenvalues)))
+    lam_min = float(min(np.min(top.eigenvalues), np.min(bottom.eigenvalues)))
+    if lam_min < 0:
+        return ConditionNumber(None, "undefined: negative curvature present", lam_max, lam_min, top.mode)
+    if lam_min == 0:
+        return ConditionNumber(None, "undefined: zero eigenvalue (singular Hessian)", lam_max, lam_min, top.mode)
+    return ConditionNumber(lam_max / lam_min, "defined", lam_max, lam_min, top.mode)
+
+
+# ---------------------------------------------------------------------------- trace and density
+
+@dataclass(frozen=True)
+class TraceEstimate:
+    """Hutchinson estimate of tr(H): mean of vᵀHv over Rademacher v, with its standard error."""
+
+    trace: float
+    stderr: float
+    num_samples: int
+    num_hvps: int
+    mode: str
+    n: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def hutchinson_trace(op: HessianOperator, num_samples: int = 100, seed: int = 0) -> TraceEstimate:
+    """tr(H) ≈ mean_i v_iᵀ H v_i, v_i Rademacher (±1 entries, seeded); stderr = sample std / sqrt(m)."""
+    if num_samples < 2:
+        raise ValueError(f"num_samples must be >= 2 for a standard error, got {num_samples}")
+    generator = torch.Generator().manual_seed(seed)
+    first = op.num_hvps
+    samples = np.empty(num_samples)
+    for i in range(num_samples):
+        v = (torch.randint(0, 2, (op.dim,), generator=generator) * 2 - 1).to(op.device, op.dtype)
+        samples[i] = float(v.double() @ op.matvec(v).double())
+    return TraceEstimate(float(samples.mean()), float(samples.std(ddof=1) / math.sqrt(num_samples)),
+                         num_samples, op.num_hvps - first, op.mode, op.n)
+
+
+@dataclass
+class SpectralDensity:
+    """Eigenvalue density of H by stochastic Lanczos quadrature (Ghorbani et al. 2019).
+
+    Each run r gives Gauss quadrature nodes (Ritz values) and weights summing to 1;
+    ``density`` on ``grid`` is the average over runs of Σ_j w_j N(t; node_j, sigma²), so it
+    integrates to ~1 (a probability density over eigenvalues; multiply by dim for counts).
+    """
+
+    grid: np.ndarray
+    density: np.ndarray
+    nodes: list[np.ndarray]
+    weights: list[np.ndarray]
+    sigma: float
+    num_hvps: int
+    mode: str
+    n: int
+
+    def mass_between(self, low: float, high: float) -> float:
+        """Quadrature estimate of the fraction of eigenvalues in [low, high] (no broadening)."""
+        return float(np.mean([w[(x >= low) & (x <= high)].sum() for x, w in zip(self.nodes, self.weights)]))
+
+    def as_dict(self) -> dict:
+        return {"grid": self.grid.tolist(), "density": self.density.tolist(),
+                "nodes": [x.tolist() for x in self.nodes], "weights": [w.tolist() for w in self.weights],
+                "sigma": self.sigma, "num_hvps": self.num_hvps, "mode": self.mode, "n": self.n}
+
+
+def _lanczos_tridiagonal(op: HessianOperator, v: torch.Tensor, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """α (m,), β (m-1,) of ``steps`` Lanczos steps from unit ``v``, full reorthogonalization in float64;
+    stops early (m < steps) when the Krylov space is invariant."""
+    basis = torch.empty((min(steps, op.dim), op.dim), dtype=torch.float64, device=op.device)
+    alphas, betas = [], []
+    basis[0] = v
+    for j in range(basis.shape[0]):
+        w = op.matvec(basis[j]).double()
+        alphas.append(float(basis[j] @ w))
+        for _ in range(2):  # twice is enough (Kahan)
+            w -= basis[: j + 1].T @ (basis[: j + 1] @ w)
+        beta = float(w.norm())
+        if j + 1 == basis.shape[0] or beta <= 1e-10 * max(abs(a) for a in alphas):
+            break
+        betas.append(beta)
+        basis[j + 1] = w / beta
+    return np.array(alphas), np.array(betas)
+
+
+def spectral_density(op: HessianOperator, num_runs: int = 3, num_steps: int = 80, num_points: int = 1000,
+                     sigma: float | None = None, grid: np.ndarray | None = None, seed: int = 0) -> SpectralDensity:
+    """SLQ density: ``num_runs`` Lanczos runs of ``num_steps`` products from Rademacher vectors (seeded).
+
+    sigma: Gaussian broadening in eigenvalue units (default 1% of the Ritz-value range);
+    grid: where to evaluate the density (default ``num_points`` points spanning the nodes ± 5 sigma).
+    Memory: the Lanczos basis, num_steps × dim float64 (full reorthogonalization, as PyHessian).
+    """
+    if num_runs < 1 or num_steps < 1:
+        raise ValueError(f"num_runs and num_steps must be >= 1, got {num_runs}, {num_steps}")
+    generator = torch.Generator().manual_seed(seed)
+    first = op.num_hvps
+    nodes, weights = [], []
+    for _ in range(num_runs):
+        v = (torch.randint(0, 2, (op.dim,), generator=generator) * 2 - 1).to(op.device, torch.float64)
+        alphas, betas = _lanczos_tridiagonal(op, v / v.norm(), num_steps)
+        ritz, vectors = scipy.linalg.eigh_tridiagonal(alphas, betas)
+        nodes.append(ritz)
+        weights.append(vectors[0] ** 2)
+    all_nodes = np.concatenate(nodes)
+    if sigma is None:
+        spread = float(all_nodes.max() - all_nodes.min())
+        sigma = 0.01 * spread if spread > 0 else 1e-3 * max(1.0, float(np.abs(all_nodes).max()))
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    if grid is None:
+        grid = np.linspace(all_nodes.min() - 5 * sigma, all_nodes.max() + 5 * sigma, num_points)
+    grid = np.asarray(grid, dtype=np.float64)
+    density = np.zeros_like(grid)
+    for x, w in zip(nodes, weights):
+        density += (w[None, :] * np.exp(-0.5 * ((grid[:, None] - x[None, :]) / sigma) ** 2)).sum(axis=1)
+    density /= num_runs * sigma * math.sqrt(2 * math.pi)
+    return SpectralDensity(grid, density, nodes, weights, float(sigma), op.num_hvps - first, op.mode, op.n)
+
+
+# ---------------------------------------------------------------------------- known curvature
+
+class QuadraticModel(torch.nn.Module):
+    """A stand-in "network" with known curvature, for validating the probes.
+
+    With 2 classes and every label 0, its mean cross-entropy on any images is exactly
+    log 2 + ½ (θ − c)ᵀ A (θ − c) (logits [−q, log(2 − e^{−q})], q the quadratic form), so its
+    Hessian is A and the loss is smooth for q > −log 2. θ (the parameter ``theta``) starts at
+    ``start`` (default: c).
+    """
+
+    def __init__(self, a: torch.Tensor, center: torch.Tensor | None = None, start: torch.Tensor | None = None):
+        super().__init__()
+        if a.dim() != 2 or a.shape[0] != a.shape[1] or not torch.allclose(a, a.T):
+            raise ValueError("A must be a symmetric square matrix")
+        center = torch.zeros(a.shape[0], dtype=a.dtype) if center is None else center
+        self.register_buffer("a", a.clone())
+        self.register_buffer("center", center.clone())
+        self.theta = torch.nn.Parameter((center if start is None else start).clone())
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        delta = self.theta - self.center
+        q = 0.5 * delta @ self.a @ delta
+        logits = torch.stack([-q, torch.log(2 - torch.exp(-q))])
+        return logits.expand(images.shape[0], 2)
