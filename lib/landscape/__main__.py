@@ -1,7 +1,9 @@
-"""Command line: ``python -m landscape {check,train} REPORT... | --all [--profile P]``.
+"""Command line: ``python -m landscape {check,train,report} REPORT... | --all [--profile P]``.
 
 check: validate params files (and that their data can be found) without computing anything.
 train: train (or load from the cache) every run of the given reports and print their final epoch.
+report: execute report notebooks into outputs/ (HTML, PDF, figures, metrics, manifest, index);
+        its own options: ``python -m landscape report --help`` (see landscape.reporting).
 """
 from __future__ import annotations
 
@@ -14,8 +16,13 @@ from .training import train
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["report"]:
+        from .reporting import main as report_main
+
+        return report_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m landscape", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["check", "train"])
+    parser.add_argument("command", choices=["check", "train", "report"])
     parser.add_argument("reports", nargs="*", help="report names (params/<name>.yaml) or params file paths")
     parser.add_argument("--all", action="store_true", help="every params file in params/")
     parser.add_argument("--profile", default="full")
