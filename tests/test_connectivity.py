@@ -9,33 +9,11 @@ import torch
 from landscape.connectivity import barrier, interpolate
 from landscape.evaluation import evaluate
 from landscape.models import build_model
-
-
-
-def zoo_net(seed: int) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    model = build_model("cnn_bn_dropout", (1, 8, 8), num_classes=3).double()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-    return model
-
-
-def splits():
-    g = torch.Generator().manual_seed(1)
-    make = lambda n: (torch.randn(n, 1, 8, 8, generator=g, dtype=torch.float64), torch.randint(0, 3, (n,), generator=g))
-    return {"train": make(40), "test": make(30)}
-
-
-def state_bits(model):
-    return {k: v.detach().clone().contiguous().view(torch.uint8) if v.is_floating_point() else v.clone()
-            for k, v in model.state_dict().items()}
+from probe_fixtures import assert_unchanged, bn_net, net_splits, state_bits
 
 
 def test_endpoints_reproduce_each_model_exactly():
-    a, b, data = zoo_net(0), zoo_net(1), splits()
+    a, b, data = bn_net(0), bn_net(1), net_splits()
     before_a, before_b = state_bits(a), state_bits(b)
     frame, barriers = interpolate(a, b, data, alphas=np.linspace(0, 1, 5), chunk_size=16, progress=False)
     assert list(frame.columns) == ["alpha", "split", "loss", "accuracy", "error", "bn", "mode", "n"]
@@ -47,12 +25,11 @@ def test_endpoints_reproduce_each_model_exactly():
             assert rows.loc[alpha, "accuracy"] == expected.accuracy
         assert barriers[split].loss_endpoints == (rows.loc[0.0, "loss"], rows.loc[1.0, "loss"])
     for model, before in ((a, before_a), (b, before_b)):
-        for k, v in state_bits(model).items():
-            assert torch.equal(v, before[k]), k
+        assert_unchanged(model, before)
 
 
 def test_midpoint_interpolates_weights_and_running_statistics():
-    a, b, data = zoo_net(0), zoo_net(1), splits()
+    a, b, data = bn_net(0), bn_net(1), net_splits()
     frame, _ = interpolate(a, b, data, alphas=[0.0, 0.25, 1.0], progress=False)
     mid = copy.deepcopy(a)
     mid.load_state_dict({k: (0.75 * v + 0.25 * b.state_dict()[k]) if v.is_floating_point() else v
@@ -79,7 +56,7 @@ def bn_input_statistics(model, data, chunk_size):
 
 
 def test_recompute_batchnorm_uses_the_cumulative_average_of_the_bn_data():
-    a, b, data = zoo_net(0), zoo_net(1), splits()
+    a, b, data = bn_net(0), bn_net(1), net_splits()
     bn_data = data["train"]
     frame, _ = interpolate(a, b, {"test": data["test"]}, alphas=[0.0, 0.5, 1.0], bn="recompute", bn_data=bn_data,
                            chunk_size=16, progress=False)  # 40 samples: chunks of 16, 16, 8
@@ -116,7 +93,7 @@ def test_barrier_of_a_known_curve():
 
 
 def test_identical_models_have_no_barrier_and_bad_arguments_raise():
-    a, data = zoo_net(0), splits()
+    a, data = bn_net(0), net_splits()
     frame, barriers = interpolate(a, copy.deepcopy(a), data, alphas=[0, 0.5, 1], progress=False)
     assert barriers["test"].loss_barrier == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="bn_data"):

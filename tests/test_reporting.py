@@ -4,7 +4,6 @@ index, bad params failing fast inside the notebook, and the helpers behind it.""
 import html
 import json
 import re
-from pathlib import Path
 
 import nbformat
 import numpy as np

@@ -11,36 +11,8 @@ import torch.nn.functional as F
 from landscape.curvature import QuadraticModel
 from landscape.directions import parameter_vector, to_dict, trainable_parameters
 from landscape.evaluation import evaluate, model_mode
-from landscape.models import build_model
 from landscape.sharpness import epsilon_sharpness, gradient_norm, noise_draws, noise_robustness, summarize_draws
-
-
-
-def zoo_net() -> torch.nn.Module:
-    torch.manual_seed(0)
-    model = build_model("cnn_bn_dropout", (1, 8, 8), num_classes=3).double()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-    return model
-
-
-def net_data(n: int = 60):
-    g = torch.Generator().manual_seed(1)
-    return torch.randn(n, 1, 8, 8, generator=g, dtype=torch.float64), torch.randint(0, 3, (n,), generator=g)
-
-
-def state_bits(model):
-    return {k: v.detach().clone().contiguous().view(torch.uint8) if v.is_floating_point() else v.clone()
-            for k, v in model.state_dict().items()}
-
-
-def assert_unchanged(model, before):
-    for k, v in state_bits(model).items():
-        assert torch.equal(v, before[k]), k
-    assert all(p.grad is None for p in model.parameters())
+from probe_fixtures import assert_unchanged, bn_net, net_data, state_bits
 
 
 def quadratic(eigenvalues, center=None):
@@ -83,7 +55,7 @@ def test_sam_first_order_step_follows_the_gradient():
 
 def test_sam_first_order_step_on_a_network():
     """δ = ρ g/‖g‖ with g the full-set gradient (train-mode BatchNorm, chunked), checked by autograd."""
-    model, data = zoo_net(), net_data()
+    model, data = bn_net(), net_data()
     before = state_bits(model)
     rho = 0.05
     result = epsilon_sharpness(model, data, rho=rho, steps=2, mode="train", chunk_size=25)
@@ -112,7 +84,7 @@ def test_asam_sharpness_of_a_quadratic():
 
 
 def test_gradient_norm():
-    model, data = zoo_net(), net_data()
+    model, data = bn_net(), net_data()
     before = state_bits(model)
     result = gradient_norm(model, data, mode="train", chunk_size=25)
     with model_mode(model, "train"):
@@ -126,7 +98,7 @@ def test_gradient_norm():
 
 @pytest.mark.parametrize("scale", ["absolute", "relative"])
 def test_noise_draws_reproduce_the_documented_perturbation(scale):
-    model, data = zoo_net(), net_data()
+    model, data = bn_net(), net_data()
     before = state_bits(model)
     sigmas = [0.0, 0.01, 0.05]
     draws = noise_draws(model, data, sigmas, scale=scale, num_draws=3, seed=11, chunk_size=25, progress=False)
@@ -156,7 +128,7 @@ def test_noise_draws_reproduce_the_documented_perturbation(scale):
 
 
 def test_summary_is_a_t_confidence_interval_and_seeded():
-    model, data = zoo_net(), net_data()
+    model, data = bn_net(), net_data()
     before = state_bits(model)
     kwargs = dict(sigmas=[0.02, 0.1], num_draws=4, seed=3, mode="train", chunk_size=30, progress=False)
     summary = noise_robustness(model, data, **kwargs)
@@ -179,7 +151,7 @@ def test_summary_is_a_t_confidence_interval_and_seeded():
 
 
 def test_bad_arguments():
-    model, data = zoo_net(), net_data()
+    model, data = bn_net(), net_data()
     with pytest.raises(ValueError, match="noise scale"):
         noise_draws(model, data, [0.1], scale="filter", progress=False)
     with pytest.raises(ValueError, match="sigmas"):

@@ -9,9 +9,8 @@ import torch
 from landscape.curvature import QuadraticModel
 from landscape.directions import plane_directions, random_direction, to_dict
 from landscape.evaluation import evaluate
-from landscape.models import build_model
 from landscape.surfaces import evaluate_grid, slice_1d, surface_2d
-
+from probe_fixtures import assert_unchanged, bn_net, net_splits, state_bits
 
 
 def quadratic(n: int = 6):
@@ -21,33 +20,6 @@ def quadratic(n: int = 6):
     center = torch.linspace(-1, 1, n, dtype=torch.float64)
     return QuadraticModel(a, center=center), (torch.zeros(5, 1, 1, 1, dtype=torch.float64),
                                               torch.zeros(5, dtype=torch.int64))
-
-
-def zoo_net() -> torch.nn.Module:
-    torch.manual_seed(0)
-    model = build_model("cnn_bn_dropout", (1, 8, 8), num_classes=3).double()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-    return model
-
-
-def net_splits():
-    g = torch.Generator().manual_seed(1)
-    make = lambda n: (torch.randn(n, 1, 8, 8, generator=g, dtype=torch.float64), torch.randint(0, 3, (n,), generator=g))
-    return {"train": make(40), "test": make(30)}
-
-
-def state_bits(model):
-    return {k: v.detach().clone().contiguous().view(torch.uint8) if v.is_floating_point() else v.clone()
-            for k, v in model.state_dict().items()}
-
-
-def assert_unchanged(model, before):
-    for k, v in state_bits(model).items():
-        assert torch.equal(v, before[k]), k
 
 
 def test_slice_of_a_quadratic_is_half_alpha_squared_curvature():
@@ -79,7 +51,7 @@ def test_surface_of_a_quadratic():
 
 @pytest.mark.parametrize("mode", ["eval", "train"])
 def test_surface_on_a_network_matches_functional_evaluation_and_restores_bitwise(mode):
-    model, splits = zoo_net(), net_splits()
+    model, splits = bn_net(), net_splits()
     model.train()
     before = state_bits(model)
     d1, d2 = plane_directions(model, seed=0)
@@ -98,7 +70,7 @@ def test_surface_on_a_network_matches_functional_evaluation_and_restores_bitwise
 
 
 def test_grid_restores_the_model_after_an_error():
-    model, splits = zoo_net(), net_splits()
+    model, splits = bn_net(), net_splits()
     before = state_bits(model)
     bad = {"train": splits["train"], "broken": (torch.zeros(3, 1, 5, 5, dtype=torch.float64), torch.zeros(3).long())}
     with pytest.raises(RuntimeError):
@@ -107,7 +79,7 @@ def test_grid_restores_the_model_after_an_error():
 
 
 def test_seeded_surfaces_are_identical_and_bad_arguments_raise():
-    model, splits = zoo_net(), net_splits()
+    model, splits = bn_net(), net_splits()
     run = lambda: surface_2d(model, splits, *plane_directions(model, seed=1), [0, 1], [0, 1], progress=False)
     pd.testing.assert_frame_equal(run(), run())
     d = random_direction(model, 0)
