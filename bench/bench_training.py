@@ -16,6 +16,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 
 from landscape import data as data_mod
 from landscape.models import build_model, use_fast_layout
-from landscape.training import DataSpec, TrainConfig, _train_epoch, load_splits, train
+from landscape.training import DataSpec, RunSpec, TrainConfig, _train_epoch, load_splits, train
 
 # (label, model, options, data spec, batch size, lr) as in the studies
 CASES = [
@@ -97,11 +98,7 @@ def epoch_time(case, engine_ips, n_train):
     if estimate > MEASURED_EPOCH_LIMIT_S:
         return estimate, "extrapolated"
     start = time.perf_counter()
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
-        from landscape.training import RunSpec
-
         train(RunSpec.make(spec, name, TrainConfig(epochs=1, batch_size=bs, lr=lr), 0, **options),
               cache=tmp, progress=False)
     return time.perf_counter() - start, "measured"

@@ -64,12 +64,24 @@ def test_every_report_names_an_existing_notebook_or_is_listed_as_pending(tmp_pat
 
 # ---------------------------------------------------------------------------- one report end to end
 
+def render_smoke(tmp_path_factory, report):
+    """Render ``report`` (smoke profile) with a fresh training cache; (output root, manifest)."""
+    out = tmp_path_factory.mktemp(f"outputs_{report}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LANDSCAPE_CACHE", str(tmp_path_factory.mktemp(f"cache_{report}")))
+        manifest = reporting.run_report(report, "smoke", output_root=out, log=None)
+    return out, manifest
+
+
+def code_outputs(out, report):
+    """Every output of every code cell of the executed notebook."""
+    nb = nbformat.read(str(out / report / f"{report}.ipynb"), as_version=4)
+    return nb, [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    out = tmp_path_factory.mktemp("outputs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LANDSCAPE_CACHE", str(tmp_path_factory.mktemp("cache")))
-        manifest = reporting.run_report(REPORT, "smoke", output_root=out, log=None)
+    out, manifest = render_smoke(tmp_path_factory, REPORT)
     reporting.build_index(out)
     return out, manifest
 
@@ -77,8 +89,7 @@ def rendered(tmp_path_factory):
 def test_the_notebook_executes_without_errors(rendered):
     out, manifest = rendered
     assert manifest["status"] == "ok", manifest.get("error")
-    nb = nbformat.read(str(out / REPORT / f"{REPORT}.ipynb"), as_version=4)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    nb, outputs = code_outputs(out, REPORT)
     assert not [o for o in outputs if o.output_type == "error"]
     assert not [o for o in outputs if o.output_type == "execute_result"], "a cell displays a return value"
     assert "injected-parameters" in [t for c in nb.cells for t in c.metadata.get("tags", [])]
@@ -297,18 +308,13 @@ def test_rendered_reports_drop_stderr_and_widget_outputs():
 
 @pytest.fixture(scope="module")
 def rendered_seeds(tmp_path_factory):
-    out = tmp_path_factory.mktemp("outputs_seeds")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LANDSCAPE_CACHE", str(tmp_path_factory.mktemp("cache_seeds")))
-        manifest = reporting.run_report(SEEDS_REPORT, "smoke", output_root=out, log=None)
-    return out, manifest
+    return render_smoke(tmp_path_factory, SEEDS_REPORT)
 
 
 def test_seed_connectivity_executes_and_holds_every_section(rendered_seeds):
     out, manifest = rendered_seeds
     assert manifest["status"] == "ok", manifest.get("error")
-    nb = nbformat.read(str(out / SEEDS_REPORT / f"{SEEDS_REPORT}.ipynb"), as_version=4)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    _, outputs = code_outputs(out, SEEDS_REPORT)
     assert not [o for o in outputs if o.output_type == "error"]
     page = (out / SEEDS_REPORT / f"{SEEDS_REPORT}.html").read_text()
     for key in SEEDS_TABLES:

@@ -215,17 +215,21 @@ def _missing_message(name: str, looked_in: list[Path]) -> str:
     return f"dataset {name!r} not found (looked in: {where}). To get it: {_HOW_TO_GET[name]}"
 
 
-def normalize(images_uint8: torch.Tensor, normalization: str) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> float32 ((x/255) - mean) / std, per channel."""
+def channel_stats(normalization: str, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel (mean, std), each float32 (channels,), of ``normalization``."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"unknown normalization {normalization!r}; allowed: {sorted(NORMALIZATIONS)}")
     mean, std = NORMALIZATIONS[normalization]
-    channels = images_uint8.shape[1]
     if len(mean) not in (1, channels):
         raise ValueError(f"normalization {normalization!r} has {len(mean)} channels, images have {channels}")
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-    return (images_uint8.to(torch.float32).div_(255.0) - mean_t) / std_t
+    return (torch.tensor(mean, dtype=torch.float32).expand(channels),
+            torch.tensor(std, dtype=torch.float32).expand(channels))
+
+
+def normalize(images_uint8: torch.Tensor, normalization: str) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float32 ((x/255) - mean) / std, per channel."""
+    mean, std = channel_stats(normalization, images_uint8.shape[1])
+    return (images_uint8.to(torch.float32).div_(255.0) - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
 
 
 def load_dataset(name: str, split: str, normalization: str, root: str | Path | None = None,
@@ -307,7 +311,5 @@ def augment_crop_flip(images: torch.Tensor, generator: torch.Generator, padding:
 
 def black_pixel(normalization: str, channels: int) -> torch.Tensor:
     """The normalized value (C,) of a zero pixel under ``normalization``."""
-    mean, std = NORMALIZATIONS[normalization]
-    mean_t = torch.tensor(mean).expand(channels) if len(mean) == 1 else torch.tensor(mean)
-    std_t = torch.tensor(std).expand(channels) if len(std) == 1 else torch.tensor(std)
-    return -mean_t / std_t
+    mean, std = channel_stats(normalization, channels)
+    return -mean / std
