@@ -94,4 +94,4 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
-	rm -rf cache outputs/*/ outputs/index.html outputs/manifest.json
+	rm -rf cache

@@ -9,7 +9,8 @@ from torch import nn
 from torch.func import functional_call
 
 from landscape.curvature import (HessianOperator, QuadraticModel, condition_number, hutchinson_trace, lanczos,
-                                 loss_and_gradient, power_iteration, seed_power_iteration, spectral_density)
+                                 loss_and_gradient, power_iteration, seed_power_iteration, smallest_ritz_value,
+                                 spectral_density)
 from landscape.evaluation import evaluate, model_mode
 
 
@@ -205,6 +206,19 @@ def test_condition_number_defined_for_positive_spectrum():
     top, bottom = lanczos(op, which="LA", tol=1e-10), lanczos(op, which="SA", tol=1e-10)
     cond = condition_number(top, bottom)
     assert cond.status == "defined" and cond.value == pytest.approx(8.0, rel=1e-6)
+
+
+def test_smallest_ritz_value_bounds_lambda_min_from_above():
+    spectrum = np.concatenate([[-0.8, -0.05], np.linspace(0.1, 5.0, 38)])
+    model, data = quadratic(spectrum, seed=3)
+    op = HessianOperator(model, data)
+    bounds = [smallest_ritz_value(op, steps, seed=1) for steps in (2, 5, 10, 40)]
+    assert all(b >= spectrum.min() - 1e-10 for b in bounds)  # a Rayleigh quotient: never below λmin
+    assert bounds[-1] == pytest.approx(-0.8, abs=1e-8)  # the whole space: exact
+    assert bounds[2] < 0  # an isolated negative eigenvalue shows up within a few steps
+    assert list(bounds) == sorted(bounds, reverse=True)  # nested Krylov spaces: the bound only tightens
+    positive, _ = quadratic(np.linspace(0.5, 4.0, 30))
+    assert smallest_ritz_value(HessianOperator(positive, data), 10) >= 0.5 - 1e-10
 
 
 def test_hutchinson_trace(net_and_data):

@@ -73,6 +73,11 @@ def test_layer_normalization_and_raw_direction():
         if w.dim() > 1:
             assert float(part.norm()) == pytest.approx(float(w.detach().norm()), rel=1e-12)
     assert torch.equal(normalize(raw, model, normalization=None), raw)
+    unit = normalize(raw, model, normalization="unit")  # study 004: one unit vector over every parameter
+    assert float(unit.norm()) == pytest.approx(1.0, rel=1e-12)
+    assert torch.allclose(unit * raw.norm(), raw, rtol=1e-12, atol=0)
+    d1, d2 = plane_directions(model, seed=2, normalization="unit")
+    assert float(d2.norm()) == pytest.approx(1.0, rel=1e-12) and abs(float(d1 @ d2)) < 1e-12
     assert raw.dtype == torch.float64 and float(raw.std()) == pytest.approx(1.0, rel=0.05)
     with pytest.raises(ValueError, match="normalization"):
         normalize(raw, model, normalization="model")

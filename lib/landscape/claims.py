@@ -19,9 +19,11 @@ variation; differences smaller than ``tolerance`` count as ties.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from .params import ParamsError, ReportParams
@@ -57,11 +59,15 @@ class Check:
     function: Callable[..., tuple[str, str]]
     needs: str | tuple[str, ...]  # key(s) of the evidence mapping handed to ``evaluate``, in argument order
     run_args: tuple[str, ...]  # arguments that name run ids (a run id, or lists / lists of lists of them)
-    options: tuple[str, ...] = ()  # optional non-run arguments (besides ``tolerance``)
 
     @property
     def keys(self) -> tuple[str, ...]:
         return (self.needs,) if isinstance(self.needs, str) else tuple(self.needs)
+
+    @property
+    def arguments(self) -> list[str]:
+        """Every argument a params entry may give: the function's parameters after the evidence."""
+        return list(inspect.signature(self.function).parameters)[len(self.keys):]
 
 
 def combine(signs: list[int]) -> str:
@@ -78,10 +84,14 @@ def _sign(difference: float, tolerance: float) -> int:
     return 0 if abs(difference) <= tolerance else (1 if difference > 0 else -1)
 
 
+class MissingEvidence(ValueError):
+    """The frame lacks a number the check needs (the claim stays pending)."""
+
+
 def _run(history: pd.DataFrame, run_id: str) -> pd.DataFrame:
     rows = history[history["run"] == run_id].sort_values("epoch")
     if rows.empty:
-        raise ValueError(f"no history for run {run_id!r}")
+        raise MissingEvidence(f"no completed epoch for run {run_id!r}")
     return rows
 
 
@@ -120,12 +130,71 @@ def generalizes_better(history: pd.DataFrame, better: str, worse: str,
     return combine(signs), evidence
 
 
+def _status(runs: pd.DataFrame, run_id: str) -> pd.Series:
+    rows = runs[runs["run"] == run_id]
+    if rows.empty:
+        raise MissingEvidence(f"run {run_id!r} was not trained")
+    return rows.iloc[0]
+
+
+def diverges(runs: pd.DataFrame, diverged: list) -> tuple[str, str]:
+    """Every run of ``diverged`` stopped with a non-finite loss (status ``diverged``); a run that
+    completed counts against."""
+    signs, parts = [], []
+    for run_id in _group(diverged):
+        row = _status(runs, run_id)
+        signs.append(1 if row["status"] == "diverged" else -1)
+        parts.append(f"{run_id}: {row['status']}" + (f" at epoch {int(row['diverged_epoch'])}"
+                                                     if pd.notna(row["diverged_epoch"]) else
+                                                     f" after {int(row['epochs'])} epochs"))
+    return combine(signs), "; ".join(parts)
+
+
+def does_not_learn(history: pd.DataFrame, runs: list, num_classes: int = 10, acc_tolerance: float = 0.02,
+                   loss_tolerance: float = 0.02) -> tuple[str, str]:
+    """Each run ends at chance: final val (test) accuracy within ``acc_tolerance`` of 1/num_classes
+    and val loss within ``loss_tolerance`` nats of ln(num_classes) (a uniform prediction). An
+    accuracy more than twice the tolerance above chance counts against; in between is a tie."""
+    chance, uniform = 1.0 / num_classes, float(np.log(num_classes))
+    signs, parts = [], []
+    for run_id in _group(runs):
+        final = _run(history, run_id).iloc[-1]
+        excess = float(final["test_acc"]) - chance
+        at_chance = abs(excess) <= acc_tolerance and abs(float(final["test_loss"]) - uniform) <= loss_tolerance
+        signs.append(1 if at_chance else (-1 if excess > 2 * acc_tolerance else 0))
+        parts.append(f"{run_id}: final val acc {final['test_acc']:.4f} (chance {chance:.4f}), val loss "
+                     f"{final['test_loss']:.4f} (ln {num_classes} = {uniform:.4f}), train loss {final['train_loss']:.4f}")
+    return combine(signs), "; ".join(parts)
+
+
+def _final_or_chance(history: pd.DataFrame, runs: pd.DataFrame, run_id: str, chance: float) -> tuple[float, str]:
+    row = _status(runs, run_id)
+    if row["status"] != "completed":
+        return chance, f"{run_id} {row['status']} → chance {chance:.4f}"
+    acc = float(_run(history, run_id)["test_acc"].iloc[-1])
+    return acc, f"{run_id} {acc:.4f}"
+
+
+def main_effect_larger(history: pd.DataFrame, runs: pd.DataFrame, larger: list, smaller: list,
+                       num_classes: int = 10, tolerance: float = DEFAULT_TOLERANCE) -> tuple[str, str]:
+    """In a factorial ablation, removing factor ``larger`` costs more final val accuracy than
+    removing factor ``smaller``. Each factor is [[runs with it], [the same runs without it]]; its
+    main effect is mean(with) − mean(without). A run that diverged scores chance
+    (1/num_classes): a network that cannot be trained is as useless as one that does not learn."""
+    chance = 1.0 / num_classes
+    effects, parts = [], []
+    for name, (with_, without) in (("larger", larger), ("smaller", smaller)):
+        scored = [[_final_or_chance(history, runs, r, chance) for r in _group(side)] for side in (with_, without)]
+        means = [float(np.mean([acc for acc, _ in side])) for side in scored]
+        effects.append(means[0] - means[1])
+        parts.append(f"removing the {name}-claimed factor: mean val acc {means[0]:.4f} "
+                     f"({', '.join(t for _, t in scored[0])}) → {means[1]:.4f} ({', '.join(t for _, t in scored[1])}), "
+                     f"effect {effects[-1]:+.4f}")
+    return combine([_sign(effects[0] - effects[1], tolerance)]), "; ".join(parts)
+
+
 # ---------------------------------------------------------------------------- probe checks
 # Evidence frames come from ``landscape.probes`` (see ``ProbeResults.evidence``).
-
-class MissingEvidence(ValueError):
-    """The frame lacks a number the check needs (the claim stays pending)."""
-
 
 def _flatten(value: Any) -> list:
     if isinstance(value, (list, tuple)):
@@ -216,26 +285,75 @@ def _lambda(hessian: pd.DataFrame, run_id: str, method: str = "lanczos") -> floa
     return float(rows["lambda_max"].iloc[0])
 
 
+def _descending(values: list[list[float]], rel_tolerance: float) -> list[int]:
+    """Signs for "every earlier group lies above every later one" (differences below
+    ``rel_tolerance`` of the larger magnitude are ties)."""
+    signs = []
+    for i in range(len(values)):
+        for j in range(i + 1, len(values)):
+            scale = rel_tolerance * max(abs(v) for v in values[i] + values[j])
+            signs.append(_compare_intervals([(v, 0.0) for v in values[i]], [(v, 0.0) for v in values[j]], scale))
+    return signs
+
+
+def _listing(groups: list[list[str]], value: Callable[[str], float]) -> str:
+    return "; ".join(f"{'/'.join(g)} {', '.join(f'{value(r):.3g}' for r in g)}" for g in groups)
+
+
 def lambda_max_order(hessian: pd.DataFrame, order: list, rel_tolerance: float = 0.05) -> tuple[str, str]:
     """The groups of ``order`` (run ids or lists of them) have descending top Hessian eigenvalues
     (Lanczos on the train probe set): every earlier group above every later one. Differences
     below ``rel_tolerance`` of the larger value are ties; overlapping seeds are ties."""
     groups = [_group(g) for g in order]
-    values = [[_lambda(hessian, r) for r in g] for g in groups]
-    signs = []
-    for i in range(len(groups)):
-        for j in range(i + 1, len(groups)):
-            scale = rel_tolerance * max(abs(v) for v in values[i] + values[j])
-            signs.append(_compare_intervals([(v, 0.0) for v in values[i]], [(v, 0.0) for v in values[j]], scale))
-    ours = "; ".join(f"{'/'.join(g)} {', '.join(f'{v:.3g}' for v in vs)}" for g, vs in zip(groups, values))
-    study = ""
+    signs = _descending([[_lambda(hessian, r) for r in g] for g in groups], rel_tolerance)
+    text = f"λmax (Lanczos, train probe set): {_listing(groups, lambda r: _lambda(hessian, r))}"
     if "study" in set(hessian["method"]):
-        study = "; ".join("/".join(g) + " " + ", ".join(f"{_lambda(hessian, r, 'study'):.3g}" for r in g)
-                          for g in groups)
-    text = f"λmax (Lanczos, train probe set): {ours}"
-    if study:
-        text += f"; study method (power iteration, one mini-batch): {study}"
+        text += f"; study method (power iteration, one mini-batch): {_listing(groups, lambda r: _lambda(hessian, r, 'study'))}"
     return combine(signs), text + _seeds_note(groups)
+
+
+def _sharpness(sharpness: pd.DataFrame, run_id: str, kind: str, column: str = "sharpness") -> float:
+    rows = sharpness[(sharpness["run"] == run_id) & (sharpness["kind"] == kind)]
+    if rows.empty:
+        raise MissingEvidence(f"no {kind} sharpness for run {run_id!r}")
+    return float(rows[column].iloc[0])
+
+
+def sharpness_order(sharpness: pd.DataFrame, order: list, kind: str = "sam", rel_tolerance: float = 0.05
+                    ) -> tuple[str, str]:
+    """The groups of ``order`` have descending ε-sharpness of ``kind`` (``sam`` or ``asam``, after
+    the projected ascent, train probe set); the other kind and SAM's single first-order step are
+    given as evidence."""
+    groups = [_group(g) for g in order]
+    signs = _descending([[_sharpness(sharpness, r, kind) for r in g] for g in groups], rel_tolerance)
+    other = "asam" if kind == "sam" else "sam"
+    text = (f"{kind.upper()} sharpness (nats): {_listing(groups, lambda r: _sharpness(sharpness, r, kind))}; "
+            f"first-order step: {_listing(groups, lambda r: _sharpness(sharpness, r, kind, 'first_order'))}")
+    if other in set(sharpness["kind"]):
+        text += f"; {other.upper()}: {_listing(groups, lambda r: _sharpness(sharpness, r, other))}"
+    return combine(signs), text + _seeds_note(groups)
+
+
+def well_conditioned(hessian: pd.DataFrame, runs: list, max_condition: float = 10.0) -> tuple[str, str]:
+    """Each run's Hessian on the train probe set is positive definite with condition number
+    λmax/λmin ≤ ``max_condition``. Negative curvature (the condition number is then undefined)
+    or a larger ratio counts against; a smallest eigenvalue that did not converge is a tie."""
+    signs, parts = [], []
+    for run_id in _group(runs):
+        rows = hessian[(hessian["run"] == run_id) & (hessian["method"] == "lanczos")]
+        if rows.empty:
+            raise MissingEvidence(f"no Hessian for run {run_id!r}")
+        row = rows.iloc[0]
+        if pd.notna(row["condition_number"]):
+            signs.append(1 if row["condition_number"] <= max_condition else -1)
+            parts.append(f"{run_id}: λmax {row['lambda_max']:.3g}, λmin {row['lambda_min']:.3g}, "
+                         f"κ = {row['condition_number']:.3g}")
+        else:
+            signs.append(-1 if pd.notna(row["lambda_min"]) else 0)
+            bound = "≤ " if row.get("lambda_min_kind") == "upper bound" else ""
+            parts.append(f"{run_id}: λmax {row['lambda_max']:.3g}, λmin {bound}{row['lambda_min']:.3g} "
+                         f"({row['condition_status']})")
+    return combine(signs), "; ".join(parts) + f" ('well-conditioned' read as 0 < κ ≤ {max_condition:g})"
 
 
 def least_flat(flatness: pd.DataFrame, least: list, others: list) -> tuple[str, str]:
@@ -331,15 +449,18 @@ def noise_thresholds(noise: pd.DataFrame, runs: list, small: list = (0.01, 0.02)
 CHECKS: dict[str, Check] = {
     "converges_faster": Check(converges_faster, "history", ("faster", "slower")),
     "generalizes_better": Check(generalizes_better, "history", ("better", "worse")),
+    "diverges": Check(diverges, "runs", ("diverged",)),
+    "does_not_learn": Check(does_not_learn, "history", ("runs",)),
+    "main_effect_larger": Check(main_effect_larger, ("history", "runs"), ("larger", "smaller")),
     "more_noise_robust": Check(more_noise_robust, "noise", ("robust", "fragile")),
     "steeper_slice": Check(steeper_slice, "slice", ("steeper", "flatter")),
-    "lambda_max_order": Check(lambda_max_order, "hessian", ("order",), ("rel_tolerance",)),
+    "lambda_max_order": Check(lambda_max_order, "hessian", ("order",)),
+    "sharpness_order": Check(sharpness_order, "sharpness", ("order",)),
+    "well_conditioned": Check(well_conditioned, "hessian", ("runs",)),
     "least_flat": Check(least_flat, "flatness", ("least", "others")),
-    "flatter_generalizes_better": Check(flatter_generalizes_better, ("hessian", "history"), ("runs",),
-                                        ("rel_tolerance",)),
-    "loss_barrier": Check(loss_barrier, "barriers", ("pairs",), ("min_barrier", "smallest")),
-    "noise_thresholds": Check(noise_thresholds, "noise", ("runs",),
-                              ("small", "large", "loss_tolerance", "collapse_drop")),
+    "flatter_generalizes_better": Check(flatter_generalizes_better, ("hessian", "history"), ("runs",)),
+    "loss_barrier": Check(loss_barrier, "barriers", ("pairs",)),
+    "noise_thresholds": Check(noise_thresholds, "noise", ("runs",)),
 }
 
 
@@ -365,10 +486,10 @@ def parse(params: ReportParams) -> list[ClaimSpec]:
         if name not in CHECKS:
             raise ParamsError(f"{where}.check: unknown check {name!r}; allowed: {sorted(CHECKS)}")
         check = CHECKS[name]
-        allowed = set(check.run_args) | {"tolerance"} | set(check.options)
-        if set(args) - allowed or set(check.run_args) - set(args):
+        optional = sorted(set(check.arguments) - set(check.run_args))
+        if set(args) - set(check.arguments) or set(check.run_args) - set(args):
             raise ParamsError(f"{where}.args: check {name!r} takes {sorted(check.run_args)} (and optionally "
-                              f"{sorted({'tolerance', *check.options})}); got {sorted(args)}")
+                              f"{optional}); got {sorted(args)}")
         for key in check.run_args:
             for run_id in _flatten(args[key]):
                 if run_id not in run_ids:

@@ -244,6 +244,9 @@ class ConditionNumber:
         return asdict(self)
 
 
+NEGATIVE_CURVATURE = "undefined: negative curvature present"
+
+
 def condition_number(top: EigenResult, bottom: EigenResult) -> ConditionNumber:
     """From a top (e.g. ``lanczos(which="LA")``) and a bottom (``which="SA"``) result."""
     if top.mode != bottom.mode:
@@ -251,7 +254,7 @@ def condition_number(top: EigenResult, bottom: EigenResult) -> ConditionNumber:
     lam_max = float(max(np.max(top.eigenvalues), np.max(bottom.eigenvalues)))
     lam_min = float(min(np.min(top.eigenvalues), np.min(bottom.eigenvalues)))
     if lam_min < 0:
-        return ConditionNumber(None, "undefined: negative curvature present", lam_max, lam_min, top.mode)
+        return ConditionNumber(None, NEGATIVE_CURVATURE, lam_max, lam_min, top.mode)
     if lam_min == 0:
         return ConditionNumber(None, "undefined: zero eigenvalue (singular Hessian)", lam_max, lam_min, top.mode)
     return ConditionNumber(lam_max / lam_min, "defined", lam_max, lam_min, top.mode)
@@ -333,6 +336,16 @@ def _lanczos_tridiagonal(op: HessianOperator, v: torch.Tensor, steps: int) -> tu
         betas.append(beta)
         basis[j + 1] = w / beta
     return np.array(alphas), np.array(betas)
+
+
+def smallest_ritz_value(op: HessianOperator, steps: int = 20, seed: int = 0) -> float:
+    """θ, the smallest eigenvalue of the ``steps``-step Lanczos tridiagonal from a seeded N(0, I)
+    start: a Rayleigh quotient of H, so λmin ≤ θ. A clearly negative θ proves negative curvature
+    at the cost of ``steps`` products, where converging λmin itself (``lanczos(which="SA")``)
+    can take many restarts."""
+    start = torch.from_numpy(np.random.default_rng(seed).standard_normal(op.dim)).to(op.device, torch.float64)
+    alphas, betas = _lanczos_tridiagonal(op, start / start.norm(), steps)
+    return float(scipy.linalg.eigvalsh_tridiagonal(alphas, betas)[0]) if len(betas) else float(alphas[0])
 
 
 def spectral_density(op: HessianOperator, num_runs: int = 3, num_steps: int = 80, num_points: int = 1000,

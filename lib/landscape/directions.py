@@ -13,8 +13,11 @@ Normalizations (Li et al. 2018, "Visualizing the loss landscape of neural nets")
   a conv output channel, a row of a linear weight) is rescaled to the norm of the matching
   filter of θ;
 - ``"layer"``: each parameter tensor with dim > 1 is rescaled to the norm of θ's tensor;
+- ``"unit"``: the whole vector rescaled to Euclidean norm 1 over all parameters, 1-D ones
+  included (study 004's "random orthonormal vectors"; at α = 1 each of n parameters moves by
+  about 1/√n, so the picture depends on the parameter count and not on the weights' scale);
 - ``None``: left as drawn.
-1-D parameters (biases, BatchNorm weight and bias) follow ``ignore_1d``: ``"zero"`` sets
+1-D parameters under ``"filter"`` and ``"layer"`` (biases, BatchNorm weight and bias) follow ``ignore_1d``: ``"zero"`` sets
 them to 0 (Li et al.'s ``ignore="biasbn"``), ``"keep"`` copies θ's values into the direction
 (Li et al.'s behaviour without ``biasbn``).
 """
@@ -25,7 +28,7 @@ from typing import Mapping, Protocol, Sequence
 import numpy as np
 import torch
 
-NORMALIZATIONS = ("filter", "layer", None)
+NORMALIZATIONS = ("filter", "layer", "unit", None)
 IGNORE_1D = ("zero", "keep")
 
 
@@ -92,6 +95,8 @@ def normalize(direction: torch.Tensor, model: torch.nn.Module, normalization: st
     result = direction.detach().clone()
     if normalization is None:
         return result
+    if normalization == "unit":
+        return result / result.norm()
     for d, (_, w) in zip(unflatten(result, model), trainable_parameters(model)):
         w = w.detach()
         if d.dim() <= 1:

@@ -143,16 +143,27 @@ class FlatnessParams(Strict):
 
 
 class SharpnessParams(Strict):
+    """ε-sharpness on the train probe set: SAM (Euclidean ball, radius ``rho``) and ASAM
+    (adaptive ball, radius ``adaptive_rho``), each after ``ascent_steps`` projected ascent steps."""
+
     rho: float = Field(gt=0)
     ascent_steps: int = Field(default=5, ge=0)
     adaptive_rho: float = Field(default=0.5, gt=0)
 
 
+class GradientParams(Strict):
+    """‖∇L(θ)‖₂ of the mean loss on the train and test probe sets (no settings)."""
+
+
 class SliceParams(Strict):
+    """Grid α in [alpha_min, alpha_max] (``points`` values). Directions: always filter-normalized
+    (ours); ``direction`` other than ``filter`` adds the study's kind beside it: ``random``
+    (unnormalized N(0, I)) or ``unit`` (unit Euclidean norm over all parameters)."""
+
     alpha_min: float
     alpha_max: float
     points: int = Field(default=21, gt=1)
-    direction: Literal["filter", "random"] = "filter"
+    direction: Literal["filter", "random", "unit"] = "filter"
     seed: int = 0
 
     @model_validator(mode="after")
@@ -178,6 +189,7 @@ class ProbeParams(Strict):
     noise: Optional[NoiseParams] = None
     flatness: Optional[FlatnessParams] = None
     sharpness: Optional[SharpnessParams] = None
+    gradient: Optional[GradientParams] = None
     slice1d: Optional[SliceParams] = None
     surface2d: Optional[SurfaceParams] = None
     interpolation: Optional[InterpolationParams] = None

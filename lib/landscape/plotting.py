@@ -252,9 +252,13 @@ def noise_robustness(noise: pd.DataFrame, metric: str = "accuracy", reference: M
     return fig
 
 
+DIRECTION_LABELS = {"filter": "filter-normalized direction", "random": "unnormalized N(0, I) direction",
+                    "unit": "unit-norm direction over all weights"}
+
+
 def slices(frame: pd.DataFrame, y: str = "loss") -> Figure:
-    """1-D slices L(θ + α d): one panel per direction kind (filter-normalized; the study's
-    unnormalized random one when present), a colour per run, train solid and test dashed."""
+    """1-D slices L(θ + α d): one panel per direction kind (filter-normalized; the study's kind
+    when present, ``DIRECTION_LABELS``), a colour per run, train solid and test dashed."""
     kinds = list(dict.fromkeys(frame["direction"]))
     runs = _runs_in(frame)
     colors, labels = run_colors(runs), _labels(frame)
@@ -267,8 +271,7 @@ def slices(frame: pd.DataFrame, y: str = "loss") -> Figure:
                 ax.plot(r["alpha"], r[y], SPLIT_STYLES.get(split, "-"), marker="o", markersize=3,
                         color=colors[run_id], label=f"{labels[run_id]} · {split}")
         ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle=":")
-        ax.set_xlabel("α (" + ("filter-normalized direction" if kind == "filter" else "unnormalized N(0, I) direction")
-                      + ")")
+        ax.set_xlabel(f"α ({DIRECTION_LABELS.get(kind, kind)})")
         ax.set_ylabel(METRIC_LABELS.get(y, y))
     fig.tight_layout()
     _legend_below(fig, axes[0], ncol=2)
@@ -298,24 +301,39 @@ def interpolation(path: pd.DataFrame, y: str = "loss", reference_max: float | No
     return fig
 
 
-def surfaces_of(frame: pd.DataFrame, run_id: str, value: str = "loss") -> Figure:
-    """The 2-D surface of one run, a panel per split (shared colour scale)."""
-    rows = frame[frame["run"] == run_id]
+def surfaces_of(frame: pd.DataFrame, run_id: str, value: str = "loss", direction: str = "filter") -> Figure:
+    """The 2-D surface of one run along one direction kind, a panel per split (own colour scale
+    per panel: train and test losses differ by more than the structure within either)."""
+    rows = frame[(frame["run"] == run_id) & (frame["direction"] == direction)]
     splits = list(dict.fromkeys(rows["split"]))
     mats = [rows[rows["split"] == s].pivot(index="alpha", columns="beta", values=value) for s in splits]
     return surface(mats[0].index.to_numpy(), mats[0].columns.to_numpy(), [m.to_numpy() for m in mats],
-                   titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label=value)
+                   titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label=value, shared_scale=False)
+
+
+def _estimate_bars(rows: list[dict], frame: pd.DataFrame, published: Mapping[str, float | None] | None,
+                   ylabel: str) -> Figure:
+    """Grouped bars: ``rows`` ({run: label, estimate, value}) plus the study's published value
+    per run id of ``published`` (labelled from ``frame``)."""
+    rows = list(rows)
+    for run_id, value in (published or {}).items():
+        if value is not None and run_id in set(frame["run"]):
+            rows.append({"run": frame[frame["run"] == run_id]["label"].iloc[0], "estimate": "study, published",
+                         "value": value})
+    return bars_with_errors(pd.DataFrame(rows), "run", "value", hue="estimate", ylabel=ylabel, xlabel="")
 
 
 def lambda_bars(hessian: pd.DataFrame, published: Mapping[str, float | None] | None = None) -> Figure:
     """λmax per run: Lanczos (ours), the study's method, and the study's published value."""
-    rows = []
-    for _, r in hessian.iterrows():
-        rows.append({"run": r["label"], "estimate": "Lanczos (ours)" if r["method"] == "lanczos"
-                     else "study method", "λmax": r["lambda_max"]})
-    for run_id, value in (published or {}).items():
-        if value is not None:
-            label = hessian[hessian["run"] == run_id]["label"].iloc[0]
-            rows.append({"run": label, "estimate": "study, published", "λmax": value})
-    return bars_with_errors(pd.DataFrame(rows), "run", "λmax", hue="estimate", ylabel="top Hessian eigenvalue λmax",
-                            xlabel="")
+    rows = [{"run": r["label"], "estimate": "Lanczos (ours)" if r["method"] == "lanczos" else "study method",
+             "value": r["lambda_max"]} for _, r in hessian.iterrows()]
+    return _estimate_bars(rows, hessian, published, "top Hessian eigenvalue λmax")
+
+
+def sharpness_bars(sharpness: pd.DataFrame, published: Mapping[str, float | None] | None = None) -> Figure:
+    """SAM ε-sharpness per run: after the projected ascent (ours), at SAM's first-order step, and
+    the study's published value."""
+    sam = sharpness[sharpness["kind"] == "sam"]
+    rows = [{"run": r["label"], "estimate": estimate, "value": r[column]} for _, r in sam.iterrows()
+            for estimate, column in (("ascent (ours)", "sharpness"), ("first-order step", "first_order"))]
+    return _estimate_bars(rows, sam, published, f"SAM sharpness (nats, ρ = {sam['rho'].iloc[0]:g})")

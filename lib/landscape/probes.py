@@ -12,8 +12,11 @@ running statistics; ``train``: per-chunk statistics, see ``evaluation``) and n.
 
 What is measured where (the studies' choices, kept so numbers are comparable):
 
-- hessian: Lanczos top-k (``which="LA"``) and bottom (``which="SA"``) eigenvalues and a
-  Hutchinson trace ± stderr on the train probe set, the honest condition number
+- hessian: Lanczos top-k (``which="LA"``) eigenvalues and a Hutchinson trace ± stderr on the
+  train probe set; the smallest eigenvalue, first bounded from above by the smallest Ritz value
+  of BOTTOM_NCV Lanczos steps (a clearly negative bound proves negative curvature:
+  ``lambda_min_kind`` "upper bound"), else converged by ARPACK (``which="SA"``, at most
+  BOTTOM_MAX_ITER restarts: "converged" or "not converged"); the honest condition number
   (``curvature.condition_number``: undefined when negative curvature is present), and the
   study's estimate (``curvature.seed_power_iteration``: one random mini-batch of
   ``study_batch_size`` training images, ``study_iterations`` power steps, train mode as the
@@ -21,20 +24,34 @@ What is measured where (the studies' choices, kept so numbers are comparable):
 - noise: accuracy and loss on the test probe set under δ ~ N(0, σ²I) (``absolute``, the
   studies' noise) and under per-tensor relative noise (``relative``), mean and 95% CI over draws;
 - flatness: the study's |L(θ + δ) − L(θ)| on the train probe set, absolute σ, mean and CI;
+- sharpness: SAM and ASAM ε-sharpness (``sharpness.epsilon_sharpness``) on the train probe set,
+  with the first-order value (SAM's single step, what a one-step study measures) beside the
+  value after the projected ascent;
+- gradient: ‖∇L(θ)‖₂ of the mean loss on the train and test probe sets;
 - slice1d / surface2d: train and test probe sets along filter-normalized random directions
-  (ours); when the params ask for ``direction: random`` the study's unnormalized N(0, I)
-  direction is added (``direction`` column ``random``);
+  (ours); when the params ask for ``direction: random`` or ``unit`` the study's direction
+  (unnormalized N(0, I), or unit norm over all parameters) is added (``direction`` column);
 - interpolation: ``connectivity.interpolate`` on train and test probe sets with the barrier;
   ``bn: both`` gives both BatchNorm treatments (for nets with BatchNorm; without it they are
   the same and only ``interpolate`` is run).
 
 Runs that did not complete (status ``diverged``) are skipped with the reason recorded in
 ``ProbeResults.skipped``; nothing raises for them.
+
+Cache: each probe's frame for one run (one pair for interpolation) is stored under
+``<cache>/probes/<key>.pkl``, the key hashing PROBE_VERSION, the probe and its settings, the
+probe sets' identity (data and ``eval_set``), the run's training cache key and the device
+type. An interrupted report loses at most the probe in progress; a rerun loads the rest.
+Probe sets built by hand (``ProbeSets.identity`` None) are never cached.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import pickle
 from dataclasses import dataclass, field
-from typing import Mapping
+from pathlib import Path
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -45,13 +62,14 @@ from . import connectivity, curvature, directions, sharpness, surfaces
 from .data import ImageDataset, stratified_indices
 from .evaluation import has_batchnorm
 from .params import DataSource, ReportParams
-from .training import TrainedRun, load_splits
+from .training import TrainedRun, atomic_write_bytes, cache_dir, load_splits
 
 # The smallest eigenvalue sits in a cluster near 0 and converges slowly: a wide Krylov space
 # (BOTTOM_NCV vectors) per restart needs far fewer products than many narrow restarts.
-BOTTOM_MAX_ITER = 10  # ARPACK restarts
-BOTTOM_NCV = 20
+BOTTOM_MAX_ITER = 5  # ARPACK restarts
+BOTTOM_NCV = 20  # also the Lanczos steps of the cheap negative-curvature test
 CONFIDENCE = 0.95
+PROBE_VERSION = 2  # bump when a change alters the numbers a cached probe would produce
 
 
 @dataclass(frozen=True)
@@ -63,6 +81,7 @@ class ProbeSets:
     train_full: ImageDataset  # the whole training split of the report (for the study's mini-batch)
     mode: str
     chunk_size: int
+    identity: dict | None = None  # what determines the sets (data, eval_set); None: not cacheable
 
     def splits(self) -> dict[str, ImageDataset]:
         return {"train": self.train, "test": self.test}
@@ -72,12 +91,46 @@ def probe_sets(params: ReportParams, data: DataSource | None = None) -> ProbeSet
     """Stratified train/test probe sets of ``params.probes.eval_set`` on ``data`` (default: the
     params' resolved data); sizes are capped at the split sizes."""
     cfg = params.probes.eval_set
-    train, test = load_splits((data or params.resolve_data()).spec())
+    spec = (data or params.resolve_data()).spec()
+    train, test = load_splits(spec)
     subsets = []
     for ds, size in ((train, cfg.train_size), (test, cfg.test_size)):
         n = min(size, len(ds))
         subsets.append(ds if n == len(ds) else ds.subset(stratified_indices(ds.labels, n, cfg.seed, ds.num_classes)))
-    return ProbeSets(subsets[0], subsets[1], train, cfg.mode, cfg.chunk_size)
+    identity = {"data": spec.identity(), "eval_set": cfg.model_dump()}
+    return ProbeSets(subsets[0], subsets[1], train, cfg.mode, cfg.chunk_size, identity)
+
+
+class ProbeCache:
+    """Per-run probe frames on disk (see module docstring); counts what it loaded and computed."""
+
+    def __init__(self, sets: ProbeSets, root: str | Path | None = None, enabled: bool = True):
+        self.sets = sets
+        self.directory = cache_dir(root) / "probes"
+        self.enabled = enabled and sets.identity is not None
+        self.loaded = self.computed = 0
+
+    def key(self, probe: str, settings: dict, runs: list[TrainedRun]) -> str:
+        device = next(runs[0].model.parameters()).device.type
+        payload = {"version": PROBE_VERSION, "probe": probe, "settings": settings, "sets": self.sets.identity,
+                   "runs": [run.key for run in runs], "device": device}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+    def get(self, probe: str, settings: dict, runs: list[TrainedRun], compute: Callable[[], object]) -> object:
+        """The cached result of ``compute()`` for this probe, settings and runs (computed and
+        stored when missing)."""
+        if not self.enabled:
+            self.computed += 1
+            return compute()
+        path = self.directory / f"{self.key(probe, settings, runs)}.pkl"
+        if path.exists():
+            self.loaded += 1
+            return pd.read_pickle(path)
+        result = compute()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(pickle.dumps(result), path)
+        self.computed += 1
+        return result
 
 
 def usable(runs: Mapping[str, TrainedRun]) -> tuple[dict[str, TrainedRun], pd.DataFrame]:
@@ -94,8 +147,30 @@ def usable(runs: Mapping[str, TrainedRun]) -> tuple[dict[str, TrainedRun], pd.Da
     return ok, pd.DataFrame(skipped, columns=["run", "reason"])
 
 
+def _config(params: ReportParams, probe: str):
+    """``params.probes.<probe>``; a ValueError when the params do not request that probe."""
+    cfg = getattr(params.probes, probe)
+    if cfg is None:
+        raise ValueError(f"the params request no {probe} probe")
+    return cfg
+
+
 def _labels(params: ReportParams) -> dict[str, str]:
     return {r.id: r.label for r in params.runs}
+
+
+def _per_run(probe: str, settings: dict, runs: Mapping[str, TrainedRun], cache: ProbeCache | None,
+             one: Callable[[str, TrainedRun], pd.DataFrame]) -> pd.DataFrame:
+    """``one(run_id, run)`` for every run, each through the probe cache, concatenated."""
+    frames = []
+    for run_id, run in runs.items():
+        compute = lambda: one(run_id, run)  # noqa: E731 - bound per iteration, called at once
+        frames.append(cache.get(probe, settings, [run], compute) if cache else compute())
+    return _tidy(frames)
+
+
+def _settings(cfg, sets: ProbeSets) -> dict:
+    return {"cfg": cfg.model_dump(), "mode": sets.mode, "chunk_size": sets.chunk_size}
 
 
 # ---------------------------------------------------------------------------- curvature
@@ -108,152 +183,209 @@ def _bottom(op: curvature.HessianOperator, tol: float, seed: int) -> curvature.E
         return None
 
 
-def hessian(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets) -> pd.DataFrame:
+def hessian(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets,
+            cache: ProbeCache | None = None) -> pd.DataFrame:
     """Two rows per run: method ``lanczos`` (ours, train probe set) and ``study`` (the study's
     power iteration on one mini-batch). Columns: run, label, method, lambda_max, eigenvalues
-    (top-k, descending), lambda_min, condition_number, condition_status, trace, trace_stderr,
-    num_hvps, mode, n."""
-    cfg = params.probes.hessian
-    if cfg is None:
-        raise ValueError("the params request no hessian probe")
-    labels, rows = _labels(params), []
-    for run_id, run in runs.items():
+    (top-k, descending), lambda_min, lambda_min_kind, condition_number, condition_status, trace,
+    trace_stderr, num_hvps, mode, n."""
+    cfg = _config(params, "hessian")
+    labels = _labels(params)
+
+    def one(run_id: str, run: TrainedRun) -> pd.DataFrame:
         model = run.model
         op = curvature.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
         top = curvature.lanczos(op, k=cfg.top_k, which="LA", tol=cfg.tol, seed=0)
-        bottom = _bottom(op, cfg.tol, seed=0)
-        if bottom is None:
-            cond_value, cond_status, lam_min = None, "undefined: smallest eigenvalue did not converge", np.nan
+        ritz = curvature.smallest_ritz_value(op, min(op.dim, BOTTOM_NCV), seed=0)
+        if ritz < -cfg.tol * abs(float(top.eigenvalues[0])):  # λmin ≤ ritz < 0: no need to converge λmin
+            cond_value, cond_status, lam_min, lam_min_kind = None, curvature.NEGATIVE_CURVATURE, ritz, "upper bound"
+        elif (bottom := _bottom(op, cfg.tol, seed=0)) is None:
+            cond_value, cond_status, lam_min, lam_min_kind = (None, "undefined: smallest eigenvalue did not converge",
+                                                              np.nan, "not converged")
         else:
             cond = curvature.condition_number(top, bottom)
-            cond_value, cond_status, lam_min = cond.value, cond.status, cond.lambda_min
+            cond_value, cond_status, lam_min, lam_min_kind = cond.value, cond.status, cond.lambda_min, "converged"
         trace = (curvature.hutchinson_trace(op, cfg.trace_samples, seed=0) if cfg.trace_samples >= 2 else None)
         op.release()
-        rows.append({"run": run_id, "label": labels[run_id], "method": "lanczos",
-                     "lambda_max": float(top.eigenvalues[0]), "eigenvalues": tuple(float(x) for x in top.eigenvalues),
-                     "lambda_min": lam_min, "condition_number": np.nan if cond_value is None else cond_value,
-                     "condition_status": cond_status,
-                     "trace": np.nan if trace is None else trace.trace,
-                     "trace_stderr": np.nan if trace is None else trace.stderr,
-                     "num_hvps": op.num_hvps, "mode": sets.mode, "n": op.n})
+        ours = {"run": run_id, "label": labels[run_id], "method": "lanczos",
+                "lambda_max": float(top.eigenvalues[0]), "eigenvalues": tuple(float(x) for x in top.eigenvalues),
+                "lambda_min": lam_min, "lambda_min_kind": lam_min_kind,
+                "condition_number": np.nan if cond_value is None else cond_value, "condition_status": cond_status,
+                "trace": np.nan if trace is None else trace.trace,
+                "trace_stderr": np.nan if trace is None else trace.stderr,
+                "num_hvps": op.num_hvps, "mode": sets.mode, "n": op.n}
         batch = min(cfg.study_batch_size, len(sets.train_full))
         study = curvature.seed_power_iteration(model, sets.train_full, batch_size=batch,
                                                iterations=cfg.study_iterations, mode="train", k=1, seed=0)
-        rows.append({"run": run_id, "label": labels[run_id], "method": "study",
-                     "lambda_max": float(study.eigenvalues[0]), "eigenvalues": (float(study.eigenvalues[0]),),
-                     "lambda_min": np.nan, "condition_number": np.nan, "condition_status": "not computed",
-                     "trace": np.nan, "trace_stderr": np.nan, "num_hvps": study.num_hvps, "mode": study.mode,
-                     "n": study.n})
-    return pd.DataFrame(rows)
+        theirs = {"run": run_id, "label": labels[run_id], "method": "study",
+                  "lambda_max": float(study.eigenvalues[0]), "eigenvalues": (float(study.eigenvalues[0]),),
+                  "lambda_min": np.nan, "lambda_min_kind": "not computed", "condition_number": np.nan,
+                  "condition_status": "not computed",
+                  "trace": np.nan, "trace_stderr": np.nan, "num_hvps": study.num_hvps, "mode": study.mode,
+                  "n": study.n}
+        return pd.DataFrame([ours, theirs])
+
+    return _per_run("hessian", _settings(cfg, sets), runs, cache, one)
 
 
-# ---------------------------------------------------------------------------- weight noise
+# ---------------------------------------------------------------------------- weight noise and sharpness
 
 def noise(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets,
-          scales: tuple[str, ...] = sharpness.NOISE_SCALES) -> pd.DataFrame:
+          cache: ProbeCache | None = None) -> pd.DataFrame:
     """Loss, accuracy and flatness under weight noise on the test probe set, for every σ of
-    ``probes.noise`` and each noise scale: ``sharpness.summarize_draws`` rows (sigma, scale,
-    metric, mean, std, ci_low, ci_high, num_draws, mode, n) plus run and label."""
-    cfg = params.probes.noise
-    if cfg is None:
-        raise ValueError("the params request no noise probe")
-    labels, frames = _labels(params), []
-    for run_id, run in runs.items():
-        for scale in scales:
-            frame = sharpness.noise_robustness(run.model, sets.test, cfg.sigmas, scale=scale, num_draws=cfg.draws,
-                                               seed=cfg.seed, mode=sets.mode, chunk_size=sets.chunk_size,
-                                               confidence=CONFIDENCE, progress=False)
-            frames.append(frame.assign(run=run_id, label=labels[run_id]))
-    return _tidy(frames)
+    ``probes.noise`` and each noise scale (``sharpness.NOISE_SCALES``):
+    ``sharpness.summarize_draws`` rows (sigma, scale, metric, mean, std, ci_low, ci_high,
+    num_draws, mode, n) plus run and label."""
+    cfg = _config(params, "noise")
+    labels = _labels(params)
+
+    def one(run_id: str, run: TrainedRun) -> pd.DataFrame:
+        frames = [sharpness.noise_robustness(run.model, sets.test, cfg.sigmas, scale=scale, num_draws=cfg.draws,
+                                             seed=cfg.seed, mode=sets.mode, chunk_size=sets.chunk_size,
+                                             confidence=CONFIDENCE, progress=False)
+                  for scale in sharpness.NOISE_SCALES]
+        return pd.concat(frames, ignore_index=True).assign(run=run_id, label=labels[run_id])
+
+    return _per_run("noise", _settings(cfg, sets), runs, cache, one)
 
 
-def flatness(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets) -> pd.DataFrame:
+def flatness(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets,
+             cache: ProbeCache | None = None) -> pd.DataFrame:
     """The study's flatness |L(θ + δ) − L(θ)|, δ ~ N(0, σ²I) (absolute σ of ``probes.flatness``)
     on the train probe set: one row per run with mean, std, ci_low, ci_high, num_draws, base
     loss, sigma, mode, n."""
-    cfg = params.probes.flatness
-    if cfg is None:
-        raise ValueError("the params request no flatness probe")
-    labels, rows = _labels(params), []
-    for run_id, run in runs.items():
+    cfg = _config(params, "flatness")
+    labels = _labels(params)
+
+    def one(run_id: str, run: TrainedRun) -> pd.DataFrame:
         draws = sharpness.noise_draws(run.model, sets.train, [cfg.sigma], scale="absolute", num_draws=cfg.draws,
                                       seed=cfg.seed, mode=sets.mode, chunk_size=sets.chunk_size, progress=False)
         summary = sharpness.summarize_draws(draws, CONFIDENCE)
         flat = summary[summary["metric"] == "flatness"].iloc[0]
-        rows.append({"run": run_id, "label": labels[run_id], "sigma": cfg.sigma, "mean": flat["mean"],
-                     "std": flat["std"], "ci_low": flat["ci_low"], "ci_high": flat["ci_high"],
-                     "num_draws": int(flat["num_draws"]), "base_loss": float(draws["base_loss"].iloc[0]),
-                     "mode": sets.mode, "n": int(flat["n"])})
-    return pd.DataFrame(rows)
+        return pd.DataFrame([{"run": run_id, "label": labels[run_id], "sigma": cfg.sigma, "mean": flat["mean"],
+                              "std": flat["std"], "ci_low": flat["ci_low"], "ci_high": flat["ci_high"],
+                              "num_draws": int(flat["num_draws"]), "base_loss": float(draws["base_loss"].iloc[0]),
+                              "mode": sets.mode, "n": int(flat["n"])}])
+
+    return _per_run("flatness", _settings(cfg, sets), runs, cache, one)
+
+
+def epsilon_sharpness(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets,
+                      cache: ProbeCache | None = None) -> pd.DataFrame:
+    """SAM and ASAM ε-sharpness on the train probe set: one row per run and kind (``sam``:
+    Euclidean ball of radius ``rho``; ``asam``: adaptive ball of radius ``adaptive_rho``) with
+    columns run, label, kind, rho, sharpness (after the ascent, nats), first_order (SAM's single
+    step), base_loss, steps, delta_norm (‖δ‖₂ of the maximizer), mode, n."""
+    cfg = _config(params, "sharpness")
+    labels = _labels(params)
+
+    def one(run_id: str, run: TrainedRun) -> pd.DataFrame:
+        rows = []
+        for kind, rho, adaptive in (("sam", cfg.rho, False), ("asam", cfg.adaptive_rho, True)):
+            found = sharpness.epsilon_sharpness(run.model, sets.train, rho, steps=cfg.ascent_steps, adaptive=adaptive,
+                                                mode=sets.mode, chunk_size=sets.chunk_size)
+            rows.append({"run": run_id, "label": labels[run_id], "kind": kind, "rho": rho,
+                         "sharpness": found.sharpness, "first_order": found.first_order,
+                         "base_loss": found.base_loss, "steps": found.steps, "delta_norm": found.delta_norm,
+                         "mode": found.mode, "n": found.n})
+        return pd.DataFrame(rows)
+
+    return _per_run("sharpness", _settings(cfg, sets), runs, cache, one)
+
+
+def gradient(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets,
+             cache: ProbeCache | None = None) -> pd.DataFrame:
+    """‖∇L(θ)‖₂ of the mean loss per run and split (train and test probe sets): columns run,
+    label, split, grad_norm, loss, mode, n."""
+    cfg = _config(params, "gradient")
+    labels = _labels(params)
+
+    def one(run_id: str, run: TrainedRun) -> pd.DataFrame:
+        rows = []
+        for split, ds in sets.splits().items():
+            found = sharpness.gradient_norm(run.model, ds, mode=sets.mode, chunk_size=sets.chunk_size)
+            rows.append({"run": run_id, "label": labels[run_id], "split": split, "grad_norm": found.norm,
+                         "loss": found.loss, "mode": found.mode, "n": found.n})
+        return pd.DataFrame(rows)
+
+    return _per_run("gradient", _settings(cfg, sets), runs, cache, one)
 
 
 # ---------------------------------------------------------------------------- slices and surfaces
 
-def slice_directions(model: torch.nn.Module, direction: str, seed: int) -> dict[str, torch.Tensor]:
-    """{kind: direction}: always ``filter`` (filter-normalized, ours); ``random`` (the study's
-    unnormalized N(0, I)) too when the params ask for ``random``."""
-    found = {"filter": directions.normalized_direction(model, seed, "filter")}
-    if direction == "random":
-        found["random"] = directions.random_direction(model, seed)
-    return found
+STUDY_NORMALIZATION = {"random": None, "unit": "unit"}  # the studies' direction kinds -> directions.normalize
 
 
-def slice1d(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets) -> pd.DataFrame:
+def direction_kinds(direction: str) -> list[str]:
+    """The direction kinds a slice or surface is drawn along: ``filter`` (ours) and, when the
+    params name the study's kind (``random`` or ``unit``), that one too."""
+    return ["filter"] + ([direction] if direction != "filter" else [])
+
+
+def _normalization(kind: str) -> str | None:
+    return "filter" if kind == "filter" else STUDY_NORMALIZATION[kind]
+
+
+def slice1d(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets,
+            cache: ProbeCache | None = None) -> pd.DataFrame:
     """L(θ + α d) on the train and test probe sets: columns run, label, direction, alpha, split,
     loss, accuracy, mode, n."""
-    cfg = params.probes.slice1d
-    if cfg is None:
-        raise ValueError("the params request no slice1d probe")
+    cfg = _config(params, "slice1d")
     alphas = np.linspace(cfg.alpha_min, cfg.alpha_max, cfg.points)
-    labels, frames = _labels(params), []
-    for run_id, run in runs.items():
-        for kind, d in slice_directions(run.model, cfg.direction, cfg.seed).items():
+    labels = _labels(params)
+
+    def one(run_id: str, run: TrainedRun) -> pd.DataFrame:
+        frames = []
+        for kind in direction_kinds(cfg.direction):
+            d = directions.normalized_direction(run.model, cfg.seed, _normalization(kind))
             frame = surfaces.slice_1d(run.model, sets.splits(), d, alphas, mode=sets.mode,
                                       chunk_size=sets.chunk_size, progress=False)
             frames.append(frame.assign(run=run_id, label=labels[run_id], direction=kind))
-    return _tidy(frames)
+        return pd.concat(frames, ignore_index=True)
+
+    return _per_run("slice1d", _settings(cfg, sets), runs, cache, one)
 
 
-def surface2d(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets) -> pd.DataFrame:
-    """L(θ + α d₁ + β d₂) on an α × β grid, d₁ ⊥ d₂ filter-normalized (``directions.plane_directions``;
-    unnormalized when the params ask for ``random``): columns run, label, direction, alpha, beta,
-    split, loss, accuracy, mode, n."""
-    cfg = params.probes.surface2d
-    if cfg is None:
-        raise ValueError("the params request no surface2d probe")
+def surface2d(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets,
+              cache: ProbeCache | None = None) -> pd.DataFrame:
+    """L(θ + α d₁ + β d₂) on an α × β grid, d₁ ⊥ d₂ (``directions.plane_directions``) for each
+    direction kind (``direction_kinds``): columns run, label, direction, alpha, beta, split,
+    loss, accuracy, mode, n."""
+    cfg = _config(params, "surface2d")
     grid = np.linspace(cfg.alpha_min, cfg.alpha_max, cfg.points)
     chosen = sets.splits() if cfg.split == "both" else {cfg.split: sets.splits()[cfg.split]}
-    normalization = "filter" if cfg.direction == "filter" else None
-    labels, frames = _labels(params), []
-    for run_id, run in runs.items():
-        d1, d2 = directions.plane_directions(run.model, cfg.seed, normalization)
-        frame = surfaces.surface_2d(run.model, chosen, d1, d2, grid, grid, mode=sets.mode,
-                                    chunk_size=sets.chunk_size, progress=False)
-        frames.append(frame.assign(run=run_id, label=labels[run_id], direction=cfg.direction))
-    return _tidy(frames)
+    labels = _labels(params)
+
+    def one(run_id: str, run: TrainedRun) -> pd.DataFrame:
+        frames = []
+        for kind in direction_kinds(cfg.direction):
+            d1, d2 = directions.plane_directions(run.model, cfg.seed, _normalization(kind))
+            frame = surfaces.surface_2d(run.model, chosen, d1, d2, grid, grid, mode=sets.mode,
+                                        chunk_size=sets.chunk_size, progress=False)
+            frames.append(frame.assign(run=run_id, label=labels[run_id], direction=kind))
+        return pd.concat(frames, ignore_index=True)
+
+    return _per_run("surface2d", _settings(cfg, sets), runs, cache, one)
 
 
 # ---------------------------------------------------------------------------- connectivity
 
-def interpolation(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def interpolation(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets,
+                  cache: ProbeCache | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every pair of ``probes.interpolation``: (path frame with columns pair, run_a, run_b, alpha,
     split, loss, accuracy, error, bn, mode, n; barrier frame with one row per pair, split and bn:
     pair, run_a, run_b, split, bn, loss_barrier, loss_alpha, error_barrier, error_alpha,
-    loss_a, loss_b, mode, n). Pairs with a run that is not in ``runs`` are left out."""
-    cfg = params.probes.interpolation
-    if cfg is None:
-        raise ValueError("the params request no interpolation probe")
+    loss_a, loss_b, max_loss, mode, n). Pairs with a run that is not in ``runs`` are left out."""
+    cfg = _config(params, "interpolation")
     alphas = np.linspace(0.0, 1.0, cfg.points)
-    paths, barriers = [], []
-    for a, b in cfg.pairs:
-        if a not in runs or b not in runs:
-            continue
+
+    def one_pair(a: str, b: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         model_a, model_b = runs[a].model, runs[b].model
         options = ["interpolate", "recompute"] if cfg.bn == "both" else [cfg.bn]
         if not has_batchnorm(model_a):
             options = ["interpolate"]  # without BatchNorm both treatments are the same path
         pair = f"{a}–{b}"
+        paths, barriers = [], []
         for bn in options:
             frame, found = connectivity.interpolate(model_a, model_b, sets.splits(), alphas, bn=bn,
                                                     bn_data=sets.train, mode=sets.mode if bn == "interpolate" else "eval",
@@ -266,9 +398,21 @@ def interpolation(params: ReportParams, runs: Mapping[str, TrainedRun], sets: Pr
                                  "loss_a": bar.loss_endpoints[0], "loss_b": bar.loss_endpoints[1],
                                  "max_loss": float(frame[frame["split"] == split]["loss"].max()),
                                  "mode": bar.mode, "n": bar.n})
-    path = pd.concat(paths, ignore_index=True) if paths else pd.DataFrame(
-        columns=["pair", "run_a", "run_b", "alpha", "split", "loss", "accuracy", "error", "bn", "mode", "n"])
-    return path, pd.DataFrame(barriers)
+        return pd.concat(paths, ignore_index=True), pd.DataFrame(barriers)
+
+    paths, barriers = [], []
+    for a, b in cfg.pairs:
+        if a not in runs or b not in runs:
+            continue
+        compute = lambda: one_pair(a, b)  # noqa: E731 - bound per iteration, called at once
+        path, barrier = (cache.get("interpolation", _settings(cfg, sets), [runs[a], runs[b]], compute)
+                         if cache else compute())
+        paths.append(path)
+        barriers.append(barrier)
+    if not paths:
+        return (pd.DataFrame(columns=["pair", "run_a", "run_b", "alpha", "split", "loss", "accuracy", "error", "bn",
+                                      "mode", "n"]), pd.DataFrame())
+    return pd.concat(paths, ignore_index=True), pd.concat(barriers, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------- everything
@@ -281,43 +425,49 @@ class ProbeResults:
     hessian: pd.DataFrame | None = None
     noise: pd.DataFrame | None = None
     flatness: pd.DataFrame | None = None
+    sharpness: pd.DataFrame | None = None
+    gradient: pd.DataFrame | None = None
     slice1d: pd.DataFrame | None = None
     surface2d: pd.DataFrame | None = None
     interpolation: pd.DataFrame | None = None
     barriers: pd.DataFrame | None = None
     sets: dict = field(default_factory=dict)
 
-    def evidence(self, history: pd.DataFrame | None = None) -> dict:
-        """The mapping ``claims.evaluate`` takes."""
-        return {"history": history, "hessian": self.hessian, "noise": self.noise, "flatness": self.flatness,
-                "slice": self.slice1d, "barriers": self.barriers}
+    def evidence(self, history: pd.DataFrame | None = None, runs: pd.DataFrame | None = None) -> dict:
+        """The mapping ``claims.evaluate`` takes (``runs``: the runs table with status per run)."""
+        return {"history": history, "runs": runs, "hessian": self.hessian, "noise": self.noise,
+                "flatness": self.flatness, "sharpness": self.sharpness, "gradient": self.gradient,
+                "slice": self.slice1d, "surface": self.surface2d, "barriers": self.barriers}
+
+
+PROBES: dict[str, Callable] = {"hessian": hessian, "noise": noise, "flatness": flatness,
+                               "sharpness": epsilon_sharpness, "gradient": gradient, "slice1d": slice1d,
+                               "surface2d": surface2d}
 
 
 def run_probes(params: ReportParams, runs: Mapping[str, TrainedRun], data: DataSource | None = None,
-               sets: ProbeSets | None = None) -> ProbeResults:
-    """Every probe ``params.probes`` asks for, on the runs that completed (see module docstring)."""
+               sets: ProbeSets | None = None, cache: str | Path | None = None, use_cache: bool = True
+               ) -> ProbeResults:
+    """Every probe ``params.probes`` asks for, on the runs that completed (see module docstring);
+    results come from the probe cache under ``cache`` (default: the training cache directory)
+    where present."""
     sets = sets or probe_sets(params, data)
+    store = ProbeCache(sets, cache, enabled=use_cache)
     ok, skipped = usable(runs)
     p = params.probes
     results = ProbeResults(skipped, sets={"train": len(sets.train), "test": len(sets.test), "mode": sets.mode,
                                           "seed": p.eval_set.seed})
-    if p.hessian:
-        results.hessian = hessian(params, ok, sets)
-    if p.noise:
-        results.noise = noise(params, ok, sets)
-    if p.flatness:
-        results.flatness = flatness(params, ok, sets)
-    if p.slice1d:
-        results.slice1d = slice1d(params, ok, sets)
-    if p.surface2d:
-        results.surface2d = surface2d(params, ok, sets)
+    for name, probe in PROBES.items():
+        if getattr(p, name) is not None:
+            setattr(results, name, probe(params, ok, sets, store))
     if p.interpolation:
-        results.interpolation, results.barriers = interpolation(params, ok, sets)
+        results.interpolation, results.barriers = interpolation(params, ok, sets, store)
         missing = [f"{a}–{b}" for a, b in p.interpolation.pairs if a not in ok or b not in ok]
         if missing:
             extra = pd.DataFrame([{"run": pair, "reason": "interpolation pair skipped: a run did not complete"}
                                   for pair in missing])
             results.skipped = pd.concat([results.skipped, extra], ignore_index=True)
+    results.sets["cache"] = {"loaded": store.loaded, "computed": store.computed}
     return results
 
 

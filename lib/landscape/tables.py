@@ -59,17 +59,21 @@ def final_rows(history: pd.DataFrame) -> pd.DataFrame:
     return history.sort_values("epoch").groupby("run").tail(1).set_index("run").loc[order]
 
 
-def runs_table(params: ReportParams, runs: Mapping[str, TrainedRun]) -> pd.DataFrame:
-    """One row per run: status, epochs completed, where divergence happened, whether it was
-    trained now or loaded from the cache, and the summed wall time of its epochs."""
+def run_status(params: ReportParams, runs: Mapping[str, TrainedRun]) -> pd.DataFrame:
+    """One row per run: run, label, status (completed / diverged), epochs (completed),
+    diverged_epoch, trained_epochs (by this execution; 0 when loaded from the cache), time_s
+    (summed epoch wall time)."""
     labels = {r.id: r.label for r in params.runs}
-    rows = []
-    for run_id, run in runs.items():
-        rows.append({"run": run_id, "model": labels[run_id], "status": run.status,
-                     "epochs": len(run.history), "diverged at epoch": run.diverged_epoch,
-                     "trained now": run.trained_epochs,
-                     "wall time (s)": float(sum(r["time_s"] for r in run.history))})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"run": run_id, "label": labels[run_id], "status": run.status, "epochs": len(run.history),
+                          "diverged_epoch": run.diverged_epoch, "trained_epochs": run.trained_epochs,
+                          "time_s": float(sum(r["time_s"] for r in run.history))} for run_id, run in runs.items()])
+
+
+def runs_table(status: pd.DataFrame) -> pd.DataFrame:
+    """``run_status`` for display: where divergence happened, whether the run was trained now or
+    loaded from the cache, and its wall time."""
+    return status.rename(columns={"label": "model", "diverged_epoch": "diverged at epoch",
+                                  "trained_epochs": "trained now", "time_s": "wall time (s)"})
 
 
 # ---------------------------------------------------------------------------- setup
@@ -344,10 +348,18 @@ def flatness_table(flatness: pd.DataFrame) -> pd.DataFrame:
                                "ci_high": "95% CI high", "num_draws": "draws", "base_loss": "L(θ)"})
 
 
+def _lambda_min(row: pd.Series) -> str:
+    """λmin as measured: "≤ x" when only the Ritz bound was needed (negative curvature proven)."""
+    if pd.isna(row["lambda_min"]):
+        return row.get("lambda_min_kind", "not converged")
+    return ("≤ " if row.get("lambda_min_kind") == "upper bound" else "") + f"{row['lambda_min']:.4g}"
+
+
 def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
     """Per run: λmax by Lanczos on the fixed train set (ours) and by the study's method (power
-    iteration on one mini-batch), the study's published λmax, λmin, condition number (or why it
-    is undefined) and the Hutchinson trace ± stderr."""
+    iteration on one mini-batch), the study's published λmax, λmin (or its upper bound), the
+    condition number (or why it is undefined), the study's published one where given, and the
+    Hutchinson trace ± stderr."""
     rows = []
     for run_id in dict.fromkeys(hessian["run"]):
         ours = hessian[(hessian["run"] == run_id) & (hessian["method"] == "lanczos")].iloc[0]
@@ -356,9 +368,11 @@ def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
         rows.append({"model": ours["label"], "λmax (Lanczos)": ours["lambda_max"],
                      "λmax (study method)": float(study["lambda_max"].iloc[0]) if len(study) else np.nan,
                      "λmax (study, published)": np.nan if ref is None else ref,
-                     "λmin (Lanczos)": ours["lambda_min"],
+                     "λmin (Lanczos)": _lambda_min(ours),
                      "condition number": (f"{ours['condition_number']:.4g}" if pd.notna(ours["condition_number"])
                                           else ours["condition_status"]),
+                     **({"condition number (study, published)": published(params, "condition_number", run_id)}
+                        if reference(params, "condition_number") else {}),
                      "trace": ours["trace"], "trace ± stderr": ours["trace_stderr"],
                      "n (ours / study)": f"{int(ours['n'])} / {int(study['n'].iloc[0]) if len(study) else '—'}",
                      "mode (ours / study)": f"{ours['mode']} / {study['mode'].iloc[0] if len(study) else '—'}"})
@@ -372,10 +386,16 @@ def barrier_table(barriers: pd.DataFrame) -> pd.DataFrame:
                                "loss_barrier": "loss barrier", "loss_alpha": "at α", "error_barrier": "error barrier"})
 
 
-def skipped_sentence(skipped: pd.DataFrame) -> str:
-    if skipped is None or skipped.empty:
-        return ""
-    return "Not probed: " + "; ".join(f"{r['run']} ({r['reason']})" for _, r in skipped.iterrows()) + "."
+def probes_sentence(probe) -> str:
+    """The probe sets, what came from the probe cache, and which runs were not probed and why
+    (``probe``: ``probes.ProbeResults``)."""
+    sets, cache = probe.sets, probe.sets.get("cache", {})
+    text = (f"Probe sets: {sets['train']} train and {sets['test']} test images (stratified, seed {sets['seed']}), "
+            f"mode `{sets['mode']}`. Probe results: {cache.get('computed', 0)} computed by this execution, "
+            f"{cache.get('loaded', 0)} loaded from the probe cache.")
+    if probe.skipped is not None and not probe.skipped.empty:
+        text += " Not probed: " + "; ".join(f"{r['run']} ({r['reason']})" for _, r in probe.skipped.iterrows()) + "."
+    return text
 
 
 def noise_sentence(noise: pd.DataFrame) -> str:
@@ -398,7 +418,7 @@ def hessian_sentence(params: ReportParams, hessian: pd.DataFrame) -> str:
         text = f"{ours['label']} λmax {ours['lambda_max']:.4g} (Lanczos)"
         if len(study):
             ratio = float(study["lambda_max"].iloc[0]) / ours["lambda_max"] if ours["lambda_max"] else np.nan
-            text += f", {float(study['lambda_max'].iloc[0]):.4g} by the study's method (× {ratio:.2f})"
+            text += f", {float(study['lambda_max'].iloc[0]):.4g} by the study's method (× {ratio:.3g})"
         ref = published(params, "lambda_max", run_id)
         if ref is not None:
             text += f", study published {ref:g}"
@@ -411,3 +431,173 @@ def barrier_sentence(barriers: pd.DataFrame) -> str:
     parts = [f"{r['pair']} {r['split']} ({r['bn']}): {r['loss_barrier']:.4f} nats at α {r['loss_alpha']:.2f}, "
              f"max loss {r['max_loss']:.4f}" for _, r in barriers.iterrows()]
     return "Loss barrier above the straight line between the endpoints: " + "; ".join(parts) + "." if parts else ""
+
+
+def sharpness_table(params: ReportParams, sharpness: pd.DataFrame) -> pd.DataFrame:
+    """Per run: SAM ε-sharpness after the projected ascent and at SAM's single first-order step,
+    the study's published value (``reference.sam_sharpness``), ASAM, L(θ), n and mode."""
+    rows = []
+    for run_id in dict.fromkeys(sharpness["run"]):
+        mine = sharpness[sharpness["run"] == run_id].set_index("kind")
+        sam = mine.loc["sam"]
+        ref = published(params, "sam_sharpness", run_id)
+        row = {"model": sam["label"], "ρ (SAM)": sam["rho"], "SAM, ascent (ours)": sam["sharpness"],
+               "SAM, first-order step": sam["first_order"], "SAM (study, published)": np.nan if ref is None else ref}
+        if "asam" in mine.index:
+            row.update({"ρ (ASAM)": mine.loc["asam", "rho"], "ASAM, ascent": mine.loc["asam", "sharpness"]})
+        row.update({"L(θ)": sam["base_loss"], "ascent steps": int(sam["steps"]), "n": int(sam["n"]), "mode": sam["mode"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sharpness_sentence(params: ReportParams, sharpness: pd.DataFrame) -> str:
+    sam = sharpness[sharpness["kind"] == "sam"]
+    parts = []
+    for _, r in sam.iterrows():
+        ref = published(params, "sam_sharpness", r["run"])
+        parts.append(f"{r['label']} {r['sharpness']:.4g} nats (first-order step {r['first_order']:.4g}"
+                     + (f"; study {ref:g}" if ref is not None else "") + ")")
+    if not parts:
+        return ""
+    ratio = sam["sharpness"].max() / sam["sharpness"].min() if sam["sharpness"].min() > 0 else np.nan
+    return (f"SAM sharpness at ρ = {sam['rho'].iloc[0]:g} on the train probe set: " + "; ".join(parts)
+            + f". The sharpest run is × {ratio:.2f} the flattest. SAM's ball is Euclidean, so a network whose "
+            "weights are small (as BatchNorm permits: its output does not change when a layer's weights are "
+            "rescaled) is sharper in it for the same function; ASAM's adaptive ball removes that scale.")
+
+
+# ---------------------------------------------------------------------------- ablation (study 004)
+
+#: ablation table metric -> the ``params.reference`` key holding the study's number per run
+ABLATION_REFERENCE = {"parameters": "parameters", "test_acc": "test_acc", "train_loss": "final_train_loss",
+                      "test_loss": "final_test_loss", "gap": "generalization_gap"}
+ABLATION_NAMES = {"parameters": "parameters", "test_acc": "val acc", "train_loss": "final train loss",
+                  "test_loss": "final val loss", "gap": "gap (train − val acc)"}
+
+
+def _options(params: ReportParams, run_id: str) -> dict:
+    return next(r for r in params.runs if r.id == run_id).options
+
+
+def _yes(flag: Any) -> str:
+    return "✓" if flag else "—"
+
+
+def _final_if_completed(status: pd.DataFrame, history: pd.DataFrame, run_id: str) -> dict:
+    """The last epoch's numbers of a completed run; {} for a run that diverged (its weights are
+    not finite, so it has no final numbers)."""
+    row = status.set_index("run").loc[run_id]
+    if row["status"] != "completed":
+        return {}
+    rows = history[history["run"] == run_id]
+    return rows.sort_values("epoch").iloc[-1].to_dict() if len(rows) else {}
+
+
+def _outcome(row: pd.Series) -> str:
+    if row["status"] == "diverged":
+        return f"diverged at epoch {int(row['diverged_epoch'])}"
+    return f"{row['status']}, {int(row['epochs'])} epochs"
+
+
+def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame,
+                   models: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration (study 004, section 4): skip, BN, outcome, and parameters, final val
+    accuracy, final train and val loss and gap, each study vs run (Δ = run − study). ``models``
+    is ``models_table`` (parameter counts)."""
+    counts = models.set_index("run")["parameters"]
+    rows = []
+    for _, s in status.iterrows():
+        options = _options(params, s["run"])
+        mine = {"parameters": counts[s["run"]], **_final_if_completed(status, history, s["run"])}
+        theirs = {metric: published(params, key, s["run"]) for metric, key in ABLATION_REFERENCE.items()}
+        row = {("configuration", ""): s["label"], ("skip", ""): _yes(options.get("skip")),
+               ("BN", ""): _yes(options.get("batchnorm")), ("outcome", RUN): _outcome(s)}
+        for metric, name in ABLATION_NAMES.items():
+            compared = _comparison(mine, theirs, [metric])
+            row.update({(name, part): value for (_, part), value in compared.items()})
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    return df
+
+
+def ablation_sentence(status: pd.DataFrame, history: pd.DataFrame) -> str:
+    parts = []
+    for _, s in status.iterrows():
+        final = _final_if_completed(status, history, s["run"])
+        parts.append(f"{s['label']} {final['test_acc']:.4f}" if final else f"{s['label']} {_outcome(s)}")
+    return "Final val accuracy: " + "; ".join(parts) + "."
+
+
+def loss_range_table(params: ReportParams, surface: pd.DataFrame) -> pd.DataFrame:
+    """Loss over the 2-D grid per run, split and direction kind: min, max, max − min and std, with
+    the study's published [min, max] (``reference.<split>_loss_range``) on the rows of the
+    study's direction kind (its unit-norm directions) for comparison."""
+    rows = []
+    for (run_id, kind, split), r in surface.groupby(["run", "direction", "split"], sort=False):
+        ref = (reference(params, f"{split}_loss_range") or {}).get(run_id) if kind != "filter" else None
+        rows.append({"model": r["label"].iloc[0], "split": split, "direction": kind,
+                     "min": r["loss"].min(), "max": r["loss"].max(), "max − min": r["loss"].max() - r["loss"].min(),
+                     "std": r["loss"].std(ddof=0), "L(θ)": float(r[(r["alpha"] == 0) & (r["beta"] == 0)]["loss"].iloc[0])
+                     if ((r["alpha"] == 0) & (r["beta"] == 0)).any() else np.nan,
+                     "study min": np.nan if ref is None else ref[0], "study max": np.nan if ref is None else ref[1]})
+    return pd.DataFrame(rows)
+
+
+def loss_range_sentence(surface: pd.DataFrame) -> str:
+    parts = []
+    for (label, kind), r in surface[surface["split"] == "train"].groupby(["label", "direction"], sort=False):
+        parts.append(f"{label} ({kind}) {r['loss'].max() - r['loss'].min():.4g}")
+    return ("Spread of the train loss over the grid (max − min, nats): " + "; ".join(parts) + ". A unit-norm "
+            "direction spread over every weight moves each by about 1/√n, so its spread measures how far the "
+            "grid reaches, not the landscape; filter-normalized directions move each filter by its own norm.")
+
+
+def gradient_table(params: ReportParams, gradient: pd.DataFrame) -> pd.DataFrame:
+    """‖∇L(θ)‖₂ per run on the train and test probe sets, with the study's published value."""
+    rows = []
+    for run_id, r in gradient.groupby("run", sort=False):
+        by_split = r.set_index("split")
+        ref = published(params, "grad_norm", run_id)
+        rows.append({"model": r["label"].iloc[0], "‖∇L‖ train": by_split.loc["train", "grad_norm"],
+                     "‖∇L‖ test": by_split.loc["test", "grad_norm"], "study, published": np.nan if ref is None else ref,
+                     "L train": by_split.loc["train", "loss"], "L test": by_split.loc["test", "loss"],
+                     "n (train / test)": f"{int(by_split.loc['train', 'n'])} / {int(by_split.loc['test', 'n'])}",
+                     "mode": by_split.loc["train", "mode"]})
+    return pd.DataFrame(rows)
+
+
+def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame,
+                           hessian: pd.DataFrame | None, surface: pd.DataFrame | None) -> pd.DataFrame:
+    """The study's summary tables (sections 5.2, 5.3 and 6.3) in one: per configuration val
+    accuracy, λmax, condition number and train-loss spread over the grid, study vs run."""
+    rows = []
+    for _, s in status.iterrows():
+        run_id = s["run"]
+        options = _options(params, run_id)
+        final = _final_if_completed(status, history, run_id)
+        ours = hessian[(hessian["run"] == run_id) & (hessian["method"] == "lanczos")] if hessian is not None else []
+        spread = np.nan
+        if surface is not None and run_id in set(surface["run"]):
+            r = surface[(surface["run"] == run_id) & (surface["split"] == "train") & (surface["direction"] != "filter")]
+            spread = r["loss"].max() - r["loss"].min() if len(r) else np.nan
+        ref_range = (reference(params, "train_loss_range") or {}).get(run_id)
+        cond = published(params, "condition_number", run_id)
+        lam = published(params, "lambda_max", run_id)
+        acc = published(params, "test_acc", run_id)
+        rows.append({
+            ("configuration", ""): s["label"], ("skip", ""): _yes(options.get("skip")),
+            ("BN", ""): _yes(options.get("batchnorm")),
+            ("val acc", STUDY): np.nan if acc is None else acc, ("val acc", RUN): final.get("test_acc", np.nan),
+            ("λmax", STUDY): np.nan if lam is None else lam,
+            ("λmax", RUN): float(ours["lambda_max"].iloc[0]) if len(ours) else np.nan,
+            ("condition number", STUDY): "—" if cond is None else f"{cond:g}",
+            ("condition number", RUN): (f"{ours['condition_number'].iloc[0]:.4g}" if len(ours) and
+                                        pd.notna(ours["condition_number"].iloc[0]) else
+                                        (ours["condition_status"].iloc[0] if len(ours) else "not probed")),
+            ("train loss spread", STUDY): np.nan if ref_range is None else ref_range[1] - ref_range[0],
+            ("train loss spread", RUN): spread,
+            ("outcome", RUN): _outcome(s)})
+    df = pd.DataFrame(rows)
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    return df

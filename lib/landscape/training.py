@@ -147,10 +147,15 @@ def _atomic_save(obj: object, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _atomic_write_text(text: str, path: Path) -> None:
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text)
+    tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def _atomic_write_text(text: str, path: Path) -> None:
+    atomic_write_bytes(text.encode(), path)
 
 
 def _load(path: Path) -> dict:
