@@ -266,6 +266,32 @@ def test_study_vs_run_tables_line_up_and_leave_missing_numbers_empty():
     assert "study 0.8105" in tables.first_epoch_sentence(hist, reference["first_epochs"])
 
 
+def test_ablation_tables_give_a_diverged_run_no_final_numbers_and_the_study_its_own_columns():
+    params = load_params("resnet20_ablation")
+    ids = [r.id for r in params.runs]
+    status = pd.DataFrame([{"run": r.id, "label": r.label, "status": "diverged" if r.id == "skipTrue_bnFalse" else
+                            "completed", "epochs": 9 if r.id == "skipTrue_bnFalse" else 20,
+                            "diverged_epoch": 10 if r.id == "skipTrue_bnFalse" else None} for r in params.runs])
+    hist = pd.DataFrame([{"run": r, "label": r, "epoch": 9, "test_acc": 0.8 + i / 100, "test_loss": 0.5,
+                          "train_loss": 0.1, "train_acc": 0.95, "gap": 0.15 - i / 100} for i, r in enumerate(ids)])
+    models = pd.DataFrame({"run": ids, "parameters": [272474, 270906, 269722, 268346]})
+    table = tables.ablation_table(params, status, hist, models).set_index(("configuration", ""))
+    diverged = table.loc["skip, no BN"]
+    assert diverged[("outcome", "run")] == "diverged at epoch 10" and np.isnan(diverged[("val acc", "run")])
+    assert diverged[("parameters", "Δ")] == 0 and diverged[("skip", "")] == "✓" and diverged[("BN", "")] == "—"
+    base = table.loc["skip + BN"]
+    assert base[("val acc", "study")] == 0.8505 and base[("val acc", "run")] == 0.80
+    assert base[("final train loss", "study")] == 0.0134 and base[("gap (train − val acc)", "study")] == 0.1478
+    grid = [(a, b) for a in (-1.0, 0.0, 1.0) for b in (-1.0, 0.0, 1.0)]
+    surface = pd.DataFrame([{"run": "skipTrue_bnTrue", "label": "skip + BN", "direction": kind, "split": "train",
+                             "alpha": a, "beta": b, "loss": 1.0 + scale * (a * a + b * b)}
+                            for kind, scale in (("filter", 1.0), ("unit", 0.001)) for a, b in grid])
+    ranges = tables.loss_range_table(params, surface).set_index("direction")
+    assert ranges.loc["filter", "max − min"] == pytest.approx(2.0) and np.isnan(ranges.loc["filter", "study min"])
+    assert ranges.loc["unit", "max − min"] == pytest.approx(0.002) and ranges.loc["unit", "L(θ)"] == 1.0
+    assert (ranges.loc["unit", "study min"], ranges.loc["unit", "study max"]) == (0.0042, 0.0047)
+
+
 def test_report_object_writes_tables_figures_and_metrics(tmp_path):
     report = reporting.Report(load_params(REPORT, "smoke"), tmp_path, device="cpu")
     hist = history({"A": [(0.80, 0.01), (0.85, 0.02)], "B": [(0.87, 0.0), (0.89, np.nan)]})
