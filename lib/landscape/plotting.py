@@ -32,6 +32,7 @@ METRIC_LABELS = {
     "grad_norm": "mean mini-batch gradient norm",
 }
 PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded at their natural size
+LOG_SCALE_RATIO = 50  # bar charts whose positive values span more than this use a log axis
 
 
 def apply_style() -> None:
@@ -135,7 +136,8 @@ def bars_with_errors(df: pd.DataFrame, x: str, y: str, err: str | None = None, h
                      ylabel: str | None = None, xlabel: str | None = None) -> Figure:
     """Bar chart of ``y`` per ``x`` (grouped by ``hue``), with symmetric error bars from column
     ``err`` (e.g. a standard deviation over seeds or draws). Without ``err``, when ``df`` has
-    several rows per bar, bars show their mean and error bars one standard deviation."""
+    several rows per bar, bars show their mean and error bars one standard deviation. Positive
+    values spanning more than LOG_SCALE_RATIO get a logarithmic axis."""
     apply_style()
     fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.4, PANEL_HEIGHT))
     keys = [x] + ([hue] if hue else [])
@@ -162,6 +164,10 @@ def bars_with_errors(df: pd.DataFrame, x: str, y: str, err: str | None = None, h
     ax.set_xticks(np.arange(len(xs)), [str(v) for v in xs])
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or y)
+    values = data[y].to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) and values.min() > 0 and values.max() / values.min() > LOG_SCALE_RATIO:
+        ax.set_yscale("log")  # bars spanning orders of magnitude: every one stays readable
     if hue:
         ax.legend(fontsize="small", title=hue)
     fig.tight_layout()
@@ -211,14 +217,18 @@ def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray 
         mesh = ax.pcolormesh(A, B, z, shading="nearest", cmap="viridis", vmin=vmin, vmax=vmax, rasterized=True)
         if min(z.shape) >= 2 and np.nanmax(z) > np.nanmin(z):
             contours = ax.contour(A, B, z, levels=levels, colors="white", linewidths=0.6)
-            ax.clabel(contours, fontsize=6, fmt="%.2g")
+            spread = float(np.nanmax(z) - np.nanmin(z))
+            digits = max(2, int(np.ceil(-np.log10(spread))) + 1)  # labels that tell the levels apart
+            ax.clabel(contours, fontsize=6, fmt=f"%.{digits}f")
         ax.plot([0], [0], marker="+", color="red", markersize=10)
         ax.set_xlabel("α")
         ax.set_ylabel("β")
         ax.grid(False)
         if titles:
             ax.set_title(titles[i], fontsize="medium")
-        fig.colorbar(mesh, ax=ax, label=f"log10 {label}" if log else label)
+        bar = fig.colorbar(mesh, ax=ax, label=f"log10 {label}" if log else label)
+        bar.formatter.set_useOffset(False)  # near-constant surfaces: full values, no "1e-6 + 2.3026" offset
+        bar.update_ticks()
     fig.tight_layout()
     return fig
 
@@ -271,6 +281,7 @@ def slices(frame: pd.DataFrame, y: str = "loss") -> Figure:
                 ax.plot(r["alpha"], r[y], SPLIT_STYLES.get(split, "-"), marker="o", markersize=3,
                         color=colors[run_id], label=f"{labels[run_id]} · {split}")
         ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle=":")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))  # two panels side by side: keep the α ticks apart
         ax.set_xlabel(f"α ({DIRECTION_LABELS.get(kind, kind)})")
         ax.set_ylabel(METRIC_LABELS.get(y, y))
     fig.tight_layout()
