@@ -483,14 +483,12 @@ def _yes(flag: Any) -> str:
     return "✓" if flag else "—"
 
 
-def _final_if_completed(status: pd.DataFrame, history: pd.DataFrame, run_id: str) -> dict:
-    """The last epoch's numbers of a completed run; {} for a run that diverged (its weights are
-    not finite, so it has no final numbers)."""
-    row = status.set_index("run").loc[run_id]
-    if row["status"] != "completed":
-        return {}
-    rows = history[history["run"] == run_id]
-    return rows.sort_values("epoch").iloc[-1].to_dict() if len(rows) else {}
+def _completed_finals(status: pd.DataFrame, history: pd.DataFrame) -> dict[str, dict]:
+    """{run id: its last epoch's numbers} for every run of ``status``; {} for a run that did not
+    complete (a diverged run's weights are not finite, so it has no final numbers)."""
+    finals = final_rows(history) if len(history) else pd.DataFrame()
+    return {r["run"]: finals.loc[r["run"]].to_dict() if r["status"] == "completed" and r["run"] in finals.index
+            else {} for _, r in status.iterrows()}
 
 
 def _outcome(row: pd.Series) -> str:
@@ -505,10 +503,11 @@ def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataF
     accuracy, final train and val loss and gap, each study vs run (Δ = run − study). ``models``
     is ``models_table`` (parameter counts)."""
     counts = models.set_index("run")["parameters"]
+    finals = _completed_finals(status, history)
     rows = []
     for _, s in status.iterrows():
         options = _options(params, s["run"])
-        mine = {"parameters": counts[s["run"]], **_final_if_completed(status, history, s["run"])}
+        mine = {"parameters": counts[s["run"]], **finals[s["run"]]}
         theirs = {metric: published(params, key, s["run"]) for metric, key in ABLATION_REFERENCE.items()}
         row = {("configuration", ""): s["label"], ("skip", ""): _yes(options.get("skip")),
                ("BN", ""): _yes(options.get("batchnorm")), ("outcome", RUN): _outcome(s)}
@@ -522,9 +521,9 @@ def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataF
 
 
 def ablation_sentence(status: pd.DataFrame, history: pd.DataFrame) -> str:
-    parts = []
+    parts, finals = [], _completed_finals(status, history)
     for _, s in status.iterrows():
-        final = _final_if_completed(status, history, s["run"])
+        final = finals[s["run"]]
         parts.append(f"{s['label']} {final['test_acc']:.4f}" if final else f"{s['label']} {_outcome(s)}")
     return "Final val accuracy: " + "; ".join(parts) + "."
 
@@ -571,11 +570,11 @@ def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: 
                            hessian: pd.DataFrame | None, surface: pd.DataFrame | None) -> pd.DataFrame:
     """The study's summary tables (sections 5.2, 5.3 and 6.3) in one: per configuration val
     accuracy, λmax, condition number and train-loss spread over the grid, study vs run."""
-    rows = []
+    rows, finals = [], _completed_finals(status, history)
     for _, s in status.iterrows():
         run_id = s["run"]
         options = _options(params, run_id)
-        final = _final_if_completed(status, history, run_id)
+        final = finals[run_id]
         ours = hessian[(hessian["run"] == run_id) & (hessian["method"] == "lanczos")] if hessian is not None else []
         spread = np.nan
         if surface is not None and run_id in set(surface["run"]):
