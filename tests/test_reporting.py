@@ -4,6 +4,8 @@ index, bad params failing fast inside the notebook, and the helpers behind it.""
 import html
 import json
 import re
+import shutil
+import subprocess
 
 import nbformat
 import numpy as np
@@ -83,6 +85,21 @@ def render_smoke(tmp_path_factory, report):
     return out, manifest
 
 
+def headings_ending_a_page(pdf, page):
+    """Section headings (h2/h3 of the HTML ``page``) printed as the last line of a PDF page."""
+    headings = {html.unescape(h).strip() for h in re.findall(r"<h[23][^>]*>(.*?)<a class=\"anchor-link\"", page)}
+    assert headings, "the report has section headings"
+    orphans = []
+    for number in range(1, reporting.pdf_pages(pdf) + 1):
+        text = subprocess.run(["pdftotext", "-f", str(number), "-l", str(number), "-layout", str(pdf), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        body = [line for line in lines if not re.fullmatch(r"\d+ ?/ ?\d+", line)]  # drop the page footer
+        if body and body[-1] in headings:
+            orphans.append((number, body[-1]))
+    return orphans
+
+
 def code_outputs(out, report):
     """Every output of every code cell of the executed notebook."""
     nb = nbformat.read(str(out / report / f"{report}.ipynb"), as_version=4)
@@ -129,6 +146,8 @@ def test_pdf_is_printed_with_pages(rendered):
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert reporting.pdf_pages(pdf) >= 2
     assert manifest["pdf_pages"] == reporting.pdf_pages(pdf)
+    if shutil.which("pdftotext"):
+        assert headings_ending_a_page(pdf, (out / REPORT / f"{REPORT}.html").read_text()) == []
 
 
 def test_numbers_figures_and_tables_are_written_as_files(rendered):
@@ -326,6 +345,20 @@ def test_plot_helpers_draw_every_kind_of_figure():
         plotting.plt.close(fig)
 
 
+def test_bar_labels_wrap_so_long_run_labels_do_not_collide():
+    labels = [f"CNN (16, 16), seed {i}" for i in range(6)]
+    fig = plotting.bars_with_errors(pd.DataFrame({"run": labels * 2, "estimate": ["ours"] * 6 + ["study"] * 6,
+                                                  "value": np.arange(12.0) + 1}), "run", "value", hue="estimate",
+                                    xlabel="")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"CNN (16, 16),\nseed {i}" for i in range(6)]
+    assert ax.get_xlabel() == "" and fig.legends and ax.get_legend() is None
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.get_xticklabels()]
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+    plotting.plt.close(fig)
+
+
 def test_external_references_are_detected():
     page = ('<script src="https://cdn.example/x.js"></script><link href="//cdn.example/a.css" rel="stylesheet">'
             '<img src="data:image/png;base64,AAAA"><a href="https://example.org">a link loads nothing</a>')
@@ -362,6 +395,8 @@ def test_study_report_executes_and_holds_every_section(report, tmp_path_factory)
     notes = re.findall(r'<p class="report-pending">(.*?)</p>', page)  # only probes the study did not run
     assert all(note.startswith("Not part of this study's setup") for note in notes), notes
     assert reporting.pdf_pages(out / report / f"{report}.pdf") >= 2
+    if shutil.which("pdftotext"):
+        assert headings_ending_a_page(out / report / f"{report}.pdf", page) == []
     metrics = json.loads((out / report / "metrics.json").read_text())
     assert all(c["verdict"] != "pending" for c in metrics["claims"]), metrics["claims"]
     stand_in = load_params(report, "smoke").resolve_data()

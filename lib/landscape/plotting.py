@@ -12,6 +12,7 @@ has the same colour in every figure of a report. Conventions used across the hel
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Mapping, Sequence
 
 import matplotlib
@@ -33,6 +34,7 @@ METRIC_LABELS = {
 }
 PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded at their natural size
 LOG_SCALE_RATIO = 50  # bar charts whose positive values span more than this use a log axis
+TICK_CHARS_PER_FIGURE = 84  # characters of tick label that fit across a bar chart's width
 
 
 def apply_style() -> None:
@@ -161,16 +163,22 @@ def bars_with_errors(df: pd.DataFrame, x: str, y: str, err: str | None = None, h
         ax.bar(positions, part[y].to_numpy(dtype=float), width=width * 0.95, color=colors[j],
                yerr=None if np.all(np.isnan(errors)) else np.nan_to_num(errors), capsize=4,
                label=None if h is None else str(h))
-    ax.set_xticks(np.arange(len(xs)), [str(v) for v in xs])
-    ax.set_xlabel(xlabel or x)
+    # Tick labels wrap at word boundaries to the width of one group of bars, so long run labels
+    # ("CNN (16, 16), seed 1") never run into each other.
+    # Wrapped labels are set a size smaller.
+    wrap = max(8, TICK_CHARS_PER_FIGURE // len(xs))
+    ticks = [textwrap.fill(str(v), wrap) for v in xs]
+    ax.set_xticks(np.arange(len(xs)), ticks,
+                  fontsize="small" if any("\n" in t for t in ticks) else None)
+    ax.set_xlabel(x if xlabel is None else xlabel)
     ax.set_ylabel(ylabel or y)
     values = data[y].to_numpy(dtype=float)
     values = values[np.isfinite(values)]
     if len(values) and values.min() > 0 and values.max() / values.min() > LOG_SCALE_RATIO:
         ax.set_yscale("log")  # bars spanning orders of magnitude: every one stays readable
-    if hue:
-        ax.legend(fontsize="small", title=hue)
     fig.tight_layout()
+    if hue:
+        _legend_below(fig, ax, ncol=len(hues))
     return fig
 
 
