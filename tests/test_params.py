@@ -29,6 +29,9 @@ def test_unknown_key_names_the_key_and_the_allowed_ones():
         load_params("batchnorm", overrides={"training": {"lrr": 0.1}})
     with pytest.raises(ParamsError, match=r"probes\.noise\.sigma: unknown key.*'sigmas'"):
         load_params("mlp_vs_cnn_fmnist", overrides={"probes": {"noise": {"sigma": 0.1}}})
+    # a published number under a key no table reads would silently never appear
+    with pytest.raises(ParamsError, match=r"reference: .*unknown key\(s\) \['noise_sigma_0_10'\]; .*noise_loss"):
+        load_params("seed_connectivity", overrides={"reference": {"noise_sigma_0_10": {"test_loss": 5.2}}})
 
 
 def test_wrong_values_name_the_allowed_values():

@@ -23,7 +23,8 @@ EXPECTED_TABLES = ["setup-data", "setup-models", "setup-training", "runs", "firs
 EXPECTED_FIGURES = ["learning-curves", "gap-over-epochs", "noise-accuracy", "slice1d", "lambda-max"]
 #: the other study reports (smoke profile): (tables, figures) each HTML must hold
 STUDY_SECTIONS = {
-    "seed_connectivity": (["runs", "final-epoch", "noise", "hessian", "barriers", "claims"],
+    "seed_connectivity": (["runs", "final-epoch", "noise-study-accuracy", "noise-study-loss", "noise", "hessian",
+                           "barriers", "claims"],
                           ["learning-curves", "noise-accuracy", "slice1d", "lambda-max", "surface-a", "surface-b",
                            "interpolation"]),
     "mlp_cnn_rescnn_mnist": (["runs", "final-epoch", "gap", "flatness", "hessian", "barriers", "claims"],
@@ -46,6 +47,13 @@ def test_notebooks_are_stored_without_outputs(path):
         if cell.cell_type == "code":
             assert cell.outputs == [], f"{path.name} cell {i} has outputs: clear them before committing"
             assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_code_cells_compile(path):
+    for cell in nbformat.read(str(path), as_version=4).cells:
+        if cell.cell_type == "code":
+            compile(cell.source, f"{path.name} cell {cell.get('id')}", "exec")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -285,6 +293,37 @@ def test_study_vs_run_tables_line_up_and_leave_missing_numbers_empty():
     assert "study 0.8105" in tables.first_epoch_sentence(hist, reference["first_epochs"])
 
 
+def test_probe_tables_set_the_studys_numbers_beside_ours():
+    params = load_params("seed_connectivity")
+    noise = pd.DataFrame([{"run": run, "label": run, "metric": metric, "scale": "absolute", "sigma": sigma,
+                           "mean": value, "ci_low": value - 0.1, "ci_high": value + 0.1}
+                          for run in ("A", "B") for sigma in (0.0, 0.1)
+                          for metric, value in (("loss", 0.3 + 10 * sigma), ("accuracy", 0.9 - 4 * sigma))])
+    loss = tables.noise_reference_table(params, noise, "loss").set_index(("σ", ""))
+    assert loss.loc[0.1, ("Model A (seed 1)", "study")] == 5.2  # reference.noise_loss
+    assert loss.loc[0.1, ("Model A (seed 1)", "Δ")] == pytest.approx(1.3 - 5.2)
+    assert np.isnan(loss.loc[0.0, ("Model A (seed 1)", "study")]) and np.isnan(loss.loc[0.1, ("Model B (seed 2)", "study")])
+    assert loss.loc[0.1, ("Model B (seed 2)", "± CI")] == pytest.approx(0.1)
+    accuracy = tables.noise_reference_table(params, noise).set_index(("σ", ""))
+    assert accuracy.loc[0.1, ("Model A (seed 1)", "study")] == 0.39
+    barriers = pd.DataFrame([{"pair": "A–B", "split": "train", "bn": "interpolate", "loss_a": 0.2, "loss_b": 0.3,
+                              "max_loss": 1.5, "loss_barrier": 1.25, "loss_alpha": 0.5, "error_barrier": 0.4,
+                              "mode": "eval", "n": 10}])
+    table = tables.barrier_table(barriers, tables.reference(params, "interpolation_max_loss"))
+    assert list(table.columns[5:8]) == ["max L on path", "max L, study", "max L, Δ"]
+    assert table.loc[0, "max L, study"] == 1.8 and table.loc[0, "max L, Δ"] == pytest.approx(-0.3)
+    assert "max L, study" not in tables.barrier_table(barriers).columns
+    assert "max loss 1.5000 (study 1.8000" in tables.barrier_sentence(barriers, 1.8)
+    # study 002 published only an order of flatness, by architecture: ranks, ours over the seeds' mean
+    params = load_params("mlp_cnn_rescnn_mnist")
+    means = {"mlp_1": 0.010, "mlp_2": 0.004, "cnn_1": 0.006, "cnn_2": 0.006, "res_1": 0.001, "res_2": 0.002}
+    flatness = pd.DataFrame([{"run": r, "label": r, "sigma": 0.01, "mean": m, "ci_low": m, "ci_high": m,
+                              "num_draws": 5, "base_loss": 0.1, "mode": "eval", "n": 10} for r, m in means.items()])
+    ranks = tables.flatness_table(params, flatness).set_index("model")
+    assert list(ranks["rank (study)"]) == [2, 2, 1, 1, 3, 3]  # reference.flatness_order: cnn, mlp, residual_cnn
+    assert list(ranks["rank (run)"]) == [1, 1, 2, 2, 3, 3]  # mlp 0.007 > cnn 0.006 > residual 0.0015
+
+
 def test_ablation_tables_give_a_diverged_run_no_final_numbers_and_the_study_its_own_columns():
     params = load_params("resnet20_ablation")
     ids = [r.id for r in params.runs]
@@ -297,9 +336,11 @@ def test_ablation_tables_give_a_diverged_run_no_final_numbers_and_the_study_its_
     table = tables.ablation_table(params, status, hist, models).set_index(("configuration", ""))
     diverged = table.loc["skip, no BN"]
     assert diverged[("outcome", "run")] == "diverged at epoch 10" and np.isnan(diverged[("val acc", "run")])
+    assert diverged[("outcome", "study")] == "diverged at epoch 10"  # reference.diverged
     assert diverged[("parameters", "Δ")] == 0 and diverged[("skip", "")] == "✓" and diverged[("BN", "")] == "—"
     base = table.loc["skip + BN"]
     assert base[("val acc", "study")] == 0.8505 and base[("val acc", "run")] == 0.80
+    assert base[("outcome", "study")] == "completed"
     assert base[("final train loss", "study")] == 0.0134 and base[("gap (train − val acc)", "study")] == 0.1478
     grid = [(a, b) for a in (-1.0, 0.0, 1.0) for b in (-1.0, 0.0, 1.0)]
     surface = pd.DataFrame([{"run": "skipTrue_bnTrue", "label": "skip + BN", "direction": kind, "split": "train",

@@ -195,11 +195,47 @@ class ProbeParams(Strict):
     interpolation: Optional[InterpolationParams] = None
 
 
+#: The keys a ``reference`` block may hold: each is shown by the report tables or figures, or read
+#: by a claim check; a number under any other key would silently never appear.
+REFERENCE_KEYS = {
+    "claims": "the study's claims, plain text or {text, check, args}",
+    "reference_keys": "run id -> the study's name for it (one model per architecture in the study)",
+    "first_epochs": "run -> [[epoch, train loss, train acc, val loss, val acc], ...]",
+    "final_epoch": "run -> {train_loss, train_acc, test_loss, test_acc} at the last epoch",
+    "final_epoch_note": "how the final-epoch numbers were read off the study (caption)",
+    "gap": "run -> final generalization gap (train acc - val acc)",
+    "noise_accuracy": "run -> {sigma: test accuracy under absolute weight noise}",
+    "noise_loss": "run -> {sigma: test loss under absolute weight noise}",
+    "flatness_order": "the study's architectures from least to most flat (no numbers published)",
+    "barriers": "the study's description of its interpolation barriers (no numbers published)",
+    "interpolation_max_loss": "largest loss on the linear path between the two minima",
+    "lambda_max": "run -> top Hessian eigenvalue",
+    "condition_number": "run -> the study's condition number",
+    "sam_sharpness": "run -> SAM sharpness",
+    "grad_norm": "run -> gradient norm",
+    "parameters": "run -> parameter count",
+    "test_acc": "run -> final val accuracy (None: no number, e.g. diverged)",
+    "final_train_loss": "run -> final train loss",
+    "final_test_loss": "run -> final val loss",
+    "generalization_gap": "run -> final generalization gap",
+    "train_loss_range": "run -> [min, max] train loss on the study's 2D surface",
+    "test_loss_range": "run -> [min, max] val loss on the study's 2D surface",
+    "diverged": "run -> the epoch at which the study's run diverged",
+}
+
+
 class Reference(BaseModel):
-    """Published numbers of the source study, labelled; free-form below ``source``."""
+    """Published numbers of the source study, labelled: ``source`` and the keys of REFERENCE_KEYS."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     source: str
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> "Reference":
+        unknown = sorted(set(self.model_extra or {}) - set(REFERENCE_KEYS))
+        if unknown:
+            raise ValueError(f"unknown key(s) {unknown}; a reference may hold: source, {', '.join(REFERENCE_KEYS)}")
+        return self
 
 
 class ReportParams(Strict):

@@ -304,17 +304,18 @@ def published(params: ReportParams, key: str, run_id: str) -> float | None:
     return None if value is None else float(value)
 
 
-def noise_accuracy_table(params: ReportParams, noise: pd.DataFrame, key: str = "noise_accuracy") -> pd.DataFrame:
-    """The study's Table 5: accuracy per σ (absolute noise, mean over draws on the test probe set),
-    study vs run vs Δ per run, with the run's 95% CI half-width."""
-    acc = noise[(noise["metric"] == "accuracy") & (noise["scale"] == "absolute")]
-    ref = reference(params, key) or {}
+def noise_reference_table(params: ReportParams, noise: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """``metric`` ("accuracy" or "loss") per σ under absolute weight noise (mean over draws on
+    the test probe set), study (``reference.noise_<metric>``: run → σ → value) vs run vs Δ per
+    run, with the run's 95% CI half-width; the study's Table 5 in study 000."""
+    rows_of = noise[(noise["metric"] == metric) & (noise["scale"] == "absolute")]
+    ref = reference(params, f"noise_{metric}") or {}
     labels = {r.id: r.label for r in params.runs}
     rows = []
-    for sigma in sorted(acc["sigma"].unique()):
+    for sigma in sorted(rows_of["sigma"].unique()):
         row = {("σ", ""): float(sigma)}
-        for run_id in dict.fromkeys(acc["run"]):
-            mine = acc[(acc["run"] == run_id) & (acc["sigma"] == sigma)].iloc[0]
+        for run_id in dict.fromkeys(rows_of["run"]):
+            mine = rows_of[(rows_of["run"] == run_id) & (rows_of["sigma"] == sigma)].iloc[0]
             theirs = {float(k): v for k, v in (ref.get(run_id) or {}).items()}
             study = theirs.get(float(sigma), np.nan)
             row[(labels[run_id], STUDY)] = float(study)
@@ -342,10 +343,23 @@ def noise_table(noise: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def flatness_table(flatness: pd.DataFrame) -> pd.DataFrame:
+def flatness_table(params: ReportParams, flatness: pd.DataFrame) -> pd.DataFrame:
+    """The study's flatness |ΔL| per run and σ (mean, 95% CI over draws) and, when the study
+    published only an order (``reference.flatness_order``, least flat first, by the names of
+    ``reference.reference_keys``), each architecture's rank there and in this run (1 = least
+    flat; this run ranks architectures by their mean |ΔL| over seeds)."""
     out = flatness[["label", "sigma", "mean", "ci_low", "ci_high", "num_draws", "base_loss", "mode", "n"]]
-    return out.rename(columns={"label": "model", "sigma": "σ", "mean": "|ΔL| mean", "ci_low": "95% CI low",
-                               "ci_high": "95% CI high", "num_draws": "draws", "base_loss": "L(θ)"})
+    out = out.rename(columns={"label": "model", "sigma": "σ", "mean": "|ΔL| mean", "ci_low": "95% CI low",
+                              "ci_high": "95% CI high", "num_draws": "draws", "base_loss": "L(θ)"})
+    order = reference(params, "flatness_order")
+    if not order:
+        return out
+    keys = reference(params, "reference_keys") or {}
+    group = flatness["run"].map(lambda run_id: keys.get(run_id, run_id))
+    means = flatness.assign(group=group).groupby(["sigma", "group"])["mean"].mean()
+    ranks = means.groupby(level="sigma").rank(ascending=False, method="min")
+    return out.assign(**{"rank (study)": [order.index(g) + 1 if g in order else np.nan for g in group],
+                         "rank (run)": [int(ranks[(s, g)]) for s, g in zip(flatness["sigma"], group)]})
 
 
 def _lambda_min(row: pd.Series) -> str:
@@ -379,11 +393,20 @@ def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def barrier_table(barriers: pd.DataFrame) -> pd.DataFrame:
+def barrier_table(barriers: pd.DataFrame, published_max_loss: float | None = None) -> pd.DataFrame:
+    """Per pair, split and BatchNorm treatment: endpoint losses, the largest loss on the path and
+    the loss barrier (nats), with the study's largest loss on the path (one number for every
+    row, as study 001 gives it) and the difference beside ours when published."""
     out = barriers[["pair", "split", "bn", "loss_a", "loss_b", "max_loss", "loss_barrier", "loss_alpha",
                     "error_barrier", "mode", "n"]]
-    return out.rename(columns={"loss_a": "L(A)", "loss_b": "L(B)", "max_loss": "max L on path",
-                               "loss_barrier": "loss barrier", "loss_alpha": "at α", "error_barrier": "error barrier"})
+    out = out.rename(columns={"loss_a": "L(A)", "loss_b": "L(B)", "max_loss": "max L on path",
+                              "loss_barrier": "loss barrier", "loss_alpha": "at α", "error_barrier": "error barrier"})
+    if published_max_loss is None:
+        return out
+    at = out.columns.get_loc("max L on path") + 1
+    out.insert(at, "max L, study", float(published_max_loss))
+    out.insert(at + 1, "max L, Δ", out["max L on path"] - float(published_max_loss))
+    return out
 
 
 def probes_sentence(probe) -> str:
@@ -427,9 +450,9 @@ def hessian_sentence(params: ReportParams, hessian: pd.DataFrame) -> str:
             "study comes from the method (one mini-batch, a fixed number of power steps) rather than the minimum.")
 
 
-def barrier_sentence(barriers: pd.DataFrame) -> str:
+def barrier_sentence(barriers: pd.DataFrame, published_max_loss: float | None = None) -> str:
     parts = [f"{r['pair']} {r['split']} ({r['bn']}): {r['loss_barrier']:.4f} nats at α {r['loss_alpha']:.2f}, "
-             f"max loss {r['max_loss']:.4f}" for _, r in barriers.iterrows()]
+             f"max loss {_with_reference(float(r['max_loss']), published_max_loss)}" for _, r in barriers.iterrows()]
     return "Loss barrier above the straight line between the endpoints: " + "; ".join(parts) + "." if parts else ""
 
 
@@ -497,6 +520,15 @@ def _outcome(row: pd.Series) -> str:
     return f"{row['status']}, {int(row['epochs'])} epochs"
 
 
+def _study_outcome(params: ReportParams, run_id: str) -> str:
+    """The study's outcome for a run: diverged at the epoch in ``reference.diverged``, completed
+    when it published a final accuracy, else "—"."""
+    diverged_at = published(params, "diverged", run_id)
+    if diverged_at is not None:
+        return f"diverged at epoch {int(diverged_at)}"
+    return "completed" if published(params, "test_acc", run_id) is not None else "—"
+
+
 def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame,
                    models: pd.DataFrame) -> pd.DataFrame:
     """Per configuration (study 004, section 4): skip, BN, outcome, and parameters, final val
@@ -510,7 +542,8 @@ def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataF
         mine = {"parameters": counts[s["run"]], **finals[s["run"]]}
         theirs = {metric: published(params, key, s["run"]) for metric, key in ABLATION_REFERENCE.items()}
         row = {("configuration", ""): s["label"], ("skip", ""): _yes(options.get("skip")),
-               ("BN", ""): _yes(options.get("batchnorm")), ("outcome", RUN): _outcome(s)}
+               ("BN", ""): _yes(options.get("batchnorm")), ("outcome", STUDY): _study_outcome(params, s["run"]),
+               ("outcome", RUN): _outcome(s)}
         for metric, name in ABLATION_NAMES.items():
             compared = _comparison(mine, theirs, [metric])
             row.update({(name, part): value for (_, part), value in compared.items()})
