@@ -31,7 +31,7 @@ STUDY_SECTIONS = {
                              ["learning-curves", "slice1d", "lambda-max", "interpolation"]),
     "batchnorm": (["runs", "final-epoch", "gap", "hessian", "sharpness", "barriers", "claims"],
                   ["learning-curves", "gap-over-epochs", "lambda-max", "sam-sharpness", "slice1d", "interpolation"]),
-    "resnet20_ablation": (["setup-models", "runs", "ablation", "loss-ranges", "hessian", "gradient-norm", "summary",
+    "resnet20_ablation": (["setup-models", "runs", "ablation", "ablation-losses", "loss-ranges", "hessian", "gradient-norm", "summary",
                            "claims"],
                           ["learning-curves", "gap-over-epochs", "surface-skiptrue_bntrue-filter",
                            "surface-skiptrue_bntrue-unit", "surface-skipfalse_bnfalse-unit", "lambda-max"]),
@@ -108,6 +108,18 @@ def headings_ending_a_page(pdf, page):
     return orphans
 
 
+def numbers_missing_from_pdf(pdf, page):
+    """Numbers in the HTML ``page``'s report tables that the PDF's text lacks: print cuts a table
+    wider than the page off at the page edge."""
+    cells = [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+             for table in re.findall(r'<div class="report-table".*?</table>', page, re.S)
+             for cell in re.findall(r"<td[^>]*>(.*?)</td>", table, re.S)]
+    numbers = {c for c in cells if re.fullmatch(r"[+−-]?\d[\d,]*(\.\d+)?", c)}
+    assert numbers, "the report has tables of numbers"
+    words = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return sorted(numbers - set(words.split()))
+
+
 def code_outputs(out, report):
     """Every output of every code cell of the executed notebook."""
     nb = nbformat.read(str(out / report / f"{report}.ipynb"), as_version=4)
@@ -155,7 +167,9 @@ def test_pdf_is_printed_with_pages(rendered):
     assert reporting.pdf_pages(pdf) >= 2
     assert manifest["pdf_pages"] == reporting.pdf_pages(pdf)
     if shutil.which("pdftotext"):
-        assert headings_ending_a_page(pdf, (out / REPORT / f"{REPORT}.html").read_text()) == []
+        page = (out / REPORT / f"{REPORT}.html").read_text()
+        assert headings_ending_a_page(pdf, page) == []
+        assert numbers_missing_from_pdf(pdf, page) == []
 
 
 def test_numbers_figures_and_tables_are_written_as_files(rendered):
@@ -334,6 +348,9 @@ def test_ablation_tables_give_a_diverged_run_no_final_numbers_and_the_study_its_
                           "train_loss": 0.1, "train_acc": 0.95, "gap": 0.15 - i / 100} for i, r in enumerate(ids)])
     models = pd.DataFrame({"run": ids, "parameters": [272474, 270906, 269722, 268346]})
     table = tables.ablation_table(params, status, hist, models).set_index(("configuration", ""))
+    assert str(table[("parameters", "run")].dtype) == "Int64"
+    split = tables.ablation_table(params, status, hist, models, ("gap",), outcome=False)
+    assert [c[0] for c in split.columns] == ["configuration", "skip", "BN"] + ["gap (train − val acc)"] * 3
     diverged = table.loc["skip, no BN"]
     assert diverged[("outcome", "run")] == "diverged at epoch 10" and np.isnan(diverged[("val acc", "run")])
     assert diverged[("outcome", "study")] == "diverged at epoch 10"  # reference.diverged
@@ -369,6 +386,15 @@ def test_report_object_writes_tables_figures_and_metrics(tmp_path):
         report.table(hist, "Bad Key", "x")
 
 
+def test_table_numbers_have_four_decimals_signed_differences_and_grouped_counts():
+    fmt = reporting.default_format
+    assert fmt("val acc", pd.Series([0.5])).format(0.87654) == "0.8765"
+    assert fmt(("val acc", "Δ"), pd.Series([0.5])).format(0.01) == "+0.0100"
+    assert fmt(("parameters", "run"), pd.Series([272474], dtype="Int64")).format(272474) == "272,474"
+    assert fmt(("parameters", "Δ"), pd.Series([0, 12000], dtype="Int64")).format(1568) == "+1,568"
+    assert fmt("epochs", pd.Series([6])).format(6) == "6" and fmt("model", pd.Series(["A"])) is None
+
+
 def test_plot_helpers_draw_every_kind_of_figure():
     hist = history({"A": [(0.80, 0.01), (0.85, 0.02)], "B": [(0.87, 0.0), (0.89, 0.0)]})
     figures = [
@@ -396,7 +422,8 @@ def test_bar_labels_wrap_so_long_run_labels_do_not_collide():
     assert ax.get_xlabel() == "" and fig.legends and ax.get_legend() is None
     fig.canvas.draw()
     boxes = [t.get_window_extent() for t in ax.get_xticklabels()]
-    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+    gaps = [b.x0 - a.x1 for a, b in zip(boxes, boxes[1:])]
+    assert min(gaps) > 0.1 * (boxes[1].x0 - boxes[0].x0), gaps  # a visible gap, not just no overlap
     plotting.plt.close(fig)
 
 
@@ -438,6 +465,7 @@ def test_study_report_executes_and_holds_every_section(report, tmp_path_factory)
     assert reporting.pdf_pages(out / report / f"{report}.pdf") >= 2
     if shutil.which("pdftotext"):
         assert headings_ending_a_page(out / report / f"{report}.pdf", page) == []
+        assert numbers_missing_from_pdf(out / report / f"{report}.pdf", page) == []
     metrics = json.loads((out / report / "metrics.json").read_text())
     assert all(c["verdict"] != "pending" for c in metrics["claims"]), metrics["claims"]
     stand_in = load_params(report, "smoke").resolve_data()

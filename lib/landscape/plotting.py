@@ -34,7 +34,8 @@ METRIC_LABELS = {
 }
 PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded at their natural size
 LOG_SCALE_RATIO = 50  # bar charts whose positive values span more than this use a log axis
-TICK_CHARS_PER_FIGURE = 84  # characters of tick label that fit across a bar chart's width
+TICK_CHARS_PER_FIGURE = 84  # characters of tick label per bar chart, shared by its groups of bars
+BAR_GROUP_WIDTH = 1.2  # inches per group of bars at least, so wrapped labels keep a gap between them
 
 
 def apply_style() -> None:
@@ -141,7 +142,6 @@ def bars_with_errors(df: pd.DataFrame, x: str, y: str, err: str | None = None, h
     several rows per bar, bars show their mean and error bars one standard deviation. Positive
     values spanning more than LOG_SCALE_RATIO get a logarithmic axis."""
     apply_style()
-    fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.4, PANEL_HEIGHT))
     keys = [x] + ([hue] if hue else [])
     if err is None:
         grouped = df.groupby(keys, sort=False)[y]
@@ -153,6 +153,7 @@ def bars_with_errors(df: pd.DataFrame, x: str, y: str, err: str | None = None, h
         data = df
     xs = list(dict.fromkeys(data[x]))
     hues = list(dict.fromkeys(data[hue])) if hue else [None]
+    fig, ax = plt.subplots(figsize=(max(PANEL_WIDTH * 1.4, BAR_GROUP_WIDTH * len(xs) + 1.0), PANEL_HEIGHT))
     width = 0.8 / len(hues)
     colors = sns.color_palette(PALETTE, n_colors=len(hues))
     for j, h in enumerate(hues):

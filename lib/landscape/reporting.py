@@ -109,12 +109,13 @@ def _flat_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 def default_format(column: Any, series: pd.Series) -> Callable[[Any], str] | str | None:
     """Table number format: 4 decimals for floats, a sign on differences (columns named Δ or
-    starting with it), thousands separators for integers."""
+    starting with it), thousands separators for integers of 10,000 and more."""
     name = column[-1] if isinstance(column, tuple) else column
     if pd.api.types.is_float_dtype(series):
         return "{:+.4f}" if str(name).startswith("Δ") else "{:.4f}"
     if pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        return "{:,}" if series.abs().max() >= 10000 else "{:d}"
+        sign = "+" if str(name).startswith("Δ") else ""
+        return f"{{:{sign},}}" if series.abs().max() >= 10000 else f"{{:{sign}d}}"
     return None
 
 

@@ -529,11 +529,13 @@ def _study_outcome(params: ReportParams, run_id: str) -> str:
     return "completed" if published(params, "test_acc", run_id) is not None else "—"
 
 
-def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame,
-                   models: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration (study 004, section 4): skip, BN, outcome, and parameters, final val
-    accuracy, final train and val loss and gap, each study vs run (Δ = run − study). ``models``
-    is ``models_table`` (parameter counts)."""
+def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame, models: pd.DataFrame,
+                   metrics: Sequence[str] = tuple(ABLATION_NAMES), outcome: bool = True) -> pd.DataFrame:
+    """Per configuration (study 004, section 4): skip, BN, the outcome (study, run) unless
+    ``outcome`` is False, and each of ``metrics`` (keys of ABLATION_NAMES: parameters, final val
+    accuracy, final train and val loss, gap) study vs run (Δ = run − study). ``models`` is
+    ``models_table`` (parameter counts). A printed page holds about a dozen columns, so a report
+    shows the metrics in two tables."""
     counts = models.set_index("run")["parameters"]
     finals = _completed_finals(status, history)
     rows = []
@@ -542,15 +544,18 @@ def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataF
         mine = {"parameters": counts[s["run"]], **finals[s["run"]]}
         theirs = {metric: published(params, key, s["run"]) for metric, key in ABLATION_REFERENCE.items()}
         row = {("configuration", ""): s["label"], ("skip", ""): _yes(options.get("skip")),
-               ("BN", ""): _yes(options.get("batchnorm")), ("outcome", STUDY): _study_outcome(params, s["run"]),
-               ("outcome", RUN): _outcome(s)}
-        for metric, name in ABLATION_NAMES.items():
+               ("BN", ""): _yes(options.get("batchnorm"))}
+        if outcome:
+            row.update({("outcome", STUDY): _study_outcome(params, s["run"]), ("outcome", RUN): _outcome(s)})
+        for metric in metrics:
+            name = ABLATION_NAMES[metric]
             compared = _comparison(mine, theirs, [metric])
             row.update({(name, part): value for (_, part), value in compared.items()})
         rows.append(row)
     df = pd.DataFrame(rows)
     df.columns = pd.MultiIndex.from_tuples(df.columns)
-    return df
+    counts_columns = [c for c in df.columns if c[0] == ABLATION_NAMES["parameters"]]
+    return df.astype({c: "Int64" for c in counts_columns})  # parameter counts are integers
 
 
 def ablation_sentence(status: pd.DataFrame, history: pd.DataFrame) -> str:
