@@ -164,9 +164,8 @@ def bars_with_errors(df: pd.DataFrame, x: str, y: str, err: str | None = None, h
         ax.bar(positions, part[y].to_numpy(dtype=float), width=width * 0.95, color=colors[j],
                yerr=None if np.all(np.isnan(errors)) else np.nan_to_num(errors), capsize=4,
                label=None if h is None else str(h))
-    # Tick labels wrap at word boundaries to the width of one group of bars, so long run labels
-    # ("CNN (16, 16), seed 1") never run into each other.
-    # Wrapped labels are set a size smaller.
+    # Tick labels wrap at word boundaries to the width of one group of bars, a size smaller, so
+    # long run labels ("CNN (16, 16), seed 1") never run into each other.
     wrap = max(8, TICK_CHARS_PER_FIGURE // len(xs))
     ticks = [textwrap.fill(str(v), wrap) for v in xs]
     ax.set_xticks(np.arange(len(xs)), ticks,

@@ -308,14 +308,14 @@ def noise_reference_table(params: ReportParams, noise: pd.DataFrame, metric: str
     """``metric`` ("accuracy" or "loss") per σ under absolute weight noise (mean over draws on
     the test probe set), study (``reference.noise_<metric>``: run → σ → value) vs run vs Δ per
     run, with the run's 95% CI half-width; the study's Table 5 in study 000."""
-    rows_of = noise[(noise["metric"] == metric) & (noise["scale"] == "absolute")]
+    measured = noise[(noise["metric"] == metric) & (noise["scale"] == "absolute")]
     ref = reference(params, f"noise_{metric}") or {}
     labels = {r.id: r.label for r in params.runs}
     rows = []
-    for sigma in sorted(rows_of["sigma"].unique()):
+    for sigma in sorted(measured["sigma"].unique()):
         row = {("σ", ""): float(sigma)}
-        for run_id in dict.fromkeys(rows_of["run"]):
-            mine = rows_of[(rows_of["run"] == run_id) & (rows_of["sigma"] == sigma)].iloc[0]
+        for run_id in dict.fromkeys(measured["run"]):
+            mine = measured[(measured["run"] == run_id) & (measured["sigma"] == sigma)].iloc[0]
             theirs = {float(k): v for k, v in (ref.get(run_id) or {}).items()}
             study = theirs.get(float(sigma), np.nan)
             row[(labels[run_id], STUDY)] = float(study)
