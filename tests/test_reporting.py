@@ -120,6 +120,14 @@ def numbers_missing_from_pdf(pdf, page):
     return sorted(numbers - set(words.split()))
 
 
+def print_defects(pdf, page):
+    """What went wrong printing the HTML ``page`` to ``pdf``: headings ending a page, numbers cut
+    off ([] when pdftotext is missing: `make setup` installs it)."""
+    if not shutil.which("pdftotext"):
+        return []
+    return headings_ending_a_page(pdf, page) + numbers_missing_from_pdf(pdf, page)
+
+
 def code_outputs(out, report):
     """Every output of every code cell of the executed notebook."""
     nb = nbformat.read(str(out / report / f"{report}.ipynb"), as_version=4)
@@ -166,10 +174,7 @@ def test_pdf_is_printed_with_pages(rendered):
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert reporting.pdf_pages(pdf) >= 2
     assert manifest["pdf_pages"] == reporting.pdf_pages(pdf)
-    if shutil.which("pdftotext"):
-        page = (out / REPORT / f"{REPORT}.html").read_text()
-        assert headings_ending_a_page(pdf, page) == []
-        assert numbers_missing_from_pdf(pdf, page) == []
+    assert print_defects(pdf, (out / REPORT / f"{REPORT}.html").read_text()) == []
 
 
 def test_numbers_figures_and_tables_are_written_as_files(rendered):
@@ -463,9 +468,7 @@ def test_study_report_executes_and_holds_every_section(report, tmp_path_factory)
     notes = re.findall(r'<p class="report-pending">(.*?)</p>', page)  # only probes the study did not run
     assert all(note.startswith("Not part of this study's setup") for note in notes), notes
     assert reporting.pdf_pages(out / report / f"{report}.pdf") >= 2
-    if shutil.which("pdftotext"):
-        assert headings_ending_a_page(out / report / f"{report}.pdf", page) == []
-        assert numbers_missing_from_pdf(out / report / f"{report}.pdf", page) == []
+    assert print_defects(out / report / f"{report}.pdf", page) == []
     metrics = json.loads((out / report / "metrics.json").read_text())
     assert all(c["verdict"] != "pending" for c in metrics["claims"]), metrics["claims"]
     stand_in = load_params(report, "smoke").resolve_data()

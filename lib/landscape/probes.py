@@ -159,14 +159,17 @@ def _labels(params: ReportParams) -> dict[str, str]:
     return {r.id: r.label for r in params.runs}
 
 
+def _cached(cache: ProbeCache | None, probe: str, settings: dict, runs: list[TrainedRun],
+            compute: Callable[[], object]) -> object:
+    """``compute()`` through the probe cache, or directly without one."""
+    return cache.get(probe, settings, runs, compute) if cache else compute()
+
+
 def _per_run(probe: str, settings: dict, runs: Mapping[str, TrainedRun], cache: ProbeCache | None,
              one: Callable[[str, TrainedRun], pd.DataFrame]) -> pd.DataFrame:
-    """``one(run_id, run)`` for every run, each through the probe cache, concatenated."""
-    frames = []
-    for run_id, run in runs.items():
-        compute = lambda: one(run_id, run)  # noqa: E731 - bound per iteration, called at once
-        frames.append(cache.get(probe, settings, [run], compute) if cache else compute())
-    return _tidy(frames)
+    """``one(run_id, run)`` for every run, each through the probe cache, concatenated (each
+    lambda is called before the next iteration rebinds its variables)."""
+    return _tidy([_cached(cache, probe, settings, [run], lambda: one(run_id, run)) for run_id, run in runs.items()])
 
 
 def _settings(cfg, sets: ProbeSets) -> dict:
@@ -404,9 +407,8 @@ def interpolation(params: ReportParams, runs: Mapping[str, TrainedRun], sets: Pr
     for a, b in cfg.pairs:
         if a not in runs or b not in runs:
             continue
-        compute = lambda: one_pair(a, b)  # noqa: E731 - bound per iteration, called at once
-        path, barrier = (cache.get("interpolation", _settings(cfg, sets), [runs[a], runs[b]], compute)
-                         if cache else compute())
+        path, barrier = _cached(cache, "interpolation", _settings(cfg, sets), [runs[a], runs[b]],
+                                lambda: one_pair(a, b))
         paths.append(path)
         barriers.append(barrier)
     if not paths:

@@ -369,6 +369,11 @@ def _lambda_min(row: pd.Series) -> str:
     return ("≤ " if row.get("lambda_min_kind") == "upper bound" else "") + f"{row['lambda_min']:.4g}"
 
 
+def _condition(row: pd.Series) -> str:
+    """The condition number λmax/λmin as measured, or why it is undefined."""
+    return f"{row['condition_number']:.4g}" if pd.notna(row["condition_number"]) else row["condition_status"]
+
+
 def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
     """Per run: λmax by Lanczos on the fixed train set (ours) and by the study's method (power
     iteration on one mini-batch), the study's published λmax, λmin (or its upper bound), the
@@ -383,8 +388,7 @@ def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
                      "λmax (study method)": float(study["lambda_max"].iloc[0]) if len(study) else np.nan,
                      "λmax (study, published)": np.nan if ref is None else ref,
                      "λmin (Lanczos)": _lambda_min(ours),
-                     "condition number": (f"{ours['condition_number']:.4g}" if pd.notna(ours["condition_number"])
-                                          else ours["condition_status"]),
+                     "condition number": _condition(ours),
                      **({"condition number (study, published)": published(params, "condition_number", run_id)}
                         if reference(params, "condition_number") else {}),
                      "trace": ours["trace"], "trace ± stderr": ours["trace_stderr"],
@@ -629,9 +633,7 @@ def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: 
             ("λmax", STUDY): np.nan if lam is None else lam,
             ("λmax", RUN): float(ours["lambda_max"].iloc[0]) if len(ours) else np.nan,
             ("condition number", STUDY): "—" if cond is None else f"{cond:g}",
-            ("condition number", RUN): (f"{ours['condition_number'].iloc[0]:.4g}" if len(ours) and
-                                        pd.notna(ours["condition_number"].iloc[0]) else
-                                        (ours["condition_status"].iloc[0] if len(ours) else "not probed")),
+            ("condition number", RUN): _condition(ours.iloc[0]) if len(ours) else "not probed",
             ("train loss spread", STUDY): np.nan if ref_range is None else ref_range[1] - ref_range[0],
             ("train loss spread", RUN): spread,
             ("outcome", RUN): _outcome(s)})
