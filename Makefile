@@ -19,8 +19,19 @@ export MALLOC_MMAP_MAX_ := 0
 export MALLOC_TRIM_THRESHOLD_ := 17179869184
 export MALLOC_TOP_PAD_ := 1073741824
 
-.PHONY: setup data pdf-tools test reports bench lab clean FORCE
+.PHONY: help setup data pdf-tools test reports bench lab clean FORCE
 .DEFAULT_GOAL := reports
+
+help:  ## list the targets
+	@echo "make reports            set up, then render every report (PROFILE=full; PROFILE=smoke for a quick pass"
+	@echo "                        into outputs/_smoke/; REPORTS=\"a b\" for some; make -j2 reports in parallel)"
+	@echo "make test               set up, then run the test suite"
+	@echo "make outputs/NAME/NAME.html   render one report (full profile) and refresh the index"
+	@echo "make setup              venv, pinned packages, datasets, PDF engine (idempotent)"
+	@echo "make bench              training and probe speed against bare PyTorch and peer libraries"
+	@echo "make lab                JupyterLab on notebooks/ (hand runs default to the smoke profile)"
+	@echo "make clean              drop the training and probe caches (cache/); outputs/ stays"
+	@echo "make help               this list"
 
 setup: $(VENV)/.installed data pdf-tools
 
@@ -60,8 +71,9 @@ test: setup
 	$(PY) -m pytest -q tests
 
 # Every report in REPORTS, then the index; exits non-zero if any report failed (the index shows it).
+# The full profile renders into outputs/ (the published reports), any other into outputs/_<profile>/.
 reports: $(foreach r,$(REPORTS),$(OUTPUTS)/$(r)/manifest.json) | setup
-	$(PY) -m landscape report --index-only --output-dir $(OUTPUTS) $(REPORTS)
+	$(PY) -m landscape report --index-only --profile $(PROFILE) $(REPORTS)
 
 # One report (a failure is recorded in its manifest and reported by `reports`, after the others ran).
 # Under `make -jN` each report's torch gets nproc/N threads unless OMP_NUM_THREADS is set.
@@ -69,14 +81,14 @@ THREADS = $$(j=$$(echo " $$MAKEFLAGS" | sed -n 's/.* -j\([0-9][0-9]*\).*/\1/p');
             echo $$(( t > 0 ? t : 1 )))
 $(OUTPUTS)/%/manifest.json: FORCE | setup
 	-OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(THREADS)} \
-	  $(PY) -m landscape report $* --profile $(PROFILE) --output-dir $(OUTPUTS) --no-index
+	  $(PY) -m landscape report $* --profile $(PROFILE) --no-index
 
 # `make outputs/<name>/<name>.html` (or .pdf): render that report alone and refresh the index.
 $(OUTPUTS)/%.html $(OUTPUTS)/%.pdf: FORCE | setup
-	$(PY) -m landscape report $(notdir $*) --profile $(PROFILE) --output-dir $(OUTPUTS)
+	$(PY) -m landscape report $(notdir $*) --profile $(PROFILE)
 
 $(OUTPUTS)/index.html: FORCE | setup
-	$(PY) -m landscape report --index-only --output-dir $(OUTPUTS)
+	$(PY) -m landscape report --index-only --profile $(PROFILE)
 
 FORCE:
 
@@ -91,7 +103,7 @@ bench: setup $(VENV)/.bench-installed
 	$(PY) bench/bench_probes.py --threads 2
 
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 clean:
 	rm -rf cache

@@ -144,7 +144,7 @@ def surface_table(model: torch.nn.Module, args: argparse.Namespace) -> tuple[lis
     d1, d2 = plane_directions(model, seed=args.seed)
     axis = np.linspace(-1.0, 1.0, args.grid)
     frame, seconds = timed(lambda: surface_2d(model, {"test": data}, d1, d2, axis, axis,
-                                              chunk_size=args.surface_chunk, progress=False))
+                                              chunk_size=args.surface_chunk))
     rows = [{"method": f"ours, whole {args.grid}x{args.grid} grid, chunk {args.surface_chunk}", "points": len(frame),
              "seconds": seconds, "seconds_per_point": seconds / len(frame)}]
 
@@ -154,7 +154,7 @@ def surface_table(model: torch.nn.Module, args: argparse.Namespace) -> tuple[lis
     theta = parameter_vector(model)
     for chunk in (args.surface_chunk, len(data)):
         _, seconds = timed(lambda: surface_2d(model, {"test": data}, d1, d2, peer_axis, peer_axis,
-                                              chunk_size=chunk, progress=False))
+                                              chunk_size=chunk))
         rows.append({"method": f"ours, in place, chunk {chunk}", "points": steps * steps, "seconds": seconds,
                      "seconds_per_point": seconds / steps ** 2})
 

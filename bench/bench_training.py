@@ -100,7 +100,7 @@ def epoch_time(case, engine_ips, n_train):
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         train(RunSpec.make(spec, name, TrainConfig(epochs=1, batch_size=bs, lr=lr), 0, **options),
-              cache=tmp, progress=False)
+              cache=tmp)
     return time.perf_counter() - start, "measured"
 
 

@@ -15,7 +15,7 @@ from probe_fixtures import assert_unchanged, bn_net, net_splits, state_bits
 def test_endpoints_reproduce_each_model_exactly():
     a, b, data = bn_net(0), bn_net(1), net_splits()
     before_a, before_b = state_bits(a), state_bits(b)
-    frame, barriers = interpolate(a, b, data, alphas=np.linspace(0, 1, 5), chunk_size=16, progress=False)
+    frame, barriers = interpolate(a, b, data, alphas=np.linspace(0, 1, 5), chunk_size=16)
     assert list(frame.columns) == ["alpha", "split", "loss", "accuracy", "error", "bn", "mode", "n"]
     for split, d in data.items():
         rows = frame[frame.split == split].set_index("alpha")
@@ -30,7 +30,7 @@ def test_endpoints_reproduce_each_model_exactly():
 
 def test_midpoint_interpolates_weights_and_running_statistics():
     a, b, data = bn_net(0), bn_net(1), net_splits()
-    frame, _ = interpolate(a, b, data, alphas=[0.0, 0.25, 1.0], progress=False)
+    frame, _ = interpolate(a, b, data, alphas=[0.0, 0.25, 1.0])
     mid = copy.deepcopy(a)
     mid.load_state_dict({k: (0.75 * v + 0.25 * b.state_dict()[k]) if v.is_floating_point() else v
                          for k, v in a.state_dict().items()})
@@ -59,7 +59,7 @@ def test_recompute_batchnorm_uses_the_cumulative_average_of_the_bn_data():
     a, b, data = bn_net(0), bn_net(1), net_splits()
     bn_data = data["train"]
     frame, _ = interpolate(a, b, {"test": data["test"]}, alphas=[0.0, 0.5, 1.0], bn="recompute", bn_data=bn_data,
-                           chunk_size=16, progress=False)  # 40 samples: chunks of 16, 16, 8
+                           chunk_size=16)  # 40 samples: chunks of 16, 16, 8
     for alpha in (0.0, 0.5):
         expected = copy.deepcopy(a)
         expected.load_state_dict({k: torch.lerp(v, b.state_dict()[k], alpha) if v.is_floating_point() else v
@@ -94,11 +94,11 @@ def test_barrier_of_a_known_curve():
 
 def test_identical_models_have_no_barrier_and_bad_arguments_raise():
     a, data = bn_net(0), net_splits()
-    frame, barriers = interpolate(a, copy.deepcopy(a), data, alphas=[0, 0.5, 1], progress=False)
+    frame, barriers = interpolate(a, copy.deepcopy(a), data, alphas=[0, 0.5, 1])
     assert barriers["test"].loss_barrier == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="bn_data"):
-        interpolate(a, a, data, bn="recompute", progress=False)
+        interpolate(a, a, data, bn="recompute")
     with pytest.raises(ValueError, match="bn option"):
-        interpolate(a, a, data, bn="reset", progress=False)
+        interpolate(a, a, data, bn="reset")
     with pytest.raises(ValueError, match="differ"):
-        interpolate(a, build_model("mlp", (1, 8, 8)).double(), data, progress=False)
+        interpolate(a, build_model("mlp", (1, 8, 8)).double(), data)

@@ -47,7 +47,7 @@ def test_wrong_values_name_the_allowed_values():
         load_params("batchnorm", overrides={"probes": {"interpolation": {"pairs": [["A1", "C"]]}}})
     with pytest.raises(ParamsError, match="unknown profile 'fast'; allowed: \\['full', 'smoke'\\]"):
         load_params("batchnorm", "fast")
-    with pytest.raises(ParamsError, match="not found; available reports"):
+    with pytest.raises(ParamsError, match="no report named .no_such_report.; available reports"):
         load_params("no_such_report")
 
 
@@ -59,7 +59,7 @@ def test_missing_data_fails_before_any_training(tmp_path, monkeypatch):
     params = load_params("resnet20_ablation", "smoke")
     spec = params.run_specs(params.data)["skipTrue_bnTrue"]
     with pytest.raises(DatasetNotFoundError, match="cifar-10-batches-py"):
-        train(spec, cache=tmp_path / "cache", progress=False)
+        train(spec, cache=tmp_path / "cache")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.pt"))
 
 

@@ -46,8 +46,9 @@ def test_diverged_runs_are_skipped_with_a_reason(sets):
     runs = {"A": tiny_run(1), "B": tiny_run(2, status="diverged")}
     result = probes.run_probes(params, runs, sets=sets)
     assert set(result.noise["run"]) == {"A"} and set(result.slice1d["run"]) == {"A"}
-    assert "status diverged" in result.skipped.set_index("run").loc["B", "reason"]
-    assert result.barriers.empty and "A–B" in set(result.skipped["run"])
+    assert result.skipped.set_index("run").loc["B", "reason"].startswith("diverged")
+    assert result.barriers is None and "A–B" in set(result.skipped["run"])
+    assert result.unavailable["interpolation"].startswith("no pair of completed runs (run B diverged")
 
 
 def test_random_direction_adds_the_studys_unnormalized_slice(sets):

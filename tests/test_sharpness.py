@@ -101,7 +101,7 @@ def test_noise_draws_reproduce_the_documented_perturbation(scale):
     model, data = bn_net(), net_data()
     before = state_bits(model)
     sigmas = [0.0, 0.01, 0.05]
-    draws = noise_draws(model, data, sigmas, scale=scale, num_draws=3, seed=11, chunk_size=25, progress=False)
+    draws = noise_draws(model, data, sigmas, scale=scale, num_draws=3, seed=11, chunk_size=25)
     assert list(draws.columns) == ["sigma", "scale", "draw", "loss", "accuracy", "flatness", "base_loss",
                                    "base_accuracy", "mode", "n"]
     assert len(draws) == 9
@@ -130,7 +130,7 @@ def test_noise_draws_reproduce_the_documented_perturbation(scale):
 def test_summary_is_a_t_confidence_interval_and_seeded():
     model, data = bn_net(), net_data()
     before = state_bits(model)
-    kwargs = dict(sigmas=[0.02, 0.1], num_draws=4, seed=3, mode="train", chunk_size=30, progress=False)
+    kwargs = dict(sigmas=[0.02, 0.1], num_draws=4, seed=3, mode="train", chunk_size=30)
     summary = noise_robustness(model, data, **kwargs)
     pd.testing.assert_frame_equal(summary, noise_robustness(model, data, **kwargs))
     assert not summary.equals(noise_robustness(model, data, **{**kwargs, "seed": 4}))
@@ -153,8 +153,8 @@ def test_summary_is_a_t_confidence_interval_and_seeded():
 def test_bad_arguments():
     model, data = bn_net(), net_data()
     with pytest.raises(ValueError, match="noise scale"):
-        noise_draws(model, data, [0.1], scale="filter", progress=False)
+        noise_draws(model, data, [0.1], scale="filter")
     with pytest.raises(ValueError, match="sigmas"):
-        noise_draws(model, data, [], progress=False)
+        noise_draws(model, data, [])
     with pytest.raises(ValueError, match="rho"):
         epsilon_sharpness(model, data, rho=0.0)

@@ -26,7 +26,7 @@ def test_slice_of_a_quadratic_is_half_alpha_squared_curvature():
     model, data = quadratic()
     d = random_direction(model, seed=2)
     alphas = np.linspace(-2, 2, 9)
-    frame = slice_1d(model, {"train": data}, d, alphas, progress=False)
+    frame = slice_1d(model, {"train": data}, d, alphas)
     expected = math.log(2) + 0.5 * alphas ** 2 * float(d @ model.a @ d)
     np.testing.assert_allclose(frame.loss.to_numpy(), expected, rtol=1e-12)
     assert list(frame.columns) == ["alpha", "split", "loss", "accuracy", "mode", "n"]
@@ -39,7 +39,7 @@ def test_surface_of_a_quadratic():
     before = state_bits(model)
     d1, d2 = random_direction(model, 3), random_direction(model, 4)
     alphas, betas = np.linspace(-1, 1, 5), np.linspace(-0.5, 1.5, 3)
-    frame = surface_2d(model, {"test": data}, d1, d2, alphas, betas, progress=False)
+    frame = surface_2d(model, {"test": data}, d1, d2, alphas, betas)
     assert len(frame) == 15 and list(frame.columns[:2]) == ["alpha", "beta"]
     for row in frame.itertuples():
         delta = row.alpha * d1 + row.beta * d2
@@ -55,7 +55,7 @@ def test_surface_on_a_network_matches_functional_evaluation_and_restores_bitwise
     model.train()
     before = state_bits(model)
     d1, d2 = plane_directions(model, seed=0)
-    frame = surface_2d(model, splits, d1, d2, [-0.5, 0.0, 0.5], [0.0, 1.0], mode=mode, chunk_size=16, progress=False)
+    frame = surface_2d(model, splits, d1, d2, [-0.5, 0.0, 0.5], [0.0, 1.0], mode=mode, chunk_size=16)
     assert len(frame) == 12 and set(frame.split) == {"train", "test"} and (frame["mode"] == mode).all()
     theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     for row in frame.itertuples():
@@ -74,18 +74,18 @@ def test_grid_restores_the_model_after_an_error():
     before = state_bits(model)
     bad = {"train": splits["train"], "broken": (torch.zeros(3, 1, 5, 5, dtype=torch.float64), torch.zeros(3).long())}
     with pytest.raises(RuntimeError):
-        slice_1d(model, bad, random_direction(model, 0), [0.5, 1.0], progress=False)
+        slice_1d(model, bad, random_direction(model, 0), [0.5, 1.0])
     assert_unchanged(model, before)
 
 
 def test_seeded_surfaces_are_identical_and_bad_arguments_raise():
     model, splits = bn_net(), net_splits()
-    run = lambda: surface_2d(model, splits, *plane_directions(model, seed=1), [0, 1], [0, 1], progress=False)
+    run = lambda: surface_2d(model, splits, *plane_directions(model, seed=1), [0, 1], [0, 1])
     pd.testing.assert_frame_equal(run(), run())
     d = random_direction(model, 0)
     with pytest.raises(ValueError, match="splits"):
-        slice_1d(model, splits["train"], d, [0.0], progress=False)
+        slice_1d(model, splits["train"], d, [0.0])
     with pytest.raises(ValueError, match="flat vectors"):
-        slice_1d(model, splits, d[:-1], [0.0], progress=False)
+        slice_1d(model, splits, d[:-1], [0.0])
     with pytest.raises(ValueError, match="direction"):
-        evaluate_grid(model, splits, [d], np.zeros((2, 2)), ["alpha", "beta"], progress=False)
+        evaluate_grid(model, splits, [d], np.zeros((2, 2)), ["alpha", "beta"])

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
+from landscape import store
 from landscape.training import DataSpec, RunSpec, TrainConfig, train
-from landscape.runtime import select_device
+from landscape.runtime import DeviceError, select_device
 
 SMALL = DataSpec("fashion_mnist", "unit", train_subset=600, test_subset=200)
 
@@ -17,7 +18,7 @@ def strip_time(history):
 
 
 def test_history_rows_hold_every_per_epoch_quantity(cache):
-    run = train(spec(), cache=cache, progress=False)
+    run = train(spec(), cache=cache)
     assert run.status == "completed" and run.trained_epochs == 3 and len(run.history) == 3
     row = run.final
     assert set(row) == {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "gap", "grad_norm", "time_s"}
@@ -27,33 +28,33 @@ def test_history_rows_hold_every_per_epoch_quantity(cache):
 
 
 def test_same_spec_gives_identical_histories_and_weights(tmp_path):
-    a = train(spec(model="cnn_bn_dropout", epochs=2), cache=tmp_path / "a", progress=False)
-    b = train(spec(model="cnn_bn_dropout", epochs=2), cache=tmp_path / "b", progress=False)
+    a = train(spec(model="cnn_bn_dropout", epochs=2), cache=tmp_path / "a")
+    b = train(spec(model="cnn_bn_dropout", epochs=2), cache=tmp_path / "b")
     assert strip_time(a.history) == strip_time(b.history)
     for (name, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values()):
         assert torch.equal(x, y), name
-    c = train(spec(model="cnn_bn_dropout", epochs=2, seed=1), cache=tmp_path / "c", progress=False)
+    c = train(spec(model="cnn_bn_dropout", epochs=2, seed=1), cache=tmp_path / "c")
     assert strip_time(c.history) != strip_time(a.history)
 
 
 def test_second_run_loads_from_the_cache_and_trains_nothing(cache):
-    first = train(spec(), cache=cache, progress=False)
-    second = train(spec(), cache=cache, progress=False)
+    first = train(spec(), cache=cache)
+    second = train(spec(), cache=cache)
     assert second.trained_epochs == 0 and second.history == first.history
     assert all(torch.equal(x, y) for x, y in zip(first.model.state_dict().values(), second.model.state_dict().values()))
     assert spec().key() != spec(lr=0.02).key() != spec(data=DataSpec("fashion_mnist", "half", train_subset=600, test_subset=200)).key()
 
 
 def test_interrupted_run_resumes_from_its_last_epoch_and_matches(tmp_path):
-    reference = train(spec(model="cnn_bn_dropout"), cache=tmp_path / "ref", progress=False)
+    reference = train(spec(model="cnn_bn_dropout"), cache=tmp_path / "ref")
 
     def interrupt(row):
         if row["epoch"] == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(spec(model="cnn_bn_dropout"), cache=tmp_path / "run", on_epoch_end=interrupt, progress=False)
-    resumed = train(spec(model="cnn_bn_dropout"), cache=tmp_path / "run", progress=False)
+        train(spec(model="cnn_bn_dropout"), cache=tmp_path / "run", on_epoch_end=interrupt)
+    resumed = train(spec(model="cnn_bn_dropout"), cache=tmp_path / "run")
     assert resumed.trained_epochs == 1
     assert strip_time(resumed.history) == strip_time(reference.history)
     for x, y in zip(resumed.model.state_dict().values(), reference.model.state_dict().values()):
@@ -63,16 +64,16 @@ def test_interrupted_run_resumes_from_its_last_epoch_and_matches(tmp_path):
 def test_diverging_run_is_marked_not_raised(cache):
     stand_in = DataSpec("fashion_mnist", "half", pad_to=32, channels=3, train_subset=256, test_subset=64)
     run = train(spec(model="resnet20", epochs=2, lr=0.1, data=stand_in, skip=True, batchnorm=False),
-                cache=cache, progress=False)
+                cache=cache)
     assert run.status == "diverged" and run.diverged_epoch == 1 and run.history == []
     again = train(spec(model="resnet20", epochs=2, lr=0.1, data=stand_in, skip=True, batchnorm=False),
-                  cache=cache, progress=False)
+                  cache=cache)
     assert again.status == "diverged" and again.trained_epochs == 0
 
 
-def test_checkpoints_load_with_weights_only(cache):
-    run = train(spec(epochs=1), cache=cache, progress=False)
-    saved = torch.load(cache / run.key / "result.pt", weights_only=True)
+def test_results_are_checksummed_and_load_with_weights_only(cache):
+    run = train(spec(epochs=1), cache=cache)
+    saved = store.decode_tensors(store.read_verified(cache / run.key / "result.pt"))  # torch.load(weights_only=True)
     assert saved["status"] == "completed" and len(saved["history"]) == 1
 
 
@@ -81,7 +82,7 @@ def test_device_selection_and_override(monkeypatch):
     monkeypatch.setenv("LANDSCAPE_DEVICE", "cpu")
     assert select_device("auto").type == "cpu"
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
+        with pytest.raises(DeviceError, match="CUDA is not available"):
             select_device("cuda")
     with pytest.raises(ValueError, match="unknown device"):
         select_device("tpu")

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .params import ParamsError, ReportParams
+from .training import outcome
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, PENDING = "supported", "contradicted", "inconclusive", "pending"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, PENDING)
@@ -59,6 +60,7 @@ class Check:
     function: Callable[..., tuple[str, str]]
     needs: str | tuple[str, ...]  # key(s) of the evidence mapping handed to ``evaluate``, in argument order
     run_args: tuple[str, ...]  # arguments that name run ids (a run id, or lists / lists of lists of them)
+    scores_divergence: bool = False  # the check judges diverged runs itself (else they make it pending)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -449,9 +451,10 @@ def noise_thresholds(noise: pd.DataFrame, runs: list, small: list = (0.01, 0.02)
 CHECKS: dict[str, Check] = {
     "converges_faster": Check(converges_faster, "history", ("faster", "slower")),
     "generalizes_better": Check(generalizes_better, "history", ("better", "worse")),
-    "diverges": Check(diverges, "runs", ("diverged",)),
+    "diverges": Check(diverges, "runs", ("diverged",), scores_divergence=True),
     "does_not_learn": Check(does_not_learn, "history", ("runs",)),
-    "main_effect_larger": Check(main_effect_larger, ("history", "runs"), ("larger", "smaller")),
+    "main_effect_larger": Check(main_effect_larger, ("history", "runs"), ("larger", "smaller"),
+                                scores_divergence=True),
     "more_noise_robust": Check(more_noise_robust, "noise", ("robust", "fragile")),
     "steeper_slice": Check(steeper_slice, "slice", ("steeper", "flatter")),
     "lambda_max_order": Check(lambda_max_order, "hessian", ("order",)),
@@ -507,7 +510,12 @@ def evaluate(params: ReportParams, evidence: Mapping[str, Any]) -> list[Claim]:
             claims.append(Claim(spec.text, PENDING, "no check implemented yet"))
             continue
         check = CHECKS[spec.check]
-        missing = [k for k in check.keys if _empty(evidence.get(k))]
+        stopped = [] if check.scores_divergence else _stopped_runs(
+            evidence.get("runs"), [r for key in check.run_args for r in _flatten(spec.args[key])])
+        if stopped:
+            claims.append(Claim(spec.text, PENDING, f"pending because {'; '.join(stopped)}", spec.check))
+            continue
+        missing = [k for k in check.keys if evidence.get(k) is None]
         if missing:
             claims.append(Claim(spec.text, PENDING, f"needs {', '.join(missing)}, which this report did not compute",
                                 spec.check))
@@ -518,6 +526,21 @@ def evaluate(params: ReportParams, evidence: Mapping[str, Any]) -> list[Claim]:
             verdict, text = PENDING, str(exc)
         claims.append(Claim(spec.text, verdict, text, spec.check))
     return claims
+
+
+def _stopped_runs(runs: pd.DataFrame | None, run_ids: list[str]) -> list[str]:
+    """"run X diverged at epoch N" for each of ``run_ids`` that did not complete (``runs``: the
+    status frame of ``tables.run_status``; without it, none)."""
+    if runs is None or _empty(runs):
+        return []
+    found = []
+    for run_id in dict.fromkeys(run_ids):
+        row = runs[runs["run"] == run_id]
+        if row.empty or row.iloc[0]["status"] == "completed":
+            continue
+        epoch = row.iloc[0]["diverged_epoch"]
+        found.append(f"run {run_id} {outcome(row.iloc[0]['status'], None if pd.isna(epoch) else int(epoch))}")
+    return found
 
 
 def counts(claims: list[Claim]) -> dict[str, int]:
@@ -537,7 +560,8 @@ def summary_sentence(claims: list[Claim]) -> str:
     text = (f"Of the study's {len(claims)} claims, {checked} can be checked against this run's numbers: "
             f"{c[SUPPORTED]} supported, {c[CONTRADICTED]} contradicted, {c[INCONCLUSIVE]} inconclusive.")
     if c[PENDING]:
-        text += f" {c[PENDING]} stay pending until the probes they need are part of the report."
+        text += (f" {c[PENDING]} stay pending; the evidence column says why (a run it needs did not complete, "
+                 "a number this report does not compute, or no check yet).")
     return text + (" Where a side is a single seed, a verdict reports this run, not a difference beyond "
                    "seed-to-seed variation; differences within a check's tolerance or within the confidence "
                    "intervals over noise draws count as ties (the evidence column gives the numbers).")

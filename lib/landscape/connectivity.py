@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
+from . import progress
 from .data import ImageDataset
 from .evaluation import Batch, chunks, evaluate, has_batchnorm, model_device
 
@@ -103,8 +103,8 @@ def _recompute_batchnorm(model: torch.nn.Module, data: ImageDataset | Batch, chu
 
 def interpolate(model_a: torch.nn.Module, model_b: torch.nn.Module, splits: Splits,
                 alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 21)), bn: str = "interpolate",
-                bn_data: ImageDataset | Batch | None = None, mode: str = "eval", chunk_size: int = 1000,
-                progress: bool = True) -> tuple[pd.DataFrame, dict[str, Barrier]]:
+                bn_data: ImageDataset | Batch | None = None, mode: str = "eval",
+                chunk_size: int = 1000) -> tuple[pd.DataFrame, dict[str, Barrier]]:
     """Loss and accuracy along the segment from A (α = 0) to B (α = 1) on every split.
 
     Returns a tidy frame (columns alpha, split, loss, accuracy, error, bn, mode, n) and
@@ -127,7 +127,7 @@ def interpolate(model_a: torch.nn.Module, model_b: torch.nn.Module, splits: Spli
     state_a, state_b = model_a.state_dict(), model_b.state_dict()
     target = scratch.state_dict()
     rows = []
-    with tqdm(total=len(alphas) * len(splits), desc="interpolation", disable=not progress) as bar:
+    with progress.task("interpolation", len(alphas) * len(splits), "point"):
         for alpha in alphas:
             with torch.no_grad():
                 for name, value in target.items():
@@ -139,7 +139,7 @@ def interpolate(model_a: torch.nn.Module, model_b: torch.nn.Module, splits: Spli
                 result = evaluate(scratch, data, chunk_size, mode)
                 rows.append({"alpha": alpha, "split": split, "loss": result.loss, "accuracy": result.accuracy,
                              "error": 1.0 - result.accuracy, "bn": bn, "mode": mode, "n": result.n})
-                bar.update()
+                progress.tick()
     frame = pd.DataFrame(rows)
     barriers = {split: barrier(frame, split) for split in splits} if 0.0 in alphas and 1.0 in alphas else {}
     return frame, barriers

@@ -18,6 +18,7 @@ import scipy.sparse.linalg
 import torch
 import torch.nn.functional as F
 
+from . import progress
 from .data import ImageDataset
 from .directions import parameter_vector, to_dict
 from .evaluation import EVAL_MODES, Batch, as_batch, chunks, forward, model_device, model_mode
@@ -48,6 +49,7 @@ def loss_and_gradient(model: torch.nn.Module, data: ImageDataset | Batch, mode: 
             loss = F.cross_entropy(forward(model, x, params), y, reduction="sum")
             grad += torch.autograd.grad(loss, point)[0]
             total += loss.detach().double().cpu()
+    progress.tick()
     return float(total) / n, grad / n
 
 
@@ -96,6 +98,7 @@ class HessianOperator:
             raise ValueError(f"expected a flat vector of {self.dim} entries, got shape {tuple(v.shape)}")
         v = v.detach().to(self.device, self.dtype)
         self.num_hvps += 1
+        progress.tick()
         result = torch.zeros_like(self.theta)
         if self.cache_graphs:
             if self._graphs is None:

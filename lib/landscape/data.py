@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import UserError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_ENV = "LANDSCAPE_DATA"
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
@@ -67,7 +69,11 @@ _HOW_TO_GET = {
 }
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetError(UserError):
+    """A dataset's files are missing or unreadable; the message names the file or says how to get them."""
+
+
+class DatasetNotFoundError(DatasetError, FileNotFoundError):
     """A dataset's files are not where the loader looked; the message says how to get them."""
 
 
@@ -139,13 +145,29 @@ def _cifar_dir(roots: list[Path]) -> Path | None:
     return None
 
 
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickles the CIFAR-10 python batches (dicts of bytes, lists and numpy arrays) and refuses
+    every other global, so a crafted file under a data root cannot run code."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name} (only numpy arrays are allowed)")
+        return super().find_class(module, name)
+
+
 def read_cifar10(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read torchvision's CIFAR-10 pickle batches: uint8 (N, 3, 32, 32) images, int64 labels."""
+    """Read torchvision's CIFAR-10 pickle batches: uint8 (N, 3, 32, 32) images, int64 labels.
+    The batches are read by an unpickler that admits numpy arrays only."""
     files = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
     images, labels = [], []
     for file in files:
         with open(folder / file, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+            batch = _NumpyOnlyUnpickler(f, encoding="bytes").load()
+        if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+            raise ValueError("not a CIFAR-10 batch (no data and labels)")
         images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
         labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
     return np.concatenate(images), np.concatenate(labels)
@@ -200,13 +222,16 @@ def load_raw(name: str, split: str, root: str | Path | None = None,
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; allowed: {list(SPLITS)}")
     folder = locate(name, root, download)
-    if name == "cifar10":
-        return read_cifar10(folder, split)
-    images_file, labels_file = _IDX_FILES[split]
-    images = read_idx(_idx_file(folder, images_file))[:, None, :, :]
-    labels = read_idx(_idx_file(folder, labels_file)).astype(np.int64)
+    try:
+        if name == "cifar10":
+            return read_cifar10(folder, split)
+        images_file, labels_file = _IDX_FILES[split]
+        images = read_idx(_idx_file(folder, images_file))[:, None, :, :]
+        labels = read_idx(_idx_file(folder, labels_file)).astype(np.int64)
+    except (OSError, EOFError, ValueError, KeyError, pickle.UnpicklingError) as exc:
+        raise DatasetError(f"dataset {name!r} in {folder}: unreadable {split} split ({exc})") from None
     if images.shape[0] != labels.shape[0]:
-        raise ValueError(f"{folder}: {images.shape[0]} images but {labels.shape[0]} labels")
+        raise DatasetError(f"dataset {name!r} in {folder}: {images.shape[0]} images but {labels.shape[0]} labels")
     return images, labels
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import typing
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -20,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .data import DATASETS, NORMALIZATIONS, is_available, locate
+from .errors import UserError
 from .models import MODELS, model_options
 from .training import SCHEDULES, DataSpec, RunSpec, TrainConfig
 
@@ -33,7 +35,7 @@ ScheduleName = Literal[SCHEDULES]  # type: ignore[valid-type]
 PositiveInt = Field(gt=0)
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError, ValueError):
     """Invalid report parameters; the message names the key and what is allowed."""
 
 
@@ -299,37 +301,62 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 
 def resolve_path(path: str | Path) -> Path:
-    """A params file by path, or by report name in ``params/``."""
-    p = Path(path)
-    if p.exists():
-        return p
-    candidate = PARAMS_DIR / f"{p.stem}.yaml"
-    if candidate.exists():
-        return candidate
+    """The params file named by ``path``: a report name (no folder, no suffix) is
+    ``params/<name>.yaml``; anything else is a path, used as given."""
+    text = str(path)
     available = sorted(f.stem for f in PARAMS_DIR.glob("*.yaml"))
-    raise ParamsError(f"params file {str(path)!r} not found; available reports: {available}")
+    if text and "/" not in text and os.sep not in text and not text.endswith((".yaml", ".yml")):
+        candidate = PARAMS_DIR / f"{text}.yaml"
+        if candidate.is_file():
+            return candidate
+        raise ParamsError(f"no report named {text!r}; available reports: {available} (or give a params file path)")
+    p = Path(text).expanduser()
+    if p.is_dir():
+        raise ParamsError(f"params file {text!r} is a directory; give a .yaml file or a report name: {available}")
+    if not p.is_file():
+        raise ParamsError(f"params file {text!r} not found; available reports: {available}")
+    return p
+
+
+def _read_yaml(file: Path) -> dict:
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{file}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ParamsError(f"{file}: cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{file}: not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{file}: expected a mapping at the top level")
+    return raw
 
 
 def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict | None = None) -> ReportParams:
-    """Read, merge and validate a report's params (see module docstring)."""
+    """Read, merge and validate a report's params (see module docstring). Every profile of the
+    file is validated, so a mistake in one is reported whichever profile is asked for."""
     file = resolve_path(path)
-    try:
-        raw = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{file}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{file}: expected a mapping at the top level")
+    raw = _read_yaml(file)
     profiles = raw.pop("profiles", {}) or {}
+    if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
+        raise ParamsError(f"{file}: 'profiles' must map profile names to mappings of params")
     allowed_profiles = [BASE_PROFILE] + sorted(profiles)
     if profile not in allowed_profiles:
         raise ParamsError(f"{file}: unknown profile {profile!r}; allowed: {allowed_profiles}")
+    for other in allowed_profiles:
+        if other != profile:
+            _validate(file, other, deep_merge(raw, profiles.get(other, {})))
     merged = raw if profile == BASE_PROFILE else deep_merge(raw, profiles[profile])
-    merged = deep_merge(merged, overrides or {})
-    merged["profile"] = profile
+    return _validate(file, profile, deep_merge(merged, overrides or {}), overridden=bool(overrides))
+
+
+def _validate(file: Path, profile: str, merged: dict, overridden: bool = False) -> ReportParams:
+    merged = {**merged, "profile": profile}
     try:
         return ReportParams.model_validate(merged)
     except ValidationError as exc:
-        raise ParamsError(f"{file} (profile {profile!r}):\n" + _describe(exc)) from None
+        where = f"profile {profile!r}" + (" with --set overrides" if overridden else "")
+        raise ParamsError(f"{file} ({where}): {_describe(exc)}") from None
 
 
 def _describe(exc: ValidationError) -> str:
@@ -342,8 +369,8 @@ def _describe(exc: ValidationError) -> str:
             message = f"unknown key {err['loc'][-1]!r}; allowed keys: {fields}"
         elif err["type"] == "missing":
             message = "required key is missing"
-        lines.append(f"  {loc}: {message}")
-    return "\n".join(lines)
+        lines.append(f"{loc}: {message}")
+    return "; ".join(lines)
 
 
 def _fields_at(loc: tuple) -> list[str]:

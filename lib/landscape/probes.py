@@ -3,7 +3,7 @@
 One function per probe, each returning a tidy pandas frame ready for ``tables`` and
 ``plotting``; ``run_probes`` runs every probe the params request and returns them together
 (:class:`ProbeResults`). Everything is deterministic (seeded CPU generators, fixed sets) and
-silent (``progress=False``).
+counted by ``landscape.progress`` (one task per probe and run).
 
 Fixed probe sets (:func:`probe_sets`): stratified subsets (``data.stratified_indices``, seed
 ``probes.eval_set.seed``) of ``probes.eval_set.train_size`` training and ``test_size`` test
@@ -36,10 +36,11 @@ What is measured where (the studies' choices, kept so numbers are comparable):
   the same and only ``interpolate`` is run).
 
 Runs that did not complete (status ``diverged``) are skipped with the reason recorded in
-``ProbeResults.skipped``; nothing raises for them.
+``ProbeResults.skipped``; nothing raises for them. A requested probe that no run could take
+stays None, with the reason in ``ProbeResults.unavailable``.
 
 Cache: each probe's frame for one run (one pair for interpolation) is stored under
-``<cache>/probes/<key>.pkl``, the key hashing PROBE_VERSION, the probe and its settings, the
+``<cache>/probes/<key>.json`` (``landscape.store``), the key hashing PROBE_VERSION, the probe and its settings, the
 probe sets' identity (data and ``eval_set``), the run's training cache key and the device
 type. An interrupted report loses at most the probe in progress; a rerun loads the rest.
 Probe sets built by hand (``ProbeSets.identity`` None) are never cached.
@@ -48,7 +49,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -58,11 +58,11 @@ import pandas as pd
 import scipy.sparse.linalg
 import torch
 
-from . import connectivity, curvature, directions, sharpness, surfaces
+from . import connectivity, curvature, directions, progress, sharpness, store, surfaces
 from .data import ImageDataset, stratified_indices
 from .evaluation import has_batchnorm
 from .params import DataSource, ReportParams
-from .training import TrainedRun, atomic_write_bytes, cache_dir, load_splits
+from .training import TrainedRun, load_splits
 
 # The smallest eigenvalue sits in a cluster near 0 and converges slowly: a wide Krylov space
 # (BOTTOM_NCV vectors) per restart needs far fewer products than many narrow restarts.
@@ -102,13 +102,15 @@ def probe_sets(params: ReportParams, data: DataSource | None = None) -> ProbeSet
 
 
 class ProbeCache:
-    """Per-run probe frames on disk (see module docstring); counts what it loaded and computed."""
+    """Per-run probe frames on disk (see module docstring); counts what it loaded and computed, and
+    collects the probes that raised (``failures``: run, reason), which are not stored."""
 
     def __init__(self, sets: ProbeSets, root: str | Path | None = None, enabled: bool = True):
         self.sets = sets
-        self.directory = cache_dir(root) / "probes"
+        self.directory = store.cache_dir(root) / "probes"
         self.enabled = enabled and sets.identity is not None
         self.loaded = self.computed = 0
+        self.failures: list[dict] = []
 
     def key(self, probe: str, settings: dict, runs: list[TrainedRun]) -> str:
         device = next(runs[0].model.parameters()).device.type
@@ -122,13 +124,13 @@ class ProbeCache:
         if not self.enabled:
             self.computed += 1
             return compute()
-        path = self.directory / f"{self.key(probe, settings, runs)}.pkl"
-        if path.exists():
+        path = self.directory / f"{self.key(probe, settings, runs)}.json"
+        result = store.load_frames(path)
+        if result is not None:
             self.loaded += 1
-            return pd.read_pickle(path)
+            return result
         result = compute()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(pickle.dumps(result), path)
+        store.save_frames(result, path)
         self.computed += 1
         return result
 
@@ -138,8 +140,7 @@ def usable(runs: Mapping[str, TrainedRun]) -> tuple[dict[str, TrainedRun], pd.Da
     ok, skipped = {}, []
     for run_id, run in runs.items():
         if run.status != "completed":
-            skipped.append({"run": run_id, "reason": f"status {run.status}"
-                            + (f" at epoch {run.diverged_epoch}" if run.diverged_epoch else "")})
+            skipped.append({"run": run_id, "reason": run.outcome})
         elif not run.history:
             skipped.append({"run": run_id, "reason": "no completed epoch"})
         else:
@@ -159,17 +160,35 @@ def _labels(params: ReportParams) -> dict[str, str]:
     return {r.id: r.label for r in params.runs}
 
 
+#: what each probe's progress counts (``landscape.progress``)
+PROBE_UNITS = {"hessian": "HVP", "noise": "draw", "flatness": "draw", "sharpness": "gradient", "gradient": "gradient",
+               "slice1d": "point", "surface2d": "point", "interpolation": "point"}
+
+
 def _cached(cache: ProbeCache | None, probe: str, settings: dict, runs: list[TrainedRun],
-            compute: Callable[[], object]) -> object:
-    """``compute()`` through the probe cache, or directly without one."""
-    return cache.get(probe, settings, runs, compute) if cache else compute()
+            compute: Callable[[], object], name: str) -> object | None:
+    """``compute()`` through the probe cache, or directly without one; a computation is counted
+    as the progress task "<probe> <name>". With a cache, a computation that raises (a collapsed
+    network can make a probe impossible) is recorded in ``cache.failures`` and gives None."""
+    def counted() -> object:
+        with progress.task(f"{probe} {name}", unit=PROBE_UNITS[probe]):
+            return compute()
+
+    if cache is None:
+        return counted()
+    try:
+        return cache.get(probe, settings, runs, counted)
+    except Exception as exc:  # noqa: BLE001 - recorded and shown; the other runs and probes go on
+        cache.failures.append({"run": name, "reason": f"{probe} failed: {type(exc).__name__}: {exc}"})
+        return None
 
 
 def _per_run(probe: str, settings: dict, runs: Mapping[str, TrainedRun], cache: ProbeCache | None,
              one: Callable[[str, TrainedRun], pd.DataFrame]) -> pd.DataFrame:
     """``one(run_id, run)`` for every run, each through the probe cache, concatenated (each
     lambda is called before the next iteration rebinds its variables)."""
-    return _tidy([_cached(cache, probe, settings, [run], lambda: one(run_id, run)) for run_id, run in runs.items()])
+    found = [_cached(cache, probe, settings, [run], lambda: one(run_id, run), run_id) for run_id, run in runs.items()]
+    return _tidy([frame for frame in found if frame is not None])
 
 
 def _settings(cfg, sets: ProbeSets) -> dict:
@@ -186,6 +205,33 @@ def _bottom(op: curvature.HessianOperator, tol: float, seed: int) -> curvature.E
         return None
 
 
+def _lanczos_row(op: curvature.HessianOperator, cfg) -> dict:
+    """Our numbers of the hessian frame: top-k by Lanczos, λmin (bounded or converged), the
+    condition number and the trace. A Lanczos that fails (H = 0 or not finite: a collapsed
+    network) gives NaN with the reason in lambda_min_kind and condition_status."""
+    try:
+        top = curvature.lanczos(op, k=cfg.top_k, which="LA", tol=cfg.tol, seed=0)
+    except scipy.sparse.linalg.ArpackError as exc:
+        failed = f"not computed: Lanczos failed ({str(exc).split('.')[0]})"
+        return {"lambda_max": np.nan, "eigenvalues": (), "lambda_min": np.nan, "lambda_min_kind": failed,
+                "condition_number": np.nan, "condition_status": failed, "trace": np.nan, "trace_stderr": np.nan}
+    ritz = curvature.smallest_ritz_value(op, min(op.dim, BOTTOM_NCV), seed=0)
+    if ritz < -cfg.tol * abs(float(top.eigenvalues[0])):  # λmin ≤ ritz < 0: no need to converge λmin
+        cond_value, cond_status, lam_min, lam_min_kind = None, curvature.NEGATIVE_CURVATURE, ritz, "upper bound"
+    elif (bottom := _bottom(op, cfg.tol, seed=0)) is None:
+        cond_value, cond_status, lam_min, lam_min_kind = (None, "undefined: smallest eigenvalue did not converge",
+                                                          np.nan, "not converged")
+    else:
+        cond = curvature.condition_number(top, bottom)
+        cond_value, cond_status, lam_min, lam_min_kind = cond.value, cond.status, cond.lambda_min, "converged"
+    trace = (curvature.hutchinson_trace(op, cfg.trace_samples, seed=0) if cfg.trace_samples >= 2 else None)
+    return {"lambda_max": float(top.eigenvalues[0]), "eigenvalues": tuple(float(x) for x in top.eigenvalues),
+            "lambda_min": lam_min, "lambda_min_kind": lam_min_kind,
+            "condition_number": np.nan if cond_value is None else cond_value, "condition_status": cond_status,
+            "trace": np.nan if trace is None else trace.trace,
+            "trace_stderr": np.nan if trace is None else trace.stderr}
+
+
 def hessian(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets,
             cache: ProbeCache | None = None) -> pd.DataFrame:
     """Two rows per run: method ``lanczos`` (ours, train probe set) and ``study`` (the study's
@@ -198,24 +244,9 @@ def hessian(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSet
     def one(run_id: str, run: TrainedRun) -> pd.DataFrame:
         model = run.model
         op = curvature.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
-        top = curvature.lanczos(op, k=cfg.top_k, which="LA", tol=cfg.tol, seed=0)
-        ritz = curvature.smallest_ritz_value(op, min(op.dim, BOTTOM_NCV), seed=0)
-        if ritz < -cfg.tol * abs(float(top.eigenvalues[0])):  # λmin ≤ ritz < 0: no need to converge λmin
-            cond_value, cond_status, lam_min, lam_min_kind = None, curvature.NEGATIVE_CURVATURE, ritz, "upper bound"
-        elif (bottom := _bottom(op, cfg.tol, seed=0)) is None:
-            cond_value, cond_status, lam_min, lam_min_kind = (None, "undefined: smallest eigenvalue did not converge",
-                                                              np.nan, "not converged")
-        else:
-            cond = curvature.condition_number(top, bottom)
-            cond_value, cond_status, lam_min, lam_min_kind = cond.value, cond.status, cond.lambda_min, "converged"
-        trace = (curvature.hutchinson_trace(op, cfg.trace_samples, seed=0) if cfg.trace_samples >= 2 else None)
+        numbers = _lanczos_row(op, cfg)
         op.release()
-        ours = {"run": run_id, "label": labels[run_id], "method": "lanczos",
-                "lambda_max": float(top.eigenvalues[0]), "eigenvalues": tuple(float(x) for x in top.eigenvalues),
-                "lambda_min": lam_min, "lambda_min_kind": lam_min_kind,
-                "condition_number": np.nan if cond_value is None else cond_value, "condition_status": cond_status,
-                "trace": np.nan if trace is None else trace.trace,
-                "trace_stderr": np.nan if trace is None else trace.stderr,
+        ours = {"run": run_id, "label": labels[run_id], "method": "lanczos", **numbers,
                 "num_hvps": op.num_hvps, "mode": sets.mode, "n": op.n}
         batch = min(cfg.study_batch_size, len(sets.train_full))
         study = curvature.seed_power_iteration(model, sets.train_full, batch_size=batch,
@@ -245,7 +276,7 @@ def noise(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSets,
     def one(run_id: str, run: TrainedRun) -> pd.DataFrame:
         frames = [sharpness.noise_robustness(run.model, sets.test, cfg.sigmas, scale=scale, num_draws=cfg.draws,
                                              seed=cfg.seed, mode=sets.mode, chunk_size=sets.chunk_size,
-                                             confidence=CONFIDENCE, progress=False)
+                                             confidence=CONFIDENCE)
                   for scale in sharpness.NOISE_SCALES]
         return pd.concat(frames, ignore_index=True).assign(run=run_id, label=labels[run_id])
 
@@ -262,7 +293,7 @@ def flatness(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSe
 
     def one(run_id: str, run: TrainedRun) -> pd.DataFrame:
         draws = sharpness.noise_draws(run.model, sets.train, [cfg.sigma], scale="absolute", num_draws=cfg.draws,
-                                      seed=cfg.seed, mode=sets.mode, chunk_size=sets.chunk_size, progress=False)
+                                      seed=cfg.seed, mode=sets.mode, chunk_size=sets.chunk_size)
         summary = sharpness.summarize_draws(draws, CONFIDENCE)
         flat = summary[summary["metric"] == "flatness"].iloc[0]
         return pd.DataFrame([{"run": run_id, "label": labels[run_id], "sigma": cfg.sigma, "mean": flat["mean"],
@@ -342,7 +373,7 @@ def slice1d(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSet
         for kind in direction_kinds(cfg.direction):
             d = directions.normalized_direction(run.model, cfg.seed, _normalization(kind))
             frame = surfaces.slice_1d(run.model, sets.splits(), d, alphas, mode=sets.mode,
-                                      chunk_size=sets.chunk_size, progress=False)
+                                      chunk_size=sets.chunk_size)
             frames.append(frame.assign(run=run_id, label=labels[run_id], direction=kind))
         return pd.concat(frames, ignore_index=True)
 
@@ -364,7 +395,7 @@ def surface2d(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeS
         for kind in direction_kinds(cfg.direction):
             d1, d2 = directions.plane_directions(run.model, cfg.seed, _normalization(kind))
             frame = surfaces.surface_2d(run.model, chosen, d1, d2, grid, grid, mode=sets.mode,
-                                        chunk_size=sets.chunk_size, progress=False)
+                                        chunk_size=sets.chunk_size)
             frames.append(frame.assign(run=run_id, label=labels[run_id], direction=kind))
         return pd.concat(frames, ignore_index=True)
 
@@ -392,7 +423,7 @@ def interpolation(params: ReportParams, runs: Mapping[str, TrainedRun], sets: Pr
         for bn in options:
             frame, found = connectivity.interpolate(model_a, model_b, sets.splits(), alphas, bn=bn,
                                                     bn_data=sets.train, mode=sets.mode if bn == "interpolate" else "eval",
-                                                    chunk_size=sets.chunk_size, progress=False)
+                                                    chunk_size=sets.chunk_size)
             paths.append(frame.assign(pair=pair, run_a=a, run_b=b))
             for split, bar in found.items():
                 barriers.append({"pair": pair, "run_a": a, "run_b": b, "split": split, "bn": bn,
@@ -407,8 +438,11 @@ def interpolation(params: ReportParams, runs: Mapping[str, TrainedRun], sets: Pr
     for a, b in cfg.pairs:
         if a not in runs or b not in runs:
             continue
-        path, barrier = _cached(cache, "interpolation", _settings(cfg, sets), [runs[a], runs[b]],
-                                lambda: one_pair(a, b))
+        found = _cached(cache, "interpolation", _settings(cfg, sets), [runs[a], runs[b]], lambda: one_pair(a, b),
+                        f"{a}–{b}")
+        if found is None:
+            continue
+        path, barrier = found
         paths.append(path)
         barriers.append(barrier)
     if not paths:
@@ -434,6 +468,7 @@ class ProbeResults:
     interpolation: pd.DataFrame | None = None
     barriers: pd.DataFrame | None = None
     sets: dict = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)  # probe -> why it was requested but not computed
 
     def evidence(self, history: pd.DataFrame | None = None, runs: pd.DataFrame | None = None) -> dict:
         """The mapping ``claims.evaluate`` takes (``runs``: the runs table with status per run)."""
@@ -454,22 +489,39 @@ def run_probes(params: ReportParams, runs: Mapping[str, TrainedRun], data: DataS
     results come from the probe cache under ``cache`` (default: the training cache directory)
     where present."""
     sets = sets or probe_sets(params, data)
-    store = ProbeCache(sets, cache, enabled=use_cache)
+    probe_cache = ProbeCache(sets, cache, enabled=use_cache)
     ok, skipped = usable(runs)
     p = params.probes
     results = ProbeResults(skipped, sets={"train": len(sets.train), "test": len(sets.test), "mode": sets.mode,
                                           "seed": p.eval_set.seed})
+    not_probed = "; ".join(f"run {r} {why}" for r, why in zip(skipped["run"], skipped["reason"]))
+
+    def failed(probe: str) -> str:
+        return "; ".join(f["reason"] for f in probe_cache.failures if f["reason"].startswith(f"{probe} failed"))
+
     for name, probe in PROBES.items():
-        if getattr(p, name) is not None:
-            setattr(results, name, probe(params, ok, sets, store))
+        if getattr(p, name) is None:
+            continue
+        frame = probe(params, ok, sets, probe_cache) if ok else None
+        if frame is not None and not frame.empty:
+            setattr(results, name, frame)
+        else:
+            results.unavailable[name] = f"no run completed ({not_probed})" if not ok else failed(name)
     if p.interpolation:
-        results.interpolation, results.barriers = interpolation(params, ok, sets, store)
         missing = [f"{a}–{b}" for a, b in p.interpolation.pairs if a not in ok or b not in ok]
+        paths, barriers = (interpolation(params, ok, sets, probe_cache) if len(missing) < len(p.interpolation.pairs)
+                           else (None, None))
+        if paths is not None and not paths.empty:
+            results.interpolation, results.barriers = paths, barriers
+        else:
+            results.unavailable["interpolation"] = failed("interpolation") or f"no pair of completed runs ({not_probed})"
         if missing:
             extra = pd.DataFrame([{"run": pair, "reason": "interpolation pair skipped: a run did not complete"}
                                   for pair in missing])
             results.skipped = pd.concat([results.skipped, extra], ignore_index=True)
-    results.sets["cache"] = {"loaded": store.loaded, "computed": store.computed}
+    if probe_cache.failures:
+        results.skipped = pd.concat([results.skipped, pd.DataFrame(probe_cache.failures)], ignore_index=True)
+    results.sets["cache"] = {"loaded": probe_cache.loaded, "computed": probe_cache.computed}
     return results
 
 

@@ -3,28 +3,35 @@
 Two sides of one concept.
 
 **Inside a notebook** (``Report``): the notebook sends every table, figure and number through a
-``Report`` for its output directory (default ``outputs/<report>/``). ``Report.table`` shows a
+``Report`` for its output directory (default, for a notebook run by hand:
+``outputs/_scratch/<report>/``). ``Report.table`` shows a
 numbered, captioned table (``<div id="table-<key>">``) and writes ``tables/<key>.csv``;
 ``Report.figure`` shows a numbered, captioned figure (``<figure id="figure-<key>">``, the SVG
 embedded as a data URI) and writes ``figures/<key>.png`` and ``.svg``; ``Report.record`` adds
 numbers to ``metrics.json``; ``Report.headline`` sets the one-line result shown in the index.
 ``summary.json`` (headline, device, tables, figures, claim counts) is rewritten after each call.
 
-**From the command line** (``python -m landscape report``, ``make reports``): ``run_report``
-validates the params, executes ``notebooks/<params.notebook>.ipynb`` with papermill (parameters
+**From the command line** (``python -m landscape report``, ``make reports``; ``landscape.cli``):
+``run_report`` executes ``notebooks/<params.notebook>.ipynb`` with papermill (parameters
 ``params_file``, ``profile``, ``overrides``, ``output_dir``, ``device``) into
-``outputs/<report>/<report>.ipynb``, exports ``<report>.html`` (code hidden, figures embedded,
+``<root>/<name>/<name>.ipynb``, ``<name>`` being the params file's name and ``<root>`` the
+output root (:func:`default_output_root`: ``outputs/`` holds only the full profile of the
+suite's own params files without overrides, the published reports; other profiles go to
+``outputs/_<profile>/``, anything else to ``outputs/_custom/``). While it runs it streams a line
+per report section and the kernel's progress lines to stderr. Ctrl-C or SIGTERM shuts the
+kernel down, removes temporary files and marks the manifest ``interrupted``; a manifest left
+``running`` by a process that is gone reads as interrupted. It then exports ``<report>.html`` (code hidden, figures embedded,
 no script or stylesheet fetched from the network: nbconvert's require.js, MathJax and mermaid
 loaders are removed, so math in reports is written in unicode) and prints it to
 ``<report>.pdf`` with headless Chromium (Debian's ``chromium``, installed by ``make setup``),
 then writes ``manifest.json`` (status, git commit, params digest, profile, runtime, device,
-files). ``build_index`` writes ``outputs/index.html`` (every report with its one-line result)
-and ``outputs/manifest.json`` (all per-report manifests).
+files). ``build_index`` writes ``<root>/index.html`` (every report with its one-line result)
+and ``<root>/manifest.json`` (all per-report manifests).
 """
 from __future__ import annotations
 
-import argparse
 import base64
+import contextlib
 import datetime as _dt
 import html
 import io
@@ -33,6 +40,8 @@ import math
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -46,7 +55,8 @@ import pandas as pd
 
 from . import claims as claims_mod
 from .data import REPO_ROOT
-from .params import PARAMS_DIR, ParamsError, ReportParams, load_params, resolve_path
+from . import store
+from .params import BASE_PROFILE, PARAMS_DIR, ParamsError, ReportParams, load_params, resolve_path
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 OUTPUTS_DIR = REPO_ROOT / "outputs"
@@ -57,7 +67,9 @@ BROWSER_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browse
                       "google-chrome-stable")
 PDF_TIMEOUT_S = 300
 SUMMARY_FILE, METRICS_FILE, MANIFEST_FILE = "summary.json", "metrics.json", "manifest.json"
-STATUS_OK, STATUS_FAILED, STATUS_RUNNING = "ok", "failed", "running"
+SCRATCH_DIR = OUTPUTS_DIR / "_scratch"  # notebooks run by hand (no output_dir) write here
+STATUS_OK, STATUS_FAILED, STATUS_RUNNING, STATUS_INTERRUPTED = "ok", "failed", "running", "interrupted"
+PROGRESS_LINES = {"LANDSCAPE_PROGRESS": "lines"}  # the kernel's progress: plain lines, streamed by run_report
 
 
 # ============================================================================ shared helpers
@@ -115,7 +127,8 @@ def default_format(column: Any, series: pd.Series) -> Callable[[Any], str] | str
         return "{:+.4f}" if str(name).startswith("Δ") else "{:.4f}"
     if pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
         sign = "+" if str(name).startswith("Δ") else ""
-        return f"{{:{sign},}}" if series.abs().max() >= 10000 else f"{{:{sign}d}}"
+        largest = series.abs().max()
+        return f"{{:{sign},}}" if pd.notna(largest) and largest >= 10000 else f"{{:{sign}d}}"
     return None
 
 
@@ -129,7 +142,7 @@ class Report:
         from .runtime import select_device
 
         self.params = params
-        self.dir = Path(output_dir) if output_dir else OUTPUTS_DIR / params.report
+        self.dir = Path(output_dir) if output_dir else SCRATCH_DIR / params.report
         self.figures_dir, self.tables_dir = self.dir / "figures", self.dir / "tables"
         for d in (self.figures_dir, self.tables_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -193,13 +206,17 @@ class Report:
             self.banner("<b>Params overridden for this run:</b> "
                         f"<code>{html.escape(json.dumps(jsonable(overrides), ensure_ascii=False))}</code>")
 
-    def pending(self, key: str, what: str) -> None:
-        """Mark a section whose probe is not computed by this version of the report; says what the
-        params request for it (``key`` like ``probes.noise``) so nothing is left unexplained."""
+    def pending(self, key: str, what: str, probes: Any = None) -> None:
+        """Mark a section whose probe was not computed and say why (``key`` like ``probes.noise``):
+        not in the params, not computable because no run completed (``probes``: the
+        ``ProbeResults``, whose ``unavailable`` gives the reason), or not implemented."""
         node: Any = self.params
         for part in key.split("."):
             node = getattr(node, part, None)
-        if node is None:
+        reason = (getattr(probes, "unavailable", None) or {}).get(key.split(".")[-1])
+        if reason:
+            text = f"Not computed: {html.escape(what)}; {html.escape(reason)}."
+        elif node is None:
             text = f"Not part of this study's setup (no <code>{html.escape(key)}</code> in the params)."
         else:
             settings = ", ".join(f"{k} {v}" for k, v in jsonable(node.model_dump()).items())
@@ -336,51 +353,144 @@ def notebook_path(params: ReportParams) -> Path:
     return NOTEBOOKS_DIR / f"{params.notebook}.ipynb"
 
 
-def make_job(name: str, profile: str = "full", overrides: Mapping | None = None) -> ReportJob:
+def runnable_reports() -> list[str]:
+    """The reports in params/ whose notebook exists."""
+    names = []
+    for name in report_names():
+        try:
+            if notebook_path(load_params(name)).exists():
+                names.append(name)
+        except ParamsError:
+            pass
+    return names
+
+
+def default_output_root(profile: str = BASE_PROFILE, overrides: Mapping | None = None,
+                        params_file: Path | None = None) -> Path:
+    """Where a render goes unless told (see module docstring): only the published kind of render
+    (full profile, a params/ file, no overrides) goes to ``outputs/``."""
+    if profile != BASE_PROFILE:
+        return OUTPUTS_DIR / f"_{profile}"
+    if overrides or (params_file is not None and Path(params_file).resolve().parent != PARAMS_DIR.resolve()):
+        return OUTPUTS_DIR / "_custom"
+    return OUTPUTS_DIR
+
+
+def make_job(name_or_path: str | Path, profile: str = BASE_PROFILE, overrides: Mapping | None = None) -> ReportJob:
     """Validate a report's params (and its claim checks) and find its notebook; errors are
-    ParamsError naming the problem, before anything runs."""
-    params_file = resolve_path(name)
+    ParamsError naming the problem, before anything runs. The job is named after the params
+    file (its output folder)."""
+    params_file = resolve_path(name_or_path)
     params = load_params(params_file, profile, dict(overrides or {}))
     claims_mod.parse(params)
     notebook = notebook_path(params)
     if not notebook.exists():
-        raise ParamsError(f"{params_file}: notebook {str(notebook.relative_to(REPO_ROOT))!r} (from "
+        raise ParamsError(f"{params_file}: notebook {repo_relative(notebook)!r} (from "
                           f"'notebook: {params.notebook}') does not exist")
-    return ReportJob(params.report, params_file, notebook, params)
+    return ReportJob(params_file.stem, params_file, notebook, params)
 
 
-def _repo_relative(path: Path) -> str:
+def repo_relative(path: Path) -> str:
+    """``path`` relative to the repository when inside it, else absolute."""
     try:
-        return str(path.resolve().relative_to(REPO_ROOT))
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
     except ValueError:
-        return str(path.resolve())
+        return str(Path(path).resolve())
+
+
+def _section_lines(nb) -> dict[int, str]:
+    """cell index -> the heading text of markdown cells that open a section (## or #)."""
+    found = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            match = re.match(r"#{1,2}\s+(.+)", cell.source.lstrip())
+            if match:
+                found[index] = match.group(1).strip()
+    return found
 
 
 def execute_notebook(notebook: str | Path, output_notebook: str | Path, parameters: Mapping[str, Any],
-                     cwd: str | Path = REPO_ROOT, timeout: int | None = None, kernel_name: str | None = None):
+                     cwd: str | Path = REPO_ROOT, timeout: int | None = None, kernel_name: str = "python3",
+                     log: Callable[[str], None] | None = None):
     """Run ``notebook`` headless with papermill, parameters injected after the cell tagged
     ``parameters``; the executed notebook (outputs included, also when a cell fails) is written to
     ``output_notebook``. A failing cell raises papermill's PapermillExecutionError (its ``ename``
-    and ``evalue`` are the notebook's exception)."""
+    and ``evalue`` are the notebook's exception). With ``log``, each section heading is logged as
+    its cells start and the kernel's stderr (progress lines, warnings) is streamed to stderr. On
+    KeyboardInterrupt the kernel is shut down before the interrupt propagates."""
+    import nbformat
     import papermill
+    from jupyter_client.manager import KernelManager
 
     Path(output_notebook).parent.mkdir(parents=True, exist_ok=True)
+    sections = _section_lines(nbformat.read(str(notebook), as_version=4)) if log else {}
+    offset = 0  # papermill inserts the injected-parameters cell, which shifts later cells by one
+
+    def on_cell_start(cell, cell_index):
+        nonlocal offset
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            offset = 1
+        heading = sections.get(cell_index - offset) if cell.cell_type == "markdown" else None
+        if heading and log:
+            log(f"  § {heading}")
+
     lib = str(Path(__file__).resolve().parents[1])
-    saved = os.environ.get("PYTHONPATH")
     # the kernel imports this package from lib/ also where `make setup`'s .pth file is missing
-    os.environ["PYTHONPATH"] = os.pathsep.join([lib] + ([saved] if saved else []))
+    env = {**(PROGRESS_LINES if log else {}),
+           "PYTHONPATH": os.pathsep.join([lib] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+    km = KernelManager(kernel_name=kernel_name)
     try:
-        return papermill.execute_notebook(str(notebook), str(output_notebook), parameters=dict(parameters),
-                                          cwd=str(cwd), progress_bar=False, log_output=False,
-                                          execution_timeout=timeout, kernel_name=kernel_name,
-                                          request_save_on_cell_execute=True,
-                                          # the kernel's warning about unencrypted TCP on localhost is noise
-                                          extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        with _environ(env):  # the kernel inherits this process's environment
+                return papermill.execute_notebook(str(notebook), str(output_notebook), parameters=dict(parameters),
+                                              cwd=str(cwd), progress_bar=False, log_output=False,
+                                              stderr_file=_FlushingStderr() if log else None,
+                                              execution_timeout=timeout, kernel_name=kernel_name,
+                                              request_save_on_cell_execute=True, km=km, on_cell_start=on_cell_start,
+                                              # the kernel's warning about unencrypted TCP on localhost is noise
+                                              extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    except KeyboardInterrupt:
+        _shut_down(km)
+        raise
+
+
+class _FlushingStderr:
+    """sys.stderr, flushed after every write (the kernel's lines appear as they come, also in a pipe)."""
+
+    def write(self, text: str) -> int:
+        written = sys.stderr.write(text)
+        sys.stderr.flush()
+        return written
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]):
+    """``os.environ`` updated with ``values`` inside the block, restored after it."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
     finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _shut_down(km) -> None:
+    """Kill a kernel at once, quietly (asyncio reports the tasks that the interrupt abandoned)."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
+    try:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    except Exception:  # noqa: BLE001 - a kernel that is already gone needs no shutting down
+        pass
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -531,34 +641,47 @@ def _environment() -> dict:
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
 
 
-def run_report(name: str, profile: str = "full", overrides: Mapping | None = None,
-               output_root: str | Path = OUTPUTS_DIR, device: str = "auto", pdf: bool = True,
-               timeout: int | None = None, log: Callable[[str], None] | None = print) -> dict:
-    """Execute one report and export it (see module docstring); returns its manifest. Invalid
-    params raise ParamsError before anything runs; a failing notebook gives status "failed"
-    (with the error) and its HTML still shows where it failed."""
-    log = log or (lambda message: None)
-    job = make_job(name, profile, overrides)
-    out = Path(output_root).resolve() / job.name
+def _log_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrides: Mapping | None = None,
+               output_root: str | Path | None = None, device: str = "auto", pdf: bool = True,
+               timeout: int | None = None, log: Callable[[str], None] | None = _log_stderr) -> dict:
+    """Execute one report (a job, a report name or a params file path) and export it (see module
+    docstring); returns its manifest. Invalid params raise ParamsError before anything runs; a
+    failing notebook gives status "failed" (with the error) and its HTML still shows where it
+    failed; an interrupt gives status "interrupted" (nothing is exported). ``output_root``
+    defaults to :func:`default_output_root`."""
+    if not isinstance(job, ReportJob):
+        job = make_job(job, profile, overrides)
+    root = Path(output_root) if output_root is not None else default_output_root(profile, overrides, job.params_file)
+    out = root.resolve() / job.name
     out.mkdir(parents=True, exist_ok=True)
     stem = out / job.name
+    say = log or (lambda message: None)
     manifest = {"report": job.name, "title": job.params.title, "study": job.params.study,
-                "notebook": _repo_relative(job.notebook), "params_file": _repo_relative(job.params_file),
+                "notebook": repo_relative(job.notebook), "params_file": repo_relative(job.params_file),
                 "profile": profile, "overrides": dict(overrides or {}), "params_digest": job.params.digest(),
                 "git": git_state(), "status": STATUS_RUNNING, "started": _now(), "device": None,
-                "environment": _environment(), "cache": os.environ.get("LANDSCAPE_CACHE")}
+                "process": {"pid": os.getpid(), "host": socket.gethostname()},
+                "environment": _environment(), "cache": os.environ.get(store.CACHE_ENV)}
     write_json(manifest, out / MANIFEST_FILE)
+    store.sweep_temporary(out, store.cache_dir())  # left by a run that was killed
     for suffix in (".ipynb", ".html", ".pdf"):  # nothing from an earlier execution is passed off as this one's
         stem.with_suffix(suffix).unlink(missing_ok=True)
     for stale in (SUMMARY_FILE, METRICS_FILE):
         (out / stale).unlink(missing_ok=True)
-    log(f"{job.name} [{profile}]: executing {manifest['notebook']}")
+    say(f"{job.name} [{profile}]: executing {manifest['notebook']} -> {repo_relative(out)}/")
     t0 = time.perf_counter()
-    parameters = {"params_file": _repo_relative(job.params_file), "profile": profile,
+    parameters = {"params_file": repo_relative(job.params_file), "profile": profile,
                   "overrides": dict(overrides or {}), "output_dir": str(out), "device": device}
     error = None
     try:
-        execute_notebook(job.notebook, stem.with_suffix(".ipynb"), parameters, timeout=timeout)
+        execute_notebook(job.notebook, stem.with_suffix(".ipynb"), parameters, timeout=timeout, log=log)
+    except KeyboardInterrupt:
+        with _signals_ignored():
+            return _interrupted(manifest, out, t0, say)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded in the manifest
         ename = getattr(exc, "ename", type(exc).__name__)
         evalue = getattr(exc, "evalue", str(exc))
@@ -582,9 +705,8 @@ def run_report(name: str, profile: str = "full", overrides: Mapping | None = Non
     summary = read_json(out / SUMMARY_FILE) or {}
     if summary.get("params_digest") not in (None, manifest["params_digest"]):
         error = error or "the notebook ran with other params than the manifest records"
-    for key in (METRICS_FILE,):
-        if (out / key).exists():
-            files["metrics"] = key
+    if (out / METRICS_FILE).exists():
+        files["metrics"] = METRICS_FILE
     files["figures"] = [f for fig in summary.get("figures", []) for f in fig["files"].values()]
     files["tables"] = [t["csv"] for t in summary.get("tables", [])]
     manifest.update({"status": STATUS_FAILED if error else STATUS_OK, "error": error,
@@ -593,36 +715,92 @@ def run_report(name: str, profile: str = "full", overrides: Mapping | None = Non
                      "runtime_s": round(time.perf_counter() - t0, 2)})
     write_json(manifest, out / MANIFEST_FILE)
     if error:
-        log(f"{job.name} [{profile}]: FAILED after {manifest['runtime_s']:.1f} s: {error.splitlines()[0]}")
+        say(f"{job.name} [{profile}]: FAILED after {manifest['runtime_s']:.1f} s: {error.splitlines()[0]}")
     else:
-        log(f"{job.name} [{profile}]: ok in {manifest['runtime_s']:.1f} s -> {_repo_relative(stem)}.html / .pdf")
+        written = " / ".join(f"{repo_relative(stem)}.{kind}" if i == 0 else f".{kind}"
+                             for i, kind in enumerate(k for k in ("html", "pdf") if k in files))
+        say(f"{job.name} [{profile}]: ok in {manifest['runtime_s']:.1f} s -> {written}")
     return manifest
+
+
+@contextlib.contextmanager
+def _signals_ignored():
+    """A second Ctrl-C or SIGTERM while an interrupt is being cleaned up is ignored."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupted(manifest: dict, out: Path, t0: float, say: Callable[[str], None]) -> dict:
+    """Record an interrupted execution and remove the temporary files it left (the kernel is
+    already shut down); the manifest."""
+    removed = store.sweep_temporary(out, store.cache_dir())
+    manifest.update({"status": STATUS_INTERRUPTED, "error": "interrupted (Ctrl-C or SIGTERM)", "finished": _now(),
+                     "runtime_s": round(time.perf_counter() - t0, 2)})
+    write_json(manifest, out / MANIFEST_FILE)
+    say(f"{manifest['report']} [{manifest['profile']}]: interrupted after {manifest['runtime_s']:.1f} s"
+        + (f"; removed {len(removed)} temporary file(s)" if removed else ""))
+    return manifest
+
+
+def _process_gone(manifest: Mapping) -> bool:
+    """Whether a ``running`` manifest's process has ended (on this host; elsewhere it cannot be told)."""
+    process = manifest.get("process") or {}
+    if process.get("host") != socket.gethostname() or not isinstance(process.get("pid"), int):
+        return False
+    try:
+        os.kill(process["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """A report folder's manifest; one left ``running`` by a process that is gone reads as
+    ``interrupted``."""
+    manifest = read_json(Path(folder) / MANIFEST_FILE)
+    if isinstance(manifest, dict) and manifest.get("status") == STATUS_RUNNING and _process_gone(manifest):
+        manifest = {**manifest, "status": STATUS_INTERRUPTED, "error": "interrupted (its process is gone)"}
+    return manifest if isinstance(manifest, dict) else None
+
+
+def manifest_status(folder: Path) -> str:
+    return (read_manifest(folder) or {}).get("status", "missing")
 
 
 # ============================================================================ index
 
 def build_index(output_root: str | Path = OUTPUTS_DIR) -> Path:
     """Write ``index.html`` (every report: link, one-line result, status, profile, commit) and
-    ``manifest.json`` (all per-report manifests) in ``output_root``; returns the index path."""
+    ``manifest.json`` (all per-report manifests) in ``output_root``; returns the index path.
+    Reports are the folders with a manifest, and the reports of params/ not rendered there."""
     root = Path(output_root)
     root.mkdir(parents=True, exist_ok=True)
-    entries = []
+    entries = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        manifest = read_manifest(folder)
+        if manifest is not None:
+            entries[folder.name] = {**manifest, "report": folder.name}
     for name in report_names():
-        manifest = read_json(root / name / MANIFEST_FILE)
-        if manifest is None:
-            try:
-                params = load_params(name)
-            except ParamsError:
-                continue
-            has_notebook = notebook_path(params).exists()
-            manifest = {"report": name, "title": params.title, "study": params.study,
-                        "status": "not rendered" if has_notebook else "no notebook yet",
-                        "notebook": _repo_relative(notebook_path(params))}
-        entries.append(manifest)
-    entries.sort(key=lambda m: (str(m.get("study", "")), m["report"]))
-    write_json({"generated": _now(), "git": git_state(), "reports": entries}, root / MANIFEST_FILE)
+        if name in entries:
+            continue
+        try:
+            params = load_params(name)
+        except ParamsError:
+            continue
+        has_notebook = notebook_path(params).exists()
+        entries[name] = {"report": name, "title": params.title, "study": params.study,
+                         "status": "not rendered" if has_notebook else "no notebook yet",
+                         "notebook": repo_relative(notebook_path(params))}
+    ordered = sorted(entries.values(), key=lambda m: (str(m.get("study", "")), m["report"]))
+    write_json({"generated": _now(), "git": git_state(), "reports": ordered}, root / MANIFEST_FILE)
     index = root / "index.html"
-    index.write_text(_index_html(entries), encoding="utf-8")
+    index.write_text(_index_html(ordered), encoding="utf-8")
     return index
 
 
@@ -661,7 +839,7 @@ td.num {{ text-align: right; white-space: nowrap; }}
 .sub {{ color: #777; font-size: 0.78rem; margin-top: 0.15rem; }}
 .status {{ font-weight: bold; white-space: nowrap; }}
 tr.status-ok .status {{ color: #2e7d32; }}
-tr.status-failed .status, tr.status-running .status {{ color: #c62828; }}
+tr.status-failed .status, tr.status-running .status, tr.status-interrupted .status {{ color: #c62828; }}
 tr.status-not-rendered .status, tr.status-no-notebook-yet .status {{ color: #888; font-weight: normal; }}
 a {{ color: #1f4e79; }}
 </style></head>
@@ -677,84 +855,3 @@ result is generated from the run's numbers. Generated {esc(_now())}.</p>
 </tbody></table>
 </body></html>
 """
-
-
-# ============================================================================ command line
-
-def _parse_set(items: Sequence[str]) -> dict:
-    """``["training.epochs=1", "data.train_subset=500"]`` -> nested overrides (values parsed as YAML)."""
-    import yaml
-
-    overrides: dict = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ParamsError(f"--set {item!r}: expected KEY=VALUE, e.g. training.epochs=1")
-        node = overrides
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value)
-    return overrides
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m landscape report``: see ``--help``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m landscape report",
-        description="Execute report notebooks into outputs/<report>/ (ipynb, HTML, PDF, figures, metrics, "
-                    "manifest) and rebuild outputs/index.html.")
-    parser.add_argument("reports", nargs="*", help="report names (params/<name>.yaml) or params file paths")
-    parser.add_argument("--all", action="store_true", help="every report whose notebook exists")
-    parser.add_argument("--profile", default="full")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--cache", default=None, help="training cache directory (default: $LANDSCAPE_CACHE or ./cache)")
-    parser.add_argument("--output-dir", default=str(OUTPUTS_DIR), help="default: outputs/")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a param, e.g. --set training.epochs=1 (repeatable)")
-    parser.add_argument("--timeout", type=int, default=None, help="seconds per notebook cell (default: none)")
-    parser.add_argument("--no-pdf", action="store_true", help="skip the PDF")
-    parser.add_argument("--no-index", action="store_true", help="do not rebuild outputs/index.html")
-    parser.add_argument("--index-only", action="store_true",
-                        help="only rebuild the index; with report names, exit 1 unless each one's manifest says ok")
-    parser.add_argument("--list", action="store_true", help="print the reports that have a notebook, and exit")
-    args = parser.parse_args(argv)
-
-    runnable = []
-    for name in report_names():
-        try:
-            if notebook_path(load_params(name)).exists():
-                runnable.append(name)
-        except ParamsError:
-            pass
-    if args.list:
-        print("\n".join(runnable))
-        return 0
-    if args.index_only:
-        index = build_index(args.output_dir)
-        print(f"index: {_repo_relative(index)}")
-        bad = [(n, (read_json(Path(args.output_dir) / n / MANIFEST_FILE) or {}).get("status", "missing"))
-               for n in args.reports]
-        bad = [(n, s) for n, s in bad if s != STATUS_OK]
-        for name, status in bad:
-            print(f"error: report {name}: {status}", file=sys.stderr)
-        return 1 if bad else 0
-    names = runnable if args.all else list(args.reports)
-    if not names:
-        parser.error("name at least one report, or --all")
-    if args.cache:
-        os.environ["LANDSCAPE_CACHE"] = str(Path(args.cache).resolve())
-    try:
-        overrides = _parse_set(args.set)
-        jobs = [make_job(n, args.profile, overrides) for n in names]  # validate all before running any
-    except ParamsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    failed = 0
-    for job in jobs:
-        manifest = run_report(job.name, args.profile, overrides, args.output_dir, args.device,
-                              pdf=not args.no_pdf, timeout=args.timeout)
-        failed += manifest["status"] != STATUS_OK
-    if not args.no_index:
-        print(f"index: {_repo_relative(build_index(args.output_dir))}")
-    return 1 if failed else 0

@@ -12,26 +12,36 @@ import random
 import numpy as np
 import torch
 
+from .errors import UserError
+
 DEVICE_ENV = "LANDSCAPE_DEVICE"
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+
+
+class DeviceError(UserError, ValueError):
+    """A device that is not a device string, or not present on this machine."""
 
 
 def select_device(preference: str = "auto") -> torch.device:
     """Return the torch device for ``preference`` (see module docstring)."""
     if preference == "auto":
-        preference = os.environ.get(DEVICE_ENV, "auto")
+        preference = os.environ.get(DEVICE_ENV) or "auto"
     if preference == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if preference.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device {preference!r}; use auto, cpu, cuda, cuda:N or mps")
+    kind, _, index = preference.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (index and (kind != "cuda" or not index.isdigit())):
+        raise DeviceError(f"unknown device {preference!r}; allowed: {DEVICES}")
     device = torch.device(preference)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {preference!r} requested but CUDA is not available")
+        raise DeviceError(f"device {preference!r}: CUDA is not available on this machine; allowed here: auto, cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise DeviceError(f"device {preference!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(f"device {preference!r} requested but MPS is not available")
+        raise DeviceError(f"device {preference!r}: MPS is not available on this machine; allowed here: auto, cpu")
     return device
 
 

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 import torch
-from tqdm.auto import tqdm
 
 from .curvature import loss_and_gradient
+from . import progress
 from .data import ImageDataset
 from .directions import ParameterShift, parameter_vector, trainable_parameters
 from .evaluation import Batch, as_batch, evaluate
@@ -46,7 +46,7 @@ def _noise_scale(model: torch.nn.Module, scale: str) -> torch.Tensor:
 
 def noise_draws(model: torch.nn.Module, data: ImageDataset | Batch, sigmas: Sequence[float],
                 scale: str = "absolute", num_draws: int = 5, seed: int = 0, mode: str = "eval",
-                chunk_size: int = 1000, progress: bool = True) -> pd.DataFrame:
+                chunk_size: int = 1000) -> pd.DataFrame:
     """Loss and accuracy at θ + δ for every σ and draw (see module docstring).
 
     Columns: sigma, scale, draw, loss, accuracy, flatness (= |L(θ+δ) − L(θ)|), base_loss,
@@ -61,8 +61,7 @@ def noise_draws(model: torch.nn.Module, data: ImageDataset | Batch, sigmas: Sequ
     base = evaluate(model, data, chunk_size, mode)
     generator = torch.Generator().manual_seed(seed)
     rows = []
-    with ParameterShift(model) as shift, tqdm(total=num_draws * len(sigmas), desc=f"noise ({scale})",
-                                              disable=not progress) as bar:
+    with ParameterShift(model) as shift, progress.task(f"noise ({scale})", num_draws * len(sigmas), "draw"):
         for draw in range(num_draws):
             noise = torch.randn(std.numel(), generator=generator, dtype=std.dtype).to(std.device) * std
             for sigma in sigmas:
@@ -71,7 +70,7 @@ def noise_draws(model: torch.nn.Module, data: ImageDataset | Batch, sigmas: Sequ
                 rows.append({"sigma": sigma, "scale": scale, "draw": draw, "loss": result.loss,
                              "accuracy": result.accuracy, "flatness": abs(result.loss - base.loss),
                              "base_loss": base.loss, "base_accuracy": base.accuracy, "mode": mode, "n": result.n})
-                bar.update()
+                progress.tick()
     return pd.DataFrame(rows)
 
 
@@ -98,10 +97,10 @@ def summarize_draws(draws: pd.DataFrame, confidence: float = 0.95) -> pd.DataFra
 
 def noise_robustness(model: torch.nn.Module, data: ImageDataset | Batch, sigmas: Sequence[float],
                      scale: str = "absolute", num_draws: int = 5, seed: int = 0, mode: str = "eval",
-                     chunk_size: int = 1000, confidence: float = 0.95, progress: bool = True) -> pd.DataFrame:
+                     chunk_size: int = 1000, confidence: float = 0.95) -> pd.DataFrame:
     """``summarize_draws(noise_draws(...))``: mean and confidence interval of loss, accuracy and
     the seeds' flatness |L(θ+δ) − L(θ)| for each σ."""
-    draws = noise_draws(model, data, sigmas, scale, num_draws, seed, mode, chunk_size, progress)
+    draws = noise_draws(model, data, sigmas, scale, num_draws, seed, mode, chunk_size)
     return summarize_draws(draws, confidence)
 
 

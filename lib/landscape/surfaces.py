@@ -21,8 +21,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
+from . import progress
 from .data import ImageDataset
 from .directions import ParameterShift, parameter_vector
 from .evaluation import Batch, evaluate
@@ -31,8 +31,8 @@ Splits = Mapping[str, ImageDataset | Batch]
 
 
 def evaluate_grid(model: torch.nn.Module, splits: Splits, directions: Sequence[torch.Tensor],
-                  coordinates: np.ndarray, names: Sequence[str], mode: str = "eval", chunk_size: int = 1000,
-                  progress: bool = True) -> pd.DataFrame:
+                  coordinates: np.ndarray, names: Sequence[str], mode: str = "eval",
+                  chunk_size: int = 1000) -> pd.DataFrame:
     """Loss and accuracy at θ + Σ_i coordinates[p, i] · directions[i] for every grid point p.
 
     splits: {name: evaluation set}, e.g. {"train": ..., "test": ...}; coordinates: (P, k) array
@@ -50,28 +50,27 @@ def evaluate_grid(model: torch.nn.Module, splits: Splits, directions: Sequence[t
         if d.shape != (dim,):
             raise ValueError(f"directions must be flat vectors of {dim} entries, got shape {tuple(d.shape)}")
     rows = []
-    with ParameterShift(model) as shift, tqdm(total=len(coordinates) * len(splits), desc="landscape grid",
-                                              disable=not progress) as bar:
+    with ParameterShift(model) as shift, progress.task("landscape grid", len(coordinates) * len(splits), "point"):
         for point in coordinates:
             shift.set_combination(point.tolist(), directions)
             for split, data in splits.items():
                 result = evaluate(model, data, chunk_size, mode)
                 rows.append({**dict(zip(names, point.tolist())), "split": split, "loss": result.loss,
                              "accuracy": result.accuracy, "mode": mode, "n": result.n})
-                bar.update()
+                progress.tick()
     return pd.DataFrame(rows)
 
 
 def slice_1d(model: torch.nn.Module, splits: Splits, direction: torch.Tensor, alphas: Sequence[float],
-             mode: str = "eval", chunk_size: int = 1000, progress: bool = True) -> pd.DataFrame:
+             mode: str = "eval", chunk_size: int = 1000) -> pd.DataFrame:
     """L(θ + α d) for each α: columns alpha, split, loss, accuracy, mode, n."""
     alphas = np.asarray(alphas, dtype=np.float64).reshape(-1, 1)
-    return evaluate_grid(model, splits, [direction], alphas, ["alpha"], mode, chunk_size, progress)
+    return evaluate_grid(model, splits, [direction], alphas, ["alpha"], mode, chunk_size)
 
 
 def surface_2d(model: torch.nn.Module, splits: Splits, direction1: torch.Tensor, direction2: torch.Tensor,
-               alphas: Sequence[float], betas: Sequence[float], mode: str = "eval", chunk_size: int = 1000,
-               progress: bool = True) -> pd.DataFrame:
+               alphas: Sequence[float], betas: Sequence[float], mode: str = "eval",
+               chunk_size: int = 1000) -> pd.DataFrame:
     """L(θ + α d₁ + β d₂) on the grid alphas × betas (α outer, β inner): columns alpha, beta,
     split, loss, accuracy, mode, n. ``surface.pivot(index="beta", columns="alpha", values="loss")``
     gives the matrix for a contour plot."""
@@ -79,4 +78,4 @@ def surface_2d(model: torch.nn.Module, splits: Splits, direction1: torch.Tensor,
                                         indexing="ij")
     coordinates = np.stack([alpha_grid.ravel(), beta_grid.ravel()], axis=1)
     return evaluate_grid(model, splits, [direction1, direction2], coordinates, ["alpha", "beta"], mode,
-                         chunk_size, progress)
+                         chunk_size)

@@ -35,9 +35,9 @@ def reference(params: ReportParams, key: str, default: Any = None) -> Any:
 # ---------------------------------------------------------------------------- training
 
 def train_runs(params: ReportParams, data: DataSource | None = None, device: str = "auto",
-               cache: str | None = None, progress: bool = False) -> dict[str, TrainedRun]:
+               cache: str | None = None) -> dict[str, TrainedRun]:
     """Train (or load from the cache) every run of ``params``, in the params file's order."""
-    return {run_id: train(spec, cache=cache, device=device, progress=progress)
+    return {run_id: train(spec, cache=cache, device=device, label=run_id)
             for run_id, spec in params.run_specs(data).items()}
 
 
@@ -66,7 +66,9 @@ def run_status(params: ReportParams, runs: Mapping[str, TrainedRun]) -> pd.DataF
     labels = {r.id: r.label for r in params.runs}
     return pd.DataFrame([{"run": run_id, "label": labels[run_id], "status": run.status, "epochs": len(run.history),
                           "diverged_epoch": run.diverged_epoch, "trained_epochs": run.trained_epochs,
-                          "time_s": float(sum(r["time_s"] for r in run.history))} for run_id, run in runs.items()])
+                          "time_s": float(sum(r["time_s"] for r in run.history))} for run_id, run in runs.items()],
+                        columns=["run", "label", "status", "epochs", "diverged_epoch", "trained_epochs", "time_s"]
+                        ).astype({"diverged_epoch": "Int64"})
 
 
 def runs_table(status: pd.DataFrame) -> pd.DataFrame:
@@ -140,6 +142,13 @@ def _comparison(ours: Mapping[str, float], theirs: Mapping[str, float] | None, c
     return row
 
 
+def _frame(rows: list[dict], template: dict) -> pd.DataFrame:
+    """Rows keyed by (group, column) as a frame with two header rows, in the order of
+    ``template``'s keys; the header stays when there are no rows (no run completed an epoch)."""
+    columns = list(template)
+    return pd.DataFrame([[r.get(c, np.nan) for c in columns] for r in rows], columns=pd.MultiIndex.from_tuples(columns))
+
+
 def first_epochs_table(history: pd.DataFrame, run_id: str, reference_rows: Sequence[Sequence[float]] | None,
                        n: int = 5) -> pd.DataFrame:
     """The first ``n`` epochs of one run: train/val loss and accuracy, with the study's rows
@@ -148,52 +157,42 @@ def first_epochs_table(history: pd.DataFrame, run_id: str, reference_rows: Seque
     ours = history[history["run"] == run_id].set_index("epoch")
     theirs = {int(r[0]): dict(zip(FIRST_EPOCH_COLUMNS, r[1:])) for r in (reference_rows or [])}
     epochs = sorted(set(theirs) | set(ours.index))[:n] if theirs else sorted(ours.index)[:n]
-    rows = []
-    for epoch in epochs:
+    def row(epoch: int) -> dict:
         mine = ours.loc[epoch].to_dict() if epoch in ours.index else {}
-        row = {("epoch", ""): epoch}
-        row.update(_comparison(mine, theirs.get(epoch, {}) if reference_rows else None, FIRST_EPOCH_COLUMNS))
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    df.columns = pd.MultiIndex.from_tuples(df.columns)
-    return df
+        return {("epoch", ""): epoch,
+                **_comparison(mine, theirs.get(epoch, {}) if reference_rows else None, FIRST_EPOCH_COLUMNS)}
+
+    return _frame([row(epoch) for epoch in epochs], row(0))
 
 
 def final_epoch_table(history: pd.DataFrame, reference_final: Mapping[str, Mapping[str, float]] | None = None
                       ) -> pd.DataFrame:
     """Last completed epoch per run (train/val loss and accuracy) with the study's final-epoch
     numbers beside ours for the runs the reference names."""
-    finals = final_rows(history)
-    rows = []
-    for run_id, mine in finals.iterrows():
-        row = {("model", ""): mine["label"], ("epochs", RUN): int(mine["epoch"])}
+    def row(run_id: str, mine: Mapping) -> dict:
         theirs = None if reference_final is None else (reference_final.get(run_id) or {})
-        row.update(_comparison(mine.to_dict(), theirs, FIRST_EPOCH_COLUMNS))
-        rows.append(row)
-    df = pd.DataFrame(rows)
+        return {("model", ""): mine.get("label", ""), ("epochs", RUN): int(mine.get("epoch", 0)),
+                **_comparison(mine, theirs, FIRST_EPOCH_COLUMNS)}
+
+    df = _frame([row(run_id, mine.to_dict()) for run_id, mine in final_rows(history).iterrows()], row("", {}))
     if reference_final is None:  # our numbers only: one header row
         df.columns = [name for name, _ in df.columns]
-        return df
-    df.columns = pd.MultiIndex.from_tuples(df.columns)
     return df
 
 
 def gap_table(history: pd.DataFrame, reference_gap: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Final-epoch generalization gap (train acc − val acc) per run, with the largest and
     smallest gap over all epochs, and the study's gap beside ours where given."""
-    finals = final_rows(history)
     extremes = history.groupby("run")["gap"].agg(["min", "max"])
-    rows = []
-    for run_id, mine in finals.iterrows():
-        row = {("model", ""): mine["label"], ("epochs", RUN): int(mine["epoch"])}
+
+    def row(run_id: str, mine: Mapping) -> dict:
         theirs = None if reference_gap is None else {"gap": (reference_gap or {}).get(run_id)}
-        row.update(_comparison({"gap": mine["gap"]}, theirs, ["gap"]))
-        row[("gap over epochs", "min")] = float(extremes.loc[run_id, "min"])
-        row[("gap over epochs", "max")] = float(extremes.loc[run_id, "max"])
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    df.columns = pd.MultiIndex.from_tuples(df.columns)
-    return df
+        return {("model", ""): mine.get("label", ""), ("epochs", RUN): int(mine.get("epoch", 0)),
+                **_comparison({"gap": mine.get("gap")}, theirs, ["gap"]),
+                ("gap over epochs", "min"): float(extremes["min"].get(run_id, np.nan)),
+                ("gap over epochs", "max"): float(extremes["max"].get(run_id, np.nan))}
+
+    return _frame([row(run_id, mine.to_dict()) for run_id, mine in final_rows(history).iterrows()], row("", {}))
 
 
 def epochs_table(history: pd.DataFrame, n: int = 5) -> pd.DataFrame:

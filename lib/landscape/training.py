@@ -3,8 +3,10 @@
 A run is defined by a :class:`RunSpec` (data, model, training config, seed). Its cache key is a
 hash of everything in the spec (not of where the data lives), so a second call with the same
 spec loads the result instead of training. After every epoch a checkpoint (model, optimizer,
-scheduler, random-generator states, history) is written atomically; an interrupted run resumes
-from its last completed epoch and produces the same numbers as an uninterrupted one.
+scheduler, random-generator states, history) is written to the cache (``landscape.store``:
+atomic, checksummed, never unpickled); an interrupted run resumes from its last completed epoch
+and produces the same numbers as an uninterrupted one. A cache file that fails verification is
+moved aside and its run recomputed.
 
 History rows (one per epoch, units in brackets):
   epoch [1-based], lr [learning rate used during the epoch],
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,17 +28,17 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from . import data as data_mod
+from . import progress, store
 from .evaluation import evaluate
 from .models import build_model, use_fast_layout
 from .runtime import accumulator_dtype, make_deterministic, select_device
 
 ENGINE_VERSION = 2  # bump when a change alters the numbers a cached run would produce
-CACHE_ENV = "LANDSCAPE_CACHE"
-DEFAULT_CACHE_DIR = data_mod.REPO_ROOT / "cache"
 SCHEDULES = ("constant", "step", "cosine")
+RESULT_KEYS = ("model", "history", "status", "diverged_epoch")  # of result.pt
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "history")  # of checkpoint.pt
 DIVERGENCE_CHECK_EVERY = 20  # steps between non-finite checks (each check syncs an accelerator)
 
 
@@ -111,9 +112,18 @@ class TrainedRun:
     key: str
 
     @property
+    def outcome(self) -> str:
+        return outcome(self.status, self.diverged_epoch)
+
+    @property
     def final(self) -> dict:
         """The last completed epoch's history row (empty if none completed)."""
         return self.history[-1] if self.history else {}
+
+
+def outcome(status: str, diverged_epoch: int | None) -> str:
+    """How a run ended, in words: its status, and the epoch where it diverged."""
+    return status if diverged_epoch is None else f"{status} at epoch {int(diverged_epoch)}"
 
 
 # ---------------------------------------------------------------------------- data
@@ -133,33 +143,6 @@ def load_splits(spec: DataSpec) -> tuple[data_mod.ImageDataset, data_mod.ImageDa
             splits.append(ds)
         _DATA_CACHE[spec] = (splits[0], splits[1])
     return _DATA_CACHE[spec]
-
-
-# ---------------------------------------------------------------------------- cache I/O
-
-def cache_dir(path: str | Path | None = None) -> Path:
-    return Path(path or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
-
-
-def _atomic_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def atomic_write_bytes(data: bytes, path: Path) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _atomic_write_text(text: str, path: Path) -> None:
-    atomic_write_bytes(text.encode(), path)
-
-
-def _load(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 # ---------------------------------------------------------------------------- training
@@ -199,20 +182,20 @@ def build_run_model(spec: RunSpec, input_shape: tuple[int, int, int], num_classe
     return use_fast_layout(build_model(spec.model, input_shape, num_classes, **dict(spec.model_options)))
 
 
-def train(spec: RunSpec, cache: str | Path | None = None, device: str = "auto", progress: bool = True,
-          on_epoch_end: Callable[[dict], None] | None = None) -> TrainedRun:
-    """Train ``spec`` (or load it from the cache); see the module docstring."""
+def train(spec: RunSpec, cache: str | Path | None = None, device: str = "auto",
+          on_epoch_end: Callable[[dict], None] | None = None, label: str | None = None) -> TrainedRun:
+    """Train ``spec`` (or load it from the cache); see the module docstring. Epochs are counted
+    by ``landscape.progress`` under ``label`` (default: model and seed)."""
     dev = select_device(device)
     make_deterministic()
     key = spec.key()
-    run_dir = cache_dir(cache) / key
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = store.cache_dir(cache) / key
     train_ds, test_ds = load_splits(spec.data)
     model = build_run_model(spec, tuple(train_ds.images.shape[1:]), train_ds.num_classes).to(dev)
 
     result_path = run_dir / "result.pt"
-    if result_path.exists():
-        result = _load(result_path)
+    result = store.load_tensors(result_path, RESULT_KEYS)
+    if result is not None:
         model.load_state_dict(result["model"])
         model.eval()
         return TrainedRun(spec, model, result["history"], result["status"], result["diverged_epoch"], 0, key)
@@ -223,47 +206,46 @@ def train(spec: RunSpec, cache: str | Path | None = None, device: str = "auto", 
     generator = torch.Generator().manual_seed(spec.seed)
     history: list[dict] = []
     checkpoint_path = run_dir / "checkpoint.pt"
-    if checkpoint_path.exists():
-        ckpt = _load(checkpoint_path)
+    ckpt = store.load_tensors(checkpoint_path, CHECKPOINT_KEYS)
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         _set_rng_state(ckpt["rng"], generator, dev)
         history = ckpt["history"]
-    _atomic_write_text(json.dumps({"key": key, "spec": _spec_json(spec)}, indent=2), run_dir / "spec.json")
+    store.atomic_write_text(json.dumps({"key": key, "spec": _spec_json(spec)}, indent=2), run_dir / "spec.json")
 
     train_x, train_y = train_ds.images.to(dev), train_ds.labels.to(dev)
     fill = data_mod.black_pixel(spec.data.normalization, train_x.shape[1]) if cfg.augment else None
     status, diverged_epoch, trained = "completed", None, 0
-    epochs = tqdm(range(len(history) + 1, cfg.epochs + 1), desc=f"{spec.model} seed {spec.seed}",
-                  disable=not progress, initial=len(history), total=cfg.epochs, unit="epoch")
-    for epoch in epochs:
-        start = time.perf_counter()
-        lr = optimizer.param_groups[0]["lr"]
-        stats = _train_epoch(model, optimizer, train_x, train_y, cfg, generator, fill)
-        trained += 1
-        if stats is None:
-            status, diverged_epoch = "diverged", epoch
-            break
-        scheduler.step()
-        test = evaluate(model, test_ds, chunk_size=cfg.eval_chunk)
-        loss, acc, grad_norm = stats
-        row = {"epoch": epoch, "lr": lr, "train_loss": loss, "train_acc": acc, "test_loss": test.loss,
-               "test_acc": test.accuracy, "gap": acc - test.accuracy, "grad_norm": grad_norm,
-               "time_s": time.perf_counter() - start}
-        history.append(row)
-        epochs.set_postfix(train_loss=f"{loss:.4f}", test_acc=f"{test.accuracy:.4f}")
-        _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "scheduler": scheduler.state_dict(), "rng": _rng_state(generator, dev),
-                      "history": history}, checkpoint_path)
-        if on_epoch_end is not None:
-            on_epoch_end(row)
-    epochs.close()
+    with progress.task(f"train {label or spec.model} (seed {spec.seed})", cfg.epochs, "epoch", len(history)):
+        for epoch in range(len(history) + 1, cfg.epochs + 1):
+            start = time.perf_counter()
+            lr = optimizer.param_groups[0]["lr"]
+            stats = _train_epoch(model, optimizer, train_x, train_y, cfg, generator, fill)
+            trained += 1
+            if stats is None:
+                status, diverged_epoch = "diverged", epoch
+                progress.tick(0, diverged=f"at epoch {epoch}")
+                break
+            scheduler.step()
+            test = evaluate(model, test_ds, chunk_size=cfg.eval_chunk)
+            loss, acc, grad_norm = stats
+            row = {"epoch": epoch, "lr": lr, "train_loss": loss, "train_acc": acc, "test_loss": test.loss,
+                   "test_acc": test.accuracy, "gap": acc - test.accuracy, "grad_norm": grad_norm,
+                   "time_s": time.perf_counter() - start}
+            history.append(row)
+            store.save_tensors({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                "scheduler": scheduler.state_dict(), "rng": _rng_state(generator, dev),
+                                "history": history}, checkpoint_path)
+            progress.tick(train_loss=f"{loss:.4f}", test_acc=f"{test.accuracy:.4f}")
+            if on_epoch_end is not None:
+                on_epoch_end(row)
     model.eval()
-    _atomic_save({"model": model.state_dict(), "history": history, "status": status,
-                  "diverged_epoch": diverged_epoch}, result_path)
-    _atomic_write_text(json.dumps({"status": status, "diverged_epoch": diverged_epoch, "history": history},
-                                  indent=2), run_dir / "history.json")
+    store.save_tensors({"model": model.state_dict(), "history": history, "status": status,
+                        "diverged_epoch": diverged_epoch}, result_path)
+    store.atomic_write_text(json.dumps({"status": status, "diverged_epoch": diverged_epoch, "history": history},
+                                       indent=2), run_dir / "history.json")
     checkpoint_path.unlink(missing_ok=True)
     return TrainedRun(spec, model, history, status, diverged_epoch, trained, key)
 

@@ -1,0 +1,103 @@
+"""Progress of long work: one mechanism for the terminal, JupyterLab and rendered reports.
+
+``task(desc, total, unit)`` opens one piece of work (a run's epochs, one probe on one run); code
+inside it calls ``tick()`` for each unit done (an epoch, a Hessian-vector product, a grid point)
+without knowing who shows it. A task opened inside another one adds its ticks to the outer task
+(one bar per probe, whatever the probe calls). How tasks are shown depends on
+``$LANDSCAPE_PROGRESS``:
+
+- ``auto`` (default): ``tqdm.auto``, a widget bar in JupyterLab, a text bar on stderr in a terminal;
+- ``lines``: plain lines on stderr when a task starts, every ``LINE_INTERVAL_S`` seconds while it
+  runs and when it ends (``report`` sets this for its kernel and streams the lines);
+- ``off``: nothing.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import sys
+import time
+from typing import Iterator
+
+PROGRESS_ENV = "LANDSCAPE_PROGRESS"
+MODES = ("auto", "lines", "off")
+LINE_INTERVAL_S = 20.0
+
+
+def mode() -> str:
+    chosen = os.environ.get(PROGRESS_ENV, "auto") or "auto"
+    return chosen if chosen in MODES else "auto"
+
+
+class Task:
+    """One piece of work being counted (see module docstring)."""
+
+    def __init__(self, desc: str, total: int | None, unit: str, initial: int = 0):
+        self.desc, self.total, self.unit, self.count = desc, total, unit, initial
+        self.postfix: dict[str, str] = {}
+        self.started = self._shown = time.perf_counter()
+        self.mode = mode()
+        self._bar = None
+        if self.mode == "auto":
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(desc=desc, total=total, unit=unit, initial=initial, file=sys.stderr)
+        elif self.mode == "lines":
+            self._line("")
+
+    def tick(self, n: int = 1, **postfix: object) -> None:
+        """``n`` more units done; ``postfix`` (e.g. ``loss=0.31``) is shown beside the count."""
+        self.count += n
+        self.postfix.update({k: str(v) for k, v in postfix.items()})
+        if self._bar is not None:
+            self._bar.update(n)
+            if postfix:
+                self._bar.set_postfix(self.postfix, refresh=False)
+        elif self.mode == "lines" and time.perf_counter() - self._shown >= LINE_INTERVAL_S:
+            self._line("")
+
+    def close(self, outcome: str = "done") -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self.mode == "lines":
+            self._line(f" {outcome}")
+
+    def _line(self, suffix: str) -> None:
+        self._shown = time.perf_counter()
+        count = f"{self.count}/{self.total}" if self.total is not None else str(self.count)
+        unit = self.unit if (self.total if self.total is not None else self.count) == 1 else f"{self.unit}s"
+        extra = "".join(f", {k} {v}" for k, v in self.postfix.items())
+        print(f"  {self.desc}: {count} {unit}{extra} ({self._shown - self.started:.0f} s){suffix}",
+              file=sys.stderr, flush=True)
+
+
+_current: contextvars.ContextVar[Task | None] = contextvars.ContextVar("landscape_progress_task", default=None)
+
+
+@contextlib.contextmanager
+def task(desc: str, total: int | None = None, unit: str = "it", initial: int = 0) -> Iterator[Task]:
+    """Count a piece of work (see module docstring); inside an open task, the open task."""
+    outer = _current.get()
+    if outer is not None:
+        yield outer
+        return
+    current = Task(desc, total, unit, initial)
+    token = _current.set(current)
+    outcome = "interrupted"
+    try:
+        yield current
+        outcome = "done"
+    except Exception:
+        outcome = "failed"
+        raise
+    finally:
+        _current.reset(token)
+        current.close(outcome)
+
+
+def tick(n: int = 1, **postfix: object) -> None:
+    """Advance the open task by ``n`` units (nothing when no task is open)."""
+    current = _current.get()
+    if current is not None:
+        current.tick(n, **postfix)

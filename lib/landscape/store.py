@@ -1,0 +1,214 @@
+"""The cache on disk: the one place that writes and reads cached files.
+
+Layout under the cache root (``--cache``, else ``$LANDSCAPE_CACHE``, else ``./cache``):
+``<training key>/result.pt`` and ``checkpoint.pt`` (torch tensors and plain numbers),
+``<training key>/spec.json`` and ``history.json`` (for people; never read back), and
+``probes/<probe key>.json`` (probe result frames).
+
+Every cached file is written atomically (a temporary ``<name>.tmp<pid>`` renamed into place) and
+starts with a header line that holds the SHA-256 and length of the payload after it. A file is
+read only through :func:`load`, which verifies the header before decoding anything. A file that
+fails (truncated, zeroed, edited, written by an older version, not ours) is moved aside to
+``<name>.corrupt``, named in one warning line on stderr, and treated as missing, so its content
+is recomputed. Nothing in the cache is unpickled: tensors are read with
+``torch.load(weights_only=True)`` (tensors, numbers, strings and containers of them, nothing
+else) and probe frames are JSON. Temporary files left by a killed process are removed by
+:func:`sweep_temporary`.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import torch
+
+from .data import REPO_ROOT
+
+CACHE_ENV = "LANDSCAPE_CACHE"
+DEFAULT_CACHE_DIR = REPO_ROOT / "cache"
+HEADER_PREFIX = b"landscape-cache 1 sha256="
+MAX_HEADER = 128  # bytes; a longer first line is not our header
+QUARANTINE_SUFFIX = ".corrupt"
+_TEMPORARY = re.compile(r"\.tmp(\d+)$")
+
+
+class CorruptCacheFile(Exception):
+    """A cached file failed verification or decoding (the message says how)."""
+
+
+def cache_dir(path: str | Path | None = None) -> Path:
+    """The cache root: ``path``, else ``$LANDSCAPE_CACHE``, else ``./cache`` of the repository."""
+    return Path(path or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
+
+
+# ---------------------------------------------------------------------------- writing
+
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one; the
+    temporary file is removed if the write fails."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(text: str, path: Path) -> None:
+    atomic_write_bytes(text.encode("utf-8"), path)
+
+
+def _header(payload: bytes) -> bytes:
+    return HEADER_PREFIX + hashlib.sha256(payload).hexdigest().encode() + b" bytes=" + str(len(payload)).encode() + b"\n"
+
+
+def write_verified(payload: bytes, path: Path) -> None:
+    """Write ``payload`` behind a checksum header, atomically."""
+    atomic_write_bytes(_header(payload) + payload, path)
+
+
+def save_tensors(obj: Any, path: Path) -> None:
+    """Cache ``obj`` (tensors, numbers, strings, and lists, tuples and dicts of them)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_verified(buffer.getvalue(), path)
+
+
+def save_frames(value: pd.DataFrame | tuple[pd.DataFrame, ...], path: Path) -> None:
+    """Cache a frame or a tuple of frames as JSON (exact: floats are written with repr)."""
+    frames = value if isinstance(value, tuple) else (value,)
+    document = {"tuple": isinstance(value, tuple), "frames": [_frame_to_json(f) for f in frames]}
+    write_verified(json.dumps(document, allow_nan=True).encode("utf-8"), path)
+
+
+# ---------------------------------------------------------------------------- reading
+
+def read_verified(path: Path) -> bytes:
+    """The payload of a cached file after checking its header; CorruptCacheFile otherwise."""
+    data = Path(path).read_bytes()
+    newline = data.find(b"\n", 0, MAX_HEADER)
+    if not data.startswith(HEADER_PREFIX) or newline < 0:
+        raise CorruptCacheFile("no checksum header (not written by this version of the suite)")
+    match = re.fullmatch(rb"([0-9a-f]{64}) bytes=(\d+)", data[len(HEADER_PREFIX):newline])
+    if match is None:
+        raise CorruptCacheFile("malformed checksum header")
+    payload = data[newline + 1:]
+    if len(payload) != int(match.group(2)):
+        raise CorruptCacheFile(f"truncated or extended: {len(payload)} bytes, header says {int(match.group(2))}")
+    if hashlib.sha256(payload).hexdigest().encode() != match.group(1):
+        raise CorruptCacheFile("checksum mismatch")
+    return payload
+
+
+def decode_tensors(payload: bytes) -> Any:
+    return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+
+
+def decode_frames(payload: bytes) -> pd.DataFrame | tuple[pd.DataFrame, ...]:
+    document = json.loads(payload.decode("utf-8"))
+    frames = tuple(_frame_from_json(f) for f in document["frames"])
+    return frames if document["tuple"] else frames[0]
+
+
+def load(path: Path, decode: Callable[[bytes], Any]) -> Any | None:
+    """``decode`` of the verified payload of ``path``; None when the file is missing, or when it
+    fails verification or decoding (then it is moved aside with one warning line)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return decode(read_verified(path))
+    except Exception as exc:  # noqa: BLE001 - any failure to read a cache file means "recompute it"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        aside = quarantine(path)
+        print(f"warning: cache file {path} is unreadable ({reason[:200]}); moved to {aside.name}, recomputing",
+              file=sys.stderr)
+        return None
+
+
+def quarantine(path: Path) -> Path:
+    """Move a bad cache file aside (``<name>.corrupt``, replacing an older one); its new path."""
+    aside = path.with_name(path.name + QUARANTINE_SUFFIX)
+    os.replace(path, aside)
+    return aside
+
+
+def load_tensors(path: Path, required: tuple[str, ...] = ()) -> Any | None:
+    """A mapping cached by :func:`save_tensors`; a file without every ``required`` key counts as
+    unreadable."""
+    def decode(payload: bytes) -> Any:
+        found = decode_tensors(payload)
+        missing = [k for k in required if not isinstance(found, dict) or k not in found]
+        if missing:
+            raise CorruptCacheFile(f"missing {missing}")
+        return found
+
+    return load(path, decode)
+
+
+def load_frames(path: Path) -> pd.DataFrame | tuple[pd.DataFrame, ...] | None:
+    return load(path, decode_frames)
+
+
+# ---------------------------------------------------------------------------- temporary files
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _folders(root: Path, depth: int):
+    if root.is_dir():
+        yield root
+        if depth > 0:
+            for child in root.iterdir():
+                yield from _folders(child, depth - 1)
+
+
+def sweep_temporary(*roots: Path, depth: int = 2) -> list[Path]:
+    """Remove ``*.tmp<pid>`` files (see :func:`atomic_write_bytes`) whose process is gone, in
+    each root and ``depth`` levels of folders below it; the removed paths."""
+    removed = []
+    for folder in (f for root in roots for f in _folders(Path(root), depth)):
+        for path in folder.iterdir():
+            match = _TEMPORARY.search(path.name)
+            if match and path.is_file() and not _alive(int(match.group(1))):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+# ---------------------------------------------------------------------------- frames as JSON
+
+def _frame_to_json(df: pd.DataFrame) -> dict:
+    if not (isinstance(df.index, pd.RangeIndex) and df.index.start == 0 and df.index.step == 1):
+        raise TypeError("only frames with a default RangeIndex are cached")
+    columns = [str(c) for c in df.columns]
+    if len(set(columns)) != len(columns) or list(df.columns) != columns:
+        raise TypeError("only frames with unique string column names are cached")
+    tuple_columns = [c for c in columns if df[c].dtype == object and any(isinstance(v, tuple) for v in df[c])]
+    return {"columns": columns, "dtypes": [str(df[c].dtype) for c in columns], "tuple_columns": tuple_columns,
+            "rows": len(df), "data": [df[c].tolist() for c in columns]}
+
+
+def _frame_from_json(doc: dict) -> pd.DataFrame:
+    data = {}
+    for name, dtype, values in zip(doc["columns"], doc["dtypes"], doc["data"], strict=True):
+        if name in doc["tuple_columns"]:
+            values = [tuple(v) if isinstance(v, list) else v for v in values]
+        data[name] = pd.Series(values, dtype=dtype, index=pd.RangeIndex(doc["rows"]))
+    return pd.DataFrame(data, index=pd.RangeIndex(doc["rows"]), columns=doc["columns"])
