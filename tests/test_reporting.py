@@ -3,6 +3,7 @@ temporary cache and output directories) into HTML, PDF, figures, tables, metrics
 index, bad params failing fast inside the notebook, and the helpers behind it."""
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -84,13 +85,43 @@ def test_every_report_names_an_existing_notebook_or_is_listed_as_pending(tmp_pat
 
 # ---------------------------------------------------------------------------- one report end to end
 
-def render_smoke(tmp_path_factory, report):
-    """Render ``report`` (smoke profile) with a fresh training cache; (output root, manifest)."""
-    out = tmp_path_factory.mktemp(f"outputs_{report}")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LANDSCAPE_CACHE", str(tmp_path_factory.mktemp(f"cache_{report}")))
-        manifest = reporting.run_report(report, "smoke", output_root=out, log=None)
-    return out, manifest
+def git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=reporting.REPO_ROOT,
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="session")
+def smoke_pass(tmp_path_factory):
+    """``make reports PROFILE=smoke``, the README's quick pass, once for the session with a fresh
+    cache: (output root, git status before, git status after)."""
+    before = git_status()
+    env = {**os.environ, "LANDSCAPE_CACHE": str(tmp_path_factory.mktemp("smoke_cache"))}
+    done = subprocess.run(["make", "-s", "reports", "PROFILE=smoke"], cwd=reporting.REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return reporting.OUTPUTS_DIR / "_smoke", before, git_status()
+
+
+def render_smoke(smoke_pass, report):
+    """(output root, manifest) of ``report`` from the smoke pass."""
+    out = smoke_pass[0]
+    return out, json.loads((out / report / "manifest.json").read_text())
+
+
+def test_a_smoke_pass_writes_outside_the_published_reports_and_leaves_git_clean(smoke_pass):
+    out, before, after = smoke_pass
+    assert before == after, "make reports PROFILE=smoke changed files that git tracks or sees"
+    assert out == reporting.OUTPUTS_DIR / "_smoke" and (out / "index.html").exists()
+    published = json.loads((reporting.OUTPUTS_DIR / REPORT / "manifest.json").read_text())
+    assert published["profile"] == "full"
+
+
+def test_a_notebook_run_by_hand_defaults_to_smoke_and_a_scratch_folder(tmp_path):
+    for path in NOTEBOOKS:
+        first = nbformat.read(str(path), as_version=4).cells[0].source
+        assert 'profile = "smoke"' in first and "output_dir = None" in first and "outputs/_scratch/" in first
+    report = reporting.Report(load_params(REPORT, "smoke"))
+    assert report.dir == reporting.SCRATCH_DIR / REPORT
 
 
 def headings_ending_a_page(pdf, page):
@@ -135,10 +166,8 @@ def code_outputs(out, report):
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    out, manifest = render_smoke(tmp_path_factory, REPORT)
-    reporting.build_index(out)
-    return out, manifest
+def rendered(smoke_pass):
+    return render_smoke(smoke_pass, REPORT)
 
 
 def test_the_notebook_executes_without_errors(rendered):
@@ -234,13 +263,6 @@ def test_bad_params_make_the_notebook_fail_fast_with_the_params_error(notebook, 
     ran = [c for c in nb.cells if c.cell_type == "code" and c.execution_count is not None]
     assert "load_params(params_file" in ran[-1].source, "execution must stop at the load_params cell"
     assert not (tmp_path / "cache").exists()
-
-
-def test_the_command_line_rejects_bad_params_before_executing(tmp_path, capsys):
-    code = reporting.main([REPORT, "--profile", "smoke", "--set", "training.epochs=ten", "--output-dir", str(tmp_path)])
-    assert code == 2
-    assert "training.epochs: Input should be a valid integer" in capsys.readouterr().err
-    assert not any(tmp_path.iterdir())
 
 
 def test_claim_checks_in_params_are_validated():
@@ -453,8 +475,8 @@ def test_rendered_reports_drop_stderr_and_widget_outputs():
 # ---------------------------------------------------------------------------- the other studies end to end
 
 @pytest.mark.parametrize("report", sorted(STUDY_SECTIONS))
-def test_study_report_executes_and_holds_every_section(report, tmp_path_factory):
-    out, manifest = render_smoke(tmp_path_factory, report)
+def test_study_report_executes_and_holds_every_section(report, smoke_pass):
+    out, manifest = render_smoke(smoke_pass, report)
     assert manifest["status"] == "ok", manifest.get("error")
     _, outputs = code_outputs(out, report)
     assert not [o for o in outputs if o.output_type == "error"]
@@ -473,3 +495,23 @@ def test_study_report_executes_and_holds_every_section(report, tmp_path_factory)
     assert all(c["verdict"] != "pending" for c in metrics["claims"]), metrics["claims"]
     stand_in = load_params(report, "smoke").resolve_data()
     assert ("Stand-in dataset" in page) == (stand_in.name != load_params(report).data.name)
+
+
+# ---------------------------------------------------------------------------- diverged runs
+
+def test_a_report_whose_runs_all_diverge_renders_with_the_divergence_shown(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
+    manifest = reporting.run_report(REPORT, "smoke", {"training": {"lr": 1000.0}}, output_root=tmp_path, log=None)
+    assert manifest["status"] == "ok", manifest.get("error")
+    folder = tmp_path / REPORT
+    assert (folder / f"{REPORT}.html").exists() and reporting.pdf_pages(folder / f"{REPORT}.pdf") >= 1
+    runs = pd.read_csv(folder / "tables" / "runs.csv")
+    assert list(runs["status"]) == ["diverged", "diverged"] and list(runs["diverged at epoch"]) == [1, 1]
+    page = (folder / f"{REPORT}.html").read_text()
+    assert re.search(r"<td[^>]*>1</td>", page) and "1.0000" not in page  # the epoch prints as an integer
+    notes = re.findall(r'<p class="report-pending">(.*?)</p>', page)
+    assert notes and all("no run completed (run A diverged at epoch 1; run B diverged at epoch 1)" in n
+                         for n in notes if n.startswith("Not computed")), notes
+    verdicts = json.loads((folder / "metrics.json").read_text())["claims"]
+    assert verdicts and all(c["verdict"] == "pending" and re.fullmatch(
+        r"pending because run [AB] diverged at epoch 1; run [AB] diverged at epoch 1", c["evidence"]) for c in verdicts)

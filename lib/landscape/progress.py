@@ -2,8 +2,8 @@
 
 ``task(desc, total, unit)`` opens one piece of work (a run's epochs, one probe on one run); code
 inside it calls ``tick()`` for each unit done (an epoch, a Hessian-vector product, a grid point)
-without knowing who shows it. A task opened inside another one adds its ticks to the outer task
-(one bar per probe, whatever the probe calls). How tasks are shown depends on
+without knowing who shows it. A task opened inside another one adds its size and its ticks to
+the outer task (one bar per probe, whatever the probe calls). How tasks are shown depends on
 ``$LANDSCAPE_PROGRESS``:
 
 - ``auto`` (default): ``tqdm.auto``, a widget bar in JupyterLab, a text bar on stderr in a terminal;
@@ -57,6 +57,13 @@ class Task:
         elif self.mode == "lines" and time.perf_counter() - self._shown >= LINE_INTERVAL_S:
             self._line("")
 
+    def expect(self, n: int) -> None:
+        """``n`` more units are coming (a nested task announced its size)."""
+        self.total = (self.total if self.total is not None else self.count) + n
+        if self._bar is not None:
+            self._bar.total = self.total
+            self._bar.refresh()
+
     def close(self, outcome: str = "done") -> None:
         if self._bar is not None:
             self._bar.close()
@@ -80,6 +87,8 @@ def task(desc: str, total: int | None = None, unit: str = "it", initial: int = 0
     """Count a piece of work (see module docstring); inside an open task, the open task."""
     outer = _current.get()
     if outer is not None:
+        if total is not None:
+            outer.expect(total)
         yield outer
         return
     current = Task(desc, total, unit, initial)

@@ -703,6 +703,10 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
         except (OSError, RuntimeError, ValueError) as exc:
             error = f"PDF: {exc}"
     summary = read_json(out / SUMMARY_FILE) or {}
+    if not stem.with_suffix(".ipynb").exists():
+        error = error or "the notebook was not executed (no executed notebook was written)"
+    elif not summary:
+        error = error or "the notebook recorded nothing (no summary.json: it never created its Report)"
     if summary.get("params_digest") not in (None, manifest["params_digest"]):
         error = error or "the notebook ran with other params than the manifest records"
     if (out / METRICS_FILE).exists():

@@ -1,0 +1,223 @@
+"""The command line as a user meets it: every kind of bad input is one line and exit status 2 on
+every subcommand, before anything is computed; params paths are used as given; progress is
+shown; Ctrl-C or SIGTERM during a report ends with one line and an ``interrupted`` manifest,
+leaves no temporary file, and a rerun resumes; the Makefile's help and lab targets."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from landscape import cli, progress, reporting
+from landscape.params import PARAMS_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+REPORT = "mlp_vs_cnn_fmnist"
+SUBCOMMANDS = ["check", "train", "probe", "report"]
+
+
+def bad_inputs(tmp_path):
+    """kind -> arguments after the subcommand, each one mistake."""
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes((PARAMS_DIR / f"{REPORT}.yaml").read_bytes().replace(b"MLP", "MLP \xe9".encode("latin-1"), 1))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("report: [unclosed\n")
+    typo_in_smoke = tmp_path / "typo.yaml"
+    raw = yaml.safe_load((PARAMS_DIR / f"{REPORT}.yaml").read_text())
+    raw["profiles"]["smoke"]["training"]["epochz"] = 1
+    typo_in_smoke.write_text(yaml.safe_dump(raw))
+    no_data = tmp_path / "no_data.yaml"
+    raw = yaml.safe_load((PARAMS_DIR / "resnet20_ablation.yaml").read_text())
+    raw["data"].pop("stand_in")
+    for profile in raw["profiles"].values():
+        profile.get("data", {}).pop("stand_in", None)
+    raw["data"]["root"] = str(tmp_path / "empty")
+    no_data.write_text(yaml.safe_dump(raw))
+    return {
+        "unknown report": ["no_such_report"],
+        "missing path": [str(tmp_path / "missing.yaml")],
+        "directory": [str(tmp_path)],
+        "not UTF-8": [str(latin1)],
+        "not YAML": [str(broken)],
+        "typo in another profile": [str(typo_in_smoke)],
+        "unknown profile": [REPORT, "--profile", "fast"],
+        "unknown key in --set": [REPORT, "--set", "training.lrr=0.1"],
+        "wrong type in --set": [REPORT, "--set", "training.epochs=ten"],
+        "--set not KEY=VALUE": [REPORT, "--set", "training.epochs"],
+        "--set value not YAML": [REPORT, "--set", "training.lr=[1,"],
+        "unknown device": [REPORT, "--device", "tpu"],
+        "absent device": [REPORT, "--device", "mps"],
+        "missing dataset": [str(no_data)],
+        "unknown option": [REPORT, "--epochs", "3"],
+        "no report": [],
+    }
+
+
+def test_every_bad_input_is_one_line_and_exit_2_on_every_subcommand(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
+    outputs = tmp_path / "outputs"
+    for kind, args in bad_inputs(tmp_path).items():
+        for command in SUBCOMMANDS:
+            extra = ["--output-dir", str(outputs)] if command == "report" else []
+            code = cli.main([command, *args, *extra])
+            captured = capsys.readouterr()
+            lines = captured.err.strip().splitlines()
+            assert code == 2, (kind, command, captured.err)
+            assert len(lines) == 1 and lines[0].startswith("error: "), (kind, command, captured.err)
+            assert "Traceback" not in captured.err + captured.out
+    assert not (tmp_path / "cache").exists() and not outputs.exists(), "nothing may be computed or written"
+
+
+def test_errors_name_what_is_wrong_and_what_is_allowed(tmp_path, capsys):
+    expected = {"unknown report": "available reports: ['batchnorm',", "directory": "is a directory",
+                "not UTF-8": "not UTF-8 text", "typo in another profile": "profile 'smoke'): training.epochz: unknown key",
+                "unknown device": "allowed: auto, cpu, cuda, cuda:N or mps",
+                "absent device": "MPS is not available on this machine",
+                "missing dataset": "dataset 'cifar10' not found", "--set value not YAML": "not valid YAML"}
+    for kind, args in bad_inputs(tmp_path).items():
+        if kind in expected:
+            cli.main(["check", *args])
+            assert expected[kind] in capsys.readouterr().err, kind
+
+
+def test_the_real_entry_point_prints_no_traceback(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "landscape", "train", REPORT, "--device", "tpu"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip() == "error: unknown device 'tpu'; allowed: auto, cpu, cuda, cuda:N or mps"
+
+
+def test_a_params_path_is_used_as_given_and_names_the_output_folder(tmp_path, monkeypatch):
+    raw = yaml.safe_load((PARAMS_DIR / f"{REPORT}.yaml").read_text())
+    raw["report"], raw["title"] = "my_variant", "My variant"
+    copy = tmp_path / "my_copy.yaml"
+    copy.write_text(yaml.safe_dump(raw))
+    seen = {}
+
+    def fake_execute(notebook, output, parameters, **kwargs):
+        seen.update(parameters)
+
+    monkeypatch.setattr(reporting, "execute_notebook", fake_execute)
+    code = cli.main(["report", str(copy), "--profile", "smoke", "--no-pdf", "--no-index",
+                     "--output-dir", str(tmp_path / "out")])
+    manifest = json.loads((tmp_path / "out" / "my_copy" / "manifest.json").read_text())
+    assert Path(seen["params_file"]).resolve() == copy.resolve() == Path(manifest["params_file"]).resolve()
+    assert manifest["title"] == "My variant" and Path(seen["output_dir"]).name == "my_copy"
+    assert code == 1  # the fake execution wrote no notebook: the report is marked failed, not passed off
+    assert cli.main(["check", str(copy)]) == 0
+
+
+def test_renders_other_than_the_published_kind_stay_out_of_outputs():
+    published = reporting.OUTPUTS_DIR
+    assert reporting.default_output_root("full") == published
+    assert reporting.default_output_root("smoke") == published / "_smoke"
+    assert reporting.default_output_root("full", {"training": {"epochs": 1}}) == published / "_custom"
+    assert reporting.default_output_root("full", None, Path("/tmp/elsewhere.yaml")) == published / "_custom"
+    assert reporting.default_output_root("full", None, PARAMS_DIR / f"{REPORT}.yaml") == published
+    assert "outputs/_*/" in (REPO / ".gitignore").read_text().splitlines()
+
+
+def test_train_probe_and_check_take_set_and_profile(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(progress.PROGRESS_ENV, "lines")
+    assert cli.main(["train", REPORT, "--profile", "smoke", "--set", "training.epochs=1"]) == 0
+    captured = capsys.readouterr()
+    assert re.search(r"A +completed +epochs  1 \(trained now: 1\)", captured.out)
+    assert re.search(r"train A \(seed 0\): 1/1 epoch, train_loss \d\.\d{4}, test_acc \d\.\d{4} \(\d+ s\) done",
+                     captured.err)
+    assert cli.main(["train", REPORT, "--profile", "smoke", "--set", "training.lr=1000", "--set",
+                     "training.epochs=1"]) == 0
+    assert "diverged at epoch 1" in capsys.readouterr().out
+    monkeypatch.setenv(progress.PROGRESS_ENV, "lines")
+    assert cli.main(["probe", REPORT, "--profile", "smoke", "--set", "training.epochs=1", "--set",
+                     "probes.noise=null", "--set", "probes.hessian.trace_samples=0"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"hessian A: \d+ HVPs \(\d+ s\) done", err) and re.search(r"slice1d B: 10/10 points", err)
+
+
+def test_progress_lines_count_and_nest():
+    lines = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(progress.PROGRESS_ENV, "lines")
+        mp.setattr(progress, "LINE_INTERVAL_S", 0.0)
+        mp.setattr(sys, "stderr", type("Sink", (), {"write": lambda self, t: lines.append(t), "flush": lambda self: 0})())
+        with progress.task("outer", 3, "point"):
+            progress.tick()
+            with progress.task("inner", 99, "step"):  # counted by the outer task
+                progress.tick(2)
+        progress.tick()  # no open task: nothing
+    text = "".join(lines)
+    assert "outer: 0/3 points" in text and "outer: 3/102 points" in text and "done" in text
+    assert "inner" not in text
+
+
+def running_report(tmp_path, cache):
+    env = {**os.environ, "LANDSCAPE_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "landscape", "report", REPORT, "--profile", "smoke", "--no-pdf",
+                             "--no-index", "--output-dir", str(tmp_path / "out")], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path, text, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{path} never held {text!r}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_report_ends_cleanly_and_a_rerun_resumes(sig, tmp_path):
+    cache = tmp_path / "cache"
+    proc = running_report(tmp_path, cache)
+    manifest_path = tmp_path / "out" / REPORT / "manifest.json"
+    wait_for(manifest_path, '"running"')
+    time.sleep(6)  # inside the notebook: kernel started, training under way or done
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Task exception" not in err and "DeadKernelError" not in err, err
+    assert err.strip().splitlines()[-1].startswith("interrupted: ")
+    assert json.loads(manifest_path.read_text())["status"] == "interrupted"
+    leftovers = [p for p in [*cache.rglob("*"), *(tmp_path / "out").rglob("*")] if ".tmp" in p.name]
+    assert not leftovers
+    rerun = running_report(tmp_path, cache)
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert json.loads(manifest_path.read_text())["status"] == "ok"
+    assert "§ Probes" in err and "§ Claims" in err  # a line per section, streamed
+
+
+def test_a_running_manifest_whose_process_is_gone_reads_as_interrupted(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    folder = tmp_path / REPORT
+    reporting.write_json({"report": REPORT, "status": "running", "title": "t", "study": "s",
+                          "process": {"pid": int(gone), "host": reporting.socket.gethostname()}},
+                         folder / "manifest.json")
+    assert reporting.manifest_status(folder) == "interrupted"
+    reporting.write_json({"report": REPORT, "status": "running", "process": {"pid": os.getpid(),
+                                                                              "host": reporting.socket.gethostname()}},
+                         folder / "manifest.json")
+    assert reporting.manifest_status(folder) == "running"
+    assert cli.main(["report", "--index-only", "--output-dir", str(tmp_path), REPORT]) == 1
+
+
+def test_make_help_lists_the_targets_and_lab_runs_as_root():
+    shown = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for target in ("reports", "test", "setup", "bench", "lab", "clean"):
+        assert f"make {target}" in shown
+    lab = subprocess.run(["make", "-n", "lab"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert "jupyter lab notebooks/" in lab and "--allow-root" in lab
+
+
+def test_readme_examples_name_the_profile():
+    readme = (REPO / "README.md").read_text()
+    examples = re.findall(r"python -m landscape (?:check|train|probe|report) [^\n`]*", readme)
+    assert examples and all("--profile" in e or "--index-only" in e for e in examples), examples
