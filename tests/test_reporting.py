@@ -509,6 +509,7 @@ def test_a_report_whose_runs_all_diverge_renders_with_the_divergence_shown(tmp_p
     assert list(runs["status"]) == ["diverged", "diverged"] and list(runs["diverged at epoch"]) == [1, 1]
     page = (folder / f"{REPORT}.html").read_text()
     assert re.search(r"<td[^>]*>1</td>", page) and "1.0000" not in page  # the epoch prints as an integer
+    assert tables.NO_EPOCH in page and manifest["headline"] == "no run completed an epoch"
     notes = re.findall(r'<p class="report-pending">(.*?)</p>', page)
     assert notes and all("no run completed (run A diverged at epoch 1; run B diverged at epoch 1)" in n
                          for n in notes if n.startswith("Not computed")), notes

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import UserError
-from .params import BASE_PROFILE, PARAMS_DIR, ParamsError, ReportParams, is_stand_in, load_params
+from .params import BASE_PROFILE, PARAMS_DIR, ParamsError, is_stand_in, load_params
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130
 
@@ -94,13 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_all(args: argparse.Namespace) -> list[tuple[str, ReportParams]]:
-    """(argument, params) of every report named, all validated before anything runs."""
-    names = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml")) if args.all else list(args.reports)
+def _names(args: argparse.Namespace, every: list[str]) -> list[str]:
+    """The reports named on the command line, or ``every`` one with --all."""
+    names = every if args.all else list(args.reports)
     if not names:
         raise UserError("name at least one report (a params/ name or a params file path), or --all")
-    overrides = parse_set(args.set)
-    return [(name, load_params(name, args.profile, overrides)) for name in names]
+    return names
 
 
 def _train_and_probe(args: argparse.Namespace) -> int:
@@ -109,7 +108,10 @@ def _train_and_probe(args: argparse.Namespace) -> int:
     from .tables import train_runs
 
     select_device(args.device)
-    loaded = [(params, params.resolve_data()) for _, params in _load_all(args)]
+    overrides = parse_set(args.set)
+    every = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
+    loaded = [load_params(name, args.profile, overrides) for name in _names(args, every)]  # validate all first
+    loaded = [(params, params.resolve_data()) for params in loaded]
     for params, data in loaded:
         note = f" (stand-in for {params.data.name}: {data.name})" if is_stand_in(data) else ""
         print(f"{params.report} [{params.profile}] {len(params.runs)} runs on {data.name}{note}", flush=True)
@@ -144,11 +146,10 @@ def _report(args: argparse.Namespace) -> int:
         for name, status in bad:
             print(f"error: report {name}: {status}", file=sys.stderr)
         return 1 if bad else 0
-    if args.all:
-        args.reports, args.all = reporting.runnable_reports(), False
     select_device(args.device)
     overrides = parse_set(args.set)
-    jobs = [reporting.make_job(name, args.profile, overrides) for name in _names(args)]  # validate all first
+    names = _names(args, reporting.runnable_reports() if args.all else [])
+    jobs = [reporting.make_job(name, args.profile, overrides) for name in names]  # validate all first
     for job in jobs:
         job.params.resolve_data()
     if args.cache:
@@ -167,12 +168,6 @@ def _report(args: argparse.Namespace) -> int:
         for root in sorted(roots):
             print(f"index: {reporting.repo_relative(reporting.build_index(root))}")
     return 1 if failed else 0
-
-
-def _names(args: argparse.Namespace) -> list[str]:
-    if not args.reports:
-        raise UserError("name at least one report (a params/ name or a params file path), or --all")
-    return list(args.reports)
 
 
 def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature

@@ -56,7 +56,6 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 import scipy.sparse.linalg
-import torch
 
 from . import connectivity, curvature, directions, progress, sharpness, store, surfaces
 from .data import ImageDataset, stratified_indices

@@ -25,6 +25,7 @@ METRIC_NAMES = {"train_loss": "train loss", "train_acc": "train acc", "test_loss
 #: order of the numbers in ``reference.first_epochs`` rows after the epoch
 FIRST_EPOCH_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")
 STUDY, RUN, DELTA = "study", "run", "Δ"
+NO_EPOCH = "No run completed an epoch (the runs table says where each one diverged), so there are no final numbers."
 
 
 def reference(params: ReportParams, key: str, default: Any = None) -> Any:
@@ -232,7 +233,7 @@ def final_sentence(history: pd.DataFrame, reference_final: Mapping[str, Mapping[
     """Which run ends with the highest val accuracy and the lowest val loss, with the numbers."""
     finals = final_rows(history)
     if finals.empty:
-        return ""
+        return NO_EPOCH
     best_acc, best_loss = finals["test_acc"].idxmax(), finals["test_loss"].idxmin()
     ref = reference_final or {}
 
@@ -261,7 +262,7 @@ def gap_sentence(history: pd.DataFrame, reference_gap: Mapping[str, float] | Non
         gap = float(row["gap"])
         ref = "" if published is None else f", study {published:+.4f}"
         parts.append(f"{row['label']} {gap:+.4f} ({'train above val' if gap > 0 else 'val above train'}{ref})")
-    return "Final generalization gap (train acc − val acc): " + "; ".join(parts) + "." if parts else ""
+    return "Final generalization gap (train acc − val acc): " + "; ".join(parts) + "." if parts else NO_EPOCH
 
 
 def headline(history: pd.DataFrame, verdicts: Sequence | None = None) -> str:
