@@ -192,6 +192,8 @@ def test_an_interrupted_report_ends_cleanly_and_a_rerun_resumes(sig, tmp_path):
     assert rerun.returncode == 0, err
     assert json.loads(manifest_path.read_text())["status"] == "ok"
     assert "§ Probes" in err and "§ Claims" in err  # a line per section, streamed
+    done = [line for line in err.splitlines() if " ok in " in line]
+    assert done and done[0].endswith(f"{REPORT}.html"), done  # --no-pdf: no PDF is announced
 
 
 def test_a_running_manifest_whose_process_is_gone_reads_as_interrupted(tmp_path):

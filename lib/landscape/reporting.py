@@ -20,9 +20,10 @@ suite's own params files without overrides, the published reports; other profile
 ``outputs/_<profile>/``, anything else to ``outputs/_custom/``). While it runs it streams a line
 per report section and the kernel's progress lines to stderr. Ctrl-C or SIGTERM shuts the
 kernel down, removes temporary files and marks the manifest ``interrupted``; a manifest left
-``running`` by a process that is gone reads as interrupted. It then exports ``<report>.html`` (code hidden, figures embedded,
-no script or stylesheet fetched from the network: nbconvert's require.js, MathJax and mermaid
-loaders are removed, so math in reports is written in unicode) and prints it to
+``running`` by a process that is gone reads as interrupted. It then exports ``<report>.html``
+(code hidden, figures embedded, no script or stylesheet fetched from the network: nbconvert's
+require.js, MathJax and mermaid loaders are removed, so math in reports is written in unicode)
+and prints it to
 ``<report>.pdf`` with headless Chromium (Debian's ``chromium``, installed by ``make setup``),
 then writes ``manifest.json`` (status, git commit, params digest, profile, runtime, device,
 files). ``build_index`` writes ``<root>/index.html`` (every report with its one-line result)
