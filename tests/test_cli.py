@@ -156,11 +156,12 @@ def test_progress_lines_count_and_nest():
     assert "inner" not in text
 
 
-def running_report(tmp_path, cache):
+def running_report(tmp_path, cache, log):
+    """``report`` in a subprocess, its stderr going to ``log``."""
     env = {**os.environ, "LANDSCAPE_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "landscape", "report", REPORT, "--profile", "smoke", "--no-pdf",
                              "--no-index", "--output-dir", str(tmp_path / "out")], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
 
 
 def wait_for(path, text, timeout=120):
@@ -174,21 +175,22 @@ def wait_for(path, text, timeout=120):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_report_ends_cleanly_and_a_rerun_resumes(sig, tmp_path):
-    cache = tmp_path / "cache"
-    proc = running_report(tmp_path, cache)
+    cache, log = tmp_path / "cache", tmp_path / "first.log"
+    proc = running_report(tmp_path, cache, log)
     manifest_path = tmp_path / "out" / REPORT / "manifest.json"
-    wait_for(manifest_path, '"running"')
-    time.sleep(6)  # inside the notebook: kernel started, training under way or done
+    wait_for(log, "train A (seed 0): 0/")  # inside the notebook, training under way
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    err = log.read_text()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Task exception" not in err and "DeadKernelError" not in err, err
     assert err.strip().splitlines()[-1].startswith("interrupted: ")
     assert json.loads(manifest_path.read_text())["status"] == "interrupted"
     leftovers = [p for p in [*cache.rglob("*"), *(tmp_path / "out").rglob("*")] if ".tmp" in p.name]
     assert not leftovers
-    rerun = running_report(tmp_path, cache)
-    out, err = rerun.communicate(timeout=300)
+    rerun = running_report(tmp_path, cache, tmp_path / "rerun.log")
+    rerun.wait(timeout=300)
+    err = (tmp_path / "rerun.log").read_text()
     assert rerun.returncode == 0, err
     assert json.loads(manifest_path.read_text())["status"] == "ok"
     assert "§ Probes" in err and "§ Claims" in err  # a line per section, streamed
