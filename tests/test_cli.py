@@ -225,3 +225,11 @@ def test_readme_examples_name_the_profile():
     readme = (REPO / "README.md").read_text()
     examples = re.findall(r"python -m landscape (?:check|train|probe|report) [^\n`]*", readme)
     assert examples and all("--profile" in e or "--index-only" in e for e in examples), examples
+
+
+def test_a_cell_timeout_fails_the_report_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
+    manifest = reporting.run_report(REPORT, "smoke", output_root=tmp_path / "out", pdf=False, timeout=1, log=None)
+    assert manifest["status"] == "failed" and manifest["error"].startswith("CellTimeoutError: A cell timed out")
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
+    assert (tmp_path / "out" / REPORT / f"{REPORT}.html").exists()  # rendered up to the cell that timed out

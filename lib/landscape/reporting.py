@@ -421,7 +421,7 @@ def execute_notebook(notebook: str | Path, output_notebook: str | Path, paramete
     KeyboardInterrupt the kernel is shut down before the interrupt propagates."""
     import nbformat
     import papermill
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
 
     Path(output_notebook).parent.mkdir(parents=True, exist_ok=True)
     sections = _section_lines(nbformat.read(str(notebook), as_version=4)) if log else {}
@@ -439,7 +439,7 @@ def execute_notebook(notebook: str | Path, output_notebook: str | Path, paramete
     # the kernel imports this package from lib/ also where `make setup`'s .pth file is missing
     env = {**(PROGRESS_LINES if log else {}),
            "PYTHONPATH": os.pathsep.join([lib] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
-    km = KernelManager(kernel_name=kernel_name)
+    km = AsyncKernelManager(kernel_name=kernel_name)  # nbclient's own kind (a sync one ignores the timeout)
     try:
         with _environ(env):  # the kernel inherits this process's environment
                 return papermill.execute_notebook(str(notebook), str(output_notebook), parameters=dict(parameters),
@@ -482,16 +482,16 @@ def _environ(values: Mapping[str, str]):
 
 
 def _shut_down(km) -> None:
-    """Kill a kernel at once, quietly (asyncio reports the tasks that the interrupt abandoned)."""
+    """Kill a kernel process at once and reap it, quietly (the interrupted event loop cannot run
+    the manager's own shutdown, and asyncio would report the tasks the interrupt abandoned)."""
     import logging
 
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     logging.getLogger("papermill").setLevel(logging.CRITICAL)
-    try:
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
-    except Exception:  # noqa: BLE001 - a kernel that is already gone needs no shutting down
-        pass
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(timeout=60)
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -687,6 +687,7 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
         ename = getattr(exc, "ename", type(exc).__name__)
         evalue = getattr(exc, "evalue", str(exc))
         error = f"{ename}: {evalue}"
+    store.sweep_temporary(out, store.cache_dir())  # a kernel killed on a timeout can leave some
     manifest["execution_s"] = round(time.perf_counter() - t0, 2)
     files = {"notebook": stem.with_suffix(".ipynb").name}
     if stem.with_suffix(".ipynb").exists():
