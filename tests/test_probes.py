@@ -110,3 +110,17 @@ def test_unit_direction_adds_the_studys_unit_norm_surface(sets):
     assert len(surface) == 2 * 2 * params.probes.surface2d.points ** 2
     unit, filt = (surface[(surface["direction"] == k) & (surface["split"] == "train")]["loss"] for k in ("unit", "filter"))
     assert unit.max() - unit.min() < filt.max() - filt.min()  # a unit step over all weights moves the loss less
+
+
+def test_a_probe_that_raises_is_recorded_and_the_others_go_on(sets, monkeypatch):
+    params = load_params("seed_connectivity", "smoke", NO_HEAVY)
+
+    def boom(*args, **kwargs):
+        raise ValueError("cannot orthogonalize")
+
+    monkeypatch.setattr(probes.sharpness, "noise_robustness", boom)
+    result = probes.run_probes(params, {"A": tiny_run(1), "B": tiny_run(2)}, sets=sets)
+    assert result.noise is None and set(result.slice1d["run"]) == {"A", "B"} and result.barriers is not None
+    assert result.unavailable["noise"] == ("run A: noise failed: ValueError: cannot orthogonalize; "
+                                           "run B: noise failed: ValueError: cannot orthogonalize")
+    assert list(result.skipped.columns) == ["run", "reason"] and len(result.skipped) == 2

@@ -40,9 +40,9 @@ Runs that did not complete (status ``diverged``) are skipped with the reason rec
 stays None, with the reason in ``ProbeResults.unavailable``.
 
 Cache: each probe's frame for one run (one pair for interpolation) is stored under
-``<cache>/probes/<key>.json`` (``landscape.store``), the key hashing PROBE_VERSION, the probe and its settings, the
-probe sets' identity (data and ``eval_set``), the run's training cache key and the device
-type. An interrupted report loses at most the probe in progress; a rerun loads the rest.
+``<cache>/probes/<key>.json`` (``landscape.store``), the key hashing PROBE_VERSION, the probe and
+its settings, the probe sets' identity (data and ``eval_set``), the run's training cache key and
+the device type. An interrupted report loses at most the probe in progress; a rerun loads the rest.
 Probe sets built by hand (``ProbeSets.identity`` None) are never cached.
 """
 from __future__ import annotations
@@ -102,7 +102,7 @@ def probe_sets(params: ReportParams, data: DataSource | None = None) -> ProbeSet
 
 class ProbeCache:
     """Per-run probe frames on disk (see module docstring); counts what it loaded and computed, and
-    collects the probes that raised (``failures``: run, reason), which are not stored."""
+    collects the probes that raised (``failures``: run, probe, reason), which are not stored."""
 
     def __init__(self, sets: ProbeSets, root: str | Path | None = None, enabled: bool = True):
         self.sets = sets
@@ -178,7 +178,8 @@ def _cached(cache: ProbeCache | None, probe: str, settings: dict, runs: list[Tra
     try:
         return cache.get(probe, settings, runs, counted)
     except Exception as exc:  # noqa: BLE001 - recorded and shown; the other runs and probes go on
-        cache.failures.append({"run": name, "reason": f"{probe} failed: {type(exc).__name__}: {exc}"})
+        cache.failures.append({"run": name, "probe": probe,
+                               "reason": f"{probe} failed: {type(exc).__name__}: {exc}"})
         return None
 
 
@@ -204,7 +205,7 @@ def _bottom(op: curvature.HessianOperator, tol: float, seed: int) -> curvature.E
         return None
 
 
-def _lanczos_row(op: curvature.HessianOperator, cfg) -> dict:
+def _our_curvature(op: curvature.HessianOperator, cfg) -> dict:
     """Our numbers of the hessian frame: top-k by Lanczos, λmin (bounded or converged), the
     condition number and the trace. A Lanczos that fails (H = 0 or not finite: a collapsed
     network) gives NaN with the reason in lambda_min_kind and condition_status."""
@@ -243,7 +244,7 @@ def hessian(params: ReportParams, runs: Mapping[str, TrainedRun], sets: ProbeSet
     def one(run_id: str, run: TrainedRun) -> pd.DataFrame:
         model = run.model
         op = curvature.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
-        numbers = _lanczos_row(op, cfg)
+        numbers = _our_curvature(op, cfg)
         op.release()
         ours = {"run": run_id, "label": labels[run_id], "method": "lanczos", **numbers,
                 "num_hvps": op.num_hvps, "mode": sets.mode, "n": op.n}
@@ -496,7 +497,7 @@ def run_probes(params: ReportParams, runs: Mapping[str, TrainedRun], data: DataS
     not_probed = "; ".join(f"run {r} {why}" for r, why in zip(skipped["run"], skipped["reason"]))
 
     def failed(probe: str) -> str:
-        return "; ".join(f["reason"] for f in probe_cache.failures if f["reason"].startswith(f"{probe} failed"))
+        return "; ".join(f"run {f['run']}: {f['reason']}" for f in probe_cache.failures if f["probe"] == probe)
 
     for name, probe in PROBES.items():
         if getattr(p, name) is None:
@@ -519,7 +520,8 @@ def run_probes(params: ReportParams, runs: Mapping[str, TrainedRun], data: DataS
                                   for pair in missing])
             results.skipped = pd.concat([results.skipped, extra], ignore_index=True)
     if probe_cache.failures:
-        results.skipped = pd.concat([results.skipped, pd.DataFrame(probe_cache.failures)], ignore_index=True)
+        failures = pd.DataFrame(probe_cache.failures)[["run", "reason"]]
+        results.skipped = pd.concat([results.skipped, failures], ignore_index=True)
     results.sets["cache"] = {"loaded": probe_cache.loaded, "computed": probe_cache.computed}
     return results
 
