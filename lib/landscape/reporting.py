@@ -399,15 +399,10 @@ def repo_relative(path: Path) -> str:
         return str(Path(path).resolve())
 
 
-def _section_lines(nb) -> dict[int, str]:
-    """cell index -> the heading text of markdown cells that open a section (## or #)."""
-    found = {}
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "markdown":
-            match = re.match(r"#{1,2}\s+(.+)", cell.source.lstrip())
-            if match:
-                found[index] = match.group(1).strip()
-    return found
+def _section_heading(cell) -> str | None:
+    """The heading text of a markdown cell that opens a section (# or ##), else None."""
+    match = re.match(r"#{1,2}\s+(.+)", cell.source.lstrip()) if cell.cell_type == "markdown" else None
+    return match.group(1).strip() if match else None
 
 
 def execute_notebook(notebook: str | Path, output_notebook: str | Path, parameters: Mapping[str, Any],
@@ -419,19 +414,13 @@ def execute_notebook(notebook: str | Path, output_notebook: str | Path, paramete
     and ``evalue`` are the notebook's exception). With ``log``, each section heading is logged as
     its cells start and the kernel's stderr (progress lines, warnings) is streamed to stderr. On
     KeyboardInterrupt the kernel is shut down before the interrupt propagates."""
-    import nbformat
     import papermill
     from jupyter_client.manager import AsyncKernelManager
 
     Path(output_notebook).parent.mkdir(parents=True, exist_ok=True)
-    sections = _section_lines(nbformat.read(str(notebook), as_version=4)) if log else {}
-    offset = 0  # papermill inserts the injected-parameters cell, which shifts later cells by one
 
-    def on_cell_start(cell, cell_index):
-        nonlocal offset
-        if "injected-parameters" in cell.metadata.get("tags", []):
-            offset = 1
-        heading = sections.get(cell_index - offset) if cell.cell_type == "markdown" else None
+    def on_cell_start(cell, cell_index):  # noqa: ARG001 - nbclient's hook signature
+        heading = _section_heading(cell)
         if heading and log:
             log(f"  § {heading}")
 
@@ -442,7 +431,7 @@ def execute_notebook(notebook: str | Path, output_notebook: str | Path, paramete
     km = AsyncKernelManager(kernel_name=kernel_name)  # nbclient's own kind (a sync one ignores the timeout)
     try:
         with _environ(env):  # the kernel inherits this process's environment
-                return papermill.execute_notebook(str(notebook), str(output_notebook), parameters=dict(parameters),
+            return papermill.execute_notebook(str(notebook), str(output_notebook), parameters=dict(parameters),
                                               cwd=str(cwd), progress_bar=False, log_output=False,
                                               stderr_file=_FlushingStderr() if log else None,
                                               execution_timeout=timeout, kernel_name=kernel_name,
