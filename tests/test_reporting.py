@@ -13,29 +13,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landscape import claims, plotting, reporting, tables
+from landscape import claims, plotting, render, sink, tables
 from landscape.params import ParamsError, load_params
 
 REPORT = "mlp_vs_cnn_fmnist"
-NOTEBOOKS = sorted(reporting.NOTEBOOKS_DIR.glob("*.ipynb"))
+NOTEBOOKS = sorted(render.NOTEBOOKS_DIR.glob("*.ipynb"))
 PARAMETERS = {"params_file", "profile", "overrides", "output_dir", "device"}
 EXPECTED_TABLES = ["setup-data", "setup-models", "setup-training", "runs", "first-epochs-a", "first-epochs-b",
-                   "final-epoch", "gap", "noise-table5", "noise", "hessian", "claims"]
+                   "final-epoch", "gap", "noise-study-accuracy", "noise", "hessian", "claims"]
 EXPECTED_FIGURES = ["learning-curves", "gap-over-epochs", "noise-accuracy", "slice1d", "lambda-max"]
 #: the other study reports (smoke profile): (tables, figures) each HTML must hold
 STUDY_SECTIONS = {
     "seed_connectivity": (["runs", "final-epoch", "noise-study-accuracy", "noise-study-loss", "noise", "hessian",
                            "barriers", "claims"],
-                          ["learning-curves", "noise-accuracy", "slice1d", "lambda-max", "surface-a", "surface-b",
-                           "interpolation"]),
+                          ["learning-curves", "noise-accuracy", "slice1d", "lambda-max", "surface-a-filter",
+                           "surface-b-filter", "interpolation"]),
     "mlp_cnn_rescnn_mnist": (["runs", "final-epoch", "gap", "flatness", "hessian", "barriers", "claims"],
                              ["learning-curves", "slice1d", "lambda-max", "interpolation"]),
-    "batchnorm": (["runs", "final-epoch", "gap", "hessian", "sharpness", "barriers", "claims"],
-                  ["learning-curves", "gap-over-epochs", "lambda-max", "sam-sharpness", "slice1d", "interpolation"]),
-    "resnet20_ablation": (["setup-models", "runs", "ablation", "ablation-losses", "loss-ranges", "hessian", "gradient-norm", "summary",
-                           "claims"],
+    "batchnorm": (["runs", "final-epoch", "gap", "hessian", "density", "sharpness", "barriers", "claims"],
+                  ["learning-curves", "gap-over-epochs", "lambda-max", "density", "sam-sharpness", "slice1d",
+                   "interpolation"]),
+    "resnet20_ablation": (["setup-models", "runs", "ablation", "ablation-losses", "loss-ranges", "hessian", "density",
+                           "gradient-norm", "summary", "claims"],
                           ["learning-curves", "gap-over-epochs", "surface-skiptrue_bntrue-filter",
-                           "surface-skiptrue_bntrue-unit", "surface-skipfalse_bnfalse-unit", "lambda-max"]),
+                           "surface-skiptrue_bntrue-unit", "surface-skipfalse_bnfalse-unit", "lambda-max", "density"]),
 }
 
 
@@ -66,18 +67,21 @@ def test_notebook_prose_has_no_tex_math(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebooks_start_with_parameters_then_load_params(path):
+def test_notebooks_start_with_parameters_then_name_their_sections(path):
     code = [c for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", [])
     assigned = set(re.findall(r"^(\w+)\s*=", code[0].source, re.MULTILINE))
     assert assigned == PARAMETERS
-    assert "params = load_params(params_file, profile, overrides)" in code[1].source
+    assert "report = sections.begin(params_file, profile, overrides, output_dir, device, " in code[1].source
+    for cell in code[2:]:  # the rest names sections, one call a line, no copied cell code
+        for line in cell.source.strip().splitlines():
+            assert re.fullmatch(r"sections\.[a-z_0-9]+\(report(, [a-z_]+=\w+)?\)", line), line
 
 
 def test_every_report_names_an_existing_notebook_or_is_listed_as_pending(tmp_path):
-    index = reporting.build_index(tmp_path)
+    index = render.build_index(tmp_path)
     entries = json.loads((tmp_path / "manifest.json").read_text())["reports"]
-    assert {e["report"] for e in entries} == set(reporting.report_names())
+    assert {e["report"] for e in entries} == set(render.report_names())
     statuses = {e["report"]: e["status"] for e in entries}
     assert statuses[REPORT] == "not rendered"
     assert "Loss-landscape geometry: reports" in index.read_text()
@@ -86,7 +90,7 @@ def test_every_report_names_an_existing_notebook_or_is_listed_as_pending(tmp_pat
 # ---------------------------------------------------------------------------- one report end to end
 
 def git_status() -> str:
-    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=reporting.REPO_ROOT,
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=render.REPO_ROOT,
                           capture_output=True, text=True, check=True).stdout
 
 
@@ -96,10 +100,10 @@ def smoke_pass(tmp_path_factory):
     cache: (output root, git status before, git status after)."""
     before = git_status()
     env = {**os.environ, "LANDSCAPE_CACHE": str(tmp_path_factory.mktemp("smoke_cache"))}
-    done = subprocess.run(["make", "-s", "reports", "PROFILE=smoke"], cwd=reporting.REPO_ROOT, env=env,
+    done = subprocess.run(["make", "-s", "reports", "PROFILE=smoke"], cwd=render.REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
-    return reporting.OUTPUTS_DIR / "_smoke", before, git_status()
+    return sink.OUTPUTS_DIR / "_smoke", before, git_status()
 
 
 def render_smoke(smoke_pass, report):
@@ -111,8 +115,8 @@ def render_smoke(smoke_pass, report):
 def test_a_smoke_pass_writes_outside_the_published_reports_and_leaves_git_clean(smoke_pass):
     out, before, after = smoke_pass
     assert before == after, "make reports PROFILE=smoke changed files that git tracks or sees"
-    assert out == reporting.OUTPUTS_DIR / "_smoke" and (out / "index.html").exists()
-    published = json.loads((reporting.OUTPUTS_DIR / REPORT / "manifest.json").read_text())
+    assert out == sink.OUTPUTS_DIR / "_smoke" and (out / "index.html").exists()
+    published = json.loads((sink.OUTPUTS_DIR / REPORT / "manifest.json").read_text())
     assert published["profile"] == "full"
 
 
@@ -120,8 +124,8 @@ def test_a_notebook_run_by_hand_defaults_to_smoke_and_a_scratch_folder(tmp_path)
     for path in NOTEBOOKS:
         first = nbformat.read(str(path), as_version=4).cells[0].source
         assert 'profile = "smoke"' in first and "output_dir = None" in first and "outputs/_scratch/" in first
-    report = reporting.Report(load_params(REPORT, "smoke"))
-    assert report.dir == reporting.SCRATCH_DIR / REPORT
+    report = sink.Report(load_params(REPORT, "smoke"))
+    assert report.dir == sink.SCRATCH_DIR / REPORT
 
 
 def headings_ending_a_page(pdf, page):
@@ -129,7 +133,7 @@ def headings_ending_a_page(pdf, page):
     headings = {html.unescape(h).strip() for h in re.findall(r"<h[23][^>]*>(.*?)<a class=\"anchor-link\"", page)}
     assert headings, "the report has section headings"
     orphans = []
-    for number in range(1, reporting.pdf_pages(pdf) + 1):
+    for number in range(1, render.pdf_pages(pdf) + 1):
         text = subprocess.run(["pdftotext", "-f", str(number), "-l", str(number), "-layout", str(pdf), "-"],
                               capture_output=True, text=True, check=True).stdout
         lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -188,7 +192,7 @@ def test_html_holds_every_table_and_figure_and_needs_no_network(rendered):
         figure = rf'<figure class="report-figure" id="figure-{key}"><img [^>]*src="data:image/svg\+xml;base64,'
         match = re.search(figure, page)
         assert match, key
-    assert reporting.external_references(page) == []
+    assert render.external_references(page) == []
     assert "<script src" not in page and "mathjax" not in page.lower()
     assert "load_params(" not in page, "code cells must be hidden"
     assert "Traceback" not in page
@@ -201,8 +205,8 @@ def test_pdf_is_printed_with_pages(rendered):
     out, manifest = rendered
     pdf = out / REPORT / f"{REPORT}.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
-    assert reporting.pdf_pages(pdf) >= 2
-    assert manifest["pdf_pages"] == reporting.pdf_pages(pdf)
+    assert render.pdf_pages(pdf) >= 2
+    assert manifest["pdf_pages"] == render.pdf_pages(pdf)
     assert print_defects(pdf, (out / REPORT / f"{REPORT}.html").read_text()) == []
 
 
@@ -244,7 +248,7 @@ def test_index_links_every_rendered_report_with_its_result(rendered):
 
 # ---------------------------------------------------------------------------- bad params
 
-NOTEBOOK_REPORTS = {load_params(name).notebook: name for name in sorted(reporting.report_names())}
+NOTEBOOK_REPORTS = {load_params(name).notebook: name for name in sorted(render.report_names())}
 
 
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOK_REPORTS))
@@ -256,12 +260,12 @@ def test_bad_params_make_the_notebook_fail_fast_with_the_params_error(notebook, 
     parameters = {"params_file": f"params/{NOTEBOOK_REPORTS[notebook]}.yaml", "profile": "smoke",
                   "overrides": {"training": {"lrr": 0.1}}, "output_dir": str(tmp_path / "out"), "device": "auto"}
     with pytest.raises(PapermillExecutionError) as info:
-        reporting.execute_notebook(reporting.NOTEBOOKS_DIR / f"{notebook}.ipynb", executed, parameters)
+        render.execute_notebook(render.NOTEBOOKS_DIR / f"{notebook}.ipynb", executed, parameters)
     assert info.value.ename == "ParamsError"
     assert "training.lrr: unknown key 'lrr'; allowed keys:" in info.value.evalue
     nb = nbformat.read(str(executed), as_version=4)
     ran = [c for c in nb.cells if c.cell_type == "code" and c.execution_count is not None]
-    assert "load_params(params_file" in ran[-1].source, "execution must stop at the load_params cell"
+    assert "sections.begin(params_file" in ran[-1].source, "execution must stop at the sections.begin cell"
     assert not (tmp_path / "cache").exists()
 
 
@@ -397,7 +401,7 @@ def test_ablation_tables_give_a_diverged_run_no_final_numbers_and_the_study_its_
 
 
 def test_report_object_writes_tables_figures_and_metrics(tmp_path):
-    report = reporting.Report(load_params(REPORT, "smoke"), tmp_path, device="cpu")
+    report = sink.Report(load_params(REPORT, "smoke"), tmp_path, device="cpu")
     hist = history({"A": [(0.80, 0.01), (0.85, 0.02)], "B": [(0.87, 0.0), (0.89, np.nan)]})
     report.table(tables.final_epoch_table(hist), "final", "Final epoch.")
     report.figure(plotting.learning_curves(hist), "curves", "Curves.")
@@ -414,7 +418,7 @@ def test_report_object_writes_tables_figures_and_metrics(tmp_path):
 
 
 def test_table_numbers_have_four_decimals_signed_differences_and_grouped_counts():
-    fmt = reporting.default_format
+    fmt = sink.default_format
     assert fmt("val acc", pd.Series([0.5])).format(0.87654) == "0.8765"
     assert fmt(("val acc", "Δ"), pd.Series([0.5])).format(0.01) == "+0.0100"
     assert fmt(("parameters", "run"), pd.Series([272474], dtype="Int64")).format(272474) == "272,474"
@@ -457,17 +461,17 @@ def test_bar_labels_wrap_so_long_run_labels_do_not_collide():
 def test_external_references_are_detected():
     page = ('<script src="https://cdn.example/x.js"></script><link href="//cdn.example/a.css" rel="stylesheet">'
             '<img src="data:image/png;base64,AAAA"><a href="https://example.org">a link loads nothing</a>')
-    assert reporting.external_references(page) == ["//cdn.example/a.css", "https://cdn.example/x.js"]
+    assert render.external_references(page) == ["//cdn.example/a.css", "https://cdn.example/x.js"]
 
 
 def test_rendered_reports_drop_stderr_and_widget_outputs():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
         nbformat.v4.new_output("stream", name="stderr", text="UserWarning: ..."),
-        nbformat.v4.new_output("display_data", data={reporting.WIDGET_VIEW: {"model_id": "1"}, "text/plain": "HBox()"}),
+        nbformat.v4.new_output("display_data", data={render.WIDGET_VIEW: {"model_id": "1"}, "text/plain": "HBox()"}),
         nbformat.v4.new_output("stream", name="stdout", text="kept"),
         nbformat.v4.new_output("display_data", data={"text/html": "<p>kept</p>"})])])
     nb.metadata["widgets"] = {"state": {}}
-    assert reporting.strip_noise(nb) == 2
+    assert render.strip_noise(nb) == 2
     assert [o.output_type for o in nb.cells[0].outputs] == ["stream", "display_data"]
     assert "widgets" not in nb.metadata
 
@@ -489,7 +493,7 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     assert "Traceback" not in page
     notes = re.findall(r'<p class="report-pending">(.*?)</p>', page)  # only probes the study did not run
     assert all(note.startswith("Not part of this study's setup") for note in notes), notes
-    assert reporting.pdf_pages(out / report / f"{report}.pdf") >= 2
+    assert render.pdf_pages(out / report / f"{report}.pdf") >= 2
     assert print_defects(out / report / f"{report}.pdf", page) == []
     metrics = json.loads((out / report / "metrics.json").read_text())
     assert all(c["verdict"] != "pending" for c in metrics["claims"]), metrics["claims"]
@@ -501,10 +505,10 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
 
 def test_a_report_whose_runs_all_diverge_renders_with_the_divergence_shown(tmp_path, monkeypatch):
     monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
-    manifest = reporting.run_report(REPORT, "smoke", {"training": {"lr": 1000.0}}, output_root=tmp_path, log=None)
+    manifest = render.run_report(REPORT, "smoke", {"training": {"lr": 1000.0}}, output_root=tmp_path, log=None)
     assert manifest["status"] == "ok", manifest.get("error")
     folder = tmp_path / REPORT
-    assert (folder / f"{REPORT}.html").exists() and reporting.pdf_pages(folder / f"{REPORT}.pdf") >= 1
+    assert (folder / f"{REPORT}.html").exists() and render.pdf_pages(folder / f"{REPORT}.pdf") >= 1
     runs = pd.read_csv(folder / "tables" / "runs.csv")
     assert list(runs["status"]) == ["diverged", "diverged"] and list(runs["diverged at epoch"]) == [1, 1]
     page = (folder / f"{REPORT}.html").read_text()

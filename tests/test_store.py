@@ -11,11 +11,15 @@ import pandas as pd
 import pytest
 import torch
 
-from landscape import data, probes, store
-from landscape.params import load_params
-from landscape.training import DataSpec, RunSpec, TrainConfig, train
+from landscape import data, engines, pipeline, store
+from landscape.training import DataSpec, RunSpec, TrainConfig
 
-from test_probes import NO_HEAVY, tiny_run  # noqa: E402  (shared tiny runs of the probe tests)
+from test_pipeline import tiny_params  # noqa: E402  (the tiny report of the pipeline tests)
+from test_training import interrupt_after_checkpoint  # noqa: E402
+
+
+def train(spec, cache):
+    return pipeline.train({"run": spec}, cache=cache)["run"]
 
 
 class Payload:
@@ -120,14 +124,17 @@ def tiny_spec(**train):
 
 
 @pytest.mark.parametrize("file", ["result.pt", "checkpoint.pt"])
-def test_a_corrupt_training_file_is_recomputed_with_the_same_numbers(file, tmp_path, capsys, no_unpickling):
+def test_a_corrupt_training_file_is_recomputed_with_the_same_numbers(file, tmp_path, capsys, no_unpickling,
+                                                                      monkeypatch):
     reference = train(tiny_spec(), cache=tmp_path / "ref")
     cache = tmp_path / "run"
     if file == "result.pt":
         train(tiny_spec(), cache=cache)
     else:  # an interrupted run leaves its checkpoint
-        with pytest.raises(KeyboardInterrupt):
-            train(tiny_spec(), cache=cache, on_epoch_end=lambda row: (_ for _ in ()).throw(KeyboardInterrupt))
+        with monkeypatch.context() as patch:
+            interrupt_after_checkpoint(patch, 1)
+            with pytest.raises(KeyboardInterrupt):
+                train(tiny_spec(), cache=cache)
     path = cache / reference.key / file
     marker = tmp_path / "executed"
     path.write_bytes(crafted_pickle(marker))
@@ -138,23 +145,18 @@ def test_a_corrupt_training_file_is_recomputed_with_the_same_numbers(file, tmp_p
 
 
 def test_a_crafted_pickle_in_the_probe_cache_is_rejected_and_recomputed(tmp_path, capsys, no_unpickling):
-    g = torch.Generator().manual_seed(0)
-    make = lambda n, split: data.ImageDataset("tiny", split, torch.randn(n, 1, 4, 4, generator=g), torch.arange(n) % 10)
-    train_set, test_set = make(40, "train"), make(30, "test")
-    sets = probes.ProbeSets(train_set, test_set, train_set, "eval", 16, identity={"data": "tiny"})
-    params = load_params("seed_connectivity", "smoke", NO_HEAVY)
-    runs = {"A": tiny_run(1), "B": tiny_run(2)}
-    first = probes.run_probes(params, runs, sets=sets, cache=tmp_path)
+    local = engines.settings("local", threads=1)
+    first = pipeline.run(tiny_params(), config=local, cache=tmp_path)
     cached = sorted((tmp_path / "probes").glob("*.json"))
-    assert len(cached) == first.sets["cache"]["computed"] == 5
+    assert len(cached) == first.probes.sets["cache"]["computed"] == 5
     marker = tmp_path / "executed"
     for path in cached:
         path.write_bytes(crafted_pickle(marker))
-    second = probes.run_probes(params, runs, sets=sets, cache=tmp_path)
-    assert second.sets["cache"] == {"loaded": 0, "computed": 5} and not marker.exists()
+    second = pipeline.run(tiny_params(), config=local, cache=tmp_path)
+    assert second.probes.sets["cache"] == {"loaded": 0, "computed": 5} and not marker.exists()
     assert capsys.readouterr().err.count("is unreadable") == 5
     for name in ("noise", "slice1d", "interpolation", "barriers"):
-        pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name), check_exact=True)
+        pd.testing.assert_frame_equal(getattr(first.probes, name), getattr(second.probes, name), check_exact=True)
 
 
 def test_cifar_batches_are_read_without_running_code(tmp_path):

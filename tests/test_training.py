@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from landscape import store
-from landscape.training import DataSpec, RunSpec, TrainConfig, train
+from landscape import pipeline, store, training
+from landscape.training import DataSpec, RunSpec, TrainConfig
 from landscape.runtime import DeviceError, select_device
 
 SMALL = DataSpec("fashion_mnist", "unit", train_subset=600, test_subset=200)
@@ -17,9 +17,29 @@ def strip_time(history):
     return [{k: v for k, v in row.items() if k != "time_s"} for row in history]
 
 
+def train(spec, cache):
+    """One run through the pipeline's cache (local engine)."""
+    return pipeline.train({"run": spec}, cache=cache)["run"]
+
+
+def weights_equal(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.state.values(), b.state.values()))
+
+
+def test_train_is_pure_and_hands_out_a_checkpoint_per_epoch(tmp_path):
+    checkpoints = []
+    result = training.train(spec(epochs=2), on_checkpoint=checkpoints.append)
+    assert [len(c["history"]) for c in checkpoints] == [1, 2] and result["trained_epochs"] == 2
+    assert set(checkpoints[0]) == set(store.CHECKPOINT_KEYS) and not list(tmp_path.iterdir())
+    resumed = training.train(spec(epochs=2), resume=checkpoints[0])
+    assert resumed["trained_epochs"] == 1 and strip_time(resumed["history"]) == strip_time(result["history"])
+    assert all(torch.equal(x, y) for x, y in zip(resumed["model"].values(), result["model"].values()))
+
+
 def test_history_rows_hold_every_per_epoch_quantity(cache):
     run = train(spec(), cache=cache)
     assert run.status == "completed" and run.trained_epochs == 3 and len(run.history) == 3
+    assert run.parameters == sum(p.numel() for p in training.trained_model(spec(), run.state).parameters())
     row = run.final
     assert set(row) == {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "gap", "grad_norm", "time_s"}
     assert row["gap"] == pytest.approx(row["train_acc"] - row["test_acc"])
@@ -31,7 +51,7 @@ def test_same_spec_gives_identical_histories_and_weights(tmp_path):
     a = train(spec(model="cnn_bn_dropout", epochs=2), cache=tmp_path / "a")
     b = train(spec(model="cnn_bn_dropout", epochs=2), cache=tmp_path / "b")
     assert strip_time(a.history) == strip_time(b.history)
-    for (name, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+    for (name, x), y in zip(a.state.items(), b.state.values()):
         assert torch.equal(x, y), name
     c = train(spec(model="cnn_bn_dropout", epochs=2, seed=1), cache=tmp_path / "c")
     assert strip_time(c.history) != strip_time(a.history)
@@ -41,24 +61,34 @@ def test_second_run_loads_from_the_cache_and_trains_nothing(cache):
     first = train(spec(), cache=cache)
     second = train(spec(), cache=cache)
     assert second.trained_epochs == 0 and second.history == first.history
-    assert all(torch.equal(x, y) for x, y in zip(first.model.state_dict().values(), second.model.state_dict().values()))
+    assert weights_equal(first, second)
     assert spec().key() != spec(lr=0.02).key() != spec(data=DataSpec("fashion_mnist", "half", train_subset=600, test_subset=200)).key()
 
 
-def test_interrupted_run_resumes_from_its_last_epoch_and_matches(tmp_path):
-    reference = train(spec(model="cnn_bn_dropout"), cache=tmp_path / "ref")
+def interrupt_after_checkpoint(monkeypatch, epoch):
+    """Ctrl-C right after the checkpoint of ``epoch`` is written."""
+    save = store.Cache.save_checkpoint
 
-    def interrupt(row):
-        if row["epoch"] == 2:
+    def save_then_interrupt(self, key, checkpoint):
+        save(self, key, checkpoint)
+        if len(checkpoint["history"]) == epoch:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        train(spec(model="cnn_bn_dropout"), cache=tmp_path / "run", on_epoch_end=interrupt)
+    monkeypatch.setattr(store.Cache, "save_checkpoint", save_then_interrupt)
+
+
+def test_interrupted_run_resumes_from_its_last_epoch_and_matches(tmp_path, monkeypatch):
+    reference = train(spec(model="cnn_bn_dropout"), cache=tmp_path / "ref")
+    with monkeypatch.context() as patch:
+        interrupt_after_checkpoint(patch, 2)
+        with pytest.raises(KeyboardInterrupt):
+            train(spec(model="cnn_bn_dropout"), cache=tmp_path / "run")
+    assert (tmp_path / "run" / reference.key / "checkpoint.pt").exists()
     resumed = train(spec(model="cnn_bn_dropout"), cache=tmp_path / "run")
     assert resumed.trained_epochs == 1
     assert strip_time(resumed.history) == strip_time(reference.history)
-    for x, y in zip(resumed.model.state_dict().values(), reference.model.state_dict().values()):
-        assert torch.equal(x, y)
+    assert weights_equal(resumed, reference)
+    assert not (tmp_path / "run" / reference.key / "checkpoint.pt").exists()
 
 
 def test_diverging_run_is_marked_not_raised(cache):
@@ -74,6 +104,7 @@ def test_diverging_run_is_marked_not_raised(cache):
 def test_results_are_checksummed_and_load_with_weights_only(cache):
     run = train(spec(epochs=1), cache=cache)
     saved = store.decode_tensors(store.read_verified(cache / run.key / "result.pt"))  # torch.load(weights_only=True)
+    assert set(saved) == set(store.RESULT_KEYS)
     assert saved["status"] == "completed" and len(saved["history"]) == 1
 
 

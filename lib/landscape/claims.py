@@ -9,7 +9,7 @@ checked yet: verdict *pending*) or as a mapping that names the check that decide
 
 ``parse`` validates that list up front (an unknown check, argument or run id is a ParamsError
 naming it), ``evaluate`` runs every check whose evidence is available and returns
-:class:`Claim` rows (text, verdict, evidence) for ``reporting.Report.claims``.
+:class:`Claim` rows (text, verdict, evidence) for ``sink.Report.claims``.
 
 Verdicts: *supported* (every informative comparison goes the claimed way), *contradicted* (every
 informative comparison goes the other way), *inconclusive* (they disagree, or every difference
@@ -456,7 +456,7 @@ CHECKS: dict[str, Check] = {
     "main_effect_larger": Check(main_effect_larger, ("history", "runs"), ("larger", "smaller"),
                                 scores_divergence=True),
     "more_noise_robust": Check(more_noise_robust, "noise", ("robust", "fragile")),
-    "steeper_slice": Check(steeper_slice, "slice", ("steeper", "flatter")),
+    "steeper_slice": Check(steeper_slice, "slice1d", ("steeper", "flatter")),
     "lambda_max_order": Check(lambda_max_order, "hessian", ("order",)),
     "sharpness_order": Check(sharpness_order, "sharpness", ("order",)),
     "well_conditioned": Check(well_conditioned, "hessian", ("runs",)),
@@ -510,8 +510,8 @@ def evaluate(params: ReportParams, evidence: Mapping[str, Any]) -> list[Claim]:
             claims.append(Claim(spec.text, PENDING, "no check implemented yet"))
             continue
         check = CHECKS[spec.check]
-        stopped = [] if check.scores_divergence else _stopped_runs(
-            evidence.get("runs"), [r for key in check.run_args for r in _flatten(spec.args[key])])
+        stopped = _stopped_runs(evidence.get("runs"), [r for key in check.run_args for r in _flatten(spec.args[key])],
+                                ("failed",) if check.scores_divergence else ("failed", "diverged"))
         if stopped:
             claims.append(Claim(spec.text, PENDING, f"pending because {'; '.join(stopped)}", spec.check))
             continue
@@ -528,18 +528,24 @@ def evaluate(params: ReportParams, evidence: Mapping[str, Any]) -> list[Claim]:
     return claims
 
 
-def _stopped_runs(runs: pd.DataFrame | None, run_ids: list[str]) -> list[str]:
-    """"run X diverged at epoch N" for each of ``run_ids`` that did not complete (``runs``: the
-    status frame of ``tables.run_status``; without it, none)."""
+def _stopped_runs(runs: pd.DataFrame | None, run_ids: list[str], stopping: tuple[str, ...]) -> list[str]:
+    """"run X diverged at epoch N" (or "run X failed (why)") for each of ``run_ids`` whose status
+    is in ``stopping`` (``runs``: the status frame of ``tables.run_status``; without it, none).
+    A failed run (its training job raised or its worker died) has no outcome to score, so it
+    stops even the checks that score divergence."""
     if runs is None or _empty(runs):
         return []
     found = []
     for run_id in dict.fromkeys(run_ids):
         row = runs[runs["run"] == run_id]
-        if row.empty or row.iloc[0]["status"] == "completed":
+        if row.empty or row.iloc[0]["status"] not in stopping:
             continue
-        epoch = row.iloc[0]["diverged_epoch"]
-        found.append(f"run {run_id} {outcome(row.iloc[0]['status'], None if pd.isna(epoch) else int(epoch))}")
+        row = row.iloc[0]
+        if row["status"] == "failed":
+            found.append(f"run {run_id} failed ({row.get('error', 'no reason recorded')})")
+            continue
+        epoch = row["diverged_epoch"]
+        found.append(f"run {run_id} {outcome(row['status'], None if pd.isna(epoch) else int(epoch))}")
     return found
 
 

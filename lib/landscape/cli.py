@@ -6,12 +6,17 @@ check:  validate params (every profile) and find the data, computing nothing;
 train:  train (or load from the cache) every run of the reports, print each run's final epoch;
 probe:  train, then run every probe the params ask for, filling the training and probe caches
         (a later ``report`` only renders);
-report: execute the report notebooks into HTML and PDF (``landscape.reporting``) and rebuild
-        the index.
+report: execute the report notebooks into HTML and PDF (``landscape.render``) and rebuild
+        the index. With the local engine each notebook trains and probes what the caches lack;
+        with another engine every report's jobs run on it first, as one graph, and the
+        notebooks read the caches.
 
-Every subcommand takes ``--profile``, ``--set KEY=VALUE``, ``--device`` and ``--cache``, and
-validates all of its input before computing anything. Bad input (params, paths, profiles,
-overrides, devices, datasets) is one line on stderr, ``error: ...``, and exit status 2; Ctrl-C
+``train``, ``probe`` and (with another engine than local) ``report`` run the jobs of all the
+reports named as one graph (``landscape.pipeline``) on the engine of ``--engine`` (``local``,
+``processes`` or ``ray``; ``landscape.engines``). Every subcommand takes ``--profile``, ``--set
+KEY=VALUE``, ``--device``, ``--cache`` and the engine options, and validates all of its input
+before computing anything. Bad input (params, paths, profiles,
+overrides, devices, datasets, engines, Ray addresses) is one line on stderr, ``error: ...``, and exit status 2; Ctrl-C
 or SIGTERM ends with one line and exit status 130, and a rerun resumes from the caches.
 """
 from __future__ import annotations
@@ -69,6 +74,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="override a param, e.g. --set training.epochs=1 (repeatable)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     parser.add_argument("--cache", default=None, help="cache directory (default: $LANDSCAPE_CACHE or ./cache)")
+    jobs = parser.add_argument_group("execution (see landscape.engines)")
+    jobs.add_argument("--engine", default=None,
+                      help="local (default; $LANDSCAPE_ENGINE), processes (a local process pool) or ray")
+    jobs.add_argument("--threads", type=int, default=None,
+                      help="torch threads per job (default: $LANDSCAPE_THREADS, else $OMP_NUM_THREADS, else torch's)")
+    jobs.add_argument("--workers", type=int, default=None, help="worker processes (processes engine; default: "
+                                                                 "cores / threads per job)")
+    jobs.add_argument("--address", default=None, help="Ray cluster to join, HOST:PORT (ray engine; default: "
+                                                      "$RAY_ADDRESS, else a local Ray started here)")
+    jobs.add_argument("--gpus-per-job", type=float, default=None,
+                      help="share of a GPU each job asks Ray for when the cluster has GPUs (default: 0.25)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,12 +118,16 @@ def _names(args: argparse.Namespace, every: list[str]) -> list[str]:
     return names
 
 
-def _train_and_probe(args: argparse.Namespace) -> int:
-    from .probes import run_probes
-    from .runtime import select_device
-    from .tables import train_runs
+def _engine(args: argparse.Namespace):
+    from .engines import settings
 
-    select_device(args.device)
+    return settings(args.engine, args.threads, args.workers, args.address, args.gpus_per_job, args.device)
+
+
+def _train_and_probe(args: argparse.Namespace) -> int:
+    from .pipeline import run_many
+
+    config = _engine(args)
     overrides = parse_set(args.set)
     every = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
     loaded = [load_params(name, args.profile, overrides) for name in _names(args, every)]  # validate all first
@@ -115,58 +135,65 @@ def _train_and_probe(args: argparse.Namespace) -> int:
     for params, data in loaded:
         note = f" (stand-in for {params.data.name}: {data.name})" if is_stand_in(data) else ""
         print(f"{params.report} [{params.profile}] {len(params.runs)} runs on {data.name}{note}", flush=True)
-        if args.command == "check":
-            continue
-        runs = train_runs(params, data, device=args.device, cache=args.cache)
-        for run_id, run in runs.items():
+    if args.command == "check":
+        return 0
+    start = time.perf_counter()
+    found = run_many(loaded, config, args.cache, with_probes=args.command == "probe")
+    for (params, _), results in zip(loaded, found):
+        print(f"{params.report} [{params.profile}]", flush=True)
+        for run_id, run in results.runs.items():
             final = run.final
             summary = (f"test_acc {final['test_acc']:.4f} test_loss {final['test_loss']:.4f}" if final else "no epoch")
             print(f"  {run_id:<20} {run.outcome:<22} epochs {len(run.history):>2} (trained now: {run.trained_epochs}) "
                   f"{summary}", flush=True)
-        if args.command == "probe":
-            start = time.perf_counter()
-            found = run_probes(params, runs, data, cache=args.cache)
-            print(f"  probes: {found.sets['cache']['loaded']} loaded, {found.sets['cache']['computed']} computed "
-                  f"in {time.perf_counter() - start:.1f} s", flush=True)
-    return 0
+        if results.probes is not None:
+            cache = results.probes.sets["cache"]
+            print(f"  probes: {cache['loaded']} loaded, {cache['computed']} computed", flush=True)
+            for name, why in results.probes.unavailable.items():
+                print(f"  {name}: not computed: {why}", flush=True)
+    failed = sum(r.jobs["failed"] for r in found)
+    print(f"{sum(r.jobs['total'] for r in found)} jobs, {failed} failed, on the {config.name} engine in "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
+    return 1 if failed else 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    from . import reporting
-    from .runtime import select_device
+    from . import render
+    from .pipeline import run_many
 
     if args.list:
-        print("\n".join(reporting.runnable_reports()))
+        print("\n".join(render.runnable_reports()))
         return 0
     if args.index_only:
-        root = Path(args.output_dir) if args.output_dir else reporting.default_output_root(args.profile)
-        print(f"index: {reporting.repo_relative(reporting.build_index(root))}")
-        bad = [(n, reporting.manifest_status(root / Path(n).stem)) for n in args.reports]
-        bad = [(n, s) for n, s in bad if s != reporting.STATUS_OK]
+        root = Path(args.output_dir) if args.output_dir else render.default_output_root(args.profile)
+        print(f"index: {render.repo_relative(render.build_index(root))}")
+        bad = [(n, render.manifest_status(root / Path(n).stem)) for n in args.reports]
+        bad = [(n, s) for n, s in bad if s != render.STATUS_OK]
         for name, status in bad:
             print(f"error: report {name}: {status}", file=sys.stderr)
         return 1 if bad else 0
-    select_device(args.device)
+    config = _engine(args)
     overrides = parse_set(args.set)
-    names = _names(args, reporting.runnable_reports() if args.all else [])
-    jobs = [reporting.make_job(name, args.profile, overrides) for name in names]  # validate all first
-    for job in jobs:
-        job.params.resolve_data()
+    names = _names(args, render.runnable_reports() if args.all else [])
+    jobs = [render.make_job(name, args.profile, overrides) for name in names]  # validate all first
+    data = [job.params.resolve_data() for job in jobs]
     if args.cache:
         os.environ["LANDSCAPE_CACHE"] = str(Path(args.cache).resolve())
+    if config.name != "local":  # compute every report's jobs on the engine first; the notebooks then read the cache
+        run_many([(job.params, d) for job, d in zip(jobs, data)], config, args.cache)
     failed, roots = 0, set()
     for job in jobs:
-        root = Path(args.output_dir) if args.output_dir else reporting.default_output_root(
+        root = Path(args.output_dir) if args.output_dir else render.default_output_root(
             args.profile, overrides, job.params_file)
         roots.add(root)
-        manifest = reporting.run_report(job, args.profile, overrides, root, args.device, pdf=not args.no_pdf,
-                                        timeout=args.timeout)
-        if manifest["status"] == reporting.STATUS_INTERRUPTED:
+        manifest = render.run_report(job, args.profile, overrides, root, args.device, pdf=not args.no_pdf,
+                                        timeout=args.timeout, threads=config.threads)
+        if manifest["status"] == render.STATUS_INTERRUPTED:
             raise KeyboardInterrupt
-        failed += manifest["status"] != reporting.STATUS_OK
+        failed += manifest["status"] != render.STATUS_OK
     if not args.no_index:
         for root in sorted(roots):
-            print(f"index: {reporting.repo_relative(reporting.build_index(root))}")
+            print(f"index: {render.repo_relative(render.build_index(root))}")
     return 1 if failed else 0
 
 

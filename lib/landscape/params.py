@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from .data import DATASETS, NORMALIZATIONS, is_available, locate
 from .errors import UserError
 from .models import MODELS, model_options
+from .probes import EvalSetParams, SetsSpec, optional_settings
+from .schema import Strict
 from .training import SCHEDULES, DataSpec, RunSpec, TrainConfig
 
 PARAMS_DIR = Path(__file__).resolve().parents[2] / "params"
@@ -37,10 +39,6 @@ PositiveInt = Field(gt=0)
 
 class ParamsError(UserError, ValueError):
     """Invalid report parameters; the message names the key and what is allowed."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataSource(Strict):
@@ -109,92 +107,9 @@ class RunParams(Strict):
         return self
 
 
-class EvalSetParams(Strict):
-    """The fixed, stratified probe sets (sizes in samples) and the BN/dropout mode of probes."""
-
-    train_size: int = Field(default=4096, gt=0)
-    test_size: int = Field(default=2000, gt=0)
-    seed: int = 0
-    mode: Literal["eval", "train"] = "eval"
-    chunk_size: int = Field(default=1000, gt=0)
-
-
-class HessianParams(Strict):
-    top_k: int = Field(default=3, gt=0)
-    tol: float = Field(default=1e-3, gt=0)
-    trace_samples: int = Field(default=50, ge=0)
-    density_runs: int = Field(default=2, ge=0)
-    density_steps: int = Field(default=60, gt=1)
-    # the studies' variant: power iteration on one mini-batch
-    study_batch_size: int = Field(default=128, gt=0)
-    study_iterations: int = Field(default=20, gt=0)
-
-
-class NoiseParams(Strict):
-    sigmas: list[float] = Field(min_length=1)
-    draws: int = Field(default=5, gt=0)
-    seed: int = 0
-
-
-class FlatnessParams(Strict):
-    """The studies' |L(theta + delta) - L(theta)|, delta ~ N(0, sigma^2 I)."""
-
-    sigma: float = Field(gt=0)
-    draws: int = Field(default=5, gt=0)
-    seed: int = 0
-
-
-class SharpnessParams(Strict):
-    """ε-sharpness on the train probe set: SAM (Euclidean ball, radius ``rho``) and ASAM
-    (adaptive ball, radius ``adaptive_rho``), each after ``ascent_steps`` projected ascent steps."""
-
-    rho: float = Field(gt=0)
-    ascent_steps: int = Field(default=5, ge=0)
-    adaptive_rho: float = Field(default=0.5, gt=0)
-
-
-class GradientParams(Strict):
-    """‖∇L(θ)‖₂ of the mean loss on the train and test probe sets (no settings)."""
-
-
-class SliceParams(Strict):
-    """Grid α in [alpha_min, alpha_max] (``points`` values). Directions: always filter-normalized
-    (ours); ``direction`` other than ``filter`` adds the study's kind beside it: ``random``
-    (unnormalized N(0, I)) or ``unit`` (unit Euclidean norm over all parameters)."""
-
-    alpha_min: float
-    alpha_max: float
-    points: int = Field(default=21, gt=1)
-    direction: Literal["filter", "random", "unit"] = "filter"
-    seed: int = 0
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "SliceParams":
-        if self.alpha_min >= self.alpha_max:
-            raise ValueError(f"alpha_min ({self.alpha_min}) must be below alpha_max ({self.alpha_max})")
-        return self
-
-
-class SurfaceParams(SliceParams):
-    split: Literal["train", "test", "both"] = "both"
-
-
-class InterpolationParams(Strict):
-    pairs: list[tuple[str, str]] = Field(min_length=1)
-    points: int = Field(default=21, gt=1)
-    bn: Literal["interpolate", "recompute", "both"] = "both"
-
-
-class ProbeParams(Strict):
-    eval_set: EvalSetParams = EvalSetParams()
-    hessian: Optional[HessianParams] = None
-    noise: Optional[NoiseParams] = None
-    flatness: Optional[FlatnessParams] = None
-    sharpness: Optional[SharpnessParams] = None
-    gradient: Optional[GradientParams] = None
-    slice1d: Optional[SliceParams] = None
-    surface2d: Optional[SurfaceParams] = None
-    interpolation: Optional[InterpolationParams] = None
+#: ``probes``: the probe sets, and one optional entry per probe of the registry (its settings).
+ProbeParams = create_model("ProbeParams", __base__=Strict, __doc__="The probes a report asks for.",
+                           eval_set=(EvalSetParams, EvalSetParams()), **optional_settings())
 
 
 #: The keys a ``reference`` block may hold: each is shown by the report tables or figures, or read
@@ -281,6 +196,10 @@ class ReportParams(Strict):
         spec = (data or self.resolve_data()).spec()
         cfg = self.training.config()
         return {r.id: RunSpec.make(spec, r.model, cfg, r.seed, **r.options) for r in self.runs}
+
+    def sets_spec(self, data: DataSource | None = None) -> SetsSpec:
+        """The probe sets of this report on ``data`` (default: :meth:`resolve_data`)."""
+        return SetsSpec((data or self.resolve_data()).spec(), self.probes.eval_set)
 
     def digest(self) -> str:
         """A short hash of the validated parameters (for manifests)."""

@@ -2,7 +2,7 @@
 
 Every helper takes tidy data (a pandas DataFrame with one row per point, or arrays for a
 surface), draws on a new figure and returns it; it never shows or saves anything
-(``reporting.Report.figure`` does both). Colours are fixed per run id (``run_colors``), so a run
+(``sink.Report.figure`` does both). Colours are fixed per run id (``run_colors``), so a run
 has the same colour in every figure of a report. Conventions used across the helpers:
 
 - history frames (``tables.history_frame``) have columns ``run``, ``label``, ``epoch`` and the
@@ -356,3 +356,26 @@ def sharpness_bars(sharpness: pd.DataFrame, published: Mapping[str, float | None
     rows = [{"run": r["label"], "estimate": estimate, "value": r[column]} for _, r in sam.iterrows()
             for estimate, column in (("ascent (ours)", "sharpness"), ("first-order step", "first_order"))]
     return _estimate_bars(rows, sam, published, f"SAM sharpness (nats, ρ = {sam['rho'].iloc[0]:g})")
+
+
+def spectral_density(density: pd.DataFrame) -> Figure:
+    """The Hessian's eigenvalue density per run (``probes.density`` frame), a colour per run, on a
+    log density axis (the bulk near 0 is orders of magnitude above the outliers), with λ = 0
+    marked."""
+    apply_style()
+    fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.4, PANEL_HEIGHT))
+    runs = _runs_in(density)
+    colors, labels = run_colors(runs), _labels(density)
+    floor = 1e-12  # a Gaussian tail underflows to 0; the log axis needs a floor
+    for run_id in runs:
+        rows = density[density["run"] == run_id].sort_values("eigenvalue")
+        ax.plot(rows["eigenvalue"], rows["density"].clip(lower=floor), color=colors[run_id], label=labels[run_id])
+    ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle=":")
+    ax.set_yscale("log")
+    top = float(density["density"].max())
+    ax.set_ylim(max(floor, top * 1e-8), top * 2)
+    ax.set_xlabel("eigenvalue λ")
+    ax.set_ylabel("density")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig

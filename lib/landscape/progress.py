@@ -6,10 +6,15 @@ without knowing who shows it. A task opened inside another one adds its size and
 the outer task (one bar per probe, whatever the probe calls). How tasks are shown depends on
 ``$LANDSCAPE_PROGRESS``:
 
-- ``auto`` (default): ``tqdm.auto``, a widget bar in JupyterLab, a text bar on stderr in a terminal;
+- ``auto`` (default): ``tqdm.auto``, a widget bar in JupyterLab, a text bar on stderr in a terminal,
+  and ``lines`` where stderr is a pipe or a file;
 - ``lines``: plain lines on stderr when a task starts, every ``LINE_INTERVAL_S`` seconds while it
   runs and when it ends (``report`` sets this for its kernel and streams the lines);
 - ``off``: nothing.
+
+A worker process of the pipeline calls :func:`forward_to` once: its tasks are then sent as events
+to the driver, which shows them with :class:`Replay` as if they were its own. The driver shows
+the whole graph with a :class:`Board` (jobs done, running, failed).
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import contextvars
 import os
 import sys
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 PROGRESS_ENV = "LANDSCAPE_PROGRESS"
 MODES = ("auto", "lines", "off")
@@ -26,8 +31,23 @@ LINE_INTERVAL_S = 20.0
 
 
 def mode() -> str:
+    """``$LANDSCAPE_PROGRESS``; ``auto`` is ``lines`` where bars cannot redraw (stderr is a pipe
+    or a file, outside a Jupyter kernel)."""
     chosen = os.environ.get(PROGRESS_ENV, "auto") or "auto"
-    return chosen if chosen in MODES else "auto"
+    chosen = chosen if chosen in MODES else "auto"
+    if chosen == "auto" and "ipykernel" not in sys.modules and not sys.stderr.isatty():
+        return "lines"
+    return chosen
+
+
+Event = tuple  # ("open", desc, total, unit, initial) | ("tick", n, postfix) | ("expect", n) | ("close", outcome)
+_sink: Callable[[Event], None] | None = None
+
+
+def forward_to(sink: Callable[[Event], None] | None) -> None:
+    """Send every task event of this process to ``sink`` instead of showing it (a worker)."""
+    global _sink
+    _sink = sink
 
 
 class Task:
@@ -37,9 +57,11 @@ class Task:
         self.desc, self.total, self.unit, self.count = desc, total, unit, initial
         self.postfix: dict[str, str] = {}
         self.started = self._shown = time.perf_counter()
-        self.mode = mode()
+        self.mode = "forward" if _sink is not None else mode()
         self._bar = None
-        if self.mode == "auto":
+        if self.mode == "forward":
+            _sink(("open", desc, total, unit, initial))
+        elif self.mode == "auto":
             from tqdm.auto import tqdm
 
             self._bar = tqdm(desc=desc, total=total, unit=unit, initial=initial, file=sys.stderr)
@@ -50,7 +72,9 @@ class Task:
         """``n`` more units done; ``postfix`` (e.g. ``loss=0.31``) is shown beside the count."""
         self.count += n
         self.postfix.update({k: str(v) for k, v in postfix.items()})
-        if self._bar is not None:
+        if self.mode == "forward":
+            _sink(("tick", n, {k: str(v) for k, v in postfix.items()}))
+        elif self._bar is not None:
             self._bar.update(n)
             if postfix:
                 self._bar.set_postfix(self.postfix, refresh=False)
@@ -60,15 +84,26 @@ class Task:
     def expect(self, n: int) -> None:
         """``n`` more units are coming (a nested task announced its size)."""
         self.total = (self.total if self.total is not None else self.count) + n
-        if self._bar is not None:
+        if self.mode == "forward":
+            _sink(("expect", n))
+        elif self._bar is not None:
             self._bar.total = self.total
             self._bar.refresh()
 
     def close(self, outcome: str = "done") -> None:
-        if self._bar is not None:
+        if self.mode == "forward":
+            _sink(("close", outcome))
+        elif self._bar is not None:
             self._bar.close()
         elif self.mode == "lines":
             self._line(f" {outcome}")
+
+    def line(self, suffix: str = "") -> None:
+        """Show the task now (in ``lines`` mode; a bar redraws itself)."""
+        if self.mode == "lines":
+            self._line(suffix)
+        elif self._bar is not None:
+            self._bar.refresh()
 
     def _line(self, suffix: str) -> None:
         self._shown = time.perf_counter()
@@ -110,3 +145,56 @@ def tick(n: int = 1, **postfix: object) -> None:
     current = _current.get()
     if current is not None:
         current.tick(n, **postfix)
+
+
+class Replay:
+    """Shows the tasks of other processes (the events they forward), one per source (a job)."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, Task] = {}
+
+    def apply(self, source: str, event: Event) -> None:
+        kind, *args = event
+        if kind == "open":
+            self.tasks[source] = Task(*args)
+            return
+        task = self.tasks.get(source)
+        if task is None:
+            return
+        if kind == "tick":
+            task.tick(args[0], **args[1])
+        elif kind == "expect":
+            task.expect(args[0])
+        elif kind == "close":
+            self.tasks.pop(source).close(args[0])
+
+    def close(self, source: str, outcome: str) -> None:
+        """End the task of ``source`` (a job that ended without closing it: killed, failed)."""
+        task = self.tasks.pop(source, None)
+        if task is not None:
+            task.close(outcome)
+
+
+class Board:
+    """The jobs of a graph: how many are done, running and failed; a line per finished job in
+    ``lines`` mode, a bar with the counts otherwise."""
+
+    def __init__(self, desc: str, total: int):
+        self.running = self.failed = 0
+        self.task = Task(desc, total, "job")
+
+    def started(self) -> None:
+        self.running += 1
+        self._show()
+
+    def finished(self, name: str, outcome: str) -> None:
+        self.running -= 1
+        self.failed += outcome.startswith("failed")
+        self.task.tick(1, running=self.running, failed=self.failed)
+        self.task.line(f": {name} {outcome}")
+
+    def _show(self) -> None:
+        self.task.tick(0, running=self.running, failed=self.failed)
+
+    def close(self, outcome: str = "done") -> None:
+        self.task.close(outcome)

@@ -159,6 +159,62 @@ def load_frames(path: Path) -> pd.DataFrame | tuple[pd.DataFrame, ...] | None:
     return load(path, decode_frames)
 
 
+# ---------------------------------------------------------------------------- the two caches
+
+RESULT_FILE, CHECKPOINT_FILE = "result.pt", "checkpoint.pt"
+RESULT_KEYS = ("model", "history", "status", "diverged_epoch")  # of result.pt
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "history")  # of checkpoint.pt
+
+
+class Cache:
+    """The training cache (one folder per training key) and the probe cache (``probes/``) under
+    one root (see module docstring). Only the pipeline's driver writes here."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = cache_dir(root)
+        self.probes = self.root / "probes"
+
+    # ------------------------------------------------------------------ training runs
+    def run_dir(self, key: str) -> Path:
+        return self.root / key
+
+    def run_result(self, key: str) -> dict | None:
+        """A finished run (RESULT_KEYS), or None."""
+        return load_tensors(self.run_dir(key) / RESULT_FILE, RESULT_KEYS)
+
+    def checkpoint(self, key: str) -> dict | None:
+        """The last epoch of an unfinished run (CHECKPOINT_KEYS), or None."""
+        return load_tensors(self.run_dir(key) / CHECKPOINT_FILE, CHECKPOINT_KEYS)
+
+    def save_checkpoint(self, key: str, checkpoint: dict) -> None:
+        save_tensors(checkpoint, self.run_dir(key) / CHECKPOINT_FILE)
+
+    def save_run(self, key: str, result: dict, spec: dict) -> None:
+        """Store a finished run (and, for people, its spec and history as JSON); its checkpoint
+        is removed."""
+        folder = self.run_dir(key)
+        save_tensors({k: result[k] for k in RESULT_KEYS}, folder / RESULT_FILE)
+        atomic_write_text(json.dumps({"key": key, "spec": spec}, indent=2), folder / "spec.json")
+        atomic_write_text(json.dumps({k: result[k] for k in ("status", "diverged_epoch", "history")}, indent=2),
+                          folder / "history.json")
+        (folder / CHECKPOINT_FILE).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ probe results
+    def probe_path(self, key: str) -> Path:
+        return self.probes / f"{key}.json"
+
+    def probe_result(self, key: str) -> pd.DataFrame | tuple[pd.DataFrame, ...] | None:
+        return load_frames(self.probe_path(key))
+
+    def save_probe(self, key: str, frames: pd.DataFrame | tuple[pd.DataFrame, ...]) -> None:
+        save_frames(frames, self.probe_path(key))
+
+
+def content_key(payload: Any, length: int) -> str:
+    """A short SHA-256 of ``payload`` as sorted JSON: the cache key of whatever it describes."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
 # ---------------------------------------------------------------------------- temporary files
 
 def _alive(pid: int) -> bool:

@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 
 from .data import DATASETS, NORMALIZATIONS
-from .models import count_parameters
 from .params import DataSource, ReportParams, is_stand_in
-from .training import TrainedRun, build_run_model, load_splits, train
+from .pipeline import DataSummary, RunRecord
 
 #: history column -> the study's name for it
 METRIC_NAMES = {"train_loss": "train loss", "train_acc": "train acc", "test_loss": "val loss", "test_acc": "val acc"}
@@ -35,14 +34,7 @@ def reference(params: ReportParams, key: str, default: Any = None) -> Any:
 
 # ---------------------------------------------------------------------------- training
 
-def train_runs(params: ReportParams, data: DataSource | None = None, device: str = "auto",
-               cache: str | None = None) -> dict[str, TrainedRun]:
-    """Train (or load from the cache) every run of ``params``, in the params file's order."""
-    return {run_id: train(spec, cache=cache, device=device, label=run_id)
-            for run_id, spec in params.run_specs(data).items()}
-
-
-def history_frame(params: ReportParams, runs: Mapping[str, TrainedRun]) -> pd.DataFrame:
+def history_frame(params: ReportParams, runs: Mapping[str, RunRecord]) -> pd.DataFrame:
     """All runs' per-epoch histories in one tidy frame (see module docstring)."""
     labels = {r.id: r.label for r in params.runs}
     frames = [pd.DataFrame(run.history).assign(run=run_id, label=labels[run_id])
@@ -60,36 +52,37 @@ def final_rows(history: pd.DataFrame) -> pd.DataFrame:
     return history.sort_values("epoch").groupby("run").tail(1).set_index("run").loc[order]
 
 
-def run_status(params: ReportParams, runs: Mapping[str, TrainedRun]) -> pd.DataFrame:
-    """One row per run: run, label, status (completed / diverged), epochs (completed),
+def run_status(params: ReportParams, runs: Mapping[str, RunRecord]) -> pd.DataFrame:
+    """One row per run: run, label, status (completed / diverged / failed), epochs (completed),
     diverged_epoch, trained_epochs (by this execution; 0 when loaded from the cache), time_s
-    (summed epoch wall time)."""
+    (summed epoch wall time), error (why a failed run failed)."""
     labels = {r.id: r.label for r in params.runs}
     return pd.DataFrame([{"run": run_id, "label": labels[run_id], "status": run.status, "epochs": len(run.history),
                           "diverged_epoch": run.diverged_epoch, "trained_epochs": run.trained_epochs,
-                          "time_s": float(sum(r["time_s"] for r in run.history))} for run_id, run in runs.items()],
-                        columns=["run", "label", "status", "epochs", "diverged_epoch", "trained_epochs", "time_s"]
-                        ).astype({"diverged_epoch": "Int64"})
+                          "time_s": float(sum(r["time_s"] for r in run.history)), "error": run.error}
+                         for run_id, run in runs.items()],
+                        columns=["run", "label", "status", "epochs", "diverged_epoch", "trained_epochs", "time_s",
+                                 "error"]).astype({"diverged_epoch": "Int64"})
 
 
 def runs_table(status: pd.DataFrame) -> pd.DataFrame:
     """``run_status`` for display: where divergence happened, whether the run was trained now or
-    loaded from the cache, and its wall time."""
-    return status.rename(columns={"label": "model", "diverged_epoch": "diverged at epoch",
-                                  "trained_epochs": "trained now", "time_s": "wall time (s)"})
+    loaded from the cache, and its wall time; the reason of a failed run, when one failed."""
+    shown = status if status["error"].notna().any() else status.drop(columns="error")
+    return shown.rename(columns={"label": "model", "diverged_epoch": "diverged at epoch",
+                                 "trained_epochs": "trained now", "time_s": "wall time (s)", "error": "why it failed"})
 
 
 # ---------------------------------------------------------------------------- setup
 
-def data_table(params: ReportParams, data: DataSource) -> pd.DataFrame:
+def data_table(params: ReportParams, data: DataSource, summary: DataSummary) -> pd.DataFrame:
     """What the runs were trained and evaluated on."""
-    train_ds, test_ds = load_splits(data.spec())
     mean, std = NORMALIZATIONS[data.normalization]
     rows = [("dataset", data.name + (f" (stand-in for {params.data.name})" if is_stand_in(data) else "")),
-            ("training images", f"{len(train_ds):,}" + (f" (stratified subset, seed {data.subset_seed})"
-                                                         if data.train_subset else "")),
-            ("test images", f"{len(test_ds):,}" + (" (stratified subset)" if data.test_subset else "")),
-            ("input shape (C, H, W)", str(tuple(train_ds.images.shape[1:]))),
+            ("training images", f"{summary.train_size:,}" + (f" (stratified subset, seed {data.subset_seed})"
+                                                             if data.train_subset else "")),
+            ("test images", f"{summary.test_size:,}" + (" (stratified subset)" if data.test_subset else "")),
+            ("input shape (C, H, W)", str(tuple(summary.input_shape))),
             ("normalization", f"{data.normalization} (per-channel mean {', '.join(map(str, mean))}, "
                               f"std {', '.join(map(str, std))})"),
             ("classes", str(DATASETS[data.name][3]))]
@@ -98,17 +91,14 @@ def data_table(params: ReportParams, data: DataSource) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
-def models_table(params: ReportParams, data: DataSource) -> pd.DataFrame:
-    """One row per run: id, label, zoo model, options, seed and parameter count."""
-    train_ds, _ = load_splits(data.spec())
-    shape = tuple(train_ds.images.shape[1:])
+def models_table(params: ReportParams, parameters: Mapping[str, int]) -> pd.DataFrame:
+    """One row per run: id, label, zoo model, options, seed and trainable parameter count
+    (``parameters``: run id -> count, ``pipeline.describe``)."""
     rows = []
-    for run_id, spec in params.run_specs(data).items():
-        run = next(r for r in params.runs if r.id == run_id)
-        model = build_run_model(spec, shape, train_ds.num_classes)
+    for run in params.runs:
         options = ", ".join(f"{k}={v}" for k, v in run.options.items()) or "—"
-        rows.append({"run": run_id, "label": run.label, "model": run.model, "options": options,
-                     "seed": run.seed, "parameters": count_parameters(model)})
+        rows.append({"run": run.id, "label": run.label, "model": run.model, "options": options,
+                     "seed": run.seed, "parameters": parameters[run.id]})
     return pd.DataFrame(rows)
 
 
@@ -493,6 +483,33 @@ def sharpness_sentence(params: ReportParams, sharpness: pd.DataFrame) -> str:
             "rescaled) is sharper in it for the same function; ASAM's adaptive ball removes that scale.")
 
 
+def density_table(density: pd.DataFrame) -> pd.DataFrame:
+    """Per run: where the density of Hessian eigenvalues lives (the grid's range, which spans the
+    quadrature nodes ± 5σ), the estimated fraction clearly below 0 (``probes.density``), the
+    broadening σ, the Lanczos runs and steps, the Hessian-vector products, mode and n."""
+    rows = []
+    for run_id, r in density.groupby("run", sort=False):
+        first = r.iloc[0]
+        rows.append({"model": first["label"], "λ from": r["eigenvalue"].min(), "λ to": r["eigenvalue"].max(),
+                     "fraction < −1% |λ|max": first["negative_mass"], "σ": first["sigma"], "runs": int(first["runs"]),
+                     "steps": int(first["steps"]), "HVPs": int(first["num_hvps"]), "mode": first["mode"],
+                     "n": int(first["n"])})
+    return pd.DataFrame(rows)
+
+
+def density_sentence(density: pd.DataFrame) -> str:
+    """The estimated share of negative eigenvalues per run, and the run whose spectrum reaches
+    furthest."""
+    table = density_table(density)
+    parts = [f"{r['model']} {r['fraction < −1% |λ|max']:.3f}" for _, r in table.iterrows()]
+    widest = table.loc[table["λ to"].idxmax()]
+    return ("Estimated fraction of Hessian eigenvalues clearly below zero (below −1% of the largest |λ|; stochastic "
+            "Lanczos quadrature, no broadening): "
+            + "; ".join(parts) + f". The spectrum reaches furthest for {widest['model']} (up to about "
+            f"{widest['λ to']:.4g}, the largest quadrature node plus 5σ). A few Lanczos runs resolve the outliers and "
+            "the overall shape, not individual eigenvalues in the bulk.")
+
+
 # ---------------------------------------------------------------------------- ablation (study 004)
 
 #: ablation table metric -> the ``params.reference`` key holding the study's number per run
@@ -589,9 +606,12 @@ def loss_range_sentence(surface: pd.DataFrame) -> str:
     parts = []
     for (label, kind), r in surface[surface["split"] == "train"].groupby(["label", "direction"], sort=False):
         parts.append(f"{label} ({kind}) {r['loss'].max() - r['loss'].min():.4g}")
-    return ("Spread of the train loss over the grid (max − min, nats): " + "; ".join(parts) + ". A unit-norm "
-            "direction spread over every weight moves each by about 1/√n, so its spread measures how far the "
-            "grid reaches, not the landscape; filter-normalized directions move each filter by its own norm.")
+    text = "Spread of the train loss over the grid (max − min, nats): " + "; ".join(parts) + "."
+    if "unit" in set(surface["direction"]):
+        text += (" A unit-norm direction spread over every weight moves each by about 1/√n, so its spread measures "
+                 "how far the grid reaches, not the landscape; filter-normalized directions move each filter by "
+                 "its own norm.")
+    return text
 
 
 def gradient_table(params: ReportParams, gradient: pd.DataFrame) -> pd.DataFrame:

@@ -1,12 +1,11 @@
-"""Cached, resumable, deterministic SGD training.
+"""Deterministic SGD training of one run, resumable from a checkpoint.
 
 A run is defined by a :class:`RunSpec` (data, model, training config, seed). Its cache key is a
-hash of everything in the spec (not of where the data lives), so a second call with the same
-spec loads the result instead of training. After every epoch a checkpoint (model, optimizer,
-scheduler, random-generator states, history) is written to the cache (``landscape.store``:
-atomic, checksummed, never unpickled); an interrupted run resumes from its last completed epoch
-and produces the same numbers as an uninterrupted one. A cache file that fails verification is
-moved aside and its run recomputed.
+hash of everything in the spec (not of where the data lives). :func:`train` is pure: it reads and
+writes no file. It hands a checkpoint (model, optimizer, scheduler, random-generator states,
+history) to its caller after every epoch, and a run resumed from such a checkpoint produces the
+same numbers as an uninterrupted one. The pipeline (``landscape.pipeline``) stores checkpoints
+and results in the cache (``landscape.store``) and skips runs already there.
 
 History rows (one per epoch, units in brackets):
   epoch [1-based], lr [learning rate used during the epoch],
@@ -19,26 +18,24 @@ happened in, and the history keeps every completed epoch.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from . import data as data_mod
-from . import progress, store
+from . import progress
 from .evaluation import evaluate
-from .models import build_model, use_fast_layout
+from .models import build_model, count_parameters, use_fast_layout
 from .runtime import accumulator_dtype, make_deterministic, select_device
 
 ENGINE_VERSION = 2  # bump when a change alters the numbers a cached run would produce
 SCHEDULES = ("constant", "step", "cosine")
-RESULT_KEYS = ("model", "history", "status", "diverged_epoch")  # of result.pt
-CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "history")  # of checkpoint.pt
 DIVERGENCE_CHECK_EVERY = 20  # steps between non-finite checks (each check syncs an accelerator)
 
 
@@ -99,26 +96,6 @@ class RunSpec:
         payload = {"engine": ENGINE_VERSION, "data": self.data.identity(), "model": self.model,
                    "options": [list(kv) for kv in self.model_options], "train": asdict(self.train), "seed": self.seed}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
-
-
-@dataclass
-class TrainedRun:
-    spec: RunSpec
-    model: torch.nn.Module  # in eval mode, on the training device
-    history: list[dict]
-    status: str  # "completed" or "diverged"
-    diverged_epoch: int | None
-    trained_epochs: int  # epochs trained by this call (0 when fully cached)
-    key: str
-
-    @property
-    def outcome(self) -> str:
-        return outcome(self.status, self.diverged_epoch)
-
-    @property
-    def final(self) -> dict:
-        """The last completed epoch's history row (empty if none completed)."""
-        return self.history[-1] if self.history else {}
 
 
 def outcome(status: str, diverged_epoch: int | None) -> str:
@@ -182,38 +159,30 @@ def build_run_model(spec: RunSpec, input_shape: tuple[int, int, int], num_classe
     return use_fast_layout(build_model(spec.model, input_shape, num_classes, **dict(spec.model_options)))
 
 
-def train(spec: RunSpec, cache: str | Path | None = None, device: str = "auto",
-          on_epoch_end: Callable[[dict], None] | None = None, label: str | None = None) -> TrainedRun:
-    """Train ``spec`` (or load it from the cache); see the module docstring. Epochs are counted
-    by ``landscape.progress`` under ``label`` (default: model and seed)."""
-    dev = select_device(device)
+def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | None = None,
+          on_checkpoint: Callable[[dict], None] | None = None, on_epoch_end: Callable[[dict], None] | None = None,
+          label: str | None = None) -> dict:
+    """Train ``spec`` from scratch, or from ``resume`` (a checkpoint: ``store.CHECKPOINT_KEYS``), and return
+    the result (``store.RESULT_KEYS``, plus ``trained_epochs``: epochs trained by this call). The model
+    state in the result is on the CPU. After every epoch ``on_checkpoint`` receives the checkpoint
+    (the caller stores it; the pipeline writes it to the cache), then ``on_epoch_end`` the history
+    row. Pure: no file is read or written here. Epochs are counted by ``landscape.progress``
+    under ``label`` (default: model and seed)."""
+    dev = select_device(device) if isinstance(device, str) else device
     make_deterministic()
-    key = spec.key()
-    run_dir = store.cache_dir(cache) / key
     train_ds, test_ds = load_splits(spec.data)
     model = build_run_model(spec, tuple(train_ds.images.shape[1:]), train_ds.num_classes).to(dev)
-
-    result_path = run_dir / "result.pt"
-    result = store.load_tensors(result_path, RESULT_KEYS)
-    if result is not None:
-        model.load_state_dict(result["model"])
-        model.eval()
-        return TrainedRun(spec, model, result["history"], result["status"], result["diverged_epoch"], 0, key)
-
     cfg = spec.train
     optimizer = _optimizer(model, cfg)
     scheduler = _scheduler(optimizer, cfg)
     generator = torch.Generator().manual_seed(spec.seed)
     history: list[dict] = []
-    checkpoint_path = run_dir / "checkpoint.pt"
-    ckpt = store.load_tensors(checkpoint_path, CHECKPOINT_KEYS)
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        _set_rng_state(ckpt["rng"], generator, dev)
-        history = ckpt["history"]
-    store.atomic_write_text(json.dumps({"key": key, "spec": _spec_json(spec)}, indent=2), run_dir / "spec.json")
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        _set_rng_state(resume["rng"], generator, dev)
+        history = list(resume["history"])
 
     train_x, train_y = train_ds.images.to(dev), train_ds.labels.to(dev)
     fill = data_mod.black_pixel(spec.data.normalization, train_x.shape[1]) if cfg.augment else None
@@ -235,19 +204,34 @@ def train(spec: RunSpec, cache: str | Path | None = None, device: str = "auto",
                    "test_acc": test.accuracy, "gap": acc - test.accuracy, "grad_norm": grad_norm,
                    "time_s": time.perf_counter() - start}
             history.append(row)
-            store.save_tensors({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                "scheduler": scheduler.state_dict(), "rng": _rng_state(generator, dev),
-                                "history": history}, checkpoint_path)
+            if on_checkpoint is not None:
+                on_checkpoint({"model": _cpu(model.state_dict()), "optimizer": copy.deepcopy(optimizer.state_dict()),
+                               "scheduler": scheduler.state_dict(), "rng": _rng_state(generator, dev),
+                               "history": list(history)})  # a snapshot: training goes on after the call
             progress.tick(train_loss=f"{loss:.4f}", test_acc=f"{test.accuracy:.4f}")
             if on_epoch_end is not None:
                 on_epoch_end(row)
-    model.eval()
-    store.save_tensors({"model": model.state_dict(), "history": history, "status": status,
-                        "diverged_epoch": diverged_epoch}, result_path)
-    store.atomic_write_text(json.dumps({"status": status, "diverged_epoch": diverged_epoch, "history": history},
-                                       indent=2), run_dir / "history.json")
-    checkpoint_path.unlink(missing_ok=True)
-    return TrainedRun(spec, model, history, status, diverged_epoch, trained, key)
+    return {"model": _cpu(model.state_dict()), "history": history, "status": status,
+            "diverged_epoch": diverged_epoch, "trained_epochs": trained}
+
+
+def _cpu(state: dict) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
+def trained_model(spec: RunSpec, state: dict, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The spec's model with the trained ``state`` loaded, in eval mode, on ``device``."""
+    train_ds, _ = load_splits(spec.data)
+    model = build_run_model(spec, tuple(train_ds.images.shape[1:]), train_ds.num_classes)
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def parameter_count(spec: RunSpec, input_shape: tuple[int, int, int], num_classes: int) -> int:
+    """Trainable parameters of the spec's model (built on the meta device: nothing allocated)."""
+    with torch.device("meta"):
+        model = build_model(spec.model, input_shape, num_classes, **dict(spec.model_options))
+    return count_parameters(model)
 
 
 def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
@@ -289,6 +273,7 @@ def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: to
     return float(loss_sum) / n, correct / n, float(grad_norms.mean())
 
 
-def _spec_json(spec: RunSpec) -> dict:
+def spec_json(spec: RunSpec) -> dict:
+    """The spec as plain JSON types (written beside a cached run, for people)."""
     return {"data": asdict(spec.data), "model": spec.model, "options": dict(spec.model_options),
             "train": asdict(spec.train), "seed": spec.seed}

@@ -1,17 +1,6 @@
-"""Rendered reports: a parameterized notebook executed headless into HTML and PDF.
+"""The renderer: a report notebook executed headless into HTML and PDF, its manifest, the index.
 
-Two sides of one concept.
-
-**Inside a notebook** (``Report``): the notebook sends every table, figure and number through a
-``Report`` for its output directory (default, for a notebook run by hand:
-``outputs/_scratch/<report>/``). ``Report.table`` shows a
-numbered, captioned table (``<div id="table-<key>">``) and writes ``tables/<key>.csv``;
-``Report.figure`` shows a numbered, captioned figure (``<figure id="figure-<key>">``, the SVG
-embedded as a data URI) and writes ``figures/<key>.png`` and ``.svg``; ``Report.record`` adds
-numbers to ``metrics.json``; ``Report.headline`` sets the one-line result shown in the index.
-``summary.json`` (headline, device, tables, figures, claim counts) is rewritten after each call.
-
-**From the command line** (``python -m landscape report``, ``make reports``; ``landscape.cli``):
+From the command line (``python -m landscape report``, ``make reports``; ``landscape.cli``),
 ``run_report`` executes ``notebooks/<params.notebook>.ipynb`` with papermill (parameters
 ``params_file``, ``profile``, ``overrides``, ``output_dir``, ``device``) into
 ``<root>/<name>/<name>.ipynb``, ``<name>`` being the params file's name and ``<root>`` the
@@ -31,13 +20,9 @@ and ``<root>/manifest.json`` (all per-report manifests).
 """
 from __future__ import annotations
 
-import base64
 import contextlib
-import datetime as _dt
 import html
-import io
 import json
-import math
 import os
 import re
 import shutil
@@ -49,288 +34,24 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
-
-import numpy as np
-import pandas as pd
+from typing import Any, Callable, Mapping
 
 from . import claims as claims_mod
-from .data import REPO_ROOT
 from . import store
+from .data import REPO_ROOT
 from .params import BASE_PROFILE, PARAMS_DIR, ParamsError, ReportParams, load_params, resolve_path
+from .sink import METRICS_FILE, OUTPUTS_DIR, SUMMARY_FILE, now as _now, read_json, write_json
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-OUTPUTS_DIR = REPO_ROOT / "outputs"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "landscape_report"
 BROWSER_ENV = "LANDSCAPE_BROWSER"
 BROWSER_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "google-chrome",
                       "google-chrome-stable")
 PDF_TIMEOUT_S = 300
-SUMMARY_FILE, METRICS_FILE, MANIFEST_FILE = "summary.json", "metrics.json", "manifest.json"
-SCRATCH_DIR = OUTPUTS_DIR / "_scratch"  # notebooks run by hand (no output_dir) write here
+MANIFEST_FILE = "manifest.json"
 STATUS_OK, STATUS_FAILED, STATUS_RUNNING, STATUS_INTERRUPTED = "ok", "failed", "running", "interrupted"
 PROGRESS_LINES = {"LANDSCAPE_PROGRESS": "lines"}  # the kernel's progress: plain lines, streamed by run_report
-
-
-# ============================================================================ shared helpers
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with numpy / pandas scalars, arrays and frames turned into JSON types; NaN and
-    infinities become None (JSON has no NaN)."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, pd.DataFrame):
-        return [jsonable(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, (pd.Series, np.ndarray, list, tuple)):
-        return [jsonable(v) for v in (value.tolist() if hasattr(value, "tolist") else value)]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def write_json(data: Any, path: Path) -> None:
-    """Write ``data`` as indented JSON atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _flat_columns(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy with MultiIndex columns joined by spaces (for CSV)."""
-    out = df.copy()
-    if isinstance(out.columns, pd.MultiIndex):
-        out.columns = [" ".join(str(p) for p in col if str(p)) for col in out.columns]
-    return out
-
-
-def default_format(column: Any, series: pd.Series) -> Callable[[Any], str] | str | None:
-    """Table number format: 4 decimals for floats, a sign on differences (columns named Δ or
-    starting with it), thousands separators for integers of 10,000 and more."""
-    name = column[-1] if isinstance(column, tuple) else column
-    if pd.api.types.is_float_dtype(series):
-        return "{:+.4f}" if str(name).startswith("Δ") else "{:.4f}"
-    if pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        sign = "+" if str(name).startswith("Δ") else ""
-        largest = series.abs().max()
-        return f"{{:{sign},}}" if pd.notna(largest) and largest >= 10000 else f"{{:{sign}d}}"
-    return None
-
-
-# ============================================================================ notebook side
-
-class Report:
-    """The output sink of one report notebook (see module docstring)."""
-
-    def __init__(self, params: ReportParams, output_dir: str | Path | None = None, notebook: str | None = None,
-                 device: str = "auto"):
-        from .runtime import select_device
-
-        self.params = params
-        self.dir = Path(output_dir) if output_dir else SCRATCH_DIR / params.report
-        self.figures_dir, self.tables_dir = self.dir / "figures", self.dir / "tables"
-        for d in (self.figures_dir, self.tables_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        self.device = str(select_device(device))
-        self.notebook = notebook or params.notebook
-        self.metrics: dict[str, Any] = {}
-        self.figures: list[dict] = []
-        self.tables: list[dict] = []
-        self.claim_counts: dict[str, int] | None = None
-        self._headline: str | None = None
-        self.started = _now()
-        self._t0 = time.perf_counter()
-        stale = [self.dir / METRICS_FILE, self.dir / SUMMARY_FILE, *self.figures_dir.glob("*.png"),
-                 *self.figures_dir.glob("*.svg"), *self.tables_dir.glob("*.csv")]
-        for path in stale:  # a fresh report: nothing left over from an earlier execution
-            path.unlink(missing_ok=True)
-        self._save()
-
-    # ------------------------------------------------------------------ display
-    @staticmethod
-    def _display(obj: Any) -> None:
-        from IPython.display import display
-
-        display(obj)
-
-    def markdown(self, text: str) -> None:
-        """Show generated prose (Markdown; write math in unicode, e.g. λ_max, σ, α)."""
-        from IPython.display import Markdown
-
-        self._display(Markdown(text))
-
-    def html(self, markup: str) -> None:
-        from IPython.display import HTML
-
-        self._display(HTML(markup))
-
-    def banner(self, text: str, kind: str = "warning") -> None:
-        """A highlighted box (``kind``: warning or info), e.g. for a stand-in dataset."""
-        self.html(f'<div class="report-banner report-banner-{html.escape(kind)}">{text}</div>')
-
-    def bullets(self, items: Sequence[str], intro: str | None = None) -> None:
-        lines = ([intro, ""] if intro else []) + [f"- {item}" for item in items]
-        self.markdown("\n".join(lines))
-
-    def intro(self) -> None:
-        """Title, the study's question and source, and banners for a non-default profile or
-        overridden params (their numbers are not the study's setup)."""
-        p = self.params
-        source = p.reference.source
-        file = REPO_ROOT / source.split(" (")[0]
-        cited = f"[`{source}`]({os.path.relpath(file, self.dir)})" if file.is_file() else f"`{source}`"
-        self.markdown(f"# {p.title}\n\n**Question.** {p.question}\n\n"
-                      f"**Source study:** `{p.study}`; its published numbers are quoted from {cited} "
-                      f"and appear only as labelled *study* values beside this run's.")
-        if p.profile != "full":
-            self.banner(f"<b>Profile “{html.escape(p.profile)}”</b>: reduced data and epochs for a quick check of "
-                        "the pipeline; the numbers are not comparable with the study's.")
-
-    def overrides_banner(self, overrides: Mapping | None) -> None:
-        if overrides:
-            self.banner("<b>Params overridden for this run:</b> "
-                        f"<code>{html.escape(json.dumps(jsonable(overrides), ensure_ascii=False))}</code>")
-
-    def pending(self, key: str, what: str, probes: Any = None) -> None:
-        """Mark a section whose probe was not computed and say why (``key`` like ``probes.noise``):
-        not in the params, not computable because no run completed (``probes``: the
-        ``ProbeResults``, whose ``unavailable`` gives the reason), or not implemented."""
-        node: Any = self.params
-        for part in key.split("."):
-            node = getattr(node, part, None)
-        reason = (getattr(probes, "unavailable", None) or {}).get(key.split(".")[-1])
-        if reason:
-            text = f"Not computed: {html.escape(what)}; {html.escape(reason)}."
-        elif node is None:
-            text = f"Not part of this study's setup (no <code>{html.escape(key)}</code> in the params)."
-        else:
-            settings = ", ".join(f"{k} {v}" for k, v in jsonable(node.model_dump()).items())
-            text = (f"Not computed in this version of the report: {html.escape(what)} "
-                    f"(requested by <code>{html.escape(key)}</code>: {html.escape(settings)}).")
-        self.html(f'<p class="report-pending">{text}</p>')
-
-    def reproducibility(self, cache_keys: Mapping[str, str] | None = None) -> None:
-        """How to re-run this report, and what identifies its inputs."""
-        p = self.params
-        lines = [f"- command: `make reports REPORTS={p.report} PROFILE={p.profile}`",
-                 f"- params digest: `{p.digest()}` (profile `{p.profile}`); device: `{self.device}`"]
-        if cache_keys:
-            lines.append("- training cache keys: " + ", ".join(f"{k} `{v}`" for k, v in cache_keys.items()))
-        lines.append("- the git commit, runtime and versions are in this report's `manifest.json`")
-        self.markdown("\n".join(lines))
-
-    # ------------------------------------------------------------------ tables
-    def table(self, df: pd.DataFrame, key: str, caption: str, formats: Mapping[Any, Any] | None = None,
-              note: str | None = None, row_classes: pd.DataFrame | None = None) -> None:
-        """Show ``df`` as "Table n. caption" (id ``table-<key>``) and write ``tables/<key>.csv``.
-        ``formats`` maps columns to format strings or callables (default: ``default_format``);
-        ``row_classes`` (same shape as ``df``) adds CSS classes to cells."""
-        _check_key(key)
-        number = len([t for t in self.tables if t["key"] != key]) + 1
-        csv_path = self.tables_dir / f"{key}.csv"
-        _flat_columns(df).to_csv(csv_path, index=False)
-        formatters = {col: (formats or {}).get(col, default_format(col, df[col])) for col in df.columns}
-        kinds = ["" if pd.api.types.is_numeric_dtype(df[c]) else "text" for c in df.columns]
-        classes = pd.DataFrame([kinds] * len(df), index=df.index, columns=df.columns)
-        if row_classes is not None:
-            classes = classes + " " + row_classes.reindex_like(classes).fillna("")
-        styler = (df.style.set_uuid(key).hide(axis="index")
-                  .format({c: f for c, f in formatters.items() if f is not None}, na_rep="—")
-                  .set_caption(f"<b>Table {number}.</b> {html.escape(caption)}")
-                  .set_td_classes(classes))
-        markup = styler.to_html()
-        note_html = f'<p class="report-note">{html.escape(note)}</p>' if note else ""
-        self.html(f'<div class="report-table" id="table-{key}">{markup}{note_html}</div>')
-        entry = {"key": key, "number": number, "caption": caption, "csv": str(csv_path.relative_to(self.dir))}
-        self.tables = [t for t in self.tables if t["key"] != key] + [entry]
-        self._save()
-
-    # ------------------------------------------------------------------ figures
-    def figure(self, fig, key: str, caption: str, dpi: int = 150) -> None:
-        """Show a matplotlib figure as "Figure n. caption" (id ``figure-<key>``, SVG embedded),
-        write ``figures/<key>.png`` and ``figures/<key>.svg``, and close the figure."""
-        import matplotlib.pyplot as plt
-
-        _check_key(key)
-        number = len([f for f in self.figures if f["key"] != key]) + 1
-        files = {}
-        for fmt in ("png", "svg"):
-            path = self.figures_dir / f"{key}.{fmt}"
-            fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_figure_metadata(fmt))
-            files[fmt] = str(path.relative_to(self.dir))
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata=_figure_metadata("svg"))
-        plt.close(fig)
-        data = base64.b64encode(buffer.getvalue()).decode("ascii")
-        alt = html.escape(caption, quote=True)
-        self.html(f'<figure class="report-figure" id="figure-{key}">'
-                  f'<img src="data:image/svg+xml;base64,{data}" alt="{alt}"/>'
-                  f'<figcaption><b>Figure {number}.</b> {html.escape(caption)}</figcaption></figure>')
-        entry = {"key": key, "number": number, "caption": caption, "files": files}
-        self.figures = [f for f in self.figures if f["key"] != key] + [entry]
-        self._save()
-
-    # ------------------------------------------------------------------ numbers
-    def record(self, section: str, values: Any) -> None:
-        """Store ``values`` (numbers, dicts, frames) under ``section`` in metrics.json."""
-        self.metrics[section] = jsonable(values)
-        write_json(self.metrics, self.dir / METRICS_FILE)
-
-    def save_csv(self, df: pd.DataFrame, name: str) -> Path:
-        """Write a data frame (e.g. every epoch of every run) as ``<name>.csv`` in the output dir."""
-        _check_key(name)
-        path = self.dir / f"{name}.csv"
-        _flat_columns(df).to_csv(path, index=False)
-        return path
-
-    def headline(self, text: str) -> None:
-        """The one-line result of the report, shown in outputs/index.html (build it from numbers)."""
-        self._headline = text
-        self._save()
-
-    def claims(self, claims: Sequence[claims_mod.Claim], key: str = "claims",
-               caption: str = "The study's claims and what this run shows.") -> None:
-        """The claims table, each verdict coloured; counts go to metrics.json and the summary."""
-        df = claims_mod.table(list(claims))
-        classes = pd.DataFrame("", index=df.index, columns=df.columns)
-        classes["verdict"] = [f"verdict verdict-{c.verdict}" for c in claims]
-        self.claim_counts = claims_mod.counts(list(claims))
-        self.record("claims", [{"text": c.text, "verdict": c.verdict, "evidence": c.evidence, "check": c.check}
-                               for c in claims])
-        self.table(df, key, caption, row_classes=classes)
-
-    def _save(self) -> None:
-        write_json({"report": self.params.report, "title": self.params.title, "profile": self.params.profile,
-                    "params_digest": self.params.digest(), "notebook": self.notebook, "device": self.device,
-                    "headline": self._headline, "tables": self.tables, "figures": self.figures,
-                    "claims": self.claim_counts, "started": self.started, "updated": _now(),
-                    "elapsed_s": round(time.perf_counter() - self._t0, 3)}, self.dir / SUMMARY_FILE)
-
-
-def _check_key(key: str) -> None:
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", key):
-        raise ValueError(f"key {key!r}: use lower-case letters, digits, '-' and '_' (it names files and ids)")
-
-
-def _figure_metadata(fmt: str) -> dict:
-    """No creation dates in figure files, so a re-run with the same numbers gives the same bytes."""
-    return {"svg": {"Date": None}, "png": {"Software": None}}.get(fmt, {})
 
 
 # ============================================================================ executing
@@ -407,7 +128,7 @@ def _section_heading(cell) -> str | None:
 
 def execute_notebook(notebook: str | Path, output_notebook: str | Path, parameters: Mapping[str, Any],
                      cwd: str | Path = REPO_ROOT, timeout: int | None = None, kernel_name: str = "python3",
-                     log: Callable[[str], None] | None = None):
+                     log: Callable[[str], None] | None = None, threads: int | None = None):
     """Run ``notebook`` headless with papermill, parameters injected after the cell tagged
     ``parameters``; the executed notebook (outputs included, also when a cell fails) is written to
     ``output_notebook``. A failing cell raises papermill's PapermillExecutionError (its ``ename``
@@ -426,7 +147,10 @@ def execute_notebook(notebook: str | Path, output_notebook: str | Path, paramete
 
     lib = str(Path(__file__).resolve().parents[1])
     # the kernel imports this package from lib/ also where `make setup`'s .pth file is missing
-    env = {**(PROGRESS_LINES if log else {}),
+    # the kernel runs what the caches still lack in its own process (the command line ran the
+    # other engines' jobs before), with the command line's threads per job
+    env = {**(PROGRESS_LINES if log else {}), "LANDSCAPE_ENGINE": "local",
+           **({"LANDSCAPE_THREADS": str(threads)} if threads else {}),
            "PYTHONPATH": os.pathsep.join([lib] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
     km = AsyncKernelManager(kernel_name=kernel_name)  # nbclient's own kind (a sync one ignores the timeout)
     try:
@@ -637,7 +361,8 @@ def _log_stderr(message: str) -> None:
 
 def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrides: Mapping | None = None,
                output_root: str | Path | None = None, device: str = "auto", pdf: bool = True,
-               timeout: int | None = None, log: Callable[[str], None] | None = _log_stderr) -> dict:
+               timeout: int | None = None, log: Callable[[str], None] | None = _log_stderr,
+               threads: int | None = None) -> dict:
     """Execute one report (a job, a report name or a params file path) and export it (see module
     docstring); returns its manifest. Invalid params raise ParamsError before anything runs; a
     failing notebook gives status "failed" (with the error) and its HTML still shows where it
@@ -668,7 +393,8 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
                   "overrides": dict(overrides or {}), "output_dir": str(out), "device": device}
     error = None
     try:
-        execute_notebook(job.notebook, stem.with_suffix(".ipynb"), parameters, timeout=timeout, log=log)
+        execute_notebook(job.notebook, stem.with_suffix(".ipynb"), parameters, timeout=timeout, log=log,
+                         threads=threads)
     except KeyboardInterrupt:
         with _signals_ignored():
             return _interrupted(manifest, out, t0, say)

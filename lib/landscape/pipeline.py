@@ -1,0 +1,347 @@
+"""The pipeline: a report's job graph (``landscape.jobs``) run on an engine
+(``landscape.engines``) through the cache (``landscape.store``).
+
+:func:`run_graph` is the driver. It reads every job's result that the cache holds, sends the
+others to the engine as soon as the runs they need are trained, and writes what comes back to the
+cache (atomically; workers never write it): training checkpoints after every epoch, finished runs
+and probe frames. A diverged run is a result: the probes of its run are skipped with the reason. A
+job that raises is recorded as failed with its reason, and so are the jobs that need it; a job
+whose worker died is retried once (from its last checkpoint), then recorded as failed. The rest of
+the graph goes on. Ctrl-C stops the engine (killing its workers) and loses at most the jobs in
+flight; a rerun resumes from the cache.
+
+:func:`run` does this for a report's params and gathers what its notebook shows: the runs
+(:class:`RunRecord`: history, status, parameter count, ...) and the probe frames
+(``probes.ProbeResults``, with ``run``/``label`` or ``pair``/``run_a``/``run_b`` columns added).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from . import jobs as jobs_mod
+from . import progress, store
+from .engines import Engine, EngineSettings, make_engine, settings as engine_settings
+from .params import DataSource, ReportParams
+from .probes import REGISTRY, ProbeResults, build_sets, tidy
+from .training import RunSpec, load_splits, outcome, parameter_count, spec_json
+
+RETRIES = 1  # a job whose worker died is run again this many times
+
+
+# ============================================================================ the driver
+
+@dataclass
+class Outcome:
+    """What became of one job: ``state`` "done" (``value``: its result; ``computed``: by this call,
+    not read from the cache), "failed" or "skipped" (``reason``)."""
+
+    state: str
+    value: Any = None
+    computed: bool = False
+    reason: str = ""
+
+
+@dataclass
+class GraphRun:
+    """The outcome of every job of a graph, and what it cost (``seconds``: wall time)."""
+
+    outcomes: dict[str, Outcome]
+    seconds: float
+
+
+
+def _unusable(job: jobs_mod.Job, outcomes: Mapping[str, Outcome], graph: jobs_mod.Graph) -> str | None:
+    """Why a probe job cannot run on its runs (a run failed, diverged or has no epoch), or None."""
+    for key in job.deps:
+        dep = outcomes[key]
+        run = graph.jobs[key].run
+        if dep.state != "done":
+            return f"run {run} {dep.state}"
+        if dep.value["status"] != "completed" or not dep.value["history"]:
+            return f"run {run} {outcome(dep.value['status'], dep.value['diverged_epoch'])}"
+    return None
+
+
+def _cached(job: jobs_mod.Job, cache: store.Cache) -> Any | None:
+    return cache.run_result(job.key) if isinstance(job, jobs_mod.TrainJob) else cache.probe_result(job.key)
+
+
+def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None = None,
+              title: str = "jobs") -> GraphRun:
+    """Run every job of ``graph`` that the cache lacks on ``engine``, which is closed at the end
+    (see module docstring)."""
+    cache = cache or store.Cache()
+    start = time.perf_counter()
+    outcomes: dict[str, Outcome] = {}
+    waiting = []
+    for key, job in graph.jobs.items():
+        found = _cached(job, cache)
+        if found is not None:
+            outcomes[key] = Outcome("done", found)
+        else:
+            waiting.append(job)
+    if not waiting:
+        engine.close()
+        return GraphRun(outcomes, time.perf_counter() - start)
+
+    replay = progress.Replay()
+
+    def on_event(key: str, kind: str, payload: Any) -> None:
+        if kind == "checkpoint":
+            cache.save_checkpoint(key, payload)
+        elif kind == "progress":
+            replay.apply(key, payload)
+
+    engine.on_event = on_event
+    board = progress.Board(f"{title}: {len(waiting)} jobs on the {engine.config.name} engine", len(waiting))
+    tries: dict[str, int] = {}
+    running: set[str] = set()
+    ended = "interrupted"
+
+    def inputs(job: jobs_mod.Job) -> dict:
+        if isinstance(job, jobs_mod.TrainJob):
+            return {"resume": cache.checkpoint(job.key)}
+        return {"states": [outcomes[key].value["model"] for key in job.deps]}
+
+    def finish(job: jobs_mod.Job, result: Outcome, words: str) -> None:
+        outcomes[job.key] = result
+        replay.close(job.key, words)
+        board.finished(job.name, words)
+
+    try:
+        while waiting or running:
+            for job in list(waiting):
+                if len(running) >= engine.slots:
+                    break
+                if any(key not in outcomes for key in job.deps):
+                    continue
+                waiting.remove(job)
+                why = _unusable(job, outcomes, graph)
+                if why is not None:
+                    outcomes[job.key] = Outcome("skipped", reason=why)
+                    board.task.expect(-1)
+                    continue
+                engine.submit(job, inputs(job))
+                running.add(job.key)
+                board.started()
+            if not running:
+                if waiting and not any(all(key in outcomes for key in job.deps) for job in waiting):
+                    raise RuntimeError(f"jobs whose runs are not in the graph: {[job.name for job in waiting]}")
+                continue
+            for key, (kind, value) in engine.wait():
+                running.discard(key)
+                job = graph.jobs[key]
+                if kind == "result":
+                    if isinstance(job, jobs_mod.TrainJob):
+                        cache.save_run(key, value, spec_json(job.spec))
+                    else:
+                        cache.save_probe(key, value)
+                    finish(job, Outcome("done", value, computed=True), "done")
+                elif kind == "lost" and tries.get(key, 0) < RETRIES:
+                    tries[key] = tries.get(key, 0) + 1
+                    replay.close(key, f"lost: {value}; retrying")
+                    engine.submit(job, inputs(job))
+                    running.add(key)
+                else:
+                    retried = f" (retried {tries[key]} time{'s' if tries[key] > 1 else ''})" if key in tries else ""
+                    finish(job, Outcome("failed", reason=f"{value}{retried}"), f"failed: {value}{retried}")
+        ended = "done"
+    finally:
+        engine.close()
+        for key in list(replay.tasks):
+            replay.close(key, ended)
+        board.close(ended)
+    return GraphRun(outcomes, time.perf_counter() - start)
+
+
+# ============================================================================ a report's results
+
+@dataclass
+class RunRecord:
+    """One run of a report as the notebook shows it: status ``completed``, ``diverged`` or
+    ``failed`` (the training job raised or its worker died: ``error``), the per-epoch history
+    (``training`` history rows), ``trained_epochs`` by this call (0 when read from the cache),
+    the trainable parameter count, and the trained weights (``state``, CPU; None unless completed
+    or diverged)."""
+
+    id: str
+    label: str
+    key: str
+    spec: RunSpec
+    status: str
+    history: list[dict]
+    diverged_epoch: int | None
+    trained_epochs: int
+    parameters: int
+    error: str | None = None
+    state: dict | None = field(default=None, repr=False)
+
+    @property
+    def outcome(self) -> str:
+        return f"failed ({self.error})" if self.status == "failed" else outcome(self.status, self.diverged_epoch)
+
+    @property
+    def final(self) -> dict:
+        """The last completed epoch's history row (empty if none completed)."""
+        return self.history[-1] if self.history else {}
+
+
+@dataclass
+class DataSummary:
+    """What a report's runs were trained and tested on: split sizes, input shape, classes."""
+
+    train_size: int
+    test_size: int
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+
+@dataclass
+class Results:
+    """Everything a report notebook shows that was computed: the runs, the probe results (None
+    when probes were not asked for), the data summary, and the graph's job counts."""
+
+    runs: dict[str, RunRecord]
+    probes: ProbeResults | None
+    data: DataSummary
+    jobs: dict
+
+
+def run(params: ReportParams, data: DataSource | None = None, config: EngineSettings | None = None,
+        cache: str | Path | None = None, with_probes: bool = True) -> Results:
+    """Train every run of ``params`` and run every probe it asks for, through the cache, on the
+    engine of ``config`` (default: ``engines.settings()``, from the environment)."""
+    return run_many([(params, data or params.resolve_data())], config, cache, with_probes)[0]
+
+
+def run_many(reports: list[tuple[ReportParams, DataSource]], config: EngineSettings | None = None,
+             cache: str | Path | None = None, with_probes: bool = True) -> list[Results]:
+    """:func:`run` for several reports at once: their graphs are merged (a run or probe two
+    reports share is one job) and run together on one engine, so the engine is kept busy."""
+    config = config or engine_settings()
+    store_ = store.Cache(cache)
+    described = [describe(params, data) for params, data in reports]  # a missing dataset stops here, before any job
+    engine = make_engine(config)
+    try:
+        device_type = engine.device_type()
+        graphs = [jobs_mod.expand(params.run_specs(data), params.probes, params.sets_spec(data), device_type,
+                                  with_probes) for params, data in reports]
+    except BaseException:
+        engine.close()
+        raise
+    merged = jobs_mod.Graph()
+    for graph in graphs:
+        for job in graph.jobs.values():
+            merged.add(job)
+    title = " + ".join(params.report for params, _ in reports)
+    done = run_graph(merged, engine, store_, title=title if len(title) <= 60 else f"{len(reports)} reports")
+    results = []
+    for (params, data), graph, (summary, counts) in zip(reports, graphs, described):
+        runs = _records(params, graph, done.outcomes, counts)
+        found = _probe_results(params, graph, done.outcomes, runs, params.sets_spec(data)) if with_probes else None
+        mine = [done.outcomes[key] for key in graph.jobs]
+        counts = {"total": len(mine), "computed": sum(o.state == "done" and o.computed for o in mine),
+                  "cached": sum(o.state == "done" and not o.computed for o in mine),
+                  "failed": sum(o.state == "failed" for o in mine), "skipped": sum(o.state == "skipped" for o in mine),
+                  "seconds": round(done.seconds, 2), "engine": config.name}
+        results.append(Results(runs, found, summary, counts))
+    return results
+
+
+def describe(params: ReportParams, data: DataSource) -> tuple[DataSummary, dict[str, int]]:
+    """What a report's runs see (split sizes, input shape, classes) and the trainable parameter
+    count of each run's model, without training anything."""
+    train_ds, test_ds = load_splits(data.spec())
+    summary = DataSummary(len(train_ds), len(test_ds), tuple(train_ds.images.shape[1:]), train_ds.num_classes)
+    counts = {run_id: parameter_count(spec, summary.input_shape, summary.num_classes)
+              for run_id, spec in params.run_specs(data).items()}
+    return summary, counts
+
+
+def _records(params: ReportParams, graph: jobs_mod.Graph, outcomes: Mapping[str, Outcome],
+             counts: Mapping[str, int]) -> dict[str, RunRecord]:
+    labels = {r.id: r.label for r in params.runs}
+    return {run_id: _record(run_id, labels[run_id], graph.jobs[key], outcomes[key], counts[run_id])
+            for run_id, key in graph.runs.items()}
+
+
+def _record(run_id: str, label: str, job: jobs_mod.TrainJob, found: Outcome, parameters: int) -> RunRecord:
+    if found.state != "done":
+        return RunRecord(run_id, label, job.key, job.spec, "failed", [], None, 0, parameters, error=found.reason)
+    value = found.value
+    return RunRecord(run_id, label, job.key, job.spec, value["status"], list(value["history"]), value["diverged_epoch"],
+                     value.get("trained_epochs", 0) if found.computed else 0, parameters, state=value["model"])
+
+
+def train(specs: Mapping[str, RunSpec], config: EngineSettings | None = None,
+          cache: str | Path | None = None) -> dict[str, RunRecord]:
+    """Train (or read from the cache) the runs of ``specs`` (run id -> spec), no probes; each run
+    is labelled by its id."""
+    counts = {}
+    for run_id, spec in specs.items():  # a missing dataset stops here, before any job
+        train_ds, _ = load_splits(spec.data)
+        counts[run_id] = parameter_count(spec, tuple(train_ds.images.shape[1:]), train_ds.num_classes)
+    graph = jobs_mod.Graph()
+    for run_id, spec in specs.items():
+        graph.runs[run_id] = graph.add(jobs_mod.TrainJob(spec.key(), run_id, spec))
+    done = run_graph(graph, make_engine(config or engine_settings()), store.Cache(cache), title="training")
+    return {run_id: _record(run_id, run_id, graph.jobs[key], done.outcomes[key], counts[run_id])
+            for run_id, key in graph.runs.items()}
+
+
+def _with_names(frame: pd.DataFrame, run_ids: tuple[str, ...], labels: Mapping[str, str]) -> pd.DataFrame:
+    if len(run_ids) == 1:
+        return frame.assign(run=run_ids[0], label=labels[run_ids[0]])
+    return frame.assign(pair="–".join(run_ids), run_a=run_ids[0], run_b=run_ids[1])
+
+
+def _probe_results(params: ReportParams, graph: jobs_mod.Graph, outcomes: Mapping[str, Outcome],
+                   runs: Mapping[str, RunRecord], sets_spec) -> ProbeResults:
+    """The probe frames of a report (see ``probes.ProbeResults``), with the same reasons for what
+    is missing as the report shows them."""
+    labels = {r.id: r.label for r in params.runs}
+    usable = {run_id for run_id, r in runs.items() if r.status == "completed" and r.history}
+    skipped = [{"run": run_id, "reason": r.outcome if r.status != "completed" else "no completed epoch"}
+               for run_id, r in runs.items() if run_id not in usable]
+    not_probed = "; ".join(f"run {s['run']} {s['reason']}" for s in skipped)
+    parts: dict[str, list[list[pd.DataFrame]]] = {}
+    failures: dict[str, list[str]] = {}
+    loaded = computed = 0
+    for name, run_ids, key in graph.probes:
+        probe = REGISTRY[name]
+        if any(r not in usable for r in run_ids):
+            if probe.runs > 1:
+                skipped.append({"run": "–".join(run_ids), "reason": f"{name} pair skipped: a run did not complete"})
+            continue
+        found = outcomes[key]
+        if found.state != "done":
+            reason = f"{name} failed: {found.reason}"
+            failures.setdefault(name, []).append(f"run {'–'.join(run_ids)}: {reason}")
+            skipped.append({"run": "–".join(run_ids), "reason": reason})
+            continue
+        computed += found.computed
+        loaded += not found.computed
+        value = found.value if isinstance(found.value, tuple) else (found.value,)
+        for i, frame in enumerate(value):
+            parts.setdefault(name, [[] for _ in probe.frames])[i].append(_with_names(frame, run_ids, labels))
+    frames, unavailable = {}, {}
+    for name, probe in REGISTRY.items():
+        if getattr(params.probes, name) is None:
+            continue
+        if name in parts:
+            frames.update({output: tidy(pieces) for output, pieces in zip(probe.frames, parts[name])})
+        elif failures.get(name):
+            unavailable[name] = "; ".join(failures[name])
+        else:
+            what = "no pair of completed runs" if probe.runs > 1 else "no run completed"
+            unavailable[name] = f"{what} ({not_probed})"
+    sets = build_sets(sets_spec)
+    eval_set = params.probes.eval_set
+    return ProbeResults(frames, pd.DataFrame(skipped, columns=["run", "reason"]), unavailable,
+                        {"train": len(sets.train), "test": len(sets.test), "mode": eval_set.mode, "seed": eval_set.seed,
+                         "cache": {"loaded": loaded, "computed": computed}})

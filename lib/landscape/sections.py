@@ -1,0 +1,346 @@
+"""Report sections: one function per topic, so a notebook names its sections and adds prose.
+
+A notebook starts with :func:`begin` (params validated, claim checks parsed, data resolved, the
+output sink opened) and then calls the sections it wants, in its order: :func:`setup`,
+:func:`training` (trains and probes through the pipeline), :func:`curves`, :func:`final_epoch`,
+:func:`gap`, :func:`ablation`, :func:`probes`, one section per probe (:func:`noise`,
+:func:`flatness`, :func:`hessian`, :func:`density`, :func:`sharpness`, :func:`gradient`,
+:func:`slices`, :func:`surfaces`, :func:`interpolation`), :func:`summary`, :func:`claims` and
+:func:`reproducibility`. Every table, figure and caption is made here from what was computed; the
+study's numbers come only from ``params.reference``. A probe section whose probe was not computed
+says why, the same way in every section (``sink.Report.pending``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pandas as pd
+
+from . import claims as claims_mod
+from . import pipeline, plotting, tables
+from .engines import settings as engine_settings
+from .params import DataSource, ReportParams, is_stand_in, load_params
+from .probes import REGISTRY
+from .sink import Report
+
+
+@dataclass
+class ReportContext:
+    """What the sections of one report share: params, data, the output sink, and (after
+    :func:`training`) the pipeline's results with the history and status frames."""
+
+    params: ReportParams
+    data: DataSource
+    sink: Report
+    device: str = "auto"
+    results: pipeline.Results | None = None
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    status: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def reference(self, key: str, default: Any = None) -> Any:
+        return tables.reference(self.params, key, default)
+
+    def published(self, key: str) -> dict[str, float | None]:
+        """The study's number ``reference.<key>`` for every run (None where unpublished)."""
+        return {r.id: tables.published(self.params, key, r.id) for r in self.params.runs}
+
+    def frame(self, probe: str, output: str | None = None) -> pd.DataFrame | None:
+        """The frame of ``probe`` (its ``output`` for probes with several), or None after saying
+        in the report why it was not computed."""
+        found = getattr(self.results.probes, output or probe)
+        if found is None:
+            self.sink.pending(f"probes.{probe}", REGISTRY[probe].measures, self.results.probes)
+        return found
+
+
+def begin(params_file: str, profile: str, overrides: Mapping | None, output_dir: str | None, device: str,
+          notebook: str) -> ReportContext:
+    """Validate the params and their claim checks (a mistake stops here, naming the key), find the
+    data (the study's, or its declared stand-in), open the output sink, and write the title, the
+    question and the banners of a non-default profile or overridden params."""
+    params = load_params(params_file, profile, dict(overrides or {}))
+    claims_mod.parse(params)
+    data = params.resolve_data()
+    sink = Report(params, output_dir, notebook=notebook, device=device)
+    sink.intro()
+    sink.overrides_banner(overrides)
+    return ReportContext(params, data, sink, device)
+
+
+# ============================================================================ setup and training
+
+def setup(report: ReportContext) -> None:
+    """The data, the models with their parameter counts, the training configuration and the
+    assumptions; a banner when the data is a stand-in."""
+    params, data, sink = report.params, report.data, report.sink
+    if is_stand_in(data):
+        sink.banner(f"<b>Stand-in dataset: {data.name} replaces {params.data.name}.</b> {data.reason} The study's "
+                    f"numbers in the reference columns were measured on {params.data.name}: they are not like-for-like "
+                    "with this run, and differences to them say nothing about the study by themselves.")
+    summary, counts = pipeline.describe(params, data)
+    sink.table(tables.data_table(params, data, summary), "setup-data", "Data.")
+    sink.table(tables.models_table(params, counts), "setup-models",
+               "Models: one run per row, with the number of trainable parameters.")
+    sink.table(tables.training_table(params), "setup-training", "Training configuration, the same for every run.")
+    if params.assumptions:
+        sink.bullets(params.assumptions, "Where the study leaves a detail open, this report assumes:")
+
+
+def training(report: ReportContext) -> None:
+    """Train every run and run every probe the params ask for (through the caches, on the engine
+    of ``$LANDSCAPE_ENGINE``), then the runs table; the history goes to ``history.csv``."""
+    params = report.params
+    report.results = pipeline.run(params, report.data, engine_settings(device=report.device))
+    report.history = tables.history_frame(params, report.results.runs)
+    report.status = tables.run_status(params, report.results.runs)
+    report.sink.save_csv(report.history, "history")
+    report.sink.record("history", report.history)
+    report.sink.record("status", report.status)
+    report.sink.table(tables.runs_table(report.status), "runs",
+                      "Runs: status, epochs completed (and trained by this execution) and wall time.")
+
+
+def _curves_caption(report: ReportContext) -> str:
+    t = report.params.training
+    text = "Loss and accuracy per epoch: train (solid, running mean over the epoch) and val (dashed, test split)"
+    if t.schedule == "step":
+        text += f"; the learning rate drops × {t.gamma:g} every {t.step_size} epoch{'s' if t.step_size > 1 else ''}"
+    elif t.schedule == "cosine":
+        text += f"; the learning rate follows a cosine from {t.lr:g} to 0 over {t.epochs} epochs"
+    if (report.status["status"] == "diverged").any():
+        text += ". A diverged run stops at its last finite epoch"
+    return text + "."
+
+
+def curves(report: ReportContext, first_epochs: bool = True) -> None:
+    """The first epochs (study vs run where the study published them) and the learning curves."""
+    sink, history = report.sink, report.history
+    if first_epochs:
+        published = report.reference("first_epochs")
+        if published:
+            for run in report.params.runs:
+                if run.id in published:
+                    sink.table(tables.first_epochs_table(history, run.id, published[run.id]),
+                               f"first-epochs-{run.id.lower()}",
+                               f"{run.label}: first five epochs, study vs this run (Δ = run − study).")
+        else:
+            sink.table(tables.epochs_table(history, n=5), "first-epochs", "First epochs of every run.")
+        sink.markdown(tables.first_epoch_sentence(history, published))
+    sink.figure(plotting.learning_curves(history), "learning-curves", _curves_caption(report))
+
+
+def final_epoch(report: ReportContext) -> None:
+    """The last completed epoch of every run, study vs run where the study published it."""
+    published, note = report.reference("final_epoch"), report.reference("final_epoch_note")
+    report.sink.table(tables.final_epoch_table(report.history, published), "final-epoch",
+                      "Last completed epoch of every run" + (", study vs this run (Δ = run − study)." if published
+                                                             else ".") + (f" {note}" if note else ""))
+    report.sink.markdown(tables.final_sentence(report.history, published))
+    report.sink.record("final", tables.final_rows(report.history))
+
+
+def gap(report: ReportContext) -> None:
+    """The generalization gap at the last epoch and over the epochs."""
+    published = report.reference("gap")
+    report.sink.table(tables.gap_table(report.history, published), "gap",
+                      "Generalization gap at the last epoch" + (", study vs this run" if published else "")
+                      + ", and its range over all epochs.")
+    report.sink.figure(plotting.metric_over_epochs(report.history, "gap", reference=published), "gap-over-epochs",
+                       "Generalization gap per epoch" + (" (dotted: the study's final-epoch gap)." if published else "."))
+    report.sink.markdown(tables.gap_sentence(report.history, published))
+
+
+def ablation(report: ReportContext) -> None:
+    """Study 004's per-configuration tables (outcome, parameters, final numbers, study vs run)."""
+    params, sink = report.params, report.sink
+    _, counts = pipeline.describe(params, report.data)
+    models = tables.models_table(params, counts)
+    sink.table(tables.ablation_table(params, report.status, report.history, models, ("parameters", "test_acc")),
+               "ablation", "Per configuration: outcome, parameters and final val accuracy, study vs run (Δ = run − "
+                           "study; — where the study or this run has no number).")
+    sink.table(tables.ablation_table(params, report.status, report.history, models, ("train_loss", "test_loss", "gap"),
+                                     outcome=False),
+               "ablation-losses", "Per configuration: final train and val loss and the generalization gap, study vs run.")
+    sink.markdown(tables.ablation_sentence(report.status, report.history))
+    sink.figure(plotting.metric_over_epochs(report.history, "gap"), "gap-over-epochs",
+                "Generalization gap (train acc − val acc) per epoch.")
+
+
+# ============================================================================ probes
+
+def probes(report: ReportContext) -> None:
+    """The probe sets and which runs were not probed, and why."""
+    found = report.results.probes
+    report.sink.record("probe_sets", found.sets)
+    report.sink.markdown(tables.probes_sentence(found))
+
+
+def noise(report: ReportContext) -> None:
+    """Loss and accuracy under weight noise, study vs run where the study published numbers."""
+    sink, frame = report.sink, report.frame("noise")
+    if frame is None:
+        return
+    for metric in ("accuracy", "loss"):
+        if report.reference(f"noise_{metric}"):
+            sink.table(tables.noise_reference_table(report.params, frame, metric), f"noise-study-{metric}",
+                       f"Test {metric} under absolute Gaussian weight noise per σ, study vs this run where the study "
+                       "gives a number (mean over draws, Δ = run − study).")
+    sink.table(tables.noise_table(frame), "noise", "Loss and accuracy under weight noise, absolute σ (the study's) and "
+               "relative σ (noise-to-weight norm ratio per tensor), mean ± 95% CI over draws.")
+    published = report.reference("noise_accuracy")
+    sink.figure(plotting.noise_robustness(frame, "accuracy", published), "noise-accuracy",
+                "Accuracy under weight noise: mean over draws with 95% CI band"
+                + ("; squares: the study's published accuracies." if published else "."))
+    sink.markdown(tables.noise_sentence(frame))
+    sink.record("noise", frame)
+
+
+def flatness(report: ReportContext) -> None:
+    """The study's flatness |L(θ + δ) − L(θ)|, with its published order where it gave one."""
+    frame = report.frame("flatness")
+    if frame is None:
+        return
+    report.sink.table(tables.flatness_table(report.params, frame), "flatness",
+                      "The study's flatness |L(θ + δ) − L(θ)| on the train probe set, δ ~ N(0, σ²I), mean and 95% CI "
+                      "over draws" + ("; the study published only an order, so each architecture's rank (1 = least "
+                                      "flat) is set beside ours." if report.reference("flatness_order") else "."))
+    report.sink.record("flatness", frame)
+
+
+def hessian(report: ReportContext) -> None:
+    """λmax three ways (Lanczos, the study's method, published), λmin, condition number, trace."""
+    sink, frame = report.sink, report.frame("hessian")
+    if frame is None:
+        return
+    study_kappa = report.reference("condition_number")
+    sink.table(tables.hessian_table(report.params, frame), "hessian",
+               "Curvature: λmax by Lanczos on the fixed train probe set (ours), by the study's method (power iteration "
+               "on one mini-batch, train mode) and as published; λmin, the condition number"
+               + (" beside the study's published one" if study_kappa else "") + " and the Hutchinson trace (ours).")
+    sink.figure(plotting.lambda_bars(frame, report.published("lambda_max")), "lambda-max",
+                "Top Hessian eigenvalue per run: ours, the study's method"
+                + (", the study's published value." if report.reference("lambda_max") else "."))
+    sink.markdown(tables.hessian_sentence(report.params, frame))
+    sink.record("hessian", frame)
+
+
+def density(report: ReportContext) -> None:
+    """The Hessian's eigenvalue density (stochastic Lanczos quadrature) per run."""
+    sink, frame = report.sink, report.frame("density")
+    if frame is None:
+        return
+    first = frame.iloc[0]
+    sink.figure(plotting.spectral_density(frame), "density",
+                f"Eigenvalue density of the Hessian on the train probe set by stochastic Lanczos quadrature "
+                f"({int(first['runs'])} run{'s' if first['runs'] > 1 else ''} of {int(first['steps'])} Lanczos steps, "
+                "Gaussian broadening σ given in the table), log scale; the dotted line is λ = 0.")
+    sink.table(tables.density_table(frame), "density",
+               "Spectral density per run: the range of its support, the estimated fraction of eigenvalues below −1% of "
+               "the largest |λ|, "
+               "the broadening and the Hessian-vector products it took.")
+    sink.markdown(tables.density_sentence(frame))
+    sink.record("density", tables.density_table(frame))
+
+
+def sharpness(report: ReportContext) -> None:
+    """SAM and ASAM ε-sharpness, with the study's published SAM sharpness."""
+    sink, frame = report.sink, report.frame("sharpness")
+    if frame is None:
+        return
+    sink.table(tables.sharpness_table(report.params, frame), "sharpness",
+               "ε-sharpness on the train probe set (nats): SAM after the projected ascent (ours) and at its first-order "
+               "step, the study's published value, and ASAM.")
+    sink.figure(plotting.sharpness_bars(frame, report.published("sam_sharpness")), "sam-sharpness",
+                "SAM sharpness per run: after the ascent (ours), first-order step"
+                + (", the study's published value." if report.reference("sam_sharpness") else "."))
+    sink.markdown(tables.sharpness_sentence(report.params, frame))
+    sink.record("sharpness", frame)
+
+
+def gradient(report: ReportContext) -> None:
+    """‖∇L(θ)‖₂ on the train and test probe sets, with the study's published value."""
+    frame = report.frame("gradient")
+    if frame is None:
+        return
+    report.sink.table(tables.gradient_table(report.params, frame), "gradient-norm",
+                      "Gradient norm per run on the train and test probe sets"
+                      + (", with the study's published value." if report.reference("grad_norm") else "."))
+    report.sink.record("gradient", frame)
+
+
+def slices(report: ReportContext) -> None:
+    """The loss along each direction kind through the trained weights."""
+    frame = report.frame("slice1d")
+    if frame is None:
+        return
+    kinds = [plotting.DIRECTION_LABELS[k] for k in dict.fromkeys(frame["direction"])]
+    report.sink.figure(plotting.slices(frame), "slice1d",
+                       "Loss along L(θ + α d) on the train (solid) and test (dashed) probe sets; "
+                       + (" (left) and ".join(kinds) + " (right)." if len(kinds) == 2 else f"{kinds[0]}."))
+    report.sink.record("slice1d", frame)
+
+
+def surfaces(report: ReportContext) -> None:
+    """The loss on a plane through each run's weights, per direction kind, and its range."""
+    sink, frame = report.sink, report.frame("surface2d")
+    if frame is None:
+        return
+    splits = " and ".join(dict.fromkeys(frame["split"]))
+    for run in report.params.runs:
+        if run.id not in set(frame["run"]):
+            continue
+        for kind in dict.fromkeys(frame["direction"]):
+            sink.figure(plotting.surfaces_of(frame, run.id, direction=kind), f"surface-{run.id.lower()}-{kind}",
+                        f"{run.label}: loss on θ + α d₁ + β d₂ (d₁ ⊥ d₂, each a {plotting.DIRECTION_LABELS[kind]}), "
+                        f"{splits} probe set{'s' if ' and ' in splits else ''}; + marks θ.")
+    sink.table(tables.loss_range_table(report.params, frame), "loss-ranges",
+               "Loss over the grid per run, split and direction kind (nats)"
+               + (", with the study's published range beside the rows of its direction kind."
+                  if report.reference("train_loss_range") or report.reference("test_loss_range") else "."))
+    sink.markdown(tables.loss_range_sentence(frame))
+    sink.record("surface2d", frame)
+
+
+def interpolation(report: ReportContext) -> None:
+    """The loss on the straight line between two trained minima, and the barrier."""
+    sink = report.sink
+    path = report.frame("interpolation")
+    if path is None:
+        return
+    barriers = report.results.probes.barriers
+    max_loss, note = report.reference("interpolation_max_loss"), report.reference("barriers")
+    bn = set(path["bn"])
+    sink.figure(plotting.interpolation(path, reference_max=max_loss), "interpolation",
+                "Loss on the straight line between two trained minima, train (solid) and test (dashed) probe sets"
+                + ("; BatchNorm statistics interpolated, or recomputed at each α (dotted)." if "recompute" in bn else "."))
+    sink.table(tables.barrier_table(barriers, max_loss), "barriers",
+               "Loss barrier: largest excess over the straight line between the endpoint losses (nats), and the error "
+               "barrier" + ("; the study's largest loss on the path beside ours." if max_loss else ".")
+               + (f" The study, which published no barrier numbers: {note}." if note else ""))
+    sink.markdown(tables.barrier_sentence(barriers, max_loss))
+    sink.record("barriers", barriers)
+
+
+def summary(report: ReportContext) -> None:
+    """Study 004's summary tables in one: val accuracy, λmax, condition number, loss spread."""
+    found = report.results.probes
+    report.sink.table(tables.ablation_summary_table(report.params, report.status, report.history, found.hessian,
+                                                    found.surface2d), "summary",
+                      "The study's summary tables, study vs run: val accuracy, λmax, condition number, train-loss "
+                      "spread over the grid and outcome per configuration.")
+
+
+# ============================================================================ verdicts
+
+def claims(report: ReportContext) -> None:
+    """Every claim of the study with its verdict and evidence, and the report's headline."""
+    verdicts = claims_mod.evaluate(report.params, report.results.probes.evidence(report.history, report.status))
+    report.sink.claims(verdicts)
+    report.sink.markdown(claims_mod.summary_sentence(verdicts))
+    report.sink.headline(tables.headline(report.history, verdicts))
+
+
+def reproducibility(report: ReportContext) -> None:
+    """How to re-run the report, and the cache keys of its runs."""
+    report.sink.reproducibility({run_id: run.key for run_id, run in report.results.runs.items()})

@@ -1,0 +1,270 @@
+"""The job pipeline and its engines: the same numbers on every engine, the cache read before
+anything runs, diverged runs skipped, failed jobs recorded while the rest of the graph goes on,
+killed workers retried from their checkpoint, Ctrl-C, and Ray clusters that do not answer."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from landscape import engines, jobs, pipeline, store, training
+from landscape.params import load_params
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {"data": {"train_subset": 300, "test_subset": 100}, "training": {"epochs": 2},
+        "probes": {"eval_set": {"train_size": 32, "test_size": 32}, "hessian": None, "surface2d": None}}
+
+
+def tiny_params(**more):
+    overrides = {**TINY, **more}
+    return load_params("seed_connectivity", "smoke", overrides)
+
+
+def strip_time(history):
+    return [{k: v for k, v in row.items() if k != "time_s"} for row in history]
+
+
+def assert_same_results(a: pipeline.Results, b: pipeline.Results) -> None:
+    """Bitwise the same histories, weights and probe frames (wall times aside)."""
+    assert a.runs.keys() == b.runs.keys()
+    for run_id in a.runs:
+        ra, rb = a.runs[run_id], b.runs[run_id]
+        assert (ra.status, ra.key, strip_time(ra.history)) == (rb.status, rb.key, strip_time(rb.history)), run_id
+        for name, tensor in ra.state.items():
+            assert tensor.equal(rb.state[name]), (run_id, name)
+    assert a.probes.frames.keys() == b.probes.frames.keys()
+    for name in a.probes.frames:
+        pd.testing.assert_frame_equal(a.probes.frames[name], b.probes.frames[name], check_exact=True)
+
+
+@pytest.fixture(scope="module")
+def local_results(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("local-cache")
+    return pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=cache), cache
+
+
+def test_a_graph_has_a_training_job_per_run_and_a_probe_job_per_run_and_pair():
+    params = tiny_params()
+    graph = jobs.expand(params.run_specs(), params.probes, params.sets_spec(), "cpu")
+    kinds = [type(job).__name__ for job in graph.jobs.values()]
+    assert kinds == ["TrainJob"] * 2 + ["ProbeJob"] * 5  # noise, slice1d per run; one interpolation pair
+    assert [(name, runs) for name, runs, _ in graph.probes] == [
+        ("noise", ("A",)), ("noise", ("B",)), ("slice1d", ("A",)), ("slice1d", ("B",)), ("interpolation", ("A", "B"))]
+    pair = graph.jobs[graph.probes[-1][2]]
+    assert pair.deps == (graph.runs["A"], graph.runs["B"])
+    other = jobs.expand(params.run_specs(), params.probes, params.sets_spec(), "cuda")
+    assert other.runs == graph.runs and set(other.jobs) != set(graph.jobs)  # probe keys name the device type
+
+
+def test_a_second_run_reads_every_job_from_the_cache(local_results, monkeypatch):
+    first, cache = local_results
+    assert first.jobs["computed"] == 7 and first.jobs["failed"] == 0
+    assert first.probes.sets["cache"] == {"loaded": 0, "computed": 5}
+    monkeypatch.setattr(jobs, "execute", lambda *a, **k: pytest.fail("a cached job ran"))
+    second = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=cache)
+    assert second.jobs["cached"] == 7 and second.probes.sets["cache"] == {"loaded": 5, "computed": 0}
+    assert_same_results(first, second)
+    assert all(r.trained_epochs == 0 for r in second.runs.values())
+
+
+def test_changed_settings_recompute_only_their_probe(local_results, tmp_path):
+    first, cache = local_results
+    wider = tiny_params(probes={**TINY["probes"], "noise": {"draws": 3}})
+    again = pipeline.run(wider, config=engines.settings("local", threads=1), cache=cache)
+    assert again.jobs["computed"] == 2 and again.jobs["cached"] == 5  # the noise probe of each run
+
+
+def test_processes_engine_gives_the_same_numbers(local_results, tmp_path):
+    found = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
+    assert found.jobs["computed"] == 7
+    assert_same_results(local_results[0], found)
+
+
+def test_ray_engine_gives_the_same_numbers(local_results, tmp_path):
+    pytest.importorskip("ray")
+    found = pipeline.run(tiny_params(), config=engines.settings("ray", threads=1), cache=tmp_path)
+    assert found.jobs["computed"] == 7
+    assert_same_results(local_results[0], found)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_engine_joins_a_cluster_by_address(local_results, tmp_path):
+    pytest.importorskip("ray")
+    ray_cli = Path(sys.executable).with_name("ray")
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "lib")}
+    subprocess.run([str(ray_cli), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+                    "--include-dashboard=false", "--disable-usage-stats"], check=True, env=env,
+                   capture_output=True, timeout=180)
+    try:
+        found = pipeline.run(tiny_params(), config=engines.settings("ray", threads=1, address=f"127.0.0.1:{port}"),
+                             cache=tmp_path)
+    finally:
+        subprocess.run([str(ray_cli), "stop", "--force"], env=env, capture_output=True, timeout=180)
+    assert found.jobs["computed"] == 7
+    assert_same_results(local_results[0], found)
+
+
+def test_a_ray_address_that_does_not_answer_is_one_clear_error_at_once(tmp_path):
+    pytest.importorskip("ray")
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    start = time.perf_counter()
+    with pytest.raises(engines.EngineError, match=f"Ray address '{address}' does not answer"):
+        pipeline.run(tiny_params(), config=engines.settings("ray", address=address), cache=tmp_path)
+    assert time.perf_counter() - start < 30 and not list(tmp_path.iterdir())
+    done = subprocess.run([sys.executable, "-m", "landscape", "probe", "seed_connectivity", "--profile", "smoke",
+                           "--engine", "ray", "--address", address, "--cache", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"error: Ray address '{address}' does not answer (Connection refused); start a cluster with 'ray start "
+        "--head' or drop --address for a local Ray"]
+
+
+def test_bad_engine_settings_are_user_errors():
+    with pytest.raises(engines.EngineError, match="unknown engine 'spark'; allowed: local, processes, ray"):
+        engines.settings("spark")
+    with pytest.raises(engines.EngineError, match="--workers must be at least 1"):
+        engines.settings("processes", workers=0)
+    with pytest.raises(engines.EngineError, match="Ray address 'nowhere': expected HOST:PORT"):
+        engines.check_address("nowhere")
+
+
+def test_a_diverged_run_is_a_result_and_its_probes_are_skipped(tmp_path):
+    params = load_params("resnet20_ablation", "smoke", {
+        "data": {"stand_in": {"train_subset": 256, "test_subset": 64}}, "training": {"epochs": 1},
+        "runs": [{"id": "skip_bn", "label": "skip, BN", "model": "resnet20", "options": {"skip": True, "batchnorm": True}},
+                 {"id": "skip", "label": "skip, no BN", "model": "resnet20", "options": {"skip": True, "batchnorm": False}}],
+        "probes": {"eval_set": {"train_size": 32, "test_size": 32}, "hessian": None, "density": None, "surface2d": None},
+        "reference": {"claims": []}})
+    found = pipeline.run(params, config=engines.settings("local", threads=1), cache=tmp_path)
+    assert found.runs["skip"].status == "diverged" and found.runs["skip"].diverged_epoch == 1
+    assert found.runs["skip_bn"].status == "completed" and found.jobs["failed"] == 0
+    assert found.jobs["skipped"] == 1 and set(found.probes.gradient["run"]) == {"skip_bn"}
+    assert found.probes.skipped.to_dict("records") == [{"run": "skip", "reason": "diverged at epoch 1"}]
+    assert (tmp_path / found.runs["skip"].key / "result.pt").exists()  # a diverged run is cached like any other
+
+
+def test_a_job_that_raises_is_recorded_and_the_rest_of_the_graph_goes_on(tmp_path, monkeypatch):
+    real = training.train
+
+    def fails_for_seed_2(spec, *args, **kwargs):
+        if spec.seed == 2:
+            raise ValueError("no good")
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train", fails_for_seed_2)
+    found = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
+    a, b = found.runs["A"], found.runs["B"]
+    assert a.status == "completed" and b.status == "failed" and b.error == "ValueError: no good"
+    assert b.outcome == "failed (ValueError: no good)" and not (tmp_path / b.key).exists()
+    assert set(found.probes.noise["run"]) == {"A"} and found.probes.interpolation is None
+    assert (found.jobs["failed"], found.jobs["skipped"], found.jobs["computed"]) == (1, 3, 3)
+    monkeypatch.undo()
+    again = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
+    assert again.jobs["computed"] == 4 and again.runs["B"].status == "completed"  # a rerun finishes the graph
+
+
+def test_a_probe_that_raises_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise ValueError("cannot orthogonalize")
+
+    monkeypatch.setattr("landscape.sharpness.noise_robustness", boom)
+    found = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
+    assert found.probes.noise is None and set(found.probes.slice1d["run"]) == {"A", "B"}
+    assert found.probes.barriers is not None
+    assert found.probes.unavailable["noise"] == ("run A: noise failed: ValueError: cannot orthogonalize; "
+                                                 "run B: noise failed: ValueError: cannot orthogonalize")
+    assert list(found.probes.skipped.columns) == ["run", "reason"] and len(found.probes.skipped) == 2
+    assert not list((tmp_path / "probes").glob("*.corrupt"))
+
+
+def kill_worker_on_checkpoint(monkeypatch, seed, times):
+    """SIGKILL the worker training the run of ``seed`` after its first epoch, ``times`` times."""
+    made, killed = [], []
+    real_make, real_save = pipeline.make_engine, store.Cache.save_checkpoint
+
+    def make(config):
+        made.append(real_make(config))
+        return made[-1]
+
+    def save(self, key, checkpoint):
+        real_save(self, key, checkpoint)
+        worker = next((w for w in made[-1].workers if w.job is not None and w.job.key == key), None)
+        if worker is not None and worker.job.spec.seed == seed and len(killed) < times:
+            killed.append(worker.process.pid)
+            os.kill(worker.process.pid, signal.SIGKILL)
+
+    monkeypatch.setattr(pipeline, "make_engine", make)
+    monkeypatch.setattr(store.Cache, "save_checkpoint", save)
+    return killed
+
+
+def assert_cache_intact(cache: Path) -> None:
+    for path in cache.rglob("*"):
+        assert not path.name.endswith(".corrupt") and ".tmp" not in path.name, path
+        if path.suffix == ".pt":
+            store.read_verified(path)
+    for path in (cache / "probes").glob("*.json"):
+        store.read_verified(path)
+
+
+def test_a_killed_worker_is_retried_from_its_checkpoint(local_results, tmp_path, monkeypatch):
+    killed = kill_worker_on_checkpoint(monkeypatch, seed=2, times=1)
+    found = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
+    assert len(killed) == 1 and found.jobs["failed"] == 0 and found.jobs["computed"] == 7
+    assert found.runs["B"].trained_epochs == 1  # the retry resumed after the epoch the killed worker finished
+    assert_same_results(local_results[0], found)
+    assert_cache_intact(tmp_path)
+
+
+def test_a_worker_killed_twice_fails_its_job_and_a_rerun_finishes_the_graph(local_results, tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        killed = kill_worker_on_checkpoint(patch, seed=2, times=2)
+        found = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2),
+                             cache=tmp_path)
+    assert len(killed) == 2 and found.runs["B"].status == "failed"
+    assert found.runs["B"].error == "its worker process died (killed by signal 9) (retried 1 time)"
+    assert found.runs["A"].status == "completed" and set(found.probes.noise["run"]) == {"A"}
+    assert_cache_intact(tmp_path)
+    again = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
+    # the two kills came after the checkpoints of epochs 1 and 2: the rerun resumes from the second
+    assert again.jobs["failed"] == 0 and again.jobs["computed"] == 4 and again.runs["B"].trained_epochs == 0
+    assert_same_results(local_results[0], again)
+
+
+def worker_pids(parent: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-f", "landscape.engines import worker_main"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split() if Path(f"/proc/{p}/stat").exists()
+            and int(Path(f"/proc/{p}/stat").read_text().split()[3]) == parent]
+
+
+def test_ctrl_c_on_the_processes_engine_kills_its_workers_and_a_rerun_resumes(tmp_path):
+    command = [sys.executable, "-m", "landscape", "train", "seed_connectivity", "--profile", "smoke", "--set",
+               "training.epochs=3", "--engine", "processes", "--workers", "2", "--threads", "1", "--cache", str(tmp_path)]
+    env = {**os.environ, "LANDSCAPE_PROGRESS": "lines", "PYTHONPATH": str(REPO / "lib")}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    lines = []
+    for line in process.stderr:  # wait until both workers train
+        lines.append(line)
+        if sum("epoch" in x and "0/3" in x for x in lines) >= 2:
+            break
+    workers = worker_pids(process.pid)
+    assert len(workers) == 2
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(timeout=60) == 130
+    assert rest.strip().splitlines()[-1].startswith("interrupted:") and "Traceback" not in rest
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    again = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "completed" in again.stdout and "0 failed" in again.stdout
