@@ -10,9 +10,9 @@ no-op task, alone and two at a time), for the process pool the start of a worker
 Memory (``--memory``): for each report, the heaviest run of its full profile trained for one
 epoch on its full data, then each probe of its full profile on it, each step in a fresh process
 (as a worker of the processes engine runs it): peak resident memory (ru_maxrss) and seconds, with
-the Makefile's glibc settings (inherited from ``make bench``) and without them.
+the Makefile's glibc settings (and without them, ``--compare-glibc``).
 
-Usage: python bench/bench_engines.py [--memory] [--reports a,b] [--skip-engines]
+Usage: python bench/bench_engines.py [--memory [--compare-glibc]] [--reports a,b] [--skip-engines]
 """
 from __future__ import annotations
 
@@ -135,9 +135,9 @@ def memory_step(report: str, step: str, state_file: str) -> None:
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def bench_memory(reports: list[str]) -> None:
+def bench_memory(reports: list[str], compare: bool) -> None:
     print("\nmemory: peak resident MB of one step in a fresh process (1 thread), the heaviest run of each report's "
-          "full profile (trained 1 epoch), with / without the Makefile's glibc settings")
+          "full profile (trained 1 epoch), with the Makefile's glibc settings" + (" / without them" if compare else ""))
     rows = []
     for report in reports:
         params = load_params(report, "full")
@@ -146,8 +146,8 @@ def bench_memory(reports: list[str]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             state_file = os.path.join(tmp, "state.pt")
             for step in steps:
-                found = {}
-                for label, keep in (("glibc", True), ("default", False)):
+                found = {"default": {"seconds": float("nan"), "peak_mb": float("nan")}}
+                for label, keep in (("glibc", True), ("default", False))[:2 if compare else 1]:
                     env = {k: v for k, v in os.environ.items() if keep or k not in GLIBC}
                     if keep:
                         env.update(MALLOC_MMAP_MAX_="0", MALLOC_TRIM_THRESHOLD_="17179869184",
@@ -174,6 +174,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory", action="store_true", help="also measure the memory of full-profile jobs")
     parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument("--compare-glibc", action="store_true", help="memory also without the glibc settings")
     parser.add_argument("--reports", default="batchnorm,mlp_cnn_rescnn_mnist,mlp_vs_cnn_fmnist,resnet20_ablation,"
                                               "seed_connectivity")
     parser.add_argument("--memory-step", nargs=3, help=argparse.SUPPRESS)
@@ -184,7 +185,7 @@ def main() -> None:
     if not args.skip_engines:
         bench_engines()
     if args.memory:
-        bench_memory(args.reports.split(","))
+        bench_memory(args.reports.split(","), args.compare_glibc)
 
 
 if __name__ == "__main__":

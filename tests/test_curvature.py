@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from landscape.curvature import (HessianOperator, QuadraticModel, condition_number, hutchinson_trace, lanczos,
-                                 loss_and_gradient, power_iteration, seed_power_iteration, smallest_ritz_value,
+from landscape.curvature import (GRAPH_PEAK_FACTOR, HessianOperator, QuadraticModel, condition_number,
+                                 hutchinson_trace, lanczos, loss_and_gradient, power_iteration, seed_power_iteration, smallest_ritz_value,
                                  spectral_density)
 from landscape.evaluation import evaluate, model_mode
 
@@ -109,6 +109,21 @@ def test_hvp_train_mode_uses_batch_statistics_per_chunk():
         assert rel_err(op.matvec(v), h @ v) <= 1e-6
     assert rel_err(dense_hessian(model, data, mode="train"), dense_hessian(model, data, mode="eval")) > 1e-3
     assert_unchanged(model, before)
+
+
+def test_a_memory_budget_cuts_eval_chunks_but_never_train_mode_batches(net_and_data):
+    model, data = net_and_data
+    h = dense_hessian(model, data)
+    v = torch.randn(h.shape[0], generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    roomy = HessianOperator(model, data, chunk_size=50)
+    assert roomy.chunk_size == 50 and roomy.cache_graphs  # the whole set fits: one cached chunk
+    per_sample = GRAPH_PEAK_FACTOR * roomy._graph_bytes_per_sample()
+    assert per_sample > 0
+    tight = HessianOperator(model, data, chunk_size=50, memory_mb=10.5 * per_sample / 2**20)
+    assert tight.chunk_size == 10 and not tight.cache_graphs
+    assert rel_err(tight.matvec(v), h @ v) <= 1e-6  # eval mode: only the order of the sums changes
+    fixed = HessianOperator(tiny_convnet(), tiny_data(), mode="train", chunk_size=13, memory_mb=1e-6)
+    assert fixed.chunk_size == 13  # train mode: the chunks are BatchNorm's batches, part of the function
 
 
 def test_hvp_equals_finite_difference_of_gradients(net_and_data):

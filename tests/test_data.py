@@ -123,3 +123,11 @@ def test_crop_flip_augmentation_matches_a_per_sample_reference():
         padded[:, 2:10, 2:10] = images[i]
         expected = padded[:, dy[i]:dy[i] + 8, dx[i]:dx[i] + 8]
         assert torch.equal(out[i], expected.flip(-1) if flip[i] else expected), i
+
+
+def test_a_subset_chosen_on_the_raw_images_has_the_numbers_of_the_converted_split():
+    whole = data.load_dataset("fashion_mnist", "test", "half", pad_to=32, channels=3)
+    chosen = data.stratified_indices(whole.labels, 300, 7, whole.num_classes)
+    subset = data.load_dataset("fashion_mnist", "test", "half", pad_to=32, channels=3, subset=(300, 7))
+    assert torch.equal(subset.images, whole.images[chosen]) and torch.equal(subset.labels, whole.labels[chosen])
+    assert len(data.load_dataset("fashion_mnist", "test", "unit", subset=(10**6, 0))) == len(whole)  # n ≥ size: all

@@ -1,6 +1,8 @@
 """The job pipeline and its engines: the same numbers on every engine, the cache read before
 anything runs, diverged runs skipped, failed jobs recorded while the rest of the graph goes on,
 killed workers retried from their checkpoint, Ctrl-C, and Ray clusters that do not answer."""
+import importlib.util
+import json
 import os
 import signal
 import socket
@@ -268,3 +270,65 @@ def test_ctrl_c_on_the_processes_engine_kills_its_workers_and_a_rerun_resumes(tm
     again = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
     assert again.returncode == 0, again.stderr
     assert "completed" in again.stdout and "0 failed" in again.stdout
+
+
+# ---------------------------------------------------------------------------- rendered reports
+
+RENDER_SET = ["--set", "data.train_subset=300", "--set", "data.test_subset=100", "--set", "training.epochs=1",
+              "--set", "probes.eval_set.train_size=32", "--set", "probes.eval_set.test_size=32",
+              "--set", "probes.hessian.top_k=1", "--set", "probes.surface2d.points=3"]
+
+
+def render(tmp_path, name, *options, env=None):
+    out, cache = tmp_path / name / "out", tmp_path / name / "cache"
+    done = subprocess.run([sys.executable, "-m", "landscape", "report", "seed_connectivity", "--profile", "smoke",
+                           *RENDER_SET, "--no-pdf", "--no-index", "--threads", "1", "--output-dir", str(out),
+                           "--cache", str(cache), *options], capture_output=True, text=True, timeout=900, cwd=REPO,
+                          env={**os.environ, "LANDSCAPE_PROGRESS": "lines", **(env or {})})
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = out / "seed_connectivity"
+    return json.loads((folder / "metrics.json").read_text()), folder
+
+
+def without_times(value):
+    """Metrics without what says where and when the work was done (wall times, whether a run was
+    trained or a probe computed by this execution or read from the cache)."""
+    if isinstance(value, dict):
+        return {k: without_times(v) for k, v in value.items() if k not in ("time_s", "trained_epochs", "cache")}
+    if isinstance(value, list):
+        return [without_times(v) for v in value]
+    return value
+
+
+def test_the_same_smoke_report_on_every_engine_has_the_same_metrics(tmp_path):
+    local, _ = render(tmp_path, "local")
+    processes, _ = render(tmp_path, "processes", "--engine", "processes", "--workers", "2")
+    assert without_times(processes) == without_times(local)
+    assert set(local) >= {"history", "status", "noise", "hessian", "surface2d", "barriers", "claims"}
+    if importlib.util.find_spec("ray") is not None:
+        ray_metrics, _ = render(tmp_path, "ray", "--engine", "ray")
+        assert without_times(ray_metrics) == without_times(local)
+
+
+def test_a_report_whose_training_job_raises_renders_with_the_run_marked_failed(tmp_path):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    # the notebook's kernel imports this first (sitecustomize): run B's training job raises
+    (hook / "sitecustomize.py").write_text(
+        "import landscape.training as training\n"
+        "real = training.train\n"
+        "def train(spec, *args, **kwargs):\n"
+        "    if spec.seed == 2:\n"
+        "        raise ValueError('injected failure')\n"
+        "    return real(spec, *args, **kwargs)\n"
+        "training.train = train\n")
+    metrics, folder = render(tmp_path, "failing", env={"PYTHONPATH": os.pathsep.join([str(REPO / "lib"), str(hook)])})
+    status = {row["run"]: row for row in metrics["status"]}
+    assert status["A"]["status"] == "completed" and status["B"]["status"] == "failed"
+    assert status["B"]["error"] == "ValueError: injected failure"
+    page = (folder / "seed_connectivity.html").read_text()
+    assert "why it failed" in page and "ValueError: injected failure" in page
+    claims = {c["check"]: c for c in metrics["claims"]}
+    assert claims["loss_barrier"]["verdict"] == "pending"
+    assert claims["loss_barrier"]["evidence"] == "pending because run B failed (ValueError: injected failure)"
+    assert "Not computed: the loss on the straight line between two trained minima" in page

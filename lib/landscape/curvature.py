@@ -53,6 +53,11 @@ def loss_and_gradient(model: torch.nn.Module, data: ImageDataset | Batch, mode: 
     return float(total) / n, grad / n
 
 
+HVP_MEMORY_MB = 1024  # what one product's gradient graphs may take (estimated); changes numbers: see PROBE_VERSION
+GRAPH_PEAK_FACTOR = 2.0  # peak of a product / tensors autograd saves for it (1.4-1.8 measured on the zoo's nets)
+PROBE_SAMPLES = 4  # samples per small batch when measuring the graph's bytes per sample
+
+
 class HessianOperator:
     """v ↦ H v for H = ∇²L(θ), L the mean cross-entropy over ``data`` (see module docstring).
 
@@ -62,28 +67,62 @@ class HessianOperator:
     sums per-chunk Hessian-vector products (double backward) and divides by n, so it is exact
     to float rounding for any ``chunk_size``.
 
+    Memory: a product holds the gradient graph of one chunk (double backward: about
+    GRAPH_PEAK_FACTOR times the tensors autograd saves, measured per sample on two small
+    batches). In ``eval`` mode, where chunking only changes the order of the sums, chunks are
+    cut to at most ``chunk_size`` samples and at most what fits in ``memory_mb``; in ``train``
+    mode the chunks are the BatchNorm batches, so ``chunk_size`` is used as given.
+
     cache_graphs: keep each chunk's gradient graph and reuse it in every product (saves the
     forward and first backward, ~25-35% of a product) at the cost of holding all graphs in
-    memory (roughly the activations of the whole set, several times over) until ``release()``.
-    Default (None): cache only when the whole set fits in one chunk. The cache never grows
-    after the first product; without it nothing outlives a call.
+    memory until ``release()``. Default (None): cache when the whole set fits in one chunk and
+    its graph in ``memory_mb``. The cache never grows after the first product; without it
+    nothing outlives a call.
 
     Attributes: ``dim`` (number of parameters), ``dtype``, ``device``, ``n``, ``mode``,
-    ``num_hvps`` (products computed so far).
+    ``chunk_size`` (samples per product chunk, after the memory bound), ``num_hvps`` (products
+    computed so far).
     """
 
     def __init__(self, model: torch.nn.Module, data: ImageDataset | Batch, mode: str = "eval",
-                 chunk_size: int = 1000, cache_graphs: bool | None = None):
+                 chunk_size: int = 1000, cache_graphs: bool | None = None, memory_mb: float = HVP_MEMORY_MB):
         self.n = _check_data(data, chunk_size)
         if mode not in EVAL_MODES:
             raise ValueError(f"unknown mode {mode!r}; allowed: {list(EVAL_MODES)}")
-        self.model, self.data, self.mode, self.chunk_size = model, data, mode, chunk_size
+        self.model, self.data, self.mode = model, data, mode
         self.theta = parameter_vector(model)
         self._buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
         self.dim, self.dtype, self.device = self.theta.numel(), self.theta.dtype, self.theta.device
         self.num_hvps = 0
-        self.cache_graphs = self.n <= chunk_size if cache_graphs is None else cache_graphs
+        per_sample = GRAPH_PEAK_FACTOR * self._graph_bytes_per_sample()
+        budget = memory_mb * 2**20
+        fits = max(1, int(budget // per_sample)) if per_sample > 0 else chunk_size
+        self.chunk_size = min(chunk_size, fits) if mode == "eval" else chunk_size
+        whole = self.n <= self.chunk_size and self.n * per_sample <= budget
+        self.cache_graphs = whole if cache_graphs is None else cache_graphs
         self._graphs: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per chunk: (point, gradient)
+
+    def _graph_bytes_per_sample(self) -> float:
+        """Bytes autograd saves per sample for the gradient graph: the slope between batches of
+        PROBE_SAMPLES and 2 × PROBE_SAMPLES (what does not grow with the batch, such as the
+        weights, cancels)."""
+        images, labels = as_batch(self.data)
+        k = min(PROBE_SAMPLES, max(1, int(labels.shape[0]) // 2))
+        if 2 * k > labels.shape[0] or self.mode != "eval":
+            return 0.0  # too few samples to tell (or train mode, whose chunks are fixed): no bound
+        saved = []
+        for size in (k, 2 * k):
+            storages: dict[int, int] = {}
+
+            def pack(t: torch.Tensor) -> torch.Tensor:
+                storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+                return t
+
+            x, y = images[:size].to(self.device), labels[:size].to(self.device)
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), model_mode(self.model, self.mode):
+                self._gradient_graph(x, y)
+            saved.append(sum(storages.values()))
+        return max(0.0, (saved[1] - saved[0]) / k)
 
     def _gradient_graph(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         point = self.theta.clone().requires_grad_(True)

@@ -254,17 +254,25 @@ def channel_stats(normalization: str, channels: int) -> tuple[torch.Tensor, torc
 def normalize(images_uint8: torch.Tensor, normalization: str) -> torch.Tensor:
     """uint8 (N, C, H, W) -> float32 ((x/255) - mean) / std, per channel."""
     mean, std = channel_stats(normalization, images_uint8.shape[1])
-    return (images_uint8.to(torch.float32).div_(255.0) - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+    # in place on one float copy: a whole split is hundreds of MB (the same numbers as out of place)
+    return images_uint8.to(torch.float32).div_(255.0).sub_(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))
 
 
 def load_dataset(name: str, split: str, normalization: str, root: str | Path | None = None,
-                 download: bool = False, pad_to: int | None = None, channels: int | None = None) -> ImageDataset:
+                 download: bool = False, pad_to: int | None = None, channels: int | None = None,
+                 subset: tuple[int, int] | None = None) -> ImageDataset:
     """Load one split into memory, normalized.
 
     pad_to: zero-pad (black border, before normalization) to a square of this size;
-    channels: repeat a grayscale channel to this many channels (e.g. 3 for a CIFAR-shaped stand-in).
+    channels: repeat a grayscale channel to this many channels (e.g. 3 for a CIFAR-shaped stand-in);
+    subset: (n, seed): keep the stratified subset ``stratified_indices(labels, n, seed)``, chosen
+    on the raw uint8 images, so only the kept images are ever padded and converted to floats (the
+    same numbers as converting the whole split, then taking the subset).
     """
     images, labels = load_raw(name, split, root=root, download=download)
+    if subset is not None and subset[0] < len(labels):
+        keep = stratified_indices(torch.from_numpy(labels), subset[0], subset[1], DATASETS[name][3]).numpy()
+        images, labels = images[keep], labels[keep]
     x = torch.from_numpy(np.array(images, copy=True))
     if pad_to is not None:
         h, w = x.shape[-2:]

@@ -66,7 +66,7 @@ BOTTOM_MAX_ITER = 5  # ARPACK restarts
 BOTTOM_NCV = 20  # also the Lanczos steps of the cheap negative-curvature test
 CONFIDENCE = 0.95
 NEGATIVE_FRACTION = 0.01  # density: an eigenvalue below −1% of the largest |λ| counts as negative
-PROBE_VERSION = 2  # bump when a change alters the numbers a cached probe would produce
+PROBE_VERSION = 3  # bump when a change alters the numbers a cached probe would produce (3: HVP chunks fit a memory budget)
 
 
 # ============================================================================ probe sets

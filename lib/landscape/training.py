@@ -113,11 +113,9 @@ def load_splits(spec: DataSpec) -> tuple[data_mod.ImageDataset, data_mod.ImageDa
     if spec not in _DATA_CACHE:
         splits = []
         for split, n in (("train", spec.train_subset), ("test", spec.test_subset)):
-            ds = data_mod.load_dataset(spec.name, split, spec.normalization, root=spec.root,
-                                       download=spec.download, pad_to=spec.pad_to, channels=spec.channels)
-            if n is not None and n < len(ds):
-                ds = ds.subset(data_mod.stratified_indices(ds.labels, n, spec.subset_seed, ds.num_classes))
-            splits.append(ds)
+            splits.append(data_mod.load_dataset(spec.name, split, spec.normalization, root=spec.root,
+                                                download=spec.download, pad_to=spec.pad_to, channels=spec.channels,
+                                                subset=None if n is None else (n, spec.subset_seed)))
         _DATA_CACHE[spec] = (splits[0], splits[1])
     return _DATA_CACHE[spec]
 
