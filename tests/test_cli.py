@@ -221,6 +221,16 @@ def test_make_help_lists_the_targets_and_lab_runs_as_root():
     assert "jupyter lab notebooks/" in lab and "--allow-root" in lab
 
 
+@pytest.mark.parametrize("engine", ["processes", "ray"])
+def test_make_reports_on_another_engine_runs_every_report_as_one_graph(engine):
+    planned = subprocess.run(["make", "-n", "reports", f"ENGINE={engine}", "PROFILE=smoke",
+                              "REPORTS=batchnorm seed_connectivity"],
+                             cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert (f"-m landscape report batchnorm seed_connectivity --profile smoke --no-index --engine {engine} "
+            "--threads 1") in planned
+    assert "--index-only --profile smoke batchnorm seed_connectivity" in planned
+
+
 def test_readme_examples_name_the_profile():
     readme = (REPO / "README.md").read_text()
     examples = re.findall(r"python -m landscape (?:check|train|probe|report) [^\n`]*", readme)

@@ -13,7 +13,9 @@ fails (truncated, zeroed, edited, written by an older version, not ours) is move
 is recomputed. Nothing in the cache is unpickled: tensors are read with
 ``torch.load(weights_only=True)`` (tensors, numbers, strings and containers of them, nothing
 else) and probe frames are JSON. Temporary files left by a killed process are removed by
-:func:`sweep_temporary`.
+:func:`sweep_temporary`. :class:`Cache` names the files of the two caches (a run's result and
+checkpoint by training key; a probe's frames by probe key); only the pipeline's driver writes
+them (``landscape.pipeline``), and :func:`content_key` makes the keys.
 """
 from __future__ import annotations
 

@@ -19,8 +19,6 @@ happened in, and the history keeps every completed epoch.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -29,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as data_mod
-from . import progress
+from . import progress, store
 from .evaluation import evaluate
 from .models import build_model, count_parameters, use_fast_layout
 from .runtime import accumulator_dtype, make_deterministic, select_device
@@ -95,7 +93,7 @@ class RunSpec:
     def key(self) -> str:
         payload = {"engine": ENGINE_VERSION, "data": self.data.identity(), "model": self.model,
                    "options": [list(kv) for kv in self.model_options], "train": asdict(self.train), "seed": self.seed}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
+        return store.content_key(payload, 16)
 
 
 def outcome(status: str, diverged_epoch: int | None) -> str:
