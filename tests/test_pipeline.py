@@ -132,6 +132,13 @@ def test_a_ray_address_that_does_not_answer_is_one_clear_error_at_once(tmp_path)
         "--head' or drop --address for a local Ray"]
 
 
+def test_a_job_no_ray_node_can_hold_is_an_error_not_a_hang():
+    ray = pytest.importorskip("ray")
+    with pytest.raises(engines.EngineError, match="--threads 64: no node of the Ray cluster has that many CPUs"):
+        engines.make_engine(engines.settings("ray", threads=64))
+    assert not ray.is_initialized()  # the Ray it started is shut down again
+
+
 def test_bad_engine_settings_are_user_errors():
     with pytest.raises(engines.EngineError, match="unknown engine 'spark'; allowed: local, processes, ray"):
         engines.settings("spark")

@@ -344,6 +344,7 @@ class RayEngine(Engine):
             raise EngineError("the ray engine needs Ray: run 'make setup-ray' "
                               "(installs requirements-ray.txt into .venv)") from None
         self.ray = ray
+        self.refs: dict[Any, str] = {}
         if config.address:
             check_address(config.address)
         self.started_here = not ray.is_initialized()
@@ -355,12 +356,16 @@ class RayEngine(Engine):
                 where = f"at {config.address!r}" if config.address else "locally"
                 raise EngineError(f"Ray could not be started {where}: {' '.join(str(exc).split())[:300]}") from None
         self.threads = config.resolved_threads()
+        largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")), default=0)
+        if self.threads > largest:
+            self.close()
+            raise EngineError(f"--threads {self.threads}: no node of the Ray cluster has that many CPUs (the largest "
+                              f"has {largest:g}), so no job could ever start")
         resources = ray.cluster_resources()
         gpus = config.gpus_per_job if resources.get("GPU", 0) > 0 and config.device in ("auto", "cuda") else 0
         self.gpus = gpus
         self.slots = max(1, int(resources.get("CPU", 1) // self.threads))
         self.remote = ray.remote(num_cpus=self.threads, num_gpus=gpus, max_retries=0)(_ray_job)
-        self.refs: dict[Any, str] = {}
 
     def device_type(self) -> str:
         if self.config.device == "auto":
