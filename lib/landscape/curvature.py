@@ -53,7 +53,7 @@ def loss_and_gradient(model: torch.nn.Module, data: ImageDataset | Batch, mode: 
     return float(total) / n, grad / n
 
 
-HVP_MEMORY_MB = 1024  # what one product's gradient graphs may take (estimated); changes numbers: see PROBE_VERSION
+HVP_MEMORY_MB = 512  # what one product's gradient graphs may take (estimated); changes numbers: see PROBE_VERSION
 GRAPH_PEAK_FACTOR = 2.0  # peak of a product / tensors autograd saves for it (1.4-1.8 measured on the zoo's nets)
 PROBE_SAMPLES = 4  # samples per small batch when measuring the graph's bytes per sample
 
