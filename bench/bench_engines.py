@@ -8,8 +8,8 @@ is bitwise the same; for Ray also its start-up and its per-job overhead (the rou
 no-op task, alone and two at a time), for the process pool the start of a worker.
 
 Memory (``--memory``): for each report, the heaviest run of its full profile trained for one
-epoch on its full data, then each probe of its full profile on it, each step in a fresh process
-(as a worker of the processes engine runs it): peak resident memory (ru_maxrss) and seconds, with
+epoch on its full data, then each probe of its full profile on it (a two-run probe on the run
+and itself), each step in a fresh process (as a worker of the processes engine runs it): peak resident memory (ru_maxrss) and seconds, with
 the Makefile's glibc settings (and without them, ``--compare-glibc``).
 
 Usage: python bench/bench_engines.py [--memory [--compare-glibc]] [--reports a,b] [--skip-engines]

@@ -236,37 +236,42 @@ def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: to
     """One pass over (x, y) in shuffled mini-batches. Returns (mean loss, accuracy, mean gradient
     norm) over the epoch, or None as soon as the loss is not finite.
 
-    Per-step bookkeeping keeps tensors in lists (no copies, a few small ops per step) and is
-    reduced once at the end, so it costs little next to the step itself (``make bench``)."""
+    Per-step bookkeeping is written into buffers allocated once per epoch (a few small ops per
+    step, no host sync) and reduced at the end, so it costs little next to the step itself
+    (``make bench``). Nothing allocated in a step outlives it: with the Makefile's glibc settings
+    (no trim, no mmap) small tensors kept for the epoch would sit between each step's large
+    freed blocks and grow the heap by gigabytes over an epoch."""
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     batches = data_mod.batch_indices(x.shape[0], cfg.batch_size, shuffle=True, generator=generator)
-    losses, norms, predictions = [], [], []  # per mini-batch: mean loss, gradient norms, argmax
-    for step, idx in enumerate(batches, 1):
+    steps = len(batches)
+    losses = torch.empty(steps, dtype=torch.float32, device=x.device)  # per mini-batch: mean loss,
+    norms = torch.empty(steps, len(params), dtype=torch.float32, device=x.device)  # gradient norm per tensor,
+    correct = torch.empty(steps, dtype=torch.int64, device=x.device)  # right answers
+    for step, idx in enumerate(batches):
         idx = idx.to(x.device)
-        xb = x[idx]
+        xb, yb = x[idx], y[idx]
         if fill is not None:
             xb = data_mod.augment_crop_flip(xb, generator, fill=fill)
         logits = model(xb)
-        loss = F.cross_entropy(logits, y[idx])
+        loss = F.cross_entropy(logits, yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         with torch.no_grad():
-            losses.append(loss.detach())
-            norms.append(torch._foreach_norm([p.grad for p in params]))  # per-tensor norms
-            predictions.append(logits.argmax(1))
-        if (step % DIVERGENCE_CHECK_EVERY == 0 or step == len(batches)) and \
-                not torch.isfinite(torch.stack(losses[-DIVERGENCE_CHECK_EVERY:])).all():
+            losses[step] = loss.detach()
+            torch.stack(torch._foreach_norm([p.grad for p in params]), out=norms[step])
+            correct[step] = (logits.argmax(1) == yb).sum()
+        done = step + 1
+        if (done % DIVERGENCE_CHECK_EVERY == 0 or done == steps) and \
+                not torch.isfinite(losses[max(0, done - DIVERGENCE_CHECK_EVERY):done]).all():
             return None
         optimizer.step()
     acc_dtype = accumulator_dtype(x.device)
     sizes = torch.tensor([b.numel() for b in batches], dtype=acc_dtype, device=x.device)
-    order = torch.cat(batches).to(x.device)
     n = x.shape[0]
-    loss_sum = (torch.stack(losses).to(acc_dtype) * sizes).sum()
-    correct = int((torch.cat(predictions) == y[order]).sum())
-    grad_norms = torch.linalg.vector_norm(torch.stack([torch.stack(t) for t in norms]).to(acc_dtype), dim=1)
-    return float(loss_sum) / n, correct / n, float(grad_norms.mean())
+    loss_sum = (losses.to(acc_dtype) * sizes).sum()
+    grad_norms = torch.linalg.vector_norm(norms.to(acc_dtype), dim=1)
+    return float(loss_sum) / n, int(correct.sum()) / n, float(grad_norms.mean())
 
 
 def spec_json(spec: RunSpec) -> dict:
