@@ -258,9 +258,17 @@ def describe(params: ReportParams, data: DataSource) -> tuple[DataSummary, dict[
     count of each run's model, without training anything."""
     train_ds, test_ds = load_splits(data.spec())
     summary = DataSummary(len(train_ds), len(test_ds), tuple(train_ds.images.shape[1:]), train_ds.num_classes)
-    counts = {run_id: parameter_count(spec, summary.input_shape, summary.num_classes)
-              for run_id, spec in params.run_specs(data).items()}
-    return summary, counts
+    return summary, _parameter_counts(params.run_specs(data))
+
+
+def _parameter_counts(specs: Mapping[str, RunSpec]) -> dict[str, int]:
+    """Trainable parameters of each run's model (its data is loaded here: a missing dataset
+    stops before any job)."""
+    counts = {}
+    for run_id, spec in specs.items():
+        train_ds, _ = load_splits(spec.data)
+        counts[run_id] = parameter_count(spec, tuple(train_ds.images.shape[1:]), train_ds.num_classes)
+    return counts
 
 
 def _records(params: ReportParams, graph: jobs_mod.Graph, outcomes: Mapping[str, Outcome],
@@ -282,10 +290,7 @@ def train(specs: Mapping[str, RunSpec], config: EngineSettings | None = None,
           cache: str | Path | None = None) -> dict[str, RunRecord]:
     """Train (or read from the cache) the runs of ``specs`` (run id -> spec), no probes; each run
     is labelled by its id."""
-    counts = {}
-    for run_id, spec in specs.items():  # a missing dataset stops here, before any job
-        train_ds, _ = load_splits(spec.data)
-        counts[run_id] = parameter_count(spec, tuple(train_ds.images.shape[1:]), train_ds.num_classes)
+    counts = _parameter_counts(specs)
     graph = jobs_mod.Graph()
     for run_id, spec in specs.items():
         graph.runs[run_id] = graph.add(jobs_mod.TrainJob(spec.key(), run_id, spec))

@@ -154,8 +154,7 @@ def gap(report: ReportContext) -> None:
 def ablation(report: ReportContext) -> None:
     """Study 004's per-configuration tables (outcome, parameters, final numbers, study vs run)."""
     params, sink = report.params, report.sink
-    _, counts = pipeline.describe(params, report.data)
-    models = tables.models_table(params, counts)
+    models = tables.models_table(params, {run_id: run.parameters for run_id, run in report.results.runs.items()})
     sink.table(tables.ablation_table(params, report.status, report.history, models, ("parameters", "test_acc")),
                "ablation", "Per configuration: outcome, parameters and final val accuracy, study vs run (Δ = run − "
                            "study; — where the study or this run has no number).")
