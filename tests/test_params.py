@@ -17,7 +17,9 @@ def test_the_five_study_configs_exist():
 def test_every_params_file_validates(report, profile):
     params = load_params(report, profile)
     assert params.reference.source.startswith("../shared/seeds/")
-    assert len(params.run_specs()) == len(params.runs)
+    assert len(params.run_specs()) == sum(len(r.seed_list(params.replicates)) for r in params.runs)
+    minimum = {"smoke": 2, "full": 8 if report == "seed_connectivity" else 5}[profile]
+    assert all(len(reps) >= minimum for reps in params.replicates_of.values())
     if profile == "smoke":
         full = load_params(report)
         assert params.training.epochs <= full.training.epochs
@@ -44,7 +46,11 @@ def test_wrong_values_name_the_allowed_values():
     with pytest.raises(ParamsError, match=r"no option\(s\) \['hiden'\]; allowed: \['hidden'\]"):
         load_params("batchnorm", overrides={"runs": [{"id": "x", "label": "x", "model": "mlp", "options": {"hiden": [3]}}]})
     with pytest.raises(ParamsError, match="unknown run id 'C'"):
-        load_params("batchnorm", overrides={"probes": {"interpolation": {"pairs": [["A1", "C"]]}}})
+        load_params("batchnorm", overrides={"probes": {"interpolation": {"configs": ["A", "C"]}}})
+    with pytest.raises(ParamsError, match="run 'A' has one seed; interpolation needs two"):
+        load_params("batchnorm", overrides={"replicates": 1})
+    with pytest.raises(ParamsError, match="give seed .* or seeds .*, not both"):
+        load_params("batchnorm", overrides={"runs": [{"id": "x", "label": "x", "model": "mlp", "seed": 1, "seeds": [1, 2]}]})
     with pytest.raises(ParamsError, match="unknown profile 'fast'; allowed: \\['full', 'smoke'\\]"):
         load_params("batchnorm", "fast")
     with pytest.raises(ParamsError, match="no report named .no_such_report.; available reports"):
@@ -57,7 +63,7 @@ def test_missing_data_fails_before_any_training(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "DEFAULT_DATA_DIR", tmp_path)
     monkeypatch.delenv(data.DATA_ENV, raising=False)
     params = load_params("resnet20_ablation", "smoke")
-    spec = params.run_specs(params.data)["skipTrue_bnTrue"]
+    spec = params.run_specs(params.data)["skipTrue_bnTrue_s0"]
     with pytest.raises(DatasetNotFoundError, match="cifar-10-batches-py"):
         pipeline.train({"run": spec}, cache=tmp_path / "cache")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.pt"))
@@ -73,7 +79,7 @@ def test_missing_cifar10_falls_back_to_the_named_stand_in(tmp_path, monkeypatch)
     params = load_params("resnet20_ablation", "smoke")
     chosen = params.resolve_data()
     assert is_stand_in(chosen) and chosen.name == "fashion_mnist" and "CIFAR-10" in chosen.reason
-    assert params.run_specs()["skipTrue_bnTrue"].data.pad_to == 32
+    assert params.run_specs()["skipTrue_bnTrue_s0"].data.pad_to == 32
     _write_cifar_fixture(tmp_path / "cifar" / "cifar-10-batches-py")
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "cifar"))
     assert params.resolve_data().name == "cifar10" and not is_stand_in(params.resolve_data())
@@ -81,3 +87,16 @@ def test_missing_cifar10_falls_back_to_the_named_stand_in(tmp_path, monkeypatch)
     monkeypatch.delenv(data.DATA_ENV)
     with pytest.raises(DatasetNotFoundError, match="LANDSCAPE_DATA"):
         no_fallback.resolve_data()
+
+
+def test_replicates_put_the_study_seed_first_and_pair_seeds_disjointly():
+    params = load_params("batchnorm")
+    assert [rep.id for rep in params.replicates_of["B"]] == ["B_s3", "B_s4", "B_s5", "B_s6", "B_s7"]
+    assert [rep.study_seed for rep in params.replicates_of["B"]] == [True] + [False] * 4
+    assert params.seed_pairs("A") == [("A_s1", "A_s2"), ("A_s3", "A_s4")]
+    targets = load_params("resnet20_ablation").probe_targets()
+    assert targets["surface2d"] == [(f"{c.id}_s0",) for c in load_params("resnet20_ablation").runs]  # seeds: study
+    assert len(targets["hessian"]) == 20
+    listed = load_params("batchnorm", overrides={"runs": [{"id": "x", "label": "x", "model": "mlp", "seeds": [7, 3]}],
+                                                 "probes": {"interpolation": {"configs": ["x"]}}})
+    assert [rep.id for rep in listed.replicas] == ["x_s7", "x_s3"]

@@ -10,6 +10,7 @@ import subprocess
 
 import nbformat
 import numpy as np
+from scipy import stats
 import pandas as pd
 import pytest
 
@@ -219,7 +220,10 @@ def test_numbers_figures_and_tables_are_written_as_files(rendered):
     for key in EXPECTED_TABLES:
         assert len(pd.read_csv(folder / "tables" / f"{key}.csv")) >= 1
     history = pd.read_csv(folder / "history.csv")
-    assert set(history["run"]) == {"A", "B"} and history["epoch"].max() == load_params(REPORT, "smoke").training.epochs
+    smoke = load_params(REPORT, "smoke")
+    assert set(history["run"]) == {rep.id for rep in smoke.replicas} and history["epoch"].max() == smoke.training.epochs
+    assert {"config", "seed", "eval_train_acc", "eval_gap"} <= set(history.columns)
+    assert history.groupby("config")["seed"].nunique().to_dict() == {"A": 2, "B": 2}
     metrics = json.loads((folder / "metrics.json").read_text())
     assert {"history", "final", "claims"} <= set(metrics)
     assert "pending" not in [c["verdict"] for c in metrics["claims"]]
@@ -234,7 +238,7 @@ def test_manifest_records_commit_params_profile_runtime_device(rendered):
     assert manifest["profile"] == "smoke"
     assert re.fullmatch(r"[0-9a-f]{40}", manifest["git"]["commit"] or "")
     assert manifest["runtime_s"] > 0 and manifest["device"] == "cpu"
-    assert manifest["headline"].startswith("best val acc")
+    assert manifest["headline"].startswith("val acc over seeds")
 
 
 def test_index_links_every_rendered_report_with_its_result(rendered):
@@ -276,7 +280,7 @@ def test_claim_checks_in_params_are_validated():
         claims.parse(load_params(REPORT, overrides=bad))
     args = {"faster": "C", "slower": "A"}
     bad = {"reference": {"claims": [{"text": "x", "check": "converges_faster", "args": args}]}}
-    with pytest.raises(ParamsError, match=r"args\.faster: unknown run id 'C'"):
+    with pytest.raises(ParamsError, match=r"args\.faster: unknown configuration 'C'"):
         claims.parse(load_params(REPORT, overrides=bad))
     assert [c.check for c in claims.parse(params)] == ["converges_faster", "generalizes_better", "more_noise_robust",
                                                        "steeper_slice"]
@@ -285,114 +289,103 @@ def test_claim_checks_in_params_are_validated():
 # ---------------------------------------------------------------------------- helpers
 
 def history(rows):
-    """A history frame from {run: [(test_acc, gap), ...]} (epochs 1..n)."""
+    """A history frame from {config: [[(test_acc, gap), ...] per seed]} (epochs 1..n)."""
     out = []
-    for run, values in rows.items():
-        for epoch, (acc, gap) in enumerate(values, 1):
-            out.append({"run": run, "label": f"Model {run}", "epoch": epoch, "train_loss": 1.0 / epoch,
-                        "train_acc": acc + gap, "test_loss": 1.1 / epoch, "test_acc": acc, "gap": gap})
+    for config, seeds in rows.items():
+        for seed, values in enumerate(seeds):
+            for epoch, (acc, gap) in enumerate(values, 1):
+                out.append({"run": f"{config}_s{seed}", "label": f"Model {config}, seed {seed}", "config": config,
+                            "seed": seed, "epoch": epoch, "train_loss": 1.0 / epoch, "train_acc": acc + gap,
+                            "eval_train_loss": 0.9 / epoch, "eval_train_acc": acc + gap / 2, "test_loss": 1.1 / epoch,
+                            "test_acc": acc, "gap": gap, "eval_gap": gap / 2})
     return pd.DataFrame(out)
 
 
-def test_claim_verdicts_follow_the_numbers():
-    fast = history({"A": [(0.80, 0.01), (0.85, 0.01), (0.87, 0.02)], "B": [(0.87, 0.0), (0.89, 0.0), (0.91, -0.01)]})
-    assert claims.converges_faster(fast, "B", "A")[0] == claims.SUPPORTED
-    assert claims.converges_faster(fast, "A", "B")[0] == claims.CONTRADICTED
-    assert claims.generalizes_better(fast, "B", "A")[0] == claims.SUPPORTED
-    verdict, evidence = claims.generalizes_better(fast, "A", "B")
-    assert verdict == claims.CONTRADICTED and "final val acc A 0.8700 vs B 0.9100" in evidence
-    mixed = history({"A": [(0.80, 0.0), (0.90, 0.05)], "B": [(0.80, 0.0), (0.85, 0.0)]})
-    assert claims.generalizes_better(mixed, "B", "A")[0] == claims.INCONCLUSIVE  # lower acc, smaller gap
-    tie = history({"A": [(0.800, 0.0)], "B": [(0.803, 0.0)]})
-    assert claims.converges_faster(tie, "B", "A")[0] == claims.INCONCLUSIVE  # within the tolerance
-    verdicts = claims.evaluate(load_params(REPORT), {"history": fast})
-    assert [v.verdict for v in verdicts] == [claims.SUPPORTED, claims.SUPPORTED, claims.PENDING, claims.PENDING]
-    noise = pd.DataFrame([{"run": run, "scale": "absolute", "metric": "accuracy", "sigma": sigma, "mean": acc,
-                           "ci_low": acc - 0.001, "ci_high": acc + 0.001}
-                          for run, accs in {"A": [0.90, 0.80], "B": [0.90, 0.89]}.items()
-                          for sigma, acc in zip([0.0, 0.05], accs)])
-    assert claims.more_noise_robust(noise, "B", "A")[0] == claims.SUPPORTED
-    assert claims.more_noise_robust(noise.assign(ci_low=0.0, ci_high=1.0), "B", "A")[0] == claims.INCONCLUSIVE
-    hess = pd.DataFrame({"run": ["A", "B"], "method": ["lanczos"] * 2, "lambda_max": [13.0, 15.6]})
-    assert claims.lambda_max_order(hess, ["B", "A"])[0] == claims.SUPPORTED
-    assert claims.lambda_max_order(hess, ["A", "B"])[0] == claims.CONTRADICTED
-    assert claims.lambda_max_order(hess.assign(lambda_max=[13.0, 13.1]), ["B", "A"])[0] == claims.INCONCLUSIVE
-    assert claims.evaluate(load_params(REPORT), {})[0].verdict == claims.PENDING
-
-
-def test_study_vs_run_tables_line_up_and_leave_missing_numbers_empty():
-    hist = history({"A": [(0.80, 0.01), (0.85, 0.02)], "B": [(0.87, 0.0), (0.89, 0.0)]})
-    reference = load_params(REPORT).reference.model_extra
-    first = tables.first_epochs_table(hist, "A", reference["first_epochs"]["A"])
+def test_study_vs_run_tables_show_the_study_the_study_seed_and_the_seeds():
+    params = load_params(REPORT)
+    hist = history({"A": [[(0.80, 0.01), (0.85, 0.02)], [(0.82, 0.01), (0.87, 0.02)]],
+                    "B": [[(0.87, 0.0), (0.89, 0.0)], [(0.88, 0.0), (0.90, 0.0)]]})
+    reference = params.reference.model_extra
+    first = tables.first_epochs_table(params, hist, "A", reference["first_epochs"]["A"])
     assert list(first[("epoch", "")]) == [1, 2, 3, 4, 5]
-    assert first.loc[0, ("val acc", "study")] == 0.8105 and first.loc[0, ("val acc", "run")] == 0.80
-    assert first.loc[0, ("val acc", "Δ")] == pytest.approx(0.80 - 0.8105)
-    assert np.isnan(first.loc[2, ("val acc", "run")])  # the run has 2 epochs: never filled in
-    final = tables.final_epoch_table(hist, reference["final_epoch"])
-    assert final.loc[1, ("val acc", "study")] == 0.9132 and final.loc[1, ("epochs", "run")] == 2
-    gap = tables.gap_table(hist, reference["gap"])
-    assert gap.loc[0, ("gap", "study")] == 0.0144 and gap.loc[0, ("gap over epochs", "max")] == 0.02
-    plain = tables.final_epoch_table(hist)  # no reference: our numbers only
-    assert list(plain.columns) == ["model", "epochs", "train loss", "train acc", "val loss", "val acc"]
-    assert tables.headline(hist) == "best val acc Model B 0.8900 (vs Model A 0.8500) after 2 epochs"
-    assert "study 0.8105" in tables.first_epoch_sentence(hist, reference["first_epochs"])
+    assert first.loc[0, ("val acc", "study")] == 0.8105 and first.loc[0, ("val acc", "seed 0")] == 0.80
+    assert first.loc[0, ("val acc", tables.SEEDS)].startswith("0.8100 ± ")  # mean of 0.80 and 0.82
+    assert np.isnan(first.loc[2, ("val acc", "seed 0")]) and first.loc[2, ("val acc", tables.SEEDS)] == "—"
+    final = tables.final_epoch_table(params, hist, reference["final_epoch"]).set_index(("model", ""))
+    b = final.loc["Model B (CNN + BN + dropout)"]
+    assert b[("val acc", "study")] == 0.9132 and b[("val acc", "study seed")] == 0.89 and b[("seeds", "")] == 2
+    assert b[("val acc", tables.SEEDS)] == tables.ci_cell([0.89, 0.90])
+    gap = tables.gap_table(params, hist, reference["gap"]).set_index("model")
+    assert gap.loc["Model A (MLP 784-256-128-10)", "gap, study"] == 0.0144
+    assert gap.loc["Model A (MLP 784-256-128-10)", "gap (eval mode)"] == tables.ci_cell([0.01, 0.01])
+    assert tables.headline(params, hist).startswith("val acc over seeds: Model B (CNN + BN + dropout) 0.8950")
+    assert "study 0.8105" in tables.first_epoch_sentence(params, hist, reference["first_epochs"])
 
 
-def test_probe_tables_set_the_studys_numbers_beside_ours():
+def test_a_cell_is_the_mean_and_the_t_interval_over_seeds():
+    assert tables.ci_cell([]) == "—" and tables.ci_cell([0.5]) == "0.5000 (n = 1)"
+    half = stats.t.ppf(0.975, 2) * np.std([1.0, 2.0, 3.0], ddof=1) / np.sqrt(3)
+    assert tables.ci_cell([1.0, 2.0, 3.0], 3) == f"2.000 ± {half:.3f}"
+
+
+def test_probe_tables_set_the_studys_numbers_beside_the_seeds():
     params = load_params("seed_connectivity")
-    noise = pd.DataFrame([{"run": run, "label": run, "metric": metric, "scale": "absolute", "sigma": sigma,
-                           "mean": value, "ci_low": value - 0.1, "ci_high": value + 0.1}
-                          for run in ("A", "B") for sigma in (0.0, 0.1)
+    noise = pd.DataFrame([{"run": f"cnn_s{seed}", "label": "x", "config": "cnn", "seed": seed, "metric": metric,
+                           "scale": "absolute", "sigma": sigma, "mean": value + seed / 100, "num_draws": 5,
+                           "mode": "eval"}
+                          for seed in (1, 2, 3) for sigma in (0.0, 0.1)
                           for metric, value in (("loss", 0.3 + 10 * sigma), ("accuracy", 0.9 - 4 * sigma))])
     loss = tables.noise_reference_table(params, noise, "loss").set_index(("σ", ""))
-    assert loss.loc[0.1, ("Model A (seed 1)", "study")] == 5.2  # reference.noise_loss
-    assert loss.loc[0.1, ("Model A (seed 1)", "Δ")] == pytest.approx(1.3 - 5.2)
-    assert np.isnan(loss.loc[0.0, ("Model A (seed 1)", "study")]) and np.isnan(loss.loc[0.1, ("Model B (seed 2)", "study")])
-    assert loss.loc[0.1, ("Model B (seed 2)", "± CI")] == pytest.approx(0.1)
-    accuracy = tables.noise_reference_table(params, noise).set_index(("σ", ""))
-    assert accuracy.loc[0.1, ("Model A (seed 1)", "study")] == 0.39
-    barriers = pd.DataFrame([{"pair": "A–B", "split": "train", "bn": "interpolate", "loss_a": 0.2, "loss_b": 0.3,
-                              "max_loss": 1.5, "loss_barrier": 1.25, "loss_alpha": 0.5, "error_barrier": 0.4,
-                              "mode": "eval", "n": 10}])
-    table = tables.barrier_table(barriers, tables.reference(params, "interpolation_max_loss"))
-    assert list(table.columns[5:8]) == ["max L on path", "max L, study", "max L, Δ"]
-    assert table.loc[0, "max L, study"] == 1.8 and table.loc[0, "max L, Δ"] == pytest.approx(-0.3)
-    assert "max L, study" not in tables.barrier_table(barriers).columns
-    assert "max loss 1.5000 (study 1.8000" in tables.barrier_sentence(barriers, 1.8)
+    assert loss.loc[0.1, ("Small CNN", "study")] == 5.2  # reference.noise_loss of the study seed (Model A)
+    assert loss.loc[0.1, ("Small CNN", "study seed")] == pytest.approx(1.31)
+    assert loss.loc[0.1, ("Small CNN", tables.SEEDS)] == tables.ci_cell([1.31, 1.32, 1.33])
+    assert np.isnan(loss.loc[0.0, ("Small CNN", "study")])
+    assert tables.noise_table(params, noise).loc[0, "seeds"] == 3
+    barriers = pd.DataFrame([{"pair": f"p{i}", "config": "cnn", "split": "train", "bn": "interpolate", "loss_a": 0.2,
+                              "loss_b": 0.3, "max_loss": 1.5 + i, "loss_barrier": 1.25 + i, "error_barrier": 0.4,
+                              "n": 10} for i in range(2)])
+    table = tables.barrier_table(params, barriers, tables.reference(params, "interpolation_max_loss"))
+    assert table.loc[0, "max L, study"] == 1.8 and table.loc[0, "pairs"] == 2
+    assert table.loc[0, "loss barrier"] == tables.ci_cell([1.25, 2.25])
+    assert "max L, study" not in tables.barrier_table(params, barriers).columns
     # study 002 published only an order of flatness, by architecture: ranks, ours over the seeds' mean
     params = load_params("mlp_cnn_rescnn_mnist")
-    means = {"mlp_1": 0.010, "mlp_2": 0.004, "cnn_1": 0.006, "cnn_2": 0.006, "res_1": 0.001, "res_2": 0.002}
-    flatness = pd.DataFrame([{"run": r, "label": r, "sigma": 0.01, "mean": m, "ci_low": m, "ci_high": m,
-                              "num_draws": 5, "base_loss": 0.1, "mode": "eval", "n": 10} for r, m in means.items()])
+    means = {"mlp": [0.010, 0.004], "cnn": [0.006, 0.006], "res": [0.001, 0.002]}
+    flatness = pd.DataFrame([{"run": f"{c}_s{i}", "config": c, "seed": i, "sigma": 0.01, "mean": m, "num_draws": 5,
+                              "base_loss": 0.1, "mode": "eval", "n": 10} for c, ms in means.items()
+                             for i, m in enumerate(ms)])
     ranks = tables.flatness_table(params, flatness).set_index("model")
-    assert list(ranks["rank (study)"]) == [2, 2, 1, 1, 3, 3]  # reference.flatness_order: cnn, mlp, residual_cnn
-    assert list(ranks["rank (run)"]) == [1, 1, 2, 2, 3, 3]  # mlp 0.007 > cnn 0.006 > residual 0.0015
+    assert list(ranks["rank (study)"]) == [2, 1, 3]  # reference.flatness_order: cnn, mlp, residual_cnn
+    assert list(ranks["rank (this report)"]) == [1, 2, 3]  # mlp 0.007 > cnn 0.006 > residual 0.0015
 
 
-def test_ablation_tables_give_a_diverged_run_no_final_numbers_and_the_study_its_own_columns():
-    params = load_params("resnet20_ablation")
-    ids = [r.id for r in params.runs]
-    status = pd.DataFrame([{"run": r.id, "label": r.label, "status": "diverged" if r.id == "skipTrue_bnFalse" else
-                            "completed", "epochs": 9 if r.id == "skipTrue_bnFalse" else 20,
-                            "diverged_epoch": 10 if r.id == "skipTrue_bnFalse" else None} for r in params.runs])
-    hist = pd.DataFrame([{"run": r, "label": r, "epoch": 9, "test_acc": 0.8 + i / 100, "test_loss": 0.5,
-                          "train_loss": 0.1, "train_acc": 0.95, "gap": 0.15 - i / 100} for i, r in enumerate(ids)])
-    models = pd.DataFrame({"run": ids, "parameters": [272474, 270906, 269722, 268346]})
-    table = tables.ablation_table(params, status, hist, models).set_index(("configuration", ""))
+def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_columns():
+    params = load_params("resnet20_ablation", "smoke")  # two seeds per configuration
+    status = pd.DataFrame([{"run": rep.id, "label": rep.label, "config": rep.config, "seed": rep.seed,
+                            "status": "diverged" if rep.config == "skipTrue_bnFalse" else "completed",
+                            "epochs": 9 if rep.config == "skipTrue_bnFalse" else 20,
+                            "diverged_epoch": 10 if rep.config == "skipTrue_bnFalse" else None}
+                           for rep in params.replicas]).astype({"diverged_epoch": "Int64"})
+    hist = pd.DataFrame([{"run": rep.id, "label": rep.label, "config": rep.config, "seed": rep.seed, "epoch": 9,
+                          "test_acc": 0.8 + i / 100, "test_loss": 0.5, "train_loss": 0.1, "train_acc": 0.95,
+                          "gap": 0.15 - i / 100} for i, rep in enumerate(params.replicas)])
+    parameters = {rep.id: 272474 for rep in params.replicas}
+    table = tables.ablation_table(params, status, hist, parameters).set_index(("configuration", ""))
     assert str(table[("parameters", "run")].dtype) == "Int64"
-    split = tables.ablation_table(params, status, hist, models, ("gap",), outcome=False)
-    assert [c[0] for c in split.columns] == ["configuration", "skip", "BN"] + ["gap (train − val acc)"] * 3
+    split = tables.ablation_table(params, status, hist, parameters, ("gap",), outcome=False)
+    assert [c[0] for c in split.columns] == ["configuration", "skip", "BN"] + ["gap (train − val acc)"] * 2
     diverged = table.loc["skip, no BN"]
-    assert diverged[("outcome", "run")] == "diverged at epoch 10" and np.isnan(diverged[("val acc", "run")])
+    assert diverged[("outcome", "seeds")] == "2 of 2 diverged (epochs 10, 10)"
+    assert diverged[("val acc", tables.SEEDS)] == "no completed seed"
     assert diverged[("outcome", "study")] == "diverged at epoch 10"  # reference.diverged
-    assert diverged[("parameters", "Δ")] == 0 and diverged[("skip", "")] == "✓" and diverged[("BN", "")] == "—"
+    assert diverged[("skip", "")] == "✓" and diverged[("BN", "")] == "—"
     base = table.loc["skip + BN"]
-    assert base[("val acc", "study")] == 0.8505 and base[("val acc", "run")] == 0.80
-    assert base[("outcome", "study")] == "completed"
-    assert base[("final train loss", "study")] == 0.0134 and base[("gap (train − val acc)", "study")] == 0.1478
+    assert base[("val acc", "study")] == 0.8505 and base[("val acc", tables.SEEDS)] == tables.ci_cell([0.80, 0.81])
+    assert base[("outcome", "seeds")] == "2 of 2 completed"
     grid = [(a, b) for a in (-1.0, 0.0, 1.0) for b in (-1.0, 0.0, 1.0)]
-    surface = pd.DataFrame([{"run": "skipTrue_bnTrue", "label": "skip + BN", "direction": kind, "split": "train",
-                             "alpha": a, "beta": b, "loss": 1.0 + scale * (a * a + b * b)}
+    surface = pd.DataFrame([{"run": "skipTrue_bnTrue_s0", "label": "skip + BN", "config": "skipTrue_bnTrue",
+                             "seed": 0, "direction": kind, "split": "train", "alpha": a, "beta": b,
+                             "loss": 1.0 + scale * (a * a + b * b)}
                             for kind, scale in (("filter", 1.0), ("unit", 0.001)) for a, b in grid])
     ranges = tables.loss_range_table(params, surface).set_index("direction")
     assert ranges.loc["filter", "max − min"] == pytest.approx(2.0) and np.isnan(ranges.loc["filter", "study min"])
@@ -402,8 +395,8 @@ def test_ablation_tables_give_a_diverged_run_no_final_numbers_and_the_study_its_
 
 def test_report_object_writes_tables_figures_and_metrics(tmp_path):
     report = sink.Report(load_params(REPORT, "smoke"), tmp_path, device="cpu")
-    hist = history({"A": [(0.80, 0.01), (0.85, 0.02)], "B": [(0.87, 0.0), (0.89, np.nan)]})
-    report.table(tables.final_epoch_table(hist), "final", "Final epoch.")
+    hist = history({"A": [[(0.80, 0.01), (0.85, 0.02)]], "B": [[(0.87, 0.0), (0.89, np.nan)]]})
+    report.table(tables.final_epoch_table(report.params, hist), "final", "Final epoch.")
     report.figure(plotting.learning_curves(hist), "curves", "Curves.")
     report.record("final", {"A": np.float32(0.5), "B": float("nan")})
     report.headline("one line")
@@ -427,14 +420,13 @@ def test_table_numbers_have_four_decimals_signed_differences_and_grouped_counts(
 
 
 def test_plot_helpers_draw_every_kind_of_figure():
-    hist = history({"A": [(0.80, 0.01), (0.85, 0.02)], "B": [(0.87, 0.0), (0.89, 0.0)]})
+    hist = history({"A": [[(0.80, 0.01), (0.85, 0.02)]] * 2, "B": [[(0.87, 0.0), (0.89, 0.0)], [(0.86, 0.0), (0.9, 0.0)]]})
+    hess = pd.DataFrame([{"run": f"{c}_s{s}", "config": c, "seed": s, "method": m, "lambda_max": v + s}
+                         for c, v in (("A", 10.0), ("B", 30.0)) for s in range(3) for m in ("lanczos", "study")])
     figures = [
-        plotting.learning_curves(hist),
-        plotting.metric_over_epochs(hist, "gap", reference={"A": 0.01}),
-        plotting.bars_with_errors(pd.DataFrame({"run": ["A", "A", "B", "B"], "acc": [0.8, 0.82, 0.9, 0.91]}),
-                                  "run", "acc"),
-        plotting.curve_family(pd.DataFrame({"run": ["A"] * 3 + ["B"] * 3, "alpha": [-1, 0, 1] * 2,
-                                            "loss": [2, 1, 2, 3, 1, 3], "sd": [0.1] * 6}), "alpha", "loss", band="sd"),
+        plotting.learning_curves(hist, labels={"A": "Model A"}),
+        plotting.metric_over_epochs(hist, reference={"A": 0.01}),
+        plotting.lambda_bars(hess, {"A": 12.0}),
         plotting.surface(np.linspace(-1, 1, 4), np.linspace(-1, 1, 3), [np.random.rand(4, 3) + 1] * 2,
                          titles=["train", "test"], log=True),
     ]
@@ -443,18 +435,26 @@ def test_plot_helpers_draw_every_kind_of_figure():
         plotting.plt.close(fig)
 
 
-def test_bar_labels_wrap_so_long_run_labels_do_not_collide():
-    labels = [f"CNN (16, 16), seed {i}" for i in range(6)]
-    fig = plotting.bars_with_errors(pd.DataFrame({"run": labels * 2, "estimate": ["ours"] * 6 + ["study"] * 6,
-                                                  "value": np.arange(12.0) + 1}), "run", "value", hue="estimate",
-                                    xlabel="")
+def test_a_mean_band_is_the_t_interval_over_seeds_and_absent_for_one_seed():
+    rows = pd.DataFrame({"epoch": [1, 1, 1, 2], "acc": [0.8, 0.9, 0.85, 0.9]})
+    found = plotting.over_seeds(rows, "epoch", "acc").set_index("epoch")
+    interval = stats.t.ppf(0.975, 2) * np.std([0.8, 0.9, 0.85], ddof=1) / np.sqrt(3)
+    assert found.loc[1, "mean"] == pytest.approx(0.85) and found.loc[1, "high"] == pytest.approx(0.85 + interval)
+    assert found.loc[2, "n"] == 1 and np.isnan(found.loc[2, "low"])
+
+
+def test_seed_dots_wrap_long_labels_so_they_do_not_collide():
+    labels = {f"c{i}": f"CNN (16, 16), residual {i}" for i in range(6)}
+    rows = pd.DataFrame([{"config": c, "seed": s, "estimate": e, "value": 1.0 + i + s / 10}
+                         for i, c in enumerate(labels) for s in range(3) for e in ("ours", "study")])
+    fig = plotting.seed_dots(rows, "value", "estimate", {"c0": 2.0}, "λ", labels)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == [f"CNN (16, 16),\nseed {i}" for i in range(6)]
-    assert ax.get_xlabel() == "" and fig.legends and ax.get_legend() is None
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"CNN (16, 16),\nresidual {i}" for i in range(6)]
     fig.canvas.draw()
     boxes = [t.get_window_extent() for t in ax.get_xticklabels()]
     gaps = [b.x0 - a.x1 for a, b in zip(boxes, boxes[1:])]
     assert min(gaps) > 0.1 * (boxes[1].x0 - boxes[0].x0), gaps  # a visible gap, not just no overlap
+    assert fig.legends and ax.get_legend() is None
     plotting.plt.close(fig)
 
 

@@ -10,7 +10,8 @@ SMALL = DataSpec("fashion_mnist", "unit", train_subset=600, test_subset=200)
 
 def spec(model="mlp", epochs=3, lr=0.05, data=SMALL, seed=0, **options):
     options = options or ({"hidden": [32]} if model == "mlp" else {})
-    return RunSpec.make(data, model, TrainConfig(epochs=epochs, batch_size=64, lr=lr), seed, **options)
+    return RunSpec.make(data, model, TrainConfig(epochs=epochs, batch_size=64, lr=lr, train_probe=(100, 0)), seed,
+                        **options)
 
 
 def strip_time(history):
@@ -41,7 +42,8 @@ def test_history_rows_hold_every_per_epoch_quantity(cache):
     assert run.status == "completed" and run.trained_epochs == 3 and len(run.history) == 3
     assert run.parameters == sum(p.numel() for p in training.trained_model(spec(), run.state).parameters())
     row = run.final
-    assert set(row) == {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "gap", "grad_norm", "time_s"}
+    assert set(row) == {"epoch", "lr", "train_loss", "train_acc", "eval_train_loss", "eval_train_acc", "test_loss",
+                        "test_acc", "gap", "eval_gap", "grad_norm", "time_s"}
     assert row["gap"] == pytest.approx(row["train_acc"] - row["test_acc"])
     assert run.history[0]["train_loss"] > run.history[-1]["train_loss"]  # it learns
     assert row["test_acc"] > 0.5
@@ -117,3 +119,17 @@ def test_device_selection_and_override(monkeypatch):
             select_device("cuda")
     with pytest.raises(ValueError, match="unknown device"):
         select_device("tpu")
+
+
+def test_each_epoch_measures_the_train_probe_set_in_eval_mode():
+    from landscape.evaluation import evaluate
+    from landscape.probes import EvalSetParams, SetsSpec, build_sets
+
+    result = training.train(spec(model="cnn_bn_dropout", epochs=1))
+    row = result["history"][-1]
+    model = training.trained_model(spec(model="cnn_bn_dropout", epochs=1), result["model"])
+    probe_set = build_sets(SetsSpec(SMALL, EvalSetParams(train_size=100, test_size=50))).train  # the same images
+    found = evaluate(model, probe_set)
+    assert row["eval_train_loss"] == pytest.approx(found.loss, rel=1e-6)
+    assert row["eval_train_acc"] == found.accuracy and row["eval_gap"] == pytest.approx(found.accuracy - row["test_acc"])
+    assert row["eval_train_acc"] != row["train_acc"]  # dropout and BN in train mode vs eval mode

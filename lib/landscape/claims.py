@@ -1,49 +1,72 @@
-"""The study's claims, each with a verdict computed from this run's numbers.
+"""The study's claims, each with a verdict computed from this report's seeds.
 
 A claim is listed in the params file under ``reference.claims`` either as plain text (not
-checked yet: verdict *pending*) or as a mapping that names the check that decides it::
+checked yet: verdict *pending*) or as a mapping that names the check that decides it; its
+arguments name configurations (``runs`` entries), each trained with several seeds::
 
     - text: "Model B converges faster than Model A."
       check: converges_faster
       args: {faster: B, slower: A}
 
-``parse`` validates that list up front (an unknown check, argument or run id is a ParamsError
-naming it), ``evaluate`` runs every check whose evidence is available and returns
-:class:`Claim` rows (text, verdict, evidence) for ``sink.Report.claims``.
+``parse`` validates that list up front (an unknown check, argument or configuration is a
+ParamsError naming it), ``evaluate`` runs every check whose evidence is available and returns
+:class:`Claim` rows for ``sink.Report.claims``.
 
-Verdicts: *supported* (every informative comparison goes the claimed way), *contradicted* (every
-informative comparison goes the other way), *inconclusive* (they disagree, or every difference
-is within ``tolerance``), *pending* (the evidence the check needs was not produced). The runs are
-single seeds: a verdict says what this run shows, not that a difference exceeds seed-to-seed
-variation; differences smaller than ``tolerance`` count as ties.
+Every comparison is between groups of seeds (``landscape.stats``): the effect (a difference of
+means, a ratio of means on a log scale, a contrast, a rank correlation or a proportion) with its
+95% confidence interval. A directional comparison is *supported* when the interval excludes the
+null value in the claimed direction, *contradicted* when it excludes it the other way, and
+*inconclusive* otherwise (too few seeds for an interval are inconclusive too). A claim made of
+several comparisons (an order of three groups, two criteria) is a conjunction: supported when
+every comparison is supported, contradicted when any is contradicted, else inconclusive; no
+comparison is ever dropped. *Pending*: the evidence the check needs was not produced. A seed
+that diverged or failed is left out of checks that do not score divergence (the evidence says
+so); checks that score it say how (e.g. a diverged run scores chance) and whether the verdict
+depends on that choice. Where a check can also be decided with the study's own method (its
+one-mini-batch power iteration, SAM's single first-order step, unnormalized random slices, BN
+statistics interpolated), :class:`Claim` carries that verdict too.
 """
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from . import stats
 from .params import ParamsError, ReportParams
 from .training import outcome
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, PENDING = "supported", "contradicted", "inconclusive", "pending"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, PENDING)
-DEFAULT_TOLERANCE = 0.005  # accuracy (fraction) or gap differences below this are ties
+DEPENDS = "depends on the method"
+RULE = "95% CI; supported when it excludes {null} in the claimed direction"
 
 
 @dataclass(frozen=True)
 class Claim:
+    """A claim with its verdict by our method and, where the check has one, by the study's."""
+
     text: str
     verdict: str
     evidence: str
     check: str | None = None
+    study_verdict: str | None = None
+    study_evidence: str | None = None
 
     def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"unknown verdict {self.verdict!r}; allowed: {list(VERDICTS)}")
+        for verdict in (self.verdict, self.study_verdict):
+            if verdict is not None and verdict not in VERDICTS:
+                raise ValueError(f"unknown verdict {verdict!r}; allowed: {list(VERDICTS)}")
+
+    @property
+    def headline(self) -> str:
+        """The verdict, or "depends on the method" when the study's method decides otherwise."""
+        if self.study_verdict is not None and self.study_verdict != self.verdict:
+            return DEPENDS
+        return self.verdict
 
 
 @dataclass(frozen=True)
@@ -59,8 +82,9 @@ class ClaimSpec:
 class Check:
     function: Callable[..., tuple[str, str]]
     needs: str | tuple[str, ...]  # key(s) of the evidence mapping handed to ``evaluate``, in argument order
-    run_args: tuple[str, ...]  # arguments that name run ids (a run id, or lists / lists of lists of them)
-    scores_divergence: bool = False  # the check judges diverged runs itself (else they make it pending)
+    run_args: tuple[str, ...]  # arguments that name configurations (an id, or lists / lists of lists of them)
+    scores_divergence: bool = False  # the check judges diverged runs itself (else they are left out)
+    study_method: dict | None = None  # the arguments that decide the claim by the study's method
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -72,131 +96,60 @@ class Check:
         return list(inspect.signature(self.function).parameters)[len(self.keys):]
 
 
-def combine(signs: list[int]) -> str:
-    """Verdict from comparison signs (+1 claimed way, -1 other way, 0 tie)."""
-    informative = [s for s in signs if s != 0]
-    if informative and all(s > 0 for s in informative):
-        return SUPPORTED
-    if informative and all(s < 0 for s in informative):
-        return CONTRADICTED
-    return INCONCLUSIVE
-
-
-def _sign(difference: float, tolerance: float) -> int:
-    return 0 if abs(difference) <= tolerance else (1 if difference > 0 else -1)
-
-
 class MissingEvidence(ValueError):
     """The frame lacks a number the check needs (the claim stays pending)."""
 
 
-def _run(history: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    rows = history[history["run"] == run_id].sort_values("epoch")
-    if rows.empty:
-        raise MissingEvidence(f"no completed epoch for run {run_id!r}")
-    return rows
+# ---------------------------------------------------------------------------- verdicts from intervals
+
+def verdict_of(interval: stats.Interval, claimed: int = 1, null: float = 0.0) -> str:
+    """Supported when ``interval`` lies beyond ``null`` on the ``claimed`` side (+1 above, -1
+    below), contradicted when it lies beyond it on the other side, else inconclusive."""
+    side = interval.side(null)
+    return INCONCLUSIVE if side == 0 else (SUPPORTED if side == claimed else CONTRADICTED)
 
 
-def epochs_to_reach(rows: pd.DataFrame, threshold: float, column: str = "test_acc") -> int | None:
-    """First epoch whose ``column`` is at least ``threshold`` (None if never)."""
-    hit = rows[rows[column] >= threshold]
-    return int(hit["epoch"].iloc[0]) if len(hit) else None
+def combine(verdicts: Sequence[str]) -> str:
+    """A conjunction of comparisons: supported when all are, contradicted when any is, else
+    inconclusive (a tie is never dropped)."""
+    if not verdicts:
+        return INCONCLUSIVE
+    if any(v == CONTRADICTED for v in verdicts):
+        return CONTRADICTED
+    return SUPPORTED if all(v == SUPPORTED for v in verdicts) else INCONCLUSIVE
 
 
-def converges_faster(history: pd.DataFrame, faster: str, slower: str,
-                     tolerance: float = DEFAULT_TOLERANCE) -> tuple[str, str]:
-    """``faster`` converges faster than ``slower``: higher val (test) accuracy after epoch 1, and
-    fewer epochs to reach the lower of the two final val accuracies."""
-    f, s = _run(history, faster), _run(history, slower)
-    first_f, first_s = float(f["test_acc"].iloc[0]), float(s["test_acc"].iloc[0])
-    threshold = min(float(f["test_acc"].iloc[-1]), float(s["test_acc"].iloc[-1]))
-    reach_f, reach_s = epochs_to_reach(f, threshold), epochs_to_reach(s, threshold)
-    signs = [_sign(first_f - first_s, tolerance)]
-    if len(f) > 1 or len(s) > 1:
-        signs.append(_sign(float(reach_s - reach_f), 0.0))
-    evidence = (f"epoch-1 val acc {faster} {first_f:.4f} vs {slower} {first_s:.4f} ({first_f - first_s:+.4f}); "
-                f"epochs to reach val acc {threshold:.4f} (the lower final one): "
-                f"{faster} {reach_f}, {slower} {reach_s}")
-    return combine(signs), evidence
+def _difference(what: str, a: str, b: str, values_a: Sequence[float], values_b: Sequence[float],
+                claimed: int = 1, digits: int = 4) -> tuple[str, str]:
+    """Verdict and evidence for "mean(a) − mean(b) has the sign ``claimed``" (Welch)."""
+    found = stats.difference(values_a, values_b)
+    text = (f"{what}: {a} {_mean(values_a, digits)} vs {b} {_mean(values_b, digits)}, difference "
+            f"{found.text(digits)} (Welch {RULE.format(null=0)}; n = {found.n[0]}, {found.n[1]})")
+    return verdict_of(found, claimed), text
 
 
-def generalizes_better(history: pd.DataFrame, better: str, worse: str,
-                       tolerance: float = DEFAULT_TOLERANCE) -> tuple[str, str]:
-    """``better`` generalizes better than ``worse``: higher final val (test) accuracy and a
-    smaller final generalization gap (train acc − val acc)."""
-    b, w = _run(history, better).iloc[-1], _run(history, worse).iloc[-1]
-    signs = [_sign(float(b["test_acc"] - w["test_acc"]), tolerance), _sign(float(w["gap"] - b["gap"]), tolerance)]
-    evidence = (f"final val acc {better} {b['test_acc']:.4f} vs {worse} {w['test_acc']:.4f} "
-                f"({b['test_acc'] - w['test_acc']:+.4f}); "
-                f"final gap {better} {b['gap']:+.4f} vs {worse} {w['gap']:+.4f}")
-    return combine(signs), evidence
+def _ratio(what: str, a: str, b: str, values_a: Sequence[float], values_b: Sequence[float],
+           claimed: int = 1) -> tuple[str, str]:
+    """Verdict and evidence for "a's values are larger than b's" on a log scale: the ratio of
+    geometric means with the Welch interval of the difference of mean logs (for positive
+    quantities that span orders of magnitude, e.g. eigenvalues). A value ≤ 0 falls back to
+    the difference of means."""
+    a_arr, b_arr = np.asarray(values_a, float), np.asarray(values_b, float)
+    if (a_arr <= 0).any() or (b_arr <= 0).any():
+        return _difference(what, a, b, a_arr, b_arr, claimed, digits=3)
+    found = stats.difference(np.log(a_arr), np.log(b_arr))
+    ratio = (f"{np.exp(found.estimate):.3g}× [{np.exp(found.low):.3g}, {np.exp(found.high):.3g}]" if found.defined
+             else f"{np.exp(found.estimate):.3g}× [no interval: n = {found.n}]")
+    text = (f"{what}: {a} {_mean(a_arr, 3)} vs {b} {_mean(b_arr, 3)}, ratio {ratio} (Welch on logs, "
+            f"{RULE.format(null='1')}; n = {found.n[0]}, {found.n[1]})")
+    return verdict_of(found, claimed), text
 
 
-def _status(runs: pd.DataFrame, run_id: str) -> pd.Series:
-    rows = runs[runs["run"] == run_id]
-    if rows.empty:
-        raise MissingEvidence(f"run {run_id!r} was not trained")
-    return rows.iloc[0]
+def _mean(values: Sequence[float], digits: int) -> str:
+    return stats.mean_ci(values).text(digits)
 
 
-def diverges(runs: pd.DataFrame, diverged: list) -> tuple[str, str]:
-    """Every run of ``diverged`` stopped with a non-finite loss (status ``diverged``); a run that
-    completed counts against."""
-    signs, parts = [], []
-    for run_id in _group(diverged):
-        row = _status(runs, run_id)
-        signs.append(1 if row["status"] == "diverged" else -1)
-        parts.append(f"{run_id}: {row['status']}" + (f" at epoch {int(row['diverged_epoch'])}"
-                                                     if pd.notna(row["diverged_epoch"]) else
-                                                     f" after {int(row['epochs'])} epochs"))
-    return combine(signs), "; ".join(parts)
-
-
-def does_not_learn(history: pd.DataFrame, runs: list, num_classes: int = 10, acc_tolerance: float = 0.02,
-                   loss_tolerance: float = 0.02) -> tuple[str, str]:
-    """Each run ends at chance: final val (test) accuracy within ``acc_tolerance`` of 1/num_classes
-    and val loss within ``loss_tolerance`` nats of ln(num_classes) (a uniform prediction). An
-    accuracy more than twice the tolerance above chance counts against; in between is a tie."""
-    chance, uniform = 1.0 / num_classes, float(np.log(num_classes))
-    signs, parts = [], []
-    for run_id in _group(runs):
-        final = _run(history, run_id).iloc[-1]
-        excess = float(final["test_acc"]) - chance
-        at_chance = abs(excess) <= acc_tolerance and abs(float(final["test_loss"]) - uniform) <= loss_tolerance
-        signs.append(1 if at_chance else (-1 if excess > 2 * acc_tolerance else 0))
-        parts.append(f"{run_id}: final val acc {final['test_acc']:.4f} (chance {chance:.4f}), val loss "
-                     f"{final['test_loss']:.4f} (ln {num_classes} = {uniform:.4f}), train loss {final['train_loss']:.4f}")
-    return combine(signs), "; ".join(parts)
-
-
-def _final_or_chance(history: pd.DataFrame, runs: pd.DataFrame, run_id: str, chance: float) -> tuple[float, str]:
-    row = _status(runs, run_id)
-    if row["status"] != "completed":
-        return chance, f"{run_id} {row['status']} → chance {chance:.4f}"
-    acc = float(_run(history, run_id)["test_acc"].iloc[-1])
-    return acc, f"{run_id} {acc:.4f}"
-
-
-def main_effect_larger(history: pd.DataFrame, runs: pd.DataFrame, larger: list, smaller: list,
-                       num_classes: int = 10, tolerance: float = DEFAULT_TOLERANCE) -> tuple[str, str]:
-    """In a factorial ablation, removing factor ``larger`` costs more final val accuracy than
-    removing factor ``smaller``. Each factor is [[runs with it], [the same runs without it]]; its
-    main effect is mean(with) − mean(without). A run that diverged scores chance
-    (1/num_classes): a network that cannot be trained is as useless as one that does not learn."""
-    chance = 1.0 / num_classes
-    effects, parts = [], []
-    for name, (with_, without) in (("larger", larger), ("smaller", smaller)):
-        scored = [[_final_or_chance(history, runs, r, chance) for r in _group(side)] for side in (with_, without)]
-        means = [float(np.mean([acc for acc, _ in side])) for side in scored]
-        effects.append(means[0] - means[1])
-        parts.append(f"removing the {name}-claimed factor: mean val acc {means[0]:.4f} "
-                     f"({', '.join(t for _, t in scored[0])}) → {means[1]:.4f} ({', '.join(t for _, t in scored[1])}), "
-                     f"effect {effects[-1]:+.4f}")
-    return combine([_sign(effects[0] - effects[1], tolerance)]), "; ".join(parts)
-
-
-# ---------------------------------------------------------------------------- probe checks
-# Evidence frames come from ``landscape.probes`` (see ``ProbeResults.evidence``).
+# ---------------------------------------------------------------------------- evidence by configuration
 
 def _flatten(value: Any) -> list:
     if isinstance(value, (list, tuple)):
@@ -204,248 +157,402 @@ def _flatten(value: Any) -> list:
     return [value]
 
 
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, pd.DataFrame) and value.empty)
-
-
 def _group(value: Any) -> list[str]:
     return [str(v) for v in _flatten(value)]
 
 
-def _half(row: pd.Series) -> float:
-    half = (float(row["ci_high"]) - float(row["ci_low"])) / 2
-    return 0.0 if pd.isna(half) else half
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, pd.DataFrame) and value.empty)
 
 
-def _compare_intervals(high: list[tuple[float, float]], low: list[tuple[float, float]], tolerance: float) -> int:
-    """+1 if every (value, half-width) of ``high`` lies above every one of ``low`` by more than the
-    half-widths and ``tolerance``, -1 if every one lies below, else 0 (overlap: a tie)."""
-    if min(v - h for v, h in high) > max(v + h for v, h in low) + tolerance:
-        return 1
-    if max(v + h for v, h in high) < min(v - h for v, h in low) - tolerance:
-        return -1
-    return 0
-
-
-def _seeds_note(groups: list[list[str]]) -> str:
-    if all(len(g) == 1 for g in groups):
-        return " (one run per side: a property of these runs, not a difference beyond seed-to-seed variation)"
-    return " (a group wins only if all its seeds lie beyond all seeds of the other)"
-
-
-def _noise_rows(noise: pd.DataFrame, run_id: str, metric: str, scale: str = "absolute") -> pd.DataFrame:
-    rows = noise[(noise["run"] == run_id) & (noise["metric"] == metric) & (noise["scale"] == scale)]
+def _finals(history: pd.DataFrame, config: str) -> pd.DataFrame:
+    """The last completed epoch of each seed of ``config``."""
+    rows = history[history["config"] == config]
     if rows.empty:
-        raise MissingEvidence(f"no {scale} weight-noise {metric} for run {run_id!r}")
-    return rows.set_index("sigma").sort_index()
+        raise MissingEvidence(f"no completed epoch for configuration {config!r}")
+    return rows.sort_values("epoch").groupby("run", sort=False).tail(1).sort_values("seed")
 
 
-def more_noise_robust(noise: pd.DataFrame, robust: str, fragile: str,
-                      tolerance: float = DEFAULT_TOLERANCE) -> tuple[str, str]:
-    """``robust`` loses less accuracy than ``fragile`` under absolute weight noise: per σ > 0 the
-    accuracy drop from σ = 0 (mean over draws) is compared; differences within the two 95%
-    confidence half-widths plus ``tolerance`` are ties."""
-    r, f = _noise_rows(noise, robust, "accuracy"), _noise_rows(noise, fragile, "accuracy")
-    if 0.0 not in r.index or 0.0 not in f.index:
-        raise MissingEvidence("the noise probe has no σ = 0 baseline")
-    signs, parts = [], []
-    for sigma in [s for s in r.index if s > 0 and s in f.index]:
-        drop_r = float(r.loc[0.0, "mean"] - r.loc[sigma, "mean"])
-        drop_f = float(f.loc[0.0, "mean"] - f.loc[sigma, "mean"])
-        signs.append(_compare_intervals([(drop_f, _half(f.loc[sigma]))], [(drop_r, _half(r.loc[sigma]))], tolerance))
-        parts.append(f"σ {sigma:g}: drop {robust} {drop_r:+.4f} ± {_half(r.loc[sigma]):.4f}, "
-                     f"{fragile} {drop_f:+.4f} ± {_half(f.loc[sigma]):.4f}")
-    if not signs:
-        raise MissingEvidence("the noise probe has no σ > 0")
-    return combine(signs), "accuracy drop from σ = 0 (absolute noise, mean ± 95% CI over draws): " + "; ".join(parts)
-
-
-def _slice_rise(frame: pd.DataFrame, run_id: str, direction: str, split: str = "train") -> float:
-    rows = frame[(frame["run"] == run_id) & (frame["direction"] == direction) & (frame["split"] == split)]
+def _per_seed(frame: pd.DataFrame, config: str, column: str, what: str, **where: Any) -> np.ndarray:
+    rows = frame[frame["config"] == config]
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
     if rows.empty:
-        raise MissingEvidence(f"no {direction} slice for run {run_id!r}")
-    centre = rows.loc[(rows["alpha"].abs()).idxmin(), "loss"]
-    return float((rows[rows["alpha"] != 0]["loss"] - centre).mean())
+        raise MissingEvidence(f"no {what} for configuration {config!r}")
+    return rows.sort_values("seed")[column].to_numpy(float)
 
 
-def steeper_slice(slice: pd.DataFrame, steeper: str, flatter: str, tolerance: float = 0.01) -> tuple[str, str]:
-    """``steeper``'s 1D slice rises more than ``flatter``'s: mean over the α grid of
-    L(θ + α d) − L(θ) on the train probe set, per direction kind (filter-normalized, and the
-    study's unnormalized random one when computed); differences below ``tolerance`` nats are ties."""
-    signs, parts = [], []
-    for direction in dict.fromkeys(slice["direction"]):
-        s, f = _slice_rise(slice, steeper, direction), _slice_rise(slice, flatter, direction)
-        signs.append(_sign(s - f, tolerance))
-        parts.append(f"{direction} direction: mean rise {steeper} {s:+.4f}, {flatter} {f:+.4f} nats")
-    return combine(signs), "; ".join(parts) + " (one direction per run)"
+def _epochs_to_reach(rows: pd.DataFrame, threshold: float, column: str = "test_acc") -> int | None:
+    hit = rows[rows[column] >= threshold]
+    return int(hit["epoch"].iloc[0]) if len(hit) else None
 
 
-def _lambda(hessian: pd.DataFrame, run_id: str, method: str = "lanczos") -> float:
-    rows = hessian[(hessian["run"] == run_id) & (hessian["method"] == method)]
+def converges_faster(history: pd.DataFrame, faster: str, slower: str) -> tuple[str, str]:
+    """``faster`` converges faster than ``slower``: higher val (test) accuracy after epoch 1, and
+    (with more than one epoch) fewer epochs to reach the lower of the two configurations' mean
+    final val accuracies (a seed that never reaches it counts as one epoch past the last)."""
+    verdicts, parts = [], []
+    first = {c: _per_seed(history, c, "test_acc", "epoch 1", epoch=1) for c in (faster, slower)}
+    v, t = _difference("epoch-1 val acc", faster, slower, first[faster], first[slower])
+    verdicts.append(v)
+    parts.append(t)
+    epochs = int(history["epoch"].max())
+    if epochs > 1:
+        threshold = min(float(_finals(history, c)["test_acc"].mean()) for c in (faster, slower))
+        reach = {}
+        for c in (faster, slower):
+            seeds = history[history["config"] == c].sort_values("epoch").groupby("seed")
+            reach[c] = [e if e is not None else epochs + 1 for e in
+                        (_epochs_to_reach(rows, threshold) for _, rows in seeds)]
+        v, t = _difference(f"epochs to reach val acc {threshold:.4f} (the lower mean final one)", slower, faster,
+                           reach[slower], reach[faster], digits=3)
+        verdicts.append(v)
+        parts.append(t)
+    return combine(verdicts), "; ".join(parts)
+
+
+def generalizes_better(history: pd.DataFrame, better: str, worse: str) -> tuple[str, str]:
+    """``better`` generalizes better than ``worse``: a higher final val (test) accuracy and a
+    smaller final generalization gap, measured in evaluation mode (train probe set accuracy −
+    val accuracy, both on the final weights)."""
+    fb, fw = _finals(history, better), _finals(history, worse)
+    verdicts, parts = [], []
+    for what, column, a, b, va, vb in (("final val acc", "test_acc", better, worse, fb, fw),
+                                       ("final eval-mode gap", "eval_gap", worse, better, fw, fb)):
+        if va[column].isna().all() or vb[column].isna().all():
+            raise MissingEvidence(f"no {what}")
+        v, t = _difference(what, a, b, va[column].to_numpy(float), vb[column].to_numpy(float))
+        verdicts.append(v)
+        parts.append(t)
+    return combine(verdicts), "; ".join(parts)
+
+
+def _status_rows(runs: pd.DataFrame, config: str) -> pd.DataFrame:
+    rows = runs[runs["config"] == config]
     if rows.empty:
-        raise MissingEvidence(f"no {method} λmax for run {run_id!r}")
-    return float(rows["lambda_max"].iloc[0])
+        raise MissingEvidence(f"configuration {config!r} was not trained")
+    return rows
 
 
-def _descending(values: list[list[float]], rel_tolerance: float) -> list[int]:
-    """Signs for "every earlier group lies above every later one" (differences below
-    ``rel_tolerance`` of the larger magnitude are ties)."""
-    signs = []
-    for i in range(len(values)):
-        for j in range(i + 1, len(values)):
-            scale = rel_tolerance * max(abs(v) for v in values[i] + values[j])
-            signs.append(_compare_intervals([(v, 0.0) for v in values[i]], [(v, 0.0) for v in values[j]], scale))
-    return signs
+def _proportion(what: str, config: str, k: int, n: int, threshold: float = 0.5) -> tuple[str, str]:
+    found = stats.proportion_ci(k, n)
+    text = f"{config}: {what} in {k} of {n} seeds, {found.text(3)} (Clopper–Pearson; more often than not: > {threshold:g})"
+    return verdict_of(found, 1, threshold), text
 
 
-def _listing(groups: list[list[str]], value: Callable[[str], float]) -> str:
-    return "; ".join(f"{'/'.join(g)} {', '.join(f'{value(r):.3g}' for r in g)}" for g in groups)
+def diverges(runs: pd.DataFrame, diverged: list) -> tuple[str, str]:
+    """The configurations of ``diverged`` diverge (a non-finite loss stops them): the share of
+    seeds that diverged, with its exact 95% interval, lies above one half."""
+    verdicts, parts = [], []
+    for config in _group(diverged):
+        rows = _status_rows(runs, config)
+        rows = rows[rows["status"] != "failed"]
+        v, t = _proportion("diverged", config, int((rows["status"] == "diverged").sum()), len(rows))
+        epochs = sorted(int(e) for e in rows["diverged_epoch"].dropna())
+        verdicts.append(v)
+        parts.append(t + (f", at epochs {', '.join(map(str, epochs))}" if epochs else ""))
+    return combine(verdicts), "; ".join(parts)
 
 
-def lambda_max_order(hessian: pd.DataFrame, order: list, rel_tolerance: float = 0.05) -> tuple[str, str]:
-    """The groups of ``order`` (run ids or lists of them) have descending top Hessian eigenvalues
-    (Lanczos on the train probe set): every earlier group above every later one. Differences
-    below ``rel_tolerance`` of the larger value are ties; overlapping seeds are ties."""
+def does_not_learn(history: pd.DataFrame, runs: list, num_classes: int = 10, acc_tolerance: float = 0.02,
+                   loss_tolerance: float = 0.02) -> tuple[str, str]:
+    """Each configuration ends at chance: the 95% CI over seeds of the final val (test) accuracy
+    lies within ``acc_tolerance`` of 1/num_classes and that of the val loss within
+    ``loss_tolerance`` nats of ln(num_classes) (a uniform prediction); an accuracy CI wholly above
+    chance + ``acc_tolerance`` is contradicted (the network learns)."""
+    chance, uniform = 1.0 / num_classes, float(np.log(num_classes))
+    verdicts, parts = [], []
+    for config in _group(runs):
+        finals = _finals(history, config)
+        acc, loss = stats.mean_ci(finals["test_acc"]), stats.mean_ci(finals["test_loss"])
+        inside = (acc.defined and loss.defined and chance - acc_tolerance <= acc.low and acc.high <= chance + acc_tolerance
+                  and uniform - loss_tolerance <= loss.low and loss.high <= uniform + loss_tolerance)
+        verdicts.append(SUPPORTED if inside else CONTRADICTED if acc.side(chance + acc_tolerance) == 1 else INCONCLUSIVE)
+        parts.append(f"{config}: final val acc {acc.text(4)} (chance {chance:.4f} ± {acc_tolerance:g}), val loss "
+                     f"{loss.text(4)} (ln {num_classes} = {uniform:.4f} ± {loss_tolerance:g}); n = {acc.n}")
+    return combine(verdicts), "; ".join(parts)
+
+
+def _scored(history: pd.DataFrame, runs: pd.DataFrame, config: str, chance: float | None) -> tuple[list[float], int]:
+    """Final val accuracy per seed of ``config``; a diverged seed scores ``chance`` (or is left
+    out when ``chance`` is None). Returns (values, diverged seeds)."""
+    rows = _status_rows(runs, config)
+    finals = _finals(history, config).set_index("run") if (history["config"] == config).any() else pd.DataFrame()
+    values, diverged = [], 0
+    for _, row in rows.sort_values("seed").iterrows():
+        if row["status"] == "diverged":
+            diverged += 1
+            if chance is not None:
+                values.append(chance)
+        elif row["status"] == "completed" and row["run"] in finals.index:
+            values.append(float(finals.loc[row["run"], "test_acc"]))
+    return values, diverged
+
+
+def main_effect_larger(history: pd.DataFrame, runs: pd.DataFrame, larger: list, smaller: list,
+                       num_classes: int = 10) -> tuple[str, str]:
+    """In a factorial ablation, removing factor ``larger`` costs more final val accuracy than
+    removing factor ``smaller``. Each factor is [[configurations with it], [the same without
+    it]]; its main effect is mean(with) − mean(without) of the configuration means, and the
+    claim is decided by the Welch interval of the difference of the two main effects (a linear
+    contrast of configuration means). A diverged seed scores chance (1/num_classes): a network
+    that cannot be trained is as useless as one that does not learn; the evidence says whether
+    the verdict rests on that choice."""
+    chance = 1.0 / num_classes
+    configs = list(dict.fromkeys(_group([larger, smaller])))
+    weights = dict.fromkeys(configs, 0.0)
+    for sign, (with_, without) in ((1.0, larger), (-1.0, smaller)):
+        for side, factor in ((_group(with_), 1.0), (_group(without), -1.0)):
+            for c in side:
+                weights[c] += sign * factor / len(side)
+
+    def decide(score: float | None) -> tuple[str, stats.Interval, dict]:
+        scored = {c: _scored(history, runs, c, score) for c in configs}
+        found = stats.contrast([scored[c][0] for c in configs], [weights[c] for c in configs])
+        return verdict_of(found), found, scored
+
+    verdict, found, scored = decide(chance)
+    means = {c: (f"{np.mean(v):.4f}" if v else "no run") + f" (n = {len(v)})" for c, (v, _) in scored.items()}
+    text = (f"final val acc per configuration: {'; '.join(f'{c} {m}' for c, m in means.items())}; "
+            f"effect of the larger-claimed factor minus the smaller-claimed one: {found.text(4)} "
+            f"(Welch contrast, {RULE.format(null=0)})")
+    diverged = sum(d for _, d in scored.values())
+    if diverged:
+        text += f". {diverged} diverged seed{'s' if diverged > 1 else ''} scored as chance ({chance:.4f})"
+        without = {c: _scored(history, runs, c, None)[0] for c in configs}
+        if all(len(v) >= 2 for v in without.values()):
+            alt, alt_found, _ = decide(None)
+            text += (f"; leaving them out instead gives {alt_found.text(4)}, {alt}"
+                     + (": the verdict depends on that choice" if alt != verdict else ": the same verdict"))
+        else:
+            empty = [c for c, v in without.items() if len(v) < 2]
+            text += f"; without that choice the contrast cannot be formed ({', '.join(empty)}: fewer than 2 completed seeds)"
+    return verdict, text
+
+
+# ---------------------------------------------------------------------------- probe checks
+# Evidence frames come from ``landscape.probes`` (see ``ProbeResults.evidence``), one row per
+# run (``config``, ``seed``) or pair of runs.
+
+def _noise_means(noise: pd.DataFrame, config: str, metric: str, scale: str = "absolute") -> pd.DataFrame:
+    """seed x σ: the mean over draws of ``metric`` under ``scale`` weight noise."""
+    rows = noise[(noise["config"] == config) & (noise["metric"] == metric) & (noise["scale"] == scale)]
+    if rows.empty:
+        raise MissingEvidence(f"no {scale} weight-noise {metric} for configuration {config!r}")
+    return rows.pivot_table(index="seed", columns="sigma", values="mean").sort_index()
+
+
+def more_noise_robust(noise: pd.DataFrame, robust: str, fragile: str) -> tuple[str, str]:
+    """``robust`` loses less accuracy than ``fragile`` under absolute weight noise: per seed the
+    accuracy drop from σ = 0, averaged over the σ > 0 of the grid (mean over draws), compared
+    between the configurations (Welch)."""
+    drops = {}
+    for c in (robust, fragile):
+        acc = _noise_means(noise, c, "accuracy")
+        if 0.0 not in acc.columns or not (acc.columns > 0).any():
+            raise MissingEvidence("the noise probe needs σ = 0 and at least one σ > 0")
+        drops[c] = acc.rsub(acc[0.0], axis=0).loc[:, acc.columns > 0]
+    sigmas = ", ".join(f"{s:g}" for s in drops[robust].columns)
+    verdict, text = _difference(f"accuracy drop from σ = 0 averaged over σ ∈ {{{sigmas}}} (absolute noise)",
+                                fragile, robust, drops[fragile].mean(axis=1), drops[robust].mean(axis=1))
+    per_sigma = "; ".join(f"σ {s:g}: {robust} {drops[robust][s].mean():+.4f}, {fragile} {drops[fragile][s].mean():+.4f}"
+                          for s in drops[robust].columns)
+    return verdict, f"{text}; mean drop per σ: {per_sigma}"
+
+
+def _slice_rises(frame: pd.DataFrame, config: str, direction: str, split: str = "train") -> np.ndarray:
+    rows = frame[(frame["config"] == config) & (frame["direction"] == direction) & (frame["split"] == split)]
+    if rows.empty:
+        raise MissingEvidence(f"no {direction} slice for configuration {config!r}")
+    rises = []
+    for _, seed_rows in rows.groupby("seed"):
+        centre = seed_rows.loc[seed_rows["alpha"].abs().idxmin(), "loss"]
+        rises.append(float((seed_rows[seed_rows["alpha"] != 0]["loss"] - centre).mean()))
+    return np.asarray(rises)
+
+
+def steeper_slice(slice1d: pd.DataFrame, steeper: str, flatter: str, direction: str = "filter") -> tuple[str, str]:
+    """``steeper``'s 1D slice rises more than ``flatter``'s: per seed the mean over the α grid of
+    L(θ + α d) − L(θ) on the train probe set along one ``direction`` kind (ours: filter-normalized;
+    the study's: an unnormalized random direction)."""
+    return _difference(f"mean rise along the {direction} direction (nats)", steeper, flatter,
+                       _slice_rises(slice1d, steeper, direction), _slice_rises(slice1d, flatter, direction))
+
+
+def _order(name: str, values: Callable[[str], np.ndarray], order: list) -> tuple[str, str]:
+    """Every earlier group of ``order`` above every later one (ratios, see :func:`_ratio`)."""
     groups = [_group(g) for g in order]
-    signs = _descending([[_lambda(hessian, r) for r in g] for g in groups], rel_tolerance)
-    text = f"λmax (Lanczos, train probe set): {_listing(groups, lambda r: _lambda(hessian, r))}"
-    if "study" in set(hessian["method"]):
-        text += f"; study method (power iteration, one mini-batch): {_listing(groups, lambda r: _lambda(hessian, r, 'study'))}"
-    return combine(signs), text + _seeds_note(groups)
+    pooled = {"/".join(g): np.concatenate([values(c) for c in g]) for g in groups}
+    names = list(pooled)
+    verdicts, parts = [], []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            v, t = _ratio(name, names[i], names[j], pooled[names[i]], pooled[names[j]])
+            verdicts.append(v)
+            parts.append(t)
+    return combine(verdicts), "; ".join(parts)
 
 
-def _sharpness(sharpness: pd.DataFrame, run_id: str, kind: str, column: str = "sharpness") -> float:
-    rows = sharpness[(sharpness["run"] == run_id) & (sharpness["kind"] == kind)]
-    if rows.empty:
-        raise MissingEvidence(f"no {kind} sharpness for run {run_id!r}")
-    return float(rows[column].iloc[0])
+def lambda_max_order(hessian: pd.DataFrame, order: list, method: str = "lanczos") -> tuple[str, str]:
+    """The configurations of ``order`` (ids, or lists pooled as one group) have descending top
+    Hessian eigenvalues: ours by Lanczos on the train probe set, the study's (``method:
+    study``) by power iteration on one mini-batch."""
+    what = "λmax (Lanczos, train probe set)" if method == "lanczos" else "λmax (study's method: one mini-batch)"
+    return _order(what, lambda c: _per_seed(hessian, c, "lambda_max", f"{method} λmax", method=method), order)
 
 
-def sharpness_order(sharpness: pd.DataFrame, order: list, kind: str = "sam", rel_tolerance: float = 0.05
+def sharpness_order(sharpness: pd.DataFrame, order: list, kind: str = "sam", column: str = "sharpness"
                     ) -> tuple[str, str]:
-    """The groups of ``order`` have descending ε-sharpness of ``kind`` (``sam`` or ``asam``, after
-    the projected ascent, train probe set); the other kind and SAM's single first-order step are
-    given as evidence."""
-    groups = [_group(g) for g in order]
-    signs = _descending([[_sharpness(sharpness, r, kind) for r in g] for g in groups], rel_tolerance)
-    other = "asam" if kind == "sam" else "sam"
-    text = (f"{kind.upper()} sharpness (nats): {_listing(groups, lambda r: _sharpness(sharpness, r, kind))}; "
-            f"first-order step: {_listing(groups, lambda r: _sharpness(sharpness, r, kind, 'first_order'))}")
-    if other in set(sharpness["kind"]):
-        text += f"; {other.upper()}: {_listing(groups, lambda r: _sharpness(sharpness, r, other))}"
-    return combine(signs), text + _seeds_note(groups)
+    """The configurations of ``order`` have descending ε-sharpness of ``kind`` (``sam`` or
+    ``asam``): ours after the projected ascent, the study's (``column: first_order``) at SAM's
+    single first-order step (train probe set)."""
+    what = f"{kind.upper()} sharpness ({'projected ascent' if column == 'sharpness' else 'first-order step'}, nats)"
+    return _order(what, lambda c: _per_seed(sharpness, c, column, f"{kind} sharpness", kind=kind), order)
 
 
 def well_conditioned(hessian: pd.DataFrame, runs: list, max_condition: float = 10.0) -> tuple[str, str]:
-    """Each run's Hessian on the train probe set is positive definite with condition number
-    λmax/λmin ≤ ``max_condition``. Negative curvature (the condition number is then undefined)
-    or a larger ratio counts against; a smallest eigenvalue that did not converge is a tie."""
-    signs, parts = [], []
-    for run_id in _group(runs):
-        rows = hessian[(hessian["run"] == run_id) & (hessian["method"] == "lanczos")]
+    """Each configuration is well-conditioned in most seeds: the share of seeds whose Hessian on
+    the train probe set is positive definite with λmax/λmin ≤ ``max_condition`` lies above one
+    half (exact 95% interval). Negative curvature (the condition number is then undefined) or a
+    larger ratio counts against; a seed whose smallest eigenvalue did not converge is left out."""
+    verdicts, parts = [], []
+    for config in _group(runs):
+        rows = hessian[(hessian["config"] == config) & (hessian["method"] == "lanczos")]
         if rows.empty:
-            raise MissingEvidence(f"no Hessian for run {run_id!r}")
-        row = rows.iloc[0]
-        if pd.notna(row["condition_number"]):
-            signs.append(1 if row["condition_number"] <= max_condition else -1)
-            parts.append(f"{run_id}: λmax {row['lambda_max']:.3g}, λmin {row['lambda_min']:.3g}, "
-                         f"κ = {row['condition_number']:.3g}")
-        else:
-            signs.append(-1 if pd.notna(row["lambda_min"]) else 0)
-            bound = "≤ " if row.get("lambda_min_kind") == "upper bound" else ""
-            parts.append(f"{run_id}: λmax {row['lambda_max']:.3g}, λmin {bound}{row['lambda_min']:.3g} "
-                         f"({row['condition_status']})")
-    return combine(signs), "; ".join(parts) + f" ('well-conditioned' read as 0 < κ ≤ {max_condition:g})"
+            raise MissingEvidence(f"no Hessian for configuration {config!r}")
+        known = rows[rows["condition_number"].notna() | rows["lambda_min"].notna()]
+        good = int((known["condition_number"] <= max_condition).sum())
+        v, t = _proportion(f"0 < κ ≤ {max_condition:g}", config, good, len(known))
+        kappas = ", ".join(f"{k:.3g}" if pd.notna(k) else ("λmin < 0" if pd.notna(m) else "λmin unresolved")
+                           for k, m in zip(rows["condition_number"], rows["lambda_min"]))
+        verdicts.append(v)
+        parts.append(f"{t}; κ per seed: {kappas}")
+    return combine(verdicts), "; ".join(parts)
 
 
 def least_flat(flatness: pd.DataFrame, least: list, others: list) -> tuple[str, str]:
-    """The runs of ``least`` have a larger flatness |ΔL| than every group of ``others`` (mean and
-    95% CI over noise draws; overlapping intervals are ties)."""
-    def intervals(group: list[str]) -> list[tuple[float, float]]:
-        out = []
-        for run_id in group:
-            rows = flatness[flatness["run"] == run_id]
-            if rows.empty:
-                raise MissingEvidence(f"no flatness for run {run_id!r}")
-            out.append((float(rows["mean"].iloc[0]), _half(rows.iloc[0])))
-        return out
+    """The configurations of ``least`` have a larger flatness |ΔL| (the study's: mean over noise
+    draws) than each group of ``others``."""
+    def values(group: list[str]) -> np.ndarray:
+        return np.concatenate([_per_seed(flatness, c, "mean", "flatness") for c in group])
 
     top = _group(least)
-    rest = [_group(g) for g in others]
-    signs = [_compare_intervals(intervals(top), intervals(g), 0.0) for g in rest]
-    parts = [f"{r} {m:.4g} ± {h:.2g}" for g in [top] + rest for r, (m, h) in zip(g, intervals(g))]
-    return combine(signs), "|ΔL| (mean ± 95% CI over draws): " + "; ".join(parts) + _seeds_note([top] + rest)
+    verdicts, parts = [], []
+    for group in [_group(g) for g in others]:
+        v, t = _difference("|ΔL|", "/".join(top), "/".join(group), values(top), values(group), digits=3)
+        verdicts.append(v)
+        parts.append(t)
+    return combine(verdicts), "; ".join(parts)
 
 
-def flatter_generalizes_better(hessian: pd.DataFrame, history: pd.DataFrame, runs: list,
-                               tolerance: float = DEFAULT_TOLERANCE, rel_tolerance: float = 0.05
-                               ) -> tuple[str, str]:
-    """Of two runs, the one with the lower λmax (Lanczos) has the higher final val accuracy. A λmax
-    difference below ``rel_tolerance`` or an accuracy difference below ``tolerance`` is a tie."""
-    a, b = _group(runs)[:2]
-    lam = {r: _lambda(hessian, r) for r in (a, b)}
-    acc = {r: float(_run(history, r)["test_acc"].iloc[-1]) for r in (a, b)}
-    flat, sharp = (a, b) if lam[a] <= lam[b] else (b, a)
-    lam_sign = _sign(lam[sharp] - lam[flat], rel_tolerance * max(abs(lam[a]), abs(lam[b])))
-    acc_sign = _sign(acc[flat] - acc[sharp], tolerance)
-    verdict = INCONCLUSIVE if lam_sign == 0 or acc_sign == 0 else combine([acc_sign])
-    return verdict, (f"λmax {flat} {lam[flat]:.3g} vs {sharp} {lam[sharp]:.3g}; final val acc {flat} "
-                     f"{acc[flat]:.4f} vs {sharp} {acc[sharp]:.4f} ({acc[flat] - acc[sharp]:+.4f}); "
-                     "one pair of runs, not a correlation")
+def flatter_generalizes_better(hessian: pd.DataFrame, history: pd.DataFrame, runs: list) -> tuple[str, str]:
+    """Across the seeds of the configurations of ``runs``, a lower λmax (Lanczos) goes with a
+    higher final val accuracy: Kendall's τ between the two is negative, with a paired-bootstrap
+    95% interval."""
+    lams, accs = [], []
+    for config in _group(runs):
+        lam = hessian[(hessian["config"] == config) & (hessian["method"] == "lanczos")].set_index("run")["lambda_max"]
+        finals = _finals(history, config).set_index("run")["test_acc"]
+        both = lam.index.intersection(finals.index)
+        lams += list(lam[both])
+        accs += list(finals[both])
+    found = stats.kendall_tau(lams, accs)
+    spread = stats.mean_ci(lams)
+    return verdict_of(found, claimed=-1), (
+        f"Kendall τ(λmax, final val acc) over {found.n} seeds = {found.text(3)} (paired bootstrap; "
+        f"supported when the CI lies below 0); λmax over seeds {spread.text(3)}, range "
+        f"{min(lams):.3g}–{max(lams):.3g}; final val acc range {min(accs):.4f}–{max(accs):.4f}")
 
 
-def loss_barrier(barriers: pd.DataFrame, pairs: list, min_barrier: float = 0.1, smallest: list | None = None,
-                 tolerance: float = 0.01) -> tuple[str, str]:
-    """Every pair's linear path has a loss barrier of at least ``min_barrier`` nats on every split
-    and BatchNorm treatment (below half of it counts against); with ``smallest`` (a pair), that
-    pair's barrier is also below every other pair's (by more than ``tolerance`` nats)."""
-    signs, parts = [], []
-    by_pair = {}
-    for a, b in [tuple(_group(p)) for p in pairs]:
-        rows = barriers[(barriers["run_a"] == a) & (barriers["run_b"] == b)]
+MIN_BOOTSTRAP_SEEDS = 5  # fewer values give too few distinct resamples for a bootstrap interval
+
+
+def _relative_spread(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1) / np.mean(values)) if len(values) > 1 else float("nan")
+
+
+def lambda_max_spread(hessian: pd.DataFrame, runs: list, min_spread: float = 0.05, method: str = "lanczos"
+                      ) -> tuple[str, str]:
+    """Seeds of one configuration land in minima of different sharpness: the coefficient of
+    variation of λmax over seeds (bootstrap 95% interval) lies above ``min_spread``. The order of
+    the first two seeds (the study's pair) is given as evidence, not as the verdict."""
+    config = _group(runs)[0]
+    rows = hessian[(hessian["config"] == config) & (hessian["method"] == method)].sort_values("seed")
+    if rows.empty:
+        raise MissingEvidence(f"no {method} λmax for configuration {config!r}")
+    values = rows["lambda_max"].to_numpy(float)
+    found = stats.bootstrap_ci(values, _relative_spread)
+    if len(values) < MIN_BOOTSTRAP_SEEDS:
+        found = stats.Interval(_relative_spread(values), float("nan"), float("nan"), len(values), found.level,
+                               f"fewer than {MIN_BOOTSTRAP_SEEDS} seeds: no bootstrap interval")
+    text = (f"{config}: λmax ({'Lanczos' if method == 'lanczos' else 'study method'}) over {len(values)} seeds "
+            f"{stats.mean_ci(values).text(3)}, range {values.min():.3g}–{values.max():.3g}; coefficient of variation "
+            f"{found.text(3)} (bootstrap; 'different' means above {min_spread:g})")
+    if len(values) >= 2:
+        seeds = rows["seed"].tolist()
+        text += (f"; the study's pair (seeds {seeds[0]}, {seeds[1]}): {values[0]:.3g} vs {values[1]:.3g}, "
+                 f"seed {seeds[0] if values[0] < values[1] else seeds[1]} flatter")
+    return verdict_of(found, 1, min_spread), text
+
+
+def loss_barrier(barriers: pd.DataFrame, configs: list, min_barrier: float = 0.1, smallest: str | None = None,
+                 bn: str = "recompute") -> tuple[str, str]:
+    """Every configuration's minima are separated by a loss barrier of at least ``min_barrier``
+    nats: on each split the 95% CI over its disjoint seed pairs of the barrier lies above it
+    (below it: contradicted). With ``smallest``, that configuration's barrier is also below every
+    other one's (Welch). BatchNorm statistics are recomputed at each point of the path (ours; the
+    study interpolated them: ``bn: interpolate``); a network without BatchNorm has one path."""
+    verdicts, parts, by_config = [], [], {}
+    for config in _group(configs):
+        rows = barriers[barriers["config"] == config]
         if rows.empty:
-            raise MissingEvidence(f"no barrier for pair {a}–{b}")
-        by_pair[(a, b)] = rows
-        for _, row in rows.iterrows():
-            value = float(row["loss_barrier"])
-            signs.append(1 if value >= min_barrier else (-1 if value < min_barrier / 2 else 0))
-            parts.append(f"{a}–{b} {row['split']} ({row['bn']}) {value:.4f}")
-    text = f"loss barrier (nats; 'a barrier' means ≥ {min_barrier:g}): " + "; ".join(parts)
+            raise MissingEvidence(f"no barrier for configuration {config!r}")
+        treatment = bn if bn in set(rows["bn"]) else "interpolate"
+        rows = rows[rows["bn"] == treatment]
+        by_config[config] = rows
+        for split, split_rows in rows.groupby("split", sort=False):
+            found = stats.mean_ci(split_rows["loss_barrier"])
+            verdicts.append(verdict_of(found, 1, min_barrier))
+            parts.append(f"{config} {split} (BN {treatment}): {found.text(3)} over {found.n} pair"
+                         f"{'s' if found.n != 1 else ''}")
+    text = f"loss barrier (nats; 'a barrier' means a 95% CI above {min_barrier:g}): " + "; ".join(parts)
     if smallest is not None:
-        key = tuple(_group(smallest))
-        if key not in by_pair:
-            raise MissingEvidence(f"pair {'–'.join(key)} is not among the pairs")
-        mine = by_pair[key]
-        for other, rows in by_pair.items():
-            if other == key:
+        if smallest not in by_config:
+            raise MissingEvidence(f"configuration {smallest!r} is not among the configurations")
+        mine = by_config[smallest]
+        for other, rows in by_config.items():
+            if other == smallest:
                 continue
-            merged = mine.merge(rows, on=["split", "bn"], suffixes=("_s", "_o"))
-            signs += [_sign(float(o - s), tolerance) for s, o in zip(merged["loss_barrier_s"], merged["loss_barrier_o"])]
-        text += f"; smallest expected for {'–'.join(key)}"
-    return combine(signs), text
+            for split in dict.fromkeys(mine["split"]):
+                v, t = _difference(f"{split} barrier", other, smallest,
+                                   rows[rows["split"] == split]["loss_barrier"],
+                                   mine[mine["split"] == split]["loss_barrier"], digits=3)
+                verdicts.append(v)
+                text += f"; {t}"
+    return combine(verdicts), text
 
 
-def noise_thresholds(noise: pd.DataFrame, runs: list, small: list = (0.01, 0.02), large: float = 0.1, loss_tolerance: float = 0.1,
-                     collapse_drop: float = 0.3) -> tuple[str, str]:
-    """Absolute weight noise: at every σ in ``small`` the mean test loss moves by at most
-    ``loss_tolerance`` × the σ = 0 loss ("barely changes"), and at σ = ``large`` the mean accuracy
-    drops by at least ``collapse_drop`` ("collapses"; less than half of it counts against)."""
-    signs, parts = [], []
-    for run_id in _group(runs):
-        loss, acc = _noise_rows(noise, run_id, "loss"), _noise_rows(noise, run_id, "accuracy")
-        for sigma in [*map(float, small), float(large)]:
-            if sigma not in loss.index or 0.0 not in loss.index:
-                raise MissingEvidence(f"σ {sigma:g} (or σ = 0) was not measured")
-        base_loss, base_acc = float(loss.loc[0.0, "mean"]), float(acc.loc[0.0, "mean"])
+def noise_thresholds(noise: pd.DataFrame, runs: list, small: list = (0.01, 0.02), large: float = 0.1,
+                     loss_tolerance: float = 0.1, collapse_drop: float = 0.3) -> tuple[str, str]:
+    """Absolute weight noise: at every σ in ``small`` the relative change of the mean test loss,
+    |L(σ) − L(0)| / L(0), stays below ``loss_tolerance`` ("barely changes": its 95% CI over seeds
+    lies below it), and at σ = ``large`` the accuracy drops by at least ``collapse_drop``
+    ("collapses": its CI lies above it)."""
+    verdicts, parts = [], []
+    for config in _group(runs):
+        loss, acc = _noise_means(noise, config, "loss"), _noise_means(noise, config, "accuracy")
+        for sigma in [0.0, *map(float, small), float(large)]:
+            if sigma not in loss.columns:
+                raise MissingEvidence(f"σ {sigma:g} was not measured")
         for sigma in map(float, small):
-            change = float(loss.loc[sigma, "mean"]) - base_loss
-            signs.append(1 if abs(change) <= loss_tolerance * base_loss else -1)
-            parts.append(f"{run_id} σ {sigma:g}: test loss {change:+.4f} from {base_loss:.4f}")
-        drop = base_acc - float(acc.loc[float(large), "mean"])
-        signs.append(1 if drop >= collapse_drop else (-1 if drop < collapse_drop / 2 else 0))
-        parts.append(f"{run_id} σ {float(large):g}: accuracy {float(acc.loc[float(large), 'mean']):.4f} "
-                     f"(drop {drop:+.4f} from {base_acc:.4f})")
-    return combine(signs), "; ".join(parts)
+            change = stats.mean_ci((loss[sigma] - loss[0.0]).abs() / loss[0.0])
+            verdicts.append(verdict_of(change, -1, loss_tolerance))
+            parts.append(f"{config} σ {sigma:g}: relative test-loss change {change.text(3)} (below {loss_tolerance:g}?)")
+        drop = stats.mean_ci(acc[0.0] - acc[float(large)])
+        verdicts.append(verdict_of(drop, 1, collapse_drop))
+        parts.append(f"{config} σ {float(large):g}: accuracy drop {drop.text(3)} from {acc[0.0].mean():.4f} "
+                     f"(at least {collapse_drop:g}?)")
+    return combine(verdicts), "; ".join(parts) + f"; n = {len(loss)} seeds"
 
 
 CHECKS: dict[str, Check] = {
@@ -456,13 +563,14 @@ CHECKS: dict[str, Check] = {
     "main_effect_larger": Check(main_effect_larger, ("history", "runs"), ("larger", "smaller"),
                                 scores_divergence=True),
     "more_noise_robust": Check(more_noise_robust, "noise", ("robust", "fragile")),
-    "steeper_slice": Check(steeper_slice, "slice1d", ("steeper", "flatter")),
-    "lambda_max_order": Check(lambda_max_order, "hessian", ("order",)),
-    "sharpness_order": Check(sharpness_order, "sharpness", ("order",)),
+    "steeper_slice": Check(steeper_slice, "slice1d", ("steeper", "flatter"), study_method={"direction": "random"}),
+    "lambda_max_order": Check(lambda_max_order, "hessian", ("order",), study_method={"method": "study"}),
+    "lambda_max_spread": Check(lambda_max_spread, "hessian", ("runs",), study_method={"method": "study"}),
+    "sharpness_order": Check(sharpness_order, "sharpness", ("order",), study_method={"column": "first_order"}),
     "well_conditioned": Check(well_conditioned, "hessian", ("runs",)),
     "least_flat": Check(least_flat, "flatness", ("least", "others")),
     "flatter_generalizes_better": Check(flatter_generalizes_better, ("hessian", "history"), ("runs",)),
-    "loss_barrier": Check(loss_barrier, "barriers", ("pairs",)),
+    "loss_barrier": Check(loss_barrier, "barriers", ("configs",), study_method={"bn": "interpolate"}),
     "noise_thresholds": Check(noise_thresholds, "noise", ("runs",)),
 }
 
@@ -470,7 +578,7 @@ CHECKS: dict[str, Check] = {
 def parse(params: ReportParams) -> list[ClaimSpec]:
     """``reference.claims`` as ClaimSpecs; a malformed entry is a ParamsError naming it."""
     raw = (params.reference.model_extra or {}).get("claims") or []
-    run_ids = [r.id for r in params.runs]
+    config_ids = [r.id for r in params.runs]
     specs = []
     for i, entry in enumerate(raw):
         where = f"reference.claims.{i}"
@@ -494,80 +602,112 @@ def parse(params: ReportParams) -> list[ClaimSpec]:
             raise ParamsError(f"{where}.args: check {name!r} takes {sorted(check.run_args)} (and optionally "
                               f"{optional}); got {sorted(args)}")
         for key in check.run_args:
-            for run_id in _flatten(args[key]):
-                if run_id not in run_ids:
-                    raise ParamsError(f"{where}.args.{key}: unknown run id {run_id!r}; runs are {run_ids}")
+            for config in _flatten(args[key]):
+                if config not in config_ids:
+                    raise ParamsError(f"{where}.args.{key}: unknown configuration {config!r}; runs are {config_ids}")
         specs.append(ClaimSpec(entry["text"], name, args))
     return specs
 
 
 def evaluate(params: ReportParams, evidence: Mapping[str, Any]) -> list[Claim]:
     """Every claim of ``params`` with its verdict; ``evidence`` maps what checks need (e.g.
-    ``{"history": history_frame}``) and a check whose evidence is missing stays pending."""
+    ``{"history": history_frame, "runs": status_frame}``); a check whose evidence is missing
+    stays pending."""
     claims = []
     for spec in parse(params):
         if spec.check is None:
             claims.append(Claim(spec.text, PENDING, "no check implemented yet"))
             continue
         check = CHECKS[spec.check]
-        stopped = _stopped_runs(evidence.get("runs"), [r for key in check.run_args for r in _flatten(spec.args[key])],
-                                ("failed",) if check.scores_divergence else ("failed", "diverged"))
-        if stopped:
-            claims.append(Claim(spec.text, PENDING, f"pending because {'; '.join(stopped)}", spec.check))
-            continue
-        missing = [k for k in check.keys if evidence.get(k) is None]
+        configs = list(dict.fromkeys(c for key in check.run_args for c in _flatten(spec.args[key])))
+        left_out, frames = _usable(evidence, configs, check.scores_divergence)
+        missing = [k for k in check.keys if _empty(frames.get(k))]
         if missing:
-            claims.append(Claim(spec.text, PENDING, f"needs {', '.join(missing)}, which this report did not compute",
-                                spec.check))
+            why = (f"needs {', '.join(missing)}, which this report did not compute" if not left_out
+                   else f"pending because {'; '.join(left_out)}")
+            claims.append(Claim(spec.text, PENDING, why, spec.check))
             continue
-        try:
-            verdict, text = check.function(*[evidence[k] for k in check.keys], **spec.args)
-        except MissingEvidence as exc:
-            verdict, text = PENDING, str(exc)
-        claims.append(Claim(spec.text, verdict, text, spec.check))
+        verdict, text = _decide(check, frames, spec.args)
+        study_verdict = study_text = None
+        if check.study_method is not None and verdict != PENDING:
+            study_verdict, study_text = _decide(check, frames, {**spec.args, **check.study_method})
+            if study_verdict == PENDING:
+                study_verdict = study_text = None
+        note = f" Left out: {'; '.join(left_out)}." if left_out else ""
+        claims.append(Claim(spec.text, verdict, text + note, spec.check, study_verdict, study_text))
     return claims
 
 
-def _stopped_runs(runs: pd.DataFrame | None, run_ids: list[str], stopping: tuple[str, ...]) -> list[str]:
-    """"run X diverged at epoch N" (or "run X failed (why)") for each of ``run_ids`` whose status
-    is in ``stopping`` (``runs``: the status frame of ``tables.run_status``; without it, none).
-    A failed run (its training job raised or its worker died) has no outcome to score, so it
-    stops even the checks that score divergence."""
-    if runs is None or _empty(runs):
-        return []
-    found = []
-    for run_id in dict.fromkeys(run_ids):
-        row = runs[runs["run"] == run_id]
-        if row.empty or row.iloc[0]["status"] not in stopping:
-            continue
-        row = row.iloc[0]
+def _decide(check: Check, frames: Mapping[str, Any], args: Mapping[str, Any]) -> tuple[str, str]:
+    try:
+        return check.function(*[frames[k] for k in check.keys], **args)
+    except MissingEvidence as exc:
+        return PENDING, str(exc)
+
+
+def _usable(evidence: Mapping[str, Any], configs: list[str], scores_divergence: bool) -> tuple[list[str], dict]:
+    """The evidence with the seeds of ``configs`` that cannot be scored left out of every frame
+    (failed seeds always; diverged seeds unless the check scores divergence), and why each was
+    left out ("run X diverged at epoch N")."""
+    runs = evidence.get("runs")
+    if _empty(runs):
+        return [], dict(evidence)
+    stopping = ("failed",) if scores_divergence else ("failed", "diverged")
+    rows = runs[runs["config"].isin(configs) & runs["status"].isin(stopping)]
+    reasons = []
+    for _, row in rows.iterrows():
         if row["status"] == "failed":
-            found.append(f"run {run_id} failed ({row.get('error', 'no reason recorded')})")
-            continue
-        epoch = row["diverged_epoch"]
-        found.append(f"run {run_id} {outcome(row['status'], None if pd.isna(epoch) else int(epoch))}")
-    return found
+            reasons.append(f"run {row['run']} failed ({row.get('error') or 'no reason recorded'})")
+        else:
+            epoch = row["diverged_epoch"]
+            reasons.append(f"run {row['run']} {outcome(row['status'], None if pd.isna(epoch) else int(epoch))}")
+    gone = set(rows["run"])
+    frames = {}
+    for key, frame in evidence.items():
+        if key == "runs" or not isinstance(frame, pd.DataFrame) or not gone:
+            frames[key] = frame
+        elif "run" in frame.columns:
+            frames[key] = frame[~frame["run"].isin(gone)]
+        elif "run_a" in frame.columns:
+            frames[key] = frame[~(frame["run_a"].isin(gone) | frame["run_b"].isin(gone))]
+        else:
+            frames[key] = frame
+    return reasons, frames
 
 
 def counts(claims: list[Claim]) -> dict[str, int]:
-    """Number of claims per verdict (every verdict present, zeros included)."""
-    return {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
+    """Number of claims per headline verdict (every verdict present, zeros included)."""
+    found = {v: sum(c.headline == v for c in claims) for v in VERDICTS}
+    depends = sum(c.headline == DEPENDS for c in claims)
+    return {**found, DEPENDS: depends} if depends else found
 
 
 def table(claims: list[Claim]) -> pd.DataFrame:
-    return pd.DataFrame([{"claim (study)": c.text, "verdict": c.verdict, "evidence (this run)": c.evidence}
-                         for c in claims], columns=["claim (study)", "verdict", "evidence (this run)"])
+    """One row per claim: the text, the headline verdict, the evidence by our method and, where
+    the check has one, the verdict and evidence by the study's method."""
+    rows = []
+    for c in claims:
+        evidence = c.evidence
+        if c.study_verdict is not None:
+            evidence += f" — by the study's method: {c.study_verdict}. {c.study_evidence}"
+        rows.append({"claim (study)": c.text, "verdict": c.headline,
+                     "ours / study's method": c.verdict + (f" / {c.study_verdict}" if c.study_verdict else ""),
+                     "evidence (this report's seeds)": evidence})
+    return pd.DataFrame(rows, columns=["claim (study)", "verdict", "ours / study's method",
+                                       "evidence (this report's seeds)"])
 
 
 def summary_sentence(claims: list[Claim]) -> str:
     """How many claims were checked and how they came out, in one sentence."""
     c = counts(claims)
     checked = len(claims) - c[PENDING]
-    text = (f"Of the study's {len(claims)} claims, {checked} can be checked against this run's numbers: "
-            f"{c[SUPPORTED]} supported, {c[CONTRADICTED]} contradicted, {c[INCONCLUSIVE]} inconclusive.")
+    text = (f"Of the study's {len(claims)} claims, {checked} can be checked against this report's seeds: "
+            f"{c[SUPPORTED]} supported, {c[CONTRADICTED]} contradicted, {c[INCONCLUSIVE]} inconclusive"
+            + (f", {c[DEPENDS]} where the verdict depends on the method (ours vs the study's)" if c.get(DEPENDS) else "")
+            + ".")
     if c[PENDING]:
-        text += (f" {c[PENDING]} stay pending; the evidence column says why (a run it needs did not complete, "
+        text += (f" {c[PENDING]} stay pending; the evidence column says why (a configuration without a usable seed, "
                  "a number this report does not compute, or no check yet).")
-    return text + (" Where a side is a single seed, a verdict reports this run, not a difference beyond "
-                   "seed-to-seed variation; differences within a check's tolerance or within the confidence "
-                   "intervals over noise draws count as ties (the evidence column gives the numbers).")
+    return text + (" A verdict compares groups of seeds: supported or contradicted only when the 95% confidence "
+                   "interval of the effect excludes no effect; with few seeds an interval is wide and the verdict "
+                   "inconclusive.")

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from .data import DATASETS, NORMALIZATIONS, is_available, locate
 from .errors import UserError
 from .models import MODELS, model_options
-from .probes import EvalSetParams, SetsSpec, optional_settings
+from .probes import REGISTRY, EvalSetParams, SetsSpec, optional_settings
 from .schema import Strict
 from .training import SCHEDULES, DataSpec, RunSpec, TrainConfig
 
@@ -85,18 +86,22 @@ class TrainingParams(Strict):
     augment: bool = False
     eval_chunk: int = Field(default=1000, gt=0)
 
-    def config(self) -> TrainConfig:
-        return TrainConfig(**self.model_dump())
+    def config(self, train_probe: tuple[int, int] | None = None) -> TrainConfig:
+        return TrainConfig(**self.model_dump(), train_probe=train_probe)
 
 
 class RunParams(Strict):
-    """One trained model: an id used by probes and tables, a zoo model with options, a seed."""
+    """One configuration, trained once per seed: an id used by claims, probes and tables, a zoo
+    model with options, and its seeds: ``seeds`` when listed, else ``replicates`` seeds counting
+    up from ``seed`` (the study's seed, where it states one, so the first replicate is the run
+    that matches the study's setup)."""
 
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     label: str
     model: ModelName
     options: dict[str, Any] = {}
-    seed: int = 0
+    seed: Optional[int] = None
+    seeds: Optional[list[int]] = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _known_options(self) -> "RunParams":
@@ -104,7 +109,35 @@ class RunParams(Strict):
         unknown = sorted(set(self.options) - set(allowed))
         if unknown:
             raise ValueError(f"model {self.model!r} has no option(s) {unknown}; allowed: {sorted(allowed)}")
+        if self.seeds is not None:
+            if self.seed is not None:
+                raise ValueError("give seed (the first of `replicates` seeds) or seeds (a list), not both")
+            if len(set(self.seeds)) != len(self.seeds):
+                raise ValueError(f"seeds {self.seeds} repeat a seed")
         return self
+
+    def seed_list(self, replicates: int) -> list[int]:
+        """The seeds of this configuration, the study's first."""
+        if self.seeds is not None:
+            return list(self.seeds)
+        first = 0 if self.seed is None else self.seed
+        return [first + i for i in range(replicates)]
+
+
+@dataclass(frozen=True)
+class Replicate:
+    """One trained run: configuration ``config`` (a ``runs`` entry) trained with ``seed``;
+    ``study_seed`` marks the first seed of its configuration (the study's, where it states one)."""
+
+    id: str  # "<config>_s<seed>"
+    config: str
+    seed: int
+    label: str  # "<configuration label>, seed <seed>"
+    study_seed: bool
+
+
+def replicate_id(config: str, seed: int) -> str:
+    return f"{config}_s{seed}"
 
 
 #: ``probes``: the probe sets, and one optional entry per probe of the registry (its settings).
@@ -164,6 +197,7 @@ class ReportParams(Strict):
     assumptions: list[str] = []
     data: DataParams
     training: TrainingParams
+    replicates: int = Field(default=1, gt=0)  # seeds per configuration (unless a run lists its seeds)
     runs: list[RunParams] = Field(min_length=1)
     probes: ProbeParams = ProbeParams()
     reference: Reference
@@ -175,12 +209,55 @@ class ReportParams(Strict):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"runs: duplicate id(s) {duplicates}")
+        run_ids = [rep.id for rep in self.replicas]
+        clashes = sorted({i for i in run_ids if run_ids.count(i) > 1})
+        if clashes:
+            raise ValueError(f"runs: the run id(s) {clashes} name two (configuration, seed) pairs; rename a configuration")
         if self.probes.interpolation:
-            for pair in self.probes.interpolation.pairs:
-                for run_id in pair:
-                    if run_id not in ids:
-                        raise ValueError(f"probes.interpolation.pairs: unknown run id {run_id!r}; runs are {ids}")
+            for config in self.probes.interpolation.configs:
+                if config not in ids:
+                    raise ValueError(f"probes.interpolation.configs: unknown run id {config!r}; runs are {ids}")
+                if len(self.config(config).seed_list(self.replicates)) < 2:
+                    raise ValueError(f"probes.interpolation.configs: run {config!r} has one seed; interpolation "
+                                     "needs two seeds of a configuration (set replicates or seeds)")
         return self
+
+    def config(self, config_id: str) -> RunParams:
+        return next(r for r in self.runs if r.id == config_id)
+
+    @property
+    def replicates_of(self) -> dict[str, list[Replicate]]:
+        """Configuration id -> its trained runs, study seed first (params order)."""
+        return {r.id: [Replicate(replicate_id(r.id, seed), r.id, seed, f"{r.label}, seed {seed}", i == 0)
+                       for i, seed in enumerate(r.seed_list(self.replicates))] for r in self.runs}
+
+    @property
+    def replicas(self) -> list[Replicate]:
+        """Every trained run of the report, configuration by configuration."""
+        return [rep for reps in self.replicates_of.values() for rep in reps]
+
+    def seed_pairs(self, config_id: str) -> list[tuple[str, str]]:
+        """Disjoint pairs of a configuration's runs, in seed order ((s0, s1), (s2, s3), ...): the
+        pairs a two-run probe compares, independent of each other."""
+        reps = self.replicates_of[config_id]
+        return [(reps[i].id, reps[i + 1].id) for i in range(0, len(reps) - 1, 2)]
+
+    def probe_targets(self) -> dict[str, list[tuple[str, ...]]]:
+        """Probe name -> the runs (one-run probes) or run pairs (interpolation: seed pairs of each
+        named configuration) it measures: all of them, or with ``seeds: study`` the study-seed
+        run (the first pair) of each configuration."""
+        targets = {}
+        for name in ProbeParams.model_fields:
+            cfg = getattr(self.probes, name)
+            if name == "eval_set" or cfg is None:
+                continue
+            study_only = cfg.seeds == "study"
+            if REGISTRY[name].runs == 2:
+                targets[name] = [pair for config in cfg.configs
+                                 for pair in self.seed_pairs(config)[:1 if study_only else None]]
+            else:
+                targets[name] = [(rep.id,) for rep in self.replicas if rep.study_seed or not study_only]
+        return targets
 
     def resolve_data(self) -> DataSource:
         """The study's dataset if it can be loaded (or downloaded), else the stand-in; with neither,
@@ -192,10 +269,14 @@ class ReportParams(Strict):
         return self.data.stand_in
 
     def run_specs(self, data: DataSource | None = None) -> dict[str, RunSpec]:
-        """RunSpec per run id, on ``data`` (default: :meth:`resolve_data`)."""
+        """RunSpec per trained run (replicate id), on ``data`` (default: :meth:`resolve_data`).
+        Every run also measures its train loss and accuracy in evaluation mode on the train probe
+        set after each epoch."""
         spec = (data or self.resolve_data()).spec()
-        cfg = self.training.config()
-        return {r.id: RunSpec.make(spec, r.model, cfg, r.seed, **r.options) for r in self.runs}
+        cfg = self.training.config(train_probe=(self.probes.eval_set.train_size, self.probes.eval_set.seed))
+        configs = {r.id: r for r in self.runs}
+        return {rep.id: RunSpec.make(spec, configs[rep.config].model, cfg, rep.seed, **configs[rep.config].options)
+                for rep in self.replicas}
 
     def sets_spec(self, data: DataSource | None = None) -> SetsSpec:
         """The probe sets of this report on ``data`` (default: :meth:`resolve_data`)."""

@@ -163,7 +163,8 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
 
 @dataclass
 class RunRecord:
-    """One run of a report as the notebook shows it: status ``completed``, ``diverged`` or
+    """One run of a report as the notebook shows it (configuration ``config`` trained with
+    ``seed``, ``spec.seed``): status ``completed``, ``diverged`` or
     ``failed`` (the training job raised or its worker died: ``error``), the per-epoch history
     (``training`` history rows), ``trained_epochs`` by this call (0 when read from the cache),
     the trainable parameter count, and the trained weights (``state``, CPU; None unless completed
@@ -173,6 +174,8 @@ class RunRecord:
     label: str
     key: str
     spec: RunSpec
+    config: str
+    seed: int
     status: str
     history: list[dict]
     diverged_epoch: int | None
@@ -230,7 +233,7 @@ def run_many(reports: list[tuple[ReportParams, DataSource]], config: EngineSetti
     try:
         device_type = engine.device_type()
         graphs = [jobs_mod.expand(params.run_specs(data), params.probes, params.sets_spec(data), device_type,
-                                  with_probes) for params, data in reports]
+                                  with_probes, params.probe_targets()) for params, data in reports]
     except BaseException:
         engine.close()
         raise
@@ -273,16 +276,18 @@ def _parameter_counts(specs: Mapping[str, RunSpec]) -> dict[str, int]:
 
 def _records(params: ReportParams, graph: jobs_mod.Graph, outcomes: Mapping[str, Outcome],
              counts: Mapping[str, int]) -> dict[str, RunRecord]:
-    labels = {r.id: r.label for r in params.runs}
-    return {run_id: _record(run_id, labels[run_id], graph.jobs[key], outcomes[key], counts[run_id])
-            for run_id, key in graph.runs.items()}
+    reps = {rep.id: rep for rep in params.replicas}
+    return {run_id: _record(run_id, reps[run_id].label, reps[run_id].config, graph.jobs[key], outcomes[key],
+                            counts[run_id]) for run_id, key in graph.runs.items()}
 
 
-def _record(run_id: str, label: str, job: jobs_mod.TrainJob, found: Outcome, parameters: int) -> RunRecord:
+def _record(run_id: str, label: str, config: str, job: jobs_mod.TrainJob, found: Outcome,
+            parameters: int) -> RunRecord:
+    named = (run_id, label, job.key, job.spec, config, job.spec.seed)
     if found.state != "done":
-        return RunRecord(run_id, label, job.key, job.spec, "failed", [], None, 0, parameters, error=found.reason)
+        return RunRecord(*named, "failed", [], None, 0, parameters, error=found.reason)
     value = found.value
-    return RunRecord(run_id, label, job.key, job.spec, value["status"], list(value["history"]), value["diverged_epoch"],
+    return RunRecord(*named, value["status"], list(value["history"]), value["diverged_epoch"],
                      value.get("trained_epochs", 0) if found.computed else 0, parameters, state=value["model"])
 
 
@@ -295,21 +300,26 @@ def train(specs: Mapping[str, RunSpec], config: EngineSettings | None = None,
     for run_id, spec in specs.items():
         graph.runs[run_id] = graph.add(jobs_mod.TrainJob(spec.key(), run_id, spec))
     done = run_graph(graph, make_engine(config or engine_settings()), store.Cache(cache), title="training")
-    return {run_id: _record(run_id, run_id, graph.jobs[key], done.outcomes[key], counts[run_id])
+    return {run_id: _record(run_id, run_id, run_id, graph.jobs[key], done.outcomes[key], counts[run_id])
             for run_id, key in graph.runs.items()}
 
 
-def _with_names(frame: pd.DataFrame, run_ids: tuple[str, ...], labels: Mapping[str, str]) -> pd.DataFrame:
+def _with_names(frame: pd.DataFrame, run_ids: tuple[str, ...], reps: Mapping[str, Any]) -> pd.DataFrame:
+    """A probe frame with the names of its run (run, label, config, seed) or pair (pair, run_a,
+    run_b, config: the pair's configuration, seed_a, seed_b)."""
     if len(run_ids) == 1:
-        return frame.assign(run=run_ids[0], label=labels[run_ids[0]])
-    return frame.assign(pair="–".join(run_ids), run_a=run_ids[0], run_b=run_ids[1])
+        rep = reps[run_ids[0]]
+        return frame.assign(run=rep.id, label=rep.label, config=rep.config, seed=rep.seed)
+    a, b = reps[run_ids[0]], reps[run_ids[1]]
+    return frame.assign(pair="–".join(run_ids), run_a=a.id, run_b=b.id,
+                        config=a.config if a.config == b.config else f"{a.config}–{b.config}", seed_a=a.seed, seed_b=b.seed)
 
 
 def _probe_results(params: ReportParams, graph: jobs_mod.Graph, outcomes: Mapping[str, Outcome],
                    runs: Mapping[str, RunRecord], sets_spec) -> ProbeResults:
     """The probe frames of a report (see ``probes.ProbeResults``), with the same reasons for what
     is missing as the report shows them."""
-    labels = {r.id: r.label for r in params.runs}
+    reps = {rep.id: rep for rep in params.replicas}
     usable = {run_id for run_id, r in runs.items() if r.status == "completed" and r.history}
     skipped = [{"run": run_id, "reason": r.outcome if r.status != "completed" else "no completed epoch"}
                for run_id, r in runs.items() if run_id not in usable]
@@ -333,7 +343,7 @@ def _probe_results(params: ReportParams, graph: jobs_mod.Graph, outcomes: Mappin
         loaded += not found.computed
         value = found.value if isinstance(found.value, tuple) else (found.value,)
         for i, frame in enumerate(value):
-            parts.setdefault(name, [[] for _ in probe.frames])[i].append(_with_names(frame, run_ids, labels))
+            parts.setdefault(name, [[] for _ in probe.frames])[i].append(_with_names(frame, run_ids, reps))
     frames, unavailable = {}, {}
     for name, probe in REGISTRY.items():
         if getattr(params.probes, name) is None:

@@ -2,11 +2,15 @@
 
 Every helper takes tidy data (a pandas DataFrame with one row per point, or arrays for a
 surface), draws on a new figure and returns it; it never shows or saves anything
-(``sink.Report.figure`` does both). Colours are fixed per run id (``run_colors``), so a run
-has the same colour in every figure of a report. Conventions used across the helpers:
+(``sink.Report.figure`` does both). Colours are fixed per configuration (``run_colors``), so a
+configuration has the same colour in every figure of a report. Conventions used across the helpers:
 
-- history frames (``tables.history_frame``) have columns ``run``, ``label``, ``epoch`` and the
-  metrics ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``, ``gap``, ...;
+- frames are tidy, one row per run (``run``, ``config``, ``seed``) and point; a figure draws
+  each configuration as the mean over its seeds with a 95% confidence band over seeds
+  (``stats.mean_ci``), or its seeds as dots; ``labels`` maps configuration id -> label;
+- history frames (``tables.history_frame``) have the columns ``epoch`` and the metrics
+  ``train_loss``, ``train_acc``, ``eval_train_loss``, ``eval_train_acc``, ``test_loss``,
+  ``test_acc``, ``gap``, ``eval_gap``, ...;
 - train series are solid lines, test series dashed;
 - text uses unicode (σ, λ, α), never TeX, so nothing needs a TeX install or a math renderer.
 """
@@ -23,12 +27,16 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from . import stats
+
 PALETTE = "tab10"
-SPLIT_STYLES = {"train": "-", "test": "--"}
+SPLIT_STYLES = {"train": "-", "test": "--", "eval_train": ":"}
+SPLIT_NAMES = {"train": "train (running, train mode)", "eval_train": "train (eval mode)", "test": "val"}
 METRIC_LABELS = {
     "loss": "cross-entropy loss (nats)",
     "acc": "accuracy",
     "gap": "generalization gap (train acc − test acc)",
+    "eval_gap": "generalization gap (train acc − test acc)",
     "lr": "learning rate",
     "grad_norm": "mean mini-batch gradient norm",
 }
@@ -61,6 +69,35 @@ def _labels(df: pd.DataFrame) -> dict[str, str]:
     return dict(zip(df["run"], df["label"]))
 
 
+def _configs(df: pd.DataFrame, labels: Mapping[str, str] | None) -> tuple[list[str], dict, dict]:
+    """The configurations of ``df`` in order, their colours and labels."""
+    configs = list(dict.fromkeys(df["config"]))
+    return configs, run_colors(configs), {c: (labels or {}).get(c, c) for c in configs}
+
+
+def over_seeds(rows: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Per value of ``x``: the mean of ``y`` over the rows (one per seed or pair) and its 95% t
+    interval (NaN with one row): columns x, mean, low, high, n."""
+    out = []
+    for value, group in rows.groupby(x, sort=True):
+        found = stats.mean_ci(group[y])
+        out.append({x: value, "mean": found.estimate, "low": found.low, "high": found.high, "n": found.n})
+    return pd.DataFrame(out, columns=[x, "mean", "low", "high", "n"])
+
+
+def _mean_band(ax, rows: pd.DataFrame, x: str, y: str, color, style: str = "-", label: str | None = None,
+               marker: str | None = "o") -> None:
+    """The mean of ``y`` over seeds against ``x`` with its 95% CI band."""
+    found = over_seeds(rows, x, y)
+    ax.plot(found[x], found["mean"], style, marker=marker, markersize=3, color=color, label=label)
+    ax.fill_between(found[x], found["low"], found["high"], color=color, alpha=0.18, linewidth=0)
+
+
+def _seeds_note(df: pd.DataFrame) -> str:
+    n = df.groupby("config")["seed"].nunique() if "seed" in df else pd.Series(dtype=int)
+    return "" if n.empty else f" (n = {n.min()}–{n.max()} seeds)" if n.min() != n.max() else f" (n = {n.min()} seeds)"
+
+
 def _panels(n: int, ncols: int | None = None) -> tuple[Figure, np.ndarray]:
     apply_style()
     ncols = ncols or min(n, 2)
@@ -82,19 +119,20 @@ def _integer_epochs(ax, epochs: Sequence[int] | None = None) -> None:
 
 
 def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "acc"),
-                    splits: Sequence[str] = ("train", "test"), runs: Sequence[str] | None = None) -> Figure:
-    """One panel per metric (``loss``, ``acc``) over epochs: a colour per run, train solid and
-    test dashed. ``history`` is a tidy history frame; ``runs`` selects and orders runs."""
-    runs = list(runs or _runs_in(history))
-    colors, labels = run_colors(runs), _labels(history)
+                    splits: Sequence[str] = ("train", "eval_train", "test"),
+                    labels: Mapping[str, str] | None = None) -> Figure:
+    """One panel per metric (``loss``, ``acc``) over epochs: a colour per configuration (mean over
+    seeds, 95% CI band), train running mean solid, train in eval mode dotted, val dashed."""
+    configs, colors, names = _configs(history, labels)
     fig, axes = _panels(len(metrics))
     for ax, metric in zip(axes, metrics):
-        for run_id in runs:
-            rows = history[history["run"] == run_id].sort_values("epoch")
+        for config in configs:
+            rows = history[history["config"] == config]
             for split in splits:
                 column = f"{split}_{metric}"
-                ax.plot(rows["epoch"], rows[column], SPLIT_STYLES[split], color=colors[run_id], marker="o",
-                        markersize=3, label=f"{labels[run_id]} · {split}")
+                if column in rows and rows[column].notna().any():
+                    _mean_band(ax, rows, "epoch", column, colors[config], SPLIT_STYLES[split],
+                               f"{names[config]} · {SPLIT_NAMES[split]}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         _integer_epochs(ax, history["epoch"].unique().tolist())
@@ -109,104 +147,37 @@ def _legend_below(fig: Figure, ax, ncol: int = 2) -> None:
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize="small")
 
 
-def metric_over_epochs(history: pd.DataFrame, column: str = "gap", ylabel: str | None = None,
-                       runs: Sequence[str] | None = None, zero_line: bool = True,
+def metric_over_epochs(history: pd.DataFrame, columns: Sequence[str] = ("eval_gap", "gap"), ylabel: str | None = None,
+                       labels: Mapping[str, str] | None = None, zero_line: bool = True,
                        reference: Mapping[str, float] | None = None) -> Figure:
-    """One line per run of ``column`` over epochs (e.g. the generalization gap). ``reference``
-    (run id -> value, e.g. the study's final-epoch number) is drawn as a dotted horizontal line in
-    the run's colour."""
-    runs = list(runs or _runs_in(history))
-    colors, labels = run_colors(runs), _labels(history)
+    """``columns`` over epochs (e.g. the generalization gap in eval mode, solid, and the studies'
+    running-mean gap, dashed), mean over seeds with a 95% CI band per configuration.
+    ``reference`` (configuration id -> value, e.g. the study's final-epoch number) is drawn as a
+    dotted horizontal line in the configuration's colour."""
+    configs, colors, names = _configs(history, labels)
     fig, (ax,) = _panels(1, 1)
     fig.set_size_inches(PANEL_WIDTH * 1.4, PANEL_HEIGHT)
-    for run_id in runs:
-        rows = history[history["run"] == run_id].sort_values("epoch")
-        ax.plot(rows["epoch"], rows[column], "-o", color=colors[run_id], markersize=3, label=labels[run_id])
-        if reference and reference.get(run_id) is not None:
-            ax.axhline(reference[run_id], linestyle=":", linewidth=1.6, color=colors[run_id],
-                       label=f"{labels[run_id]} · study, final epoch")
+    styles = ["-", "--", ":"]
+    for config in configs:
+        rows = history[history["config"] == config]
+        for style, column in zip(styles, columns):
+            if column in rows and rows[column].notna().any():
+                suffix = f" · {COLUMN_NAMES.get(column, column)}" if len(columns) > 1 else ""
+                _mean_band(ax, rows, "epoch", column, colors[config], style, names[config] + suffix)
+        if reference and reference.get(config) is not None:
+            ax.axhline(reference[config], linestyle=":", linewidth=1.6, color=colors[config],
+                       label=f"{names[config]} · study, final epoch")
     if zero_line:
         ax.axhline(0.0, color="0.3", linewidth=0.8)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel or METRIC_LABELS.get(column, column))
+    ax.set_ylabel(ylabel or METRIC_LABELS.get(columns[0], columns[0]))
     _integer_epochs(ax, history["epoch"].unique().tolist())
     fig.tight_layout()
     _legend_below(fig, ax, ncol=2)
     return fig
 
 
-def bars_with_errors(df: pd.DataFrame, x: str, y: str, err: str | None = None, hue: str | None = None,
-                     ylabel: str | None = None, xlabel: str | None = None) -> Figure:
-    """Bar chart of ``y`` per ``x`` (grouped by ``hue``), with symmetric error bars from column
-    ``err`` (e.g. a standard deviation over seeds or draws). Without ``err``, when ``df`` has
-    several rows per bar, bars show their mean and error bars one standard deviation. Positive
-    values spanning more than LOG_SCALE_RATIO get a logarithmic axis."""
-    apply_style()
-    keys = [x] + ([hue] if hue else [])
-    if err is None:
-        grouped = df.groupby(keys, sort=False)[y]
-        data = grouped.mean().rename(y).to_frame()
-        data["_err"] = grouped.std(ddof=1).fillna(0.0) if grouped.size().max() > 1 else np.nan
-        data = data.reset_index()
-        err = "_err"
-    else:
-        data = df
-    xs = list(dict.fromkeys(data[x]))
-    hues = list(dict.fromkeys(data[hue])) if hue else [None]
-    fig, ax = plt.subplots(figsize=(max(PANEL_WIDTH * 1.4, BAR_GROUP_WIDTH * len(xs) + 1.0), PANEL_HEIGHT))
-    width = 0.8 / len(hues)
-    colors = sns.color_palette(PALETTE, n_colors=len(hues))
-    for j, h in enumerate(hues):
-        part = data if h is None else data[data[hue] == h]
-        part = part.set_index(x).reindex(xs)
-        positions = np.arange(len(xs)) + (j - (len(hues) - 1) / 2) * width
-        errors = part[err].to_numpy(dtype=float)
-        ax.bar(positions, part[y].to_numpy(dtype=float), width=width * 0.95, color=colors[j],
-               yerr=None if np.all(np.isnan(errors)) else np.nan_to_num(errors), capsize=4,
-               label=None if h is None else str(h))
-    # Tick labels wrap at word boundaries to the width of one group of bars, a size smaller, so
-    # long run labels ("CNN (16, 16), seed 1") never run into each other.
-    wrap = max(8, TICK_CHARS_PER_FIGURE // len(xs))
-    ticks = [textwrap.fill(str(v), wrap) for v in xs]
-    ax.set_xticks(np.arange(len(xs)), ticks,
-                  fontsize="small" if any("\n" in t for t in ticks) else None)
-    ax.set_xlabel(x if xlabel is None else xlabel)
-    ax.set_ylabel(ylabel or y)
-    values = data[y].to_numpy(dtype=float)
-    values = values[np.isfinite(values)]
-    if len(values) and values.min() > 0 and values.max() / values.min() > LOG_SCALE_RATIO:
-        ax.set_yscale("log")  # bars spanning orders of magnitude: every one stays readable
-    fig.tight_layout()
-    if hue:
-        _legend_below(fig, ax, ncol=len(hues))
-    return fig
-
-
-def curve_family(df: pd.DataFrame, x: str, y: str, group: str = "run", band: str | None = None,
-                 xlabel: str | None = None, ylabel: str | None = None, logy: bool = False,
-                 labels: Mapping[str, str] | None = None, mark_x: float | None = 0.0) -> Figure:
-    """One curve of ``y`` against ``x`` per value of ``group`` (e.g. 1-D loss slices per run, or
-    accuracy against noise scale σ); ``band`` names a column of ± half-widths drawn as a shaded
-    band. ``mark_x`` draws a thin vertical line (α = 0: the trained weights)."""
-    apply_style()
-    fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.4, PANEL_HEIGHT))
-    groups = list(dict.fromkeys(df[group]))
-    colors = run_colors(groups)
-    for g in groups:
-        rows = df[df[group] == g].sort_values(x)
-        name = (labels or {}).get(g, rows["label"].iloc[0] if "label" in rows else str(g))
-        ax.plot(rows[x], rows[y], "-o", markersize=3, color=colors[g], label=name)
-        if band:
-            ax.fill_between(rows[x], rows[y] - rows[band], rows[y] + rows[band], color=colors[g], alpha=0.2)
-    if mark_x is not None:
-        ax.axvline(mark_x, color="0.5", linewidth=0.8, linestyle=":")
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel or x)
-    ax.set_ylabel(ylabel or y)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    return fig
+COLUMN_NAMES = {"eval_gap": "eval mode", "gap": "running train acc (the studies')"}
 
 
 def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray | Sequence[np.ndarray],
@@ -244,25 +215,25 @@ def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray 
 # ---------------------------------------------------------------------------- probes
 # Frames from ``landscape.probes``.
 
-def noise_robustness(noise: pd.DataFrame, metric: str = "accuracy", reference: Mapping | None = None) -> Figure:
-    """Mean ``metric`` over noise draws against σ with its 95% CI band, one panel per noise scale
-    (absolute: the study's; relative: σ as noise-to-weight norm ratio), a colour per run; the
-    study's numbers per σ (``reference[run][σ]``, absolute scale) as open markers."""
+def noise_robustness(noise: pd.DataFrame, metric: str = "accuracy", reference: Mapping | None = None,
+                     labels: Mapping[str, str] | None = None) -> Figure:
+    """``metric`` against σ, one panel per noise scale (absolute: the study's; relative: σ as
+    noise-to-weight norm ratio): per configuration the mean over seeds of each seed's mean over
+    noise draws, with the 95% CI band over seeds; the study's numbers per σ (``reference[config
+    or run][σ]``, absolute scale) as open markers."""
     rows = noise[noise["metric"] == metric]
     scales = list(dict.fromkeys(rows["scale"]))
-    runs = _runs_in(rows)
-    colors, labels = run_colors(runs), _labels(rows)
+    configs, colors, names = _configs(rows, labels)
     fig, axes = _panels(len(scales))
     for ax, scale in zip(axes, scales):
-        for run_id in runs:
-            r = rows[(rows["run"] == run_id) & (rows["scale"] == scale)].sort_values("sigma")
-            ax.plot(r["sigma"], r["mean"], "-o", markersize=3, color=colors[run_id], label=labels[run_id])
-            ax.fill_between(r["sigma"], r["ci_low"], r["ci_high"], color=colors[run_id], alpha=0.2)
-            ref = (reference or {}).get(run_id) if scale == "absolute" else None
+        for config in configs:
+            _mean_band(ax, rows[(rows["config"] == config) & (rows["scale"] == scale)], "sigma", "mean",
+                       colors[config], "-", names[config])
+            ref = (reference or {}).get(config) if scale == "absolute" else None
             if ref:
                 xs = sorted(float(k) for k in ref)
-                ax.plot(xs, [ref[k] if k in ref else ref[str(k)] for k in xs], "s", mfc="none", color=colors[run_id],
-                        label=f"{labels[run_id]} · study")
+                ax.plot(xs, [ref[k] if k in ref else ref[str(k)] for k in xs], "s", mfc="none", color=colors[config],
+                        label=f"{names[config]} · study")
         ax.set_xlabel(f"σ ({scale} noise)")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     fig.tight_layout()
@@ -274,20 +245,18 @@ DIRECTION_LABELS = {"filter": "filter-normalized direction", "random": "unnormal
                     "unit": "unit-norm direction over all weights"}
 
 
-def slices(frame: pd.DataFrame, y: str = "loss") -> Figure:
+def slices(frame: pd.DataFrame, y: str = "loss", labels: Mapping[str, str] | None = None) -> Figure:
     """1-D slices L(θ + α d): one panel per direction kind (filter-normalized; the study's kind
-    when present, ``DIRECTION_LABELS``), a colour per run, train solid and test dashed."""
+    when present, ``DIRECTION_LABELS``), a colour per configuration (mean over seeds, each seed
+    along its own random direction, with the 95% CI band), train solid and test dashed."""
     kinds = list(dict.fromkeys(frame["direction"]))
-    runs = _runs_in(frame)
-    colors, labels = run_colors(runs), _labels(frame)
+    configs, colors, names = _configs(frame, labels)
     fig, axes = _panels(len(kinds))
     for ax, kind in zip(axes, kinds):
-        for run_id in runs:
+        for config in configs:
             for split in dict.fromkeys(frame["split"]):
-                r = frame[(frame["run"] == run_id) & (frame["direction"] == kind) & (frame["split"] == split)]
-                r = r.sort_values("alpha")
-                ax.plot(r["alpha"], r[y], SPLIT_STYLES.get(split, "-"), marker="o", markersize=3,
-                        color=colors[run_id], label=f"{labels[run_id]} · {split}")
+                r = frame[(frame["config"] == config) & (frame["direction"] == kind) & (frame["split"] == split)]
+                _mean_band(ax, r, "alpha", y, colors[config], SPLIT_STYLES.get(split, "-"), f"{names[config]} · {split}")
         ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle=":")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))  # two panels side by side: keep the α ticks apart
         ax.set_xlabel(f"α ({DIRECTION_LABELS.get(kind, kind)})")
@@ -297,22 +266,25 @@ def slices(frame: pd.DataFrame, y: str = "loss") -> Figure:
     return fig
 
 
-def interpolation(path: pd.DataFrame, y: str = "loss", reference_max: float | None = None) -> Figure:
-    """Loss (or accuracy) along θ(α) = (1 − α) θ_A + α θ_B: one panel per pair, train solid and
-    test dashed, recomputed BatchNorm statistics dotted; ``reference_max`` (the study's largest
-    loss on the path) as a grey dotted line."""
-    pairs = list(dict.fromkeys(path["pair"]))
-    fig, axes = _panels(len(pairs), ncols=min(len(pairs), 3))
+def interpolation(path: pd.DataFrame, y: str = "loss", reference_max: float | None = None,
+                  labels: Mapping[str, str] | None = None) -> Figure:
+    """Loss (or accuracy) along θ(α) = (1 − α) θ_A + α θ_B: one panel per configuration, the mean
+    over its seed pairs with the 95% CI band, train solid and test dashed, recomputed BatchNorm
+    statistics dotted; ``reference_max`` (the study's largest loss on the path) as a grey dotted
+    line."""
+    configs, _, names = _configs(path, labels)
+    fig, axes = _panels(len(configs), ncols=min(len(configs), 3))
     colors = run_colors(["train", "test"])
-    for ax, pair in zip(axes, pairs):
-        for (split, bn), r in path[path["pair"] == pair].groupby(["split", "bn"], sort=False):
-            r = r.sort_values("alpha")
+    for ax, config in zip(axes, configs):
+        rows = path[path["config"] == config]
+        for (split, bn), r in rows.groupby(["split", "bn"], sort=False):
             style = ":" if bn == "recompute" else SPLIT_STYLES.get(split, "-")
-            ax.plot(r["alpha"], r[y], style, marker="o", markersize=3, color=colors[split], label=f"{split} · BN {bn}"
-                    if path["bn"].nunique() > 1 else split)
+            _mean_band(ax, r, "alpha", y, colors[split], style,
+                       f"{split} · BN {bn}" if path["bn"].nunique() > 1 else split)
         if reference_max is not None and y == "loss":
             ax.axhline(reference_max, color="0.4", linestyle=":", linewidth=1, label="study: max loss on path")
-        ax.set_title(pair, fontsize="medium")
+        pairs = rows["pair"].nunique()
+        ax.set_title(f"{names[config]} ({pairs} pair{'s' if pairs > 1 else ''})", fontsize="medium")
         ax.set_xlabel("α (0: first run, 1: second)")
         ax.set_ylabel(METRIC_LABELS.get(y, y))
     fig.tight_layout()
@@ -330,32 +302,65 @@ def surfaces_of(frame: pd.DataFrame, run_id: str, value: str = "loss", direction
                    titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label=value, shared_scale=False)
 
 
-def _estimate_bars(rows: list[dict], frame: pd.DataFrame, published: Mapping[str, float | None] | None,
-                   ylabel: str) -> Figure:
-    """Grouped bars: ``rows`` ({run: label, estimate, value}) plus the study's published value
-    per run id of ``published`` (labelled from ``frame``)."""
-    rows = list(rows)
-    for run_id, value in (published or {}).items():
-        if value is not None and run_id in set(frame["run"]):
-            rows.append({"run": frame[frame["run"] == run_id]["label"].iloc[0], "estimate": "study, published",
-                         "value": value})
-    return bars_with_errors(pd.DataFrame(rows), "run", "value", hue="estimate", ylabel=ylabel, xlabel="")
+def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[str, float | None] | None,
+              ylabel: str, labels: Mapping[str, str] | None = None) -> Figure:
+    """Per configuration and estimate kind (column ``estimate``): each seed as a dot, the mean as
+    a bar-wide line with its 95% CI as an error bar; the study's published value per
+    configuration (``published``) as a star. Positive values spanning more than
+    LOG_SCALE_RATIO get a logarithmic axis."""
+    apply_style()
+    configs, _, names = _configs(rows, labels)
+    kinds = list(dict.fromkeys(rows[estimate]))
+    fig, ax = plt.subplots(figsize=(max(PANEL_WIDTH * 1.4, BAR_GROUP_WIDTH * len(configs) + 1.0), PANEL_HEIGHT))
+    colors = dict(zip(kinds + ["study, published"], sns.color_palette(PALETTE, n_colors=len(kinds) + 1)))
+    width = 0.8 / (len(kinds) + 1)
+    for i, config in enumerate(configs):
+        for j, kind in enumerate(kinds):
+            values = rows[(rows["config"] == config) & (rows[estimate] == kind)][value].to_numpy(float)
+            if not len(values):
+                continue
+            x = i + (j - len(kinds) / 2) * width
+            jitter = np.linspace(-width * 0.25, width * 0.25, len(values)) if len(values) > 1 else np.zeros(1)
+            ax.plot(x + jitter, values, "o", color=colors[kind], alpha=0.75, markersize=4,
+                    label=kind if i == 0 else None)
+            found = stats.mean_ci(values)
+            ax.hlines(found.estimate, x - width * 0.4, x + width * 0.4, color=colors[kind], linewidth=2)
+            if found.defined:
+                ax.errorbar(x, found.estimate, yerr=[[found.estimate - found.low], [found.high - found.estimate]],
+                            color=colors[kind], capsize=4, linewidth=1)
+        ref = (published or {}).get(config)
+        if ref is not None:
+            ax.plot(i + (len(kinds) / 2) * width, ref, "*", color=colors["study, published"], markersize=11,
+                    label="study, published" if "study, published" not in ax.get_legend_handles_labels()[1] else None)
+    wrap = max(8, TICK_CHARS_PER_FIGURE // len(configs))
+    ticks = [textwrap.fill(names[c], wrap) for c in configs]
+    ax.set_xticks(np.arange(len(configs)), ticks, fontsize="small" if any("\n" in t for t in ticks) else None)
+    ax.set_ylabel(ylabel)
+    shown = rows[value].to_numpy(float)
+    shown = shown[np.isfinite(shown)]
+    if len(shown) and shown.min() > 0 and shown.max() / shown.min() > LOG_SCALE_RATIO:
+        ax.set_yscale("log")
+    fig.tight_layout()
+    _legend_below(fig, ax, ncol=len(kinds) + 1)
+    return fig
 
 
-def lambda_bars(hessian: pd.DataFrame, published: Mapping[str, float | None] | None = None) -> Figure:
-    """λmax per run: Lanczos (ours), the study's method, and the study's published value."""
-    rows = [{"run": r["label"], "estimate": "Lanczos (ours)" if r["method"] == "lanczos" else "study method",
-             "value": r["lambda_max"]} for _, r in hessian.iterrows()]
-    return _estimate_bars(rows, hessian, published, "top Hessian eigenvalue λmax")
+def lambda_bars(hessian: pd.DataFrame, published: Mapping[str, float | None] | None = None,
+                labels: Mapping[str, str] | None = None) -> Figure:
+    """λmax per configuration, each seed a dot: Lanczos (ours), the study's method, and the
+    study's published value."""
+    rows = hessian.assign(estimate=hessian["method"].map({"lanczos": "Lanczos (ours)", "study": "study method"}))
+    return seed_dots(rows, "lambda_max", "estimate", published, "top Hessian eigenvalue λmax", labels)
 
 
-def sharpness_bars(sharpness: pd.DataFrame, published: Mapping[str, float | None] | None = None) -> Figure:
-    """SAM ε-sharpness per run: after the projected ascent (ours), at SAM's first-order step, and
-    the study's published value."""
+def sharpness_bars(sharpness: pd.DataFrame, published: Mapping[str, float | None] | None = None,
+                   labels: Mapping[str, str] | None = None) -> Figure:
+    """SAM ε-sharpness per configuration, each seed a dot: after the projected ascent (ours), at
+    SAM's first-order step, and the study's published value."""
     sam = sharpness[sharpness["kind"] == "sam"]
-    rows = [{"run": r["label"], "estimate": estimate, "value": r[column]} for _, r in sam.iterrows()
-            for estimate, column in (("ascent (ours)", "sharpness"), ("first-order step", "first_order"))]
-    return _estimate_bars(rows, sam, published, f"SAM sharpness (nats, ρ = {sam['rho'].iloc[0]:g})")
+    rows = pd.concat([sam.assign(estimate="ascent (ours)", value=sam["sharpness"]),
+                      sam.assign(estimate="first-order step", value=sam["first_order"])], ignore_index=True)
+    return seed_dots(rows, "value", "estimate", published, f"SAM sharpness (nats, ρ = {sam['rho'].iloc[0]:g})", labels)
 
 
 def spectral_density(density: pd.DataFrame) -> Figure:

@@ -71,6 +71,14 @@ PROBE_VERSION = 3  # bump when a change alters the numbers a cached probe would 
 
 # ============================================================================ probe sets
 
+class ProbeSettings(Strict):
+    """What every probe's settings hold: ``seeds``, which runs of each configuration it probes:
+    ``all`` (statistics over seeds) or ``study`` (the study-seed run only, for probes whose cost
+    buys a figure rather than a verdict, e.g. a 2-D surface)."""
+
+    seeds: Literal["all", "study"] = "all"
+
+
 class EvalSetParams(Strict):
     """The fixed, stratified probe sets (sizes in samples) and the BN/dropout mode of probes."""
 
@@ -122,7 +130,7 @@ def build_sets(spec: SetsSpec) -> ProbeSets:
 
 # ============================================================================ curvature
 
-class HessianParams(Strict):
+class HessianParams(ProbeSettings):
     top_k: int = Field(default=3, gt=0)
     tol: float = Field(default=1e-3, gt=0)
     trace_samples: int = Field(default=50, ge=0)
@@ -186,7 +194,7 @@ def hessian(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: HessianPara
     return pd.DataFrame([ours, theirs])
 
 
-class DensityParams(Strict):
+class DensityParams(ProbeSettings):
     """Stochastic Lanczos quadrature: ``runs`` Lanczos runs of ``steps`` Hessian-vector products
     from Rademacher vectors; the density is drawn on ``points`` eigenvalues."""
 
@@ -216,7 +224,7 @@ def density(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: DensityPara
 
 # ============================================================================ weight noise and sharpness
 
-class NoiseParams(Strict):
+class NoiseParams(ProbeSettings):
     sigmas: list[float] = Field(min_length=1)
     draws: int = Field(default=5, gt=0)
     seed: int = 0
@@ -234,7 +242,7 @@ def noise(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: NoiseParams) 
     return pd.concat(frames, ignore_index=True)
 
 
-class FlatnessParams(Strict):
+class FlatnessParams(ProbeSettings):
     """The studies' |L(theta + delta) - L(theta)|, delta ~ N(0, sigma^2 I)."""
 
     sigma: float = Field(gt=0)
@@ -255,7 +263,7 @@ def flatness(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: FlatnessPa
                           "base_loss": float(draws["base_loss"].iloc[0]), "mode": sets.mode, "n": int(flat["n"])}])
 
 
-class SharpnessParams(Strict):
+class SharpnessParams(ProbeSettings):
     """ε-sharpness on the train probe set: SAM (Euclidean ball, radius ``rho``) and ASAM
     (adaptive ball, radius ``adaptive_rho``), each after ``ascent_steps`` projected ascent steps."""
 
@@ -280,7 +288,7 @@ def epsilon_sharpness(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: S
     return pd.DataFrame(rows)
 
 
-class GradientParams(Strict):
+class GradientParams(ProbeSettings):
     """‖∇L(θ)‖₂ of the mean loss on the train and test probe sets (no settings)."""
 
 
@@ -297,7 +305,7 @@ def gradient(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: GradientPa
 
 # ============================================================================ slices and surfaces
 
-class SliceParams(Strict):
+class SliceParams(ProbeSettings):
     """Grid α in [alpha_min, alpha_max] (``points`` values). Directions: always filter-normalized
     (ours); ``direction`` other than ``filter`` adds the study's kind beside it: ``random``
     (unnormalized N(0, I)) or ``unit`` (unit Euclidean norm over all parameters)."""
@@ -362,8 +370,10 @@ def surface2d(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: SurfacePa
 
 # ============================================================================ connectivity
 
-class InterpolationParams(Strict):
-    pairs: list[tuple[str, str]] = Field(min_length=1)
+class InterpolationParams(ProbeSettings):
+    """``configs``: the configurations whose minima are joined, each by disjoint pairs of its seeds."""
+
+    configs: list[str] = Field(min_length=1)
     points: int = Field(default=21, gt=1)
     bn: Literal["interpolate", "recompute", "both"] = "both"
 
@@ -456,13 +466,15 @@ def tidy(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     df = pd.concat(frames, ignore_index=True)
-    first = [c for c in ("pair", "run_a", "run_b", "run", "label", "direction") if c in df.columns]
+    first = [c for c in ("pair", "run_a", "run_b", "run", "label", "config", "seed", "seed_a", "seed_b", "direction")
+             if c in df.columns]
     return df[first + [c for c in df.columns if c not in first]]
 
 
 def settings_of(cfg: Strict, sets: SetsSpec) -> dict:
     """What a probe's result depends on besides the runs and the sets' data (part of its key)."""
-    return {"cfg": cfg.model_dump(), "mode": sets.eval_set.mode, "chunk_size": sets.eval_set.chunk_size}
+    return {"cfg": cfg.model_dump(exclude={"configs", "seeds"}), "mode": sets.eval_set.mode,  # which runs: the job's key
+            "chunk_size": sets.eval_set.chunk_size}
 
 
 def optional_settings() -> dict:

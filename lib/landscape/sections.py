@@ -42,8 +42,13 @@ class ReportContext:
         return tables.reference(self.params, key, default)
 
     def published(self, key: str) -> dict[str, float | None]:
-        """The study's number ``reference.<key>`` for every run (None where unpublished)."""
+        """The study's number ``reference.<key>`` for every configuration (None where unpublished)."""
         return {r.id: tables.published(self.params, key, r.id) for r in self.params.runs}
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Configuration id -> label."""
+        return tables.config_labels(self.params)
 
     def frame(self, probe: str, output: str | None = None) -> pd.DataFrame | None:
         """The frame of ``probe`` (its ``output`` for probes with several), or None after saying
@@ -81,7 +86,8 @@ def setup(report: ReportContext) -> None:
     summary, counts = pipeline.describe(params, data)
     sink.table(tables.data_table(params, data, summary), "setup-data", "Data.")
     sink.table(tables.models_table(params, counts), "setup-models",
-               "Models: one run per row, with the number of trainable parameters.")
+               "Models: one configuration per row, the seeds it is trained with (the first is the study's, or the "
+               "run set beside the study's numbers) and the number of trainable parameters.")
     sink.table(tables.training_table(params), "setup-training", "Training configuration, the same for every run.")
     if params.assumptions:
         sink.bullets(params.assumptions, "Where the study leaves a detail open, this report assumes:")
@@ -98,12 +104,15 @@ def training(report: ReportContext) -> None:
     report.sink.record("history", report.history)
     report.sink.record("status", report.status)
     report.sink.table(tables.runs_table(report.status), "runs",
-                      "Runs: status, epochs completed (and trained by this execution) and wall time.")
+                      "Runs, one per configuration and seed: status, epochs completed (and trained by this execution) "
+                      "and wall time.")
 
 
 def _curves_caption(report: ReportContext) -> str:
     t = report.params.training
-    text = "Loss and accuracy per epoch: train (solid, running mean over the epoch) and val (dashed, test split)"
+    text = ("Loss and accuracy per epoch, mean over seeds with a 95% confidence band: train as the studies report it "
+            "(solid, running mean over the epoch in train mode), train in evaluation mode on the train probe set "
+            "(dotted) and val (dashed, test split)")
     if t.schedule == "step":
         text += f"; the learning rate drops × {t.gamma:g} every {t.step_size} epoch{'s' if t.step_size > 1 else ''}"
     elif t.schedule == "cosine":
@@ -121,49 +130,59 @@ def curves(report: ReportContext, first_epochs: bool = True) -> None:
         if published:
             for run in report.params.runs:
                 if run.id in published:
-                    sink.table(tables.first_epochs_table(history, run.id, published[run.id]),
+                    sink.table(tables.first_epochs_table(report.params, history, run.id, published[run.id]),
                                f"first-epochs-{run.id.lower()}",
-                               f"{run.label}: first five epochs, study vs this run (Δ = run − study).")
+                               f"{run.label}: first five epochs, the study's numbers, the study-seed run and the mean "
+                               "± 95% CI over seeds.")
         else:
-            sink.table(tables.epochs_table(history, n=5), "first-epochs", "First epochs of every run.")
-        sink.markdown(tables.first_epoch_sentence(history, published))
-    sink.figure(plotting.learning_curves(history), "learning-curves", _curves_caption(report))
+            sink.table(tables.epochs_table(report.params, history, n=5), "first-epochs",
+                       "First epochs of every configuration, mean ± 95% CI over seeds.")
+        sink.markdown(tables.first_epoch_sentence(report.params, history, published))
+    sink.figure(plotting.learning_curves(history, labels=report.labels), "learning-curves", _curves_caption(report))
 
 
 def final_epoch(report: ReportContext) -> None:
     """The last completed epoch of every run, study vs run where the study published it."""
     published, note = report.reference("final_epoch"), report.reference("final_epoch_note")
-    report.sink.table(tables.final_epoch_table(report.history, published), "final-epoch",
-                      "Last completed epoch of every run" + (", study vs this run (Δ = run − study)." if published
-                                                             else ".") + (f" {note}" if note else ""))
-    report.sink.markdown(tables.final_sentence(report.history, published))
+    report.sink.table(tables.final_epoch_table(report.params, report.history, published), "final-epoch",
+                      "Last completed epoch of every configuration, mean ± 95% CI over seeds"
+                      + (", beside the study's numbers and the study-seed run." if published else ".")
+                      + (f" {note}" if note else ""))
+    report.sink.markdown(tables.final_sentence(report.params, report.history, published))
     report.sink.record("final", tables.final_rows(report.history))
 
 
 def gap(report: ReportContext) -> None:
     """The generalization gap at the last epoch and over the epochs."""
     published = report.reference("gap")
-    report.sink.table(tables.gap_table(report.history, published), "gap",
-                      "Generalization gap at the last epoch" + (", study vs this run" if published else "")
-                      + ", and its range over all epochs.")
-    report.sink.figure(plotting.metric_over_epochs(report.history, "gap", reference=published), "gap-over-epochs",
-                       "Generalization gap per epoch" + (" (dotted: the study's final-epoch gap)." if published else "."))
-    report.sink.markdown(tables.gap_sentence(report.history, published))
+    report.sink.table(tables.gap_table(report.params, report.history, published), "gap",
+                      "Generalization gap at the last epoch, mean ± 95% CI over seeds: as the studies measure it "
+                      "(running-mean train accuracy over the last epoch − val accuracy"
+                      + ("; the study's published gap beside it" if published else "")
+                      + ") and in evaluation mode (train probe set accuracy − val accuracy, on the final weights).")
+    report.sink.figure(plotting.metric_over_epochs(report.history, labels=report.labels, reference=published),
+                       "gap-over-epochs", "Generalization gap per epoch, mean over seeds with a 95% band: eval mode "
+                       "(solid) and with the running train accuracy (dashed)"
+                       + ("; dotted: the study's final-epoch gap." if published else "."))
+    report.sink.markdown(tables.gap_sentence(report.params, report.history, published))
 
 
 def ablation(report: ReportContext) -> None:
     """Study 004's per-configuration tables (outcome, parameters, final numbers, study vs run)."""
     params, sink = report.params, report.sink
-    models = tables.models_table(params, {run_id: run.parameters for run_id, run in report.results.runs.items()})
-    sink.table(tables.ablation_table(params, report.status, report.history, models, ("parameters", "test_acc")),
-               "ablation", "Per configuration: outcome, parameters and final val accuracy, study vs run (Δ = run − "
-                           "study; — where the study or this run has no number).")
-    sink.table(tables.ablation_table(params, report.status, report.history, models, ("train_loss", "test_loss", "gap"),
-                                     outcome=False),
-               "ablation-losses", "Per configuration: final train and val loss and the generalization gap, study vs run.")
-    sink.markdown(tables.ablation_sentence(report.status, report.history))
-    sink.figure(plotting.metric_over_epochs(report.history, "gap"), "gap-over-epochs",
-                "Generalization gap (train acc − val acc) per epoch.")
+    parameters = {run_id: run.parameters for run_id, run in report.results.runs.items()}
+    sink.table(tables.ablation_table(params, report.status, report.history, parameters, ("parameters", "test_acc")),
+               "ablation", "Per configuration: the outcome of every seed, parameters and final val accuracy (mean ± 95% "
+                           "CI over completed seeds) beside the study's (— where the study has no number).")
+    sink.table(tables.ablation_table(params, report.status, report.history, parameters,
+                                     ("train_loss", "test_loss", "gap"), outcome=False),
+               "ablation-losses", "Per configuration: final train and val loss and the generalization gap (the "
+                                  "studies' running-mean train accuracy), mean ± 95% CI over completed seeds, beside "
+                                  "the study's.")
+    sink.markdown(tables.ablation_sentence(params, report.status, report.history))
+    sink.figure(plotting.metric_over_epochs(report.history, labels=report.labels), "gap-over-epochs",
+                "Generalization gap (train acc − val acc) per epoch, mean over seeds with a 95% band: eval mode "
+                "(solid) and with the running train accuracy (dashed).")
 
 
 # ============================================================================ probes
@@ -183,15 +202,18 @@ def noise(report: ReportContext) -> None:
     for metric in ("accuracy", "loss"):
         if report.reference(f"noise_{metric}"):
             sink.table(tables.noise_reference_table(report.params, frame, metric), f"noise-study-{metric}",
-                       f"Test {metric} under absolute Gaussian weight noise per σ, study vs this run where the study "
-                       "gives a number (mean over draws, Δ = run − study).")
-    sink.table(tables.noise_table(frame), "noise", "Loss and accuracy under weight noise, absolute σ (the study's) and "
-               "relative σ (noise-to-weight norm ratio per tensor), mean ± 95% CI over draws.")
-    published = report.reference("noise_accuracy")
-    sink.figure(plotting.noise_robustness(frame, "accuracy", published), "noise-accuracy",
-                "Accuracy under weight noise: mean over draws with 95% CI band"
+                       f"Test {metric} under absolute Gaussian weight noise per σ: the study's number where it gives "
+                       "one, the study-seed run and the mean ± 95% CI over seeds (each seed: mean over draws).")
+    sink.table(tables.noise_table(report.params, frame), "noise", "Loss and accuracy under weight noise, absolute σ "
+               "(the study's) and relative σ (noise-to-weight norm ratio per tensor): each seed's mean over draws, "
+               "mean ± 95% CI over seeds.")
+    published = {c: v for c, v in ((c, report.reference("noise_accuracy", {}).get(c) or
+                                    report.reference("noise_accuracy", {}).get(tables.study_run(report.params, c)))
+                                   for c in report.labels) if v}
+    sink.figure(plotting.noise_robustness(frame, "accuracy", published, labels=report.labels), "noise-accuracy",
+                "Accuracy under weight noise: mean over seeds with a 95% CI band (each seed: mean over draws)"
                 + ("; squares: the study's published accuracies." if published else "."))
-    sink.markdown(tables.noise_sentence(frame))
+    sink.markdown(tables.noise_sentence(report.params, frame))
     sink.record("noise", frame)
 
 
@@ -201,8 +223,9 @@ def flatness(report: ReportContext) -> None:
     if frame is None:
         return
     report.sink.table(tables.flatness_table(report.params, frame), "flatness",
-                      "The study's flatness |L(θ + δ) − L(θ)| on the train probe set, δ ~ N(0, σ²I), mean and 95% CI "
-                      "over draws" + ("; the study published only an order, so each architecture's rank (1 = least "
+                      "The study's flatness |L(θ + δ) − L(θ)| on the train probe set, δ ~ N(0, σ²I): each seed's mean "
+                      "over draws, mean ± 95% CI over seeds" + ("; the study published only an order, so each "
+                                                                 "architecture's rank (1 = least "
                                       "flat) is set beside ours." if report.reference("flatness_order") else "."))
     report.sink.record("flatness", frame)
 
@@ -214,12 +237,13 @@ def hessian(report: ReportContext) -> None:
         return
     study_kappa = report.reference("condition_number")
     sink.table(tables.hessian_table(report.params, frame), "hessian",
-               "Curvature: λmax by Lanczos on the fixed train probe set (ours), by the study's method (power iteration "
-               "on one mini-batch, train mode) and as published; λmin, the condition number"
+               "Curvature, mean ± 95% CI over seeds: λmax by Lanczos on the fixed train probe set (ours), by the study's "
+               "method (power iteration on one mini-batch, train mode), as published and for the study-seed run; how "
+               "many seeds have negative curvature, the condition number where defined"
                + (" beside the study's published one" if study_kappa else "") + " and the Hutchinson trace (ours).")
-    sink.figure(plotting.lambda_bars(frame, report.published("lambda_max")), "lambda-max",
-                "Top Hessian eigenvalue per run: ours, the study's method"
-                + (", the study's published value." if report.reference("lambda_max") else "."))
+    sink.figure(plotting.lambda_bars(frame, report.published("lambda_max"), labels=report.labels), "lambda-max",
+                "Top Hessian eigenvalue per configuration, each seed a dot, the mean as a line with its 95% CI: ours, "
+                "the study's method" + ("; stars: the study's published value." if report.reference("lambda_max") else "."))
     sink.markdown(tables.hessian_sentence(report.params, frame))
     sink.record("hessian", frame)
 
@@ -248,11 +272,12 @@ def sharpness(report: ReportContext) -> None:
     if frame is None:
         return
     sink.table(tables.sharpness_table(report.params, frame), "sharpness",
-               "ε-sharpness on the train probe set (nats): SAM after the projected ascent (ours) and at its first-order "
-               "step, the study's published value, and ASAM.")
-    sink.figure(plotting.sharpness_bars(frame, report.published("sam_sharpness")), "sam-sharpness",
-                "SAM sharpness per run: after the ascent (ours), first-order step"
-                + (", the study's published value." if report.reference("sam_sharpness") else "."))
+               "ε-sharpness on the train probe set (nats), mean ± 95% CI over seeds: SAM after the projected ascent "
+               "(ours) and at its first-order step, the study's published value beside the study-seed run, and ASAM.")
+    sink.figure(plotting.sharpness_bars(frame, report.published("sam_sharpness"), labels=report.labels),
+                "sam-sharpness", "SAM sharpness per configuration, each seed a dot, the mean as a line with its 95% CI: "
+                "after the ascent (ours), first-order step"
+                + ("; stars: the study's published value." if report.reference("sam_sharpness") else "."))
     sink.markdown(tables.sharpness_sentence(report.params, frame))
     sink.record("sharpness", frame)
 
@@ -263,7 +288,7 @@ def gradient(report: ReportContext) -> None:
     if frame is None:
         return
     report.sink.table(tables.gradient_table(report.params, frame), "gradient-norm",
-                      "Gradient norm per run on the train and test probe sets"
+                      "Gradient norm per configuration on the train and test probe sets, mean ± 95% CI over seeds"
                       + (", with the study's published value." if report.reference("grad_norm") else "."))
     report.sink.record("gradient", frame)
 
@@ -274,8 +299,9 @@ def slices(report: ReportContext) -> None:
     if frame is None:
         return
     kinds = [plotting.DIRECTION_LABELS[k] for k in dict.fromkeys(frame["direction"])]
-    report.sink.figure(plotting.slices(frame), "slice1d",
-                       "Loss along L(θ + α d) on the train (solid) and test (dashed) probe sets; "
+    report.sink.figure(plotting.slices(frame, labels=report.labels), "slice1d",
+                       "Loss along L(θ + α d), mean over seeds (each along its own direction) with a 95% band, on the "
+                       "train (solid) and test (dashed) probe sets; "
                        + (" (left) and ".join(kinds) + " (right)." if len(kinds) == 2 else f"{kinds[0]}."))
     report.sink.record("slice1d", frame)
 
@@ -287,12 +313,15 @@ def surfaces(report: ReportContext) -> None:
         return
     splits = " and ".join(dict.fromkeys(frame["split"]))
     for run in report.params.runs:
-        if run.id not in set(frame["run"]):
+        run_id = tables.study_run(report.params, run.id)
+        if run_id not in set(frame["run"]):
             continue
+        label = frame[frame["run"] == run_id]["label"].iloc[0]
         for kind in dict.fromkeys(frame["direction"]):
-            sink.figure(plotting.surfaces_of(frame, run.id, direction=kind), f"surface-{run.id.lower()}-{kind}",
-                        f"{run.label}: loss on θ + α d₁ + β d₂ (d₁ ⊥ d₂, each a {plotting.DIRECTION_LABELS[kind]}), "
-                        f"{splits} probe set{'s' if ' and ' in splits else ''}; + marks θ.")
+            sink.figure(plotting.surfaces_of(frame, run_id, direction=kind), f"surface-{run.id.lower()}-{kind}",
+                        f"{label} (the study seed): loss on θ + α d₁ + β d₂ (d₁ ⊥ d₂, each a "
+                        f"{plotting.DIRECTION_LABELS[kind]}), {splits} probe set{'s' if ' and ' in splits else ''}; "
+                        "+ marks θ.")
     sink.table(tables.loss_range_table(report.params, frame), "loss-ranges",
                "Loss over the grid per run, split and direction kind (nats)"
                + (", with the study's published range beside the rows of its direction kind."
@@ -310,14 +339,16 @@ def interpolation(report: ReportContext) -> None:
     barriers = report.results.probes.barriers
     max_loss, note = report.reference("interpolation_max_loss"), report.reference("barriers")
     bn = set(path["bn"])
-    sink.figure(plotting.interpolation(path, reference_max=max_loss), "interpolation",
-                "Loss on the straight line between two trained minima, train (solid) and test (dashed) probe sets"
+    sink.figure(plotting.interpolation(path, reference_max=max_loss, labels=report.labels), "interpolation",
+                "Loss on the straight line between two trained minima (disjoint pairs of seeds), mean over pairs with a "
+                "95% band, train (solid) and test (dashed) probe sets"
                 + ("; BatchNorm statistics interpolated, or recomputed at each α (dotted)." if "recompute" in bn else "."))
-    sink.table(tables.barrier_table(barriers, max_loss), "barriers",
+    sink.table(tables.barrier_table(report.params, barriers, max_loss), "barriers",
                "Loss barrier: largest excess over the straight line between the endpoint losses (nats), and the error "
-               "barrier" + ("; the study's largest loss on the path beside ours." if max_loss else ".")
+               "barrier, mean ± 95% CI over seed pairs" + ("; the study's largest loss on the path beside ours." if max_loss
+                                                           else ".")
                + (f" The study, which published no barrier numbers: {note}." if note else ""))
-    sink.markdown(tables.barrier_sentence(barriers, max_loss))
+    sink.markdown(tables.barrier_sentence(report.params, barriers, max_loss))
     sink.record("barriers", barriers)
 
 
@@ -326,8 +357,8 @@ def summary(report: ReportContext) -> None:
     found = report.results.probes
     report.sink.table(tables.ablation_summary_table(report.params, report.status, report.history, found.hessian,
                                                     found.surface2d), "summary",
-                      "The study's summary tables, study vs run: val accuracy, λmax, condition number, train-loss "
-                      "spread over the grid and outcome per configuration.")
+                      "The study's summary tables, study vs this report's seeds: val accuracy and λmax (mean ± 95% CI "
+                      "over seeds), condition number, train-loss spread over the grid (study-seed run) and outcomes.")
 
 
 # ============================================================================ verdicts
@@ -337,7 +368,7 @@ def claims(report: ReportContext) -> None:
     verdicts = claims_mod.evaluate(report.params, report.results.probes.evidence(report.history, report.status))
     report.sink.claims(verdicts)
     report.sink.markdown(claims_mod.summary_sentence(verdicts))
-    report.sink.headline(tables.headline(report.history, verdicts))
+    report.sink.headline(tables.headline(report.params, report.history, verdicts))
 
 
 def reproducibility(report: ReportContext) -> None:

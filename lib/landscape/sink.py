@@ -269,9 +269,10 @@ class Report:
         """The claims table, each verdict coloured; counts go to metrics.json and the summary."""
         df = claims_mod.table(list(claims))
         classes = pd.DataFrame("", index=df.index, columns=df.columns)
-        classes["verdict"] = [f"verdict verdict-{c.verdict}" for c in claims]
+        classes["verdict"] = [f"verdict verdict-{c.headline.split()[0]}" for c in claims]
         self.claim_counts = claims_mod.counts(list(claims))
-        self.record("claims", [{"text": c.text, "verdict": c.verdict, "evidence": c.evidence, "check": c.check}
+        self.record("claims", [{"text": c.text, "verdict": c.headline, "ours": c.verdict, "study_method": c.study_verdict,
+                                "evidence": c.evidence, "study_evidence": c.study_evidence, "check": c.check}
                                for c in claims])
         self.table(df, key, caption, row_classes=classes)
 

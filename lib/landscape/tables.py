@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from . import stats
 from .data import DATASETS, NORMALIZATIONS
 from .params import DataSource, ReportParams, is_stand_in
 from .pipeline import DataSummary, RunRecord
@@ -23,7 +24,7 @@ from .pipeline import DataSummary, RunRecord
 METRIC_NAMES = {"train_loss": "train loss", "train_acc": "train acc", "test_loss": "val loss", "test_acc": "val acc"}
 #: order of the numbers in ``reference.first_epochs`` rows after the epoch
 FIRST_EPOCH_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")
-STUDY, RUN, DELTA = "study", "run", "Δ"
+STUDY, RUN, SEEDS = "study", "run", "seeds: mean ± 95% CI"
 NO_EPOCH = "No run completed an epoch (the runs table says where each one diverged), so there are no final numbers."
 
 
@@ -36,13 +37,12 @@ def reference(params: ReportParams, key: str, default: Any = None) -> Any:
 
 def history_frame(params: ReportParams, runs: Mapping[str, RunRecord]) -> pd.DataFrame:
     """All runs' per-epoch histories in one tidy frame (see module docstring)."""
-    labels = {r.id: r.label for r in params.runs}
-    frames = [pd.DataFrame(run.history).assign(run=run_id, label=labels[run_id])
+    frames = [pd.DataFrame(run.history).assign(run=run_id, label=run.label, config=run.config, seed=run.seed)
               for run_id, run in runs.items() if run.history]
     if not frames:
-        return pd.DataFrame(columns=["run", "label", "epoch", *FIRST_EPOCH_COLUMNS, "gap"])
+        return pd.DataFrame(columns=["run", "label", "config", "seed", "epoch", *FIRST_EPOCH_COLUMNS, "gap", "eval_gap"])
     df = pd.concat(frames, ignore_index=True)
-    first = ["run", "label", "epoch"]
+    first = ["run", "label", "config", "seed", "epoch"]
     return df[first + [c for c in df.columns if c not in first]]
 
 
@@ -56,13 +56,13 @@ def run_status(params: ReportParams, runs: Mapping[str, RunRecord]) -> pd.DataFr
     """One row per run: run, label, status (completed / diverged / failed), epochs (completed),
     diverged_epoch, trained_epochs (by this execution; 0 when loaded from the cache), time_s
     (summed epoch wall time), error (why a failed run failed)."""
-    labels = {r.id: r.label for r in params.runs}
-    return pd.DataFrame([{"run": run_id, "label": labels[run_id], "status": run.status, "epochs": len(run.history),
+    return pd.DataFrame([{"run": run_id, "label": run.label, "config": run.config, "seed": run.seed,
+                          "status": run.status, "epochs": len(run.history),
                           "diverged_epoch": run.diverged_epoch, "trained_epochs": run.trained_epochs,
                           "time_s": float(sum(r["time_s"] for r in run.history)), "error": run.error}
                          for run_id, run in runs.items()],
-                        columns=["run", "label", "status", "epochs", "diverged_epoch", "trained_epochs", "time_s",
-                                 "error"]).astype({"diverged_epoch": "Int64"})
+                        columns=["run", "label", "config", "seed", "status", "epochs", "diverged_epoch",
+                                 "trained_epochs", "time_s", "error"]).astype({"diverged_epoch": "Int64"})
 
 
 def runs_table(status: pd.DataFrame) -> pd.DataFrame:
@@ -92,13 +92,14 @@ def data_table(params: ReportParams, data: DataSource, summary: DataSummary) -> 
 
 
 def models_table(params: ReportParams, parameters: Mapping[str, int]) -> pd.DataFrame:
-    """One row per run: id, label, zoo model, options, seed and trainable parameter count
-    (``parameters``: run id -> count, ``pipeline.describe``)."""
+    """One row per configuration: id, label, zoo model, options, seeds (the study's first) and
+    trainable parameter count (``parameters``: run id -> count, ``pipeline.describe``)."""
     rows = []
-    for run in params.runs:
+    for config, reps in params.replicates_of.items():
+        run = params.config(config)
         options = ", ".join(f"{k}={v}" for k, v in run.options.items()) or "—"
-        rows.append({"run": run.id, "label": run.label, "model": run.model, "options": options,
-                     "seed": run.seed, "parameters": parameters[run.id]})
+        rows.append({"configuration": config, "label": run.label, "model": run.model, "options": options,
+                     "seeds": ", ".join(str(r.seed) for r in reps), "parameters": parameters[reps[0].id]})
     return pd.DataFrame(rows)
 
 
@@ -115,167 +116,202 @@ def training_table(params: ReportParams) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
-# ---------------------------------------------------------------------------- study vs run
+# ---------------------------------------------------------------------------- over seeds
+# A configuration's number is the mean over its seeds with a 95% t interval (``stats.mean_ci``),
+# shown as "mean ± half-width"; where the study published a number, the run that matches its
+# setup (the configuration's first, study seed) is set beside it.
 
-def _comparison(ours: Mapping[str, float], theirs: Mapping[str, float] | None, columns: Sequence[str]) -> dict:
-    """Flat {(metric, study|run|Δ): value} for one row."""
-    row = {}
-    for col in columns:
-        name = METRIC_NAMES.get(col, col)
-        mine = ours.get(col, np.nan)
-        mine = np.nan if mine is None else float(mine)
-        if theirs is None:
-            row[(name, RUN)] = mine
-            continue
-        published = theirs.get(col)
-        published = np.nan if published is None else float(published)
-        row[(name, STUDY)], row[(name, RUN)], row[(name, DELTA)] = published, mine, mine - published
-    return row
+def ci_cell(values: Sequence[float], digits: int = 4) -> str:
+    """"mean ± 95% CI half-width" over seeds ("mean (n = 1)" with one seed, "—" with none)."""
+    found = stats.mean_ci(values)
+    if found.n == 0:
+        return "—"
+    if not found.defined:
+        return f"{found.estimate:.{digits}f} (n = 1)"
+    return f"{found.estimate:.{digits}f} ± {found.half_width:.{digits}f}"
 
 
-def _frame(rows: list[dict], template: dict) -> pd.DataFrame:
-    """Rows keyed by (group, column) as a frame with two header rows, in the order of
-    ``template``'s keys; the header stays when there are no rows (no run completed an epoch)."""
-    columns = list(template)
-    return pd.DataFrame([[r.get(c, np.nan) for c in columns] for r in rows], columns=pd.MultiIndex.from_tuples(columns))
+def configs_in(params: ReportParams, frame: pd.DataFrame) -> list[str]:
+    """The configurations present in ``frame``, in params order."""
+    present = set(frame["config"]) if "config" in frame else set()
+    return [c for c in params.replicates_of if c in present]
 
 
-def first_epochs_table(history: pd.DataFrame, run_id: str, reference_rows: Sequence[Sequence[float]] | None,
-                       n: int = 5) -> pd.DataFrame:
-    """The first ``n`` epochs of one run: train/val loss and accuracy, with the study's rows
-    (``[epoch, train loss, train acc, val loss, val acc]``) and the difference beside ours when
-    given. Epochs the run did not reach show "—" for the run."""
-    ours = history[history["run"] == run_id].set_index("epoch")
+def config_labels(params: ReportParams) -> dict[str, str]:
+    return {r.id: r.label for r in params.runs}
+
+
+def study_run(params: ReportParams, config: str) -> str:
+    """The run id of a configuration's study seed (its first)."""
+    return params.replicates_of[config][0].id
+
+
+def _seed_column(params: ReportParams, config: str) -> str:
+    return f"seed {params.replicates_of[config][0].seed}"
+
+
+def first_epochs_table(params: ReportParams, history: pd.DataFrame, config: str,
+                       reference_rows: Sequence[Sequence[float]] | None, n: int = 5) -> pd.DataFrame:
+    """The first ``n`` epochs of one configuration: train/val loss and accuracy, per metric the
+    study's row (``[epoch, train loss, train acc, val loss, val acc]``), the study-seed run and
+    the mean ± 95% CI over seeds. Epochs not reached show "—"."""
+    rows = history[history["config"] == config]
+    seed_rows = rows[rows["run"] == study_run(params, config)].set_index("epoch")
     theirs = {int(r[0]): dict(zip(FIRST_EPOCH_COLUMNS, r[1:])) for r in (reference_rows or [])}
-    epochs = sorted(set(theirs) | set(ours.index))[:n] if theirs else sorted(ours.index)[:n]
-    def row(epoch: int) -> dict:
-        mine = ours.loc[epoch].to_dict() if epoch in ours.index else {}
-        return {("epoch", ""): epoch,
-                **_comparison(mine, theirs.get(epoch, {}) if reference_rows else None, FIRST_EPOCH_COLUMNS)}
-
-    return _frame([row(epoch) for epoch in epochs], row(0))
-
-
-def final_epoch_table(history: pd.DataFrame, reference_final: Mapping[str, Mapping[str, float]] | None = None
-                      ) -> pd.DataFrame:
-    """Last completed epoch per run (train/val loss and accuracy) with the study's final-epoch
-    numbers beside ours for the runs the reference names."""
-    def row(run_id: str, mine: Mapping) -> dict:
-        theirs = None if reference_final is None else (reference_final.get(run_id) or {})
-        return {("model", ""): mine.get("label", ""), ("epochs", RUN): int(mine.get("epoch", 0)),
-                **_comparison(mine, theirs, FIRST_EPOCH_COLUMNS)}
-
-    df = _frame([row(run_id, mine.to_dict()) for run_id, mine in final_rows(history).iterrows()], row("", {}))
-    if reference_final is None:  # our numbers only: one header row
-        df.columns = [name for name, _ in df.columns]
+    epochs = sorted(set(theirs) | set(rows["epoch"]))[:n]
+    out = []
+    for epoch in epochs:
+        row = {("epoch", ""): epoch}
+        at = rows[rows["epoch"] == epoch]
+        for col in FIRST_EPOCH_COLUMNS:
+            name = METRIC_NAMES[col]
+            if reference_rows:
+                row[(name, STUDY)] = theirs.get(epoch, {}).get(col, np.nan)
+                row[(name, _seed_column(params, config))] = seed_rows[col].get(epoch, np.nan)
+            row[(name, SEEDS)] = ci_cell(at[col])
+        out.append(row)
+    df = pd.DataFrame(out)
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
     return df
 
 
-def gap_table(history: pd.DataFrame, reference_gap: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """Final-epoch generalization gap (train acc − val acc) per run, with the largest and
-    smallest gap over all epochs, and the study's gap beside ours where given."""
-    extremes = history.groupby("run")["gap"].agg(["min", "max"])
-
-    def row(run_id: str, mine: Mapping) -> dict:
-        theirs = None if reference_gap is None else {"gap": (reference_gap or {}).get(run_id)}
-        return {("model", ""): mine.get("label", ""), ("epochs", RUN): int(mine.get("epoch", 0)),
-                **_comparison({"gap": mine.get("gap")}, theirs, ["gap"]),
-                ("gap over epochs", "min"): float(extremes["min"].get(run_id, np.nan)),
-                ("gap over epochs", "max"): float(extremes["max"].get(run_id, np.nan))}
-
-    return _frame([row(run_id, mine.to_dict()) for run_id, mine in final_rows(history).iterrows()], row("", {}))
+def epochs_table(params: ReportParams, history: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The first ``n`` epochs of every configuration, mean ± 95% CI over seeds (when the study
+    published none)."""
+    out = []
+    for config in configs_in(params, history):
+        rows = history[(history["config"] == config) & (history["epoch"] <= n)]
+        for epoch, at in rows.groupby("epoch"):
+            out.append({"model": config_labels(params)[config], "epoch": int(epoch), "seeds": at["seed"].nunique(),
+                        **{METRIC_NAMES[c]: ci_cell(at[c]) for c in FIRST_EPOCH_COLUMNS}})
+    return pd.DataFrame(out)
 
 
-def epochs_table(history: pd.DataFrame, n: int = 5) -> pd.DataFrame:
-    """The first ``n`` epochs of every run in one long table (when the study published none)."""
-    rows = history[history["epoch"] <= n].sort_values(["run", "epoch"], key=_params_order(history))
-    out = rows[["label", "epoch", *FIRST_EPOCH_COLUMNS]].rename(columns={"label": "model", **METRIC_NAMES})
-    return out.reset_index(drop=True)
+def final_epoch_table(params: ReportParams, history: pd.DataFrame,
+                      reference_final: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
+    """The last completed epoch per configuration: train/val loss and accuracy, mean ± 95% CI
+    over seeds, with the study's final-epoch numbers and the study-seed run beside them where
+    the study published them."""
+    finals = final_rows(history)
+    out = []
+    for config in configs_in(params, finals):
+        rows = finals[finals["config"] == config]
+        theirs = _final_reference(params, reference_final, config)
+        row = {("model", ""): config_labels(params)[config], ("seeds", ""): len(rows),
+               ("epochs", ""): ", ".join(str(e) for e in sorted(set(rows["epoch"].astype(int))))}
+        for col in FIRST_EPOCH_COLUMNS:
+            name = METRIC_NAMES[col]
+            if reference_final is not None:
+                row[(name, STUDY)] = np.nan if theirs.get(col) is None else float(theirs[col])
+                mine = rows[rows.index == study_run(params, config)][col]
+                row[(name, "study seed")] = float(mine.iloc[0]) if len(mine) else np.nan
+            row[(name, SEEDS)] = ci_cell(rows[col])
+        out.append(row)
+    df = pd.DataFrame(out)
+    if len(df):
+        df.columns = pd.MultiIndex.from_tuples(df.columns)
+    return df
 
 
-def _params_order(history: pd.DataFrame):
-    order = {r: i for i, r in enumerate(dict.fromkeys(history["run"]))}
-    return lambda col: col.map(order) if col.name == "run" else col
+def _final_reference(params: ReportParams, reference_final: Mapping | None, config: str) -> dict:
+    """The study's final-epoch numbers for a configuration (keyed by it or its study-seed run)."""
+    ref = reference_final or {}
+    return dict(ref.get(config) or ref.get(study_run(params, config)) or {})
+
+
+def gap_table(params: ReportParams, history: pd.DataFrame, reference_gap: Mapping[str, float] | None = None
+              ) -> pd.DataFrame:
+    """The final generalization gap per configuration, mean ± 95% CI over seeds, two ways: the
+    studies' (running-mean train accuracy over the last epoch − val accuracy; the study's
+    published gap beside it) and in evaluation mode (train probe set accuracy − val accuracy,
+    both on the final weights), with the eval-mode train accuracy and loss."""
+    finals = final_rows(history)
+    out = []
+    for config in configs_in(params, finals):
+        rows = finals[finals["config"] == config]
+        published_gap = (reference_gap or {}).get(config, (reference_gap or {}).get(study_run(params, config)))
+        row = {"model": config_labels(params)[config], "seeds": len(rows)}
+        if reference_gap is not None:
+            row["gap, study"] = np.nan if published_gap is None else float(published_gap)
+        row.update({"gap (running train acc)": ci_cell(rows["gap"]), "gap (eval mode)": ci_cell(rows["eval_gap"]),
+                    "train acc (eval mode)": ci_cell(rows["eval_train_acc"]),
+                    "train loss (eval mode)": ci_cell(rows["eval_train_loss"])})
+        out.append(row)
+    return pd.DataFrame(out)
 
 
 # ---------------------------------------------------------------------------- sentences
 # Prose that states a result is built here from the numbers, never typed into a notebook.
 
-def _with_reference(value: float, published: float | None) -> str:
-    if published is None:
-        return f"{value:.4f}"
-    return f"{value:.4f} (study {published:.4f}, Δ {value - published:+.4f})"
+def _with_reference(text: str, published: float | None) -> str:
+    return text if published is None else f"{text} (study {published:.4f})"
 
 
-def first_epoch_sentence(history: pd.DataFrame, reference_rows: Mapping[str, Sequence] | None = None) -> str:
-    """Val accuracy of every run after its first epoch, with the study's where published."""
+def first_epoch_sentence(params: ReportParams, history: pd.DataFrame,
+                         reference_rows: Mapping[str, Sequence] | None = None) -> str:
+    """Val accuracy of every configuration after its first epoch (mean ± 95% CI over seeds), with
+    the study's where published."""
     parts = []
-    for run_id, rows in history[history["epoch"] == 1].set_index("run").iterrows():
+    first = history[history["epoch"] == 1]
+    for config in configs_in(params, first):
         published = None
-        for ref in (reference_rows or {}).get(run_id, []):
+        for ref in (reference_rows or {}).get(config, []):
             if int(ref[0]) == 1:
                 published = float(ref[1 + FIRST_EPOCH_COLUMNS.index("test_acc")])
-        parts.append(f"{rows['label']} {_with_reference(float(rows['test_acc']), published)}")
-    return "After the first epoch, val accuracy is " + "; ".join(parts) + "." if parts else ""
+        cell = ci_cell(first[first["config"] == config]["test_acc"])
+        parts.append(f"{config_labels(params)[config]} {_with_reference(cell, published)}")
+    return ("After the first epoch, val accuracy (mean ± 95% CI over seeds) is " + "; ".join(parts) + "."
+            if parts else "")
 
 
-def final_sentence(history: pd.DataFrame, reference_final: Mapping[str, Mapping[str, float]] | None = None) -> str:
-    """Which run ends with the highest val accuracy and the lowest val loss, with the numbers."""
+def final_sentence(params: ReportParams, history: pd.DataFrame,
+                   reference_final: Mapping[str, Mapping[str, float]] | None = None) -> str:
+    """Final val accuracy and loss of every configuration over seeds, best first."""
     finals = final_rows(history)
     if finals.empty:
         return NO_EPOCH
-    best_acc, best_loss = finals["test_acc"].idxmax(), finals["test_loss"].idxmin()
-    ref = reference_final or {}
-
-    def published(run_id: str, key: str) -> float | None:
-        value = (ref.get(run_id) or {}).get(key)
-        return None if value is None else float(value)
-
-    epochs = sorted(set(int(e) for e in finals["epoch"]))
-    when = f"after {epochs[0]} epoch{'s' if epochs[0] != 1 else ''}" if len(epochs) == 1 else "at each run's last epoch"
-    text = (f"Highest final val accuracy ({when}): {finals.loc[best_acc, 'label']} with "
-            f"{_with_reference(float(finals.loc[best_acc, 'test_acc']), published(best_acc, 'test_acc'))}. "
-            f"Lowest final val loss: {finals.loc[best_loss, 'label']} with "
-            f"{_with_reference(float(finals.loc[best_loss, 'test_loss']), published(best_loss, 'test_loss'))}.")
-    others = [f"{row['label']} {row['test_acc']:.4f}" for run_id, row in finals.iterrows() if run_id != best_acc]
-    if others:
-        text += " Final val accuracy of the other runs: " + "; ".join(others) + "."
-    return text
+    means = finals.groupby("config")["test_acc"].mean().sort_values(ascending=False)
+    parts = []
+    for config in means.index:
+        rows = finals[finals["config"] == config]
+        published = _final_reference(params, reference_final, config).get("test_acc")
+        parts.append(f"{config_labels(params)[config]} val acc "
+                     f"{_with_reference(ci_cell(rows['test_acc']), None if published is None else float(published))}, "
+                     f"val loss {ci_cell(rows['test_loss'])}")
+    return "At the last epoch (mean ± 95% CI over seeds, highest val accuracy first): " + "; ".join(parts) + "."
 
 
-def gap_sentence(history: pd.DataFrame, reference_gap: Mapping[str, float] | None = None) -> str:
-    """Final generalization gap per run, its sign, and the study's gap where published."""
+def gap_sentence(params: ReportParams, history: pd.DataFrame, reference_gap: Mapping[str, float] | None = None) -> str:
+    """Final generalization gap per configuration both ways, and the study's where published."""
     finals = final_rows(history)
     parts = []
-    for run_id, row in finals.iterrows():
-        published = (reference_gap or {}).get(run_id)
-        gap = float(row["gap"])
-        ref = "" if published is None else f", study {published:+.4f}"
-        parts.append(f"{row['label']} {gap:+.4f} ({'train above val' if gap > 0 else 'val above train'}{ref})")
-    return "Final generalization gap (train acc − val acc): " + "; ".join(parts) + "." if parts else NO_EPOCH
+    for config in configs_in(params, finals):
+        rows = finals[finals["config"] == config]
+        published_gap = (reference_gap or {}).get(config, (reference_gap or {}).get(study_run(params, config)))
+        parts.append(f"{config_labels(params)[config]} {ci_cell(rows['eval_gap'])} in eval mode, "
+                     f"{ci_cell(rows['gap'])} with the running train accuracy"
+                     + ("" if published_gap is None else f" (study {published_gap:+.4f})"))
+    return ("Final generalization gap (train acc − val acc, mean ± 95% CI over seeds): " + "; ".join(parts) + ". "
+            "The running train accuracy averages over an epoch of changing weights in train mode (dropout on); "
+            "the eval-mode gap measures both accuracies on the final weights." if parts else NO_EPOCH)
 
 
-def headline(history: pd.DataFrame, verdicts: Sequence | None = None) -> str:
-    """The report's one-line result: the best final val accuracy against the others, and the
-    claim verdict counts."""
+def headline(params: ReportParams, history: pd.DataFrame, verdicts: Sequence | None = None) -> str:
+    """The report's one-line result: final val accuracy per configuration (mean over seeds),
+    best first, and the claim verdict counts."""
     finals = final_rows(history)
     if finals.empty:
         return "no run completed an epoch"
-    ranked = finals.sort_values("test_acc", ascending=False)
-    best = ranked.iloc[0]
-    text = f"best val acc {best['label']} {best['test_acc']:.4f}"
-    if len(ranked) == 2:
-        text += f" (vs {ranked.iloc[1]['label']} {ranked.iloc[1]['test_acc']:.4f})"
-    elif len(ranked) > 2:
-        text += f" (next {ranked.iloc[1]['label']} {ranked.iloc[1]['test_acc']:.4f}, lowest " \
-                f"{ranked.iloc[-1]['label']} {ranked.iloc[-1]['test_acc']:.4f}; {len(ranked)} runs)"
-    epochs = sorted(set(int(e) for e in finals["epoch"]))
-    if len(epochs) == 1:
-        text += f" after {epochs[0]} epoch{'s' if epochs[0] != 1 else ''}"
+    means = finals.groupby("config")["test_acc"].agg(["mean", "count"]).sort_values("mean", ascending=False)
+    labels = config_labels(params)
+    shown = [f"{labels[c]} {r['mean']:.4f}" for c, r in means.head(3).iterrows()]
+    text = f"val acc over seeds: {'; '.join(shown)}" + ("; …" if len(means) > 3 else "")
+    text += f" ({int(means['count'].min())}–{int(means['count'].max())} seeds)" if means["count"].nunique() > 1 \
+        else f" ({int(means['count'].iloc[0])} seeds each)"
     if verdicts:
         counts: dict[str, int] = {}
         for v in verdicts:
-            counts[v.verdict] = counts.get(v.verdict, 0) + 1
+            counts[v.headline] = counts.get(v.headline, 0) + 1
         text += "; claims: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
     return text
 
@@ -283,125 +319,127 @@ def headline(history: pd.DataFrame, verdicts: Sequence | None = None) -> str:
 # ---------------------------------------------------------------------------- probes
 # Frames from ``landscape.probes``; the study's numbers from ``params.reference``.
 
-def published(params: ReportParams, key: str, run_id: str) -> float | None:
-    """The study's number ``reference.<key>`` for a run: keyed by run id, or by the run's entry in
-    ``reference.reference_keys`` (e.g. an architecture name when the study had one model per
-    architecture and this report trains several seeds)."""
+def published(params: ReportParams, key: str, name: str) -> float | None:
+    """The study's number ``reference.<key>`` for ``name``: a configuration id or a run id.
+
+    The reference is keyed by configuration (the study's model, e.g. ``B``), by the study's name
+    for it (``reference.reference_keys``), or by run id (``A_s1``) where the study names a seed.
+    A configuration gets the number of its study-seed run; a run gets its configuration's number
+    only if it is that configuration's study-seed run (the run that matches the study's setup)."""
     values = reference(params, key) or {}
     if not isinstance(values, Mapping):
         return None
-    value = values.get(run_id, values.get((reference(params, "reference_keys") or {}).get(run_id)))
+    keys = reference(params, "reference_keys") or {}
+    replicates = params.replicates_of
+    if name in replicates:
+        candidates = [name, keys.get(name), replicates[name][0].id]
+    else:
+        rep = next((r for r in params.replicas if r.id == name), None)
+        candidates = [name] + ([rep.config, keys.get(rep.config)] if rep is not None and rep.study_seed else [])
+    value = next((values[c] for c in candidates if c is not None and c in values), None)
     return None if value is None else float(value)
 
 
 def noise_reference_table(params: ReportParams, noise: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """``metric`` ("accuracy" or "loss") per σ under absolute weight noise (mean over draws on
-    the test probe set), study (``reference.noise_<metric>``: run → σ → value) vs run vs Δ per
-    run, with the run's 95% CI half-width; the study's Table 5 in study 000."""
+    the test probe set), per configuration the study's number (``reference.noise_<metric>``,
+    keyed by configuration or study-seed run), the study-seed run and the mean ± 95% CI over
+    seeds; the study's Table 5 in study 000."""
     measured = noise[(noise["metric"] == metric) & (noise["scale"] == "absolute")]
     ref = reference(params, f"noise_{metric}") or {}
-    labels = {r.id: r.label for r in params.runs}
+    labels = config_labels(params)
     rows = []
     for sigma in sorted(measured["sigma"].unique()):
         row = {("σ", ""): float(sigma)}
-        for run_id in dict.fromkeys(measured["run"]):
-            mine = measured[(measured["run"] == run_id) & (measured["sigma"] == sigma)].iloc[0]
-            theirs = {float(k): v for k, v in (ref.get(run_id) or {}).items()}
-            study = theirs.get(float(sigma), np.nan)
-            row[(labels[run_id], STUDY)] = float(study)
-            row[(labels[run_id], RUN)] = float(mine["mean"])
-            row[(labels[run_id], DELTA)] = float(mine["mean"]) - float(study)
-            row[(labels[run_id], "± CI")] = (float(mine["ci_high"]) - float(mine["ci_low"])) / 2
+        for config in configs_in(params, measured):
+            at = measured[(measured["config"] == config) & (measured["sigma"] == sigma)]
+            theirs = {float(k): v for k, v in (ref.get(config) or ref.get(study_run(params, config)) or {}).items()}
+            seed = at[at["run"] == study_run(params, config)]["mean"]
+            row[(labels[config], STUDY)] = float(theirs.get(float(sigma), np.nan))
+            row[(labels[config], "study seed")] = float(seed.iloc[0]) if len(seed) else np.nan
+            row[(labels[config], SEEDS)] = ci_cell(at["mean"])
         rows.append(row)
     df = pd.DataFrame(rows)
     df.columns = pd.MultiIndex.from_tuples(df.columns)
     return df
 
-
-def noise_table(noise: pd.DataFrame) -> pd.DataFrame:
-    """Loss and accuracy under weight noise per run, scale and σ: mean ± 95% CI over draws."""
-    wide = noise[noise["metric"].isin(["loss", "accuracy"])].pivot_table(
-        index=["label", "scale", "sigma", "mode", "n", "num_draws"], columns="metric",
-        values=["mean", "ci_low", "ci_high"], sort=False)
-    out = pd.DataFrame({
-        "model": wide.index.get_level_values("label"), "noise": wide.index.get_level_values("scale"),
-        "σ": wide.index.get_level_values("sigma"), "loss": wide[("mean", "loss")].to_numpy(),
-        "loss ± CI": ((wide[("ci_high", "loss")] - wide[("ci_low", "loss")]) / 2).to_numpy(),
-        "accuracy": wide[("mean", "accuracy")].to_numpy(),
-        "accuracy ± CI": ((wide[("ci_high", "accuracy")] - wide[("ci_low", "accuracy")]) / 2).to_numpy(),
-        "draws": wide.index.get_level_values("num_draws").astype(int), "mode": wide.index.get_level_values("mode")})
-    return out
-
+def noise_table(params: ReportParams, noise: pd.DataFrame) -> pd.DataFrame:
+    """Loss and accuracy under weight noise per configuration, scale and σ: each seed's mean over
+    draws, then the mean ± 95% CI over seeds."""
+    out = []
+    for config in configs_in(params, noise):
+        mine = noise[noise["config"] == config]
+        for (scale, sigma), at in mine.groupby(["scale", "sigma"], sort=False):
+            loss, acc = at[at["metric"] == "loss"], at[at["metric"] == "accuracy"]
+            out.append({"model": config_labels(params)[config], "noise": scale, "σ": sigma, "seeds": at["seed"].nunique(),
+                        "loss": ci_cell(loss["mean"]), "accuracy": ci_cell(acc["mean"]),
+                        "draws per seed": int(at["num_draws"].iloc[0]), "mode": at["mode"].iloc[0]})
+    return pd.DataFrame(out)
 
 def flatness_table(params: ReportParams, flatness: pd.DataFrame) -> pd.DataFrame:
-    """The study's flatness |ΔL| per run and σ (mean, 95% CI over draws) and, when the study
-    published only an order (``reference.flatness_order``, least flat first, by the names of
-    ``reference.reference_keys``), each architecture's rank there and in this run (1 = least
-    flat; this run ranks architectures by their mean |ΔL| over seeds)."""
-    out = flatness[["label", "sigma", "mean", "ci_low", "ci_high", "num_draws", "base_loss", "mode", "n"]]
-    out = out.rename(columns={"label": "model", "sigma": "σ", "mean": "|ΔL| mean", "ci_low": "95% CI low",
-                              "ci_high": "95% CI high", "num_draws": "draws", "base_loss": "L(θ)"})
-    order = reference(params, "flatness_order")
-    if not order:
-        return out
+    """The study's flatness |ΔL| per configuration and σ (each seed's mean over draws, then mean ±
+    95% CI over seeds) and, when the study published only an order (``reference.flatness_order``,
+    least flat first, by the names of ``reference.reference_keys``), each architecture's rank
+    there and in this report (1 = least flat, by the mean over seeds)."""
     keys = reference(params, "reference_keys") or {}
-    group = flatness["run"].map(lambda run_id: keys.get(run_id, run_id))
-    means = flatness.assign(group=group).groupby(["sigma", "group"])["mean"].mean()
-    ranks = means.groupby(level="sigma").rank(ascending=False, method="min")
-    return out.assign(**{"rank (study)": [order.index(g) + 1 if g in order else np.nan for g in group],
-                         "rank (run)": [int(ranks[(s, g)]) for s, g in zip(flatness["sigma"], group)]})
-
-
-def _lambda_min(row: pd.Series) -> str:
-    """λmin as measured: "≤ x" when only the Ritz bound was needed (negative curvature proven)."""
-    if pd.isna(row["lambda_min"]):
-        return row.get("lambda_min_kind", "not converged")
-    return ("≤ " if row.get("lambda_min_kind") == "upper bound" else "") + f"{row['lambda_min']:.4g}"
-
-
-def _condition(row: pd.Series) -> str:
-    """The condition number λmax/λmin as measured, or why it is undefined."""
-    return f"{row['condition_number']:.4g}" if pd.notna(row["condition_number"]) else row["condition_status"]
-
+    order = reference(params, "flatness_order")
+    out = []
+    for config in configs_in(params, flatness):
+        for sigma, at in flatness[flatness["config"] == config].groupby("sigma"):
+            out.append({"model": config_labels(params)[config], "σ": sigma, "seeds": at["seed"].nunique(),
+                        "|ΔL|": ci_cell(at["mean"], 4), "_mean": at["mean"].mean(), "L(θ)": ci_cell(at["base_loss"]),
+                        "draws per seed": int(at["num_draws"].iloc[0]), "mode": at["mode"].iloc[0],
+                        "_key": keys.get(config, config)})
+    df = pd.DataFrame(out)
+    if order and len(df):
+        ranks = df.groupby("σ")["_mean"].rank(ascending=False, method="min").astype(int)
+        df = df.assign(**{"rank (study)": [order.index(k) + 1 if k in order else np.nan for k in df["_key"]],
+                          "rank (this report)": ranks})
+    return df.drop(columns=["_mean", "_key"])
 
 def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
-    """Per run: λmax by Lanczos on the fixed train set (ours) and by the study's method (power
-    iteration on one mini-batch), the study's published λmax, λmin (or its upper bound), the
-    condition number (or why it is undefined), the study's published one where given, and the
-    Hutchinson trace ± stderr."""
+    """Per configuration, mean ± 95% CI over seeds: λmax by Lanczos on the fixed train set (ours)
+    and by the study's method (power iteration on one mini-batch), with the study's published
+    λmax and the study-seed run's Lanczos λmax beside it; how many seeds show negative
+    curvature, the condition number where defined, and the Hutchinson trace."""
     rows = []
-    for run_id in dict.fromkeys(hessian["run"]):
-        ours = hessian[(hessian["run"] == run_id) & (hessian["method"] == "lanczos")].iloc[0]
-        study = hessian[(hessian["run"] == run_id) & (hessian["method"] == "study")]
-        ref = published(params, "lambda_max", run_id)
-        rows.append({"model": ours["label"], "λmax (Lanczos)": ours["lambda_max"],
-                     "λmax (study method)": float(study["lambda_max"].iloc[0]) if len(study) else np.nan,
-                     "λmax (study, published)": np.nan if ref is None else ref,
-                     "λmin (Lanczos)": _lambda_min(ours),
-                     "condition number": _condition(ours),
-                     **({"condition number (study, published)": published(params, "condition_number", run_id)}
-                        if reference(params, "condition_number") else {}),
-                     "trace": ours["trace"], "trace ± stderr": ours["trace_stderr"],
-                     "n (ours / study)": f"{int(ours['n'])} / {int(study['n'].iloc[0]) if len(study) else '—'}",
-                     "mode (ours / study)": f"{ours['mode']} / {study['mode'].iloc[0] if len(study) else '—'}"})
+    for config in configs_in(params, hessian):
+        mine = hessian[hessian["config"] == config]
+        ours, study = mine[mine["method"] == "lanczos"], mine[mine["method"] == "study"]
+        ref = published(params, "lambda_max", config)
+        seed = ours[ours["run"] == study_run(params, config)]["lambda_max"]
+        negative = int((ours["lambda_min"] < 0).sum())
+        kappas = ours["condition_number"].dropna()
+        row = {"model": config_labels(params)[config], "seeds": len(ours),
+               "λmax (Lanczos)": ci_cell(ours["lambda_max"], 4), "λmax (study method)": ci_cell(study["lambda_max"], 4),
+               "λmax (study, published)": np.nan if ref is None else ref,
+               "λmax, study seed": float(seed.iloc[0]) if len(seed) else np.nan,
+               "λmin < 0 (seeds)": f"{negative} of {len(ours)}",
+               "condition number": ci_cell(kappas, 4) if len(kappas) else "undefined in every seed"}
+        if reference(params, "condition_number"):
+            row["condition number (study, published)"] = published(params, "condition_number", config)
+        row.update({"trace": ci_cell(ours["trace"], 4) if ours["trace"].notna().any() else "—",
+                    "n (ours / study)": f"{int(ours['n'].iloc[0])} / {int(study['n'].iloc[0]) if len(study) else '—'}"})
+        rows.append(row)
     return pd.DataFrame(rows)
 
-
-def barrier_table(barriers: pd.DataFrame, published_max_loss: float | None = None) -> pd.DataFrame:
-    """Per pair, split and BatchNorm treatment: endpoint losses, the largest loss on the path and
-    the loss barrier (nats), with the study's largest loss on the path (one number for every
-    row, as study 001 gives it) and the difference beside ours when published."""
-    out = barriers[["pair", "split", "bn", "loss_a", "loss_b", "max_loss", "loss_barrier", "loss_alpha",
-                    "error_barrier", "mode", "n"]]
-    out = out.rename(columns={"loss_a": "L(A)", "loss_b": "L(B)", "max_loss": "max L on path",
-                              "loss_barrier": "loss barrier", "loss_alpha": "at α", "error_barrier": "error barrier"})
-    if published_max_loss is None:
-        return out
-    at = out.columns.get_loc("max L on path") + 1
-    out.insert(at, "max L, study", float(published_max_loss))
-    out.insert(at + 1, "max L, Δ", out["max L on path"] - float(published_max_loss))
-    return out
-
+def barrier_table(params: ReportParams, barriers: pd.DataFrame, published_max_loss: float | None = None
+                  ) -> pd.DataFrame:
+    """Per configuration, split and BatchNorm treatment, mean ± 95% CI over its disjoint seed
+    pairs: endpoint losses, the largest loss on the path and the loss and error barriers; the
+    study's largest loss on the path (one number, as study 001 gives it) beside ours."""
+    out = []
+    for config in configs_in(params, barriers):
+        for (split, bn), at in barriers[barriers["config"] == config].groupby(["split", "bn"], sort=False):
+            row = {"model": config_labels(params)[config], "split": split, "BN": bn, "pairs": len(at),
+                   "endpoint loss": ci_cell(pd.concat([at["loss_a"], at["loss_b"]]), 4),
+                   "max L on path": ci_cell(at["max_loss"], 4)}
+            if published_max_loss is not None:
+                row["max L, study"] = float(published_max_loss)
+            row.update({"loss barrier": ci_cell(at["loss_barrier"], 4), "error barrier": ci_cell(at["error_barrier"], 4),
+                        "n": int(at["n"].iloc[0])})
+            out.append(row)
+    return pd.DataFrame(out)
 
 def probes_sentence(probe) -> str:
     """The probe sets, what came from the probe cache, and which runs were not probed and why
@@ -415,73 +453,81 @@ def probes_sentence(probe) -> str:
     return text
 
 
-def noise_sentence(noise: pd.DataFrame) -> str:
-    """Accuracy at σ = 0 and at the largest σ (absolute noise) per run."""
+def noise_sentence(params: ReportParams, noise: pd.DataFrame) -> str:
+    """Accuracy at σ = 0 and at the largest σ (absolute noise) per configuration, over seeds."""
     acc = noise[(noise["metric"] == "accuracy") & (noise["scale"] == "absolute")]
     parts = []
-    for label, rows in acc.groupby("label", sort=False):
-        rows = rows.sort_values("sigma")
-        first, last = rows.iloc[0], rows.iloc[-1]
-        parts.append(f"{label} {first['mean']:.4f} at σ {first['sigma']:g} → {last['mean']:.4f} "
-                     f"(95% CI {last['ci_low']:.4f}–{last['ci_high']:.4f}) at σ {last['sigma']:g}")
-    return "Test probe-set accuracy under absolute weight noise: " + "; ".join(parts) + "." if parts else ""
-
+    for config in configs_in(params, acc):
+        rows = acc[acc["config"] == config]
+        low, high = rows["sigma"].min(), rows["sigma"].max()
+        parts.append(f"{config_labels(params)[config]} {ci_cell(rows[rows['sigma'] == low]['mean'])} at σ {low:g} → "
+                     f"{ci_cell(rows[rows['sigma'] == high]['mean'])} at σ {high:g}")
+    return ("Test probe-set accuracy under absolute weight noise (mean ± 95% CI over seeds): " + "; ".join(parts) + "."
+            if parts else "")
 
 def hessian_sentence(params: ReportParams, hessian: pd.DataFrame) -> str:
     parts = []
-    for run_id in dict.fromkeys(hessian["run"]):
-        ours = hessian[(hessian["run"] == run_id) & (hessian["method"] == "lanczos")].iloc[0]
-        study = hessian[(hessian["run"] == run_id) & (hessian["method"] == "study")]
-        text = f"{ours['label']} λmax {ours['lambda_max']:.4g} (Lanczos)"
+    for config in configs_in(params, hessian):
+        mine = hessian[hessian["config"] == config]
+        ours, study = mine[mine["method"] == "lanczos"], mine[mine["method"] == "study"]
+        text = f"{config_labels(params)[config]} λmax {ci_cell(ours['lambda_max'], 3)} (Lanczos)"
         if len(study):
-            ratio = float(study["lambda_max"].iloc[0]) / ours["lambda_max"] if ours["lambda_max"] else np.nan
-            text += f", {float(study['lambda_max'].iloc[0]):.4g} by the study's method (× {ratio:.3g})"
-        ref = published(params, "lambda_max", run_id)
+            ratio = (study.set_index("run")["lambda_max"] / ours.set_index("run")["lambda_max"]).dropna()
+            text += f", {ci_cell(study['lambda_max'], 3)} by the study's method (ratio {ci_cell(ratio, 3)})"
+        ref = published(params, "lambda_max", config)
         if ref is not None:
             text += f", study published {ref:g}"
         parts.append(text)
-    return ("Top Hessian eigenvalue: " + "; ".join(parts) + ". The ratio shows how much of a difference to the "
-            "study comes from the method (one mini-batch, a fixed number of power steps) rather than the minimum.")
+    return ("Top Hessian eigenvalue, mean ± 95% CI over seeds: " + "; ".join(parts) + ". The ratio shows how much of a "
+            "difference to the study comes from the method (one mini-batch, a fixed number of power steps) rather "
+            "than the minimum.")
 
-
-def barrier_sentence(barriers: pd.DataFrame, published_max_loss: float | None = None) -> str:
-    parts = [f"{r['pair']} {r['split']} ({r['bn']}): {r['loss_barrier']:.4f} nats at α {r['loss_alpha']:.2f}, "
-             f"max loss {_with_reference(float(r['max_loss']), published_max_loss)}" for _, r in barriers.iterrows()]
-    return "Loss barrier above the straight line between the endpoints: " + "; ".join(parts) + "." if parts else ""
-
+def barrier_sentence(params: ReportParams, barriers: pd.DataFrame, published_max_loss: float | None = None) -> str:
+    parts = []
+    for config in configs_in(params, barriers):
+        for (split, bn), at in barriers[barriers["config"] == config].groupby(["split", "bn"], sort=False):
+            parts.append(f"{config_labels(params)[config]} {split} (BN {bn}): {ci_cell(at['loss_barrier'])} nats "
+                         f"over {len(at)} pair{'s' if len(at) > 1 else ''}")
+    text = "Loss barrier above the straight line between the endpoints, mean ± 95% CI over seed pairs: " + "; ".join(parts)
+    if published_max_loss is not None:
+        text += f". The study's largest loss on its path: {published_max_loss:g}"
+    return text + "." if parts else ""
 
 def sharpness_table(params: ReportParams, sharpness: pd.DataFrame) -> pd.DataFrame:
-    """Per run: SAM ε-sharpness after the projected ascent and at SAM's single first-order step,
-    the study's published value (``reference.sam_sharpness``), ASAM, L(θ), n and mode."""
+    """Per configuration, mean ± 95% CI over seeds: SAM ε-sharpness after the projected ascent
+    and at SAM's single first-order step, the study's published value (``reference.sam_sharpness``)
+    and the study-seed run beside it, ASAM, L(θ)."""
     rows = []
-    for run_id in dict.fromkeys(sharpness["run"]):
-        mine = sharpness[sharpness["run"] == run_id].set_index("kind")
-        sam = mine.loc["sam"]
-        ref = published(params, "sam_sharpness", run_id)
-        row = {"model": sam["label"], "ρ (SAM)": sam["rho"], "SAM, ascent (ours)": sam["sharpness"],
-               "SAM, first-order step": sam["first_order"], "SAM (study, published)": np.nan if ref is None else ref}
-        if "asam" in mine.index:
-            row.update({"ρ (ASAM)": mine.loc["asam", "rho"], "ASAM, ascent": mine.loc["asam", "sharpness"]})
-        row.update({"L(θ)": sam["base_loss"], "ascent steps": int(sam["steps"]), "n": int(sam["n"]), "mode": sam["mode"]})
+    for config in configs_in(params, sharpness):
+        mine = sharpness[sharpness["config"] == config]
+        sam, asam = mine[mine["kind"] == "sam"], mine[mine["kind"] == "asam"]
+        ref = published(params, "sam_sharpness", config)
+        seed = sam[sam["run"] == study_run(params, config)]["sharpness"]
+        row = {"model": config_labels(params)[config], "seeds": len(sam), "ρ (SAM)": sam["rho"].iloc[0],
+               "SAM, ascent (ours)": ci_cell(sam["sharpness"], 4), "SAM, first-order step": ci_cell(sam["first_order"], 4),
+               "SAM (study, published)": np.nan if ref is None else ref,
+               "SAM, study seed": float(seed.iloc[0]) if len(seed) else np.nan}
+        if len(asam):
+            row.update({"ρ (ASAM)": asam["rho"].iloc[0], "ASAM, ascent": ci_cell(asam["sharpness"], 4)})
+        row.update({"L(θ)": ci_cell(sam["base_loss"], 4), "ascent steps": int(sam["steps"].iloc[0]),
+                    "n": int(sam["n"].iloc[0])})
         rows.append(row)
     return pd.DataFrame(rows)
-
 
 def sharpness_sentence(params: ReportParams, sharpness: pd.DataFrame) -> str:
     sam = sharpness[sharpness["kind"] == "sam"]
     parts = []
-    for _, r in sam.iterrows():
-        ref = published(params, "sam_sharpness", r["run"])
-        parts.append(f"{r['label']} {r['sharpness']:.4g} nats (first-order step {r['first_order']:.4g}"
-                     + (f"; study {ref:g}" if ref is not None else "") + ")")
+    for config in configs_in(params, sam):
+        mine = sam[sam["config"] == config]
+        ref = published(params, "sam_sharpness", config)
+        parts.append(f"{config_labels(params)[config]} {ci_cell(mine['sharpness'], 4)} nats (first-order step "
+                     f"{ci_cell(mine['first_order'], 4)}" + (f"; study {ref:g}" if ref is not None else "") + ")")
     if not parts:
         return ""
-    ratio = sam["sharpness"].max() / sam["sharpness"].min() if sam["sharpness"].min() > 0 else np.nan
-    return (f"SAM sharpness at ρ = {sam['rho'].iloc[0]:g} on the train probe set: " + "; ".join(parts)
-            + f". The sharpest run is × {ratio:.2f} the flattest. SAM's ball is Euclidean, so a network whose "
-            "weights are small (as BatchNorm permits: its output does not change when a layer's weights are "
-            "rescaled) is sharper in it for the same function; ASAM's adaptive ball removes that scale.")
-
+    return (f"SAM sharpness at ρ = {sam['rho'].iloc[0]:g} on the train probe set, mean ± 95% CI over seeds: "
+            + "; ".join(parts) + ". SAM's ball is Euclidean, so a network whose weights are small (as BatchNorm "
+            "permits: its output does not change when a layer's weights are rescaled) is sharper in it for the same "
+            "function; ASAM's adaptive ball removes that scale.")
 
 def density_table(density: pd.DataFrame) -> pd.DataFrame:
     """Per run: where the density of Hessian eigenvalues lives (the grid's range, which spans the
@@ -519,59 +565,63 @@ ABLATION_NAMES = {"parameters": "parameters", "test_acc": "val acc", "train_loss
                   "test_loss": "final val loss", "gap": "gap (train − val acc)"}
 
 
-def _options(params: ReportParams, run_id: str) -> dict:
-    return next(r for r in params.runs if r.id == run_id).options
-
-
 def _yes(flag: Any) -> str:
     return "✓" if flag else "—"
 
 
-def _completed_finals(status: pd.DataFrame, history: pd.DataFrame) -> dict[str, dict]:
-    """{run id: its last epoch's numbers} for every run of ``status``; {} for a run that did not
-    complete (a diverged run's weights are not finite, so it has no final numbers)."""
-    finals = final_rows(history) if len(history) else pd.DataFrame()
-    return {r["run"]: finals.loc[r["run"]].to_dict() if r["status"] == "completed" and r["run"] in finals.index
-            else {} for _, r in status.iterrows()}
+def _completed_finals(status: pd.DataFrame, history: pd.DataFrame, config: str) -> pd.DataFrame:
+    """The last epoch of each completed seed of ``config`` (a diverged run's weights are not
+    finite, so it has no final numbers)."""
+    done = set(status[(status["config"] == config) & (status["status"] == "completed")]["run"])
+    finals = final_rows(history) if len(history) else pd.DataFrame(columns=["config"])
+    return finals[finals.index.isin(done)]
 
 
-def _outcome(row: pd.Series) -> str:
-    if row["status"] == "diverged":
-        return f"diverged at epoch {int(row['diverged_epoch'])}"
-    return f"{row['status']}, {int(row['epochs'])} epochs"
+def _outcomes(status: pd.DataFrame, config: str) -> str:
+    """How the seeds of a configuration ended: "3 of 3 completed", "2 of 3 diverged (epochs 9, 10)"."""
+    rows = status[status["config"] == config]
+    parts = []
+    for state in ("completed", "diverged", "failed"):
+        these = rows[rows["status"] == state]
+        if len(these):
+            epochs = sorted(int(e) for e in these["diverged_epoch"].dropna())
+            parts.append(f"{len(these)} of {len(rows)} {state}" + (f" (epoch{'s' if len(epochs) > 1 else ''} "
+                                                                     f"{', '.join(map(str, epochs))})" if epochs else ""))
+    return "; ".join(parts)
 
 
-def _study_outcome(params: ReportParams, run_id: str) -> str:
-    """The study's outcome for a run: diverged at the epoch in ``reference.diverged``, completed
-    when it published a final accuracy, else "—"."""
-    diverged_at = published(params, "diverged", run_id)
+def _study_outcome(params: ReportParams, config: str) -> str:
+    """The study's outcome for a configuration: diverged at the epoch in ``reference.diverged``,
+    completed when it published a final accuracy, else "—"."""
+    diverged_at = published(params, "diverged", config)
     if diverged_at is not None:
         return f"diverged at epoch {int(diverged_at)}"
-    return "completed" if published(params, "test_acc", run_id) is not None else "—"
+    return "completed" if published(params, "test_acc", config) is not None else "—"
 
 
-def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame, models: pd.DataFrame,
+def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame, parameters: Mapping[str, int],
                    metrics: Sequence[str] = tuple(ABLATION_NAMES), outcome: bool = True) -> pd.DataFrame:
-    """Per configuration (study 004, section 4): skip, BN, the outcome (study, run) unless
-    ``outcome`` is False, and each of ``metrics`` (keys of ABLATION_NAMES: parameters, final val
-    accuracy, final train and val loss, gap) study vs run (Δ = run − study). ``models`` is
-    ``models_table`` (parameter counts). A printed page holds about a dozen columns, so a report
-    shows the metrics in two tables."""
-    counts = models.set_index("run")["parameters"]
-    finals = _completed_finals(status, history)
+    """Per configuration (study 004, section 4): skip, BN, the outcome (study; this report's seeds)
+    unless ``outcome`` is False, and each of ``metrics`` (keys of ABLATION_NAMES: parameters,
+    final val accuracy, final train and val loss, gap): the study's number and the mean ± 95% CI
+    over the completed seeds. ``parameters``: run id -> trainable parameter count. A printed page
+    holds about a dozen columns, so a report shows the metrics in two tables."""
     rows = []
-    for _, s in status.iterrows():
-        options = _options(params, s["run"])
-        mine = {"parameters": counts[s["run"]], **finals[s["run"]]}
-        theirs = {metric: published(params, key, s["run"]) for metric, key in ABLATION_REFERENCE.items()}
-        row = {("configuration", ""): s["label"], ("skip", ""): _yes(options.get("skip")),
+    for config, reps in params.replicates_of.items():
+        options = params.config(config).options
+        finals = _completed_finals(status, history, config)
+        row = {("configuration", ""): params.config(config).label, ("skip", ""): _yes(options.get("skip")),
                ("BN", ""): _yes(options.get("batchnorm"))}
         if outcome:
-            row.update({("outcome", STUDY): _study_outcome(params, s["run"]), ("outcome", RUN): _outcome(s)})
+            row.update({("outcome", STUDY): _study_outcome(params, config), ("outcome", "seeds"): _outcomes(status, config)})
         for metric in metrics:
             name = ABLATION_NAMES[metric]
-            compared = _comparison(mine, theirs, [metric])
-            row.update({(name, part): value for (_, part), value in compared.items()})
+            theirs = published(params, ABLATION_REFERENCE[metric], config)
+            if metric == "parameters":
+                row.update({(name, STUDY): theirs, (name, RUN): parameters[reps[0].id]})
+                continue
+            row.update({(name, STUDY): np.nan if theirs is None else theirs,
+                        (name, SEEDS): ci_cell(finals[metric]) if len(finals) else "no completed seed"})
         rows.append(row)
     df = pd.DataFrame(rows)
     df.columns = pd.MultiIndex.from_tuples(df.columns)
@@ -579,21 +629,24 @@ def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataF
     return df.astype({c: "Int64" for c in counts_columns})  # parameter counts are integers
 
 
-def ablation_sentence(status: pd.DataFrame, history: pd.DataFrame) -> str:
-    parts, finals = [], _completed_finals(status, history)
-    for _, s in status.iterrows():
-        final = finals[s["run"]]
-        parts.append(f"{s['label']} {final['test_acc']:.4f}" if final else f"{s['label']} {_outcome(s)}")
-    return "Final val accuracy: " + "; ".join(parts) + "."
+def ablation_sentence(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame) -> str:
+    parts = []
+    for config in params.replicates_of:
+        finals = _completed_finals(status, history, config)
+        parts.append(f"{params.config(config).label} {ci_cell(finals['test_acc'])} ({_outcomes(status, config)})"
+                     if len(finals) else f"{params.config(config).label}: {_outcomes(status, config)}")
+    return "Final val accuracy, mean ± 95% CI over completed seeds: " + "; ".join(parts) + "."
 
 
 def loss_range_table(params: ReportParams, surface: pd.DataFrame) -> pd.DataFrame:
     """Loss over the 2-D grid per run, split and direction kind: min, max, max − min and std, with
-    the study's published [min, max] (``reference.<split>_loss_range``) on the rows of the
-    study's direction kind (its unit-norm directions) for comparison."""
+    the study's published [min, max] (``reference.<split>_loss_range``) on the study-seed rows of
+    the study's direction kind (its unit-norm directions) for comparison."""
     rows = []
     for (run_id, kind, split), r in surface.groupby(["run", "direction", "split"], sort=False):
-        ref = (reference(params, f"{split}_loss_range") or {}).get(run_id) if kind != "filter" else None
+        config = r["config"].iloc[0]
+        ref = ((reference(params, f"{split}_loss_range") or {}).get(config)
+               if kind != "filter" and run_id == study_run(params, config) else None)
         rows.append({"model": r["label"].iloc[0], "split": split, "direction": kind,
                      "min": r["loss"].min(), "max": r["loss"].max(), "max − min": r["loss"].max() - r["loss"].min(),
                      "std": r["loss"].std(ddof=0), "L(θ)": float(r[(r["alpha"] == 0) & (r["beta"] == 0)]["loss"].iloc[0])
@@ -615,48 +668,55 @@ def loss_range_sentence(surface: pd.DataFrame) -> str:
 
 
 def gradient_table(params: ReportParams, gradient: pd.DataFrame) -> pd.DataFrame:
-    """‖∇L(θ)‖₂ per run on the train and test probe sets, with the study's published value."""
+    """‖∇L(θ)‖₂ per configuration on the train and test probe sets (mean ± 95% CI over seeds),
+    with the study's published value."""
     rows = []
-    for run_id, r in gradient.groupby("run", sort=False):
-        by_split = r.set_index("split")
-        ref = published(params, "grad_norm", run_id)
-        rows.append({"model": r["label"].iloc[0], "‖∇L‖ train": by_split.loc["train", "grad_norm"],
-                     "‖∇L‖ test": by_split.loc["test", "grad_norm"], "study, published": np.nan if ref is None else ref,
-                     "L train": by_split.loc["train", "loss"], "L test": by_split.loc["test", "loss"],
-                     "n (train / test)": f"{int(by_split.loc['train', 'n'])} / {int(by_split.loc['test', 'n'])}",
-                     "mode": by_split.loc["train", "mode"]})
+    for config in configs_in(params, gradient):
+        mine = gradient[gradient["config"] == config]
+        train, test = mine[mine["split"] == "train"], mine[mine["split"] == "test"]
+        ref = published(params, "grad_norm", config)
+        rows.append({"model": config_labels(params)[config], "seeds": len(train),
+                     "‖∇L‖ train": ci_cell(train["grad_norm"], 4), "‖∇L‖ test": ci_cell(test["grad_norm"], 4),
+                     "study, published": np.nan if ref is None else ref,
+                     "L train": ci_cell(train["loss"], 4), "L test": ci_cell(test["loss"], 4),
+                     "n (train / test)": f"{int(train['n'].iloc[0])} / {int(test['n'].iloc[0])}",
+                     "mode": train["mode"].iloc[0]})
     return pd.DataFrame(rows)
-
 
 def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame,
                            hessian: pd.DataFrame | None, surface: pd.DataFrame | None) -> pd.DataFrame:
     """The study's summary tables (sections 5.2, 5.3 and 6.3) in one: per configuration val
-    accuracy, λmax, condition number and train-loss spread over the grid, study vs run."""
-    rows, finals = [], _completed_finals(status, history)
-    for _, s in status.iterrows():
-        run_id = s["run"]
-        options = _options(params, run_id)
-        final = finals[run_id]
-        ours = hessian[(hessian["run"] == run_id) & (hessian["method"] == "lanczos")] if hessian is not None else []
+    accuracy and λmax (mean ± 95% CI over seeds), the condition number (defined in how many
+    seeds), the train-loss spread over the grid of the study-seed run (the study's unit-norm
+    directions) and the outcomes, beside the study's numbers."""
+    rows = []
+    for config in params.replicates_of:
+        options = params.config(config).options
+        finals = _completed_finals(status, history, config)
+        ours = hessian[(hessian["config"] == config) & (hessian["method"] == "lanczos")] if hessian is not None \
+            else pd.DataFrame(columns=["lambda_max", "condition_number"])
         spread = np.nan
-        if surface is not None and run_id in set(surface["run"]):
-            r = surface[(surface["run"] == run_id) & (surface["split"] == "train") & (surface["direction"] != "filter")]
+        if surface is not None:
+            r = surface[(surface["run"] == study_run(params, config)) & (surface["split"] == "train")
+                        & (surface["direction"] != "filter")]
             spread = r["loss"].max() - r["loss"].min() if len(r) else np.nan
-        ref_range = (reference(params, "train_loss_range") or {}).get(run_id)
-        cond = published(params, "condition_number", run_id)
-        lam = published(params, "lambda_max", run_id)
-        acc = published(params, "test_acc", run_id)
+        ref_range = (reference(params, "train_loss_range") or {}).get(config)
+        cond, lam, acc = (published(params, key, config) for key in ("condition_number", "lambda_max", "test_acc"))
+        kappas = ours["condition_number"].dropna()
         rows.append({
-            ("configuration", ""): s["label"], ("skip", ""): _yes(options.get("skip")),
+            ("configuration", ""): params.config(config).label, ("skip", ""): _yes(options.get("skip")),
             ("BN", ""): _yes(options.get("batchnorm")),
-            ("val acc", STUDY): np.nan if acc is None else acc, ("val acc", RUN): final.get("test_acc", np.nan),
+            ("val acc", STUDY): np.nan if acc is None else acc,
+            ("val acc", SEEDS): ci_cell(finals["test_acc"]) if len(finals) else "—",
             ("λmax", STUDY): np.nan if lam is None else lam,
-            ("λmax", RUN): float(ours["lambda_max"].iloc[0]) if len(ours) else np.nan,
+            ("λmax", SEEDS): ci_cell(ours["lambda_max"], 3) if len(ours) else "not probed",
             ("condition number", STUDY): "—" if cond is None else f"{cond:g}",
-            ("condition number", RUN): _condition(ours.iloc[0]) if len(ours) else "not probed",
+            ("condition number", "seeds"): (f"{ci_cell(kappas, 3)} ({len(kappas)} of {len(ours)} defined)"
+                                            if len(kappas) else f"undefined in {len(ours)} of {len(ours)}")
+            if len(ours) else "not probed",
             ("train loss spread", STUDY): np.nan if ref_range is None else ref_range[1] - ref_range[0],
-            ("train loss spread", RUN): spread,
-            ("outcome", RUN): _outcome(s)})
+            ("train loss spread", "study seed"): spread,
+            ("outcome", "seeds"): _outcomes(status, config)})
     df = pd.DataFrame(rows)
     df.columns = pd.MultiIndex.from_tuples(df.columns)
     return df

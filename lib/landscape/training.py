@@ -10,7 +10,10 @@ and results in the cache (``landscape.store``) and skips runs already there.
 History rows (one per epoch, units in brackets):
   epoch [1-based], lr [learning rate used during the epoch],
   train_loss, train_acc [running mean over the epoch's mini-batches, train mode, as the studies report],
-  test_loss, test_acc [full test split, eval mode], gap [train_acc - test_acc],
+  eval_train_loss, eval_train_acc [after the epoch, eval mode, on the train probe set: the stratified
+    subset ``TrainConfig.train_probe`` of the training split; NaN without one],
+  test_loss, test_acc [full test split, eval mode], gap [train_acc - test_acc, the studies' gap],
+  eval_gap [eval_train_acc - test_acc: both measured on the same weights in the same mode],
   grad_norm [mean over the epoch's mini-batches of the L2 norm of the mini-batch gradient],
   time_s [wall seconds of the epoch, training + test evaluation].
 A non-finite loss stops the run: ``status == "diverged"``, ``diverged_epoch`` is the epoch it
@@ -32,7 +35,7 @@ from .evaluation import evaluate
 from .models import build_model, count_parameters, use_fast_layout
 from .runtime import accumulator_dtype, make_deterministic, select_device
 
-ENGINE_VERSION = 2  # bump when a change alters the numbers a cached run would produce
+ENGINE_VERSION = 3  # bump when a change alters the numbers a cached run would produce
 SCHEDULES = ("constant", "step", "cosine")
 DIVERGENCE_CHECK_EVERY = 20  # steps between non-finite checks (each check syncs an accelerator)
 
@@ -75,6 +78,7 @@ class TrainConfig:
     gamma: float = 0.1
     augment: bool = False  # random crop (padding 4) + horizontal flip, on tensors
     eval_chunk: int = 1000
+    train_probe: tuple[int, int] | None = None  # (size, seed) of the train probe set evaluated each epoch
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
         _set_rng_state(resume["rng"], generator, dev)
         history = list(resume["history"])
 
+    train_probe = _train_probe(train_ds, cfg.train_probe)
     train_x, train_y = train_ds.images.to(dev), train_ds.labels.to(dev)
     fill = data_mod.black_pixel(spec.data.normalization, train_x.shape[1]) if cfg.augment else None
     status, diverged_epoch, trained = "completed", None, 0
@@ -195,9 +200,12 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
                 break
             scheduler.step()
             test = evaluate(model, test_ds, chunk_size=cfg.eval_chunk)
+            seen = evaluate(model, train_probe, chunk_size=cfg.eval_chunk) if train_probe is not None else None
+            eval_loss, eval_acc = (seen.loss, seen.accuracy) if seen is not None else (float("nan"), float("nan"))
             loss, acc, grad_norm = stats
-            row = {"epoch": epoch, "lr": lr, "train_loss": loss, "train_acc": acc, "test_loss": test.loss,
-                   "test_acc": test.accuracy, "gap": acc - test.accuracy, "grad_norm": grad_norm,
+            row = {"epoch": epoch, "lr": lr, "train_loss": loss, "train_acc": acc, "eval_train_loss": eval_loss,
+                   "eval_train_acc": eval_acc, "test_loss": test.loss, "test_acc": test.accuracy,
+                   "gap": acc - test.accuracy, "eval_gap": eval_acc - test.accuracy, "grad_norm": grad_norm,
                    "time_s": time.perf_counter() - start}
             history.append(row)
             if on_checkpoint is not None:
@@ -209,6 +217,17 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
                 on_epoch_end(row)
     return {"model": _cpu(model.state_dict()), "history": history, "status": status,
             "diverged_epoch": diverged_epoch, "trained_epochs": trained}
+
+
+def _train_probe(train: data_mod.ImageDataset, probe: tuple[int, int] | None) -> data_mod.ImageDataset | None:
+    """The train probe set (the stratified subset ``probes.build_sets`` draws with the same size
+    and seed), or None."""
+    if probe is None:
+        return None
+    size, seed = probe
+    n = min(size, len(train))
+    return train if n == len(train) else train.subset(data_mod.stratified_indices(train.labels, n, seed,
+                                                                                  train.num_classes))
 
 
 def _cpu(state: dict) -> dict:

@@ -1,0 +1,234 @@
+"""Confidence intervals for comparing groups of training seeds (typically 2–8 values a group).
+
+Conventions:
+
+- Every function returns an :class:`Interval`: the estimate, a two-sided interval at ``level``
+  (default :data:`LEVEL` = 0.95), the sample size(s) behind it and a short label of the method.
+- ``nan`` values are dropped before anything is computed (for paired data, the pairs with a
+  ``nan`` in either member); ``n`` counts what is left.
+- Too little data for an interval (e.g. one seed) gives an *undefined* interval: ``low`` and
+  ``high`` are ``nan``, :meth:`Interval.side` is 0 and :meth:`Interval.text` says so.
+- Data without any spread (every seed gives the same number) gives the *exact* interval
+  ``low == high == estimate``: no variation was observed, so the sign of the estimate decides.
+- Intervals come from scipy wherever scipy computes them: Student-t (``scipy.stats.t``), Welch
+  (``scipy.stats.ttest_ind``), bootstrap (``scipy.stats.bootstrap``), Clopper–Pearson
+  (``scipy.stats.binomtest``). The Welch–Satterthwaite interval of a linear contrast of several
+  group means, which scipy lacks, is computed here with the t quantile from ``scipy.stats.t``.
+- Bootstrap intervals are deterministic for a given ``seed``.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+import numpy as np
+import scipy.stats
+from numpy.typing import ArrayLike
+
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with its confidence interval."""
+
+    estimate: float
+    low: float  # nan when undefined (e.g. one value)
+    high: float
+    n: int | tuple[int, ...]  # sample size(s) behind it
+    level: float
+    method: str  # short human label, e.g. "t", "Welch", "bootstrap (BCa)"
+
+    @property
+    def defined(self) -> bool:
+        """True when both bounds are finite."""
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
+    @property
+    def half_width(self) -> float:
+        """(high − low) / 2; nan when the interval is undefined."""
+        return (self.high - self.low) / 2 if self.defined else math.nan
+
+    def side(self, threshold: float = 0.0) -> int:
+        """+1 if the whole interval lies above ``threshold``, −1 if below, 0 otherwise or undefined."""
+        if not self.defined:
+            return 0
+        if self.low > threshold:
+            return 1
+        if self.high < threshold:
+            return -1
+        return 0
+
+    def text(self, digits: int = 3) -> str:
+        """``"0.123 [0.100, 0.146]"``, or ``"0.123 [n = 1: no interval]"`` when undefined."""
+        spec = f".{digits}g"
+        if not self.defined:
+            n = ", ".join(map(str, self.n)) if isinstance(self.n, tuple) else str(self.n)
+            return f"{self.estimate:{spec}} [n = {n}: no interval]"
+        return f"{self.estimate:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
+
+
+def _clean(values: ArrayLike) -> np.ndarray:
+    """The values as a flat float array without nans."""
+    x = np.asarray(values, dtype=float).ravel()
+    return x[~np.isnan(x)]
+
+
+def _constant(x: np.ndarray) -> bool:
+    """True when every value is the same (x non-empty)."""
+    return bool(np.all(x == x[0]))
+
+
+def mean_ci(values: ArrayLike, level: float = LEVEL) -> Interval:
+    """The mean with its Student-t interval (n − 1 degrees of freedom); n = number of values."""
+    x = _clean(values)
+    n = len(x)
+    mean = float(np.mean(x)) if n else math.nan
+    if n < 2:
+        return Interval(mean, math.nan, math.nan, n, level, "t")
+    if _constant(x):
+        return Interval(mean, mean, mean, n, level, "t")
+    low, high = scipy.stats.t.interval(level, df=n - 1, loc=mean, scale=scipy.stats.sem(x))
+    return Interval(mean, float(low), float(high), n, level, "t")
+
+
+def difference(a: ArrayLike, b: ArrayLike, level: float = LEVEL) -> Interval:
+    """mean(a) − mean(b) with the Welch (unequal variances) interval; n = (len(a), len(b))."""
+    x, y = _clean(a), _clean(b)
+    n = (len(x), len(y))
+    estimate = float(np.mean(x) - np.mean(y)) if min(n) else math.nan
+    if min(n) < 2:
+        return Interval(estimate, math.nan, math.nan, n, level, "Welch")
+    if _constant(x) and _constant(y):
+        return Interval(estimate, estimate, estimate, n, level, "Welch")
+    with warnings.catch_warnings():
+        if _constant(x) or _constant(y):
+            # scipy warns of precision loss for exactly constant data, whose variance is exactly 0.
+            warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+        ci = scipy.stats.ttest_ind(x, y, equal_var=False).confidence_interval(level)
+    return Interval(estimate, float(ci.low), float(ci.high), n, level, "Welch")
+
+
+def contrast(groups: Sequence[ArrayLike], weights: Sequence[float], level: float = LEVEL) -> Interval:
+    """Σ w_i · mean(group_i) with the Welch–Satterthwaite t interval; n = the group sizes.
+
+    var = Σ w_i² s_i² / n_i and df = var² / Σ (w_i² s_i² / n_i)² / (n_i − 1). With weights
+    (1, −1) this is :func:`difference`.
+    """
+    if len(groups) != len(weights):
+        raise ValueError(f"{len(groups)} groups but {len(weights)} weights")
+    xs = [_clean(g) for g in groups]
+    n = tuple(len(x) for x in xs)
+    w = np.asarray(weights, dtype=float)
+    estimate = float(sum(wi * np.mean(x) for wi, x in zip(w, xs))) if min(n, default=0) else math.nan
+    if min(n, default=0) < 2:
+        return Interval(estimate, math.nan, math.nan, n, level, "Welch")
+    terms = np.array([wi**2 * np.var(x, ddof=1) / len(x) for wi, x in zip(w, xs)])
+    var = float(terms.sum())
+    if var == 0:
+        return Interval(estimate, estimate, estimate, n, level, "Welch")
+    df = var**2 / float(np.sum(terms**2 / (np.array(n) - 1)))
+    half = float(scipy.stats.t.ppf((1 + level) / 2, df)) * math.sqrt(var)
+    return Interval(estimate, estimate - half, estimate + half, n, level, "Welch")
+
+
+def bootstrap_ci(values: ArrayLike, statistic: Callable[..., float] = np.median, level: float = LEVEL,
+                 resamples: int = 9999, seed: int = 0) -> Interval:
+    """``statistic(values)`` with a BCa bootstrap interval (``scipy.stats.bootstrap``).
+
+    Falls back to the percentile interval of the same resamples when BCa is degenerate (nan).
+    ``statistic`` is called as scipy calls it (with ``axis=-1`` if it accepts ``axis``).
+    Fewer than 2 values: undefined; all values equal: exact.
+    """
+    x = _clean(values)
+    n = len(x)
+    estimate = float(statistic(x)) if n else math.nan
+    if n < 2:
+        return Interval(estimate, math.nan, math.nan, n, level, "bootstrap")
+    if _constant(x):
+        return Interval(estimate, estimate, estimate, n, level, "bootstrap")
+    with warnings.catch_warnings():
+        # A degenerate BCa interval comes back nan (with these warnings): then the fallback.
+        warnings.filterwarnings("ignore", category=scipy.stats.DegenerateDataWarning)
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy.stats._resampling")
+        result = scipy.stats.bootstrap((x,), statistic, n_resamples=resamples, confidence_level=level,
+                                       method="BCa", rng=np.random.default_rng(seed))
+    method = "bootstrap (BCa)"
+    ci = result.confidence_interval
+    if not (np.isfinite(ci.low) and np.isfinite(ci.high)):
+        result = scipy.stats.bootstrap((x,), statistic, n_resamples=0, confidence_level=level,
+                                       method="percentile", bootstrap_result=result)
+        method, ci = "bootstrap (percentile)", result.confidence_interval
+    return Interval(estimate, float(ci.low), float(ci.high), n, level, method)
+
+
+def _tau_b_of_resamples(x: np.ndarray, y: np.ndarray) -> Callable[..., np.ndarray]:
+    """A vectorized statistic: Kendall's τ-b of (x, y) resampled at the given pair indices.
+
+    τ-b = Σ sign(Δx)·sign(Δy) / sqrt(Σ sign(Δx)² · Σ sign(Δy)²) over all pairs of the resample,
+    as in ``scipy.stats.kendalltau``. A resample is a multiset of the original pairs, so with c
+    the counts of each original pair every sum is c·S·c for an n × n matrix S of the original
+    data: O(n²) memory, for tens to hundreds of pairs. τ-b is undefined (0 / 0) when x or y is
+    constant in the resample; then no pair is concordant or discordant, and τ-b is taken as 0.0.
+    """
+    n = len(x)
+    sx, sy = np.sign(x[:, None] - x[None, :]), np.sign(y[:, None] - y[None, :])
+    matrices = np.stack([sx * sy, sx * sx, sy * sy])  # concordance; pairs untied in x; in y
+
+    def tau_b(index: np.ndarray, axis: int = -1) -> np.ndarray:
+        index = np.moveaxis(index, axis, -1)
+        rows = index.reshape(-1, n)
+        flat = rows + n * np.arange(len(rows))[:, None]
+        counts = np.bincount(flat.ravel(), minlength=rows.size).reshape(rows.shape).astype(float)
+        numerator, untied_x, untied_y = np.sum((counts @ matrices) * counts, axis=-1)
+        denominator = np.sqrt(untied_x * untied_y)
+        tau = np.divide(numerator, denominator, out=np.zeros(len(rows)), where=denominator > 0)
+        return tau.reshape(index.shape[:-1])
+
+    return tau_b
+
+
+def kendall_tau(x: ArrayLike, y: ArrayLike, level: float = LEVEL, resamples: int = 9999,
+                seed: int = 0) -> Interval:
+    """Kendall's τ-b (``scipy.stats.kendalltau``) with a paired percentile bootstrap interval.
+
+    Pairs with a nan are dropped; n = the number of pairs. Fewer than 3 pairs, or a constant x or
+    y (τ undefined, estimate nan): undefined. The bootstrap resamples pairs (as
+    ``scipy.stats.bootstrap(..., paired=True)`` does). A resample in which x or y is constant
+    has no concordant or discordant pair and counts as τ = 0.0, so such resamples (likely only
+    for very few pairs) pull the interval toward no association rather than making it nan.
+    """
+    xa, ya = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    if xa.shape != ya.shape:
+        raise ValueError(f"x and y differ in length: {len(xa)} and {len(ya)}")
+    keep = ~(np.isnan(xa) | np.isnan(ya))
+    xa, ya = xa[keep], ya[keep]
+    n = len(xa)
+    method = "Kendall τ, paired bootstrap"
+    estimate = float(scipy.stats.kendalltau(xa, ya).statistic) if n >= 2 else math.nan
+    if n < 3 or not math.isfinite(estimate):
+        return Interval(estimate, math.nan, math.nan, n, level, method)
+    ci = scipy.stats.bootstrap((np.arange(n),), _tau_b_of_resamples(xa, ya), vectorized=True,
+                               n_resamples=resamples, batch=max(1, 10**6 // n), confidence_level=level,
+                               method="percentile", rng=np.random.default_rng(seed)).confidence_interval
+    return Interval(estimate, float(ci.low), float(ci.high), n, level, method)
+
+
+def proportion_ci(successes: int, n: int, level: float = LEVEL) -> Interval:
+    """successes / n with the exact Clopper–Pearson interval; n == 0: estimate nan, undefined."""
+    if not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, 0, level, "Clopper-Pearson")
+    ci = scipy.stats.binomtest(successes, n).proportion_ci(confidence_level=level, method="exact")
+    return Interval(successes / n, float(ci.low), float(ci.high), n, level, "Clopper-Pearson")
+
+
+def sampling_error(per_item: ArrayLike, level: float = LEVEL) -> Interval:
+    """The mean over probe items (per-image loss, 0/1 correctness, ...) with its t interval over items.
+
+    This is the probe-set sampling error of one model's number, not seed-to-seed variation.
+    """
+    return replace(mean_ci(per_item, level), method="over images")
