@@ -52,14 +52,14 @@ def local_results(tmp_path_factory):
 
 def test_a_graph_has_a_training_job_per_run_and_a_probe_job_per_run_and_pair():
     params = tiny_params()
-    graph = jobs.expand(params.run_specs(), params.probes, params.sets_spec(), "cpu")
+    graph = jobs.expand(params.run_specs(), params.probes, params.sets_spec(), "cpu", params.probe_targets())
     kinds = [type(job).__name__ for job in graph.jobs.values()]
     assert kinds == ["TrainJob"] * 2 + ["ProbeJob"] * 5  # noise, slice1d per run; one interpolation pair
     assert [(name, runs) for name, runs, _ in graph.probes] == [
-        ("noise", ("A",)), ("noise", ("B",)), ("slice1d", ("A",)), ("slice1d", ("B",)), ("interpolation", ("A", "B"))]
+        ("noise", ("cnn_s1",)), ("noise", ("cnn_s2",)), ("slice1d", ("cnn_s1",)), ("slice1d", ("cnn_s2",)), ("interpolation", ("cnn_s1", "cnn_s2"))]
     pair = graph.jobs[graph.probes[-1][2]]
-    assert pair.deps == (graph.runs["A"], graph.runs["B"])
-    other = jobs.expand(params.run_specs(), params.probes, params.sets_spec(), "cuda")
+    assert pair.deps == (graph.runs["cnn_s1"], graph.runs["cnn_s2"])
+    other = jobs.expand(params.run_specs(), params.probes, params.sets_spec(), "cuda", params.probe_targets())
     assert other.runs == graph.runs and set(other.jobs) != set(graph.jobs)  # probe keys name the device type
 
 
@@ -173,14 +173,14 @@ def test_a_job_that_raises_is_recorded_and_the_rest_of_the_graph_goes_on(tmp_pat
 
     monkeypatch.setattr(training, "train", fails_for_seed_2)
     found = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
-    a, b = found.runs["A"], found.runs["B"]
+    a, b = found.runs["cnn_s1"], found.runs["cnn_s2"]
     assert a.status == "completed" and b.status == "failed" and b.error == "ValueError: no good"
     assert b.outcome == "failed (ValueError: no good)" and not (tmp_path / b.key).exists()
-    assert set(found.probes.noise["run"]) == {"A"} and found.probes.interpolation is None
+    assert set(found.probes.noise["run"]) == {"cnn_s1"} and found.probes.interpolation is None
     assert (found.jobs["failed"], found.jobs["skipped"], found.jobs["computed"]) == (1, 3, 3)
     monkeypatch.undo()
     again = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
-    assert again.jobs["computed"] == 4 and again.runs["B"].status == "completed"  # a rerun finishes the graph
+    assert again.jobs["computed"] == 4 and again.runs["cnn_s2"].status == "completed"  # a rerun finishes the graph
 
 
 def test_a_probe_that_raises_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
@@ -189,7 +189,7 @@ def test_a_probe_that_raises_is_recorded_and_the_others_go_on(tmp_path, monkeypa
 
     monkeypatch.setattr("landscape.sharpness.noise_robustness", boom)
     found = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
-    assert found.probes.noise is None and set(found.probes.slice1d["run"]) == {"A", "B"}
+    assert found.probes.noise is None and set(found.probes.slice1d["run"]) == {"cnn_s1", "cnn_s2"}
     assert found.probes.barriers is not None
     assert found.probes.unavailable["noise"] == ("run A: noise failed: ValueError: cannot orthogonalize; "
                                                  "run B: noise failed: ValueError: cannot orthogonalize")
@@ -231,7 +231,7 @@ def test_a_killed_worker_is_retried_from_its_checkpoint(local_results, tmp_path,
     killed = kill_worker_on_checkpoint(monkeypatch, seed=2, times=1)
     found = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
     assert len(killed) == 1 and found.jobs["failed"] == 0 and found.jobs["computed"] == 7
-    assert found.runs["B"].trained_epochs == 1  # the retry resumed after the epoch the killed worker finished
+    assert found.runs["cnn_s2"].trained_epochs == 1  # the retry resumed after the epoch the killed worker finished
     assert_same_results(local_results[0], found)
     assert_cache_intact(tmp_path)
 
@@ -241,13 +241,13 @@ def test_a_worker_killed_twice_fails_its_job_and_a_rerun_finishes_the_graph(loca
         killed = kill_worker_on_checkpoint(patch, seed=2, times=2)
         found = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2),
                              cache=tmp_path)
-    assert len(killed) == 2 and found.runs["B"].status == "failed"
-    assert found.runs["B"].error == "its worker process died (killed by signal 9) (retried 1 time)"
-    assert found.runs["A"].status == "completed" and set(found.probes.noise["run"]) == {"A"}
+    assert len(killed) == 2 and found.runs["cnn_s2"].status == "failed"
+    assert found.runs["cnn_s2"].error == "its worker process died (killed by signal 9) (retried 1 time)"
+    assert found.runs["cnn_s1"].status == "completed" and set(found.probes.noise["run"]) == {"cnn_s1"}
     assert_cache_intact(tmp_path)
     again = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
     # the two kills came after the checkpoints of epochs 1 and 2: the rerun resumes from the second
-    assert again.jobs["failed"] == 0 and again.jobs["computed"] == 4 and again.runs["B"].trained_epochs == 0
+    assert again.jobs["failed"] == 0 and again.jobs["computed"] == 4 and again.runs["cnn_s2"].trained_epochs == 0
     assert_same_results(local_results[0], again)
 
 
@@ -331,8 +331,8 @@ def test_a_report_whose_training_job_raises_renders_with_the_run_marked_failed(t
         "training.train = train\n")
     metrics, folder = render(tmp_path, "failing", env={"PYTHONPATH": os.pathsep.join([str(REPO / "lib"), str(hook)])})
     status = {row["run"]: row for row in metrics["status"]}
-    assert status["A"]["status"] == "completed" and status["B"]["status"] == "failed"
-    assert status["B"]["error"] == "ValueError: injected failure"
+    assert status["cnn_s1"]["status"] == "completed" and status["cnn_s2"]["status"] == "failed"
+    assert status["cnn_s2"]["error"] == "ValueError: injected failure"
     page = (folder / "seed_connectivity.html").read_text()
     assert "why it failed" in page and "ValueError: injected failure" in page
     claims = {c["check"]: c for c in metrics["claims"]}

@@ -81,11 +81,10 @@ class Graph:
 
 
 def expand(run_specs: dict[str, RunSpec], probe_params: Any, sets: SetsSpec, device_type: str,
-           with_probes: bool = True, targets: Mapping[str, Sequence[tuple[str, ...]]] | None = None) -> Graph:
+           targets: Mapping[str, Sequence[tuple[str, ...]]], with_probes: bool = True) -> Graph:
     """The graph of a report: a training job per run of ``run_specs`` (run id -> spec) and, with
     ``with_probes``, a probe job per requested probe (``probe_params``: ``params.probes``) and
-    each of its targets (``targets``: probe -> run-id tuples, ``params.probe_targets()``; by
-    default every run, which suits one-run probes)."""
+    each of its targets (``targets``: probe -> run-id tuples, ``params.probe_targets()``)."""
     graph = Graph()
     for run_id, spec in run_specs.items():
         graph.runs[run_id] = graph.add(TrainJob(spec.key(), run_id, spec))
@@ -95,8 +94,7 @@ def expand(run_specs: dict[str, RunSpec], probe_params: Any, sets: SetsSpec, dev
         cfg = getattr(probe_params, name)
         if cfg is None:
             continue
-        groups = (targets or {}).get(name, [(run_id,) for run_id in run_specs])
-        for run_ids in groups:
+        for run_ids in targets[name]:
             keys = tuple(graph.runs[r] for r in run_ids)
             key = probe_key(name, cfg, sets, keys, device_type)
             graph.add(ProbeJob(key, f"{name} {'–'.join(run_ids)}", name, cfg, sets,

@@ -233,7 +233,7 @@ def run_many(reports: list[tuple[ReportParams, DataSource]], config: EngineSetti
     try:
         device_type = engine.device_type()
         graphs = [jobs_mod.expand(params.run_specs(data), params.probes, params.sets_spec(data), device_type,
-                                  with_probes, params.probe_targets()) for params, data in reports]
+                                  params.probe_targets(), with_probes) for params, data in reports]
     except BaseException:
         engine.close()
         raise
