@@ -481,10 +481,9 @@ def lambda_max_spread(hessian: pd.DataFrame, runs: list, min_spread: float = 0.0
     if rows.empty:
         raise MissingEvidence(f"no {method} λmax for configuration {config!r}")
     values = rows["lambda_max"].to_numpy(float)
-    found = stats.bootstrap_ci(values, _relative_spread)
-    if len(values) < MIN_BOOTSTRAP_SEEDS:
-        found = stats.Interval(_relative_spread(values), float("nan"), float("nan"), len(values), found.level,
-                               f"fewer than {MIN_BOOTSTRAP_SEEDS} seeds: no bootstrap interval")
+    found = (stats.bootstrap_ci(values, _relative_spread) if len(values) >= MIN_BOOTSTRAP_SEEDS else
+             stats.Interval(_relative_spread(values), float("nan"), float("nan"), len(values), stats.LEVEL,
+                            f"fewer than {MIN_BOOTSTRAP_SEEDS} seeds: no bootstrap interval"))
     text = (f"{config}: λmax ({'Lanczos' if method == 'lanczos' else 'study method'}) over {len(values)} seeds "
             f"{stats.mean_ci(values).text(3)}, range {values.min():.3g}–{values.max():.3g}; coefficient of variation "
             f"{found.text(3)} (bootstrap; 'different' means above {min_spread:g})")

@@ -97,6 +97,12 @@ class ImageDataset:
         """The samples at ``indices`` (a 1-D int64 tensor), in that order."""
         return ImageDataset(self.name, self.split, self.images[indices], self.labels[indices], self.num_classes)
 
+    def stratified(self, size: int, seed: int) -> "ImageDataset":
+        """A class-balanced subset of ``size`` samples (``stratified_indices``; capped at the
+        dataset, which is returned whole when ``size`` covers it)."""
+        n = min(size, len(self))
+        return self if n == len(self) else self.subset(stratified_indices(self.labels, n, seed, self.num_classes))
+
     def to(self, device: torch.device | str) -> "ImageDataset":
         return ImageDataset(self.name, self.split, self.images.to(device), self.labels.to(device), self.num_classes)
 

@@ -10,7 +10,7 @@ run. Adding a probe means adding its settings, its compute function and its ``Pr
 report section, and its tests.
 
 Fixed probe sets (:class:`SetsSpec`, :func:`build_sets`): stratified subsets
-(``data.stratified_indices``, seed ``eval_set.seed``) of ``eval_set.train_size`` training and
+(``ImageDataset.stratified``, seed ``eval_set.seed``) of ``eval_set.train_size`` training and
 ``test_size`` test images of the report's data. Every number carries the evaluation ``mode``
 (``eval``: BatchNorm running statistics; ``train``: per-chunk statistics, see ``evaluation``)
 and n.
@@ -55,7 +55,7 @@ import torch
 from pydantic import Field, model_validator
 
 from . import connectivity, curvature, directions, sharpness, surfaces
-from .data import ImageDataset, stratified_indices
+from .data import ImageDataset
 from .evaluation import has_batchnorm
 from .schema import Strict
 from .training import DataSpec, load_splits
@@ -121,11 +121,8 @@ def build_sets(spec: SetsSpec) -> ProbeSets:
     per process."""
     cfg = spec.eval_set
     train, test = load_splits(spec.data)
-    subsets = []
-    for ds, size in ((train, cfg.train_size), (test, cfg.test_size)):
-        n = min(size, len(ds))
-        subsets.append(ds if n == len(ds) else ds.subset(stratified_indices(ds.labels, n, cfg.seed, ds.num_classes)))
-    return ProbeSets(subsets[0], subsets[1], train, cfg.mode, cfg.chunk_size)
+    return ProbeSets(train.stratified(cfg.train_size, cfg.seed), test.stratified(cfg.test_size, cfg.seed), train,
+                     cfg.mode, cfg.chunk_size)
 
 
 # ============================================================================ curvature

@@ -98,8 +98,8 @@ def training(report: ReportContext) -> None:
     of ``$LANDSCAPE_ENGINE``), then the runs table; the history goes to ``history.csv``."""
     params = report.params
     report.results = pipeline.run(params, report.data, engine_settings(device=report.device))
-    report.history = tables.history_frame(params, report.results.runs)
-    report.status = tables.run_status(params, report.results.runs)
+    report.history = tables.history_frame(report.results.runs)
+    report.status = tables.run_status(report.results.runs)
     report.sink.save_csv(report.history, "history")
     report.sink.record("history", report.history)
     report.sink.record("status", report.status)
@@ -207,9 +207,8 @@ def noise(report: ReportContext) -> None:
     sink.table(tables.noise_table(report.params, frame), "noise", "Loss and accuracy under weight noise, absolute σ "
                "(the study's) and relative σ (noise-to-weight norm ratio per tensor): each seed's mean over draws, "
                "mean ± 95% CI over seeds.")
-    published = {c: v for c, v in ((c, report.reference("noise_accuracy", {}).get(c) or
-                                    report.reference("noise_accuracy", {}).get(tables.study_run(report.params, c)))
-                                   for c in report.labels) if v}
+    published = {c: v for c in report.labels
+                 if (v := tables.for_config(report.params, report.reference("noise_accuracy"), c))}
     sink.figure(plotting.noise_robustness(frame, "accuracy", published, labels=report.labels), "noise-accuracy",
                 "Accuracy under weight noise: mean over seeds with a 95% CI band (each seed: mean over draws)"
                 + ("; squares: the study's published accuracies." if published else "."))

@@ -35,7 +35,7 @@ def reference(params: ReportParams, key: str, default: Any = None) -> Any:
 
 # ---------------------------------------------------------------------------- training
 
-def history_frame(params: ReportParams, runs: Mapping[str, RunRecord]) -> pd.DataFrame:
+def history_frame(runs: Mapping[str, RunRecord]) -> pd.DataFrame:
     """All runs' per-epoch histories in one tidy frame (see module docstring)."""
     frames = [pd.DataFrame(run.history).assign(run=run_id, label=run.label, config=run.config, seed=run.seed)
               for run_id, run in runs.items() if run.history]
@@ -52,7 +52,7 @@ def final_rows(history: pd.DataFrame) -> pd.DataFrame:
     return history.sort_values("epoch").groupby("run").tail(1).set_index("run").loc[order]
 
 
-def run_status(params: ReportParams, runs: Mapping[str, RunRecord]) -> pd.DataFrame:
+def run_status(runs: Mapping[str, RunRecord]) -> pd.DataFrame:
     """One row per run: run, label, status (completed / diverged / failed), epochs (completed),
     diverged_epoch, trained_epochs (by this execution; 0 when loaded from the cache), time_s
     (summed epoch wall time), error (why a failed run failed)."""
@@ -215,8 +215,7 @@ def final_epoch_table(params: ReportParams, history: pd.DataFrame,
 
 def _final_reference(params: ReportParams, reference_final: Mapping | None, config: str) -> dict:
     """The study's final-epoch numbers for a configuration (keyed by it or its study-seed run)."""
-    ref = reference_final or {}
-    return dict(ref.get(config) or ref.get(study_run(params, config)) or {})
+    return dict(for_config(params, reference_final, config) or {})
 
 
 def gap_table(params: ReportParams, history: pd.DataFrame, reference_gap: Mapping[str, float] | None = None
@@ -229,7 +228,7 @@ def gap_table(params: ReportParams, history: pd.DataFrame, reference_gap: Mappin
     out = []
     for config in configs_in(params, finals):
         rows = finals[finals["config"] == config]
-        published_gap = (reference_gap or {}).get(config, (reference_gap or {}).get(study_run(params, config)))
+        published_gap = for_config(params, reference_gap, config)
         row = {"model": config_labels(params)[config], "seeds": len(rows)}
         if reference_gap is not None:
             row["gap, study"] = np.nan if published_gap is None else float(published_gap)
@@ -287,7 +286,7 @@ def gap_sentence(params: ReportParams, history: pd.DataFrame, reference_gap: Map
     parts = []
     for config in configs_in(params, finals):
         rows = finals[finals["config"] == config]
-        published_gap = (reference_gap or {}).get(config, (reference_gap or {}).get(study_run(params, config)))
+        published_gap = for_config(params, reference_gap, config)
         parts.append(f"{config_labels(params)[config]} {ci_cell(rows['eval_gap'])} in eval mode, "
                      f"{ci_cell(rows['gap'])} with the running train accuracy"
                      + ("" if published_gap is None else f" (study {published_gap:+.4f})"))
@@ -319,14 +318,14 @@ def headline(params: ReportParams, history: pd.DataFrame, verdicts: Sequence | N
 # ---------------------------------------------------------------------------- probes
 # Frames from ``landscape.probes``; the study's numbers from ``params.reference``.
 
-def published(params: ReportParams, key: str, name: str) -> float | None:
-    """The study's number ``reference.<key>`` for ``name``: a configuration id or a run id.
+def for_config(params: ReportParams, values: Mapping | None, name: str) -> Any:
+    """The study's entry in ``values`` (a ``reference`` mapping) for ``name``, a configuration id
+    or a run id, or None.
 
     The reference is keyed by configuration (the study's model, e.g. ``B``), by the study's name
     for it (``reference.reference_keys``), or by run id (``A_s1``) where the study names a seed.
-    A configuration gets the number of its study-seed run; a run gets its configuration's number
+    A configuration gets the entry of its study-seed run; a run gets its configuration's entry
     only if it is that configuration's study-seed run (the run that matches the study's setup)."""
-    values = reference(params, key) or {}
     if not isinstance(values, Mapping):
         return None
     keys = reference(params, "reference_keys") or {}
@@ -336,7 +335,12 @@ def published(params: ReportParams, key: str, name: str) -> float | None:
     else:
         rep = next((r for r in params.replicas if r.id == name), None)
         candidates = [name] + ([rep.config, keys.get(rep.config)] if rep is not None and rep.study_seed else [])
-    value = next((values[c] for c in candidates if c is not None and c in values), None)
+    return next((values[c] for c in candidates if c is not None and c in values), None)
+
+
+def published(params: ReportParams, key: str, name: str) -> float | None:
+    """The study's number ``reference.<key>`` for ``name`` (see :func:`for_config`)."""
+    value = for_config(params, reference(params, key), name)
     return None if value is None else float(value)
 
 
@@ -353,7 +357,7 @@ def noise_reference_table(params: ReportParams, noise: pd.DataFrame, metric: str
         row = {("σ", ""): float(sigma)}
         for config in configs_in(params, measured):
             at = measured[(measured["config"] == config) & (measured["sigma"] == sigma)]
-            theirs = {float(k): v for k, v in (ref.get(config) or ref.get(study_run(params, config)) or {}).items()}
+            theirs = {float(k): v for k, v in (for_config(params, ref, config) or {}).items()}
             seed = at[at["run"] == study_run(params, config)]["mean"]
             row[(labels[config], STUDY)] = float(theirs.get(float(sigma), np.nan))
             row[(labels[config], "study seed")] = float(seed.iloc[0]) if len(seed) else np.nan
@@ -644,9 +648,7 @@ def loss_range_table(params: ReportParams, surface: pd.DataFrame) -> pd.DataFram
     the study's direction kind (its unit-norm directions) for comparison."""
     rows = []
     for (run_id, kind, split), r in surface.groupby(["run", "direction", "split"], sort=False):
-        config = r["config"].iloc[0]
-        ref = ((reference(params, f"{split}_loss_range") or {}).get(config)
-               if kind != "filter" and run_id == study_run(params, config) else None)
+        ref = for_config(params, reference(params, f"{split}_loss_range"), run_id) if kind != "filter" else None
         rows.append({"model": r["label"].iloc[0], "split": split, "direction": kind,
                      "min": r["loss"].min(), "max": r["loss"].max(), "max − min": r["loss"].max() - r["loss"].min(),
                      "std": r["loss"].std(ddof=0), "L(θ)": float(r[(r["alpha"] == 0) & (r["beta"] == 0)]["loss"].iloc[0])
@@ -700,7 +702,7 @@ def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: 
             r = surface[(surface["run"] == study_run(params, config)) & (surface["split"] == "train")
                         & (surface["direction"] != "filter")]
             spread = r["loss"].max() - r["loss"].min() if len(r) else np.nan
-        ref_range = (reference(params, "train_loss_range") or {}).get(config)
+        ref_range = for_config(params, reference(params, "train_loss_range"), config)
         cond, lam, acc = (published(params, key, config) for key in ("condition_number", "lambda_max", "test_acc"))
         kappas = ours["condition_number"].dropna()
         rows.append({

@@ -184,7 +184,7 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
         _set_rng_state(resume["rng"], generator, dev)
         history = list(resume["history"])
 
-    train_probe = _train_probe(train_ds, cfg.train_probe)
+    train_probe = train_ds.stratified(*cfg.train_probe) if cfg.train_probe is not None else None  # = probes' train set
     train_x, train_y = train_ds.images.to(dev), train_ds.labels.to(dev)
     fill = data_mod.black_pixel(spec.data.normalization, train_x.shape[1]) if cfg.augment else None
     status, diverged_epoch, trained = "completed", None, 0
@@ -217,17 +217,6 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
                 on_epoch_end(row)
     return {"model": _cpu(model.state_dict()), "history": history, "status": status,
             "diverged_epoch": diverged_epoch, "trained_epochs": trained}
-
-
-def _train_probe(train: data_mod.ImageDataset, probe: tuple[int, int] | None) -> data_mod.ImageDataset | None:
-    """The train probe set (the stratified subset ``probes.build_sets`` draws with the same size
-    and seed), or None."""
-    if probe is None:
-        return None
-    size, seed = probe
-    n = min(size, len(train))
-    return train if n == len(train) else train.subset(data_mod.stratified_indices(train.labels, n, seed,
-                                                                                  train.num_classes))
 
 
 def _cpu(state: dict) -> dict:
