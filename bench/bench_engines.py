@@ -32,17 +32,14 @@ import torch
 from landscape import engines, jobs, pipeline, probes, training
 from landscape.params import load_params
 
-SEEDS = range(1, 13)
+SEEDS = 12
 GLIBC = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
 
 
 def engine_params():
-    runs = [{"id": f"s{seed}", "label": f"seed {seed}", "model": "cnn_small", "seed": seed} for seed in SEEDS]
-    pairs = [[f"s{a}", f"s{a + 1}"] for a in range(1, 13, 2)]
+    """Study 001's small CNN trained with seeds 1..SEEDS, with its probes and six seed pairs."""
     return load_params("seed_connectivity", "smoke", {
-        "runs": runs, "reference": {"claims": [], "lambda_max": {}, "final_epoch": {}, "noise_accuracy": {},
-                                    "noise_loss": {}},
-        "probes": {"hessian": None, "surface2d": None, "interpolation": {"pairs": pairs}}})
+        "replicates": SEEDS, "reference": {"claims": []}, "probes": {"hessian": None, "surface2d": None}})
 
 
 def same(a: pipeline.Results, b: pipeline.Results) -> bool:
@@ -80,7 +77,7 @@ def ray_overhead() -> dict:
 def bench_engines() -> None:
     params = engine_params()
     data = params.resolve_data()
-    print(f"engines: {len(params.runs)} training jobs (cnn_small, {params.data.train_subset} images, "
+    print(f"engines: {len(params.replicas)} training jobs (cnn_small, {params.data.train_subset} images, "
           f"{params.training.epochs} epoch) + their probes, 1 torch thread per job, {os.cpu_count()} cores")
     results, walls = {}, {}
     for name in ("local", "processes", "ray"):
@@ -108,9 +105,9 @@ def bench_engines() -> None:
 # ---------------------------------------------------------------------------- memory
 
 def heaviest_run(params):
-    """The run of the report whose model has the most parameters."""
+    """The study-seed run of the report's configuration with the most parameters."""
     summary, counts = pipeline.describe(params, params.resolve_data())
-    return max(params.runs, key=lambda r: counts[r.id]).id
+    return max((r for r in params.replicas if r.study_seed), key=lambda r: counts[r.id]).id
 
 
 def memory_step(report: str, step: str, state_file: str) -> None:

@@ -150,17 +150,17 @@ def test_bad_engine_settings_are_user_errors():
 
 def test_a_diverged_run_is_a_result_and_its_probes_are_skipped(tmp_path):
     params = load_params("resnet20_ablation", "smoke", {
-        "data": {"stand_in": {"train_subset": 256, "test_subset": 64}}, "training": {"epochs": 1},
+        "data": {"stand_in": {"train_subset": 256, "test_subset": 64}}, "training": {"epochs": 1}, "replicates": 1,
         "runs": [{"id": "skip_bn", "label": "skip, BN", "model": "resnet20", "options": {"skip": True, "batchnorm": True}},
                  {"id": "skip", "label": "skip, no BN", "model": "resnet20", "options": {"skip": True, "batchnorm": False}}],
         "probes": {"eval_set": {"train_size": 32, "test_size": 32}, "hessian": None, "density": None, "surface2d": None},
         "reference": {"claims": []}})
     found = pipeline.run(params, config=engines.settings("local", threads=1), cache=tmp_path)
-    assert found.runs["skip"].status == "diverged" and found.runs["skip"].diverged_epoch == 1
-    assert found.runs["skip_bn"].status == "completed" and found.jobs["failed"] == 0
-    assert found.jobs["skipped"] == 1 and set(found.probes.gradient["run"]) == {"skip_bn"}
-    assert found.probes.skipped.to_dict("records") == [{"run": "skip", "reason": "diverged at epoch 1"}]
-    assert (tmp_path / found.runs["skip"].key / "result.pt").exists()  # a diverged run is cached like any other
+    assert found.runs["skip_s0"].status == "diverged" and found.runs["skip_s0"].diverged_epoch == 1
+    assert found.runs["skip_bn_s0"].status == "completed" and found.jobs["failed"] == 0
+    assert found.jobs["skipped"] == 1 and set(found.probes.gradient["run"]) == {"skip_bn_s0"}
+    assert found.probes.skipped.to_dict("records") == [{"run": "skip_s0", "reason": "diverged at epoch 1"}]
+    assert (tmp_path / found.runs["skip_s0"].key / "result.pt").exists()  # a diverged run is cached like any other
 
 
 def test_a_job_that_raises_is_recorded_and_the_rest_of_the_graph_goes_on(tmp_path, monkeypatch):
@@ -191,8 +191,8 @@ def test_a_probe_that_raises_is_recorded_and_the_others_go_on(tmp_path, monkeypa
     found = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
     assert found.probes.noise is None and set(found.probes.slice1d["run"]) == {"cnn_s1", "cnn_s2"}
     assert found.probes.barriers is not None
-    assert found.probes.unavailable["noise"] == ("run A: noise failed: ValueError: cannot orthogonalize; "
-                                                 "run B: noise failed: ValueError: cannot orthogonalize")
+    assert found.probes.unavailable["noise"] == ("run cnn_s1: noise failed: ValueError: cannot orthogonalize; "
+                                                 "run cnn_s2: noise failed: ValueError: cannot orthogonalize")
     assert list(found.probes.skipped.columns) == ["run", "reason"] and len(found.probes.skipped) == 2
     assert not list((tmp_path / "probes").glob("*.corrupt"))
 
@@ -337,5 +337,5 @@ def test_a_report_whose_training_job_raises_renders_with_the_run_marked_failed(t
     assert "why it failed" in page and "ValueError: injected failure" in page
     claims = {c["check"]: c for c in metrics["claims"]}
     assert claims["loss_barrier"]["verdict"] == "pending"
-    assert claims["loss_barrier"]["evidence"] == "pending because run B failed (ValueError: injected failure)"
+    assert claims["loss_barrier"]["evidence"] == "pending because run cnn_s2 failed (ValueError: injected failure)"
     assert "Not computed: the loss on the straight line between two trained minima" in page
