@@ -313,9 +313,9 @@ def main_effect_larger(history: pd.DataFrame, runs: pd.DataFrame, larger: list, 
 
     verdict, found, scored = decide(chance)
     means = {c: (f"{np.mean(v):.4f}" if v else "no run") + f" (n = {len(v)})" for c, (v, _) in scored.items()}
-    text = (f"final val acc per configuration: {'; '.join(f'{c} {m}' for c, m in means.items())}; "
-            f"effect of the larger-claimed factor minus the smaller-claimed one: {found.text(4)} "
-            f"(Welch contrast, {RULE.format(null=0)})")
+    text = (f"effect of the larger-claimed factor minus the smaller-claimed one on final val acc: {found.text(4)} "
+            f"(Welch contrast, {RULE.format(null=0)}); per configuration: "
+            f"{', '.join(f'{c} {m}' for c, m in means.items())}")
     diverged = sum(d for _, d in scored.values())
     if diverged:
         text += f". {diverged} diverged seed{'s' if diverged > 1 else ''} scored as chance ({chance:.4f})"
@@ -484,9 +484,9 @@ def lambda_max_spread(hessian: pd.DataFrame, runs: list, min_spread: float = 0.0
     found = (stats.bootstrap_ci(values, _relative_spread) if len(values) >= MIN_BOOTSTRAP_SEEDS else
              stats.Interval(_relative_spread(values), float("nan"), float("nan"), len(values), stats.LEVEL,
                             f"fewer than {MIN_BOOTSTRAP_SEEDS} seeds: no bootstrap interval"))
-    text = (f"{config}: λmax ({'Lanczos' if method == 'lanczos' else 'study method'}) over {len(values)} seeds "
-            f"{stats.mean_ci(values).text(3)}, range {values.min():.3g}–{values.max():.3g}; coefficient of variation "
-            f"{found.text(3)} (bootstrap; 'different' means above {min_spread:g})")
+    text = (f"{config}: coefficient of variation of λmax ({'Lanczos' if method == 'lanczos' else 'study method'}) "
+            f"over {len(values)} seeds {found.text(3)} (bootstrap; 'different' means above {min_spread:g}); λmax "
+            f"{stats.mean_ci(values).text(3)}, range {values.min():.3g}–{values.max():.3g}")
     if len(values) >= 2:
         seeds = rows["seed"].tolist()
         text += (f"; the study's pair (seeds {seeds[0]}, {seeds[1]}): {values[0]:.3g} vs {values[1]:.3g}, "

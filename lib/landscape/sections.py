@@ -5,9 +5,9 @@ output sink opened) and then calls the sections it wants, in its order: :func:`s
 :func:`training` (trains and probes through the pipeline), :func:`curves`, :func:`final_epoch`,
 :func:`gap`, :func:`ablation`, :func:`probes`, one section per probe (:func:`noise`,
 :func:`flatness`, :func:`hessian`, :func:`density`, :func:`sharpness`, :func:`gradient`,
-:func:`slices`, :func:`surfaces`, :func:`interpolation`), :func:`summary`, :func:`claims` and
-:func:`reproducibility`. Every table, figure and caption is made here from what was computed; the
-study's numbers come only from ``params.reference``. A probe section whose probe was not computed
+:func:`slices`, :func:`surfaces`, :func:`interpolation`), :func:`summary`, :func:`claims`,
+:func:`findings` and :func:`reproducibility`. Every table, figure and caption is made here from
+what was computed; the study's numbers come only from ``params.reference``. A probe section whose probe was not computed
 says why, the same way in every section (``sink.Report.pending``).
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from . import claims as claims_mod
+from . import findings as findings_mod
 from . import pipeline, plotting, tables
 from .engines import settings as engine_settings
 from .params import DataSource, ReportParams, is_stand_in, load_params
@@ -37,6 +38,7 @@ class ReportContext:
     results: pipeline.Results | None = None
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
     status: pd.DataFrame = field(default_factory=pd.DataFrame)
+    verdicts: list = field(default_factory=list)  # claims_mod.Claim, after :func:`claims`
 
     def reference(self, key: str, default: Any = None) -> Any:
         return tables.reference(self.params, key, default)
@@ -365,9 +367,22 @@ def summary(report: ReportContext) -> None:
 def claims(report: ReportContext) -> None:
     """Every claim of the study with its verdict and evidence, and the report's headline."""
     verdicts = claims_mod.evaluate(report.params, report.results.probes.evidence(report.history, report.status))
+    report.verdicts = verdicts
     report.sink.claims(verdicts)
     report.sink.markdown(claims_mod.summary_sentence(verdicts))
     report.sink.headline(tables.headline(report.params, report.history, verdicts))
+
+
+def findings(report: ReportContext) -> None:
+    """The answer to the study's question from the verdicts (after :func:`claims`), where this
+    report differs from the study and why, and what it cannot say."""
+    sink, params = report.sink, report.params
+    sink.bullets(findings_mod.answer(report.verdicts), "What this report's seeds say about each claim:")
+    differences = findings_mod.differences(params, report.verdicts, report.results.probes)
+    if differences:
+        sink.bullets(differences, "Where this report differs from the study, and whether method or result explains it:")
+    sink.bullets(findings_mod.limitations(params, report.data, report.status, report.results.probes, report.verdicts),
+                 "What this report cannot say:")
 
 
 def reproducibility(report: ReportContext) -> None:

@@ -1,0 +1,134 @@
+"""Findings and limitations: the end of every report, generated from what the report computed.
+
+Three lists of sentences:
+
+- :func:`answer`: each checked claim of the study with its verdict over seeds and the headline
+  effect with its 95% interval (the first comparison of the check's evidence);
+- :func:`differences`: each place where this report's result differs from the study's, and
+  whether the difference is one of method (the study's own method on our weights agrees with the
+  study) or of result (it does not); and the study's published numbers beside the study's method
+  on our study-seed run and ours over seeds;
+- :func:`limitations`: what the report cannot say (stand-in data, one network per configuration,
+  evaluation mode, the number of seeds and pairs, probes computed for the study seed only,
+  claims left pending).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from . import claims as claims_mod
+from . import tables
+from .params import DataSource, ReportParams, is_stand_in
+from .probes import ProbeResults
+
+
+def first_clause(evidence: str) -> str:
+    """The evidence up to its first "; " outside brackets: a check's headline comparison."""
+    depth = 0
+    for i, char in enumerate(evidence):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif depth == 0 and evidence.startswith("; ", i):
+            return evidence[:i]
+    return evidence
+
+
+def answer(verdicts: Sequence[claims_mod.Claim]) -> list[str]:
+    """One sentence per checked claim: its verdict over seeds and the headline effect."""
+    out = []
+    for c in verdicts:
+        if c.verdict == claims_mod.PENDING:
+            continue
+        verdict = c.headline if c.headline != claims_mod.DEPENDS else (
+            f"{c.verdict} by our method, {c.study_verdict} by the study's")
+        out.append(f"“{c.text}” — {verdict}: {first_clause(c.evidence)}.")
+    return out
+
+
+def differences(params: ReportParams, verdicts: Sequence[claims_mod.Claim], probes: ProbeResults | None
+                ) -> list[str]:
+    """Where this report's result differs from the study's claim, and why (method or result);
+    then the study's published λmax and SAM sharpness beside the study's method on our
+    study-seed run and ours over seeds."""
+    out = []
+    for c in verdicts:
+        if c.verdict in (claims_mod.SUPPORTED, claims_mod.PENDING):
+            continue
+        found = "contradicted by" if c.verdict == claims_mod.CONTRADICTED else "not established by"
+        if c.study_verdict == claims_mod.SUPPORTED:
+            why = "the study's own method on our weights supports it, so the difference is one of method"
+        elif c.study_verdict is not None:
+            why = (f"the study's method on our weights gives {c.study_verdict}"
+                   + (" too, so the method does not explain it" if c.study_verdict == c.verdict else ""))
+        else:
+            why = "this check has no variant that uses the study's method"
+        out.append(f"The study claims “{c.text}”; it is {found} this report's seeds ({c.verdict}): {why}.")
+    if probes is not None:
+        out += _published_beside_ours(params, probes.hessian, "lambda_max", "λmax", "method",
+                                      ("study", "lambda_max"), ("lanczos", "lambda_max"))
+        sam = probes.sharpness[probes.sharpness["kind"] == "sam"] if probes.sharpness is not None else None
+        out += _published_beside_ours(params, sam, "sam_sharpness", "SAM sharpness", "kind",
+                                      ("sam", "first_order"), ("sam", "sharpness"))
+    return out
+
+
+def _published_beside_ours(params: ReportParams, frame: pd.DataFrame | None, key: str, name: str, selector: str,
+                           study: tuple[str, str], ours: tuple[str, str]) -> list[str]:
+    """"<name> of <configuration>: published x; the study's method on our study-seed run y; ours
+    z ± h over n seeds" for every configuration the study published ``key`` for."""
+    if frame is None or frame.empty:
+        return []
+    out = []
+    for config in tables.configs_in(params, frame):
+        value = tables.published(params, key, config)
+        if value is None:
+            continue
+        rows = frame[frame["config"] == config]
+        seed = rows[(rows["run"] == tables.study_run(params, config)) & (rows[selector] == study[0])][study[1]]
+        mine = rows[rows[selector] == ours[0]][ours[1]]
+        parts = [f"published {value:g}"]
+        if len(seed):
+            parts.append(f"the study's method on our study-seed run {float(seed.iloc[0]):.4g}")
+        parts.append(f"ours {tables.ci_cell(mine, 4)} over {len(mine)} seeds")
+        out.append(f"{name} of {tables.config_labels(params)[config]}: " + "; ".join(parts) + ".")
+    return out
+
+
+def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, probes: ProbeResults | None,
+                verdicts: Sequence[claims_mod.Claim]) -> list[str]:
+    """What this report cannot say, from its params, data and what was computed."""
+    out = []
+    if is_stand_in(data):
+        out.append(f"The data is a stand-in ({data.name} for {params.data.name}): no result here says anything about "
+                   f"{params.data.name} itself, and differences to the study's numbers are not like-for-like.")
+    models = ", ".join(f"{r.label} ({r.model})" for r in params.runs)
+    epochs = params.training.epochs
+    out.append(f"Each configuration is one network ({models}) trained for {epochs} epoch{'s' if epochs > 1 else ''} "
+               "with one optimizer setting: an effect is of these networks, not of the architectural feature in "
+               "general.")
+    seeds = status.groupby("config")["run"].count()
+    usable = status[status["status"] == "completed"].groupby("config")["run"].count().reindex(seeds.index, fill_value=0)
+    counts = "; ".join(f"{tables.config_labels(params)[c]} {usable[c]} of {seeds[c]}" for c in seeds.index)
+    out.append(f"Completed seeds per configuration: {counts}. With this many seeds a 95% interval is wide, so an "
+               "inconclusive verdict means the seeds cannot tell the groups apart, not that they are equal.")
+    pairs = {config: len(params.seed_pairs(config)) for config in (params.probes.interpolation.configs
+                                                                   if params.probes.interpolation else [])}
+    if pairs:
+        out.append("Barriers are averaged over disjoint seed pairs: " + "; ".join(
+            f"{tables.config_labels(params)[c]} {n} pair{'s' if n > 1 else ''}" for c, n in pairs.items()) + ".")
+    if probes is not None:
+        sets = probes.sets
+        out.append(f"Probes measure fixed probe sets of {sets['train']} train and {sets['test']} test images in "
+                   f"{sets['mode']} mode (BatchNorm running statistics, no dropout); the studies measured in other modes "
+                   "and on other samples, which the study-method columns show.")
+        study_only = [name for name in params.probe_targets() if getattr(params.probes, name).seeds == "study"]
+        if study_only:
+            out.append(f"Computed for the study seed only (a figure, not a verdict): {', '.join(study_only)}.")
+    pending = [c.text for c in verdicts if c.verdict == claims_mod.PENDING]
+    if pending:
+        out.append("Not checked here: " + "; ".join(f"“{t}”" for t in pending) + " (the claims table says why).")
+    return out
