@@ -127,8 +127,8 @@ def test_train_probe_and_check_take_set_and_profile(tmp_path, capsys, monkeypatc
     monkeypatch.setenv(progress.PROGRESS_ENV, "lines")
     assert cli.main(["train", REPORT, "--profile", "smoke", "--set", "training.epochs=1"]) == 0
     captured = capsys.readouterr()
-    assert re.search(r"A +completed +epochs  1 \(trained now: 1\)", captured.out)
-    assert re.search(r"train A \(seed 0\): 1/1 epoch, train_loss \d\.\d{4}, test_acc \d\.\d{4} \(\d+ s\) done",
+    assert re.search(r"A_s0 +completed +epochs  1 \(trained now: 1\)", captured.out)
+    assert re.search(r"train A_s0 \(seed 0\): 1/1 epoch, train_loss \d\.\d{4}, test_acc \d\.\d{4} \(\d+ s\) done",
                      captured.err)
     assert cli.main(["train", REPORT, "--profile", "smoke", "--set", "training.lr=1000", "--set",
                      "training.epochs=1"]) == 0
@@ -137,7 +137,7 @@ def test_train_probe_and_check_take_set_and_profile(tmp_path, capsys, monkeypatc
     assert cli.main(["probe", REPORT, "--profile", "smoke", "--set", "training.epochs=1", "--set",
                      "probes.noise=null", "--set", "probes.hessian.trace_samples=0"]) == 0
     err = capsys.readouterr().err
-    assert re.search(r"hessian A: \d+ HVPs \(\d+ s\) done", err) and re.search(r"slice1d B: 10/10 points", err)
+    assert re.search(r"hessian A_s0: \d+ HVPs \(\d+ s\) done", err) and re.search(r"slice1d B_s1: 10/10 points", err)
 
 
 def test_progress_lines_count_and_nest():
@@ -178,7 +178,7 @@ def test_an_interrupted_report_ends_cleanly_and_a_rerun_resumes(sig, tmp_path):
     cache, log = tmp_path / "cache", tmp_path / "first.log"
     proc = running_report(tmp_path, cache, log)
     manifest_path = tmp_path / "out" / REPORT / "manifest.json"
-    wait_for(log, "train A (seed 0): 0/")  # inside the notebook, training under way
+    wait_for(log, "train A_s0 (seed 0): 0/")  # inside the notebook, training under way
     proc.send_signal(sig)
     proc.wait(timeout=120)
     err = log.read_text()

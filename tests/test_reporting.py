@@ -27,8 +27,8 @@ EXPECTED_FIGURES = ["learning-curves", "gap-over-epochs", "noise-accuracy", "sli
 STUDY_SECTIONS = {
     "seed_connectivity": (["runs", "final-epoch", "noise-study-accuracy", "noise-study-loss", "noise", "hessian",
                            "barriers", "claims"],
-                          ["learning-curves", "noise-accuracy", "slice1d", "lambda-max", "surface-a-filter",
-                           "surface-b-filter", "interpolation"]),
+                          ["learning-curves", "noise-accuracy", "slice1d", "lambda-max", "surface-cnn-filter",
+                           "interpolation"]),
     "mlp_cnn_rescnn_mnist": (["runs", "final-epoch", "gap", "flatness", "hessian", "barriers", "claims"],
                              ["learning-curves", "slice1d", "lambda-max", "interpolation"]),
     "batchnorm": (["runs", "final-epoch", "gap", "hessian", "density", "sharpness", "barriers", "claims"],
@@ -510,13 +510,15 @@ def test_a_report_whose_runs_all_diverge_renders_with_the_divergence_shown(tmp_p
     folder = tmp_path / REPORT
     assert (folder / f"{REPORT}.html").exists() and render.pdf_pages(folder / f"{REPORT}.pdf") >= 1
     runs = pd.read_csv(folder / "tables" / "runs.csv")
-    assert list(runs["status"]) == ["diverged", "diverged"] and list(runs["diverged at epoch"]) == [1, 1]
+    assert list(runs["status"]) == ["diverged"] * 4 and list(runs["diverged at epoch"]) == [1] * 4  # 2 seeds each
     page = (folder / f"{REPORT}.html").read_text()
     assert re.search(r"<td[^>]*>1</td>", page) and "1.0000" not in page  # the epoch prints as an integer
     assert tables.NO_EPOCH in page and manifest["headline"] == "no run completed an epoch"
     notes = re.findall(r'<p class="report-pending">(.*?)</p>', page)
-    assert notes and all("no run completed (run A diverged at epoch 1; run B diverged at epoch 1)" in n
+    assert notes and all("no run completed (run A_s0 diverged at epoch 1; run A_s1 diverged at epoch 1; run B_s0 "
+                         "diverged at epoch 1; run B_s1 diverged at epoch 1)" in n
                          for n in notes if n.startswith("Not computed")), notes
     verdicts = json.loads((folder / "metrics.json").read_text())["claims"]
     assert verdicts and all(c["verdict"] == "pending" and re.fullmatch(
-        r"pending because run [AB] diverged at epoch 1; run [AB] diverged at epoch 1", c["evidence"]) for c in verdicts)
+        r"pending because (run [AB]_s[01] diverged at epoch 1; ){3}run [AB]_s[01] diverged at epoch 1", c["evidence"])
+        for c in verdicts)
