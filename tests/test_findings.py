@@ -1,5 +1,7 @@
 """Findings and limitations are generated from the verdicts and what the report computed."""
+import numpy as np
 import pandas as pd
+import scipy.stats
 
 from landscape import claims, findings
 from landscape.params import load_params
@@ -52,8 +54,13 @@ def test_limitations_name_the_stand_in_the_seeds_and_what_was_not_checked():
     params = load_params("resnet20_ablation", "smoke")
     status = pd.DataFrame([{"run": rep.id, "config": rep.config, "status": "diverged" if rep.seed else "completed"}
                            for rep in params.replicas])
-    found = findings.limitations(params, params.resolve_data(), status, None, [claim(claims.PENDING)])
+    history = pd.DataFrame([{"run": rep.id, "config": rep.config, "seed": rep.seed, "epoch": 1,
+                             "test_acc": 0.5 + rep.seed / 10}
+                            for rep in params.replicas])
+    found = findings.limitations(params, params.resolve_data(), status, history, 400, None, [claim(claims.PENDING)])
     text = " ".join(found)
     assert "stand-in (fashion_mnist for cifar10)" in text
+    half = scipy.stats.t.ppf(0.975, 399) * np.sqrt(0.55 * 0.45 / 399)  # 220 of 400 right: the t interval over images
+    assert f"skip + BN ± {half:.4f} over images, seed standard deviation {np.std([0.5, 0.6], ddof=1):.4f}" in text
     assert "skip + BN 1 of 2" in text and "trained for 1 epoch " in text
     assert "Not checked here: “X is better.”" in text

@@ -10,16 +10,17 @@ Three lists of sentences:
   on our study-seed run and ours over seeds;
 - :func:`limitations`: what the report cannot say (stand-in data, one network per configuration,
   evaluation mode, the number of seeds and pairs, probes computed for the study seed only,
-  claims left pending).
+  claims left pending), and one run's measurement error against the spread over seeds.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from . import claims as claims_mod
-from . import tables
+from . import stats, tables
 from .params import DataSource, ReportParams, is_stand_in
 from .probes import ProbeResults
 
@@ -98,9 +99,27 @@ def _published_beside_ours(params: ReportParams, frame: pd.DataFrame | None, key
     return out
 
 
-def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, probes: ProbeResults | None,
-                verdicts: Sequence[claims_mod.Claim]) -> list[str]:
-    """What this report cannot say, from its params, data and what was computed."""
+def measurement_error(params: ReportParams, history: pd.DataFrame, test_size: int) -> str:
+    """How the error of one run's final val accuracy from sampling the test images (95%
+    half-width over images, ``stats.sampling_error``) compares with the spread over seeds."""
+    finals = tables.final_rows(history)
+    parts = []
+    for config in tables.configs_in(params, finals):
+        accs = finals[finals["config"] == config]["test_acc"].to_numpy(float)
+        correct = int(round(float(accs.mean()) * test_size))
+        images = stats.sampling_error(np.repeat([1.0, 0.0], [correct, test_size - correct]))
+        spread = f"{np.std(accs, ddof=1):.4f}" if len(accs) > 1 else "— (one seed)"
+        parts.append(f"{tables.config_labels(params)[config]} ± {images.half_width:.4f} over images, seed standard "
+                     f"deviation {spread}")
+    return (f"One run's final val accuracy is measured on {test_size:,} test images; its sampling error over images "
+            "against the spread over seeds: " + "; ".join(parts) + ". Where the seeds spread more than the images "
+            "explain, a single run cannot stand for its configuration.") if parts else ""
+
+
+def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, history: pd.DataFrame, test_size: int,
+                probes: ProbeResults | None, verdicts: Sequence[claims_mod.Claim]) -> list[str]:
+    """What this report cannot say, from its params, data and what was computed (``test_size``:
+    the test images each run's val numbers are measured on)."""
     out = []
     if is_stand_in(data):
         out.append(f"The data is a stand-in ({data.name} for {params.data.name}): no result here says anything about "
@@ -115,6 +134,8 @@ def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, pr
     counts = "; ".join(f"{tables.config_labels(params)[c]} {usable[c]} of {seeds[c]}" for c in seeds.index)
     out.append(f"Completed seeds per configuration: {counts}. With this many seeds a 95% interval is wide, so an "
                "inconclusive verdict means the seeds cannot tell the groups apart, not that they are equal.")
+    if len(history):
+        out.append(measurement_error(params, history, test_size))
     pairs = {config: len(params.seed_pairs(config)) for config in (params.probes.interpolation.configs
                                                                    if params.probes.interpolation else [])}
     if pairs:

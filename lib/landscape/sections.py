@@ -381,7 +381,8 @@ def findings(report: ReportContext) -> None:
     differences = findings_mod.differences(params, report.verdicts, report.results.probes)
     if differences:
         sink.bullets(differences, "Where this report differs from the study, and whether method or result explains it:")
-    sink.bullets(findings_mod.limitations(params, report.data, report.status, report.results.probes, report.verdicts),
+    sink.bullets(findings_mod.limitations(params, report.data, report.status, report.history,
+                                          report.results.data.test_size, report.results.probes, report.verdicts),
                  "What this report cannot say:")
 
 
