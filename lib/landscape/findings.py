@@ -129,8 +129,9 @@ def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, hi
     out.append(f"Each configuration is one network ({models}) trained for {epochs} epoch{'s' if epochs > 1 else ''} "
                "with one optimizer setting: an effect is of these networks, not of the architectural feature in "
                "general.")
-    seeds = status.groupby("config")["run"].count()
-    usable = status[status["status"] == "completed"].groupby("config")["run"].count().reindex(seeds.index, fill_value=0)
+    order = tables.configs_in(params, status)
+    seeds = status.groupby("config")["run"].count().reindex(order)
+    usable = status[status["status"] == "completed"].groupby("config")["run"].count().reindex(order, fill_value=0)
     counts = "; ".join(f"{tables.config_labels(params)[c]} {usable[c]} of {seeds[c]}" for c in seeds.index)
     out.append(f"Completed seeds per configuration: {counts}. With this many seeds a 95% interval is wide, so an "
                "inconclusive verdict means the seeds cannot tell the groups apart, not that they are equal.")
