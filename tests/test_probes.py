@@ -102,3 +102,14 @@ def test_density_matches_the_spectral_density_and_counts_clearly_negative_eigenv
     largest = max(abs(x).max() for x in direct.nodes)
     assert frame["negative_mass"].iloc[0] == direct.mass_between(-float("inf"), -probes.NEGATIVE_FRACTION * largest)
     assert 0 <= frame["negative_mass"].iloc[0] <= 1 and frame["num_hvps"].iloc[0] == cfg.runs * cfg.steps
+
+
+def test_the_hessian_leaves_lambda_min_out_only_when_asked_and_saves_its_products(sets):
+    params = load_params("batchnorm", "smoke", {"probes": {"hessian": {"trace_samples": 0}}})
+    without = compute("hessian", [tiny_model(2)], sets, params).set_index("method").loc["lanczos"]
+    params = load_params("batchnorm", "smoke", {"probes": {"hessian": {"trace_samples": 0, "lambda_min": True}}})
+    with_min = compute("hessian", [tiny_model(2)], sets, params).set_index("method").loc["lanczos"]
+    assert without["lambda_min_kind"] == probes.NOT_COMPUTED and pd.isna(without["lambda_min"])
+    assert without["condition_status"] == probes.NOT_COMPUTED
+    assert with_min["lambda_min_kind"] != probes.NOT_COMPUTED and pd.notna(with_min["lambda_min"])
+    assert without["lambda_max"] == with_min["lambda_max"] and without["num_hvps"] < with_min["num_hvps"]

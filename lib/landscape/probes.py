@@ -65,6 +65,7 @@ from .training import DataSpec, load_splits
 BOTTOM_MAX_ITER = 5  # ARPACK restarts
 BOTTOM_NCV = 20  # also the Lanczos steps of the cheap negative-curvature test
 CONFIDENCE = 0.95
+NOT_COMPUTED = "not computed"  # a hessian number the settings (or the method) leave out
 NEGATIVE_FRACTION = 0.01  # density: an eigenvalue below −1% of the largest |λ| counts as negative
 PROBE_VERSION = 3  # bump when a change alters the numbers a cached probe would produce (3: HVP chunks fit a memory budget)
 
@@ -128,9 +129,14 @@ def build_sets(spec: SetsSpec) -> ProbeSets:
 # ============================================================================ curvature
 
 class HessianParams(ProbeSettings):
+    """``lambda_min``: also bound or converge the smallest eigenvalue (and so the condition
+    number); it costs more Hessian-vector products than λmax, so a report whose claims do not
+    need its sign leaves it out."""
+
     top_k: int = Field(default=3, gt=0)
     tol: float = Field(default=1e-3, gt=0)
     trace_samples: int = Field(default=50, ge=0)
+    lambda_min: bool = True
     # the studies' variant: power iteration on one mini-batch
     study_batch_size: int = Field(default=128, gt=0)
     study_iterations: int = Field(default=20, gt=0)
@@ -154,8 +160,10 @@ def _our_curvature(op: curvature.HessianOperator, cfg: HessianParams) -> dict:
         failed = f"not computed: Lanczos failed ({str(exc).split('.')[0]})"
         return {"lambda_max": np.nan, "eigenvalues": (), "lambda_min": np.nan, "lambda_min_kind": failed,
                 "condition_number": np.nan, "condition_status": failed, "trace": np.nan, "trace_stderr": np.nan}
-    ritz = curvature.smallest_ritz_value(op, min(op.dim, BOTTOM_NCV), seed=0)
-    if ritz < -cfg.tol * abs(float(top.eigenvalues[0])):  # λmin ≤ ritz < 0: no need to converge λmin
+    if not cfg.lambda_min:
+        cond_value, cond_status, lam_min, lam_min_kind = None, NOT_COMPUTED, np.nan, NOT_COMPUTED
+    elif (ritz := curvature.smallest_ritz_value(op, min(op.dim, BOTTOM_NCV), seed=0)) < \
+            -cfg.tol * abs(float(top.eigenvalues[0])):  # λmin ≤ ritz < 0: no need to converge λmin
         cond_value, cond_status, lam_min, lam_min_kind = None, curvature.NEGATIVE_CURVATURE, ritz, "upper bound"
     elif (bottom := _bottom(op, cfg.tol, seed=0)) is None:
         cond_value, cond_status, lam_min, lam_min_kind = (None, "undefined: smallest eigenvalue did not converge",
@@ -185,8 +193,8 @@ def hessian(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: HessianPara
     study = curvature.seed_power_iteration(model, sets.train_full, batch_size=batch,
                                            iterations=cfg.study_iterations, mode="train", k=1, seed=0)
     theirs = {"method": "study", "lambda_max": float(study.eigenvalues[0]),
-              "eigenvalues": (float(study.eigenvalues[0]),), "lambda_min": np.nan, "lambda_min_kind": "not computed",
-              "condition_number": np.nan, "condition_status": "not computed", "trace": np.nan,
+              "eigenvalues": (float(study.eigenvalues[0]),), "lambda_min": np.nan, "lambda_min_kind": NOT_COMPUTED,
+              "condition_number": np.nan, "condition_status": NOT_COMPUTED, "trace": np.nan,
               "trace_stderr": np.nan, "num_hvps": study.num_hvps, "mode": study.mode, "n": study.n}
     return pd.DataFrame([ours, theirs])
 

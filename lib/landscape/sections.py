@@ -236,12 +236,17 @@ def hessian(report: ReportContext) -> None:
     sink, frame = report.sink, report.frame("hessian")
     if frame is None:
         return
-    study_kappa = report.reference("condition_number")
+    cfg, study_kappa = report.params.probes.hessian, report.reference("condition_number")
+    extra = []
+    if cfg.lambda_min:
+        extra.append("how many seeds have negative curvature, the condition number where defined"
+                     + (" beside the study's published one" if study_kappa else ""))
+    if cfg.trace_samples >= 2:
+        extra.append("the Hutchinson trace (ours)")
     sink.table(tables.hessian_table(report.params, frame), "hessian",
                "Curvature, mean ± 95% CI over seeds: λmax by Lanczos on the fixed train probe set (ours), by the study's "
-               "method (power iteration on one mini-batch, train mode), as published and for the study-seed run; how "
-               "many seeds have negative curvature, the condition number where defined"
-               + (" beside the study's published one" if study_kappa else "") + " and the Hutchinson trace (ours).")
+               "method (power iteration on one mini-batch, train mode), as published and for the study-seed run"
+               + ("; " + " and ".join(extra) if extra else "") + ".")
     sink.figure(plotting.lambda_bars(frame, report.published("lambda_max"), labels=report.labels), "lambda-max",
                 "Top Hessian eigenvalue per configuration, each seed a dot, the mean as a line with its 95% CI: ours, "
                 "the study's method" + ("; stars: the study's published value." if report.reference("lambda_max") else "."))

@@ -19,6 +19,7 @@ from . import stats
 from .data import DATASETS, NORMALIZATIONS
 from .params import DataSource, ReportParams, is_stand_in
 from .pipeline import DataSummary, RunRecord
+from .probes import NOT_COMPUTED
 
 #: history column -> the study's name for it
 METRIC_NAMES = {"train_loss": "train loss", "train_acc": "train acc", "test_loss": "val loss", "test_acc": "val acc"}
@@ -404,26 +405,29 @@ def flatness_table(params: ReportParams, flatness: pd.DataFrame) -> pd.DataFrame
 def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
     """Per configuration, mean ± 95% CI over seeds: λmax by Lanczos on the fixed train set (ours)
     and by the study's method (power iteration on one mini-batch), with the study's published
-    λmax and the study-seed run's Lanczos λmax beside it; how many seeds show negative
-    curvature, the condition number where defined, and the Hutchinson trace."""
+    λmax and the study-seed run's Lanczos λmax beside it; where computed, how many seeds show
+    negative curvature, the condition number where defined, and the Hutchinson trace."""
     rows = []
     for config in configs_in(params, hessian):
         mine = hessian[hessian["config"] == config]
         ours, study = mine[mine["method"] == "lanczos"], mine[mine["method"] == "study"]
         ref = published(params, "lambda_max", config)
         seed = ours[ours["run"] == study_run(params, config)]["lambda_max"]
-        negative = int((ours["lambda_min"] < 0).sum())
+        measured = ours[ours["lambda_min_kind"] != NOT_COMPUTED]
+        negative = int((measured["lambda_min"] < 0).sum())
         kappas = ours["condition_number"].dropna()
         row = {"model": config_labels(params)[config], "seeds": len(ours),
                "λmax (Lanczos)": ci_cell(ours["lambda_max"], 4), "λmax (study method)": ci_cell(study["lambda_max"], 4),
                "λmax (study, published)": np.nan if ref is None else ref,
-               "λmax, study seed": float(seed.iloc[0]) if len(seed) else np.nan,
-               "λmin < 0 (seeds)": f"{negative} of {len(ours)}",
-               "condition number": ci_cell(kappas, 4) if len(kappas) else "undefined in every seed"}
+               "λmax, study seed": float(seed.iloc[0]) if len(seed) else np.nan}
+        if len(measured):
+            row.update({"λmin < 0 (seeds)": f"{negative} of {len(measured)}",
+                        "condition number": ci_cell(kappas, 4) if len(kappas) else "undefined in every seed"})
         if reference(params, "condition_number"):
             row["condition number (study, published)"] = published(params, "condition_number", config)
-        row.update({"trace": ci_cell(ours["trace"], 4) if ours["trace"].notna().any() else "—",
-                    "n (ours / study)": f"{int(ours['n'].iloc[0])} / {int(study['n'].iloc[0]) if len(study) else '—'}"})
+        if ours["trace"].notna().any():
+            row["trace"] = ci_cell(ours["trace"], 4)
+        row["n (ours / study)"] = f"{int(ours['n'].iloc[0])} / {int(study['n'].iloc[0]) if len(study) else '—'}"
         rows.append(row)
     return pd.DataFrame(rows)
 
