@@ -42,7 +42,10 @@ from .training import outcome
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, PENDING = "supported", "contradicted", "inconclusive", "pending"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, PENDING)
 DEPENDS = "depends on the method"
-RULE = "95% CI; supported when it excludes {null} in the claimed direction"
+RULE = ("Each comparison is decided by the 95% confidence interval of its effect over seeds: supported when "
+        "it lies wholly on the claimed side of the threshold (no effect, a difference of 0 or a ratio of 1, "
+        "unless the evidence names another), contradicted when wholly on the other side, inconclusive otherwise; "
+        "a claim of several comparisons is supported only when all are, and contradicted when any is.")
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def _difference(what: str, a: str, b: str, values_a: Sequence[float], values_b: 
     """Verdict and evidence for "mean(a) − mean(b) has the sign ``claimed``" (Welch)."""
     found = stats.difference(values_a, values_b)
     text = (f"{what}: {a} {_mean(values_a, digits)} vs {b} {_mean(values_b, digits)}, difference "
-            f"{found.text(digits)} (Welch {RULE.format(null=0)}; n = {found.n[0]}, {found.n[1]})")
+            f"{found.text(digits)} (Welch 95% CI, n = {found.n[0]}, {found.n[1]})")
     return verdict_of(found, claimed), text
 
 
@@ -140,8 +143,8 @@ def _ratio(what: str, a: str, b: str, values_a: Sequence[float], values_b: Seque
     found = stats.difference(np.log(a_arr), np.log(b_arr))
     ratio = (f"{np.exp(found.estimate):.3g}× [{np.exp(found.low):.3g}, {np.exp(found.high):.3g}]" if found.defined
              else f"{np.exp(found.estimate):.3g}× [no interval: n = {found.n}]")
-    text = (f"{what}: {a} {_mean(a_arr, 3)} vs {b} {_mean(b_arr, 3)}, ratio {ratio} (Welch on logs, "
-            f"{RULE.format(null='1')}; n = {found.n[0]}, {found.n[1]})")
+    text = (f"{what}: {a} {_mean(a_arr, 3)} vs {b} {_mean(b_arr, 3)}, ratio {ratio} (Welch 95% CI on logs, "
+            f"n = {found.n[0]}, {found.n[1]})")
     return verdict_of(found, claimed), text
 
 
@@ -314,7 +317,7 @@ def main_effect_larger(history: pd.DataFrame, runs: pd.DataFrame, larger: list, 
     verdict, found, scored = decide(chance)
     means = {c: (f"{np.mean(v):.4f}" if v else "no run") + f" (n = {len(v)})" for c, (v, _) in scored.items()}
     text = (f"effect of the larger-claimed factor minus the smaller-claimed one on final val acc: {found.text(4)} "
-            f"(Welch contrast, {RULE.format(null=0)}); per configuration: "
+            f"(Welch contrast, 95% CI); per configuration: "
             f"{', '.join(f'{c} {m}' for c, m in means.items())}")
     diverged = sum(d for _, d in scored.values())
     if diverged:

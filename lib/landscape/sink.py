@@ -265,8 +265,10 @@ class Report:
         self._save()
 
     def claims(self, claims: Sequence[claims_mod.Claim], key: str = "claims",
-               caption: str = "The study's claims and what this run shows.") -> None:
-        """The claims table, each verdict coloured; counts go to metrics.json and the summary."""
+               caption: str | None = None) -> None:
+        """The claims table, each verdict coloured; counts go to metrics.json and the summary. The
+        default caption states the decision rule (claims.RULE) once for every row."""
+        caption = f"The study's claims and what this report's seeds show. {claims_mod.RULE}" if caption is None else caption
         df = claims_mod.table(list(claims))
         classes = pd.DataFrame("", index=df.index, columns=df.columns)
         classes["verdict"] = [f"verdict verdict-{c.headline.split()[0]}" for c in claims]
