@@ -46,6 +46,18 @@ def test_combine_is_a_conjunction_that_never_drops_a_tie():
     assert claims.combine([]) == I
 
 
+def test_a_claim_of_several_comparisons_marks_each_and_names_the_one_that_decides():
+    verdict, evidence = claims.conclude([(S, "a (x; y) 1 [0.5, 2]"), (C, "b -1 [-2, -0.5]"), (I, "c 0 [-1, 1]")],
+                                        suffix="; n = 5 seeds")
+    assert verdict == C and evidence == (f"a (x; y) 1 [0.5, 2]{claims.MARK}{S}; b -1 [-2, -0.5]{claims.MARK}{C}; "
+                                         f"c 0 [-1, 1]{claims.MARK}{I}; n = 5 seeds")
+    assert claims.clauses(evidence)[0] == f"a (x; y) 1 [0.5, 2]{claims.MARK}{S}"
+    assert claims.deciding(evidence, C) == ("b -1 [-2, -0.5]", 3)
+    assert claims.deciding(evidence, I) == ("c 0 [-1, 1]", 3)
+    assert claims.conclude([(I, "one comparison")]) == (I, "one comparison")  # no mark on a single one
+    assert claims.deciding("one comparison; detail", I) == ("one comparison", 1)
+
+
 def test_a_difference_inside_its_interval_is_inconclusive_outside_it_decided():
     clear = history({"B": [0.91, 0.915, 0.92, 0.912, 0.918], "A": [0.86, 0.865, 0.87, 0.862, 0.868]},
                     gaps={"B": [0.0, 0.002, -0.001, 0.001, 0.0], "A": [0.03, 0.032, 0.029, 0.031, 0.03]})

@@ -8,13 +8,8 @@ from landscape.params import load_params
 from landscape.probes import ProbeResults
 
 
-def claim(verdict, study=None, evidence="effect 0.1 [0.05, 0.15] (Welch; n = 5, 5); second part"):
+def claim(verdict, study=None, evidence="effect 0.1 [0.05, 0.15] (Welch; n = 5, 5); per seed: 1, 2"):
     return claims.Claim("X is better.", verdict, evidence, "check", study, None if study is None else "study evidence")
-
-
-def test_the_headline_comparison_is_the_evidence_up_to_its_first_top_level_semicolon():
-    assert findings.first_clause("a (b; c) [d; e]; f; g") == "a (b; c) [d; e]"
-    assert findings.first_clause("no separator") == "no separator"
 
 
 def test_the_answer_quotes_each_checked_claim_with_its_effect():
@@ -22,6 +17,16 @@ def test_the_answer_quotes_each_checked_claim_with_its_effect():
                              claim(claims.SUPPORTED, study=claims.INCONCLUSIVE)])
     assert found[0] == "“X is better.” — supported: effect 0.1 [0.05, 0.15] (Welch; n = 5, 5)."
     assert len(found) == 2 and "supported by our method, inconclusive by the study's" in found[1]
+
+
+def test_the_answer_quotes_the_comparison_that_decides_a_claim_of_several():
+    _, evidence = claims.conclude([(claims.SUPPORTED, "a 1 [0.5, 2]"), (claims.INCONCLUSIVE, "b 0.1 [-1, 1]"),
+                                   (claims.SUPPORTED, "c 3 [2, 4]")])
+    found, = findings.answer([claim(claims.INCONCLUSIVE, evidence=evidence)])
+    assert found == "“X is better.” — inconclusive, decided by this one of its 3 comparisons: b 0.1 [-1, 1]."
+    _, evidence = claims.conclude([(claims.SUPPORTED, "a 1 [0.5, 2]"), (claims.SUPPORTED, "c 3 [2, 4]")])
+    found, = findings.answer([claim(claims.SUPPORTED, evidence=evidence)])
+    assert found == "“X is better.” — supported, as is each of its 2 comparisons, the first: a 1 [0.5, 2]."
 
 
 def test_a_difference_is_called_one_of_method_only_when_the_studys_method_agrees_with_the_study():

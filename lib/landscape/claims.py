@@ -122,6 +122,42 @@ def combine(verdicts: Sequence[str]) -> str:
     return SUPPORTED if all(v == SUPPORTED for v in verdicts) else INCONCLUSIVE
 
 
+MARK = " → "  # between a comparison's evidence and its own verdict, in a claim of several
+
+
+def conclude(parts: Sequence[tuple[str, str]], suffix: str = "") -> tuple[str, str]:
+    """A conjunction of comparisons, each (verdict, evidence): the verdict of :func:`combine` and
+    the evidence joined by "; ", each comparison followed by its own verdict (``MARK``) when
+    there is more than one, so the reader (and :func:`deciding`) sees which one decides."""
+    texts = [text if len(parts) == 1 else f"{text}{MARK}{verdict}" for verdict, text in parts]
+    return combine([verdict for verdict, _ in parts]), "; ".join(texts) + suffix
+
+
+def clauses(evidence: str) -> list[str]:
+    """``evidence`` split at each "; " outside brackets."""
+    out, depth, start = [], 0, 0
+    for i, char in enumerate(evidence):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif depth == 0 and evidence.startswith("; ", i):
+            out.append(evidence[start:i])
+            start = i + 2
+    return out + [evidence[start:]]
+
+
+def deciding(evidence: str, verdict: str) -> tuple[str, int]:
+    """The comparison of ``evidence`` that decides ``verdict`` and the number of comparisons:
+    the first one marked with that verdict by :func:`conclude` (for "supported" every one is),
+    else the first clause (a check of one comparison)."""
+    marked = [c for c in clauses(evidence) if MARK in c]
+    for clause in marked:
+        if clause.endswith(MARK + verdict):
+            return clause[:-len(MARK + verdict)], len(marked)
+    return clauses(evidence)[0], max(len(marked), 1)
+
+
 def _difference(what: str, a: str, b: str, values_a: Sequence[float], values_b: Sequence[float],
                 claimed: int = 1, digits: int = 4) -> tuple[str, str]:
     """Verdict and evidence for "mean(a) − mean(b) has the sign ``claimed``" (Welch)."""
@@ -194,11 +230,8 @@ def converges_faster(history: pd.DataFrame, faster: str, slower: str) -> tuple[s
     """``faster`` converges faster than ``slower``: higher val (test) accuracy after epoch 1, and
     (with more than one epoch) fewer epochs to reach the lower of the two configurations' mean
     final val accuracies (a seed that never reaches it counts as one epoch past the last)."""
-    verdicts, parts = [], []
     first = {c: _per_seed(history, c, "test_acc", "epoch 1", epoch=1) for c in (faster, slower)}
-    v, t = _difference("epoch-1 val acc", faster, slower, first[faster], first[slower])
-    verdicts.append(v)
-    parts.append(t)
+    parts = [_difference("epoch-1 val acc", faster, slower, first[faster], first[slower])]
     epochs = int(history["epoch"].max())
     if epochs > 1:
         threshold = min(float(_finals(history, c)["test_acc"].mean()) for c in (faster, slower))
@@ -207,11 +240,9 @@ def converges_faster(history: pd.DataFrame, faster: str, slower: str) -> tuple[s
             seeds = history[history["config"] == c].sort_values("epoch").groupby("seed")
             reach[c] = [e if e is not None else epochs + 1 for e in
                         (_epochs_to_reach(rows, threshold) for _, rows in seeds)]
-        v, t = _difference(f"epochs to reach val acc {threshold:.4f} (the lower mean final one)", slower, faster,
-                           reach[slower], reach[faster], digits=3)
-        verdicts.append(v)
-        parts.append(t)
-    return combine(verdicts), "; ".join(parts)
+        parts.append(_difference(f"epochs to reach val acc {threshold:.4f} (the lower mean final one)", slower,
+                                 faster, reach[slower], reach[faster], digits=3))
+    return conclude(parts)
 
 
 def generalizes_better(history: pd.DataFrame, better: str, worse: str) -> tuple[str, str]:
@@ -219,15 +250,13 @@ def generalizes_better(history: pd.DataFrame, better: str, worse: str) -> tuple[
     smaller final generalization gap, measured in evaluation mode (train probe set accuracy −
     val accuracy, both on the final weights)."""
     fb, fw = _finals(history, better), _finals(history, worse)
-    verdicts, parts = [], []
+    parts = []
     for what, column, a, b, va, vb in (("final val acc", "test_acc", better, worse, fb, fw),
                                        ("final eval-mode gap", "eval_gap", worse, better, fw, fb)):
         if va[column].isna().all() or vb[column].isna().all():
             raise MissingEvidence(f"no {what}")
-        v, t = _difference(what, a, b, va[column].to_numpy(float), vb[column].to_numpy(float))
-        verdicts.append(v)
-        parts.append(t)
-    return combine(verdicts), "; ".join(parts)
+        parts.append(_difference(what, a, b, va[column].to_numpy(float), vb[column].to_numpy(float)))
+    return conclude(parts)
 
 
 def _status_rows(runs: pd.DataFrame, config: str) -> pd.DataFrame:
@@ -246,15 +275,14 @@ def _proportion(what: str, config: str, k: int, n: int, threshold: float = 0.5) 
 def diverges(runs: pd.DataFrame, diverged: list) -> tuple[str, str]:
     """The configurations of ``diverged`` diverge (a non-finite loss stops them): the share of
     seeds that diverged, with its exact 95% interval, lies above one half."""
-    verdicts, parts = [], []
+    parts = []
     for config in _group(diverged):
         rows = _status_rows(runs, config)
         rows = rows[rows["status"] != "failed"]
         v, t = _proportion("diverged", config, int((rows["status"] == "diverged").sum()), len(rows))
         epochs = sorted(int(e) for e in rows["diverged_epoch"].dropna())
-        verdicts.append(v)
-        parts.append(t + (f", at epochs {', '.join(map(str, epochs))}" if epochs else ""))
-    return combine(verdicts), "; ".join(parts)
+        parts.append((v, t + (f", at epochs {', '.join(map(str, epochs))}" if epochs else "")))
+    return conclude(parts)
 
 
 def does_not_learn(history: pd.DataFrame, runs: list, num_classes: int = 10, acc_tolerance: float = 0.02,
@@ -264,16 +292,16 @@ def does_not_learn(history: pd.DataFrame, runs: list, num_classes: int = 10, acc
     ``loss_tolerance`` nats of ln(num_classes) (a uniform prediction); an accuracy CI wholly above
     chance + ``acc_tolerance`` is contradicted (the network learns)."""
     chance, uniform = 1.0 / num_classes, float(np.log(num_classes))
-    verdicts, parts = [], []
+    parts = []
     for config in _group(runs):
         finals = _finals(history, config)
         acc, loss = stats.mean_ci(finals["test_acc"]), stats.mean_ci(finals["test_loss"])
         inside = (acc.defined and loss.defined and chance - acc_tolerance <= acc.low and acc.high <= chance + acc_tolerance
                   and uniform - loss_tolerance <= loss.low and loss.high <= uniform + loss_tolerance)
-        verdicts.append(SUPPORTED if inside else CONTRADICTED if acc.side(chance + acc_tolerance) == 1 else INCONCLUSIVE)
-        parts.append(f"{config}: final val acc {acc.text(4)} (chance {chance:.4f} ± {acc_tolerance:g}), val loss "
-                     f"{loss.text(4)} (ln {num_classes} = {uniform:.4f} ± {loss_tolerance:g}); n = {acc.n}")
-    return combine(verdicts), "; ".join(parts)
+        verdict = SUPPORTED if inside else CONTRADICTED if acc.side(chance + acc_tolerance) == 1 else INCONCLUSIVE
+        parts.append((verdict, f"{config}: final val acc {acc.text(4)} (chance {chance:.4f} ± {acc_tolerance:g}), val "
+                               f"loss {loss.text(4)} (ln {num_classes} = {uniform:.4f} ± {loss_tolerance:g}), n = {acc.n}"))
+    return conclude(parts)
 
 
 def _scored(history: pd.DataFrame, runs: pd.DataFrame, config: str, chance: float | None) -> tuple[list[float], int]:
@@ -387,13 +415,8 @@ def _order(name: str, values: Callable[[str], np.ndarray], order: list) -> tuple
     groups = [_group(g) for g in order]
     pooled = {"/".join(g): np.concatenate([values(c) for c in g]) for g in groups}
     names = list(pooled)
-    verdicts, parts = [], []
-    for i in range(len(names)):
-        for j in range(i + 1, len(names)):
-            v, t = _ratio(name, names[i], names[j], pooled[names[i]], pooled[names[j]])
-            verdicts.append(v)
-            parts.append(t)
-    return combine(verdicts), "; ".join(parts)
+    return conclude([_ratio(name, names[i], names[j], pooled[names[i]], pooled[names[j]])
+                     for i in range(len(names)) for j in range(i + 1, len(names))])
 
 
 def lambda_max_order(hessian: pd.DataFrame, order: list, method: str = "lanczos") -> tuple[str, str]:
@@ -418,7 +441,7 @@ def well_conditioned(hessian: pd.DataFrame, runs: list, max_condition: float = 1
     the train probe set is positive definite with λmax/λmin ≤ ``max_condition`` lies above one
     half (exact 95% interval). Negative curvature (the condition number is then undefined) or a
     larger ratio counts against; a seed whose smallest eigenvalue did not converge is left out."""
-    verdicts, parts = [], []
+    parts = []
     for config in _group(runs):
         rows = hessian[(hessian["config"] == config) & (hessian["method"] == "lanczos")]
         if rows.empty:
@@ -428,9 +451,8 @@ def well_conditioned(hessian: pd.DataFrame, runs: list, max_condition: float = 1
         v, t = _proportion(f"0 < κ ≤ {max_condition:g}", config, good, len(known))
         kappas = ", ".join(f"{k:.3g}" if pd.notna(k) else ("λmin < 0" if pd.notna(m) else "λmin unresolved")
                            for k, m in zip(rows["condition_number"], rows["lambda_min"]))
-        verdicts.append(v)
-        parts.append(f"{t}; κ per seed: {kappas}")
-    return combine(verdicts), "; ".join(parts)
+        parts.append((v, f"{t}, κ per seed: {kappas}"))
+    return conclude(parts)
 
 
 def least_flat(flatness: pd.DataFrame, least: list, others: list) -> tuple[str, str]:
@@ -440,12 +462,8 @@ def least_flat(flatness: pd.DataFrame, least: list, others: list) -> tuple[str, 
         return np.concatenate([_per_seed(flatness, c, "mean", "flatness") for c in group])
 
     top = _group(least)
-    verdicts, parts = [], []
-    for group in [_group(g) for g in others]:
-        v, t = _difference("|ΔL|", "/".join(top), "/".join(group), values(top), values(group), digits=3)
-        verdicts.append(v)
-        parts.append(t)
-    return combine(verdicts), "; ".join(parts)
+    return conclude([_difference("|ΔL|", "/".join(top), "/".join(group), values(top), values(group), digits=3)
+                     for group in [_group(g) for g in others]])
 
 
 def flatter_generalizes_better(hessian: pd.DataFrame, history: pd.DataFrame, runs: list) -> tuple[str, str]:
@@ -504,7 +522,7 @@ def loss_barrier(barriers: pd.DataFrame, configs: list, min_barrier: float = 0.1
     (below it: contradicted). With ``smallest``, that configuration's barrier is also below every
     other one's (Welch). BatchNorm statistics are recomputed at each point of the path (ours; the
     study interpolated them: ``bn: interpolate``); a network without BatchNorm has one path."""
-    verdicts, parts, by_config = [], [], {}
+    parts, by_config = [], {}
     for config in _group(configs):
         rows = barriers[barriers["config"] == config]
         if rows.empty:
@@ -514,10 +532,9 @@ def loss_barrier(barriers: pd.DataFrame, configs: list, min_barrier: float = 0.1
         by_config[config] = rows
         for split, split_rows in rows.groupby("split", sort=False):
             found = stats.mean_ci(split_rows["loss_barrier"])
-            verdicts.append(verdict_of(found, 1, min_barrier))
-            parts.append(f"{config} {split} (BN {treatment}): {found.text(3)} over {found.n} pair"
-                         f"{'s' if found.n != 1 else ''}")
-    text = f"loss barrier (nats; 'a barrier' means a 95% CI above {min_barrier:g}): " + "; ".join(parts)
+            parts.append((verdict_of(found, 1, min_barrier),
+                          f"{config} {split} loss barrier (BN {treatment}; nats; 'a barrier' means a 95% CI above "
+                          f"{min_barrier:g}): {found.text(3)} over {found.n} pair{'s' if found.n != 1 else ''}"))
     if smallest is not None:
         if smallest not in by_config:
             raise MissingEvidence(f"configuration {smallest!r} is not among the configurations")
@@ -526,12 +543,10 @@ def loss_barrier(barriers: pd.DataFrame, configs: list, min_barrier: float = 0.1
             if other == smallest:
                 continue
             for split in dict.fromkeys(mine["split"]):
-                v, t = _difference(f"{split} barrier", other, smallest,
-                                   rows[rows["split"] == split]["loss_barrier"],
-                                   mine[mine["split"] == split]["loss_barrier"], digits=3)
-                verdicts.append(v)
-                text += f"; {t}"
-    return combine(verdicts), text
+                parts.append(_difference(f"{split} barrier", other, smallest,
+                                         rows[rows["split"] == split]["loss_barrier"],
+                                         mine[mine["split"] == split]["loss_barrier"], digits=3))
+    return conclude(parts)
 
 
 def noise_thresholds(noise: pd.DataFrame, runs: list, small: list = (0.01, 0.02), large: float = 0.1,
@@ -540,7 +555,7 @@ def noise_thresholds(noise: pd.DataFrame, runs: list, small: list = (0.01, 0.02)
     |L(σ) − L(0)| / L(0), stays below ``loss_tolerance`` ("barely changes": its 95% CI over seeds
     lies below it), and at σ = ``large`` the accuracy drops by at least ``collapse_drop``
     ("collapses": its CI lies above it)."""
-    verdicts, parts = [], []
+    parts = []
     for config in _group(runs):
         loss, acc = _noise_means(noise, config, "loss"), _noise_means(noise, config, "accuracy")
         for sigma in [0.0, *map(float, small), float(large)]:
@@ -548,13 +563,13 @@ def noise_thresholds(noise: pd.DataFrame, runs: list, small: list = (0.01, 0.02)
                 raise MissingEvidence(f"σ {sigma:g} was not measured")
         for sigma in map(float, small):
             change = stats.mean_ci((loss[sigma] - loss[0.0]).abs() / loss[0.0])
-            verdicts.append(verdict_of(change, -1, loss_tolerance))
-            parts.append(f"{config} σ {sigma:g}: relative test-loss change {change.text(3)} (below {loss_tolerance:g}?)")
+            parts.append((verdict_of(change, -1, loss_tolerance),
+                          f"{config} σ {sigma:g}: relative test-loss change {change.text(3)} (below {loss_tolerance:g}?)"))
         drop = stats.mean_ci(acc[0.0] - acc[float(large)])
-        verdicts.append(verdict_of(drop, 1, collapse_drop))
-        parts.append(f"{config} σ {float(large):g}: accuracy drop {drop.text(3)} from {acc[0.0].mean():.4f} "
-                     f"(at least {collapse_drop:g}?)")
-    return combine(verdicts), "; ".join(parts) + f"; n = {len(loss)} seeds"
+        parts.append((verdict_of(drop, 1, collapse_drop),
+                      f"{config} σ {float(large):g}: accuracy drop {drop.text(3)} from {acc[0.0].mean():.4f} "
+                      f"(at least {collapse_drop:g}?)"))
+    return conclude(parts, suffix=f"; n = {len(loss)} seeds")
 
 
 CHECKS: dict[str, Check] = {

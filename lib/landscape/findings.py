@@ -2,8 +2,8 @@
 
 Three lists of sentences:
 
-- :func:`answer`: each checked claim of the study with its verdict over seeds and the headline
-  effect with its 95% interval (the first comparison of the check's evidence);
+- :func:`answer`: each checked claim of the study with its verdict over seeds and the effect with
+  its 95% interval of the comparison that decides it;
 - :func:`differences`: each place where this report's result differs from the study's, and
   whether the difference is one of method (the study's own method on our weights agrees with the
   study) or of result (it does not); and the study's published numbers beside the study's method
@@ -25,28 +25,19 @@ from .params import DataSource, ReportParams, is_stand_in
 from .probes import ProbeResults
 
 
-def first_clause(evidence: str) -> str:
-    """The evidence up to its first "; " outside brackets: a check's headline comparison."""
-    depth = 0
-    for i, char in enumerate(evidence):
-        if char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-        elif depth == 0 and evidence.startswith("; ", i):
-            return evidence[:i]
-    return evidence
-
-
 def answer(verdicts: Sequence[claims_mod.Claim]) -> list[str]:
-    """One sentence per checked claim: its verdict over seeds and the headline effect."""
+    """One sentence per checked claim: its verdict over seeds and the comparison that decides it
+    (:func:`claims.deciding`) with its effect and 95% interval."""
     out = []
     for c in verdicts:
         if c.verdict == claims_mod.PENDING:
             continue
         verdict = c.headline if c.headline != claims_mod.DEPENDS else (
             f"{c.verdict} by our method, {c.study_verdict} by the study's")
-        out.append(f"“{c.text}” — {verdict}: {first_clause(c.evidence)}.")
+        clause, comparisons = claims_mod.deciding(c.evidence, c.verdict)
+        which = ("" if comparisons == 1 else f", as is each of its {comparisons} comparisons, the first"
+                 if c.verdict == claims_mod.SUPPORTED else f", decided by this one of its {comparisons} comparisons")
+        out.append(f"“{c.text}” — {verdict}{which}: {clause}.")
     return out
 
 
