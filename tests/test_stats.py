@@ -302,3 +302,12 @@ def test_proportion_ci_coverage_is_at_least_nominal():
     coverage = sum(scipy.stats.binom.pmf(k, n, p) for k in range(n + 1)
                    if stats.proportion_ci(k, n).low <= p <= stats.proportion_ci(k, n).high)
     assert coverage >= 0.95
+
+
+def test_an_interval_on_logs_maps_to_a_positive_geometric_mean_interval():
+    values = np.array([0.5, 4.0, 60.0])
+    on_logs = stats.mean_ci(np.log(values))
+    geometric = on_logs.exp()
+    assert geometric.estimate == pytest.approx(scipy.stats.gmean(values))
+    assert (geometric.low, geometric.high) == pytest.approx((np.exp(on_logs.low), np.exp(on_logs.high)))
+    assert 0 < geometric.low < geometric.estimate < geometric.high and stats.mean_ci(values).low < 0

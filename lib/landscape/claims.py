@@ -169,17 +169,17 @@ def _difference(what: str, a: str, b: str, values_a: Sequence[float], values_b: 
 
 def _ratio(what: str, a: str, b: str, values_a: Sequence[float], values_b: Sequence[float],
            claimed: int = 1) -> tuple[str, str]:
-    """Verdict and evidence for "a's values are larger than b's" on a log scale: the ratio of
-    geometric means with the Welch interval of the difference of mean logs (for positive
-    quantities that span orders of magnitude, e.g. eigenvalues). A value ≤ 0 falls back to
-    the difference of means."""
+    """Verdict and evidence for "a's values are larger than b's" on a log scale: each group's
+    geometric mean (t interval on logs) and their ratio with the Welch interval of the difference
+    of mean logs (for positive quantities that span orders of magnitude, e.g. eigenvalues). A
+    value ≤ 0 falls back to the difference of means."""
     a_arr, b_arr = np.asarray(values_a, float), np.asarray(values_b, float)
     if (a_arr <= 0).any() or (b_arr <= 0).any():
         return _difference(what, a, b, a_arr, b_arr, claimed, digits=3)
     found = stats.difference(np.log(a_arr), np.log(b_arr))
-    ratio = (f"{np.exp(found.estimate):.3g}× [{np.exp(found.low):.3g}, {np.exp(found.high):.3g}]" if found.defined
-             else f"{np.exp(found.estimate):.3g}× [no interval: n = {found.n}]")
-    text = (f"{what}: {a} {_mean(a_arr, 3)} vs {b} {_mean(b_arr, 3)}, ratio {ratio} (Welch 95% CI on logs, "
+    ratio = found.exp().text(3).replace(" [", "× [", 1)
+    text = (f"{what}: geometric mean {a} {stats.mean_ci(np.log(a_arr)).exp().text(3)} vs {b} "
+            f"{stats.mean_ci(np.log(b_arr)).exp().text(3)}, ratio {ratio} (Welch 95% CI on logs, "
             f"n = {found.n[0]}, {found.n[1]})")
     return verdict_of(found, claimed), text
 

@@ -61,6 +61,12 @@ class Interval:
             return -1
         return 0
 
+    def exp(self) -> "Interval":
+        """The interval mapped through exp: from one on logs, a geometric mean (or a ratio of
+        them) with its interval, positive by construction."""
+        return Interval(math.exp(self.estimate), math.exp(self.low), math.exp(self.high), self.n, self.level,
+                        f"{self.method} on logs")
+
     def text(self, digits: int = 3) -> str:
         """``"0.123 [0.100, 0.146]"``, or ``"0.123 [n = 1: no interval]"`` when undefined."""
         spec = f".{digits}g"
