@@ -383,14 +383,21 @@ def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_co
     assert base[("val acc", "study")] == 0.8505 and base[("val acc", tables.SEEDS)] == tables.ci_cell([0.80, 0.81])
     assert base[("outcome", "seeds")] == "2 of 2 completed"
     grid = [(a, b) for a in (-1.0, 0.0, 1.0) for b in (-1.0, 0.0, 1.0)]
-    surface = pd.DataFrame([{"run": "skipTrue_bnTrue_s0", "label": "skip + BN", "config": "skipTrue_bnTrue",
-                             "seed": 0, "direction": kind, "split": "train", "alpha": a, "beta": b,
-                             "loss": 1.0 + scale * (a * a + b * b)}
-                            for kind, scale in (("filter", 1.0), ("unit", 0.001)) for a, b in grid])
+    surface = pd.DataFrame([{"run": f"skipTrue_bnTrue_s{seed}", "label": "skip + BN", "config": "skipTrue_bnTrue",
+                             "seed": seed, "direction": kind, "split": "train", "alpha": a, "beta": b,
+                             "loss": 1.0 + (1 + seed) * scale * (a * a + b * b)}
+                            for seed in (0, 1) for kind, scale in (("filter", 1.0), ("unit", 0.001)) for a, b in grid])
     ranges = tables.loss_range_table(params, surface).set_index("direction")
     assert ranges.loc["filter", "max − min"] == pytest.approx(2.0) and np.isnan(ranges.loc["filter", "study min"])
     assert ranges.loc["unit", "max − min"] == pytest.approx(0.002) and ranges.loc["unit", "L(θ)"] == 1.0
     assert (ranges.loc["unit", "study min"], ranges.loc["unit", "study max"]) == (0.0042, 0.0047)
+    # the study seed (0) is the run drawn; the spread over seeds 0 and 1 (2 and 4 nats) is their t interval
+    assert ranges.loc["filter", "seeds"] == 2 and ranges.loc["filter", f"max − min, {tables.SEEDS}"] == \
+        tables.ci_cell([2.0, 4.0])
+    assert "(over 2 seeds " in tables.loss_range_sentence(params, surface)
+    summary = tables.ablation_summary_table(params, status, hist, None, surface).set_index(("configuration", ""))
+    assert summary.loc["skip + BN", ("train loss spread", "study seed")] == pytest.approx(0.002)
+    assert summary.loc["skip + BN", ("train loss spread", tables.SEEDS)] == tables.ci_cell([0.002, 0.004], 5)
 
 
 def test_report_object_writes_tables_figures_and_metrics(tmp_path):

@@ -329,10 +329,11 @@ def surfaces(report: ReportContext) -> None:
                         f"{plotting.DIRECTION_LABELS[kind]}), {splits} probe set{'s' if ' and ' in splits else ''}; "
                         "+ marks θ.")
     sink.table(tables.loss_range_table(report.params, frame), "loss-ranges",
-               "Loss over the grid per run, split and direction kind (nats)"
+               "Loss over the grid per configuration, split and direction kind (nats): min, max, L(θ) and "
+               "max − min of the study-seed run drawn above, and max − min over the seeds probed"
                + (", with the study's published range beside the rows of its direction kind."
                   if report.reference("train_loss_range") or report.reference("test_loss_range") else "."))
-    sink.markdown(tables.loss_range_sentence(frame))
+    sink.markdown(tables.loss_range_sentence(report.params, frame))
     sink.record("surface2d", frame)
 
 
@@ -364,7 +365,7 @@ def summary(report: ReportContext) -> None:
     report.sink.table(tables.ablation_summary_table(report.params, report.status, report.history, found.hessian,
                                                     found.surface2d), "summary",
                       "The study's summary tables, study vs this report's seeds: val accuracy and λmax (mean ± 95% CI "
-                      "over seeds), condition number, train-loss spread over the grid (study-seed run) and outcomes.")
+                      "over seeds), condition number, train-loss spread over the grid (study-seed run, and over the seeds probed) and outcomes.")
 
 
 # ============================================================================ verdicts

@@ -646,26 +646,45 @@ def ablation_sentence(params: ReportParams, status: pd.DataFrame, history: pd.Da
     return "Final val accuracy, mean ± 95% CI over completed seeds: " + "; ".join(parts) + "."
 
 
+def _grid_spreads(rows: pd.DataFrame) -> pd.Series:
+    """max − min of the loss over the grid, per seed (index: seed)."""
+    return rows.groupby("seed")["loss"].agg(lambda loss: loss.max() - loss.min())
+
+
 def loss_range_table(params: ReportParams, surface: pd.DataFrame) -> pd.DataFrame:
-    """Loss over the 2-D grid per run, split and direction kind: min, max, max − min and std, with
-    the study's published [min, max] (``reference.<split>_loss_range``) on the study-seed rows of
-    the study's direction kind (its unit-norm directions) for comparison."""
+    """Loss over the 2-D grid per configuration, split and direction kind (nats): min, max, L(θ)
+    and max − min of the study-seed run (the one drawn), max − min over every seed probed (mean
+    ± 95% CI, and how many), and the study's published [min, max]
+    (``reference.<split>_loss_range``) on the rows of the study's direction kind (its unit-norm
+    directions)."""
     rows = []
-    for (run_id, kind, split), r in surface.groupby(["run", "direction", "split"], sort=False):
-        ref = for_config(params, reference(params, f"{split}_loss_range"), run_id) if kind != "filter" else None
-        rows.append({"model": r["label"].iloc[0], "split": split, "direction": kind,
-                     "min": r["loss"].min(), "max": r["loss"].max(), "max − min": r["loss"].max() - r["loss"].min(),
-                     "std": r["loss"].std(ddof=0), "L(θ)": float(r[(r["alpha"] == 0) & (r["beta"] == 0)]["loss"].iloc[0])
-                     if ((r["alpha"] == 0) & (r["beta"] == 0)).any() else np.nan,
-                     "study min": np.nan if ref is None else ref[0], "study max": np.nan if ref is None else ref[1]})
+    for config in configs_in(params, surface):
+        for (kind, split), r in surface[surface["config"] == config].groupby(["direction", "split"], sort=False):
+            ref = for_config(params, reference(params, f"{split}_loss_range"), config) if kind != "filter" else None
+            mine = r[r["run"] == study_run(params, config)]
+            centre = mine[(mine["alpha"] == 0) & (mine["beta"] == 0)]["loss"]
+            spreads = _grid_spreads(r)
+            rows.append({"model": params.config(config).label, "split": split, "direction": kind,
+                         "min": mine["loss"].min(), "max": mine["loss"].max(),
+                         "L(θ)": float(centre.iloc[0]) if len(centre) else np.nan,
+                         "max − min": mine["loss"].max() - mine["loss"].min(),
+                         f"max − min, {SEEDS}": ci_cell(spreads), "seeds": len(spreads),
+                         "study min": np.nan if ref is None else ref[0], "study max": np.nan if ref is None else ref[1]})
     return pd.DataFrame(rows)
 
 
-def loss_range_sentence(surface: pd.DataFrame) -> str:
+def loss_range_sentence(params: ReportParams, surface: pd.DataFrame) -> str:
+    """The train-loss spread over the grid per configuration and direction kind: the study seed's,
+    and over seeds where more than one was probed."""
     parts = []
-    for (label, kind), r in surface[surface["split"] == "train"].groupby(["label", "direction"], sort=False):
-        parts.append(f"{label} ({kind}) {r['loss'].max() - r['loss'].min():.4g}")
-    text = "Spread of the train loss over the grid (max − min, nats): " + "; ".join(parts) + "."
+    for config in configs_in(params, surface):
+        train = surface[(surface["config"] == config) & (surface["split"] == "train")]
+        for kind, r in train.groupby("direction", sort=False):
+            spreads = _grid_spreads(r)
+            mine = r[r["run"] == study_run(params, config)]["loss"]
+            parts.append(f"{params.config(config).label} ({kind}) {mine.max() - mine.min():.4g}"
+                         + (f" (over {len(spreads)} seeds {ci_cell(spreads)})" if len(spreads) > 1 else ""))
+    text = "Spread of the train loss over the grid (max − min, nats) of the study seed: " + "; ".join(parts) + "."
     if "unit" in set(surface["direction"]):
         text += (" A unit-norm direction spread over every weight moves each by about 1/√n, so its spread measures "
                  "how far the grid reaches, not the landscape; filter-normalized directions move each filter by "
@@ -693,19 +712,19 @@ def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: 
                            hessian: pd.DataFrame | None, surface: pd.DataFrame | None) -> pd.DataFrame:
     """The study's summary tables (sections 5.2, 5.3 and 6.3) in one: per configuration val
     accuracy and λmax (mean ± 95% CI over seeds), the condition number (defined in how many
-    seeds), the train-loss spread over the grid of the study-seed run (the study's unit-norm
-    directions) and the outcomes, beside the study's numbers."""
+    seeds), the train-loss spread over the grid (the study's unit-norm directions) of the
+    study-seed run and over the seeds probed, and the outcomes, beside the study's numbers."""
     rows = []
     for config in params.replicates_of:
         options = params.config(config).options
         finals = _completed_finals(status, history, config)
         ours = hessian[(hessian["config"] == config) & (hessian["method"] == "lanczos")] if hessian is not None \
             else pd.DataFrame(columns=["lambda_max", "condition_number"])
-        spread = np.nan
+        spreads = pd.Series(dtype=float)
         if surface is not None:
-            r = surface[(surface["run"] == study_run(params, config)) & (surface["split"] == "train")
-                        & (surface["direction"] != "filter")]
-            spread = r["loss"].max() - r["loss"].min() if len(r) else np.nan
+            spreads = _grid_spreads(surface[(surface["config"] == config) & (surface["split"] == "train")
+                                            & (surface["direction"] != "filter")])
+        spread = spreads.get(params.replicates_of[config][0].seed, np.nan)
         ref_range = for_config(params, reference(params, "train_loss_range"), config)
         cond, lam, acc = (published(params, key, config) for key in ("condition_number", "lambda_max", "test_acc"))
         kappas = ours["condition_number"].dropna()
@@ -722,6 +741,8 @@ def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: 
             if len(ours) else "not probed",
             ("train loss spread", STUDY): np.nan if ref_range is None else ref_range[1] - ref_range[0],
             ("train loss spread", "study seed"): spread,
+            ("train loss spread", SEEDS): (ci_cell(spreads, 5) if len(spreads) > 1
+                                                  else "study seed only" if len(spreads) else "—"),
             ("outcome", "seeds"): _outcomes(status, config)})
     df = pd.DataFrame(rows)
     df.columns = pd.MultiIndex.from_tuples(df.columns)
