@@ -365,7 +365,8 @@ def summary(report: ReportContext) -> None:
     report.sink.table(tables.ablation_summary_table(report.params, report.status, report.history, found.hessian,
                                                     found.surface2d), "summary",
                       "The study's summary tables, study vs this report's seeds: val accuracy and λmax (mean ± 95% CI "
-                      "over seeds), condition number, train-loss spread over the grid (study-seed run, and over the seeds probed) and outcomes.")
+                      "over seeds), condition number, train-loss spread over the grid (study-seed run, and over the "
+                      "seeds probed) and outcomes.")
 
 
 # ============================================================================ verdicts

@@ -268,7 +268,8 @@ class Report:
                caption: str | None = None) -> None:
         """The claims table, each verdict coloured; counts go to metrics.json and the summary. The
         default caption states the decision rule (claims.RULE) once for every row."""
-        caption = f"The study's claims and what this report's seeds show. {claims_mod.RULE}" if caption is None else caption
+        if caption is None:
+            caption = f"The study's claims and what this report's seeds show. {claims_mod.RULE}"
         df = claims_mod.table(list(claims))
         classes = pd.DataFrame("", index=df.index, columns=df.columns)
         classes["verdict"] = [f"verdict verdict-{c.headline.split()[0]}" for c in claims]

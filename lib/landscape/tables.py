@@ -742,7 +742,7 @@ def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: 
             ("train loss spread", STUDY): np.nan if ref_range is None else ref_range[1] - ref_range[0],
             ("train loss spread", "study seed"): spread,
             ("train loss spread", SEEDS): (ci_cell(spreads, 5) if len(spreads) > 1
-                                                  else "study seed only" if len(spreads) else "—"),
+                                           else "study seed only" if len(spreads) else "—"),
             ("outcome", "seeds"): _outcomes(status, config)})
     df = pd.DataFrame(rows)
     df.columns = pd.MultiIndex.from_tuples(df.columns)
