@@ -97,7 +97,7 @@ def test_replicates_put_the_study_seed_first_and_pair_seeds_disjointly():
     assert params.seed_pairs("A") == [("A_s1", "A_s2"), ("A_s3", "A_s4")]
     targets = load_params("resnet20_ablation").probe_targets()
     assert targets["surface2d"] == [(f"{c.id}_s0",) for c in load_params("resnet20_ablation").runs]  # seeds: study
-    assert len(targets["hessian"]) == 12
+    assert len(targets["hessian"]) == len(targets["loss_range"]) == 12  # every seed
     listed = load_params("batchnorm", overrides={"runs": [{"id": "x", "label": "x", "model": "mlp", "seeds": [7, 3]}],
                                                  "probes": {"interpolation": {"configs": ["x"]}}})
     assert [rep.id for rep in listed.replicas] == ["x_s7", "x_s3"]

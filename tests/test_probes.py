@@ -74,6 +74,19 @@ def test_sharpness_and_gradient_probes_match_the_direct_calls(sets):
     assert grads.loc["train", "n"] == len(sets.train)
 
 
+def test_the_loss_range_is_the_range_of_the_surface_on_the_same_grid(sets):
+    params = load_params("resnet20_ablation", "smoke")
+    cfg = params.probes.loss_range
+    surface = probes.surface2d([tiny_model(1)], sets, probes.SurfaceParams(**cfg.model_dump()))
+    found = compute("loss_range", [tiny_model(1)], sets, params).set_index(["direction", "split"])
+    assert set(found.index) == {(kind, split) for kind in ("filter", "unit") for split in ("train", "test")}
+    for (kind, split), rows in surface.groupby(["direction", "split"]):
+        row = found.loc[(kind, split)]
+        assert (row["min"], row["max"]) == (rows["loss"].min(), rows["loss"].max())
+        assert row["range"] == rows["loss"].max() - rows["loss"].min() and row["n"] == rows["n"].iloc[0]
+    assert (found["points"] == cfg.points).all() and (found["mode"] == "eval").all()
+
+
 def test_unit_direction_adds_the_studys_unit_norm_surface(sets):
     params = load_params("resnet20_ablation", "smoke")
     surface = compute("surface2d", [tiny_model(1)], sets, params)

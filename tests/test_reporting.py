@@ -14,7 +14,7 @@ from scipy import stats
 import pandas as pd
 import pytest
 
-from landscape import claims, plotting, render, sink, tables
+from landscape import claims, plotting, render, sink, surfaces, tables
 from landscape.params import ParamsError, load_params
 
 REPORT = "mlp_vs_cnn_fmnist"
@@ -398,6 +398,16 @@ def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_co
     summary = tables.ablation_summary_table(params, status, hist, None, surface).set_index(("configuration", ""))
     assert summary.loc["skip + BN", ("train loss spread", "study seed")] == pytest.approx(0.002)
     assert summary.loc["skip + BN", ("train loss spread", tables.SEEDS)] == tables.ci_cell([0.002, 0.004], 5)
+    # with the loss_range probe (a coarse grid on every seed) the spread over seeds comes from it,
+    # while the study seed's own columns stay those of its drawn surface
+    coarse = surfaces.loss_ranges(surface).assign(range=lambda f: f["range"] * 0.5 + 0.25 * f["seed"])
+    ranges = tables.loss_range_table(params, surface, coarse).set_index("direction")
+    assert ranges.loc["filter", "max − min"] == pytest.approx(2.0)
+    assert ranges.loc["filter", f"max − min, {tables.SEEDS}"] == tables.ci_cell([1.0, 2.25])
+    assert "(over 2 seeds " + tables.ci_cell([1.0, 2.25]) in tables.loss_range_sentence(params, surface, coarse)
+    summary = tables.ablation_summary_table(params, status, hist, None, surface, coarse).set_index(("configuration", ""))
+    assert summary.loc["skip + BN", ("train loss spread", "study seed")] == pytest.approx(0.002)
+    assert summary.loc["skip + BN", ("train loss spread", tables.SEEDS)] == tables.ci_cell([0.001, 0.252], 5)
 
 
 def test_report_object_writes_tables_figures_and_metrics(tmp_path):

@@ -38,6 +38,8 @@ What is measured where (the studies' choices, kept so numbers are comparable):
 - slice1d / surface2d: train and test probe sets along filter-normalized random directions
   (ours); when the params ask for ``direction: random`` or ``unit`` the study's direction
   (unnormalized N(0, I), or unit norm over all parameters) is added (``direction`` column);
+- loss_range: the range of the loss over a coarse grid on the plane of ``surface2d``, for the
+  spread of that range over seeds;
 - interpolation: ``connectivity.interpolate`` on train and test probe sets with the barrier;
   ``bn: both`` gives both BatchNorm treatments (for nets with BatchNorm; without it they are
   the same and only ``interpolate`` is run).
@@ -373,6 +375,23 @@ def surface2d(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: SurfacePa
     return pd.concat(frames, ignore_index=True)
 
 
+class LossRangeParams(SurfaceParams):
+    """The range of the loss over a plane through θ on a coarse ``points`` × ``points`` grid:
+    the plane and direction kinds of ``surface2d`` (same ``seed`` and kinds), cheap enough for
+    every seed, so a report gives the spread of the range over seeds beside the study seed's
+    drawn surface."""
+
+    points: int = Field(default=5, gt=1)
+
+
+def loss_range(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: LossRangeParams) -> pd.DataFrame:
+    """min, max and range (max − min) of the loss over the grid of ``surface2d`` with these
+    settings, per direction kind and split: columns direction, split, min, max, range, points,
+    mode, n."""
+    grid = surface2d(models, sets, cfg)
+    return surfaces.loss_ranges(grid).assign(points=cfg.points)
+
+
 # ============================================================================ connectivity
 
 class InterpolationParams(ProbeSettings):
@@ -436,6 +455,7 @@ REGISTRY: dict[str, Probe] = {p.name: p for p in (
     Probe("gradient", GradientParams, gradient, "gradient", "the gradient norm ‖∇L(θ)‖"),
     Probe("slice1d", SliceParams, slice1d, "point", "the loss along a direction through the trained weights"),
     Probe("surface2d", SurfaceParams, surface2d, "point", "the loss on a plane through the trained weights"),
+    Probe("loss_range", LossRangeParams, loss_range, "point", "the range of the loss on a coarse plane grid"),
     Probe("interpolation", InterpolationParams, interpolation, "point",
           "the loss on the straight line between two trained minima", runs=2, outputs=("interpolation", "barriers")),
 )}

@@ -328,13 +328,17 @@ def surfaces(report: ReportContext) -> None:
                         f"{label} (the study seed): loss on θ + α d₁ + β d₂ (d₁ ⊥ d₂, each a "
                         f"{plotting.DIRECTION_LABELS[kind]}), {splits} probe set{'s' if ' and ' in splits else ''}; "
                         "+ marks θ.")
-    sink.table(tables.loss_range_table(report.params, frame), "loss-ranges",
+    ranges, coarse = report.results.probes.loss_range, report.params.probes.loss_range
+    sink.table(tables.loss_range_table(report.params, frame, ranges), "loss-ranges",
                "Loss over the grid per configuration, split and direction kind (nats): min, max, L(θ) and "
                "max − min of the study-seed run drawn above, and max − min over the seeds probed"
+               + (f" (on the same plane, a coarser {coarse.points} × {coarse.points} grid)" if ranges is not None else "")
                + (", with the study's published range beside the rows of its direction kind."
                   if report.reference("train_loss_range") or report.reference("test_loss_range") else "."))
-    sink.markdown(tables.loss_range_sentence(report.params, frame))
+    sink.markdown(tables.loss_range_sentence(report.params, frame, ranges))
     sink.record("surface2d", frame)
+    if ranges is not None:
+        sink.record("loss_range", ranges)
 
 
 def interpolation(report: ReportContext) -> None:
@@ -361,12 +365,14 @@ def interpolation(report: ReportContext) -> None:
 
 def summary(report: ReportContext) -> None:
     """Study 004's summary tables in one: val accuracy, λmax, condition number, loss spread."""
-    found = report.results.probes
+    found, coarse = report.results.probes, report.params.probes.loss_range
     report.sink.table(tables.ablation_summary_table(report.params, report.status, report.history, found.hessian,
-                                                    found.surface2d), "summary",
+                                                    found.surface2d, found.loss_range), "summary",
                       "The study's summary tables, study vs this report's seeds: val accuracy and λmax (mean ± 95% CI "
-                      "over seeds), condition number, train-loss spread over the grid (study-seed run, and over the "
-                      "seeds probed) and outcomes.")
+                      "over seeds), condition number, train-loss spread over the grid (the study-seed run's drawn "
+                      "surface, and over the seeds probed"
+                      + (f", on a coarser {coarse.points} × {coarse.points} grid of the same plane"
+                         if found.loss_range is not None else "") + ") and outcomes.")
 
 
 # ============================================================================ verdicts

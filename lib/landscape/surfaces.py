@@ -79,3 +79,12 @@ def surface_2d(model: torch.nn.Module, splits: Splits, direction1: torch.Tensor,
     coordinates = np.stack([alpha_grid.ravel(), beta_grid.ravel()], axis=1)
     return evaluate_grid(model, splits, [direction1, direction2], coordinates, ["alpha", "beta"], mode,
                          chunk_size)
+
+
+def loss_ranges(grid: pd.DataFrame) -> pd.DataFrame:
+    """A surface frame (one row per grid point, ``surface_2d``) reduced to the range of its loss:
+    one row per run (where the frame names runs: run, label, config, seed), direction kind and
+    split, with min, max and range = max − min (nats), and the mode and n where given."""
+    keys = [c for c in ("run", "label", "config", "seed", "direction", "split", "mode", "n") if c in grid.columns]
+    found = grid.groupby(keys, sort=False)["loss"].agg(["min", "max"]).reset_index()
+    return found.assign(range=found["max"] - found["min"])

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import stats
+from . import stats, surfaces
 from .data import DATASETS, NORMALIZATIONS
 from .params import DataSource, ReportParams, is_stand_in
 from .pipeline import DataSummary, RunRecord
@@ -646,24 +646,28 @@ def ablation_sentence(params: ReportParams, status: pd.DataFrame, history: pd.Da
     return "Final val accuracy, mean ± 95% CI over completed seeds: " + "; ".join(parts) + "."
 
 
-def _grid_spreads(rows: pd.DataFrame) -> pd.Series:
-    """max − min of the loss over the grid, per seed (index: seed)."""
-    return rows.groupby("seed")["loss"].agg(lambda loss: loss.max() - loss.min())
+def _spreads(ranges: pd.DataFrame, config: str, kind: str, split: str) -> pd.Series:
+    """The loss range (max − min over a grid) of each seed of ``config`` (index: seed) from a
+    ``loss_range`` frame or a surface reduced by ``surfaces.loss_ranges``."""
+    rows = ranges[(ranges["config"] == config) & (ranges["direction"] == kind) & (ranges["split"] == split)]
+    return rows.set_index("seed")["range"]
 
 
-def loss_range_table(params: ReportParams, surface: pd.DataFrame) -> pd.DataFrame:
+def loss_range_table(params: ReportParams, surface: pd.DataFrame, ranges: pd.DataFrame | None = None) -> pd.DataFrame:
     """Loss over the 2-D grid per configuration, split and direction kind (nats): min, max, L(θ)
     and max − min of the study-seed run (the one drawn), max − min over every seed probed (mean
-    ± 95% CI, and how many), and the study's published [min, max]
+    ± 95% CI, and how many: from ``ranges``, the ``loss_range`` probe's coarse grid on every
+    seed, else from the surfaces themselves), and the study's published [min, max]
     (``reference.<split>_loss_range``) on the rows of the study's direction kind (its unit-norm
     directions)."""
+    ranges = surfaces.loss_ranges(surface) if ranges is None else ranges
     rows = []
     for config in configs_in(params, surface):
         for (kind, split), r in surface[surface["config"] == config].groupby(["direction", "split"], sort=False):
             ref = for_config(params, reference(params, f"{split}_loss_range"), config) if kind != "filter" else None
             mine = r[r["run"] == study_run(params, config)]
             centre = mine[(mine["alpha"] == 0) & (mine["beta"] == 0)]["loss"]
-            spreads = _grid_spreads(r)
+            spreads = _spreads(ranges, config, kind, split)
             rows.append({"model": params.config(config).label, "split": split, "direction": kind,
                          "min": mine["loss"].min(), "max": mine["loss"].max(),
                          "L(θ)": float(centre.iloc[0]) if len(centre) else np.nan,
@@ -673,14 +677,15 @@ def loss_range_table(params: ReportParams, surface: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def loss_range_sentence(params: ReportParams, surface: pd.DataFrame) -> str:
+def loss_range_sentence(params: ReportParams, surface: pd.DataFrame, ranges: pd.DataFrame | None = None) -> str:
     """The train-loss spread over the grid per configuration and direction kind: the study seed's,
-    and over seeds where more than one was probed."""
+    and over seeds (``ranges`` as in :func:`loss_range_table`) where more than one was probed."""
+    ranges = surfaces.loss_ranges(surface) if ranges is None else ranges
     parts = []
     for config in configs_in(params, surface):
         train = surface[(surface["config"] == config) & (surface["split"] == "train")]
         for kind, r in train.groupby("direction", sort=False):
-            spreads = _grid_spreads(r)
+            spreads = _spreads(ranges, config, kind, "train")
             mine = r[r["run"] == study_run(params, config)]["loss"]
             parts.append(f"{params.config(config).label} ({kind}) {mine.max() - mine.min():.4g}"
                          + (f" (over {len(spreads)} seeds {ci_cell(spreads)})" if len(spreads) > 1 else ""))
@@ -709,22 +714,28 @@ def gradient_table(params: ReportParams, gradient: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame,
-                           hessian: pd.DataFrame | None, surface: pd.DataFrame | None) -> pd.DataFrame:
+                           hessian: pd.DataFrame | None, surface: pd.DataFrame | None,
+                           ranges: pd.DataFrame | None = None) -> pd.DataFrame:
     """The study's summary tables (sections 5.2, 5.3 and 6.3) in one: per configuration val
     accuracy and λmax (mean ± 95% CI over seeds), the condition number (defined in how many
     seeds), the train-loss spread over the grid (the study's unit-norm directions) of the
-    study-seed run and over the seeds probed, and the outcomes, beside the study's numbers."""
+    study-seed run (its drawn surface) and over the seeds probed (``ranges`` as in
+    :func:`loss_range_table`), and the outcomes, beside the study's numbers."""
+    if surface is not None and ranges is None:
+        ranges = surfaces.loss_ranges(surface)
     rows = []
     for config in params.replicates_of:
         options = params.config(config).options
         finals = _completed_finals(status, history, config)
         ours = hessian[(hessian["config"] == config) & (hessian["method"] == "lanczos")] if hessian is not None \
             else pd.DataFrame(columns=["lambda_max", "condition_number"])
-        spreads = pd.Series(dtype=float)
-        if surface is not None:
-            spreads = _grid_spreads(surface[(surface["config"] == config) & (surface["split"] == "train")
-                                            & (surface["direction"] != "filter")])
-        spread = spreads.get(params.replicates_of[config][0].seed, np.nan)
+        spreads, spread = pd.Series(dtype=float), np.nan
+        kind = next((k for k in dict.fromkeys(surface["direction"]) if k != "filter"), None) \
+            if surface is not None else None  # the study's direction kind
+        if kind is not None:
+            spreads = _spreads(ranges, config, kind, "train")
+            drawn = _spreads(surfaces.loss_ranges(surface), config, kind, "train")
+            spread = drawn.get(params.replicates_of[config][0].seed, np.nan)
         ref_range = for_config(params, reference(params, "train_loss_range"), config)
         cond, lam, acc = (published(params, key, config) for key in ("condition_number", "lambda_max", "test_acc"))
         kappas = ours["condition_number"].dropna()
