@@ -104,6 +104,11 @@ $(OUTPUTS)/%/manifest.json: FORCE | setup
 	-OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(THREADS)} \
 	  $(PY) -m landscape report $* --profile $(PROFILE) --no-index
 
+# A synthesis (params with `studies:`) reads the study reports' runs: it renders after every study in REPORTS.
+SYNTHESES := $(shell grep -l '^studies:' params/*.yaml | xargs -r -n1 basename | sed 's/\.yaml$$//')
+$(foreach s,$(filter $(SYNTHESES),$(REPORTS)),$(eval $(OUTPUTS)/$(s)/manifest.json: \
+  $(foreach r,$(filter-out $(SYNTHESES),$(REPORTS)),$(OUTPUTS)/$(r)/manifest.json)))
+
 # `make outputs/<name>/<name>.html` (or .pdf): render that report alone and refresh the index.
 $(OUTPUTS)/%.html $(OUTPUTS)/%.pdf: FORCE | setup
 	$(PY) -m landscape report $(notdir $*) --profile $(PROFILE)

@@ -2,14 +2,49 @@ import pytest
 
 from landscape import pipeline
 from landscape.data import DatasetNotFoundError
-from landscape.params import PARAMS_DIR, ParamsError, load_params
+from landscape.params import PARAMS_DIR, ParamsError, ReportParams, SynthesisParams, load_params
 
-REPORTS = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
+REPORTS = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml") if isinstance(load_params(p.stem), ReportParams))
+SYNTHESES = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml") if isinstance(load_params(p.stem), SynthesisParams))
 
 
-def test_the_five_study_configs_exist():
+def test_the_five_study_configs_exist_and_the_synthesis_reads_them_all():
     studies = {load_params(r).study[:3] for r in REPORTS}
     assert studies == {"000", "001", "002", "003", "004"}
+    assert SYNTHESES == ["synthesis"] and sorted(load_params("synthesis").studies) == REPORTS
+
+
+@pytest.mark.parametrize("profile", ["full", "smoke"])
+def test_a_synthesis_loads_its_studies_in_its_own_profile_and_plans_the_measures_on_every_seed(profile):
+    params = load_params("synthesis", profile)
+    studies = params.study_params()
+    assert [s.report for s in studies] == params.studies and {s.profile for s in studies} == {profile}
+    for study in studies:
+        work, = pipeline.work_of(study)
+        assert work.probes is None and work.plan == study.probes
+    work = pipeline.work_of(params)
+    assert [w.params for w in work] == studies and all(w.probes == params.probes for w in work)
+    study = studies[0]
+    # the runs are the study's own (same training keys), the probe sets and probes the synthesis's
+    assert study.probe_targets(params.probes) == {"measures": [(rep.id,) for rep in study.replicas]}
+    assert study.sets_spec(probes=params.probes).eval_set == params.eval_set != study.probes.eval_set
+    assert params.digest() != load_params("synthesis", profile, {"measures": {"rho": 0.1}}).digest()
+
+
+def test_synthesis_params_name_a_bad_study_or_key(tmp_path):
+    def write(text):
+        path = tmp_path / "s.yaml"
+        path.write_text("report: s\ntitle: t\nstudy: all\nnotebook: synthesis\nquestion: q\n" + text)
+        return path
+
+    with pytest.raises(ParamsError, match="no report named 'nope'"):
+        load_params(write("studies: [batchnorm, nope]\n"))
+    with pytest.raises(ParamsError, match=r"studies: \['batchnorm'\] listed twice"):
+        load_params(write("studies: [batchnorm, batchnorm]\n"))
+    with pytest.raises(ParamsError, match="'synthesis' is not a study report"):
+        load_params(write("studies: [batchnorm, synthesis]\n"))
+    with pytest.raises(ParamsError, match=r"measures\.rhoo: unknown key 'rhoo'; allowed keys: \[.*'rho'"):
+        load_params(write("studies: [batchnorm, seed_connectivity]\nmeasures: {rhoo: 1}\n"))
 
 
 @pytest.mark.parametrize("report", REPORTS)

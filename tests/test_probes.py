@@ -1,5 +1,6 @@
 """The probe registry on tiny models and data: deterministic frames, the study's direction kinds,
 the same numbers as the direct calls, and the params built from the registry."""
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -36,10 +37,10 @@ def test_every_probe_of_the_params_is_in_the_registry_and_the_params_model():
         load_params("batchnorm", "smoke", {"probes": {"density": {"nope": 1}}})
 
 
-@pytest.mark.parametrize("name", ["noise", "slice1d", "density", "hessian", "gradient"])
+@pytest.mark.parametrize("name", ["noise", "slice1d", "density", "hessian", "gradient", "measures"])
 def test_two_computations_give_identical_frames(name, sets):
     params = load_params("batchnorm", "smoke", {"probes": {"noise": {"sigmas": [0.0, 0.1], "draws": 2},
-                                                           "gradient": {}}})
+                                                           "gradient": {}, "measures": {"trace_samples": 3}}})
     first = compute(name, [tiny_model(1)], sets, params)
     second = compute(name, [tiny_model(1)], sets, params)
     pd.testing.assert_frame_equal(first, second, check_exact=True)
@@ -126,3 +127,40 @@ def test_the_hessian_leaves_lambda_min_out_only_when_asked_and_saves_its_product
     assert without["condition_status"] == probes.NOT_COMPUTED
     assert with_min["lambda_min_kind"] != probes.NOT_COMPUTED and pd.notna(with_min["lambda_min"])
     assert without["lambda_max"] == with_min["lambda_max"] and without["num_hvps"] < with_min["num_hvps"]
+
+
+def test_measures_agree_with_the_dense_hessian_and_the_direct_calls():
+    """λmax, the Ritz bound on λmin, the trace and the slice curvatures against the dense Hessian
+    of a float64 net; sharpness, noise and gradient against the functions they call."""
+    model = tiny_model(1).double()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 1, 4, 4, generator=g, dtype=torch.float64)
+    train = ImageDataset("tiny", "train", x, torch.arange(40) % 10)
+    sets = probes.ProbeSets(train, train, train, "eval", 16)
+    cfg = probes.MeasuresParams(trace_samples=400, slice_directions=3, noise_draws=2, tol=1e-8)
+    row = probes.measures([model], sets, cfg).iloc[0]
+
+    theta = probes.directions.parameter_vector(model)
+
+    def loss(flat):
+        params = probes.directions.to_dict(flat, model)
+        return torch.nn.functional.cross_entropy(torch.func.functional_call(model, params, (x,)), train.labels)
+
+    dense = torch.autograd.functional.hessian(loss, theta)
+    eigenvalues = torch.linalg.eigvalsh(dense)
+    assert row["lambda_max"] == pytest.approx(float(eigenvalues[-1]), rel=1e-6)
+    assert row["lambda_min_ritz"] >= float(eigenvalues[0]) - 1e-9  # a Ritz value bounds λmin from above
+    assert row["negative_curvature"] == (row["lambda_min_ritz"] < -1e-8 * row["lambda_max"])
+    assert row["lambda_ratio"] == pytest.approx(row["lambda_max"] / abs(row["lambda_min_ritz"]))
+    assert abs(row["trace"] - float(torch.trace(dense))) < 4 * row["trace_stderr"]
+    bends = [float(d @ dense @ d) for d in (probes.directions.normalized_direction(model, i) for i in range(3))]
+    assert row["slice_curvature"] == pytest.approx(np.mean(bends), rel=1e-9)
+    assert row["slice_curvature_sd"] == pytest.approx(np.std(bends, ddof=1), rel=1e-9)
+    sam = probes.sharpness.epsilon_sharpness(model, train, cfg.rho, steps=cfg.ascent_steps, chunk_size=16)
+    asam = probes.sharpness.epsilon_sharpness(model, train, cfg.adaptive_rho, steps=cfg.ascent_steps, adaptive=True,
+                                              chunk_size=16)
+    assert (row["sam"], row["asam"]) == (sam.sharpness, asam.sharpness)
+    draws = probes.sharpness.noise_draws(model, train, [cfg.noise_sigma], scale="relative", num_draws=2, chunk_size=16)
+    assert row["noise_drop"] == pytest.approx(draws["base_accuracy"].iloc[0] - draws["accuracy"].mean())
+    assert row["grad_norm"] == probes.sharpness.gradient_norm(model, train, chunk_size=16).norm
+    assert row["n"] == 40 and row["mode"] == "eval"

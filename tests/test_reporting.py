@@ -14,8 +14,8 @@ from scipy import stats
 import pandas as pd
 import pytest
 
-from landscape import claims, plotting, render, sink, surfaces, tables
-from landscape.params import ParamsError, load_params
+from landscape import claims, plotting, render, sink, surfaces, synthesis, tables
+from landscape.params import ParamsError, SynthesisParams, load_params
 
 REPORT = "mlp_vs_cnn_fmnist"
 NOTEBOOKS = sorted(render.NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -73,7 +73,8 @@ def test_notebooks_start_with_parameters_then_name_their_sections(path):
     assert "parameters" in code[0].metadata.get("tags", [])
     assigned = set(re.findall(r"^(\w+)\s*=", code[0].source, re.MULTILINE))
     assert assigned == PARAMETERS
-    assert "report = sections.begin(params_file, profile, overrides, output_dir, device, " in code[1].source
+    assert re.search(r"report = sections\.begin(_synthesis)?\(params_file, profile, overrides, output_dir, device, ",
+                     code[1].source)
     for cell in code[2:]:  # the rest names sections, one call a line, no copied cell code
         for line in cell.source.strip().splitlines():
             assert re.fullmatch(r"sections\.[a-z_0-9]+\(report(, [a-z_]+=\w+)?\)", line), line
@@ -252,7 +253,8 @@ def test_index_links_every_rendered_report_with_its_result(rendered):
 
 # ---------------------------------------------------------------------------- bad params
 
-NOTEBOOK_REPORTS = {load_params(name).notebook: name for name in sorted(render.report_names())}
+NOTEBOOK_REPORTS = {load_params(name).notebook: name for name in sorted(render.report_names())
+                    if not isinstance(load_params(name), SynthesisParams)}
 
 
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOK_REPORTS))
@@ -516,6 +518,31 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     assert all(c["verdict"] != "pending" for c in metrics["claims"]), metrics["claims"]
     stand_in = load_params(report, "smoke").resolve_data()
     assert ("Stand-in dataset" in page) == (stand_in.name != load_params(report).data.name)
+
+
+def test_the_synthesis_renders_from_the_studies_smoke_runs_and_leads_the_index(smoke_pass):
+    out, manifest = render_smoke(smoke_pass, "synthesis")
+    assert manifest["status"] == "ok", manifest.get("error")
+    assert manifest["synthesis"] and manifest["params_digest"] == load_params("synthesis", "smoke").digest()
+    _, outputs = code_outputs(out, "synthesis")
+    assert not [o for o in outputs if o.output_type == "error"]
+    page = (out / "synthesis" / "synthesis.html").read_text()
+    for key in ("studies", "measures", "models", "model-measures", "tau-eval-gap", "tau-studies-eval-gap", "tau-test-error"):
+        assert f'id="table-{key}"' in page, key
+    for key in ("tau-ranking-eval-gap", "scatter-eval-gap", "tau-ranking-test-error"):
+        assert f'id="figure-{key}"' in page, key
+    assert 'href="../batchnorm/batchnorm.html"' in page  # the studies it reads, linked
+    assert print_defects(out / "synthesis" / "synthesis.pdf", page) == []
+    models = pd.read_csv(out / "synthesis" / "models.csv")
+    studies = load_params("synthesis", "smoke").study_params()
+    assert sorted(models["run"]) == sorted(rep.id for study in studies for rep in study.replicas)
+    probed = models["outcome"] == "completed"
+    assert models.loc[probed, list(synthesis.MEASURES)].notna().all().all()
+    assert models.loc[~probed, "lambda_max"].isna().all()  # a diverged run is listed, not measured
+    combined = json.loads((out / "manifest.json").read_text())["reports"]
+    assert combined[0]["report"] == "synthesis"
+    page = (out / "index.html").read_text()
+    assert page.index('href="synthesis/synthesis.html"') < page.index('href="batchnorm/batchnorm.html"')
 
 
 # ---------------------------------------------------------------------------- diverged runs

@@ -125,21 +125,24 @@ def _engine(args: argparse.Namespace):
 
 
 def _train_and_probe(args: argparse.Namespace) -> int:
-    from .pipeline import run_many
+    from .pipeline import run_many, work_of
 
     config = _engine(args)
     overrides = parse_set(args.set)
     every = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
     loaded = [load_params(name, args.profile, overrides) for name in _names(args, every)]  # validate all first
-    loaded = [(params, params.resolve_data()) for params in loaded]
-    for params, data in loaded:
+    work = [w for params in loaded for w in work_of(params)]  # a synthesis: its studies' runs, its probes
+    for w in work:
+        params, data = w.params, w.data
         note = f" (stand-in for {params.data.name}: {data.name})" if is_stand_in(data) else ""
-        print(f"{params.report} [{params.profile}] {len(params.runs)} runs on {data.name}{note}", flush=True)
+        probed = " with the synthesis's measures" if w.probes is not None else ""
+        print(f"{params.report} [{params.profile}] {len(params.runs)} runs on {data.name}{note}{probed}", flush=True)
     if args.command == "check":
         return 0
     start = time.perf_counter()
-    found = run_many(loaded, config, args.cache, with_probes=args.command == "probe")
-    for (params, _), results in zip(loaded, found):
+    found = run_many(work, config, args.cache, with_probes=args.command == "probe")
+    for w, results in zip(work, found):
+        params = w.params
         print(f"{params.report} [{params.profile}]", flush=True)
         for run_id, run in results.runs.items():
             final = run.final
@@ -159,7 +162,7 @@ def _train_and_probe(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from . import render
-    from .pipeline import run_many
+    from .pipeline import run_many, work_of
 
     if args.list:
         print("\n".join(render.runnable_reports()))
@@ -176,11 +179,11 @@ def _report(args: argparse.Namespace) -> int:
     overrides = parse_set(args.set)
     names = _names(args, render.runnable_reports() if args.all else [])
     jobs = [render.make_job(name, args.profile, overrides) for name in names]  # validate all first
-    data = [job.params.resolve_data() for job in jobs]
+    work = [w for job in jobs for w in work_of(job.params)]  # every dataset found before anything runs
     if args.cache:
         os.environ["LANDSCAPE_CACHE"] = str(Path(args.cache).resolve())
     if config.name != "local":  # compute every report's jobs on the engine first; the notebooks then read the cache
-        run_many([(job.params, d) for job, d in zip(jobs, data)], config, args.cache)
+        run_many(work, config, args.cache)
     failed, roots = 0, set()
     for job in jobs:
         root = Path(args.output_dir) if args.output_dir else render.default_output_root(

@@ -333,6 +333,14 @@ def hutchinson_trace(op: HessianOperator, num_samples: int = 100, seed: int = 0)
                          num_samples, op.num_hvps - first, op.mode, op.n)
 
 
+def directional_curvature(op: HessianOperator, direction: torch.Tensor) -> float:
+    """dᵀ H d for a flat ``direction`` d (not normalized here): the second derivative of
+    α ↦ L(θ + α d) at α = 0, the curvature of a 1-D slice along d at the trained point. One
+    Hessian-vector product."""
+    d = direction.detach().to(op.device, op.dtype)
+    return float(d.double() @ op.matvec(d).double())
+
+
 @dataclass
 class SpectralDensity:
     """Eigenvalue density of H by stochastic Lanczos quadrature (Ghorbani et al. 2019).

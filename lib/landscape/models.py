@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -174,6 +175,32 @@ def build_model(name: str, input_shape: Shape, num_classes: int = 10, **options)
     if "hidden" in options:
         options["hidden"] = tuple(options["hidden"])
     return MODELS[name](tuple(input_shape), num_classes, **options)
+
+
+FAMILIES = {"mlp": "MLP", "cnn_bn_dropout": "CNN", "cnn_small": "CNN", "cnn_two16": "CNN", "cnn_3264": "CNN",
+            "resnet20": "ResNet"}
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What sets architectures apart when models of several studies are compared: the family
+    (MLP, CNN, ResNet) and whether the network has BatchNorm, skip connections and dropout."""
+
+    family: str
+    batchnorm: bool
+    skip: bool
+    dropout: bool
+
+
+def traits(name: str, **options) -> Traits:
+    """The traits of zoo model ``name`` with ``options``, read off the module itself (built on
+    the meta device: nothing allocated)."""
+    with torch.device("meta"):
+        model = build_model(name, (1, 8, 8), 10, **options)
+    modules = list(model.modules())
+    return Traits(FAMILIES[name], any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in modules),
+                  any(getattr(m, "skip", None) not in (None, False) for m in modules),
+                  any(isinstance(m, nn.Dropout) for m in modules))
 
 
 def use_fast_layout(model: nn.Module) -> nn.Module:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from .data import DATASETS, NORMALIZATIONS, is_available, locate
 from .errors import UserError
 from .models import MODELS, model_options
-from .probes import REGISTRY, EvalSetParams, SetsSpec, optional_settings
+from .probes import REGISTRY, EvalSetParams, MeasuresParams, SetsSpec, optional_settings
 from .schema import Strict
 from .training import SCHEDULES, DataSpec, RunSpec, TrainConfig
 
@@ -242,13 +242,14 @@ class ReportParams(Strict):
         reps = self.replicates_of[config_id]
         return [(reps[i].id, reps[i + 1].id) for i in range(0, len(reps) - 1, 2)]
 
-    def probe_targets(self) -> dict[str, list[tuple[str, ...]]]:
+    def probe_targets(self, probes: "ProbeParams | None" = None) -> dict[str, list[tuple[str, ...]]]:
         """Probe name -> the runs (one-run probes) or run pairs (interpolation: seed pairs of each
         named configuration) it measures: all of them, or with ``seeds: study`` the study-seed
-        run (the first pair) of each configuration."""
+        run (the first pair) of each configuration. ``probes``: another set of probes to plan on
+        these runs (default: the report's own)."""
         targets = {}
         for name in ProbeParams.model_fields:
-            cfg = getattr(self.probes, name)
+            cfg = getattr(probes or self.probes, name)
             if name == "eval_set" or cfg is None:
                 continue
             study_only = cfg.seeds == "study"
@@ -278,13 +279,60 @@ class ReportParams(Strict):
         return {rep.id: RunSpec.make(spec, configs[rep.config].model, cfg, rep.seed, **configs[rep.config].options)
                 for rep in self.replicas}
 
-    def sets_spec(self, data: DataSource | None = None) -> SetsSpec:
-        """The probe sets of this report on ``data`` (default: :meth:`resolve_data`)."""
-        return SetsSpec((data or self.resolve_data()).spec(), self.probes.eval_set)
+    def sets_spec(self, data: DataSource | None = None, probes: "ProbeParams | None" = None) -> SetsSpec:
+        """The probe sets of this report on ``data`` (default: :meth:`resolve_data`), as the
+        report's probes draw them (or ``probes``, another set of probes planned on its runs)."""
+        return SetsSpec((data or self.resolve_data()).spec(), (probes or self.probes).eval_set)
 
     def digest(self) -> str:
         """A short hash of the validated parameters (for manifests)."""
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+
+
+class SynthesisParams(Strict):
+    """A report across studies: the trained runs of the study reports in ``studies`` (each
+    loaded in this report's profile, so its runs are the ones the study trains), probed with the
+    shared ``measures`` on probe sets drawn by ``eval_set`` from each study's data. It trains
+    nothing a study does not."""
+
+    report: str = Field(pattern=r"^[a-z0-9_]+$")
+    title: str
+    study: str
+    notebook: str
+    question: str
+    studies: list[str] = Field(min_length=2)
+    eval_set: EvalSetParams = EvalSetParams()
+    measures: MeasuresParams = MeasuresParams()
+    profile: str = BASE_PROFILE
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "SynthesisParams":
+        repeated = sorted({s for s in self.studies if self.studies.count(s) > 1})
+        if repeated:
+            raise ValueError(f"studies: {repeated} listed twice")
+        return self
+
+    def study_params(self) -> list[ReportParams]:
+        """Each study's params in this report's profile (a study that lacks the profile, or
+        whose params are invalid, is a ParamsError naming its file)."""
+        for name in self.studies:
+            if "studies" in _read_yaml(resolve_path(name)):
+                raise ParamsError(f"studies: {name!r} is not a study report (it lists studies itself)")
+        return [load_params(name, self.profile) for name in self.studies]
+
+    @property
+    def probes(self) -> "ProbeParams":
+        """The probes planned on every study's runs: the shared measures on every seed."""
+        return ProbeParams(eval_set=self.eval_set, measures=self.measures)
+
+    def digest(self) -> str:
+        """A short hash of the validated parameters and of every study's (for manifests)."""
+        studies = [p.digest() for p in self.study_params()]
+        payload = {"synthesis": self.model_dump(mode="json"), "studies": studies}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+AnyParams = typing.Union[ReportParams, SynthesisParams]
 
 
 # ---------------------------------------------------------------------------- loading
@@ -332,11 +380,14 @@ def _read_yaml(file: Path) -> dict:
     return raw
 
 
-def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict | None = None) -> ReportParams:
-    """Read, merge and validate a report's params (see module docstring). Every profile of the
-    file is validated, so a mistake in one is reported whichever profile is asked for."""
+def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict | None = None) -> AnyParams:
+    """Read, merge and validate a report's params (see module docstring): a study report's
+    (:class:`ReportParams`), or a synthesis's (:class:`SynthesisParams`: the file has
+    ``studies``; each study's params are validated too). Every profile of the file is
+    validated, so a mistake in one is reported whichever profile is asked for."""
     file = resolve_path(path)
     raw = _read_yaml(file)
+    kind = SynthesisParams if "studies" in raw else ReportParams
     profiles = raw.pop("profiles", {}) or {}
     if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
         raise ParamsError(f"{file}: 'profiles' must map profile names to mappings of params")
@@ -345,27 +396,30 @@ def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict |
         raise ParamsError(f"{file}: unknown profile {profile!r}; allowed: {allowed_profiles}")
     for other in allowed_profiles:
         if other != profile:
-            _validate(file, other, deep_merge(raw, profiles.get(other, {})))
+            _validate(kind, file, other, deep_merge(raw, profiles.get(other, {})))
     merged = raw if profile == BASE_PROFILE else deep_merge(raw, profiles[profile])
-    return _validate(file, profile, deep_merge(merged, overrides or {}), overridden=bool(overrides))
+    params = _validate(kind, file, profile, deep_merge(merged, overrides or {}), overridden=bool(overrides))
+    if isinstance(params, SynthesisParams):
+        params.study_params()
+    return params
 
 
-def _validate(file: Path, profile: str, merged: dict, overridden: bool = False) -> ReportParams:
+def _validate(kind: type[BaseModel], file: Path, profile: str, merged: dict, overridden: bool = False) -> AnyParams:
     merged = {**merged, "profile": profile}
     try:
-        return ReportParams.model_validate(merged)
+        return kind.model_validate(merged)
     except ValidationError as exc:
         where = f"profile {profile!r}" + (" with --set overrides" if overridden else "")
-        raise ParamsError(f"{file} ({where}): {_describe(exc)}") from None
+        raise ParamsError(f"{file} ({where}): {_describe(exc, kind)}") from None
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, kind: type[BaseModel]) -> str:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "<top level>"
         message = err["msg"]
         if err["type"] == "extra_forbidden":
-            fields = _fields_at(err["loc"][:-1])
+            fields = _fields_at(kind, err["loc"][:-1])
             message = f"unknown key {err['loc'][-1]!r}; allowed keys: {fields}"
         elif err["type"] == "missing":
             message = "required key is missing"
@@ -373,9 +427,9 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def _fields_at(loc: tuple) -> list[str]:
-    """Allowed keys of the params model found by walking ``loc`` from ReportParams."""
-    current: Any = ReportParams
+def _fields_at(kind: type[BaseModel], loc: tuple) -> list[str]:
+    """Allowed keys of the params model found by walking ``loc`` from ``kind``."""
+    current: Any = kind
     for part in loc:
         if isinstance(part, int):
             continue

@@ -26,7 +26,7 @@ import pandas as pd
 from . import jobs as jobs_mod
 from . import progress, store
 from .engines import Engine, EngineSettings, make_engine, settings as engine_settings
-from .params import DataSource, ReportParams
+from .params import AnyParams, DataSource, ProbeParams, ReportParams, SynthesisParams
 from .probes import REGISTRY, ProbeResults, build_sets, tidy
 from .training import RunSpec, load_splits, outcome, parameter_count, spec_json
 
@@ -215,25 +215,48 @@ class Results:
     jobs: dict
 
 
+@dataclass(frozen=True)
+class Work:
+    """One report's share of a graph: the runs of ``params`` on ``data``, probed with
+    ``probes`` (default None: the report's own probes)."""
+
+    params: ReportParams
+    data: DataSource
+    probes: ProbeParams | None = None
+
+    @property
+    def plan(self) -> ProbeParams:
+        return self.probes or self.params.probes
+
+
+def work_of(params: AnyParams) -> list[Work]:
+    """What computing a report takes: a study report's runs with its own probes; a synthesis's,
+    each of its studies' runs with the synthesis's shared probes. Every dataset is found here
+    (or its stand-in), so a missing one stops before any job."""
+    if isinstance(params, SynthesisParams):
+        return [Work(study, study.resolve_data(), params.probes) for study in params.study_params()]
+    return [Work(params, params.resolve_data())]
+
+
 def run(params: ReportParams, data: DataSource | None = None, config: EngineSettings | None = None,
         cache: str | Path | None = None, with_probes: bool = True) -> Results:
     """Train every run of ``params`` and run every probe it asks for, through the cache, on the
     engine of ``config`` (default: ``engines.settings()``, from the environment)."""
-    return run_many([(params, data or params.resolve_data())], config, cache, with_probes)[0]
+    return run_many([Work(params, data or params.resolve_data())], config, cache, with_probes)[0]
 
 
-def run_many(reports: list[tuple[ReportParams, DataSource]], config: EngineSettings | None = None,
-             cache: str | Path | None = None, with_probes: bool = True) -> list[Results]:
-    """:func:`run` for several reports at once: their graphs are merged (a run or probe two
-    reports share is one job) and run together on one engine, so the engine is kept busy."""
+def run_many(reports: list[Work], config: EngineSettings | None = None, cache: str | Path | None = None,
+             with_probes: bool = True) -> list[Results]:
+    """:func:`run` for several reports' work at once: their graphs are merged (a run or probe
+    two reports share is one job) and run together on one engine, so the engine is kept busy."""
     config = config or engine_settings()
     store_ = store.Cache(cache)
-    described = [describe(params, data) for params, data in reports]  # a missing dataset stops here, before any job
+    described = [describe(w.params, w.data) for w in reports]  # a missing dataset stops here, before any job
     engine = make_engine(config)
     try:
         device_type = engine.device_type()
-        graphs = [jobs_mod.expand(params.run_specs(data), params.probes, params.sets_spec(data), device_type,
-                                  params.probe_targets(), with_probes) for params, data in reports]
+        graphs = [jobs_mod.expand(w.params.run_specs(w.data), w.plan, w.params.sets_spec(w.data, w.probes),
+                                  device_type, w.params.probe_targets(w.probes), with_probes) for w in reports]
     except BaseException:
         engine.close()
         raise
@@ -241,12 +264,13 @@ def run_many(reports: list[tuple[ReportParams, DataSource]], config: EngineSetti
     for graph in graphs:
         for job in graph.jobs.values():
             merged.add(job)
-    title = " + ".join(params.report for params, _ in reports)
+    title = " + ".join(dict.fromkeys(w.params.report for w in reports))
     done = run_graph(merged, engine, store_, title=title if len(title) <= 60 else f"{len(reports)} reports")
     results = []
-    for (params, data), graph, (summary, counts) in zip(reports, graphs, described):
-        runs = _records(params, graph, done.outcomes, counts)
-        found = _probe_results(params, graph, done.outcomes, runs, params.sets_spec(data)) if with_probes else None
+    for work, graph, (summary, counts) in zip(reports, graphs, described):
+        runs = _records(work.params, graph, done.outcomes, counts)
+        found = (_probe_results(work.params, work.plan, graph, done.outcomes, runs,
+                                work.params.sets_spec(work.data, work.probes)) if with_probes else None)
         mine = [done.outcomes[key] for key in graph.jobs]
         counts = {"total": len(mine), "computed": sum(o.state == "done" and o.computed for o in mine),
                   "cached": sum(o.state == "done" and not o.computed for o in mine),
@@ -315,10 +339,10 @@ def _with_names(frame: pd.DataFrame, run_ids: tuple[str, ...], reps: Mapping[str
                         config=a.config if a.config == b.config else f"{a.config}–{b.config}", seed_a=a.seed, seed_b=b.seed)
 
 
-def _probe_results(params: ReportParams, graph: jobs_mod.Graph, outcomes: Mapping[str, Outcome],
+def _probe_results(params: ReportParams, plan: ProbeParams, graph: jobs_mod.Graph, outcomes: Mapping[str, Outcome],
                    runs: Mapping[str, RunRecord], sets_spec) -> ProbeResults:
-    """The probe frames of a report (see ``probes.ProbeResults``), with the same reasons for what
-    is missing as the report shows them."""
+    """The probe frames of a report (see ``probes.ProbeResults``) from the probes of ``plan``,
+    with the same reasons for what is missing as the report shows them."""
     reps = {rep.id: rep for rep in params.replicas}
     usable = {run_id for run_id, r in runs.items() if r.status == "completed" and r.history}
     skipped = [{"run": run_id, "reason": r.outcome if r.status != "completed" else "no completed epoch"}
@@ -346,7 +370,7 @@ def _probe_results(params: ReportParams, graph: jobs_mod.Graph, outcomes: Mappin
             parts.setdefault(name, [[] for _ in probe.frames])[i].append(_with_names(frame, run_ids, reps))
     frames, unavailable = {}, {}
     for name, probe in REGISTRY.items():
-        if getattr(params.probes, name) is None:
+        if getattr(plan, name) is None:
             continue
         if name in parts:
             frames.update({output: tidy(pieces) for output, pieces in zip(probe.frames, parts[name])})
@@ -356,7 +380,7 @@ def _probe_results(params: ReportParams, graph: jobs_mod.Graph, outcomes: Mappin
             what = "no pair of completed runs" if probe.runs > 1 else "no run completed"
             unavailable[name] = f"{what} ({not_probed})"
     sets = build_sets(sets_spec)
-    eval_set = params.probes.eval_set
+    eval_set = plan.eval_set
     return ProbeResults(frames, pd.DataFrame(skipped, columns=["run", "reason"]), unavailable,
                         {"train": len(sets.train), "test": len(sets.test), "mode": eval_set.mode, "seed": eval_set.seed,
                          "cache": {"loaded": loaded, "computed": computed}})

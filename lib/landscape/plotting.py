@@ -384,3 +384,61 @@ def spectral_density(density: pd.DataFrame) -> Figure:
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+FAMILY_MARKERS = {"MLP": "s", "CNN": "o", "ResNet": "^"}
+
+
+def measure_scatter(models: pd.DataFrame, measures: Mapping[str, str], target: str, target_label: str) -> Figure:
+    """One panel per measure (``measures``: column -> label): every model as a point, the measure
+    against ``target``, coloured by study and shaped by architecture family. A measure whose
+    positive values span more than LOG_SCALE_RATIO gets a logarithmic axis."""
+    fig, axes = _panels(len(measures), ncols=min(len(measures), 3))
+    studies = list(dict.fromkeys(models["study"]))
+    colors = run_colors(studies)
+    for ax, (measure, label) in zip(axes, measures.items()):
+        for (study, family), rows in models.groupby(["study", "family"], sort=False):
+            ax.plot(rows[measure], rows[target], FAMILY_MARKERS.get(family, "D"), color=colors[study], alpha=0.75,
+                    markersize=5, linestyle="none")
+        shown = models[measure].to_numpy(float)
+        shown = shown[np.isfinite(shown)]
+        if len(shown) and shown.min() > 0 and shown.max() / shown.min() > LOG_SCALE_RATIO:
+            ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel(target_label)
+    handles = [matplotlib.lines.Line2D([], [], color=colors[s], marker="o", linestyle="none", label=s) for s in studies]
+    handles += [matplotlib.lines.Line2D([], [], color="0.4", marker=FAMILY_MARKERS.get(f, "D"), linestyle="none", label=f)
+                for f in dict.fromkeys(models["family"])]
+    fig.tight_layout()
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 5))
+    return fig
+
+
+def tau_ranking(rows: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
+    """Measures ranked by Kendall τ: per measure (``rows``: one per measure and estimate, with
+    columns measure, estimate_kind, estimate, low, high) each estimate kind as a point with its
+    95% CI where it has one; the dotted line is τ = 0."""
+    apply_style()
+    order = (rows[rows["estimate_kind"] == rows["estimate_kind"].iloc[0]].sort_values("estimate")["measure"].tolist()
+             if len(rows) else [])
+    kinds = list(dict.fromkeys(rows["estimate_kind"]))
+    colors = dict(zip(kinds, sns.color_palette(PALETTE, n_colors=max(len(kinds), 1))))
+    fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.6, 0.45 * max(len(order), 2) + 1.2))
+    step = 0.6 / max(len(kinds), 1)
+    for j, kind in enumerate(kinds):
+        part = rows[rows["estimate_kind"] == kind].set_index("measure")
+        for i, measure in enumerate(order):
+            if measure not in part.index:
+                continue
+            row = part.loc[measure]
+            y = i + (j - (len(kinds) - 1) / 2) * step
+            if np.isfinite(row["low"]) and np.isfinite(row["high"]):
+                ax.hlines(y, row["low"], row["high"], color=colors[kind], linewidth=1.5)
+            ax.plot(row["estimate"], y, "o", color=colors[kind], label=kind if i == 0 else None)
+    ax.axvline(0, color="0.3", linestyle=":", linewidth=1)
+    ax.set_yticks(np.arange(len(order)), [labels.get(m, m) for m in order])
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_xlabel("Kendall τ with the generalization target (95% CI)")
+    fig.tight_layout()
+    _legend_below(fig, ax, ncol=max(len(kinds), 1))
+    return fig

@@ -39,7 +39,7 @@ from typing import Any, Callable, Mapping
 from . import claims as claims_mod
 from . import store
 from .data import REPO_ROOT
-from .params import BASE_PROFILE, PARAMS_DIR, ParamsError, ReportParams, load_params, resolve_path
+from .params import BASE_PROFILE, PARAMS_DIR, AnyParams, ParamsError, SynthesisParams, load_params, resolve_path
 from .sink import METRICS_FILE, OUTPUTS_DIR, SUMMARY_FILE, now as _now, read_json, write_json
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -63,7 +63,7 @@ class ReportJob:
     name: str
     params_file: Path
     notebook: Path
-    params: ReportParams
+    params: AnyParams
 
 
 def report_names() -> list[str]:
@@ -71,20 +71,22 @@ def report_names() -> list[str]:
     return sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
 
 
-def notebook_path(params: ReportParams) -> Path:
+def notebook_path(params: AnyParams) -> Path:
     return NOTEBOOKS_DIR / f"{params.notebook}.ipynb"
 
 
 def runnable_reports() -> list[str]:
-    """The reports in params/ whose notebook exists."""
-    names = []
+    """The reports in params/ whose notebook exists: the study reports, then the syntheses
+    (which read the studies' runs, so they come after them)."""
+    found = []
     for name in report_names():
         try:
-            if notebook_path(load_params(name)).exists():
-                names.append(name)
+            params = load_params(name)
         except ParamsError:
-            pass
-    return names
+            continue
+        if notebook_path(params).exists():
+            found.append((isinstance(params, SynthesisParams), name))
+    return [name for _, name in sorted(found)]
 
 
 def default_output_root(profile: str = BASE_PROFILE, overrides: Mapping | None = None,
@@ -104,7 +106,8 @@ def make_job(name_or_path: str | Path, profile: str = BASE_PROFILE, overrides: M
     file (its output folder)."""
     params_file = resolve_path(name_or_path)
     params = load_params(params_file, profile, dict(overrides or {}))
-    claims_mod.parse(params)
+    if not isinstance(params, SynthesisParams):
+        claims_mod.parse(params)
     notebook = notebook_path(params)
     if not notebook.exists():
         raise ParamsError(f"{params_file}: notebook {repo_relative(notebook)!r} (from "
@@ -376,6 +379,7 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
     stem = out / job.name
     say = log or (lambda message: None)
     manifest = {"report": job.name, "title": job.params.title, "study": job.params.study,
+                "synthesis": isinstance(job.params, SynthesisParams),
                 "notebook": repo_relative(job.notebook), "params_file": repo_relative(job.params_file),
                 "profile": profile, "overrides": dict(overrides or {}), "params_digest": job.params.digest(),
                 "git": git_state(), "status": STATUS_RUNNING, "started": _now(), "device": None,
@@ -517,8 +521,9 @@ def build_index(output_root: str | Path = OUTPUTS_DIR) -> Path:
         has_notebook = notebook_path(params).exists()
         entries[name] = {"report": name, "title": params.title, "study": params.study,
                          "status": "not rendered" if has_notebook else "no notebook yet",
-                         "notebook": repo_relative(notebook_path(params))}
-    ordered = sorted(entries.values(), key=lambda m: (str(m.get("study", "")), m["report"]))
+                         "notebook": repo_relative(notebook_path(params)), "synthesis": isinstance(params, SynthesisParams)}
+    # the syntheses (the suite's own answer across the studies) first, then the studies in order
+    ordered = sorted(entries.values(), key=lambda m: (not m.get("synthesis"), str(m.get("study", "")), m["report"]))
     write_json({"generated": _now(), "git": git_state(), "reports": ordered}, root / MANIFEST_FILE)
     index = root / "index.html"
     index.write_text(_index_html(ordered), encoding="utf-8")

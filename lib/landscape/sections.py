@@ -19,9 +19,9 @@ import pandas as pd
 
 from . import claims as claims_mod
 from . import findings as findings_mod
-from . import pipeline, plotting, tables
+from . import pipeline, plotting, synthesis as synthesis_mod, tables
 from .engines import settings as engine_settings
-from .params import DataSource, ReportParams, is_stand_in, load_params
+from .params import DataSource, ParamsError, ReportParams, SynthesisParams, is_stand_in, load_params
 from .probes import REGISTRY
 from .sink import Report
 
@@ -402,3 +402,105 @@ def findings(report: ReportContext) -> None:
 def reproducibility(report: ReportContext) -> None:
     """How to re-run the report, and the cache keys of its runs."""
     report.sink.reproducibility({run_id: run.key for run_id, run in report.results.runs.items()})
+
+
+# ============================================================================ the synthesis across studies
+
+@dataclass
+class SynthesisContext:
+    """What the sections of a synthesis report share: its params, each study's work (runs and
+    the shared measures), the output sink, and (after :func:`synthesis_models`) the models table
+    and every rank correlation (``synthesis.correlations``)."""
+
+    params: SynthesisParams
+    work: list[pipeline.Work]
+    sink: Report
+    device: str = "auto"
+    models: pd.DataFrame = field(default_factory=pd.DataFrame)
+    correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def begin_synthesis(params_file: str, profile: str, overrides: Mapping | None, output_dir: str | None, device: str,
+                    notebook: str) -> SynthesisContext:
+    """Validate the synthesis's params and every study's (a mistake stops here, naming the file
+    and key), find every study's data, open the output sink and write the title and question."""
+    params = load_params(params_file, profile, dict(overrides or {}))
+    if not isinstance(params, SynthesisParams):
+        raise ParamsError(f"{params_file}: not a synthesis (a synthesis's params list `studies`)")
+    work = pipeline.work_of(params)
+    sink = Report(params, output_dir, notebook=notebook, device=device)
+    sink.intro()
+    sink.overrides_banner(overrides)
+    return SynthesisContext(params, work, sink, device)
+
+
+def synthesis_setup(report: SynthesisContext) -> None:
+    """The studies whose runs are compared, and the shared measures with their settings."""
+    sink = report.sink
+    stand_ins = [w for w in report.work if is_stand_in(w.data)]
+    for w in stand_ins:
+        sink.banner(f"<b>Stand-in dataset in {w.params.report}: {w.data.name} replaces {w.params.data.name}.</b> "
+                    "Its models are compared here as trained, on the stand-in.")
+    sink.table(pd.DataFrame([{"study": w.params.report, "source": w.params.study, "dataset": w.data.name,
+                              "configurations": ", ".join(r.label for r in w.params.runs),
+                              "seeds each": ", ".join(sorted({str(len(reps)) for reps in w.params.replicates_of.values()})),
+                              "epochs": w.params.training.epochs} for w in report.work]),
+               "studies", "The study reports whose trained runs are compared, as each trains them (same profile).")
+    cfg, sets = report.params.measures, report.params.eval_set
+    settings = {"lambda_max": f"Lanczos, tolerance {cfg.tol:g}",
+                "trace": f"Hutchinson, {cfg.trace_samples} Rademacher vectors",
+                "lambda_ratio": "λ̃min: the smallest Ritz value of 20 Lanczos steps (≥ λmin)",
+                "slice_curvature": f"mean over {cfg.slice_directions} filter-normalized directions",
+                "sam": f"radius ρ = {cfg.rho:g}, {cfg.ascent_steps} projected ascent steps",
+                "asam": f"radius ρ = {cfg.adaptive_rho:g}, {cfg.ascent_steps} projected ascent steps",
+                "noise_drop": f"relative noise σ = {cfg.noise_sigma:g} per tensor, {cfg.noise_draws} draws",
+                "grad_norm": "full probe-set gradient"}
+    sink.table(pd.DataFrame([{"measure": m.label, "what it is": m.meaning, "settings": settings[name],
+                              "invariant to BN rescaling": "yes" if m.invariant else "no"}
+                             for name, m in synthesis_mod.MEASURES.items()]), "measures",
+               f"The measures, each taken on a stratified probe set of {sets.train_size} training images of the "
+               f"model's own study (seed {sets.seed}, {sets.mode} mode), with the same settings for every model.")
+
+
+def synthesis_models(report: SynthesisContext) -> None:
+    """Every study's runs (read from the caches, or trained as the study trains them) and the
+    shared measures on each, then the models table and every rank correlation."""
+    results = pipeline.run_many(report.work, engine_settings(device=report.device))
+    report.models = synthesis_mod.model_table([(w.params, w.data, r) for w, r in zip(report.work, results)])
+    report.correlations = synthesis_mod.correlations(report.models)
+    report.sink.save_csv(report.models, "models")
+    report.sink.record("models", report.models)
+    report.sink.record("correlations", report.correlations)
+    report.sink.table(synthesis_mod.models_display(report.models), "models",
+                      "Every trained model: its architecture traits, outcome, final test error and evaluation-mode "
+                      "generalization gap (train probe set accuracy − test accuracy, same weights).")
+    report.sink.table(synthesis_mod.measures_display(report.models), "model-measures",
+                      "Every measure of every model (— where a run was not probed: it diverged or failed); λmin < 0: "
+                      "the smallest Ritz value proves negative curvature.")
+
+
+def synthesis_correlations(report: SynthesisContext, target: str = "eval_gap") -> None:
+    """Kendall τ of every measure with ``target``: overall, granulated, per study; the ranking."""
+    sink, name = report.sink, synthesis_mod.TARGETS[target]
+    sink.table(synthesis_mod.tau_display(report.correlations, target), f"tau-{target.replace('_', '-')}",
+               f"Kendall τ of each measure with the {name} (τ > 0: a larger measure goes with a larger {name}), with "
+               "its 95% bootstrap CI and n: over all models; granulated (ψ: mean τ over the groups in which only that "
+               "factor varies, CI over groups, n groups; Ψ: the mean of the ψ, n factors). Measures that BatchNorm's "
+               "rescalings can change are also given over the models without BatchNorm.")
+    sink.figure(plotting.tau_ranking(synthesis_mod.ranking_rows(report.correlations, target),
+                                     {m: v.label for m, v in synthesis_mod.MEASURES.items()}),
+                f"tau-ranking-{target.replace('_', '-')}",
+                f"The measures ranked by their overall Kendall τ with the {name} (95% CI), and their granulated Ψ.")
+    sink.table(synthesis_mod.study_tau_display(report.correlations, target), f"tau-studies-{target.replace('_', '-')}",
+               f"Kendall τ of each measure with the {name} within each study, 95% bootstrap CI (n models).")
+    if target == "eval_gap":
+        sink.headline(synthesis_mod.headline(report.correlations, target))
+
+
+def synthesis_scatter(report: SynthesisContext, target: str = "eval_gap") -> None:
+    """Every measure against ``target``, one panel each."""
+    report.sink.figure(plotting.measure_scatter(report.models, {m: v.label for m, v in synthesis_mod.MEASURES.items()},
+                                                target, synthesis_mod.TARGETS[target]),
+                       f"scatter-{target.replace('_', '-')}",
+                       f"Each measure against the {synthesis_mod.TARGETS[target]}, one point per model, coloured by "
+                       "study and shaped by architecture family.")

@@ -152,12 +152,18 @@ class Report:
         """Title, the study's question and source, and banners for a non-default profile or
         overridden params (their numbers are not the study's setup)."""
         p = self.params
-        source = p.reference.source
-        file = REPO_ROOT / source.split(" (")[0]
-        cited = f"[`{source}`]({os.path.relpath(file, self.dir)})" if file.is_file() else f"`{source}`"
-        self.markdown(f"# {p.title}\n\n**Question.** {p.question}\n\n"
-                      f"**Source study:** `{p.study}`; its published numbers are quoted from {cited} "
-                      f"and appear only as labelled *study* values beside this run's.")
+        if hasattr(p, "studies"):  # a synthesis: its sources are the study reports, rendered beside it
+            reports = ", ".join(f"[{name}](../{name}/{name}.html)" for name in p.studies)
+            self.markdown(f"# {p.title}\n\n**Question.** {p.question}\n\n"
+                          f"**Sources:** the trained runs of the study reports {reports}; no published number "
+                          "is used here.")
+        else:
+            source = p.reference.source
+            file = REPO_ROOT / source.split(" (")[0]
+            cited = f"[`{source}`]({os.path.relpath(file, self.dir)})" if file.is_file() else f"`{source}`"
+            self.markdown(f"# {p.title}\n\n**Question.** {p.question}\n\n"
+                          f"**Source study:** `{p.study}`; its published numbers are quoted from {cited} "
+                          f"and appear only as labelled *study* values beside this run's.")
         if p.profile != "full":
             self.banner(f"<b>Profile “{html.escape(p.profile)}”</b>: reduced data and epochs for a quick check of "
                         "the pipeline; the numbers are not comparable with the study's.")

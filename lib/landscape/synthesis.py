@@ -1,0 +1,228 @@
+"""The cross-study synthesis: every trained model of the study reports in one table, and how
+closely each geometric measure tracks generalization.
+
+The models table (:func:`model_table`) has one row per trained run: its study (report name, and
+``source``: the source study's number), configuration, architecture traits (``models.traits``: family, BatchNorm, skip, dropout),
+dataset, seed and replicate index (0 for a configuration's first seed), outcome, the final
+test error and evaluation-mode generalization gap (``eval_gap``: train probe set accuracy −
+test accuracy, same weights, same mode), and the measures of ``probes.measures`` (NaN for a run
+that was not probed, e.g. a diverged one).
+
+Rank correlations are Kendall's τ-b of a measure against a generalization target (``TARGETS``),
+signed so that τ > 0 means "larger measure, worse generalization":
+
+- overall and within each study: ``stats.kendall_tau`` (paired bootstrap 95% CI);
+- granulated (Jiang et al. 2020, "Fantastic generalization measures"): for each factor of
+  ``FACTORS``, the models are grouped so that only that factor varies within a group (every
+  other trait, the study and, except for the seed factor, the replicate index fixed); ψ is the
+  mean over groups of the within-group τ, with a bootstrap CI over groups when there are at
+  least MIN_GROUPS (with fewer, each within-group τ of two models is ±1 and a few that agree
+  would give an interval of no width), and Ψ the mean of ψ over the factors that have a group. A measure that only tracks the dataset or the study is
+  constant within every group and gets ψ = 0: a within-group τ with a constant measure or
+  target counts as 0 (no pair is concordant or discordant).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+from . import stats
+from .models import traits
+from .params import DataSource, ReportParams
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A column of the models table that is correlated with generalization."""
+
+    label: str
+    invariant: bool  # unchanged by the rescalings BatchNorm makes free (filter- or weight-relative)
+    meaning: str
+
+
+MEASURES: dict[str, Measure] = {
+    "lambda_max": Measure("λmax", False, "top Hessian eigenvalue"),
+    "trace": Measure("tr(H)", False, "Hutchinson trace of the Hessian"),
+    "lambda_ratio": Measure("λmax/|λ̃min|", False, "λmax over the smallest Ritz value's magnitude"),
+    "slice_curvature": Measure("slice curvature", True, "dᵀHd along filter-normalized directions"),
+    "sam": Measure("SAM sharpness", False, "ε-sharpness in a Euclidean ball"),
+    "asam": Measure("ASAM sharpness", True, "ε-sharpness in a weight-relative ball"),
+    "noise_drop": Measure("noise accuracy drop", True, "accuracy lost under relative weight noise"),
+    "grad_norm": Measure("‖∇L‖", False, "gradient norm of the train probe loss"),
+}
+MIN_GROUPS = 5  # groups a ψ needs for an interval
+TARGETS = {"eval_gap": "generalization gap", "test_error": "test error"}
+TRAITS = ("family", "batchnorm", "skip", "dropout")
+FACTORS = {"seed": "seed only", "batchnorm": "BatchNorm on/off", "skip": "skip on/off",
+           "family": "architecture family"}
+
+
+def model_table(studies: Sequence[tuple[ReportParams, DataSource, object]]) -> pd.DataFrame:
+    """One row per trained run of every study (``(params, data, pipeline.Results)`` each, the
+    results holding the ``measures`` probe); see the module docstring for the columns."""
+    rows = []
+    for params, data, results in studies:
+        reps = {rep.id: rep for rep in params.replicas}
+        order = {rep.id: i for reps_ in params.replicates_of.values() for i, rep in enumerate(reps_)}
+        found = results.probes.measures if results.probes is not None else None
+        measured = found.set_index("run") if found is not None else pd.DataFrame()
+        for run_id, run in results.runs.items():
+            config = params.config(reps[run_id].config)
+            final = run.final
+            row = {"study": params.report, "source": params.study.split("_")[0], "config": config.id, "run": run_id, "label": config.label,
+                   **traits(config.model, **config.options).__dict__, "dataset": data.name,
+                   "seed": run.seed, "replicate": order[run_id], "outcome": run.outcome,
+                   "test_error": 1 - final["test_acc"] if final and run.status == "completed" else math.nan,
+                   "eval_gap": final.get("eval_gap", math.nan) if final and run.status == "completed" else math.nan}
+            for name in [*MEASURES, "negative_curvature"]:
+                row[name] = measured.at[run_id, name] if run_id in measured.index else math.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _group_tau(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Kendall's τ-b within one group (pairs with a NaN dropped); None with fewer than 2 pairs;
+    0.0 when x or y is constant (no association can be seen)."""
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    if len(x) < 2:
+        return None
+    if np.all(x == x[0]) or np.all(y == y[0]):
+        return 0.0
+    return float(scipy.stats.kendalltau(x, y).statistic)
+
+
+def groups(models: pd.DataFrame, factor: str) -> list[pd.DataFrame]:
+    """The groups of ``models`` in which only ``factor`` varies (module docstring): every group
+    with at least two values of the factor."""
+    if factor not in FACTORS:
+        raise ValueError(f"unknown factor {factor!r}; allowed: {list(FACTORS)}")
+    varying = "replicate" if factor == "seed" else factor
+    fixed = ["study", *TRAITS] + ([] if factor == "seed" else ["replicate"])
+    fixed = [c for c in fixed if c != varying]
+    return [g for _, g in models.groupby(fixed, sort=True, dropna=False) if g[varying].nunique() >= 2]
+
+
+def granulated_tau(models: pd.DataFrame, measure: str, target: str, level: float = stats.LEVEL
+                   ) -> dict[str, stats.Interval]:
+    """ψ per factor (mean within-group τ, bootstrap CI over groups from MIN_GROUPS groups on;
+    n = groups) and ``"all"``: Ψ, the mean of the factors' ψ (no interval; n = factors with a
+    group). A factor without a group is left out."""
+    found: dict[str, stats.Interval] = {}
+    for factor in FACTORS:
+        taus = [t for g in groups(models, factor)
+                if (t := _group_tau(g[measure].to_numpy(float), g[target].to_numpy(float))) is not None]
+        if len(taus) >= MIN_GROUPS:
+            ci = stats.bootstrap_ci(taus, np.mean, level=level)
+            found[factor] = stats.Interval(ci.estimate, ci.low, ci.high, len(taus), level, "mean τ over groups, " + ci.method)
+        elif taus:
+            found[factor] = stats.Interval(float(np.mean(taus)), math.nan, math.nan, len(taus), level,
+                                           "mean τ over groups")
+    if found:
+        psi = float(np.mean([i.estimate for i in found.values()]))
+        found["all"] = stats.Interval(psi, math.nan, math.nan, len(found), level, "mean ψ over factors")
+    return found
+
+
+def correlations(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES),
+                 targets: Sequence[str] = tuple(TARGETS), level: float = stats.LEVEL) -> pd.DataFrame:
+    """Every τ of every measure with every target, tidy: columns measure, target, subset ("all"
+    models, or "no BatchNorm" for measures that are not invariant to BatchNorm's rescalings),
+    kind ("overall", "study", "granulated"), scope (the study, or the factor; "all" for the
+    overall τ and for Ψ), estimate, low, high, n."""
+    rows = []
+    for measure in measures:
+        subsets = {"all": models}
+        if not MEASURES[measure].invariant:
+            subsets["no BatchNorm"] = models[~models["batchnorm"].astype(bool)]
+        for target in targets:
+            for subset, frame in subsets.items():
+                def add(kind: str, scope: str, found: stats.Interval) -> None:
+                    rows.append({"measure": measure, "target": target, "subset": subset, "kind": kind, "scope": scope,
+                                 "estimate": found.estimate, "low": found.low, "high": found.high, "n": found.n})
+
+                add("overall", "all", stats.kendall_tau(frame[measure], frame[target], level=level))
+                for study, part in frame.groupby("study", sort=False):
+                    add("study", study, stats.kendall_tau(part[measure], part[target], level=level))
+                for factor, found in granulated_tau(frame, measure, target, level).items():
+                    add("granulated", factor, found)
+    return pd.DataFrame(rows, columns=["measure", "target", "subset", "kind", "scope", "estimate", "low", "high", "n"])
+
+
+# ============================================================================ what the report shows
+
+def _tau_cell(row: pd.Series) -> str:
+    """"τ [low, high] (n)", or "τ (n)" without an interval, "—" without an estimate."""
+    if not np.isfinite(row["estimate"]):
+        return "—"
+    n = row["n"]
+    if np.isfinite(row["low"]) and np.isfinite(row["high"]):
+        return f"{row['estimate']:+.2f} [{row['low']:+.2f}, {row['high']:+.2f}] ({n})"
+    return f"{row['estimate']:+.2f} ({n})"
+
+
+def models_display(models: pd.DataFrame) -> pd.DataFrame:
+    """The models table as printed: identity, traits, outcome and generalization."""
+    shown = models[["source", "label", "seed", "family", "batchnorm", "skip", "dropout", "dataset", "outcome",
+                    "test_error", "eval_gap"]].copy()
+    for trait in ("batchnorm", "skip", "dropout"):
+        shown[trait] = shown[trait].map({True: "yes", False: "no"})
+    return shown.rename(columns={"source": "study", "label": "configuration", "batchnorm": "BN",
+                                 "test_error": "test error", "eval_gap": "gap (eval)"})
+
+
+def measures_display(models: pd.DataFrame) -> pd.DataFrame:
+    """The measures of every model as printed (— where a run was not probed)."""
+    shown = models[["source", "config", "seed", *MEASURES, "negative_curvature"]].copy()
+    shown["negative_curvature"] = shown["negative_curvature"].map({True: "yes", False: "no"}).fillna("—")
+    return shown.rename(columns={"source": "study", "config": "configuration", "negative_curvature": "λmin < 0",
+                                 **{m: MEASURES[m].label for m in MEASURES}})
+
+
+def tau_display(table: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Per measure (rows) and subset: overall τ, granulated Ψ and ψ per factor, each
+    "τ [95% CI] (n)"; n counts models (overall) or groups (ψ) or factors (Ψ)."""
+    rows = []
+    part = table[(table["target"] == target) & (table["kind"] != "study")]
+    for (measure, subset), found in part.groupby(["measure", "subset"], sort=False):
+        cells = {"measure": MEASURES[measure].label, "models": subset}
+        for _, row in found.iterrows():
+            name = "overall τ" if row["kind"] == "overall" else ("Ψ (granulated)" if row["scope"] == "all"
+                                                              else f"ψ {FACTORS[row['scope']]}")
+            cells[name] = _tau_cell(row)
+        rows.append(cells)
+    columns = ["measure", "models", "overall τ", "Ψ (granulated)", *[f"ψ {label}" for label in FACTORS.values()]]
+    return pd.DataFrame(rows).reindex(columns=columns).fillna("—")
+
+
+def study_tau_display(table: pd.DataFrame, target: str) -> pd.DataFrame:
+    """τ of each measure (rows) with ``target`` within each study (columns), all models."""
+    part = table[(table["target"] == target) & (table["kind"] == "study") & (table["subset"] == "all")]
+    shown = part.assign(cell=part.apply(_tau_cell, axis=1), measure=part["measure"].map(lambda m: MEASURES[m].label))
+    return shown.pivot(index="measure", columns="scope", values="cell").reindex(
+        [MEASURES[m].label for m in dict.fromkeys(part["measure"])]).reset_index()
+
+
+def ranking_rows(table: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows of the ranking figure: per measure, the overall τ and the granulated Ψ (all models)."""
+    part = table[(table["target"] == target) & (table["subset"] == "all") & (table["scope"] == "all")]
+    return part.assign(estimate_kind=part["kind"].map({"overall": "overall τ", "granulated": "granulated Ψ"}))
+
+
+def headline(table: pd.DataFrame, target: str = "eval_gap") -> str:
+    """One line for the index: the measure with the largest granulated Ψ with ``target`` (all
+    models), and how many measures' overall τ has a 95% CI that excludes 0."""
+    part = table[(table["target"] == target) & (table["subset"] == "all") & (table["scope"] == "all")]
+    psi = part[part["kind"] == "granulated"].dropna(subset=["estimate"])
+    overall = part[part["kind"] == "overall"]
+    decided = int(((overall["low"] > 0) | (overall["high"] < 0)).sum())
+    if psi.empty:
+        return f"no measure could be compared within groups; {decided} of {len(overall)} overall τ exclude 0"
+    best = psi.loc[psi["estimate"].idxmax()]
+    return (f"{TARGETS[target]}: largest granulated Ψ {MEASURES[best['measure']].label} ({best['estimate']:+.2f}); "
+            f"overall τ excludes 0 for {decided} of {len(overall)} measures")
