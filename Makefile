@@ -106,8 +106,10 @@ $(OUTPUTS)/%/manifest.json: FORCE | setup
 
 # A synthesis (params with `studies:`) reads the study reports' runs: it renders after every study in REPORTS.
 SYNTHESES := $(shell grep -l '^studies:' params/*.yaml | xargs -r -n1 basename | sed 's/\.yaml$$//')
+# Nothing else of REPORTS runs beside it then, so it gets every core.
 $(foreach s,$(filter $(SYNTHESES),$(REPORTS)),$(eval $(OUTPUTS)/$(s)/manifest.json: \
   $(foreach r,$(filter-out $(SYNTHESES),$(REPORTS)),$(OUTPUTS)/$(r)/manifest.json)))
+$(foreach s,$(SYNTHESES),$(eval $(OUTPUTS)/$(s)/manifest.json: THREADS = $$$$(nproc)))
 
 # `make outputs/<name>/<name>.html` (or .pdf): render that report alone and refresh the index.
 $(OUTPUTS)/%.html $(OUTPUTS)/%.pdf: FORCE | setup

@@ -317,13 +317,14 @@ def gradient(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: GradientPa
 class MeasuresParams(ProbeSettings):
     """Every geometric measure of one trained model at settings shared by all studies (what the
     synthesis report correlates with generalization): λmax (Lanczos, tolerance ``tol``), the
-    smallest Ritz value of BOTTOM_NCV Lanczos steps, the Hutchinson trace (``trace_samples``
+    smallest Ritz value of ``ritz_steps`` Lanczos steps, the Hutchinson trace (``trace_samples``
     Rademacher vectors), the curvature of ``slice_directions`` filter-normalized 1-D slices, SAM
     and ASAM ε-sharpness (radii ``rho`` and ``adaptive_rho``, ``ascent_steps``), the accuracy
     drop under relative weight noise ``noise_sigma`` (``noise_draws`` draws) and the gradient
     norm. All on the train probe set: a generalization measure does not look at test data."""
 
     tol: float = Field(default=1e-3, gt=0)
+    ritz_steps: int = Field(default=BOTTOM_NCV, gt=1)
     trace_samples: int = Field(default=20, ge=2)
     slice_directions: int = Field(default=5, gt=0)
     rho: float = Field(default=0.05, gt=0)
@@ -337,7 +338,7 @@ class MeasuresParams(ProbeSettings):
 def measures(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: MeasuresParams) -> pd.DataFrame:
     """One row of measures on the train probe set (see ``MeasuresParams``):
 
-    lambda_max; lambda_min_ritz (the smallest Ritz value of BOTTOM_NCV Lanczos steps, an upper
+    lambda_max; lambda_min_ritz (the smallest Ritz value of ``ritz_steps`` Lanczos steps, an upper
     bound on λmin: below −tol·λmax it proves negative curvature, ``negative_curvature``);
     lambda_ratio = λmax / |lambda_min_ritz| (a lower bound on λmax/|λmin| where λmin < 0);
     trace, trace_stderr (Hutchinson); slice_curvature, slice_curvature_sd (mean and std over
@@ -350,7 +351,7 @@ def measures(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: MeasuresPa
     op = curvature.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
     try:
         lam_max = float(curvature.lanczos(op, k=1, which="LA", tol=cfg.tol, seed=0).eigenvalues[0])
-        ritz = curvature.smallest_ritz_value(op, min(op.dim, BOTTOM_NCV), seed=0)
+        ritz = curvature.smallest_ritz_value(op, min(op.dim, cfg.ritz_steps), seed=0)
         trace = curvature.hutchinson_trace(op, cfg.trace_samples, seed=cfg.seed)
         bends = np.array([curvature.directional_curvature(op, directions.normalized_direction(model, cfg.seed + i))
                           for i in range(cfg.slice_directions)])

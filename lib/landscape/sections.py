@@ -449,7 +449,7 @@ def synthesis_setup(report: SynthesisContext) -> None:
     cfg, sets = report.params.measures, report.params.eval_set
     settings = {"lambda_max": f"Lanczos, tolerance {cfg.tol:g}",
                 "trace": f"Hutchinson, {cfg.trace_samples} Rademacher vectors",
-                "lambda_ratio": "λ̃min: the smallest Ritz value of 20 Lanczos steps (≥ λmin)",
+                "lambda_ratio": f"λ̃min: the smallest Ritz value of {cfg.ritz_steps} Lanczos steps (≥ λmin)",
                 "slice_curvature": f"mean over {cfg.slice_directions} filter-normalized directions",
                 "sam": f"radius ρ = {cfg.rho:g}, {cfg.ascent_steps} projected ascent steps",
                 "asam": f"radius ρ = {cfg.adaptive_rho:g}, {cfg.ascent_steps} projected ascent steps",
