@@ -19,7 +19,8 @@ from landscape.params import load_params
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"data": {"train_subset": 300, "test_subset": 100}, "training": {"epochs": 2},
-        "probes": {"eval_set": {"train_size": 32, "test_size": 32}, "hessian": None, "surface2d": None}}
+        "probes": {"eval_set": {"train_size": 32, "test_size": 32}, "hessian": None, "surface2d": None,
+                   "loss_range": None}}
 
 
 def tiny_params(**more):
@@ -153,7 +154,8 @@ def test_a_diverged_run_is_a_result_and_its_probes_are_skipped(tmp_path):
         "data": {"stand_in": {"train_subset": 256, "test_subset": 64}}, "training": {"epochs": 1}, "replicates": 1,
         "runs": [{"id": "skip_bn", "label": "skip, BN", "model": "resnet20", "options": {"skip": True, "batchnorm": True}},
                  {"id": "skip", "label": "skip, no BN", "model": "resnet20", "options": {"skip": True, "batchnorm": False}}],
-        "probes": {"eval_set": {"train_size": 32, "test_size": 32}, "hessian": None, "density": None, "surface2d": None},
+        "probes": {"eval_set": {"train_size": 32, "test_size": 32}, "hessian": None, "density": None, "surface2d": None,
+                   "loss_range": None},
         "reference": {"claims": []}})
     found = pipeline.run(params, config=engines.settings("local", threads=1), cache=tmp_path)
     assert found.runs["skip_s0"].status == "diverged" and found.runs["skip_s0"].diverged_epoch == 1
