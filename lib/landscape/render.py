@@ -31,7 +31,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +49,6 @@ BROWSER_ENV = "LANDSCAPE_BROWSER"
 BROWSER_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "google-chrome",
                       "google-chrome-stable")
 PDF_TIMEOUT_S = 300
-KERNEL_GONE_S = 30  # after an interrupt: how long the execution may take to end once its kernel is killed
 MANIFEST_FILE = "manifest.json"
 STATUS_OK, STATUS_FAILED, STATUS_RUNNING, STATUS_INTERRUPTED = "ok", "failed", "running", "interrupted"
 PROGRESS_LINES = {"LANDSCAPE_PROGRESS": "lines"}  # the kernel's progress: plain lines, streamed by run_report
@@ -158,36 +156,18 @@ def execute_notebook(notebook: str | Path, output_notebook: str | Path, paramete
            **({"LANDSCAPE_THREADS": str(threads)} if threads else {}),
            "PYTHONPATH": os.pathsep.join([lib] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
     km = AsyncKernelManager(kernel_name=kernel_name)  # nbclient's own kind (a sync one ignores the timeout)
-    outcome: dict[str, Any] = {}
-
-    def execute() -> None:
-        try:
-            outcome["nb"] = papermill.execute_notebook(
-                str(notebook), str(output_notebook), parameters=dict(parameters), cwd=str(cwd), progress_bar=False,
-                log_output=False, stderr_file=_FlushingStderr() if log else None, execution_timeout=timeout,
-                kernel_name=kernel_name, request_save_on_cell_execute=True, km=km, on_cell_start=on_cell_start,
-                # the kernel's warning about unencrypted TCP on localhost is noise
-                extra_arguments=["--IPKernelApp.log_level=ERROR"])
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            outcome["error"] = exc
-
-    # The notebook runs in a worker thread and this (main) thread only waits: signals reach the
-    # main thread's handlers. In the main thread nbclient would install event-loop handlers for
-    # SIGINT and SIGTERM that clean its kernel up and let the execution go on (a Ctrl-C was lost).
-    worker = threading.Thread(target=execute, name="notebook", daemon=True)
-    with _environ(env):  # the kernel inherits this process's environment
-        worker.start()
-        try:
-            while worker.is_alive():
-                worker.join(0.2)
-        except KeyboardInterrupt:
-            _shut_down(km)
-            worker.join(KERNEL_GONE_S)  # the execution notices the dead kernel and ends
-            _shut_down(km)  # a kernel that was still starting at the interrupt
-            raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["nb"]
+    try:
+        with _environ(env):  # the kernel inherits this process's environment
+            return papermill.execute_notebook(str(notebook), str(output_notebook), parameters=dict(parameters),
+                                              cwd=str(cwd), progress_bar=False, log_output=False,
+                                              stderr_file=_FlushingStderr() if log else None,
+                                              execution_timeout=timeout, kernel_name=kernel_name,
+                                              request_save_on_cell_execute=True, km=km, on_cell_start=on_cell_start,
+                                              # the kernel's warning about unencrypted TCP on localhost is noise
+                                              extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    except KeyboardInterrupt:
+        _shut_down(km)
+        raise
 
 
 class _FlushingStderr:
