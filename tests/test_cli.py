@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from child_processes import default_sigint
 import yaml
 
 from landscape import cli, progress, render, sink
@@ -161,7 +162,7 @@ def running_report(tmp_path, cache, log):
     env = {**os.environ, "LANDSCAPE_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "landscape", "report", REPORT, "--profile", "smoke", "--no-pdf",
                              "--no-index", "--output-dir", str(tmp_path / "out")], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
+                            stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True, preexec_fn=default_sigint)
 
 
 def wait_for(path, text, timeout=120):

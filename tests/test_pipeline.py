@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from child_processes import default_sigint
 
 from landscape import engines, jobs, pipeline, store, training
 from landscape.params import load_params
@@ -263,7 +264,7 @@ def test_ctrl_c_on_the_processes_engine_kills_its_workers_and_a_rerun_resumes(tm
     command = [sys.executable, "-m", "landscape", "train", "seed_connectivity", "--profile", "smoke", "--set",
                "training.epochs=3", "--engine", "processes", "--workers", "2", "--threads", "1", "--cache", str(tmp_path)]
     env = {**os.environ, "LANDSCAPE_PROGRESS": "lines", "PYTHONPATH": str(REPO / "lib")}
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO, preexec_fn=default_sigint)
     lines = []
     for line in process.stderr:  # wait until both workers train
         lines.append(line)
