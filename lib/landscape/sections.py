@@ -479,8 +479,14 @@ def synthesis_models(report: SynthesisContext) -> None:
                       "the smallest Ritz value proves negative curvature.")
 
 
-def synthesis_correlations(report: SynthesisContext, target: str = "eval_gap") -> None:
-    """Kendall τ of every measure with ``target``: overall, granulated, per study; the ranking."""
+def synthesis_correlations(report: SynthesisContext) -> None:
+    """Kendall τ of every measure with each generalization target (the gap first, then the test
+    error): overall, granulated, per study, and the ranking; the headline from the gap's."""
+    for target in synthesis_mod.TARGETS:
+        _correlations_with(report, target)
+
+
+def _correlations_with(report: SynthesisContext, target: str) -> None:
     sink, name = report.sink, synthesis_mod.TARGETS[target]
     sink.table(synthesis_mod.tau_display(report.correlations, target), f"tau-{target.replace('_', '-')}",
                f"Kendall τ of each measure with the {name} (τ > 0: a larger measure goes with a larger {name}), with "
