@@ -721,8 +721,8 @@ def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: 
     seeds), the train-loss spread over the grid (the study's unit-norm directions) of the
     study-seed run (its drawn surface) and over the seeds probed (``ranges`` as in
     :func:`loss_range_table`), and the outcomes, beside the study's numbers."""
-    if surface is not None and ranges is None:
-        ranges = surfaces.loss_ranges(surface)
+    drawn = surfaces.loss_ranges(surface) if surface is not None else None  # the study seed's surface, per run
+    ranges = drawn if ranges is None else ranges
     rows = []
     for config in params.replicates_of:
         options = params.config(config).options
@@ -734,8 +734,7 @@ def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: 
             if surface is not None else None  # the study's direction kind
         if kind is not None:
             spreads = _spreads(ranges, config, kind, "train")
-            drawn = _spreads(surfaces.loss_ranges(surface), config, kind, "train")
-            spread = drawn.get(params.replicates_of[config][0].seed, np.nan)
+            spread = _spreads(drawn, config, kind, "train").get(params.replicates_of[config][0].seed, np.nan)
         ref_range = for_config(params, reference(params, "train_loss_range"), config)
         cond, lam, acc = (published(params, key, config) for key in ("condition_number", "lambda_max", "test_acc"))
         kappas = ours["condition_number"].dropna()
