@@ -10,7 +10,7 @@ from torch.func import functional_call
 
 from landscape.curvature import (GRAPH_PEAK_FACTOR, HessianOperator, QuadraticModel, condition_number,
                                  hutchinson_trace, lanczos, loss_and_gradient, power_iteration, seed_power_iteration, smallest_ritz_value,
-                                 spectral_density)
+                                 spectral_density, top_eigenpair)
 from landscape.evaluation import evaluate, model_mode
 
 
@@ -221,6 +221,30 @@ def test_condition_number_defined_for_positive_spectrum():
     top, bottom = lanczos(op, which="LA", tol=1e-10), lanczos(op, which="SA", tol=1e-10)
     cond = condition_number(top, bottom)
     assert cond.status == "defined" and cond.value == pytest.approx(8.0, rel=1e-6)
+
+
+def test_top_eigenpair_stops_on_its_residual_and_a_warm_start_saves_products():
+    spectrum = np.concatenate([np.linspace(-0.5, 2.0, 37), [3.0, 3.5, 5.0]])
+    model, data = quadratic(spectrum, seed=4)
+    op = HessianOperator(model, data)
+    exact = model.a.numpy()
+    for tol in (1e-2, 1e-4, 1e-8):
+        cold = top_eigenpair(op, tol=tol, seed=1)
+        v, lam = cold.eigenvectors[0].double(), float(cold.eigenvalues[0])
+        true_residual = float((model.a @ v - lam * v).norm()) / lam  # the recurrence's β_m |s_m| is exact
+        assert cold.residuals[0] == pytest.approx(true_residual, rel=1e-6, abs=1e-12)
+        assert cold.residuals[0] <= tol
+        assert lam == pytest.approx(5.0, rel=tol ** 2 * 5 / 1.5 + 1e-12)  # error ≲ tol²·λ²/gap
+        assert float(v.norm()) == pytest.approx(1.0, rel=1e-10)
+    # from the eigenvector of a nearby matrix, a few products do what a cold start needs many for
+    nudged = exact + 0.05 * np.diag(np.linspace(0, 1, 40))
+    nearby = torch.from_numpy(np.linalg.eigh(nudged)[1][:, -1])
+    warm = top_eigenpair(op, tol=1e-4, start=nearby)
+    cold = top_eigenpair(op, tol=1e-4, seed=1)
+    assert warm.eigenvalues[0] == pytest.approx(5.0, rel=1e-6)
+    assert warm.num_hvps <= cold.num_hvps / 2
+    capped = top_eigenpair(op, tol=1e-12, max_steps=3, seed=1)
+    assert capped.num_hvps == 3 and capped.residuals[0] > 1e-12  # the cap holds; the residual says so
 
 
 def test_smallest_ritz_value_bounds_lambda_min_from_above():

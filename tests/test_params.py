@@ -23,10 +23,14 @@ def test_a_synthesis_loads_its_studies_in_its_own_profile_and_plans_the_measures
         work, = pipeline.work_of(study)
         assert work.probes is None and work.plan == study.probes
     work = pipeline.work_of(params)
-    assert [w.params for w in work] == studies and all(w.probes == params.probes for w in work)
+    assert [w.params for w in work] == studies
+    traced = [w.params.report for w in work if w.probes.trajectory is not None]
+    assert traced == params.trajectory_studies == ["mlp_vs_cnn_fmnist", "batchnorm", "resnet20_ablation"]
+    assert all(w.probes == params.probes_for(w.params.report) and w.probes.measures == params.measures for w in work)
     study = studies[0]
     # the runs are the study's own (same training keys), the probe sets and probes the synthesis's
-    assert study.probe_targets(params.probes) == {"measures": [(rep.id,) for rep in study.replicas]}
+    everyone = [(rep.id,) for rep in study.replicas]
+    assert study.probe_targets(params.probes) == {"measures": everyone, "trajectory": everyone}
     assert study.sets_spec(probes=params.probes).eval_set == params.eval_set != study.probes.eval_set
     assert params.digest() != load_params("synthesis", profile, {"measures": {"rho": 0.1}}).digest()
 
@@ -45,6 +49,10 @@ def test_synthesis_params_name_a_bad_study_or_key(tmp_path):
         load_params(write("studies: [batchnorm, synthesis]\n"))
     with pytest.raises(ParamsError, match=r"measures\.rhoo: unknown key 'rhoo'; allowed keys: \[.*'rho'"):
         load_params(write("studies: [batchnorm, seed_connectivity]\nmeasures: {rhoo: 1}\n"))
+    with pytest.raises(ParamsError, match=r"trajectory_studies: \['nope'\] not in studies"):
+        load_params(write("studies: [batchnorm, seed_connectivity]\ntrajectory: {}\ntrajectory_studies: [nope]\n"))
+    with pytest.raises(ParamsError, match=r"early must be increasing fractions of epoch 1 in \[0, 1\)"):
+        load_params(write("studies: [batchnorm, seed_connectivity]\ntrajectory: {early: [0.5, 1.0]}\n"))
 
 
 @pytest.mark.parametrize("report", REPORTS)

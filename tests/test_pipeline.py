@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from child_processes import default_sigint
 
-from landscape import engines, jobs, pipeline, store, training
+from landscape import directions, engines, jobs, pipeline, probes, store, training
 from landscape.params import load_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,14 +157,72 @@ def test_a_diverged_run_is_a_result_and_its_probes_are_skipped(tmp_path):
         "runs": [{"id": "skip_bn", "label": "skip, BN", "model": "resnet20", "options": {"skip": True, "batchnorm": True}},
                  {"id": "skip", "label": "skip, no BN", "model": "resnet20", "options": {"skip": True, "batchnorm": False}}],
         "probes": {"eval_set": {"train_size": 32, "test_size": 32}, "hessian": None, "density": None, "surface2d": None,
-                   "loss_range": None},
+                   "loss_range": None, "trajectory": {"early": [0.0], "samples": 8, "max_steps": 3}},
         "reference": {"claims": []}})
     found = pipeline.run(params, config=engines.settings("local", threads=1), cache=tmp_path)
     assert found.runs["skip_s0"].status == "diverged" and found.runs["skip_s0"].diverged_epoch == 1
     assert found.runs["skip_bn_s0"].status == "completed" and found.jobs["failed"] == 0
     assert found.jobs["skipped"] == 1 and set(found.probes.gradient["run"]) == {"skip_bn_s0"}
+    traced = found.probes.trajectory.groupby("run")["epoch"].apply(list).to_dict()  # a diverged run has one too
+    assert traced == {"skip_bn_s0": [0.0, 1.0], "skip_s0": [0.0]}
     assert found.probes.skipped.to_dict("records") == [{"run": "skip_s0", "reason": "diverged at epoch 1"}]
     assert (tmp_path / found.runs["skip_s0"].key / "result.pt").exists()  # a diverged run is cached like any other
+
+
+def trajectory_params(trajectory: dict | None):
+    """One tiny MLP (3,190 parameters) of study 001's smoke data, with or without a trajectory."""
+    return tiny_params(replicates=1, runs=[{"id": "mlp", "label": "MLP", "model": "mlp", "options": {"hidden": [4]}}],
+                       probes={**TINY["probes"], "slice1d": None, "noise": None, "interpolation": None,
+                               "trajectory": trajectory},
+                       reference={"claims": []})
+
+
+def test_a_trajectory_replays_a_cached_run_and_matches_lambda_max_of_its_saved_checkpoints(tmp_path):
+    local = engines.settings("local", threads=1)
+    plain = pipeline.run(trajectory_params(None), config=local, cache=tmp_path)
+    run = plain.runs["mlp_s0"]
+    result_file = tmp_path / run.key / "result.pt"
+    cached_bytes = result_file.read_bytes()
+    params = trajectory_params({"early": [0.0, 0.5], "samples": 24, "tol": 1e-4})
+    traced = pipeline.run(params, config=local, cache=tmp_path)
+    assert traced.runs["mlp_s0"].trained_epochs == 2  # trained again, for the snapshots ...
+    assert result_file.read_bytes() == cached_bytes  # ... and the cached run is left as it was
+    frame = traced.probes.trajectory
+    assert list(frame["epoch"]) == [0.0, 2 / 3, 1.0, 2.0]  # 3 steps an epoch: half of epoch 1 rounds to 2
+    assert list(frame["step"]) == [0, 2, 3, 6] and set(frame["status"]) == {"ok"}
+    assert frame["replayed"].all() and frame["matches_result"].all()  # the replay ended at the cached weights
+    assert (frame["num_hvps"].iloc[1:] < frame["num_hvps"].iloc[0]).all()  # warm starts
+
+    # λmax of the checkpoints a plain training hands out, from the dense Hessian on the same images
+    spec = run.spec
+    checkpoints = []
+    training.train(spec, on_checkpoint=checkpoints.append)
+    train_ds, _ = training.load_splits(spec.data)
+    initial = training.build_run_model(spec, tuple(train_ds.images.shape[1:]), train_ds.num_classes).state_dict()
+    images = probes.build_sets(params.sets_spec()).train.stratified(24, 0)
+    for epoch, state in ((0.0, initial), (1.0, checkpoints[0]["model"]), (2.0, checkpoints[1]["model"])):
+        model = training.trained_model(spec, state).double()
+        theta = directions.parameter_vector(model)
+
+        def loss(flat):
+            logits = torch.func.functional_call(model, directions.to_dict(flat, model), (images.images.double(),))
+            return torch.nn.functional.cross_entropy(logits, images.labels)
+
+        exact = float(torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss, theta))[-1])
+        found = frame.loc[frame["epoch"] == epoch, "lambda_max"].item()
+        assert found == pytest.approx(exact, rel=1e-3), epoch
+    assert pipeline.run(params, config=local, cache=tmp_path).jobs["computed"] == 0  # all cached now
+
+
+def test_training_jobs_asking_for_snapshots_merge_into_one():
+    spec = tiny_params().run_specs()["cnn_s1"]
+    graph = jobs.Graph()
+    graph.add(jobs.TrainJob(spec.key(), "a", spec))
+    graph.add(jobs.TrainJob(spec.key(), "a", spec, snapshots=(0.0,)))
+    graph.add(jobs.TrainJob(spec.key(), "a", spec))
+    assert list(graph.jobs.values()) == [jobs.TrainJob(spec.key(), "a", spec, snapshots=(0.0,))]
+    with pytest.raises(ValueError, match="snapshots asked"):
+        graph.add(jobs.TrainJob(spec.key(), "a", spec, snapshots=(0.5,)))
 
 
 def test_a_job_that_raises_is_recorded_and_the_rest_of_the_graph_goes_on(tmp_path, monkeypatch):

@@ -37,6 +37,31 @@ def test_train_is_pure_and_hands_out_a_checkpoint_per_epoch(tmp_path):
     assert all(torch.equal(x, y) for x, y in zip(resumed["model"].values(), result["model"].values()))
 
 
+def test_snapshots_change_no_number_and_a_resumed_run_keeps_them():
+    plain = training.train(spec(epochs=2))
+    checkpoints = []
+    kept = training.train(spec(epochs=2), snapshots=(0.0, 0.5), on_checkpoint=checkpoints.append)
+    assert strip_time(kept["history"]) == strip_time(plain["history"])
+    assert all(torch.equal(kept["model"][k], v) for k, v in plain["model"].items())
+    steps = 10  # 600 images in batches of 64
+    assert [(p["epoch"], p["step"]) for p in kept["snapshots"]] == [(0.0, 0), (0.5, 5), (1.0, steps), (2.0, 2 * steps)]
+    train_ds, _ = training.load_splits(SMALL)
+    init = training.build_run_model(spec(epochs=2), tuple(train_ds.images.shape[1:]), train_ds.num_classes)
+    for name, value in init.state_dict().items():
+        assert torch.equal(kept["snapshots"][0]["model"][name], value)  # the initialization
+        assert torch.equal(kept["snapshots"][2]["model"][name], checkpoints[0]["model"][name])  # end of epoch 1
+        assert torch.equal(kept["snapshots"][3]["model"][name], kept["model"][name])  # the trained weights
+    assert not torch.equal(kept["snapshots"][1]["model"]["1.weight"], kept["snapshots"][0]["model"]["1.weight"])
+    resumed = training.train(spec(epochs=2), resume=checkpoints[0], snapshots=(0.0, 0.5))
+    assert [p["step"] for p in resumed["snapshots"]] == [0, 5, steps, 2 * steps]
+    assert all(torch.equal(resumed["snapshots"][3]["model"][k], v) for k, v in kept["model"].items())
+    with pytest.raises(ValueError, match="kept none"):
+        training.train(spec(epochs=2), resume={**checkpoints[0], "snapshot_fractions": []}, snapshots=(0.0, 0.5))
+    with pytest.raises(ValueError, match="kept none"):
+        training.train(spec(epochs=2), resume={k: v for k, v in checkpoints[0].items()
+                                               if k not in ("snapshots", "snapshot_fractions")}, snapshots=(0.0,))
+
+
 def test_history_rows_hold_every_per_epoch_quantity(cache):
     run = train(spec(), cache=cache)
     assert run.status == "completed" and run.trained_epochs == 3 and len(run.history) == 3

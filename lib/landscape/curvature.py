@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import scipy.linalg
@@ -369,9 +370,13 @@ class SpectralDensity:
                 "sigma": self.sigma, "num_hvps": self.num_hvps, "mode": self.mode, "n": self.n}
 
 
-def _lanczos_tridiagonal(op: HessianOperator, v: torch.Tensor, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """α (m,), β (m-1,) of ``steps`` Lanczos steps from unit ``v``, full reorthogonalization in float64;
-    stops early (m < steps) when the Krylov space is invariant."""
+def _lanczos_tridiagonal(op: HessianOperator, v: torch.Tensor, steps: int,
+                         done: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
+                         ) -> tuple[np.ndarray, np.ndarray, torch.Tensor, float]:
+    """α (m,), β (m-1,), the basis (m, dim; float64) and β_m, the norm of the next residual
+    vector (0 when the Krylov space is invariant), of up to ``steps`` Lanczos steps from unit
+    ``v``, full reorthogonalization in float64. Stops early (m < steps) when the space is
+    invariant or ``done(α, β, β_m)`` says so."""
     basis = torch.empty((min(steps, op.dim), op.dim), dtype=torch.float64, device=op.device)
     alphas, betas = [], []
     basis[0] = v
@@ -381,11 +386,45 @@ def _lanczos_tridiagonal(op: HessianOperator, v: torch.Tensor, steps: int) -> tu
         for _ in range(2):  # twice is enough (Kahan)
             w -= basis[: j + 1].T @ (basis[: j + 1] @ w)
         beta = float(w.norm())
-        if j + 1 == basis.shape[0] or beta <= 1e-10 * max(abs(a) for a in alphas):
-            break
+        invariant = beta <= 1e-10 * max(abs(a) for a in alphas)
+        if j + 1 == basis.shape[0] or invariant or (done is not None and done(np.array(alphas), np.array(betas), beta)):
+            return np.array(alphas), np.array(betas), basis[: j + 1], 0.0 if invariant else beta
         betas.append(beta)
         basis[j + 1] = w / beta
-    return np.array(alphas), np.array(betas)
+    raise AssertionError("unreachable")
+
+
+def _top_ritz_pair(alphas: np.ndarray, betas: np.ndarray) -> tuple[float, np.ndarray]:
+    """The largest eigenvalue of the tridiagonal (α, β) and its unit eigenvector."""
+    if len(alphas) == 1:
+        return float(alphas[0]), np.ones(1)
+    value, vector = scipy.linalg.eigh_tridiagonal(alphas, betas, select="i", select_range=(len(alphas) - 1,) * 2)
+    return float(value[0]), vector[:, 0]
+
+
+def top_eigenpair(op: HessianOperator, tol: float = 1e-2, max_steps: int = 40, seed: int = 0,
+                  start: torch.Tensor | None = None) -> EigenResult:
+    """λmax and its eigenvector by Lanczos (full reorthogonalization, no restart) from ``start``
+    (a warm start, such as the eigenvector at a nearby θ; default N(0, I) from ``seed``). It stops
+    as soon as the top Ritz pair (θ, v) has ‖Hv − θv‖ ≤ ``tol``·|θ|, read off the recurrence as
+    β_m·|s_m| (no extra product), or after ``max_steps`` products; ``residuals`` holds that
+    relative residual. Memory: the basis, up to max_steps × dim float64."""
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    first = op.num_hvps
+    v = (torch.from_numpy(np.random.default_rng(seed).standard_normal(op.dim)) if start is None
+         else start.detach().to("cpu", torch.float64)).to(op.device, torch.float64)
+
+    def done(alphas: np.ndarray, betas: np.ndarray, beta: float) -> bool:
+        theta, s = _top_ritz_pair(alphas, betas)
+        return beta * abs(s[-1]) <= tol * abs(theta)
+
+    alphas, betas, basis, beta = _lanczos_tridiagonal(op, v / v.norm(), max_steps, done)
+    theta, s = _top_ritz_pair(alphas, betas)
+    vector = (torch.from_numpy(s).to(basis) @ basis).to(op.dtype)
+    residual = beta * abs(s[-1]) / abs(theta) if theta != 0 else math.inf
+    return EigenResult(np.array([theta]), vector[None], np.array([residual]), op.num_hvps - first,
+                       "lanczos-warm", op.mode, op.n)
 
 
 def smallest_ritz_value(op: HessianOperator, steps: int = 20, seed: int = 0) -> float:
@@ -394,7 +433,7 @@ def smallest_ritz_value(op: HessianOperator, steps: int = 20, seed: int = 0) -> 
     at the cost of ``steps`` products, where converging λmin itself (``lanczos(which="SA")``)
     can take many restarts."""
     start = torch.from_numpy(np.random.default_rng(seed).standard_normal(op.dim)).to(op.device, torch.float64)
-    alphas, betas = _lanczos_tridiagonal(op, start / start.norm(), steps)
+    alphas, betas, _, _ = _lanczos_tridiagonal(op, start / start.norm(), steps)
     return float(scipy.linalg.eigvalsh_tridiagonal(alphas, betas)[0]) if len(betas) else float(alphas[0])
 
 
@@ -413,7 +452,7 @@ def spectral_density(op: HessianOperator, num_runs: int = 3, num_steps: int = 80
     nodes, weights = [], []
     for _ in range(num_runs):
         v = (torch.randint(0, 2, (op.dim,), generator=generator) * 2 - 1).to(op.device, torch.float64)
-        alphas, betas = _lanczos_tridiagonal(op, v / v.norm(), num_steps)
+        alphas, betas, _, _ = _lanczos_tridiagonal(op, v / v.norm(), num_steps)
         ritz, vectors = scipy.linalg.eigh_tridiagonal(alphas, betas)
         nodes.append(ritz)
         weights.append(vectors[0] ** 2)

@@ -1,7 +1,9 @@
 """Jobs: a report's params expanded into a graph of pure, content-keyed pieces of work.
 
 - A *training job* (:class:`TrainJob`) per run: model, data, training config, seed. Its key is the
-  training key (``RunSpec.key``); its result is the trained run (``store.RESULT_KEYS``).
+  training key (``RunSpec.key``); its result is the trained run (``store.RESULT_KEYS``), with the
+  snapshots along its training when a trajectory probe of the run asks for them (``snapshots``:
+  their epoch-1 fractions; keeping them changes no number, so the key is the same).
 - A *probe job* (:class:`ProbeJob`) per (run, probe), and per (pair of runs, probe) for probes
   that take two runs (interpolation). It depends on the training jobs of its runs; its key hashes
   PROBE_VERSION, the probe and its settings, the probe sets' identity, the runs' training keys and
@@ -21,7 +23,7 @@ import torch
 
 from . import progress, store, training
 from .runtime import select_device
-from .probes import PROBE_VERSION, REGISTRY, SetsSpec, build_sets, settings_of
+from .probes import PROBE_VERSION, REGISTRY, SetsSpec, Snapshot, build_sets, settings_of
 from .schema import Strict
 from .training import RunSpec
 
@@ -30,12 +32,14 @@ TRAIN_KEY_LENGTH, PROBE_KEY_LENGTH = 16, 20
 
 @dataclass(frozen=True)
 class TrainJob:
-    """Train one run (``spec``; ``run``: the run id that names it in progress and failures)."""
+    """Train one run (``spec``; ``run``: the run id that names it in progress and failures),
+    keeping snapshots at the epoch-1 fractions ``snapshots`` (None: none)."""
 
     key: str
     run: str
     spec: RunSpec
     deps: tuple[str, ...] = ()
+    snapshots: tuple[float, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -76,7 +80,13 @@ class Graph:
     probes: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
 
     def add(self, job: Job) -> str:
-        self.jobs.setdefault(job.key, job)
+        """Add ``job`` (a job already there under its key stays; a training job keeps the
+        snapshots either asks for: two requests for different ones are a ValueError)."""
+        kept = self.jobs.setdefault(job.key, job)
+        if isinstance(job, TrainJob) and job.snapshots != kept.snapshots:
+            if None not in (job.snapshots, kept.snapshots):
+                raise ValueError(f"run {job.run}: snapshots asked at {kept.snapshots} and at {job.snapshots}")
+            self.jobs[job.key] = job if kept.snapshots is None else kept
         return job.key
 
 
@@ -86,8 +96,11 @@ def expand(run_specs: dict[str, RunSpec], probe_params: Any, sets: SetsSpec, dev
     ``with_probes``, a probe job per requested probe (``probe_params``: ``params.probes``) and
     each of its targets (``targets``: probe -> run-id tuples, ``params.probe_targets()``)."""
     graph = Graph()
+    kept = {run_ids[0]: tuple(getattr(probe_params, name).early) for name, probe in REGISTRY.items()
+            if probe.trajectory and with_probes and getattr(probe_params, name) is not None
+            for run_ids in targets[name]}  # run id -> epoch-1 fractions of its snapshots
     for run_id, spec in run_specs.items():
-        graph.runs[run_id] = graph.add(TrainJob(spec.key(), run_id, spec))
+        graph.runs[run_id] = graph.add(TrainJob(spec.key(), run_id, spec, snapshots=kept.get(run_id)))
     if not with_probes:
         return graph
     for name, probe in REGISTRY.items():
@@ -110,15 +123,24 @@ Emit = Callable[[str, Any], None]
 
 def execute(job: Job, inputs: dict, device: str | torch.device = "cpu", emit: Emit | None = None) -> Any:
     """The result of ``job`` on ``device``. ``inputs``: for a training job ``{"resume": checkpoint
-    or None}``; for a probe job ``{"states": [model state of each run, in deps order]}``.
+    or None}``; for a probe job ``{"states": [model state of each run, in deps order]}``, and for a
+    trajectory probe ``{"snapshots": the run's snapshots (``store.SNAPSHOT_KEYS``)}``, whose
+    frame gets the columns ``replayed`` and ``matches_result`` of the snapshots.
     ``emit("checkpoint", checkpoint)`` is called after every training epoch."""
     device = select_device(device) if isinstance(device, str) else device
     if isinstance(job, TrainJob):
         on_checkpoint = (lambda ckpt: emit("checkpoint", ckpt)) if emit is not None else None
         return training.train(job.spec, device, resume=inputs.get("resume"), on_checkpoint=on_checkpoint,
-                              label=job.run)
+                              label=job.run, snapshots=job.snapshots)
     probe = REGISTRY[job.probe]
-    models = [training.trained_model(spec, state, device) for spec, state in zip(job.specs, inputs["states"])]
     sets = build_sets(job.sets)
     with progress.task(job.name, unit=probe.unit):
-        return probe.compute(models, sets, job.cfg)
+        if not probe.trajectory:
+            models = [training.trained_model(spec, state, device) for spec, state in zip(job.specs, inputs["states"])]
+            return probe.compute(models, sets, job.cfg)
+        spec, = job.specs
+        kept = inputs["snapshots"]
+        snapshots = [Snapshot(float(p["epoch"]), int(p["step"]), training.trained_model(spec, p["model"], device))
+                     for p in kept["points"]]
+        return probe.compute(snapshots, sets, job.cfg).assign(replayed=bool(kept["replayed"]),
+                                                              matches_result=bool(kept["matches_result"]))

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from .data import DATASETS, NORMALIZATIONS, is_available, locate
 from .errors import UserError
 from .models import MODELS, model_options
-from .probes import REGISTRY, EvalSetParams, MeasuresParams, SetsSpec, optional_settings
+from .probes import REGISTRY, EvalSetParams, MeasuresParams, SetsSpec, TrajectoryParams, optional_settings
 from .schema import Strict
 from .training import SCHEDULES, DataSpec, RunSpec, TrainConfig
 
@@ -292,8 +292,9 @@ class ReportParams(Strict):
 class SynthesisParams(Strict):
     """A report across studies: the trained runs of the study reports in ``studies`` (each
     loaded in this report's profile, so its runs are the ones the study trains), probed with the
-    shared ``measures`` on probe sets drawn by ``eval_set`` from each study's data. It trains
-    nothing a study does not."""
+    shared ``measures`` on probe sets drawn by ``eval_set`` from each study's data, and the runs of
+    ``trajectory_studies`` (default: every study) with ``trajectory`` (None: not). It trains no
+    run a study does not, but trains again a cached run whose snapshots the trajectory needs."""
 
     report: str = Field(pattern=r"^[a-z0-9_]+$")
     title: str
@@ -303,6 +304,8 @@ class SynthesisParams(Strict):
     studies: list[str] = Field(min_length=2)
     eval_set: EvalSetParams = EvalSetParams()
     measures: MeasuresParams = MeasuresParams()
+    trajectory: Optional[TrajectoryParams] = None
+    trajectory_studies: Optional[list[str]] = None
     profile: str = BASE_PROFILE
 
     @model_validator(mode="after")
@@ -310,6 +313,9 @@ class SynthesisParams(Strict):
         repeated = sorted({s for s in self.studies if self.studies.count(s) > 1})
         if repeated:
             raise ValueError(f"studies: {repeated} listed twice")
+        unknown = sorted(set(self.trajectory_studies or ()) - set(self.studies))
+        if unknown:
+            raise ValueError(f"trajectory_studies: {unknown} not in studies {self.studies}")
         return self
 
     def study_params(self) -> list[ReportParams]:
@@ -322,8 +328,14 @@ class SynthesisParams(Strict):
 
     @property
     def probes(self) -> "ProbeParams":
-        """The probes planned on every study's runs: the shared measures on every seed."""
-        return ProbeParams(eval_set=self.eval_set, measures=self.measures)
+        """Every probe this report plans: the shared measures, and the trajectory if asked."""
+        return ProbeParams(eval_set=self.eval_set, measures=self.measures, trajectory=self.trajectory)
+
+    def probes_for(self, study: str) -> "ProbeParams":
+        """The probes planned on every run of ``study`` (a report name): the shared measures, and
+        the trajectory if the study is one of ``trajectory_studies``."""
+        traced = self.trajectory_studies is None or study in self.trajectory_studies
+        return self.probes if traced else self.probes.model_copy(update={"trajectory": None})
 
     def digest(self) -> str:
         """A short hash of the validated parameters and of every study's (for manifests)."""

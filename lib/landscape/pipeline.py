@@ -4,7 +4,10 @@
 :func:`run_graph` is the driver. It reads every job's result that the cache holds, sends the
 others to the engine as soon as the runs they need are trained, and writes what comes back to the
 cache (atomically; workers never write it): training checkpoints after every epoch, finished runs
-and probe frames. A diverged run is a result: the probes of its run are skipped with the reason. A
+and probe frames. A run a trajectory probe needs snapshots of is trained again when the cache has
+it without them; the replay writes only the snapshots, noting whether it ended at the cached weights
+bit for bit, and the cached run stays what the graph uses. A diverged run is a result: the probes
+of its run are skipped with the reason, except trajectory probes. A
 job that raises is recorded as failed with its reason, and so are the jobs that need it; a job
 whose worker died is retried once (from its last checkpoint), then recorded as failed. The rest of
 the graph goes on. Ctrl-C stops the engine (killing its workers) and loses at most the jobs in
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
+import torch
 
 from . import jobs as jobs_mod
 from . import progress, store
@@ -56,19 +60,56 @@ class GraphRun:
 
 
 def _unusable(job: jobs_mod.Job, outcomes: Mapping[str, Outcome], graph: jobs_mod.Graph) -> str | None:
-    """Why a probe job cannot run on its runs (a run failed, diverged or has no epoch), or None."""
+    """Why a probe job cannot run on its runs (a run failed, diverged or has no epoch; a
+    trajectory probe only needs its run trained), or None."""
     for key in job.deps:
         dep = outcomes[key]
         run = graph.jobs[key].run
         if dep.state != "done":
             return f"run {run} {dep.state}"
+        if REGISTRY[job.probe].trajectory:
+            continue
         if dep.value["status"] != "completed" or not dep.value["history"]:
             return f"run {run} {outcome(dep.value['status'], dep.value['diverged_epoch'])}"
     return None
 
 
 def _cached(job: jobs_mod.Job, cache: store.Cache) -> Any | None:
-    return cache.run_result(job.key) if isinstance(job, jobs_mod.TrainJob) else cache.probe_result(job.key)
+    """A job's result in the cache, or None (for a training job: None too when the snapshots it
+    asks for are missing)."""
+    if not isinstance(job, jobs_mod.TrainJob):
+        return cache.probe_result(job.key)
+    if job.snapshots is not None and cache.snapshots(job.key, job.snapshots) is None:
+        return None
+    return cache.run_result(job.key)
+
+
+def _resume(job: jobs_mod.TrainJob, cache: store.Cache) -> dict | None:
+    """The checkpoint a training job goes on from: the cached one, unless the job keeps snapshots
+    and that checkpoint kept none (or others): then it starts again."""
+    found = cache.checkpoint(job.key)
+    if found is None or job.snapshots is None:
+        return found
+    return found if tuple(found.get("snapshot_fractions", ())) == job.snapshots else None
+
+
+def _store_run(job: jobs_mod.TrainJob, result: dict, cache: store.Cache) -> dict:
+    """Write a trained run (and its snapshots) to the cache; the run as the graph uses it: the one
+    already cached when this training was a replay for snapshots (see module docstring)."""
+    snapshots = result.pop("snapshots", None)
+    cached = cache.run_result(job.key) if snapshots is not None else None
+    if cached is None:
+        cache.save_run(job.key, result, spec_json(job.spec))
+    else:
+        cache.discard_checkpoint(job.key)
+    if snapshots is not None:
+        same = cached is None or (cached["status"] == result["status"] and all(
+            torch.equal(value.isnan(), result["model"][name].isnan())
+            and torch.equal(value.nan_to_num(), result["model"][name].nan_to_num())
+            for name, value in cached["model"].items()))
+        cache.save_snapshots(job.key, {"fractions": list(job.snapshots), "points": snapshots,
+                                       "replayed": cached is not None, "matches_result": same})
+    return result if cached is None else {**cached, "trained_epochs": result["trained_epochs"]}
 
 
 def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None = None,
@@ -105,8 +146,11 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
 
     def inputs(job: jobs_mod.Job) -> dict:
         if isinstance(job, jobs_mod.TrainJob):
-            return {"resume": cache.checkpoint(job.key)}
-        return {"states": [outcomes[key].value["model"] for key in job.deps]}
+            return {"resume": _resume(job, cache)}
+        found = {"states": [outcomes[key].value["model"] for key in job.deps]}
+        if REGISTRY[job.probe].trajectory:
+            found["snapshots"] = cache.snapshots(job.deps[0], tuple(job.cfg.early))
+        return found
 
     def finish(job: jobs_mod.Job, result: Outcome, words: str) -> None:
         outcomes[job.key] = result
@@ -138,7 +182,7 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
                 job = graph.jobs[key]
                 if kind == "result":
                     if isinstance(job, jobs_mod.TrainJob):
-                        cache.save_run(key, value, spec_json(job.spec))
+                        value = _store_run(job, value, cache)
                     else:
                         cache.save_probe(key, value)
                     finish(job, Outcome("done", value, computed=True), "done")
@@ -234,7 +278,7 @@ def work_of(params: AnyParams) -> list[Work]:
     each of its studies' runs with the synthesis's shared probes. Every dataset is found here
     (or its stand-in), so a missing one stops before any job."""
     if isinstance(params, SynthesisParams):
-        return [Work(study, study.resolve_data(), params.probes) for study in params.study_params()]
+        return [Work(study, study.resolve_data(), params.probes_for(study.report)) for study in params.study_params()]
     return [Work(params, params.resolve_data())]
 
 
@@ -345,6 +389,7 @@ def _probe_results(params: ReportParams, plan: ProbeParams, graph: jobs_mod.Grap
     with the same reasons for what is missing as the report shows them."""
     reps = {rep.id: rep for rep in params.replicas}
     usable = {run_id for run_id, r in runs.items() if r.status == "completed" and r.history}
+    trained = {run_id for run_id, r in runs.items() if r.status in ("completed", "diverged")}
     skipped = [{"run": run_id, "reason": r.outcome if r.status != "completed" else "no completed epoch"}
                for run_id, r in runs.items() if run_id not in usable]
     not_probed = "; ".join(f"run {s['run']} {s['reason']}" for s in skipped)
@@ -353,7 +398,7 @@ def _probe_results(params: ReportParams, plan: ProbeParams, graph: jobs_mod.Grap
     loaded = computed = 0
     for name, run_ids, key in graph.probes:
         probe = REGISTRY[name]
-        if any(r not in usable for r in run_ids):
+        if any(r not in (trained if probe.trajectory else usable) for r in run_ids):
             if probe.runs > 1:
                 skipped.append({"run": "–".join(run_ids), "reason": f"{name} pair skipped: a run did not complete"})
             continue

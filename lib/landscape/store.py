@@ -2,8 +2,9 @@
 
 Layout under the cache root (``--cache``, else ``$LANDSCAPE_CACHE``, else ``./cache``):
 ``<training key>/result.pt`` and ``checkpoint.pt`` (torch tensors and plain numbers),
-``<training key>/spec.json`` and ``history.json`` (for people; never read back), and
-``probes/<probe key>.json`` (probe result frames).
+``<training key>/snapshots.pt`` (the weights along the run's trajectory, when a probe asked for
+them: ``training`` module docstring), ``<training key>/spec.json`` and ``history.json`` (for
+people; never read back), and ``probes/<probe key>.json`` (probe result frames).
 
 Every cached file is written atomically (a temporary ``<name>.tmp<pid>`` renamed into place) and
 starts with a header line that holds the SHA-256 and length of the payload after it. A file is
@@ -166,6 +167,8 @@ def load_frames(path: Path) -> pd.DataFrame | tuple[pd.DataFrame, ...] | None:
 RESULT_FILE, CHECKPOINT_FILE = "result.pt", "checkpoint.pt"
 RESULT_KEYS = ("model", "history", "status", "diverged_epoch")  # of result.pt
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "history")  # of checkpoint.pt
+SNAPSHOTS_FILE = "snapshots.pt"
+SNAPSHOT_KEYS = ("fractions", "points", "replayed", "matches_result")  # of snapshots.pt
 
 
 class Cache:
@@ -191,6 +194,20 @@ class Cache:
     def save_checkpoint(self, key: str, checkpoint: dict) -> None:
         save_tensors(checkpoint, self.run_dir(key) / CHECKPOINT_FILE)
 
+    def discard_checkpoint(self, key: str) -> None:
+        (self.run_dir(key) / CHECKPOINT_FILE).unlink(missing_ok=True)
+
+    def snapshots(self, key: str, fractions: tuple[float, ...]) -> dict | None:
+        """The run's snapshots (SNAPSHOT_KEYS: the epoch-1 ``fractions`` they were kept at; ``points``,
+        the snapshots in order; ``replayed``, whether they come from training the run again after it
+        was cached; ``matches_result``, whether that replay ended at the cached weights bit for bit),
+        or None when there are none kept at ``fractions``."""
+        found = load_tensors(self.run_dir(key) / SNAPSHOTS_FILE, SNAPSHOT_KEYS)
+        return found if found is not None and tuple(found["fractions"]) == tuple(fractions) else None
+
+    def save_snapshots(self, key: str, snapshots: dict) -> None:
+        save_tensors(snapshots, self.run_dir(key) / SNAPSHOTS_FILE)
+
     def save_run(self, key: str, result: dict, spec: dict) -> None:
         """Store a finished run (and, for people, its spec and history as JSON); its checkpoint
         is removed."""
@@ -199,7 +216,7 @@ class Cache:
         atomic_write_text(json.dumps({"key": key, "spec": spec}, indent=2), folder / "spec.json")
         atomic_write_text(json.dumps({k: result[k] for k in ("status", "diverged_epoch", "history")}, indent=2),
                           folder / "history.json")
-        (folder / CHECKPOINT_FILE).unlink(missing_ok=True)
+        self.discard_checkpoint(key)
 
     # ------------------------------------------------------------------ probe results
     def probe_path(self, key: str) -> Path:

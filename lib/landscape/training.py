@@ -18,13 +18,20 @@ History rows (one per epoch, units in brackets):
   time_s [wall seconds of the epoch, training + test evaluation].
 A non-finite loss stops the run: ``status == "diverged"``, ``diverged_epoch`` is the epoch it
 happened in, and the history keeps every completed epoch.
+
+Snapshots (for probes of the training trajectory): with ``snapshots`` (fractions of epoch 1 in
+[0, 1)), :func:`train` also keeps the weights after round(fraction × steps per epoch) steps of
+epoch 1 (fraction 0: the initialization) and at the end of every epoch. Each is
+``{"epoch": progress in epochs (0.125, 1.0, ...), "step": optimizer steps taken, "model": state}``;
+they are in the result and in every checkpoint. Keeping them changes no number of the run.
 """
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -159,15 +166,29 @@ def build_run_model(spec: RunSpec, input_shape: tuple[int, int, int], num_classe
     return use_fast_layout(build_model(spec.model, input_shape, num_classes, **dict(spec.model_options)))
 
 
+def snapshot_steps(fractions: Sequence[float], steps_per_epoch: int) -> dict[int, float]:
+    """Steps taken in epoch 1 -> epoch progress, for the epoch-1 snapshots at ``fractions``
+    (each in [0, 1); see module docstring)."""
+    bad = [f for f in fractions if not 0 <= f < 1]
+    if bad:
+        raise ValueError(f"snapshot fractions must be in [0, 1), got {bad}")
+    return {round(f * steps_per_epoch): round(f * steps_per_epoch) / steps_per_epoch for f in fractions}
+
+
 def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | None = None,
           on_checkpoint: Callable[[dict], None] | None = None, on_epoch_end: Callable[[dict], None] | None = None,
-          label: str | None = None) -> dict:
+          label: str | None = None, snapshots: Sequence[float] | None = None) -> dict:
     """Train ``spec`` from scratch, or from ``resume`` (a checkpoint: ``store.CHECKPOINT_KEYS``), and return
     the result (``store.RESULT_KEYS``, plus ``trained_epochs``: epochs trained by this call). The model
     state in the result is on the CPU. After every epoch ``on_checkpoint`` receives the checkpoint
     (the caller stores it; the pipeline writes it to the cache), then ``on_epoch_end`` the history
-    row. Pure: no file is read or written here. Epochs are counted by ``landscape.progress``
-    under ``label`` (default: model and seed)."""
+    row. ``snapshots``: the epoch-1 fractions of the snapshots to keep (module docstring; a resumed
+    run needs a checkpoint that kept them). Pure: no file is read or written here. Epochs are
+    counted by ``landscape.progress`` under ``label`` (default: model and seed)."""
+    if resume is not None and snapshots is not None and \
+            tuple(resume.get("snapshot_fractions", ())) != tuple(snapshots):
+        raise ValueError(f"cannot keep snapshots at {list(snapshots)} when resuming from a checkpoint that kept "
+                         f"{resume.get('snapshot_fractions') or 'none'}")
     dev = select_device(device) if isinstance(device, str) else device
     make_deterministic()
     train_ds, test_ds = load_splits(spec.data)
@@ -177,22 +198,37 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
     scheduler = _scheduler(optimizer, cfg)
     generator = torch.Generator().manual_seed(spec.seed)
     history: list[dict] = []
+    kept: list[dict] = []  # snapshots
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
         _set_rng_state(resume["rng"], generator, dev)
         history = list(resume["history"])
+        kept = list(resume.get("snapshots", []))
 
     train_probe = train_ds.stratified(*cfg.train_probe) if cfg.train_probe is not None else None  # = probes' train set
     train_x, train_y = train_ds.images.to(dev), train_ds.labels.to(dev)
     fill = data_mod.black_pixel(spec.data.normalization, train_x.shape[1]) if cfg.augment else None
     status, diverged_epoch, trained = "completed", None, 0
+    steps_per_epoch = math.ceil(train_x.shape[0] / cfg.batch_size)
+    early = snapshot_steps(snapshots, steps_per_epoch) if snapshots is not None else {}
+
+    def keep(step: int, epoch: float) -> None:
+        kept.append({"epoch": epoch, "step": step, "model": _cpu(model.state_dict())})
+
+    def on_step(done: int) -> None:
+        if done in early:
+            keep(done, early[done])
+
+    if not history and 0 in early:
+        keep(0, 0.0)
     with progress.task(f"train {label or spec.model} (seed {spec.seed})", cfg.epochs, "epoch", len(history)):
         for epoch in range(len(history) + 1, cfg.epochs + 1):
             start = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
-            stats = _train_epoch(model, optimizer, train_x, train_y, cfg, generator, fill)
+            stats = _train_epoch(model, optimizer, train_x, train_y, cfg, generator, fill,
+                                 on_step if epoch == 1 and early else None)
             trained += 1
             if stats is None:
                 status, diverged_epoch = "diverged", epoch
@@ -208,15 +244,20 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
                    "gap": acc - test.accuracy, "eval_gap": eval_acc - test.accuracy, "grad_norm": grad_norm,
                    "time_s": time.perf_counter() - start}
             history.append(row)
+            if snapshots is not None:
+                keep(epoch * steps_per_epoch, float(epoch))
             if on_checkpoint is not None:
-                on_checkpoint({"model": _cpu(model.state_dict()), "optimizer": copy.deepcopy(optimizer.state_dict()),
-                               "scheduler": scheduler.state_dict(), "rng": _rng_state(generator, dev),
-                               "history": list(history)})  # a snapshot: training goes on after the call
+                checkpoint = {"model": _cpu(model.state_dict()), "optimizer": copy.deepcopy(optimizer.state_dict()),
+                              "scheduler": scheduler.state_dict(), "rng": _rng_state(generator, dev),
+                              "history": list(history)}  # a copy: training goes on after the call
+                on_checkpoint(checkpoint if snapshots is None else
+                              {**checkpoint, "snapshots": list(kept), "snapshot_fractions": list(snapshots)})
             progress.tick(train_loss=f"{loss:.4f}", test_acc=f"{test.accuracy:.4f}")
             if on_epoch_end is not None:
                 on_epoch_end(row)
-    return {"model": _cpu(model.state_dict()), "history": history, "status": status,
-            "diverged_epoch": diverged_epoch, "trained_epochs": trained}
+    result = {"model": _cpu(model.state_dict()), "history": history, "status": status,
+              "diverged_epoch": diverged_epoch, "trained_epochs": trained}
+    return result if snapshots is None else {**result, "snapshots": kept}
 
 
 def _cpu(state: dict) -> dict:
@@ -239,10 +280,11 @@ def parameter_count(spec: RunSpec, input_shape: tuple[int, int, int], num_classe
 
 
 def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                 cfg: TrainConfig, generator: torch.Generator,
-                 fill: torch.Tensor | None) -> tuple[float, float, float] | None:
+                 cfg: TrainConfig, generator: torch.Generator, fill: torch.Tensor | None,
+                 on_step: Callable[[int], None] | None = None) -> tuple[float, float, float] | None:
     """One pass over (x, y) in shuffled mini-batches. Returns (mean loss, accuracy, mean gradient
-    norm) over the epoch, or None as soon as the loss is not finite.
+    norm) over the epoch, or None as soon as the loss is not finite. ``on_step(steps taken)`` is
+    called after every optimizer step.
 
     Per-step bookkeeping is written into buffers allocated once per epoch (a few small ops per
     step, no host sync) and reduced at the end, so it costs little next to the step itself
@@ -274,6 +316,8 @@ def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: to
                 not torch.isfinite(losses[max(0, done - DIVERGENCE_CHECK_EVERY):done]).all():
             return None
         optimizer.step()
+        if on_step is not None:
+            on_step(done)
     acc_dtype = accumulator_dtype(x.device)
     sizes = torch.tensor([b.numel() for b in batches], dtype=acc_dtype, device=x.device)
     n = x.shape[0]
