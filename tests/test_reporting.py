@@ -527,10 +527,20 @@ def test_the_synthesis_renders_from_the_studies_smoke_runs_and_leads_the_index(s
     _, outputs = code_outputs(out, "synthesis")
     assert not [o for o in outputs if o.output_type == "error"]
     page = (out / "synthesis" / "synthesis.html").read_text()
-    for key in ("studies", "measures", "models", "model-measures", "tau-eval-gap", "tau-studies-eval-gap", "tau-test-error"):
+    for key in ("studies", "measures", "models", "model-measures", "tau-eval-gap", "tau-studies-eval-gap", "tau-test-error",
+                "trait-effects", "trajectory-summary", "prediction"):
         assert f'id="table-{key}"' in page, key
-    for key in ("tau-ranking-eval-gap", "scatter-eval-gap", "tau-ranking-test-error"):
+    for key in ("tau-ranking-eval-gap", "scatter-eval-gap", "tau-ranking-test-error", "trajectory-mlp-vs-cnn-fmnist",
+                "trajectory-batchnorm", "trajectory-resnet20-ablation"):
         assert f'id="figure-{key}"' in page, key
+    metrics = json.loads((out / "synthesis" / "metrics.json").read_text())
+    assert [a["question"] for a in metrics["answers"]] == list(synthesis.QUESTIONS)
+    trajectory = pd.read_csv(out / "synthesis" / "trajectory.csv")
+    smoke = load_params("synthesis", "smoke")
+    expected = {(s.report, rep.id) for s in smoke.study_params() if s.report in smoke.trajectory_studies
+                for rep in s.replicas}
+    assert set(zip(trajectory["study"], trajectory["run"])) == expected  # every traced run, diverged ones too
+    assert trajectory["replayed"].all() and trajectory["matches_result"].all()  # the studies trained them first
     assert 'href="../batchnorm/batchnorm.html"' in page  # the studies it reads, linked
     assert print_defects(out / "synthesis" / "synthesis.pdf", page) == []
     models = pd.read_csv(out / "synthesis" / "models.csv")

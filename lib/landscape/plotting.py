@@ -442,3 +442,41 @@ def tau_ranking(rows: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
     fig.tight_layout()
     _legend_below(fig, ax, ncol=max(len(kinds), 1))
     return fig
+
+
+def trajectories(trajectory: pd.DataFrame) -> Figure:
+    """λmax along training (top row, log scale shared by the configurations) and the loss there
+    (bottom row; log scale when it spans more than LOG_SCALE_RATIO), one column per configuration
+    of one study (``dynamics.trajectory_table`` rows), one line per run; the dashed step line is
+    the stability threshold 2(1+β)/η of the learning rate in force (the schedule). Points where
+    λmax could not be measured (weights not finite) are left out."""
+    apply_style()
+    configs = list(dict.fromkeys(trajectory["config"]))
+    fig, axes = plt.subplots(2, len(configs), figsize=(max(PANEL_WIDTH, 3.1 * len(configs)), PANEL_HEIGHT * 1.6),
+                             squeeze=False, sharex="col", gridspec_kw={"height_ratios": [3, 2]})
+    for ax in axes[0, 1:]:
+        ax.sharey(axes[0, 0])
+    for column, config in enumerate(configs):
+        rows = trajectory[trajectory["config"] == config]
+        top, bottom = axes[0, column], axes[1, column]
+        colors = run_colors(list(dict.fromkeys(rows["run"])))
+        for run_id, points in rows.groupby("run", sort=False):
+            measured = points[points["status"] != "not finite"]
+            top.plot(measured["epoch"], measured["lambda_max"], "-o", markersize=2.5, linewidth=1, color=colors[run_id])
+            bottom.plot(measured["epoch"], measured["loss"], "-", linewidth=1, color=colors[run_id])
+        edges = rows.drop_duplicates("epoch").sort_values("epoch")
+        top.step(edges["epoch"], edges["threshold"], where="pre", color="0.15", linestyle="--", linewidth=1.2,
+                 label="2(1+β)/η")
+        top.set_yscale("log")
+        losses = rows["loss"].to_numpy(float)
+        losses = losses[np.isfinite(losses) & (losses > 0)]
+        if len(losses) and losses.max() / losses.min() > LOG_SCALE_RATIO:
+            bottom.set_yscale("log")
+        top.set_title(rows["config_label"].iloc[0], fontsize=9)
+        bottom.set_xlabel("epoch")
+        if column == 0:
+            top.set_ylabel("λmax (train probe subset)")
+            bottom.set_ylabel("loss (nats)")
+            top.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig

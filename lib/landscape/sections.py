@@ -12,6 +12,7 @@ says why, the same way in every section (``sink.Report.pending``).
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -19,7 +20,7 @@ import pandas as pd
 
 from . import claims as claims_mod
 from . import findings as findings_mod
-from . import pipeline, plotting, synthesis as synthesis_mod, tables
+from . import dynamics, pipeline, plotting, synthesis as synthesis_mod, tables
 from .engines import settings as engine_settings
 from .params import DataSource, ParamsError, ReportParams, SynthesisParams, is_stand_in, load_params
 from .probes import REGISTRY
@@ -409,15 +410,20 @@ def reproducibility(report: ReportContext) -> None:
 @dataclass
 class SynthesisContext:
     """What the sections of a synthesis report share: its params, each study's work (runs and
-    the shared measures), the output sink, and (after :func:`synthesis_models`) the models table
-    and every rank correlation (``synthesis.correlations``)."""
+    the shared probes), the output sink, and (after :func:`synthesis_models`) each study's
+    results, the models table, every rank correlation (``synthesis.correlations``), the
+    trajectories (``dynamics.trajectory_table``) and the prediction τ (``dynamics.predictions``)."""
 
     params: SynthesisParams
     work: list[pipeline.Work]
     sink: Report
     device: str = "auto"
+    results: list[pipeline.Results] = field(default_factory=list)
     models: pd.DataFrame = field(default_factory=pd.DataFrame)
     correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    effects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    trajectory: pd.DataFrame = field(default_factory=pd.DataFrame)
+    predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def begin_synthesis(params_file: str, profile: str, overrides: Mapping | None, output_dir: str | None, device: str,
@@ -465,8 +471,8 @@ def synthesis_setup(report: SynthesisContext) -> None:
 def synthesis_models(report: SynthesisContext) -> None:
     """Every study's runs (read from the caches, or trained as the study trains them) and the
     shared measures on each, then the models table and every rank correlation."""
-    results = pipeline.run_many(report.work, engine_settings(device=report.device))
-    report.models = synthesis_mod.model_table([(w.params, w.data, r) for w, r in zip(report.work, results)])
+    report.results = pipeline.run_many(report.work, engine_settings(device=report.device))
+    report.models = synthesis_mod.model_table([(w.params, w.data, r) for w, r in zip(report.work, report.results)])
     report.correlations = synthesis_mod.correlations(report.models)
     report.sink.save_csv(report.models, "models")
     report.sink.record("models", report.models)
@@ -510,3 +516,85 @@ def synthesis_scatter(report: SynthesisContext, target: str = "eval_gap") -> Non
                        f"scatter-{target.replace('_', '-')}",
                        f"Each measure against the {synthesis_mod.TARGETS[target]}, one point per model, coloured by "
                        "study and shaped by architecture family.")
+
+
+def synthesis_architecture(report: SynthesisContext) -> None:
+    """How switching BatchNorm or skip connections on changes each measure, within groups."""
+    report.effects = synthesis_mod.trait_effects(report.models)
+    report.sink.record("trait_effects", report.effects)
+    shown = report.effects.assign(
+        factor=report.effects["factor"].map(synthesis_mod.EFFECT_FACTORS),
+        measure=report.effects["measure"].map(lambda m: synthesis_mod.MEASURES[m].label),
+        ratio=[synthesis_mod._interval(r, lo, hi, ".2f") for r, lo, hi in
+               zip(report.effects["ratio"], report.effects["low"], report.effects["high"])]).drop(columns=["low", "high"])
+    report.sink.table(shown.rename(columns={"factor": "switched on", "ratio": "on / off [95% CI]"}), "trait-effects",
+                      "How each measure changes when BatchNorm or skip connections are switched on: the geometric mean "
+                      "over groups of models that differ only in that trait (same study, other traits and replicate) "
+                      "of measure(on) / measure(off), bootstrap 95% CI over groups from "
+                      f"{synthesis_mod.MIN_GROUPS} groups on.")
+
+
+def synthesis_trajectories(report: SynthesisContext) -> None:
+    """λmax along training against the stability threshold, per traced study, and what it shows."""
+    studies = [(w.params, r) for w, r in zip(report.work, report.results)]
+    report.trajectory = dynamics.trajectory_table(studies)
+    cfg = report.params.trajectory
+    if report.trajectory.empty:
+        reasons = sorted({why for r in report.results if r.probes is not None
+                          and (why := r.probes.unavailable.get("trajectory"))})
+        report.sink.pending("trajectory", "sharpness during training",
+                            SimpleNamespace(unavailable={"trajectory": "; ".join(reasons)}) if reasons else None)
+        return
+    report.sink.save_csv(report.trajectory, "trajectory")
+    report.sink.record("trajectory", report.trajectory)
+    for study, rows in report.trajectory.groupby("study", sort=False):
+        report.sink.figure(plotting.trajectories(rows), f"trajectory-{study.replace('_', '-')}",
+                           f"{study}: λmax along training (top, log scale; one line per seed) on {cfg.samples} "
+                           f"training images in {cfg.mode} mode, at the initialization, after "
+                           f"{', '.join(f'{f:g}' for f in cfg.early if f > 0)} of epoch 1 and at the end of every "
+                           "epoch, against the stability threshold 2(1+β)/η of the learning rate in force (dashed); "
+                           "below, the loss on the same images.")
+    summary = dynamics.trajectory_summary(report.trajectory)
+    report.sink.table(summary.drop(columns=["study", "config"]).rename(columns={
+        "source": "study", "label": "configuration", "above": "points above threshold", "max_ratio": "max λmax/threshold",
+        "lambda_init": "λmax init (median)", "lambda_epoch1": "λmax epoch 1 (median)", "lambda_last": "λmax last (median)",
+        "sharpened": "runs ending sharper", "threshold_first": "2(1+β)/η at start"}), "trajectory-summary",
+        "Per configuration: measured points, how many lie above the stability threshold, the largest λmax/threshold, "
+        "the median over seeds of λmax at the initialization, after epoch 1 and at the last point, and the runs whose "
+        "last λmax exceeds their first.")
+    replays = report.trajectory.drop_duplicates("run")
+    if replays["replayed"].any():
+        same = int(replays.loc[replays["replayed"], "matches_result"].sum())
+        report.sink.markdown(f"{int(replays['replayed'].sum())} runs were trained again to keep their snapshots; "
+                             f"{same} of them ended at the cached weights bit for bit.")
+    report.sink.markdown(dynamics.trajectory_observation(report.trajectory))
+
+
+def synthesis_prediction(report: SynthesisContext) -> None:
+    """Whether λmax or ‖∇L‖ early in training rank the runs by how training ends."""
+    if report.trajectory.empty:
+        report.sink.markdown("Without trajectories there is nothing to predict from.")
+        return
+    difficulty = dynamics.difficulty_table(report.trajectory, [(w.params, r) for w, r in zip(report.work, report.results)])
+    report.predictions = dynamics.predictions(difficulty)
+    report.sink.save_csv(difficulty, "difficulty")
+    report.sink.record("predictions", report.predictions)
+    table = report.predictions.assign(
+        cell=report.predictions.apply(synthesis_mod._tau_cell, axis=1),
+        predictor=report.predictions["predictor"].map(dynamics.PREDICTORS),
+        outcome=report.predictions["outcome"].map(dynamics.OUTCOMES))
+    report.sink.table(table.pivot(index=["predictor", "outcome"], columns="scope", values="cell").reset_index(),
+                      "prediction",
+                      "Kendall τ of each early-training measure with each outcome, within each study and over every "
+                      "traced run, 95% paired bootstrap CI (n runs with both); — where fewer than 3 runs have both or "
+                      "the outcome does not vary (no run diverged; a diverged run has no point after epoch 1). "
+                      f"Target accuracy: {dynamics.TARGET_SHARE:.0%} of the study's median final test "
+                      "accuracy; a run that never reaches it counts as one epoch more than it trained.")
+    report.sink.markdown(dynamics.prediction_answer(report.predictions))
+
+
+def synthesis_answers(report: SynthesisContext) -> None:
+    """The four questions of the studies, each answered from this report's numbers."""
+    found = synthesis_mod.answers(report.correlations, report.effects, report.trajectory, report.predictions)
+    report.sink.record("answers", [{"question": q, "answer": a} for q, a in found])
+    report.sink.markdown("\n\n".join(f"**{q}** {a}" for q, a in found))

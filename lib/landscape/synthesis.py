@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from . import stats
+from . import dynamics, stats
 from .models import traits
 from .params import DataSource, ReportParams
 
@@ -226,3 +226,104 @@ def headline(table: pd.DataFrame, target: str = "eval_gap") -> str:
     best = psi.loc[psi["estimate"].idxmax()]
     return (f"{TARGETS[target]}: largest granulated Ψ {MEASURES[best['measure']].label} ({best['estimate']:+.2f}); "
             f"overall τ excludes 0 for {decided} of {len(overall)} measures")
+
+
+# ============================================================================ architecture and the answers
+
+EFFECT_FACTORS = {"batchnorm": "BatchNorm", "skip": "skip connections"}
+
+
+def trait_effects(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES), level: float = stats.LEVEL
+                  ) -> pd.DataFrame:
+    """How switching a trait on changes each measure: over the groups where only that trait
+    varies (:func:`groups`), the geometric mean of measure(on) / measure(off), with a bootstrap
+    CI over groups (MIN_GROUPS on). Measures with a value ≤ 0 in a group are left out of it.
+    Columns: factor, measure, ratio, low, high, groups."""
+    rows = []
+    for factor in EFFECT_FACTORS:
+        for measure in measures:
+            logs = []
+            for g in groups(models, factor):
+                on = g.loc[g[factor].astype(bool), measure].to_numpy(float)
+                off = g.loc[~g[factor].astype(bool), measure].to_numpy(float)
+                if len(on) and len(off) and np.all(on > 0) and np.all(off > 0):
+                    logs.append(float(np.log(on).mean() - np.log(off).mean()))
+            if not logs:
+                continue
+            found = (stats.bootstrap_ci(logs, np.mean, level=level) if len(logs) >= MIN_GROUPS
+                     else stats.Interval(float(np.mean(logs)), math.nan, math.nan, len(logs), level, "mean"))
+            rows.append({"factor": factor, "measure": measure, "ratio": math.exp(found.estimate),
+                         "low": math.exp(found.low), "high": math.exp(found.high), "groups": len(logs)})
+    return pd.DataFrame(rows, columns=["factor", "measure", "ratio", "low", "high", "groups"])
+
+
+def _interval(estimate: float, low: float, high: float, digits: str = "+.2f") -> str:
+    if not np.isfinite(low):
+        return f"{estimate:{digits}} (no interval)"
+    return f"{estimate:{digits}} [{low:{digits}}, {high:{digits}}]"
+
+
+QUESTIONS = ("Why does SGD find minima that generalize?",
+             "How does architecture shape the landscape?",
+             "Which geometric properties correlate with generalization?",
+             "Can optimization difficulty be predicted?")
+
+
+def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.DataFrame,
+            predicted: pd.DataFrame) -> list[tuple[str, str]]:
+    """The four questions of the studies (``QUESTIONS``), each answered in generated sentences
+    from this report's numbers (granulated Ψ and overall τ with the gap, the effects of BatchNorm
+    and skip connections, the trajectories against the stability threshold, the prediction τ),
+    saying "inconclusive" where no interval decides."""
+    gap = correlations[(correlations["target"] == "eval_gap") & (correlations["subset"] == "all")
+                       & (correlations["scope"] == "all")]
+    overall = gap[gap["kind"] == "overall"].set_index("measure")
+    psi = gap[gap["kind"] == "granulated"].set_index("measure")
+    flat_words = []
+    for measure in ("lambda_max", "asam", "noise_drop"):
+        if measure in overall.index:
+            row = overall.loc[measure]
+            verdict = ("excludes 0" if np.isfinite(row["low"]) and (row["low"] > 0 or row["high"] < 0)
+                       else "includes 0")
+            flat_words.append(f"{MEASURES[measure].label} τ {_interval(row['estimate'], row['low'], row['high'])} "
+                              f"({verdict})")
+    q1 = (dynamics.trajectory_observation(trajectory) + " " if not trajectory.empty else
+          "No training trajectory was measured. ")
+    q1 += ("Whether the flatter end points generalize better, over all models, with the gap: " +
+           "; ".join(flat_words) + "." if flat_words else "No flatness measure was computed.")
+    ok = trajectory[trajectory["status"] == "ok"] if not trajectory.empty else trajectory
+    flat_decides = [w for w in flat_words if "excludes 0" in w]
+    if len(ok) and flat_words:
+        below = float((ok["ratio"] <= 1).mean())
+        q1 += (f" So SGD kept λmax at or below 2(1+β)/η at {below:.0%} of the measured points"
+               + (", but among the minima it reached, the flatter ones did not generalize measurably better: the "
+                  "flat-minimum explanation gets no support from these models." if not flat_decides else
+                  "; a flatness measure's τ with the gap excludes 0, which the flat-minimum explanation predicts "
+                  "only if τ > 0 (sharper, larger gap)."))
+    q2_parts = []
+    for _, row in effects[effects["measure"].isin(["lambda_max", "asam", "slice_curvature"])].iterrows():
+        decided = np.isfinite(row["low"]) and (row["low"] > 1 or row["high"] < 1)
+        if np.isfinite(row["low"]):
+            size = f"by {_interval(row['ratio'], row['low'], row['high'], '.2f')} over {row['groups']} groups"
+            size += "" if decided else " (inconclusive)"
+        else:
+            size = f"by {row['ratio']:.2f} over {row['groups']} groups (too few for an interval)"
+        q2_parts.append(f"switching {EFFECT_FACTORS[row['factor']]} on multiplies {MEASURES[row['measure']].label} "
+                        + size)
+    effects_text = "; ".join(q2_parts)
+    q2 = (effects_text[:1].upper() + effects_text[1:] + ". λmax and SAM sharpness change under BatchNorm's "
+          "rescalings, so their BatchNorm ratios say as much about the parametrization as about the landscape; the "
+          "slice curvature and ASAM do not." if q2_parts else
+          "No group of models differs only in BatchNorm or in skip connections.")
+    decided_psi = psi.dropna(subset=["estimate"])
+    if decided_psi.empty:
+        q3 = "No measure could be compared within groups of models that differ in one factor only."
+    else:
+        best = decided_psi["estimate"].idxmax()
+        n_decided = int(((overall["low"] > 0) | (overall["high"] < 0)).sum())
+        q3 = (f"Over all models, {n_decided} of {len(overall)} measures have an overall τ with the generalization gap "
+              f"whose 95% CI excludes 0. Within groups where one factor varies, the largest granulated Ψ is "
+              f"{MEASURES[best].label}'s ({decided_psi.at[best, 'estimate']:+.2f}); Ψ near 0 means a measure's "
+              "overall τ came from telling studies and datasets apart.")
+    q4 = dynamics.prediction_answer(predicted) if not predicted.empty else "No trajectory was measured."
+    return list(zip(QUESTIONS, (q1, q2, q3, q4)))

@@ -1,0 +1,131 @@
+"""Sharpness along training and the prediction of optimization difficulty, on constructed runs:
+the stability threshold against PyTorch's own SGD, thresholds that follow the schedule, the
+difficulty outcomes, and answers that say "no" when the intervals do not decide."""
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from landscape import dynamics, synthesis
+from landscape.params import load_params
+from landscape.training import TrainConfig
+
+
+@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_the_stability_threshold_is_where_torch_sgd_stops_converging_on_a_quadratic(momentum, nesterov):
+    lr = 0.1
+    threshold = dynamics.stability_threshold(lr, momentum, nesterov)
+
+    def final_size(curvature: float) -> float:
+        x = torch.ones(1, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.SGD([x], lr=lr, momentum=momentum, nesterov=nesterov)
+        for _ in range(300):
+            opt.zero_grad()
+            (0.5 * curvature * x ** 2).sum().backward()
+            opt.step()
+        return float(x.detach().abs())
+
+    assert final_size(0.97 * threshold) < 1e-3
+    assert final_size(1.03 * threshold) > 1e3
+
+
+def traced_study(report: str, lambdas: dict[str, list[float]], history_lr: list[float], accs: dict[str, list[float]],
+                 diverged: tuple[str, ...] = ()):
+    """(params, results) of a study whose runs (config A, seeds 0..) have the trajectory ``lambdas``
+    at epochs 0, 0.5, 1, 2, ... and per-epoch test accuracies ``accs``."""
+    params = load_params(report, "smoke")
+    config = params.runs[0]
+    cfg = TrainConfig(epochs=len(history_lr), batch_size=32, lr=history_lr[0], momentum=0.9)
+    runs, rows = {}, []
+    for seed, (run_id, values) in enumerate(lambdas.items()):
+        gone = run_id in diverged
+        history = [] if gone else [{"epoch": e + 1, "lr": lr, "test_acc": a} for e, (lr, a)
+                                   in enumerate(zip(history_lr, accs[run_id]))]
+        runs[run_id] = SimpleNamespace(spec=SimpleNamespace(train=cfg), history=history, config=config.id, seed=seed,
+                                       status="diverged" if gone else "completed", outcome="diverged" if gone else "completed",
+                                       final=history[-1] if history else {})
+        epochs = [0.0, 0.5] + [float(e) for e in range(1, len(values) - 1)]
+        for epoch, value in zip(epochs, values):
+            rows.append({"run": run_id, "label": f"{config.label}, seed {seed}", "config": config.id, "seed": seed,
+                         "epoch": epoch, "step": int(epoch * 10), "lambda_max": value, "residual": 1e-4,
+                         "num_hvps": 5, "loss": 1.0, "grad_norm": value / 10, "status": "ok", "mode": "train", "n": 8,
+                         "replayed": False, "matches_result": True})
+    results = SimpleNamespace(runs=runs, probes=SimpleNamespace(trajectory=pd.DataFrame(rows)))
+    return params, results
+
+
+def test_thresholds_follow_the_schedule_and_the_summary_counts_points_above():
+    study = traced_study("batchnorm", {"r0": [10, 20, 30, 300], "r1": [10, 15, 25, 100]}, [0.1, 0.01],
+                         {"r0": [0.8, 0.9], "r1": [0.8, 0.9]})
+    table = dynamics.trajectory_table([study])
+    r0 = table[table["run"] == "r0"]
+    assert list(r0["lr"]) == [0.1, 0.1, 0.1, 0.01]  # epoch 2's points use epoch 2's rate
+    assert list(r0["threshold"]) == pytest.approx([38, 38, 38, 380])
+    assert list(r0["ratio"]) == pytest.approx([10 / 38, 20 / 38, 30 / 38, 300 / 380])
+    assert set(table["config_label"]) == {study[0].runs[0].label}
+    summary = dynamics.trajectory_summary(table).iloc[0]
+    assert (summary["points"], summary["above"], summary["sharpened"]) == (8, 0, 2)
+    assert summary["lambda_epoch1"] == pytest.approx(27.5) and summary["max_ratio"] == pytest.approx(300 / 380)
+    text = dynamics.trajectory_observation(table)
+    assert text.startswith("0 of 8 measured points (0%) of 2 runs lie above") and "in 2 of 2 runs" in text
+
+
+def test_difficulty_outcomes_and_a_perfect_predictor():
+    lambdas = {f"r{i}": [5.0, 6.0, 10.0 + i, 12.0] for i in range(6)}
+    lambdas["gone"] = [50.0, float("nan")]
+    accs = {f"r{i}": [0.5 + 0.05 * (5 - i) if i < 5 else 0.1, 0.9 - 0.02 * i] for i in range(6)}
+    study = traced_study("batchnorm", lambdas, [0.1, 0.1], accs, diverged=("gone",))
+    table = dynamics.trajectory_table([study])
+    table.loc[table["lambda_max"].isna(), "status"] = "not finite"
+    difficulty = dynamics.difficulty_table(table, [study]).set_index("run")
+    target = 0.95 * np.median([0.9 - 0.02 * i for i in range(6)])
+    assert difficulty["target"].iloc[0] == pytest.approx(target)
+    # r0..r4 reach the target at epoch 2 (epoch 1 accuracies are below it); r5 never does: 2 epochs + 1
+    assert list(difficulty["epochs_to_target"].iloc[:6]) == [2, 2, 2, 2, 2, 3]
+    assert difficulty.at["gone", "diverged"] == 1 and np.isnan(difficulty.at["gone", "test_acc"])
+    assert np.isnan(difficulty.at["gone", "lambda_max_1"]) and difficulty.at["gone", "lambda_max_0"] == 50
+    found = dynamics.predictions(difficulty.reset_index()).set_index(["predictor", "outcome", "scope"])
+    perfect = found.loc[("lambda_max_1", "test_acc", "batchnorm")]
+    assert perfect["estimate"] == pytest.approx(-1.0) and perfect["n"] == 6 and perfect["high"] < 0
+    assert found.loc[("lambda_max_0", "diverged", "batchnorm"), "estimate"] > 0  # the diverged run started sharpest
+    answer = dynamics.prediction_answer(found.reset_index())
+    assert "λmax after epoch 1 with final test accuracy in batchnorm (τ -1.00" in answer
+
+
+def test_few_runs_never_decide_and_no_decision_reads_no():
+    table = pd.DataFrame([{"predictor": "lambda_max_1", "outcome": "test_acc", "scope": "s", "estimate": 1.0,
+                           "low": 1.0, "high": 1.0, "n": dynamics.MIN_RUNS - 1},
+                          {"predictor": "grad_norm_1", "outcome": "test_acc", "scope": "s", "estimate": 0.2,
+                           "low": -0.3, "high": 0.6, "n": 10}])
+    assert dynamics.prediction_answer(table).startswith("No: none of the 1 within-study τ")
+
+
+def test_trait_effects_are_the_geometric_mean_ratio_within_groups():
+    rows = []
+    for replicate in range(5):
+        for bn in (False, True):
+            rows.append({"study": "s", "family": "cnn", "batchnorm": bn, "skip": False, "dropout": False,
+                         "replicate": replicate, "lambda_max": (2.0 if bn else 1.0) * (replicate + 1)})
+    effects = synthesis.trait_effects(pd.DataFrame(rows), measures=["lambda_max"]).iloc[0]
+    assert (effects["factor"], effects["groups"]) == ("batchnorm", 5)
+    assert effects["ratio"] == pytest.approx(2.0) and effects["low"] == pytest.approx(2.0)
+
+
+def test_the_answers_say_no_support_when_no_interval_decides():
+    correlations = pd.DataFrame([{"measure": m, "target": "eval_gap", "subset": "all", "kind": kind, "scope": "all",
+                                  "estimate": 0.1, "low": -0.2 if kind == "overall" else np.nan,
+                                  "high": 0.4 if kind == "overall" else np.nan, "n": 20}
+                                 for m in synthesis.MEASURES for kind in ("overall", "granulated")])
+    study = traced_study("batchnorm", {"r0": [10, 20, 30], "r1": [10, 40, 50]}, [0.1], {"r0": [0.8], "r1": [0.8]})
+    trajectory = dynamics.trajectory_table([study])
+    found = dict(synthesis.answers(correlations, pd.DataFrame(columns=["factor", "measure", "ratio", "low", "high",
+                                                                       "groups"]),
+                                   trajectory, dynamics.predictions(dynamics.difficulty_table(trajectory, [study]))))
+    assert list(found) == list(synthesis.QUESTIONS)
+    assert "2 of 6 measured points" in found[synthesis.QUESTIONS[0]]  # 40 and 50 > 38
+    assert "no support" in found[synthesis.QUESTIONS[0]]
+    assert found[synthesis.QUESTIONS[1]].startswith("No group of models")
+    assert "0 of 8 measures" in found[synthesis.QUESTIONS[2]]
+    assert found[synthesis.QUESTIONS[3]].startswith("No predictor could be compared")  # 2 runs: too few
