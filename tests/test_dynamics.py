@@ -70,6 +70,13 @@ def test_thresholds_follow_the_schedule_and_the_summary_counts_points_above():
     assert summary["lambda_epoch1"] == pytest.approx(27.5) and summary["max_ratio"] == pytest.approx(300 / 380)
     text = dynamics.trajectory_observation(table)
     assert text.startswith("0 of 8 measured points (0%) of 2 runs lie above") and "in 2 of 2 runs" in text
+    # the same run ids in another study are other runs
+    other = traced_study("mlp_vs_cnn_fmnist", {"r0": [10, 5, 4, 3], "r1": [10, 15, 25, 100]}, [0.1, 0.01],
+                         {"r0": [0.8, 0.9], "r1": [0.8, 0.9]})
+    both = dynamics.trajectory_table([study, other])
+    assert "of 4 runs lie above" in dynamics.trajectory_observation(both)
+    assert "in 3 of 4 runs" in dynamics.trajectory_observation(both)
+    assert len(dynamics.difficulty_table(both, [study, other])) == 4
 
 
 def test_difficulty_outcomes_and_a_perfect_predictor():

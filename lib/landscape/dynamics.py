@@ -104,10 +104,10 @@ def trajectory_observation(trajectory: pd.DataFrame) -> str:
         return "No trajectory point could be measured."
     above = ok[ok["ratio"] > 1]
     top = ok.loc[ok["ratio"].idxmax()]
-    per_run = ok.groupby("run", sort=False)["lambda_max"]
+    per_run = ok.groupby(["study", "run"], sort=False)["lambda_max"]  # run ids repeat across studies
     traced = per_run.size() > 1
     sharpened = (per_run.last() > per_run.first())[traced]
-    return (f"{len(above)} of {len(ok)} measured points ({len(above) / len(ok):.0%}) of {ok['run'].nunique()} runs lie "
+    return (f"{len(above)} of {len(ok)} measured points ({len(above) / len(ok):.0%}) of {per_run.ngroups} runs lie "
             f"above the stability threshold 2(1+β)/η; the largest λmax/threshold is {top['ratio']:.2g} "
             f"({top['label']}, epoch {top['epoch']:g}). λmax ends above its value at the initialization in "
             f"{int(sharpened.sum())} of {len(sharpened)} runs with more than one point.")
@@ -119,10 +119,11 @@ def difficulty_table(trajectory: pd.DataFrame, studies: Sequence[tuple[ReportPar
     """One row per traced run: study, config, run, seed, diverged (1/0), test_acc (final; NaN if
     diverged), epochs_to_target (module docstring; NaN if diverged), target, and the predictors
     (``PREDICTORS``: NaN where the point was not reached or not measured)."""
-    traced = set(trajectory["run"]) if not trajectory.empty else set()
+    traced = set(zip(trajectory["study"], trajectory["run"])) if not trajectory.empty else set()
     rows = []
     for params, results in studies:
-        runs = {k: r for k, r in results.runs.items() if k in traced and r.status in ("completed", "diverged")}
+        runs = {k: r for k, r in results.runs.items()
+                if (params.report, k) in traced and r.status in ("completed", "diverged")}
         finals = [r.final["test_acc"] for r in runs.values() if r.status == "completed" and r.history]
         if not runs:
             continue

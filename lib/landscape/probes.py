@@ -396,7 +396,7 @@ class TrajectoryParams(ProbeSettings):
     second (seen on a BatchNorm CNN at initialization); 1e-3 leaves it more steps to find it."""
 
     early: list[float] = Field(default=[0.0, 0.125, 0.25, 0.5])
-    samples: int = Field(default=256, gt=1)
+    samples: int = Field(default=128, gt=1)
     mode: Literal["train", "eval"] = "train"
     tol: float = Field(default=1e-3, gt=0)
     max_steps: int = Field(default=40, gt=1)

@@ -553,7 +553,8 @@ def synthesis_trajectories(report: SynthesisContext) -> None:
                            f"training images in {cfg.mode} mode, at the initialization, after "
                            f"{', '.join(f'{f:g}' for f in cfg.early if f > 0)} of epoch 1 and at the end of every "
                            "epoch, against the stability threshold 2(1+β)/η of the learning rate in force (dashed); "
-                           "below, the loss on the same images.")
+                           "below, the loss on the same images. Each λmax: Lanczos from the previous point's "
+                           f"eigenvector, stopped at residual ≤ {cfg.tol:g}·λ (at most {cfg.max_steps} products).")
     summary = dynamics.trajectory_summary(report.trajectory)
     report.sink.table(summary.drop(columns=["study", "config"]).rename(columns={
         "source": "study", "label": "configuration", "above": "points above threshold", "max_ratio": "max λmax/threshold",
@@ -562,7 +563,7 @@ def synthesis_trajectories(report: SynthesisContext) -> None:
         "Per configuration: measured points, how many lie above the stability threshold, the largest λmax/threshold, "
         "the median over seeds of λmax at the initialization, after epoch 1 and at the last point, and the runs whose "
         "last λmax exceeds their first.")
-    replays = report.trajectory.drop_duplicates("run")
+    replays = report.trajectory.drop_duplicates(["study", "run"])
     if replays["replayed"].any():
         same = int(replays.loc[replays["replayed"], "matches_result"].sum())
         report.sink.markdown(f"{int(replays['replayed'].sum())} runs were trained again to keep their snapshots; "
