@@ -1,7 +1,9 @@
 """Benchmark the geometry probes against their peers on study 001's small CNN (Fashion-MNIST).
 
 1. λmax of the Hessian of the mean cross-entropy over a stratified training subset:
-   our Lanczos (ARPACK) and power iteration vs PyHessian's power iteration (at its own
+   our Lanczos (ARPACK), our residual-stopped Lanczos (``top_eigenpair``: cold, and warm-started
+   from the ARPACK row's eigenvector as the trajectory probe starts each point from the previous
+   one's) and power iteration vs PyHessian's power iteration (at its own
    tolerance and 10x tighter, since its stopping rule can stop short of it), same model, data
    and chunking: seconds, Hessian-vector products, and the relative error of λmax against a
    tightly converged Lanczos reference (computed afterwards, not timed).
@@ -28,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from landscape.curvature import HessianOperator, lanczos, power_iteration
+from landscape.curvature import HessianOperator, lanczos, power_iteration, top_eigenpair
 from landscape.data import batch_indices, load_dataset, stratified_indices
 from landscape.directions import parameter_vector, plane_directions, to_dict
 from landscape.evaluation import evaluate
@@ -46,7 +48,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--hvp-samples", type=int, default=4096, help="size of the λmax set")
     parser.add_argument("--hvp-chunk", type=int, default=256, help="chunk / PyHessian batch size")
     parser.add_argument("--tol", type=float, default=1e-3,
-                        help="power iteration: stop when λ changes by less than this, relative")
+                        help="power iteration: stop when λ changes by less than this, relative; top_eigenpair: "
+                             "stop at this relative residual")
     parser.add_argument("--lanczos-tol", type=float, default=3e-2,
                         help="ARPACK residual tolerance; λ error ≈ tol² λ/gap (the table shows the error reached)")
     parser.add_argument("--max-iter", type=int, default=100, help="power-iteration cap (ours and PyHessian)")
@@ -98,6 +101,11 @@ def lambda_max_table(model: torch.nn.Module, args: argparse.Namespace) -> tuple[
     ours_lanczos, seconds = timed(lambda: lanczos(operator(), k=1, tol=args.lanczos_tol, seed=args.seed))
     rows.append({"method": f"ours Lanczos (ARPACK tol {args.lanczos_tol:g})", "lambda_max": ours_lanczos.eigenvalues[0],
                  "hvps": ours_lanczos.num_hvps, "seconds": seconds, "residual": ours_lanczos.residuals[0]})
+    for start, words in ((None, "cold"), (ours_lanczos.eigenvectors[0], "warm")):
+        result, seconds = timed(lambda: top_eigenpair(operator(), tol=args.tol, seed=args.seed, start=start))
+        rows.append({"method": f"ours top_eigenpair, {words} (residual tol {args.tol:g})",
+                     "lambda_max": result.eigenvalues[0], "hvps": result.num_hvps, "seconds": seconds,
+                     "residual": result.residuals[0]})
     result, seconds = timed(lambda: power_iteration(operator(), k=1, max_iter=args.max_iter, tol=args.tol,
                                                     seed=args.seed))
     rows.append({"method": f"ours power iteration (tol {args.tol:g})", "lambda_max": result.eigenvalues[0],

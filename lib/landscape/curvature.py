@@ -370,24 +370,31 @@ class SpectralDensity:
                 "sigma": self.sigma, "num_hvps": self.num_hvps, "mode": self.mode, "n": self.n}
 
 
+def _float64_device(device: torch.device) -> torch.device:
+    """Where float64 Lanczos vectors live: the operator's device, or the CPU for MPS (no float64)."""
+    return torch.device("cpu") if device.type == "mps" else device
+
+
 def _lanczos_tridiagonal(op: HessianOperator, v: torch.Tensor, steps: int,
                          done: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
                          ) -> tuple[np.ndarray, np.ndarray, torch.Tensor, float]:
     """α (m,), β (m-1,), the basis (m, dim; float64) and β_m, the norm of the next residual
     vector (0 when the Krylov space is invariant), of up to ``steps`` Lanczos steps from unit
-    ``v``, full reorthogonalization in float64. Stops early (m < steps) when the space is
-    invariant or ``done(α, β, β_m)`` says so."""
-    basis = torch.empty((min(steps, op.dim), op.dim), dtype=torch.float64, device=op.device)
+    ``v``, full reorthogonalization in float64 (on the CPU when the operator is on MPS). Stops
+    early (m < steps) when the space is invariant or ``done(α, β, β_m)`` says so."""
+    home = _float64_device(op.device)
+    basis = torch.empty((min(steps, op.dim), op.dim), dtype=torch.float64, device=home)
     alphas, betas = [], []
-    basis[0] = v
+    basis[0] = v.to(home)
     for j in range(basis.shape[0]):
-        w = op.matvec(basis[j]).double()
+        w = op.matvec(basis[j]).to(home).double()
         alphas.append(float(basis[j] @ w))
         for _ in range(2):  # twice is enough (Kahan)
             w -= basis[: j + 1].T @ (basis[: j + 1] @ w)
         beta = float(w.norm())
         invariant = beta <= 1e-10 * max(abs(a) for a in alphas)
-        if j + 1 == basis.shape[0] or invariant or (done is not None and done(np.array(alphas), np.array(betas), beta)):
+        stop = done is not None and done(np.array(alphas), np.array(betas), beta)
+        if j + 1 == basis.shape[0] or invariant or stop:
             return np.array(alphas), np.array(betas), basis[: j + 1], 0.0 if invariant else beta
         betas.append(beta)
         basis[j + 1] = w / beta
@@ -413,7 +420,7 @@ def top_eigenpair(op: HessianOperator, tol: float = 1e-2, max_steps: int = 40, s
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     first = op.num_hvps
     v = (torch.from_numpy(np.random.default_rng(seed).standard_normal(op.dim)) if start is None
-         else start.detach().to("cpu", torch.float64)).to(op.device, torch.float64)
+         else start.detach().to("cpu", torch.float64)).to(_float64_device(op.device))
 
     def done(alphas: np.ndarray, betas: np.ndarray, beta: float) -> bool:
         theta, s = _top_ritz_pair(alphas, betas)
@@ -421,7 +428,7 @@ def top_eigenpair(op: HessianOperator, tol: float = 1e-2, max_steps: int = 40, s
 
     alphas, betas, basis, beta = _lanczos_tridiagonal(op, v / v.norm(), max_steps, done)
     theta, s = _top_ritz_pair(alphas, betas)
-    vector = (torch.from_numpy(s).to(basis) @ basis).to(op.dtype)
+    vector = (torch.from_numpy(s).to(basis) @ basis).to(op.device, op.dtype)
     residual = beta * abs(s[-1]) / abs(theta) if theta != 0 else math.inf
     return EigenResult(np.array([theta]), vector[None], np.array([residual]), op.num_hvps - first,
                        "lanczos-warm", op.mode, op.n)
@@ -432,7 +439,7 @@ def smallest_ritz_value(op: HessianOperator, steps: int = 20, seed: int = 0) -> 
     start: a Rayleigh quotient of H, so λmin ≤ θ. A clearly negative θ proves negative curvature
     at the cost of ``steps`` products, where converging λmin itself (``lanczos(which="SA")``)
     can take many restarts."""
-    start = torch.from_numpy(np.random.default_rng(seed).standard_normal(op.dim)).to(op.device, torch.float64)
+    start = torch.from_numpy(np.random.default_rng(seed).standard_normal(op.dim)).to(_float64_device(op.device))
     alphas, betas, _, _ = _lanczos_tridiagonal(op, start / start.norm(), steps)
     return float(scipy.linalg.eigvalsh_tridiagonal(alphas, betas)[0]) if len(betas) else float(alphas[0])
 
@@ -451,7 +458,8 @@ def spectral_density(op: HessianOperator, num_runs: int = 3, num_steps: int = 80
     first = op.num_hvps
     nodes, weights = [], []
     for _ in range(num_runs):
-        v = (torch.randint(0, 2, (op.dim,), generator=generator) * 2 - 1).to(op.device, torch.float64)
+        v = (torch.randint(0, 2, (op.dim,), generator=generator) * 2 - 1).to(_float64_device(op.device),
+                                                                             torch.float64)
         alphas, betas, _, _ = _lanczos_tridiagonal(op, v / v.norm(), num_steps)
         ritz, vectors = scipy.linalg.eigh_tridiagonal(alphas, betas)
         nodes.append(ritz)
