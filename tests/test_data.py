@@ -32,6 +32,13 @@ def test_offline_datasets_sizes_counts_checksums(name, split):
     assert digest == KNOWN[(name, split)]
 
 
+def test_normalizations_are_described_by_the_inputs_they_give():
+    assert data.describe_normalization("unit") == "unit: pixels scaled to [0, 1], not standardized"
+    assert "inputs in [-1, 1]" in data.describe_normalization("half")
+    assert "inputs in [-0.42, 2.82]" in data.describe_normalization("mnist")
+    assert data.describe_normalization("cifar10").count("[") == 4  # three channels' ranges, one per channel
+
+
 def test_normalizations_are_applied_once():
     unit = data.load_dataset("fashion_mnist", "test", "unit")
     half = data.load_dataset("fashion_mnist", "test", "half")

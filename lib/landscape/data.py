@@ -46,6 +46,18 @@ NORMALIZATIONS = {
 
 SPLITS = ("train", "test")
 
+
+def describe_normalization(name: str) -> str:
+    """What the inputs of ``name`` are, in words: pixels scaled to [0, 1], then (x − mean) / std
+    per channel, with the resulting input range."""
+    mean, std = NORMALIZATIONS[name]
+    if all(m == 0 for m in mean) and all(s == 1 for s in std):
+        return f"{name}: pixels scaled to [0, 1], not standardized"
+    ranges = sorted({(round(-m / s, 2), round((1 - m) / s, 2)) for m, s in zip(mean, std)})
+    shown = ", ".join(f"[{low:g}, {high:g}]" for low, high in ranges)
+    return (f"{name}: pixels scaled to [0, 1], then (x − mean) / std per channel (mean {', '.join(map(str, mean))}; "
+            f"std {', '.join(map(str, std))}): inputs in {shown}")
+
 _IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),

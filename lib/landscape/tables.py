@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import stats, surfaces
-from .data import DATASETS, NORMALIZATIONS
+from .data import DATASETS, describe_normalization
 from .params import DataSource, ReportParams, is_stand_in
 from .pipeline import DataSummary, RunRecord
 from .probes import NOT_COMPUTED
@@ -78,14 +78,12 @@ def runs_table(status: pd.DataFrame) -> pd.DataFrame:
 
 def data_table(params: ReportParams, data: DataSource, summary: DataSummary) -> pd.DataFrame:
     """What the runs were trained and evaluated on."""
-    mean, std = NORMALIZATIONS[data.normalization]
     rows = [("dataset", data.name + (f" (stand-in for {params.data.name})" if is_stand_in(data) else "")),
             ("training images", f"{summary.train_size:,}" + (f" (stratified subset, seed {data.subset_seed})"
                                                              if data.train_subset else "")),
             ("test images", f"{summary.test_size:,}" + (" (stratified subset)" if data.test_subset else "")),
             ("input shape (C, H, W)", str(tuple(summary.input_shape))),
-            ("normalization", f"{data.normalization} (per-channel mean {', '.join(map(str, mean))}, "
-                              f"std {', '.join(map(str, std))})"),
+            ("normalization", describe_normalization(data.normalization)),
             ("classes", str(DATASETS[data.name][3]))]
     if is_stand_in(data):
         rows.append(("why a stand-in", data.reason))
