@@ -14,7 +14,7 @@ from scipy import stats
 import pandas as pd
 import pytest
 
-from landscape import claims, plotting, render, sink, surfaces, synthesis, tables
+from landscape import claims, models, plotting, render, sink, surfaces, synthesis, tables
 from landscape.params import ParamsError, SynthesisParams, load_params
 
 REPORT = "mlp_vs_cnn_fmnist"
@@ -201,6 +201,7 @@ def test_html_holds_every_table_and_figure_and_needs_no_network(rendered):
     title = load_params(REPORT).title
     assert f"<title>{title}</title>" in page
     assert "<b>Table 1.</b>" in page and "<b>Figure 2.</b>" in page
+    assert_text_names_only_layers_the_models_have(REPORT, page)
 
 
 def test_pdf_is_printed_with_pages(rendered):
@@ -518,6 +519,26 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     assert all(c["verdict"] != "pending" for c in metrics["claims"]), metrics["claims"]
     stand_in = load_params(report, "smoke").resolve_data()
     assert ("Stand-in dataset" in page) == (stand_in.name != load_params(report).data.name)
+    assert_text_names_only_layers_the_models_have(report, page)
+
+
+def assert_text_names_only_layers_the_models_have(report: str, page: str) -> None:
+    """No sentence of a report says dropout is on (or BatchNorm statistics are used) unless one
+    of its models has that layer (issue 13: "dropout active" in reports without dropout)."""
+    found = [models.traits(run.model, **run.options) for run in load_params(report).runs]
+    text = re.sub(r"<[^>]+>", " ", page)
+    if not any(t.dropout for t in found):
+        assert not re.search(r"dropout (on|active|off)", text), report
+    if not any(t.batchnorm for t in found):
+        assert not re.search(r"BatchNorm (normalizes with batch|running) statistics", text), report
+
+
+def test_mode_words_name_only_the_layers_a_report_has():
+    assert tables.mode_words(load_params("seed_connectivity"), "training") == ""
+    assert tables.mode_words(load_params("batchnorm"), "eval") == "BatchNorm running statistics"
+    both = load_params("mlp_vs_cnn_fmnist")
+    assert tables.mode_words(both, "training") == "BatchNorm normalizes with batch statistics, dropout on"
+    assert tables.mode_words(both, "train").endswith("dropout off")  # the probes' train mode keeps dropout off
 
 
 def test_the_synthesis_renders_from_the_studies_smoke_runs_and_leads_the_index(smoke_pass):

@@ -135,9 +135,10 @@ def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, hi
             f"{tables.config_labels(params)[c]} {n} pair{'s' if n > 1 else ''}" for c, n in pairs.items()) + ".")
     if probes is not None:
         sets = probes.sets
+        words = tables.mode_words(params, sets["mode"])
         out.append(f"Probes measure fixed probe sets of {sets['train']} train and {sets['test']} test images in "
-                   f"{sets['mode']} mode (BatchNorm running statistics, no dropout); the studies measured in other modes "
-                   "and on other samples, which the study-method columns show.")
+                   f"{sets['mode']} mode" + (f" ({words})" if words else "") + "; the studies measured in other "
+                   "modes and on other samples, which the study-method columns show.")
         study_only = [name for name in params.probe_targets() if getattr(params.probes, name).seeds == "study"]
         if study_only:
             out.append(f"Computed for the study seed only (a figure, not a verdict): {', '.join(study_only)}.")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import stats, surfaces
 from .data import DATASETS, describe_normalization
+from .models import traits
 from .params import DataSource, ReportParams, is_stand_in
 from .pipeline import DataSummary, RunRecord
 from .probes import NOT_COMPUTED
@@ -279,6 +280,20 @@ def final_sentence(params: ReportParams, history: pd.DataFrame,
     return "At the last epoch (mean ± 95% CI over seeds, highest val accuracy first): " + "; ".join(parts) + "."
 
 
+MODE_WORDS = {"training": ("BatchNorm normalizes with batch statistics", "dropout on"),  # a training step
+              "train": ("BatchNorm normalizes with batch statistics", "dropout off"),  # probes' train mode
+              "eval": ("BatchNorm running statistics", "dropout off")}
+
+
+def mode_words(params: ReportParams, mode: str) -> str:
+    """What ``mode`` (``MODE_WORDS``: a training step, or the probes' "train" or "eval" mode) does
+    to the report's models, in words: BatchNorm's statistics and dropout, for the layers some
+    model has ("" when none has either, so every mode is the same)."""
+    found = [traits(run.model, **run.options) for run in params.runs]
+    words = MODE_WORDS[mode]
+    return ", ".join(w for w, has in zip(words, (any(t.batchnorm for t in found), any(t.dropout for t in found))) if has)
+
+
 def gap_sentence(params: ReportParams, history: pd.DataFrame, reference_gap: Mapping[str, float] | None = None) -> str:
     """Final generalization gap per configuration both ways, and the study's where published."""
     finals = final_rows(history)
@@ -289,8 +304,10 @@ def gap_sentence(params: ReportParams, history: pd.DataFrame, reference_gap: Map
         parts.append(f"{config_labels(params)[config]} {ci_cell(rows['eval_gap'])} in eval mode, "
                      f"{ci_cell(rows['gap'])} with the running train accuracy"
                      + ("" if published_gap is None else f" (study {published_gap:+.4f})"))
+    train_mode = mode_words(params, "training")
     return ("Final generalization gap (train acc − val acc, mean ± 95% CI over seeds): " + "; ".join(parts) + ". "
-            "The running train accuracy averages over an epoch of changing weights in train mode (dropout on); "
+            "The running train accuracy averages over an epoch of changing weights in train mode"
+            + (f" ({train_mode})" if train_mode else "") + "; "
             "the eval-mode gap measures both accuracies on the final weights." if parts else NO_EPOCH)
 
 
