@@ -520,6 +520,7 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     stand_in = load_params(report, "smoke").resolve_data()
     assert ("Stand-in dataset" in page) == (stand_in.name != load_params(report).data.name)
     assert_text_names_only_layers_the_models_have(report, page)
+    assert "saddle" not in page  # issue 13: a point with a gradient norm of 0.5 is no saddle
 
 
 def assert_text_names_only_layers_the_models_have(report: str, page: str) -> None:
