@@ -362,6 +362,28 @@ def test_probe_tables_set_the_studys_numbers_beside_the_seeds():
     assert list(ranks["rank (this report)"]) == [1, 2, 3]  # mlp 0.007 > cnn 0.006 > residual 0.0015
 
 
+def test_a_study_without_a_hessian_gets_no_study_method_or_published_lambda():
+    """Issue 13: study 000 computed no Hessian, so its one-mini-batch row is not "the study's
+    method" and there is no published column; study 001 published λmax ≈ 13 and keeps both."""
+    def frame(config):
+        return pd.DataFrame([{"run": f"{config}_s{s}", "config": config, "seed": s, "method": method,
+                              "lambda_max": 10.0 + s + (2 if method == "study" else 0), "lambda_min": np.nan,
+                              "lambda_min_kind": "not computed", "condition_number": np.nan, "trace": np.nan,
+                              "n": 128 if method == "study" else 4096}
+                             for s in range(3) for method in ("lanczos", "study")])
+
+    none = load_params("mlp_vs_cnn_fmnist")
+    table = tables.hessian_table(none, frame("A"))
+    assert "λmax (one mini-batch)" in table.columns and not any("study" in c for c in table.columns[1:4])
+    assert "λmax (study, published)" not in table.columns
+    sentence = tables.hessian_sentence(none, frame("A"))
+    assert "study's method" not in sentence and "one-mini-batch power iteration" in sentence
+    studied = load_params("seed_connectivity")
+    table = tables.hessian_table(studied, frame("cnn"))
+    assert {"λmax (study method)", "λmax (study, published)"} <= set(table.columns)
+    assert "by the study's method" in tables.hessian_sentence(studied, frame("cnn"))
+
+
 def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_columns():
     params = load_params("resnet20_ablation", "smoke")  # two seeds per configuration
     status = pd.DataFrame([{"run": rep.id, "label": rep.label, "config": rep.config, "seed": rep.seed,

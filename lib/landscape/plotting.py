@@ -346,10 +346,10 @@ def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[
 
 
 def lambda_bars(hessian: pd.DataFrame, published: Mapping[str, float | None] | None = None,
-                labels: Mapping[str, str] | None = None) -> Figure:
-    """λmax per configuration, each seed a dot: Lanczos (ours), the study's method, and the
-    study's published value."""
-    rows = hessian.assign(estimate=hessian["method"].map({"lanczos": "Lanczos (ours)", "study": "study method"}))
+                labels: Mapping[str, str] | None = None, shortcut: str = "study method") -> Figure:
+    """λmax per configuration, each seed a dot: Lanczos (ours), the one-mini-batch power
+    iteration (named ``shortcut``), and the study's published value."""
+    rows = hessian.assign(estimate=hessian["method"].map({"lanczos": "Lanczos (ours)", "study": shortcut}))
     return seed_dots(rows, "lambda_max", "estimate", published, "top Hessian eigenvalue λmax", labels)
 
 

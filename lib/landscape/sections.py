@@ -233,7 +233,8 @@ def flatness(report: ReportContext) -> None:
 
 
 def hessian(report: ReportContext) -> None:
-    """λmax three ways (Lanczos, the study's method, published), λmin, condition number, trace."""
+    """λmax by Lanczos, by one mini-batch (the study's method where it published one) and as
+    published, λmin, condition number, trace."""
     sink, frame = report.sink, report.frame("hessian")
     if frame is None:
         return
@@ -244,13 +245,18 @@ def hessian(report: ReportContext) -> None:
                      + (" beside the study's published one" if study_kappa else ""))
     if cfg.trace_samples >= 2:
         extra.append("the Hutchinson trace (ours)")
+    studied = report.reference("lambda_max") is not None
+    shortcut = tables.shortcut_name(report.params)
     sink.table(tables.hessian_table(report.params, frame), "hessian",
-               "Curvature, mean ± 95% CI over seeds: λmax by Lanczos on the fixed train probe set (ours), by the study's "
-               "method (power iteration on one mini-batch, train mode), as published and for the study-seed run"
+               "Curvature, mean ± 95% CI over seeds: λmax by Lanczos on the fixed train probe set (ours), "
+               + ("by the study's method (power iteration on one mini-batch, train mode), as published" if studied else
+                  "by power iteration on one mini-batch in train mode (the study computed no Hessian)")
+               + " and for the study-seed run"
                + ("; " + " and ".join(extra) if extra else "") + ".")
-    sink.figure(plotting.lambda_bars(frame, report.published("lambda_max"), labels=report.labels), "lambda-max",
+    sink.figure(plotting.lambda_bars(frame, report.published("lambda_max"), labels=report.labels,
+                                     shortcut="study method" if studied else "one mini-batch"), "lambda-max",
                 "Top Hessian eigenvalue per configuration, each seed a dot, the mean as a line with its 95% CI: ours, "
-                "the study's method" + ("; stars: the study's published value." if report.reference("lambda_max") else "."))
+                f"{shortcut}" + ("; stars: the study's published value." if studied else "."))
     sink.markdown(tables.hessian_sentence(report.params, frame))
     sink.record("hessian", frame)
 
