@@ -202,6 +202,7 @@ def test_html_holds_every_table_and_figure_and_needs_no_network(rendered):
     assert f"<title>{title}</title>" in page
     assert "<b>Table 1.</b>" in page and "<b>Figure 2.</b>" in page
     assert_text_names_only_layers_the_models_have(REPORT, page)
+    assert_no_cache_jargon_before_the_appendix(page)
 
 
 def test_pdf_is_printed_with_pages(rendered):
@@ -542,7 +543,18 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     stand_in = load_params(report, "smoke").resolve_data()
     assert ("Stand-in dataset" in page) == (stand_in.name != load_params(report).data.name)
     assert_text_names_only_layers_the_models_have(report, page)
+    assert_no_cache_jargon_before_the_appendix(page)
     assert "saddle" not in page  # issue 13: a point with a gradient norm of 0.5 is no saddle
+
+
+def assert_no_cache_jargon_before_the_appendix(page: str) -> None:
+    """What this render computed or read from the caches, and the cache keys, are in the
+    reproducibility appendix only (issue 13: "0 computed by this execution", a "trained now"
+    column of zeros)."""
+    body, appendix = page.split("Reproducing this report", 1)
+    for phrase in ("computed by this execution", "loaded from the probe cache", "trained now", "cache key"):
+        assert phrase not in body, phrase
+    assert re.search(r"This render (trained|read all)", appendix) and "cache keys" in appendix
 
 
 def assert_text_names_only_layers_the_models_have(report: str, page: str) -> None:
@@ -554,6 +566,14 @@ def assert_text_names_only_layers_the_models_have(report: str, page: str) -> Non
         assert not re.search(r"dropout (on|active|off)", text), report
     if not any(t.batchnorm for t in found):
         assert not re.search(r"BatchNorm (normalizes with batch|running) statistics", text), report
+
+
+def test_the_appendix_says_what_this_render_trained_and_computed():
+    status = pd.DataFrame({"trained_epochs": [0, 0, 3], "run": ["a", "b", "c"]})
+    assert tables.provenance_sentence(status) == ("This render trained 1 of 3 runs (3 epochs) and read the others "
+                                                  "from the training cache.")
+    assert tables.provenance_sentence(status.assign(trained_epochs=0)) == \
+        "This render read all 3 runs from the training cache."
 
 
 def test_mode_words_name_only_the_layers_a_report_has():

@@ -107,8 +107,7 @@ def training(report: ReportContext) -> None:
     report.sink.record("history", report.history)
     report.sink.record("status", report.status)
     report.sink.table(tables.runs_table(report.status), "runs",
-                      "Runs, one per configuration and seed: status, epochs completed (and trained by this execution) "
-                      "and wall time.")
+                      "Runs, one per configuration and seed: status, epochs completed and training wall time.")
 
 
 def _curves_caption(report: ReportContext) -> str:
@@ -407,8 +406,9 @@ def findings(report: ReportContext) -> None:
 
 
 def reproducibility(report: ReportContext) -> None:
-    """How to re-run the report, and the cache keys of its runs."""
-    report.sink.reproducibility({run_id: run.key for run_id, run in report.results.runs.items()})
+    """How to re-run the report, the cache keys of its runs, and what this render computed."""
+    report.sink.reproducibility({run_id: run.key for run_id, run in report.results.runs.items()},
+                                tables.provenance_sentence(report.status, report.results.probes))
 
 
 # ============================================================================ the synthesis across studies

@@ -191,13 +191,16 @@ class Report:
                     f"(requested by <code>{html.escape(key)}</code>: {html.escape(settings)}).")
         self.html(f'<p class="report-pending">{text}</p>')
 
-    def reproducibility(self, cache_keys: Mapping[str, str] | None = None) -> None:
-        """How to re-run this report, and what identifies its inputs."""
+    def reproducibility(self, cache_keys: Mapping[str, str] | None = None, provenance: str | None = None) -> None:
+        """How to re-run this report, what identifies its inputs, and (``provenance``) what this
+        render computed rather than read from the caches."""
         p = self.params
         lines = [f"- command: `make reports REPORTS={p.report} PROFILE={p.profile}`",
                  f"- params digest: `{p.digest()}` (profile `{p.profile}`); device: `{self.device}`"]
         if cache_keys:
             lines.append("- training cache keys: " + ", ".join(f"{k} `{v}`" for k, v in cache_keys.items()))
+        if provenance:
+            lines.append(f"- {provenance}")
         lines.append("- the git commit, runtime and versions are in this report's `manifest.json`")
         self.markdown("\n".join(lines))
 

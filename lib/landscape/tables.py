@@ -68,11 +68,27 @@ def run_status(runs: Mapping[str, RunRecord]) -> pd.DataFrame:
 
 
 def runs_table(status: pd.DataFrame) -> pd.DataFrame:
-    """``run_status`` for display: where divergence happened, whether the run was trained now or
-    loaded from the cache, and its wall time; the reason of a failed run, when one failed."""
-    shown = status if status["error"].notna().any() else status.drop(columns="error")
-    return shown.rename(columns={"label": "model", "diverged_epoch": "diverged at epoch",
-                                 "trained_epochs": "trained now", "time_s": "wall time (s)", "error": "why it failed"})
+    """``run_status`` for display: where divergence happened and the run's training wall time; the
+    reason of a failed run, when one failed (what this render trained is in the reproducibility
+    appendix: :func:`provenance_sentence`)."""
+    shown = status.drop(columns="trained_epochs").assign(time_s=status["time_s"].round().astype(int))  # whole seconds
+    shown = shown if shown["error"].notna().any() else shown.drop(columns="error")
+    return shown.rename(columns={"label": "model", "diverged_epoch": "diverged at epoch", "time_s": "wall time (s)",
+                                 "error": "why it failed"})
+
+
+def provenance_sentence(status: pd.DataFrame, probe=None) -> str:
+    """What this render computed and what it read from the caches: runs (and epochs) trained now,
+    probe results computed now (``probe``: ``probes.ProbeResults``)."""
+    trained = status[status["trained_epochs"] > 0]
+    text = (f"This render read all {len(status)} runs from the training cache" if trained.empty else
+            f"This render trained {len(trained)} of {len(status)} runs ({int(trained['trained_epochs'].sum())} epochs)"
+            + (" and read the others from the training cache" if len(trained) < len(status) else ""))
+    cache = (probe.sets.get("cache", {}) if probe is not None else {})
+    if cache:
+        text += (f"; it computed {cache.get('computed', 0)} probe results and read {cache.get('loaded', 0)} from the "
+                 "probe cache")
+    return text + "."
 
 
 # ---------------------------------------------------------------------------- setup
@@ -475,12 +491,10 @@ def barrier_table(params: ReportParams, barriers: pd.DataFrame, published_max_lo
     return pd.DataFrame(out)
 
 def probes_sentence(probe) -> str:
-    """The probe sets, what came from the probe cache, and which runs were not probed and why
-    (``probe``: ``probes.ProbeResults``)."""
-    sets, cache = probe.sets, probe.sets.get("cache", {})
+    """The probe sets and which runs were not probed and why (``probe``: ``probes.ProbeResults``)."""
+    sets = probe.sets
     text = (f"Probe sets: {sets['train']} train and {sets['test']} test images (stratified, seed {sets['seed']}), "
-            f"mode `{sets['mode']}`. Probe results: {cache.get('computed', 0)} computed by this execution, "
-            f"{cache.get('loaded', 0)} loaded from the probe cache.")
+            f"evaluated in {sets['mode']} mode.")
     if probe.skipped is not None and not probe.skipped.empty:
         text += " Not probed: " + "; ".join(f"{r['run']} ({r['reason']})" for _, r in probe.skipped.iterrows()) + "."
     return text
