@@ -249,6 +249,7 @@ def test_index_links_every_rendered_report_with_its_result(rendered):
     page = (out / "index.html").read_text()
     assert f'href="{REPORT}/{REPORT}.html"' in page and f'href="{REPORT}/{REPORT}.pdf"' in page
     assert html.escape(manifest["headline"]) in page
+    assert manifest["training_s"] > 0 and "<th>training</th><th>render</th>" in page  # issue 13: two times
     combined = json.loads((out / "manifest.json").read_text())
     assert [r["status"] for r in combined["reports"] if r["report"] == REPORT] == ["ok"]
 
@@ -542,6 +543,9 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     assert all(c["verdict"] != "pending" for c in metrics["claims"]), metrics["claims"]
     stand_in = load_params(report, "smoke").resolve_data()
     assert ("Stand-in dataset" in page) == (stand_in.name != load_params(report).data.name)
+    index = (out / "index.html").read_text()
+    row = index[index.index(f'href="{report}/{report}.html"'):]
+    assert ("stand-in data: " in row[:row.index("</tr>")]) == ("Stand-in dataset" in page)  # the index says so too
     assert_text_names_only_layers_the_models_have(report, page)
     assert_no_cache_jargon_before_the_appendix(page)
     assert "saddle" not in page  # issue 13: a point with a gradient norm of 0.5 is no saddle

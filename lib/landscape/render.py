@@ -435,7 +435,8 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
     files["figures"] = [f for fig in summary.get("figures", []) for f in fig["files"].values()]
     files["tables"] = [t["csv"] for t in summary.get("tables", [])]
     manifest.update({"status": STATUS_FAILED if error else STATUS_OK, "error": error,
-                     "headline": summary.get("headline"), "claims": summary.get("claims"),
+                     "headline": summary.get("headline"), "stand_in": summary.get("stand_in"),
+                     "training_s": summary.get("training_s"), "claims": summary.get("claims"),
                      "device": summary.get("device"), "files": files, "finished": _now(),
                      "runtime_s": round(time.perf_counter() - t0, 2)})
     write_json(manifest, out / MANIFEST_FILE)
@@ -530,6 +531,13 @@ def build_index(output_root: str | Path = OUTPUTS_DIR) -> Path:
     return index
 
 
+def _duration(seconds: float) -> str:
+    """A wall time as people read it: seconds under two minutes, else minutes, else hours."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def _index_html(entries: list[dict]) -> str:
     esc = html.escape
     rows = []
@@ -544,12 +552,16 @@ def _index_html(entries: list[dict]) -> str:
         commit = (m.get("git") or {}).get("commit")
         commit = (commit[:10] + ("+dirty" if (m.get("git") or {}).get("dirty") else "")) if commit else ""
         runtime = f"{m['runtime_s']:.0f} s" if m.get("runtime_s") is not None else ""
+        training = _duration(m["training_s"]) if m.get("training_s") is not None else ""
+        stand_in = (f'<div class="sub stand-in">stand-in data: {esc(m["stand_in"])}</div>'
+                    if m.get("stand_in") else "")
         rows.append(
             f'<tr class="status-{esc(str(m.get("status", "")).replace(" ", "-"))}">'
             f'<td>{link}<div class="sub">{esc(name)} · study {esc(str(m.get("study", "")))}</div></td>'
-            f'<td>{result}</td><td class="status">{esc(str(m.get("status", "")))}</td>'
+            f'<td>{result}{stand_in}</td><td class="status">{esc(str(m.get("status", "")))}</td>'
             f'<td>{esc(str(m.get("profile", "")))}</td><td>{" · ".join(others)}</td>'
-            f'<td class="num">{runtime}</td><td>{esc(str(m.get("device") or ""))}</td>'
+            f'<td class="num">{training}</td><td class="num">{runtime}</td>'
+            f'<td>{esc(str(m.get("device") or ""))}</td>'
             f'<td><code>{esc(commit)}</code><div class="sub">{esc(m.get("finished", ""))}</div></td></tr>')
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -572,9 +584,11 @@ a {{ color: #1f4e79; }}
 <body>
 <h1>Loss-landscape geometry: reports</h1>
 <p>Each report is a notebook executed with its params file (<code>make reports</code>); the one-line
-result is generated from the run's numbers. Generated {esc(_now())}.</p>
+result is generated from the run's numbers. Training: the wall time its runs took to train, summed over
+runs (when they were trained, possibly in an earlier render); render: this render's wall time, which
+reads trained runs and probe results from the caches. Generated {esc(_now())}.</p>
 <table>
-<thead><tr><th>report</th><th>result</th><th>status</th><th>profile</th><th>files</th><th>runtime</th>
+<thead><tr><th>report</th><th>result</th><th>status</th><th>profile</th><th>files</th><th>training</th><th>render</th>
 <th>device</th><th>commit</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}

@@ -83,6 +83,7 @@ def setup(report: ReportContext) -> None:
     assumptions; a banner when the data is a stand-in."""
     params, data, sink = report.params, report.data, report.sink
     if is_stand_in(data):
+        sink.index_facts(stand_in=f"{data.name} stands in for {params.data.name}")
         sink.banner(f"<b>Stand-in dataset: {data.name} replaces {params.data.name}.</b> {data.reason} The study's "
                     f"numbers in the reference columns were measured on {params.data.name}: they are not like-for-like "
                     "with this run, and differences to them say nothing about the study by themselves.")
@@ -106,6 +107,7 @@ def training(report: ReportContext) -> None:
     report.sink.save_csv(report.history, "history")
     report.sink.record("history", report.history)
     report.sink.record("status", report.status)
+    report.sink.index_facts(training_s=float(report.status["time_s"].sum()))
     report.sink.table(tables.runs_table(report.status), "runs",
                       "Runs, one per configuration and seed: status, epochs completed and training wall time.")
 
@@ -450,6 +452,9 @@ def synthesis_setup(report: SynthesisContext) -> None:
     """The studies whose runs are compared, and the shared measures with their settings."""
     sink = report.sink
     stand_ins = [w for w in report.work if is_stand_in(w.data)]
+    if stand_ins:
+        sink.index_facts(stand_in="; ".join(f"{w.params.report}: {w.data.name} stands in for {w.params.data.name}"
+                                            for w in stand_ins))
     for w in stand_ins:
         sink.banner(f"<b>Stand-in dataset in {w.params.report}: {w.data.name} replaces {w.params.data.name}.</b> "
                     "Its models are compared here as trained, on the stand-in.")
@@ -479,6 +484,8 @@ def synthesis_models(report: SynthesisContext) -> None:
     shared measures on each, then the models table and every rank correlation."""
     report.results = pipeline.run_many(report.work, engine_settings(device=report.device))
     report.models = synthesis_mod.model_table([(w.params, w.data, r) for w, r in zip(report.work, report.results)])
+    report.sink.index_facts(training_s=float(sum(row["time_s"] for r in report.results for run in r.runs.values()
+                                                 for row in run.history)))
     report.correlations = synthesis_mod.correlations(report.models)
     report.sink.save_csv(report.models, "models")
     report.sink.record("models", report.models)

@@ -114,6 +114,8 @@ class Report:
         self.tables: list[dict] = []
         self.claim_counts: dict[str, int] | None = None
         self._headline: str | None = None
+        self._stand_in: str | None = None  # for the index: which data stands in for the study's
+        self._training_s: float | None = None  # for the index: the runs' training wall time, summed
         self.started = now()
         self._t0 = time.perf_counter()
         stale = [self.dir / METRICS_FILE, self.dir / SUMMARY_FILE, *self.figures_dir.glob("*.png"),
@@ -268,6 +270,13 @@ class Report:
         _flat_columns(df).to_csv(path, index=False)
         return path
 
+    def index_facts(self, stand_in: str | None = None, training_s: float | None = None) -> None:
+        """What the index shows beside the headline: the stand-in data (in words) and the summed
+        training wall time of the report's runs (seconds, as they were trained: from the cache too)."""
+        self._stand_in = stand_in if stand_in is not None else self._stand_in
+        self._training_s = training_s if training_s is not None else self._training_s
+        self._save()
+
     def headline(self, text: str) -> None:
         """The one-line result of the report, shown in outputs/index.html (build it from numbers)."""
         self._headline = text
@@ -291,7 +300,8 @@ class Report:
     def _save(self) -> None:
         write_json({"report": self.params.report, "title": self.params.title, "profile": self.params.profile,
                     "params_digest": self.params.digest(), "notebook": self.notebook, "device": self.device,
-                    "headline": self._headline, "tables": self.tables, "figures": self.figures,
+                    "headline": self._headline, "stand_in": self._stand_in, "training_s": self._training_s,
+                    "tables": self.tables, "figures": self.figures,
                     "claims": self.claim_counts, "started": self.started, "updated": now(),
                     "elapsed_s": round(time.perf_counter() - self._t0, 3)}, self.dir / SUMMARY_FILE)
 
