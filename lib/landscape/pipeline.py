@@ -6,10 +6,11 @@ others to the engine as soon as the runs they need are trained, and writes what 
 cache (atomically; workers never write it): training checkpoints after every epoch, finished runs
 and probe frames. A run a trajectory probe needs snapshots of is trained again when the cache has
 it without them; the replay writes only the snapshots, noting whether it ended at the cached weights
-bit for bit, and the cached run stays what the graph uses. A diverged run is a result: the probes
-of its run are skipped with the reason, except trajectory probes. A
-job that raises is recorded as failed with its reason, and so are the jobs that need it; a job
-whose worker died is retried once (from its last checkpoint), then recorded as failed. The rest of
+bit for bit, and the cached run stays what the graph uses (a replay that fails leaves the run's
+other probes waiting on it skipped until a rerun). A diverged run is a result: the probes of its
+run are skipped with the reason, except trajectory probes. A job that raises is recorded as failed
+with its reason, and so are the jobs that need it; a job whose worker died is retried once (from
+its last checkpoint), then recorded as failed. The rest of
 the graph goes on. Ctrl-C stops the engine (killing its workers) and loses at most the jobs in
 flight; a rerun resumes from the cache.
 
