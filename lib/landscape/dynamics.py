@@ -160,16 +160,11 @@ def predictions(difficulty: pd.DataFrame, level: float = stats.LEVEL) -> pd.Data
     return pd.DataFrame(rows, columns=["predictor", "outcome", "scope", "estimate", "low", "high", "n"])
 
 
-def decided(row: pd.Series) -> bool:
-    """Whether an interval excludes 0."""
-    return bool(np.isfinite(row["low"]) and (row["low"] > 0 or row["high"] < 0))
-
-
 def prediction_answer(table: pd.DataFrame) -> str:
     """Which predictors rank the runs by which outcome, within a study of at least MIN_RUNS runs,
     with a 95% CI that excludes 0; "no" for the rest, in words."""
     within = table[(table["scope"] != "all") & (table["n"] >= MIN_RUNS)].dropna(subset=["estimate"])
-    found = within[within.apply(decided, axis=1)]
+    found = within[[stats.Interval.of_row(r).side() != 0 for _, r in within.iterrows()]]
     if within.empty:
         return f"No predictor could be compared with an outcome within a study of at least {MIN_RUNS} runs."
     if found.empty:

@@ -433,6 +433,11 @@ class SynthesisContext:
     trajectory: pd.DataFrame = field(default_factory=pd.DataFrame)
     predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
+    @property
+    def studies(self) -> list[tuple[ReportParams, pipeline.Results]]:
+        """(params, results) of each study, once :func:`synthesis_models` has run them."""
+        return [(w.params, r) for w, r in zip(self.work, self.results)]
+
 
 def begin_synthesis(params_file: str, profile: str, overrides: Mapping | None, output_dir: str | None, device: str,
                     notebook: str) -> SynthesisContext:
@@ -538,7 +543,7 @@ def synthesis_architecture(report: SynthesisContext) -> None:
     shown = report.effects.assign(
         factor=report.effects["factor"].map(synthesis_mod.EFFECT_FACTORS),
         measure=report.effects["measure"].map(lambda m: synthesis_mod.MEASURES[m].label),
-        ratio=[synthesis_mod._interval(r, lo, hi, ".2f") for r, lo, hi in
+        ratio=[synthesis_mod.interval_text(r, lo, hi, ".2f") for r, lo, hi in
                zip(report.effects["ratio"], report.effects["low"], report.effects["high"])]).drop(columns=["low", "high"])
     report.sink.table(shown.rename(columns={"factor": "switched on", "ratio": "on / off [95% CI]"}), "trait-effects",
                       "How each measure changes when BatchNorm or skip connections are switched on: the geometric mean "
@@ -549,8 +554,7 @@ def synthesis_architecture(report: SynthesisContext) -> None:
 
 def synthesis_trajectories(report: SynthesisContext) -> None:
     """λmax along training against the stability threshold, per traced study, and what it shows."""
-    studies = [(w.params, r) for w, r in zip(report.work, report.results)]
-    report.trajectory = dynamics.trajectory_table(studies)
+    report.trajectory = dynamics.trajectory_table(report.studies)
     cfg = report.params.trajectory
     if report.trajectory.empty:
         reasons = sorted({why for r in report.results if r.probes is not None
@@ -589,12 +593,12 @@ def synthesis_prediction(report: SynthesisContext) -> None:
     if report.trajectory.empty:
         report.sink.markdown("Without trajectories there is nothing to predict from.")
         return
-    difficulty = dynamics.difficulty_table(report.trajectory, [(w.params, r) for w, r in zip(report.work, report.results)])
+    difficulty = dynamics.difficulty_table(report.trajectory, report.studies)
     report.predictions = dynamics.predictions(difficulty)
     report.sink.save_csv(difficulty, "difficulty")
     report.sink.record("predictions", report.predictions)
     table = report.predictions.assign(
-        cell=report.predictions.apply(synthesis_mod._tau_cell, axis=1),
+        cell=report.predictions.apply(synthesis_mod.tau_cell, axis=1),
         predictor=report.predictions["predictor"].map(dynamics.PREDICTORS),
         outcome=report.predictions["outcome"].map(dynamics.OUTCOMES))
     report.sink.table(table.pivot(index=["predictor", "outcome"], columns="scope", values="cell").reset_index(),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import scipy.stats
@@ -60,6 +60,11 @@ class Interval:
         if self.high < threshold:
             return -1
         return 0
+
+    @staticmethod
+    def of_row(row: Mapping) -> "Interval":
+        """The interval of a table row with ``estimate``, ``low`` and ``high`` (and ``n`` if any)."""
+        return Interval(float(row["estimate"]), float(row["low"]), float(row["high"]), row.get("n", 0), LEVEL, "")
 
     def exp(self) -> "Interval":
         """The interval mapped through exp: from one on logs, a geometric mean (or a ratio of

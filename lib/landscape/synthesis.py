@@ -156,7 +156,7 @@ def correlations(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES)
 
 # ============================================================================ what the report shows
 
-def _tau_cell(row: pd.Series) -> str:
+def tau_cell(row: pd.Series) -> str:
     """"τ [low, high] (n)", or "τ (n)" without an interval, "—" without an estimate."""
     if not np.isfinite(row["estimate"]):
         return "—"
@@ -194,7 +194,7 @@ def tau_display(table: pd.DataFrame, target: str) -> pd.DataFrame:
         for _, row in found.iterrows():
             name = "overall τ" if row["kind"] == "overall" else ("Ψ (granulated)" if row["scope"] == "all"
                                                               else f"ψ {FACTORS[row['scope']]}")
-            cells[name] = _tau_cell(row)
+            cells[name] = tau_cell(row)
         rows.append(cells)
     columns = ["measure", "models", "overall τ", "Ψ (granulated)", *[f"ψ {label}" for label in FACTORS.values()]]
     return pd.DataFrame(rows).reindex(columns=columns).fillna("—")
@@ -203,7 +203,7 @@ def tau_display(table: pd.DataFrame, target: str) -> pd.DataFrame:
 def study_tau_display(table: pd.DataFrame, target: str) -> pd.DataFrame:
     """τ of each measure (rows) with ``target`` within each study (columns), all models."""
     part = table[(table["target"] == target) & (table["kind"] == "study") & (table["subset"] == "all")]
-    shown = part.assign(cell=part.apply(_tau_cell, axis=1), measure=part["measure"].map(lambda m: MEASURES[m].label))
+    shown = part.assign(cell=part.apply(tau_cell, axis=1), measure=part["measure"].map(lambda m: MEASURES[m].label))
     return shown.pivot(index="measure", columns="scope", values="cell").reindex(
         [MEASURES[m].label for m in dict.fromkeys(part["measure"])]).reset_index()
 
@@ -214,13 +214,18 @@ def ranking_rows(table: pd.DataFrame, target: str) -> pd.DataFrame:
     return part.assign(estimate_kind=part["kind"].map({"overall": "overall τ", "granulated": "granulated Ψ"}))
 
 
+def _decided(rows: pd.DataFrame, threshold: float = 0.0) -> int:
+    """How many rows' intervals (estimate, low, high) lie wholly on one side of ``threshold``."""
+    return sum(stats.Interval.of_row(r).side(threshold) != 0 for _, r in rows.iterrows())
+
+
 def headline(table: pd.DataFrame, target: str = "eval_gap") -> str:
     """One line for the index: the measure with the largest granulated Ψ with ``target`` (all
     models), and how many measures' overall τ has a 95% CI that excludes 0."""
     part = table[(table["target"] == target) & (table["subset"] == "all") & (table["scope"] == "all")]
     psi = part[part["kind"] == "granulated"].dropna(subset=["estimate"])
     overall = part[part["kind"] == "overall"]
-    decided = int(((overall["low"] > 0) | (overall["high"] < 0)).sum())
+    decided = _decided(overall)
     if psi.empty:
         return f"no measure could be compared within groups; {decided} of {len(overall)} overall τ exclude 0"
     best = psi.loc[psi["estimate"].idxmax()]
@@ -251,13 +256,13 @@ def trait_effects(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES
             if not logs:
                 continue
             found = (stats.bootstrap_ci(logs, np.mean, level=level) if len(logs) >= MIN_GROUPS
-                     else stats.Interval(float(np.mean(logs)), math.nan, math.nan, len(logs), level, "mean"))
-            rows.append({"factor": factor, "measure": measure, "ratio": math.exp(found.estimate),
-                         "low": math.exp(found.low), "high": math.exp(found.high), "groups": len(logs)})
+                     else stats.Interval(float(np.mean(logs)), math.nan, math.nan, len(logs), level, "mean")).exp()
+            rows.append({"factor": factor, "measure": measure, "ratio": found.estimate, "low": found.low,
+                         "high": found.high, "groups": len(logs)})
     return pd.DataFrame(rows, columns=["factor", "measure", "ratio", "low", "high", "groups"])
 
 
-def _interval(estimate: float, low: float, high: float, digits: str = "+.2f") -> str:
+def interval_text(estimate: float, low: float, high: float, digits: str = "+.2f") -> str:
     if not np.isfinite(low):
         return f"{estimate:{digits}} (no interval)"
     return f"{estimate:{digits}} [{low:{digits}}, {high:{digits}}]"
@@ -283,9 +288,8 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
     for measure in ("lambda_max", "asam", "noise_drop"):
         if measure in overall.index:
             row = overall.loc[measure]
-            verdict = ("excludes 0" if np.isfinite(row["low"]) and (row["low"] > 0 or row["high"] < 0)
-                       else "includes 0")
-            flat_words.append(f"{MEASURES[measure].label} τ {_interval(row['estimate'], row['low'], row['high'])} "
+            verdict = "excludes 0" if stats.Interval.of_row(row).side() != 0 else "includes 0"
+            flat_words.append(f"{MEASURES[measure].label} τ {interval_text(row['estimate'], row['low'], row['high'])} "
                               f"({verdict})")
     q1 = (dynamics.trajectory_observation(trajectory) + " " if not trajectory.empty else
           "No training trajectory was measured. ")
@@ -302,9 +306,9 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
                   "only if τ > 0 (sharper, larger gap)."))
     q2_parts = []
     for _, row in effects[effects["measure"].isin(["lambda_max", "asam", "slice_curvature"])].iterrows():
-        decided = np.isfinite(row["low"]) and (row["low"] > 1 or row["high"] < 1)
+        decided = stats.Interval.of_row({**row, "estimate": row["ratio"]}).side(1.0) != 0
         if np.isfinite(row["low"]):
-            size = f"by {_interval(row['ratio'], row['low'], row['high'], '.2f')} over {row['groups']} groups"
+            size = f"by {interval_text(row['ratio'], row['low'], row['high'], '.2f')} over {row['groups']} groups"
             size += "" if decided else " (inconclusive)"
         else:
             size = f"by {row['ratio']:.2f} over {row['groups']} groups (too few for an interval)"
@@ -320,7 +324,7 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
         q3 = "No measure could be compared within groups of models that differ in one factor only."
     else:
         best = decided_psi["estimate"].idxmax()
-        n_decided = int(((overall["low"] > 0) | (overall["high"] < 0)).sum())
+        n_decided = _decided(overall)
         q3 = (f"Over all models, {n_decided} of {len(overall)} measures have an overall τ with the generalization gap "
               f"whose 95% CI excludes 0. Within groups where one factor varies, the largest granulated Ψ is "
               f"{MEASURES[best].label}'s ({decided_psi.at[best, 'estimate']:+.2f}); Ψ near 0 means a measure's "

@@ -214,8 +214,8 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
     steps_per_epoch = math.ceil(train_x.shape[0] / cfg.batch_size)
     early = snapshot_steps(snapshots, steps_per_epoch) if snapshots is not None else {}
 
-    def keep(step: int, epoch: float) -> None:
-        kept.append({"epoch": epoch, "step": step, "model": _cpu(model.state_dict())})
+    def keep(step: int, epoch: float, state: dict | None = None) -> None:
+        kept.append({"epoch": epoch, "step": step, "model": state if state is not None else _cpu(model.state_dict())})
 
     def on_step(done: int) -> None:
         if done in early:
@@ -244,10 +244,11 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
                    "gap": acc - test.accuracy, "eval_gap": eval_acc - test.accuracy, "grad_norm": grad_norm,
                    "time_s": time.perf_counter() - start}
             history.append(row)
+            weights = _cpu(model.state_dict()) if snapshots is not None or on_checkpoint is not None else None
             if snapshots is not None:
-                keep(epoch * steps_per_epoch, float(epoch))
+                keep(epoch * steps_per_epoch, float(epoch), weights)  # not modified afterwards: shared is safe
             if on_checkpoint is not None:
-                checkpoint = {"model": _cpu(model.state_dict()), "optimizer": copy.deepcopy(optimizer.state_dict()),
+                checkpoint = {"model": weights, "optimizer": copy.deepcopy(optimizer.state_dict()),
                               "scheduler": scheduler.state_dict(), "rng": _rng_state(generator, dev),
                               "history": list(history)}  # a copy: training goes on after the call
                 on_checkpoint(checkpoint if snapshots is None else
