@@ -214,6 +214,16 @@ def test_a_trajectory_replays_a_cached_run_and_matches_lambda_max_of_its_saved_c
     assert pipeline.run(params, config=local, cache=tmp_path).jobs["computed"] == 0  # all cached now
 
 
+def test_training_alone_keeps_the_snapshots_a_trajectory_probe_will_ask_for():
+    params = trajectory_params({"early": [0.0, 0.5], "samples": 24})
+    trained = jobs.expand(params.run_specs(), params.probes, params.sets_spec(), "cpu", params.probe_targets(),
+                          with_probes=False)
+    assert [job.snapshots for job in trained.jobs.values()] == [(0.0, 0.5)]
+    plain = trajectory_params(None)
+    assert [job.snapshots for job in jobs.expand(plain.run_specs(), plain.probes, plain.sets_spec(), "cpu",
+                                                 plain.probe_targets(), with_probes=False).jobs.values()] == [None]
+
+
 def test_training_jobs_asking_for_snapshots_merge_into_one():
     spec = tiny_params().run_specs()["cnn_s1"]
     graph = jobs.Graph()
