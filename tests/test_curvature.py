@@ -247,6 +247,23 @@ def test_top_eigenpair_stops_on_its_residual_and_a_warm_start_saves_products():
     assert capped.num_hvps == 3 and capped.residuals[0] > 1e-12  # the cap holds; the residual says so
 
 
+def test_power_iteration_stops_on_its_residual_where_close_eigenvalues_fool_the_change_of_lambda():
+    spectrum = np.concatenate([np.linspace(0.0, 0.5, 38), [0.97, 1.0]])  # gap 3%
+    model, data = quadratic(spectrum, seed=2)
+    op = HessianOperator(model, data)
+    for tol in (1e-3, 1e-4):  # below the relative gap: a residual above it cannot tell 0.97 from 1
+        found = power_iteration(op, k=1, max_iter=5000, tol=tol, seed=0)
+        v, lam = found.eigenvectors[0].double(), float(found.eigenvalues[0])
+        assert found.residuals[0] == pytest.approx(float((model.a @ v - lam * v).norm()) / lam, rel=1e-6)
+        assert found.residuals[0] <= tol
+        assert lam == pytest.approx(1.0, rel=tol ** 2 / 0.03 + 1e-12)  # error ≲ tol²·λ²/gap
+    # the change-of-λ rule (PyHessian's) stops about 1% below λmax here at tol 1e-3
+    steps = power_iteration(op, k=1, max_iter=5000, tol=1e-3, seed=0).num_hvps
+    values = [float(power_iteration(op, k=1, max_iter=m, tol=None, seed=0).eigenvalues[0]) for m in range(2, steps)]
+    stop = next(i for i in range(1, len(values)) if abs(values[i] - values[i - 1]) <= 1e-3 * abs(values[i]))
+    assert 1.0 - values[stop] > 2e-3
+
+
 def test_smallest_ritz_value_bounds_lambda_min_from_above():
     spectrum = np.concatenate([[-0.8, -0.05], np.linspace(0.1, 5.0, 38)])
     model, data = quadratic(spectrum, seed=3)

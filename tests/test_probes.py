@@ -65,9 +65,11 @@ def test_sharpness_and_gradient_probes_match_the_direct_calls(sets):
     params = load_params("batchnorm", "smoke", {"probes": {"gradient": {}}})
     model = tiny_model(1)
     sam = compute("sharpness", [model], sets, params).set_index("kind")
-    direct = probes.sharpness.epsilon_sharpness(model, sets.train, params.probes.sharpness.rho,
-                                                steps=params.probes.sharpness.ascent_steps, chunk_size=16)
+    cfg = params.probes.sharpness
+    direct = probes.sharpness.epsilon_sharpness(model, sets.train, cfg.rho, tol=cfg.ascent_tol,
+                                                max_steps=cfg.max_ascent_steps, chunk_size=16)
     assert sam.loc["sam", "sharpness"] == direct.sharpness and sam.loc["sam", "first_order"] == direct.first_order
+    assert (sam.loc["sam", "steps"], sam.loc["sam", "converged"]) == (direct.steps, direct.converged)
     assert sam.loc["sam", "sharpness"] >= sam.loc["sam", "first_order"] > 0
     assert sam.loc["asam", "rho"] == params.probes.sharpness.adaptive_rho
     grads = compute("gradient", [model], sets, params).set_index("split")
@@ -156,10 +158,11 @@ def test_measures_agree_with_the_dense_hessian_and_the_direct_calls():
     bends = [float(d @ dense @ d) for d in (probes.directions.normalized_direction(model, i) for i in range(3))]
     assert row["slice_curvature"] == pytest.approx(np.mean(bends), rel=1e-9)
     assert row["slice_curvature_sd"] == pytest.approx(np.std(bends, ddof=1), rel=1e-9)
-    sam = probes.sharpness.epsilon_sharpness(model, train, cfg.rho, steps=cfg.ascent_steps, chunk_size=16)
-    asam = probes.sharpness.epsilon_sharpness(model, train, cfg.adaptive_rho, steps=cfg.ascent_steps, adaptive=True,
-                                              chunk_size=16)
+    ascent = {"tol": cfg.ascent_tol, "max_steps": cfg.max_ascent_steps, "chunk_size": 16}
+    sam = probes.sharpness.epsilon_sharpness(model, train, cfg.rho, **ascent)
+    asam = probes.sharpness.epsilon_sharpness(model, train, cfg.adaptive_rho, adaptive=True, **ascent)
     assert (row["sam"], row["asam"]) == (sam.sharpness, asam.sharpness)
+    assert (row["sam_steps"], row["asam_converged"]) == (sam.steps, asam.converged)
     draws = probes.sharpness.noise_draws(model, train, [cfg.noise_sigma], scale="relative", num_draws=2, chunk_size=16)
     assert row["noise_drop"] == pytest.approx(draws["base_accuracy"].iloc[0] - draws["accuracy"].mean())
     assert row["grad_norm"] == probes.sharpness.gradient_norm(model, train, chunk_size=16).norm

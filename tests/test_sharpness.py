@@ -30,8 +30,9 @@ def test_sam_sharpness_of_a_quadratic_is_half_rho_squared_lambda_max():
     model, data = quadratic(SPECTRUM)
     before = state_bits(model)
     rho = 0.1
-    result = epsilon_sharpness(model, data, rho=rho, steps=10)
-    assert result.sharpness == pytest.approx(0.5 * rho ** 2 * 4.0, rel=1e-3)
+    result = epsilon_sharpness(model, data, rho=rho, tol=1e-6)
+    assert result.sharpness == pytest.approx(0.5 * rho ** 2 * 4.0, rel=1e-4)
+    assert result.converged and 1 <= result.steps < 50
     assert result.delta_norm == pytest.approx(rho, rel=1e-9)
     assert result.first_order <= result.sharpness
     assert result.base_loss == pytest.approx(math.log(2), rel=1e-12)
@@ -48,9 +49,10 @@ def test_sam_first_order_step_follows_the_gradient():
     g = a @ theta
     unit = g / g.norm()
     expected = rho * float(g.norm()) + 0.5 * rho ** 2 * float(unit @ a @ unit)
-    result = epsilon_sharpness(model, data, rho=rho, steps=0)
+    result = epsilon_sharpness(model, data, rho=rho, max_steps=0)
     assert result.first_order == pytest.approx(expected, rel=1e-9)
-    assert epsilon_sharpness(model, data, rho=rho, steps=5).sharpness >= result.first_order
+    assert result.steps == 0 and not result.converged
+    assert epsilon_sharpness(model, data, rho=rho, max_steps=5).sharpness >= result.first_order
 
 
 def test_sam_first_order_step_on_a_network():
@@ -58,7 +60,7 @@ def test_sam_first_order_step_on_a_network():
     model, data = bn_net(), net_data()
     before = state_bits(model)
     rho = 0.05
-    result = epsilon_sharpness(model, data, rho=rho, steps=2, mode="train", chunk_size=25)
+    result = epsilon_sharpness(model, data, rho=rho, max_steps=2, mode="train", chunk_size=25)
     with model_mode(model, "train"):
         loss = sum(F.cross_entropy(model(data[0][s:s + 25]), data[1][s:s + 25], reduction="sum")
                    for s in range(0, 60, 25)) / 60
@@ -78,9 +80,21 @@ def test_asam_sharpness_of_a_quadratic():
     eta, rho = 0.01, 0.05
     t = torch.diag(center.abs() + eta)
     expected = 0.5 * rho ** 2 * float(torch.linalg.eigvalsh(t @ model.a @ t).max())
-    result = epsilon_sharpness(model, data, rho=rho, steps=20, adaptive=True, eta=eta)
-    assert result.sharpness == pytest.approx(expected, rel=1e-3)
+    result = epsilon_sharpness(model, data, rho=rho, tol=1e-6, adaptive=True, eta=eta)
+    assert result.sharpness == pytest.approx(expected, rel=1e-4) and result.converged
     assert result.adaptive and result.eta == eta
+
+
+def test_the_ascent_runs_until_the_value_settles_and_a_fixed_few_steps_stop_short():
+    """Slow ascent (half-ρ steps, a spectrum whose top eigenvalues are close): 5 steps fall short
+    of ½ρ²λmax by percents, the tolerance rule gets it; the cap holds and says it stopped there."""
+    model, data = quadratic([1.0, 0.95, 0.9, 0.5, 0.2, 0.1])
+    rho, exact = 0.1, 0.5 * 0.1 ** 2 * 1.0
+    five = epsilon_sharpness(model, data, rho=rho, tol=1e-12, max_steps=5, step_size=0.5)
+    assert five.steps == 5 and not five.converged and five.sharpness < 0.99 * exact
+    settled = epsilon_sharpness(model, data, rho=rho, tol=1e-7, max_steps=5000, step_size=0.5)
+    assert settled.converged and 5 < settled.steps < 5000 and settled.tol == 1e-7 and settled.max_steps == 5000
+    assert settled.sharpness == pytest.approx(exact, rel=1e-4)
 
 
 def test_gradient_norm():

@@ -226,9 +226,11 @@ def power_iteration(op: HessianOperator, k: int = 1, max_iter: int = 100, tol: f
     """k dominant (largest |λ|) eigenpairs by power iteration with deflation (PyHessian's method).
 
     Each eigenpair starts from N(0, I) (seeded), is kept orthogonal to the ones found before,
-    and stops when the Rayleigh quotient changes by less than ``tol`` relative, or after
-    ``max_iter`` products (``tol=None``: always ``max_iter``). The residual is that of the
-    returned vector, from its own product (no extra cost).
+    and stops when its residual ‖Hv − λv‖ ≤ ``tol``·|λ| (λ = vᵀHv, from the product the step
+    takes anyway), or after ``max_iter`` products (``tol=None``: always ``max_iter``). PyHessian
+    stops when λ changes by less than tol relative instead, which with close eigenvalues stops
+    while λ is still 0.2–0.9% off at tol 1e-3; on the residual the error of λ is about
+    tol²·λ²/gap.
     """
     if k < 1 or max_iter < 1:
         raise ValueError(f"k and max_iter must be >= 1, got k={k}, max_iter={max_iter}")
@@ -238,7 +240,6 @@ def power_iteration(op: HessianOperator, k: int = 1, max_iter: int = 100, tol: f
     values, residuals = [], []
     for _ in range(k):
         start_vector = torch.randn(op.dim, generator=generator, dtype=op.dtype).to(op.device)
-        previous = None
         for _ in range(max_iter):
             v = start_vector
             for u in found:
@@ -246,14 +247,13 @@ def power_iteration(op: HessianOperator, k: int = 1, max_iter: int = 100, tol: f
             v = v / v.norm()
             hv = op.matvec(v)
             eigenvalue = float(v.double() @ hv.double())
-            if previous is not None and tol is not None and abs(eigenvalue - previous) <= tol * abs(eigenvalue):
+            residual = _residual(op, v, hv, eigenvalue)
+            if (tol is not None and residual <= tol) or hv.norm() == 0:
                 break
-            if hv.norm() == 0:
-                break
-            previous, start_vector = eigenvalue, hv
+            start_vector = hv
         found.append(v)
         values.append(eigenvalue)
-        residuals.append(_residual(op, v, hv, eigenvalue))
+        residuals.append(residual)
     return EigenResult(np.array(values), torch.stack(found), np.array(residuals), op.num_hvps - first,
                        "power", op.mode, op.n)
 

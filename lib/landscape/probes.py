@@ -278,26 +278,29 @@ def flatness(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: FlatnessPa
 
 class SharpnessParams(ProbeSettings):
     """ε-sharpness on the train probe set: SAM (Euclidean ball, radius ``rho``) and ASAM
-    (adaptive ball, radius ``adaptive_rho``), each after ``ascent_steps`` projected ascent steps."""
+    (adaptive ball, radius ``adaptive_rho``), each ascending until a step changes the value by at
+    most ``ascent_tol`` relative, or ``max_ascent_steps`` steps."""
 
     rho: float = Field(gt=0)
-    ascent_steps: int = Field(default=5, ge=0)
+    ascent_tol: float = Field(default=1e-3, gt=0)
+    max_ascent_steps: int = Field(default=50, ge=0)
     adaptive_rho: float = Field(default=0.5, gt=0)
 
 
 def epsilon_sharpness(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: SharpnessParams) -> pd.DataFrame:
     """SAM and ASAM ε-sharpness on the train probe set: one row per kind (``sam``: Euclidean ball
     of radius ``rho``; ``asam``: adaptive ball of radius ``adaptive_rho``) with columns kind, rho,
-    sharpness (after the ascent, nats), first_order (SAM's single step), base_loss, steps,
-    delta_norm (‖δ‖₂ of the maximizer), mode, n."""
+    sharpness (after the ascent, nats), first_order (SAM's single step), base_loss, steps (ascent
+    steps taken), converged (False: stopped at ``max_ascent_steps``), delta_norm (‖δ‖₂ of the
+    maximizer), mode, n."""
     model, = models
     rows = []
     for kind, rho, adaptive in (("sam", cfg.rho, False), ("asam", cfg.adaptive_rho, True)):
-        found = sharpness.epsilon_sharpness(model, sets.train, rho, steps=cfg.ascent_steps, adaptive=adaptive,
-                                            mode=sets.mode, chunk_size=sets.chunk_size)
+        found = sharpness.epsilon_sharpness(model, sets.train, rho, tol=cfg.ascent_tol, max_steps=cfg.max_ascent_steps,
+                                            adaptive=adaptive, mode=sets.mode, chunk_size=sets.chunk_size)
         rows.append({"kind": kind, "rho": rho, "sharpness": found.sharpness, "first_order": found.first_order,
-                     "base_loss": found.base_loss, "steps": found.steps, "delta_norm": found.delta_norm,
-                     "mode": found.mode, "n": found.n})
+                     "base_loss": found.base_loss, "steps": found.steps, "converged": found.converged,
+                     "delta_norm": found.delta_norm, "mode": found.mode, "n": found.n})
     return pd.DataFrame(rows)
 
 
@@ -323,7 +326,8 @@ class MeasuresParams(ProbeSettings):
     synthesis report correlates with generalization): λmax (Lanczos, tolerance ``tol``), the
     smallest Ritz value of ``ritz_steps`` Lanczos steps, the Hutchinson trace (``trace_samples``
     Rademacher vectors), the curvature of ``slice_directions`` filter-normalized 1-D slices, SAM
-    and ASAM ε-sharpness (radii ``rho`` and ``adaptive_rho``, ``ascent_steps``), the accuracy
+    and ASAM ε-sharpness (radii ``rho`` and ``adaptive_rho``, ascent to ``ascent_tol``, at most
+    ``max_ascent_steps``), the accuracy
     drop under relative weight noise ``noise_sigma`` (``noise_draws`` draws) and the gradient
     norm. All on the train probe set: a generalization measure does not look at test data."""
 
@@ -333,7 +337,8 @@ class MeasuresParams(ProbeSettings):
     slice_directions: int = Field(default=5, gt=0)
     rho: float = Field(default=0.05, gt=0)
     adaptive_rho: float = Field(default=0.5, gt=0)
-    ascent_steps: int = Field(default=5, ge=0)
+    ascent_tol: float = Field(default=1e-3, gt=0)
+    max_ascent_steps: int = Field(default=50, ge=0)
     noise_sigma: float = Field(default=0.05, gt=0)
     noise_draws: int = Field(default=5, gt=0)
     seed: int = 0
@@ -347,7 +352,8 @@ def measures(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: MeasuresPa
     lambda_ratio = λmax / |lambda_min_ritz| (a lower bound on λmax/|λmin| where λmin < 0);
     trace, trace_stderr (Hutchinson); slice_curvature, slice_curvature_sd (mean and std over
     directions of dᵀHd, d filter-normalized with zero bias and BatchNorm entries: the second
-    derivative of a Li et al. slice at α = 0); sam, asam (ε-sharpness after the ascent, nats);
+    derivative of a Li et al. slice at α = 0); sam, asam (ε-sharpness after the ascent, nats), with
+    sam_steps, asam_steps (ascent steps taken) and sam_converged, asam_converged;
     noise_drop (accuracy at θ − mean accuracy at θ + δ, relative noise, over draws); grad_norm;
     loss, accuracy (at θ); num_hvps, mode, n. A Hessian that Lanczos cannot handle (a collapsed
     network) gives NaN curvature columns."""
@@ -370,13 +376,14 @@ def measures(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: MeasuresPa
                                                      "trace_stderr", "slice_curvature", "slice_curvature_sd")}
         hessian_numbers["negative_curvature"] = False
     op.release()
-    sam, asam = (sharpness.epsilon_sharpness(model, sets.train, rho, steps=cfg.ascent_steps, adaptive=adaptive,
-                                             mode=sets.mode, chunk_size=sets.chunk_size)
+    sam, asam = (sharpness.epsilon_sharpness(model, sets.train, rho, tol=cfg.ascent_tol, max_steps=cfg.max_ascent_steps,
+                                             adaptive=adaptive, mode=sets.mode, chunk_size=sets.chunk_size)
                  for rho, adaptive in ((cfg.rho, False), (cfg.adaptive_rho, True)))
     draws = sharpness.noise_draws(model, sets.train, [cfg.noise_sigma], scale="relative", num_draws=cfg.noise_draws,
                                   seed=cfg.seed, mode=sets.mode, chunk_size=sets.chunk_size)
     grad = sharpness.gradient_norm(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
-    return pd.DataFrame([{**hessian_numbers, "sam": sam.sharpness, "asam": asam.sharpness,
+    return pd.DataFrame([{**hessian_numbers, "sam": sam.sharpness, "asam": asam.sharpness, "sam_steps": sam.steps,
+                          "asam_steps": asam.steps, "sam_converged": sam.converged, "asam_converged": asam.converged,
                           "noise_drop": float(draws["base_accuracy"].iloc[0] - draws["accuracy"].mean()),
                           "grad_norm": grad.norm, "loss": grad.loss, "accuracy": float(draws["base_accuracy"].iloc[0]),
                           "num_hvps": op.num_hvps, "mode": sets.mode, "n": op.n}])

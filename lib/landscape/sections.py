@@ -285,9 +285,11 @@ def sharpness(report: ReportContext) -> None:
     sink, frame = report.sink, report.frame("sharpness")
     if frame is None:
         return
+    cfg = report.params.probes.sharpness
     sink.table(tables.sharpness_table(report.params, frame), "sharpness",
-               "ε-sharpness on the train probe set (nats), mean ± 95% CI over seeds: SAM after the projected ascent "
-               "(ours) and at its first-order step, the study's published value beside the study-seed run, and ASAM.")
+               "ε-sharpness on the train probe set (nats), mean ± 95% CI over seeds: SAM after the ascent (ours: "
+               f"{tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}; steps taken over runs and both balls) "
+               "and at its first-order step, the study's published value beside the study-seed run, and ASAM.")
     sink.figure(plotting.sharpness_bars(frame, report.published("sam_sharpness"), labels=report.labels),
                 "sam-sharpness", "SAM sharpness per configuration, each seed a dot, the mean as a line with its 95% CI: "
                 "after the ascent (ours), first-order step"
@@ -473,8 +475,8 @@ def synthesis_setup(report: SynthesisContext) -> None:
                 "trace": f"Hutchinson, {cfg.trace_samples} Rademacher vectors",
                 "lambda_ratio": f"λ̃min: the smallest Ritz value of {cfg.ritz_steps} Lanczos steps (≥ λmin)",
                 "slice_curvature": f"mean over {cfg.slice_directions} filter-normalized directions",
-                "sam": f"radius ρ = {cfg.rho:g}, {cfg.ascent_steps} projected ascent steps",
-                "asam": f"radius ρ = {cfg.adaptive_rho:g}, {cfg.ascent_steps} projected ascent steps",
+                "sam": f"radius ρ = {cfg.rho:g}, {tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}",
+                "asam": f"radius ρ = {cfg.adaptive_rho:g}, {tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}",
                 "noise_drop": f"relative noise σ = {cfg.noise_sigma:g} per tensor, {cfg.noise_draws} draws",
                 "grad_norm": "full probe-set gradient"}
     sink.table(pd.DataFrame([{"measure": m.label, "what it is": m.meaning, "settings": settings[name],
@@ -501,6 +503,10 @@ def synthesis_models(report: SynthesisContext) -> None:
     report.sink.table(synthesis_mod.measures_display(report.models), "model-measures",
                       "Every measure of every model (— where a run was not probed: it diverged or failed); λmin < 0: "
                       "the smallest Ritz value proves negative curvature.")
+    models = report.models
+    report.sink.markdown("ε-sharpness ascent steps taken: SAM " + tables.ascent_cell(models["sam_steps"],
+                                                                                   models["sam_converged"])
+                         + ", ASAM " + tables.ascent_cell(models["asam_steps"], models["asam_converged"]) + ".")
 
 
 def synthesis_correlations(report: SynthesisContext) -> None:

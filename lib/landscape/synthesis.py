@@ -5,8 +5,8 @@ The models table (:func:`model_table`) has one row per trained run: its study (r
 ``source``: the source study's number), configuration, architecture traits (``models.traits``: family, BatchNorm, skip, dropout),
 dataset, seed and replicate index (0 for a configuration's first seed), outcome, the final
 test error and evaluation-mode generalization gap (``eval_gap``: train probe set accuracy −
-test accuracy, same weights, same mode), and the measures of ``probes.measures`` (NaN for a run
-that was not probed, e.g. a diverged one).
+test accuracy, same weights, same mode), and the measures of ``probes.measures`` with the
+columns of ``PROCEDURE`` (NaN for a run that was not probed, e.g. a diverged one).
 
 Rank correlations are Kendall's τ-b of a measure against a generalization target (``TARGETS``),
 signed so that τ > 0 means "larger measure, worse generalization":
@@ -62,6 +62,9 @@ FACTORS = {"seed": "seed only", "batchnorm": "BatchNorm on/off", "skip": "skip o
            "family": "architecture family"}
 
 
+PROCEDURE = ("negative_curvature", "sam_steps", "asam_steps", "sam_converged", "asam_converged")  # measures columns kept
+
+
 def model_table(studies: Sequence[tuple[ReportParams, DataSource, object]]) -> pd.DataFrame:
     """One row per trained run of every study (``(params, data, pipeline.Results)`` each, the
     results holding the ``measures`` probe); see the module docstring for the columns."""
@@ -79,7 +82,7 @@ def model_table(studies: Sequence[tuple[ReportParams, DataSource, object]]) -> p
                    "seed": run.seed, "replicate": order[run_id], "outcome": run.outcome,
                    "test_error": 1 - final["test_acc"] if final and run.status == "completed" else math.nan,
                    "eval_gap": final.get("eval_gap", math.nan) if final and run.status == "completed" else math.nan}
-            for name in [*MEASURES, "negative_curvature"]:
+            for name in [*MEASURES, *PROCEDURE]:
                 row[name] = measured.at[run_id, name] if run_id in measured.index else math.nan
             rows.append(row)
     return pd.DataFrame(rows)

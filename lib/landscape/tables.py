@@ -147,6 +147,22 @@ def ci_cell(values: Sequence[float], digits: int = 4) -> str:
     return f"{found.estimate:.{digits}f} ± {found.half_width:.{digits}f}"
 
 
+def ascent_words(tol: float, max_steps: int) -> str:
+    """How an ε-sharpness ascent stops, in words."""
+    return f"projected ascent until a step changes the value by at most {tol:g} relative (at most {max_steps} steps)"
+
+
+def ascent_cell(steps: Sequence[int], converged: Sequence[bool]) -> str:
+    """The ascent steps taken, as a range over runs, and how many stopped at the cap."""
+    steps = np.asarray(steps, dtype=float)
+    taken = ~np.isnan(steps)  # runs that were not probed have NaN in both
+    steps, capped = steps[taken], sum(not bool(c) for c in np.asarray(converged, dtype=object)[taken])
+    if not len(steps):
+        return "—"
+    low, high = int(steps.min()), int(steps.max())
+    return (f"{low}" if low == high else f"{low}–{high}") + (f" ({capped} at the cap)" if capped else "")
+
+
 def configs_in(params: ReportParams, frame: pd.DataFrame) -> list[str]:
     """The configurations present in ``frame``, in params order."""
     present = set(frame["config"]) if "config" in frame else set()
@@ -557,7 +573,7 @@ def sharpness_table(params: ReportParams, sharpness: pd.DataFrame) -> pd.DataFra
                "SAM, study seed": float(seed.iloc[0]) if len(seed) else np.nan}
         if len(asam):
             row.update({"ρ (ASAM)": asam["rho"].iloc[0], "ASAM, ascent": ci_cell(asam["sharpness"], 4)})
-        row.update({"L(θ)": ci_cell(sam["base_loss"], 4), "ascent steps": int(sam["steps"].iloc[0]),
+        row.update({"L(θ)": ci_cell(sam["base_loss"], 4), "ascent steps": ascent_cell(mine["steps"], mine["converged"]),
                     "n": int(sam["n"].iloc[0])})
         rows.append(row)
     return pd.DataFrame(rows)
