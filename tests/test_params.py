@@ -95,6 +95,9 @@ def test_wrong_values_name_the_allowed_values():
         load_params("batchnorm", overrides={"replicates": 1})
     with pytest.raises(ParamsError, match="give seed .* or seeds .*, not both"):
         load_params("batchnorm", overrides={"runs": [{"id": "x", "label": "x", "model": "mlp", "seed": 1, "seeds": [1, 2]}]})
+    with pytest.raises(ParamsError, match=r"probes\.surface2d: .*grid of 10 points on \[-1, 1\] misses α = 0"):
+        load_params("resnet20_ablation", overrides={"probes": {"surface2d": {"points": 10}}})
+    assert load_params("resnet20_ablation", overrides={"probes": {"surface2d": {"alpha_min": -0.5, "points": 4}}})
     with pytest.raises(ParamsError, match="unknown profile 'fast'; allowed: \\['full', 'smoke'\\]"):
         load_params("batchnorm", "fast")
     with pytest.raises(ParamsError, match="no report named .no_such_report.; available reports"):

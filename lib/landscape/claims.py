@@ -240,7 +240,7 @@ def converges_faster(history: pd.DataFrame, faster: str, slower: str) -> tuple[s
             seeds = history[history["config"] == c].sort_values("epoch").groupby("seed")
             reach[c] = [e if e is not None else epochs + 1 for e in
                         (_epochs_to_reach(rows, threshold) for _, rows in seeds)]
-        parts.append(_difference(f"epochs to reach val acc {threshold:.4f} (the lower mean final one)", slower,
+        parts.append(_difference(f"epochs to reach val acc {stats.number_text(threshold)} (the lower mean final one)", slower,
                                  faster, reach[slower], reach[faster], digits=3))
     return conclude(parts)
 
@@ -299,8 +299,8 @@ def does_not_learn(history: pd.DataFrame, runs: list, num_classes: int = 10, acc
         inside = (acc.defined and loss.defined and chance - acc_tolerance <= acc.low and acc.high <= chance + acc_tolerance
                   and uniform - loss_tolerance <= loss.low and loss.high <= uniform + loss_tolerance)
         verdict = SUPPORTED if inside else CONTRADICTED if acc.side(chance + acc_tolerance) == 1 else INCONCLUSIVE
-        parts.append((verdict, f"{config}: final val acc {acc.text(4)} (chance {chance:.4f} ± {acc_tolerance:g}), val "
-                               f"loss {loss.text(4)} (ln {num_classes} = {uniform:.4f} ± {loss_tolerance:g}), n = {acc.n}"))
+        parts.append((verdict, f"{config}: final val acc {acc.text(4)} (chance {stats.number_text(chance)} ± {acc_tolerance:g}), val "
+                               f"loss {loss.text(4)} (ln {num_classes} = {stats.number_text(uniform)} ± {loss_tolerance:g}), n = {acc.n}"))
     return conclude(parts)
 
 
@@ -349,7 +349,7 @@ def main_effect_larger(history: pd.DataFrame, runs: pd.DataFrame, larger: list, 
             f"{', '.join(f'{c} {m}' for c, m in means.items())}")
     diverged = sum(d for _, d in scored.values())
     if diverged:
-        text += f". {diverged} diverged seed{'s' if diverged > 1 else ''} scored as chance ({chance:.4f})"
+        text += f". {diverged} diverged seed{'s' if diverged > 1 else ''} scored as chance ({stats.number_text(chance)})"
         without = {c: _scored(history, runs, c, None)[0] for c in configs}
         if all(len(v) >= 2 for v in without.values()):
             alt, alt_found, _ = decide(None)

@@ -85,7 +85,7 @@ def _published_beside_ours(params: ReportParams, frame: pd.DataFrame | None, key
         parts = [f"published {value:g}"]
         if len(seed):
             parts.append(f"the study's method on our study-seed run {float(seed.iloc[0]):.4g}")
-        parts.append(f"ours {tables.ci_cell(mine, 4)} over {len(mine)} seeds")
+        parts.append(f"ours {tables.ci_cell(mine)} over {len(mine)} seeds")
         out.append(f"{name} of {tables.config_labels(params)[config]}: " + "; ".join(parts) + ".")
     return out
 

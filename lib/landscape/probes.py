@@ -349,7 +349,7 @@ def measures(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: MeasuresPa
 
     lambda_max; lambda_min_ritz (the smallest Ritz value of ``ritz_steps`` Lanczos steps, an upper
     bound on λmin: below −tol·λmax it proves negative curvature, ``negative_curvature``);
-    lambda_ratio = λmax / |lambda_min_ritz| (a lower bound on λmax/|λmin| where λmin < 0);
+    lambda_ratio = λmax / |lambda_min_ritz| (an upper bound on λmax/|λmin| where λmin < 0);
     trace, trace_stderr (Hutchinson); slice_curvature, slice_curvature_sd (mean and std over
     directions of dᵀHd, d filter-normalized with zero bias and BatchNorm entries: the second
     derivative of a Li et al. slice at α = 0); sam, asam (ε-sharpness after the ascent, nats), with
@@ -456,7 +456,8 @@ def trajectory(snapshots: Sequence[Snapshot], sets: ProbeSets, cfg: TrajectoryPa
 # ============================================================================ slices and surfaces
 
 class SliceParams(ProbeSettings):
-    """Grid α in [alpha_min, alpha_max] (``points`` values). Directions: always filter-normalized
+    """Grid α in [alpha_min, alpha_max] (``points`` values, evenly spaced, one of them α = 0: the
+    trained point is on every grid). Directions: always filter-normalized
     (ours); ``direction`` other than ``filter`` adds the study's kind beside it: ``random``
     (unnormalized N(0, I)) or ``unit`` (unit Euclidean norm over all parameters)."""
 
@@ -470,6 +471,10 @@ class SliceParams(ProbeSettings):
     def _ordered(self) -> "SliceParams":
         if self.alpha_min >= self.alpha_max:
             raise ValueError(f"alpha_min ({self.alpha_min}) must be below alpha_max ({self.alpha_max})")
+        steps_to_zero = -self.alpha_min * (self.points - 1) / (self.alpha_max - self.alpha_min)
+        if not (self.alpha_min <= 0 <= self.alpha_max and abs(steps_to_zero - round(steps_to_zero)) < 1e-9):
+            raise ValueError(f"the grid of {self.points} points on [{self.alpha_min:g}, {self.alpha_max:g}] misses α = 0, "
+                             "the trained point (on a symmetric range, use an odd number of points)")
         return self
 
 

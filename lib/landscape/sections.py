@@ -242,8 +242,9 @@ def hessian(report: ReportContext) -> None:
     cfg, study_kappa = report.params.probes.hessian, report.reference("condition_number")
     extra = []
     if cfg.lambda_min:
-        extra.append("how many seeds have negative curvature, the condition number where defined"
-                     + (" beside the study's published one" if study_kappa else ""))
+        extra.append("λmax/|λmin| with the number of seeds whose λmin < 0 (there the condition number λmax/λmin is "
+                     "undefined; ≤: λmin only bounded from above by a Ritz value)"
+                     + (", the study's published condition number" if study_kappa else ""))
     if cfg.trace_samples >= 2:
         extra.append("the Hutchinson trace (ours)")
     studied = report.reference("lambda_max") is not None
@@ -374,12 +375,13 @@ def interpolation(report: ReportContext) -> None:
 
 
 def summary(report: ReportContext) -> None:
-    """Study 004's summary tables in one: val accuracy, λmax, condition number, loss spread."""
+    """Study 004's summary tables in one: val accuracy, λmax, λmax/|λmin|, loss spread."""
     found, coarse = report.results.probes, report.params.probes.loss_range
     report.sink.table(tables.ablation_summary_table(report.params, report.status, report.history, found.hessian,
                                                     found.surface2d, found.loss_range), "summary",
                       "The study's summary tables, study vs this report's seeds: val accuracy and λmax (mean ± 95% CI "
-                      "over seeds), condition number, train-loss spread over the grid (the study-seed run's drawn "
+                      "over seeds), the study's condition number beside our λmax/|λmin| (with the seeds whose λmin "
+                      "< 0, where a condition number is undefined), train-loss spread over the grid (the study-seed run's drawn "
                       "surface, and over the seeds probed"
                       + (f", on a coarser {coarse.points} × {coarse.points} grid of the same plane"
                          if found.loss_range is not None else "") + ") and outcomes.")

@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import claims as claims_mod
+from . import claims as claims_mod, stats
 from .data import REPO_ROOT
 from .params import ReportParams
 
@@ -83,13 +83,15 @@ def _flat_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def default_format(column: Any, series: pd.Series) -> Callable[[Any], str] | str | None:
-    """Table number format: 4 decimals for floats, a sign on differences (columns named Δ or
-    starting with it), thousands separators for integers of 10,000 and more."""
+    """Table number format: floats to 4 significant digits (``stats.number_text``: "13" for 13.0,
+    no "−0"), integers with thousands separators from 10,000 on; a sign on differences (columns
+    named Δ or starting with it)."""
     name = column[-1] if isinstance(column, tuple) else column
+    signed = str(name).startswith("Δ")
     if pd.api.types.is_float_dtype(series):
-        return "{:+.4f}" if str(name).startswith("Δ") else "{:.4f}"
+        return lambda x: stats.number_text(x, signed=signed)
     if pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        sign = "+" if str(name).startswith("Δ") else ""
+        sign = "+" if signed else ""
         largest = series.abs().max()
         return f"{{:{sign},}}" if pd.notna(largest) and largest >= 10000 else f"{{:{sign}d}}"
     return None

@@ -81,6 +81,47 @@ class Interval:
         return f"{self.estimate:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
 
 
+def number_text(x: float, digits: int = 4, signed: bool = False) -> str:
+    """``x`` to ``digits`` significant digits in plain notation (scientific below 1e-3 and from
+    1e6 on), trailing zeros dropped (13.0 → "13", 0.0500 → "0.05"), thousands separated from
+    10,000 on, never "−0"; "—" for nan. ``signed``: a "+" on positive values (differences)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    x = float(x)
+    if math.isinf(x):
+        return ("+" if signed and x > 0 else "") + ("∞" if x > 0 else "−∞")
+    magnitude = abs(x)
+    if magnitude != 0 and not 1e-3 <= magnitude < 1e6:
+        text = f"{x:.{digits - 1}e}"
+        mantissa, exponent = text.split("e")
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        text = f"{mantissa}e{int(exponent)}"
+    else:
+        decimals = max(0, digits - 1 - math.floor(math.log10(magnitude))) if magnitude else 0
+        text = f"{x:,.{decimals}f}" if magnitude >= 1e4 else f"{x:.{decimals}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+    if text.lstrip("-").strip("0.,") == "":  # rounded to zero
+        text = "0"
+    return ("+" + text) if signed and not text.startswith("-") and text != "0" else text
+
+
+def estimate_text(estimate: float, half_width: float) -> str:
+    """"estimate ± half-width" with the half-width to 2 significant digits and the estimate to
+    the same decimal place (125.63 ± 12.4 → "126 ± 12", 0.04227 ± 0.00123 → "0.0423 ± 0.0012");
+    without a finite half-width, the estimate to 4 significant digits."""
+    if not math.isfinite(half_width):
+        return number_text(estimate)
+    if half_width == 0:
+        return f"{number_text(estimate)} ± 0"
+    decimals = max(0, 1 - math.floor(math.log10(abs(half_width))))
+    rounded = f"{estimate:.{decimals}f}"
+    if rounded.lstrip("-").strip("0.") == "":
+        rounded = rounded.lstrip("-")
+    return f"{rounded} ± {half_width:.{decimals}f}"
+
+
 def _clean(values: ArrayLike) -> np.ndarray:
     """The values as a flat float array without nans."""
     x = np.asarray(values, dtype=float).ravel()

@@ -137,14 +137,15 @@ def training_table(params: ReportParams) -> pd.DataFrame:
 # shown as "mean ± half-width"; where the study published a number, the run that matches its
 # setup (the configuration's first, study seed) is set beside it.
 
-def ci_cell(values: Sequence[float], digits: int = 4) -> str:
-    """"mean ± 95% CI half-width" over seeds ("mean (n = 1)" with one seed, "—" with none)."""
+def ci_cell(values: Sequence[float]) -> str:
+    """"mean ± 95% CI half-width" over seeds, to the half-width's precision
+    (``stats.estimate_text``); "mean (n = 1)" with one seed, "—" with none."""
     found = stats.mean_ci(values)
     if found.n == 0:
         return "—"
     if not found.defined:
-        return f"{found.estimate:.{digits}f} (n = 1)"
-    return f"{found.estimate:.{digits}f} ± {found.half_width:.{digits}f}"
+        return f"{stats.number_text(found.estimate)} (n = 1)"
+    return stats.estimate_text(found.estimate, found.half_width)
 
 
 def ascent_words(tol: float, max_steps: int) -> str:
@@ -275,7 +276,7 @@ def gap_table(params: ReportParams, history: pd.DataFrame, reference_gap: Mappin
 # Prose that states a result is built here from the numbers, never typed into a notebook.
 
 def _with_reference(text: str, published: float | None) -> str:
-    return text if published is None else f"{text} (study {published:.4f})"
+    return text if published is None else f"{text} (study {stats.number_text(published)})"
 
 
 def first_epoch_sentence(params: ReportParams, history: pd.DataFrame,
@@ -335,7 +336,7 @@ def gap_sentence(params: ReportParams, history: pd.DataFrame, reference_gap: Map
         published_gap = for_config(params, reference_gap, config)
         parts.append(f"{config_labels(params)[config]} {ci_cell(rows['eval_gap'])} in eval mode, "
                      f"{ci_cell(rows['gap'])} with the running train accuracy"
-                     + ("" if published_gap is None else f" (study {published_gap:+.4f})"))
+                     + ("" if published_gap is None else f" (study {stats.number_text(published_gap, signed=True)})"))
     train_mode = mode_words(params, "training")
     return ("Final generalization gap (train acc − val acc, mean ± 95% CI over seeds): " + "; ".join(parts) + ". "
             "The running train accuracy averages over an epoch of changing weights in train mode"
@@ -439,7 +440,7 @@ def flatness_table(params: ReportParams, flatness: pd.DataFrame) -> pd.DataFrame
     for config in configs_in(params, flatness):
         for sigma, at in flatness[flatness["config"] == config].groupby("sigma"):
             out.append({"model": config_labels(params)[config], "σ": sigma, "seeds": at["seed"].nunique(),
-                        "|ΔL|": ci_cell(at["mean"], 4), "_mean": at["mean"].mean(), "L(θ)": ci_cell(at["base_loss"]),
+                        "|ΔL|": ci_cell(at["mean"]), "_mean": at["mean"].mean(), "L(θ)": ci_cell(at["base_loss"]),
                         "draws per seed": int(at["num_draws"].iloc[0]), "mode": at["mode"].iloc[0],
                         "_key": keys.get(config, config)})
     df = pd.DataFrame(out)
@@ -455,11 +456,28 @@ def shortcut_name(params: ReportParams) -> str:
     return "the study's method" if reference(params, "lambda_max") else "one-mini-batch power iteration"
 
 
+RATIO_LABEL = "λmax/|λmin|"
+
+
+def curvature_ratio_cell(ours: pd.DataFrame) -> str:
+    """λmax/|λmin| over the seeds whose λmin was computed (mean ± 95% CI), "≤" where λmin is only
+    bounded (a Ritz value above λmin: the ratio is then an upper bound), and in how many of them
+    λmin < 0 (where the condition number λmax/λmin is undefined). "—" without any λmin."""
+    measured = ours[(ours["lambda_min_kind"] != NOT_COMPUTED) & ours["lambda_min"].notna()]
+    if not len(measured):
+        return "—"
+    ratios = measured["lambda_max"] / measured["lambda_min"].abs()
+    bound = "≤ " if (measured["lambda_min_kind"] == "upper bound").any() else ""
+    negative = int((measured["lambda_min"] < 0).sum())
+    return f"{bound}{ci_cell(ratios)} (λmin < 0 in {negative} of {len(measured)})"
+
+
 def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
     """Per configuration, mean ± 95% CI over seeds: λmax by Lanczos on the fixed train set (ours)
     and by power iteration on one mini-batch (:func:`shortcut_name`), with the study's published
     λmax where it has one and the study-seed run's Lanczos λmax; where computed, how many seeds
-    show negative curvature, the condition number where defined, and the Hutchinson trace."""
+    show negative curvature with λmax/|λmin| (``curvature_ratio_cell``), the condition number where
+    some seed has one, and the Hutchinson trace."""
     rows = []
     studied = reference(params, "lambda_max") is not None
     for config in configs_in(params, hessian):
@@ -468,21 +486,21 @@ def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
         ref = published(params, "lambda_max", config)
         seed = ours[ours["run"] == study_run(params, config)]["lambda_max"]
         measured = ours[ours["lambda_min_kind"] != NOT_COMPUTED]
-        negative = int((measured["lambda_min"] < 0).sum())
         kappas = ours["condition_number"].dropna()
         row = {"model": config_labels(params)[config], "seeds": len(ours),
-               "λmax (Lanczos)": ci_cell(ours["lambda_max"], 4),
-               ("λmax (study method)" if studied else "λmax (one mini-batch)"): ci_cell(study["lambda_max"], 4)}
+               "λmax (Lanczos)": ci_cell(ours["lambda_max"]),
+               ("λmax (study method)" if studied else "λmax (one mini-batch)"): ci_cell(study["lambda_max"])}
         if studied:
             row["λmax (study, published)"] = np.nan if ref is None else ref
         row["λmax, study seed"] = float(seed.iloc[0]) if len(seed) else np.nan
         if len(measured):
-            row.update({"λmin < 0 (seeds)": f"{negative} of {len(measured)}",
-                        "condition number": ci_cell(kappas, 4) if len(kappas) else "undefined in every seed"})
+            row[RATIO_LABEL] = curvature_ratio_cell(ours)
+            if len(kappas):  # λmax/λmin, only where every computed eigenvalue is positive
+                row["condition number"] = f"{ci_cell(kappas)} ({len(kappas)} of {len(measured)} seeds)"
         if reference(params, "condition_number"):
             row["condition number (study, published)"] = published(params, "condition_number", config)
         if ours["trace"].notna().any():
-            row["trace"] = ci_cell(ours["trace"], 4)
+            row["trace"] = ci_cell(ours["trace"])
         row["n (ours / " + ("study)" if studied else "mini-batch)")] = \
             f"{int(ours['n'].iloc[0])} / {int(study['n'].iloc[0]) if len(study) else '—'}"
         rows.append(row)
@@ -497,11 +515,11 @@ def barrier_table(params: ReportParams, barriers: pd.DataFrame, published_max_lo
     for config in configs_in(params, barriers):
         for (split, bn), at in barriers[barriers["config"] == config].groupby(["split", "bn"], sort=False):
             row = {"model": config_labels(params)[config], "split": split, "BN": bn, "pairs": len(at),
-                   "endpoint loss": ci_cell(pd.concat([at["loss_a"], at["loss_b"]]), 4),
-                   "max L on path": ci_cell(at["max_loss"], 4)}
+                   "endpoint loss": ci_cell(pd.concat([at["loss_a"], at["loss_b"]])),
+                   "max L on path": ci_cell(at["max_loss"])}
             if published_max_loss is not None:
                 row["max L, study"] = float(published_max_loss)
-            row.update({"loss barrier": ci_cell(at["loss_barrier"], 4), "error barrier": ci_cell(at["error_barrier"], 4),
+            row.update({"loss barrier": ci_cell(at["loss_barrier"]), "error barrier": ci_cell(at["error_barrier"]),
                         "n": int(at["n"].iloc[0])})
             out.append(row)
     return pd.DataFrame(out)
@@ -533,10 +551,10 @@ def hessian_sentence(params: ReportParams, hessian: pd.DataFrame) -> str:
     for config in configs_in(params, hessian):
         mine = hessian[hessian["config"] == config]
         ours, study = mine[mine["method"] == "lanczos"], mine[mine["method"] == "study"]
-        text = f"{config_labels(params)[config]} λmax {ci_cell(ours['lambda_max'], 3)} (Lanczos)"
+        text = f"{config_labels(params)[config]} λmax {ci_cell(ours['lambda_max'])} (Lanczos)"
         if len(study):
             ratio = (study.set_index("run")["lambda_max"] / ours.set_index("run")["lambda_max"]).dropna()
-            text += f", {ci_cell(study['lambda_max'], 3)} by {shortcut_name(params)} (ratio {ci_cell(ratio, 3)})"
+            text += f", {ci_cell(study['lambda_max'])} by {shortcut_name(params)} (ratio {ci_cell(ratio)})"
         ref = published(params, "lambda_max", config)
         if ref is not None:
             text += f", study published {ref:g}"
@@ -568,12 +586,12 @@ def sharpness_table(params: ReportParams, sharpness: pd.DataFrame) -> pd.DataFra
         ref = published(params, "sam_sharpness", config)
         seed = sam[sam["run"] == study_run(params, config)]["sharpness"]
         row = {"model": config_labels(params)[config], "seeds": len(sam), "ρ (SAM)": sam["rho"].iloc[0],
-               "SAM, ascent (ours)": ci_cell(sam["sharpness"], 4), "SAM, first-order step": ci_cell(sam["first_order"], 4),
+               "SAM, ascent (ours)": ci_cell(sam["sharpness"]), "SAM, first-order step": ci_cell(sam["first_order"]),
                "SAM (study, published)": np.nan if ref is None else ref,
                "SAM, study seed": float(seed.iloc[0]) if len(seed) else np.nan}
         if len(asam):
-            row.update({"ρ (ASAM)": asam["rho"].iloc[0], "ASAM, ascent": ci_cell(asam["sharpness"], 4)})
-        row.update({"L(θ)": ci_cell(sam["base_loss"], 4), "ascent steps": ascent_cell(mine["steps"], mine["converged"]),
+            row.update({"ρ (ASAM)": asam["rho"].iloc[0], "ASAM, ascent": ci_cell(asam["sharpness"])})
+        row.update({"L(θ)": ci_cell(sam["base_loss"]), "ascent steps": ascent_cell(mine["steps"], mine["converged"]),
                     "n": int(sam["n"].iloc[0])})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -584,8 +602,8 @@ def sharpness_sentence(params: ReportParams, sharpness: pd.DataFrame) -> str:
     for config in configs_in(params, sam):
         mine = sam[sam["config"] == config]
         ref = published(params, "sam_sharpness", config)
-        parts.append(f"{config_labels(params)[config]} {ci_cell(mine['sharpness'], 4)} nats (first-order step "
-                     f"{ci_cell(mine['first_order'], 4)}" + (f"; study {ref:g}" if ref is not None else "") + ")")
+        parts.append(f"{config_labels(params)[config]} {ci_cell(mine['sharpness'])} nats (first-order step "
+                     f"{ci_cell(mine['first_order'])}" + (f"; study {ref:g}" if ref is not None else "") + ")")
     if not parts:
         return ""
     return (f"SAM sharpness at ρ = {sam['rho'].iloc[0]:g} on the train probe set, mean ± 95% CI over seeds: "
@@ -762,9 +780,9 @@ def gradient_table(params: ReportParams, gradient: pd.DataFrame) -> pd.DataFrame
         train, test = mine[mine["split"] == "train"], mine[mine["split"] == "test"]
         ref = published(params, "grad_norm", config)
         rows.append({"model": config_labels(params)[config], "seeds": len(train),
-                     "‖∇L‖ train": ci_cell(train["grad_norm"], 4), "‖∇L‖ test": ci_cell(test["grad_norm"], 4),
+                     "‖∇L‖ train": ci_cell(train["grad_norm"]), "‖∇L‖ test": ci_cell(test["grad_norm"]),
                      "study, published": np.nan if ref is None else ref,
-                     "L train": ci_cell(train["loss"], 4), "L test": ci_cell(test["loss"], 4),
+                     "L train": ci_cell(train["loss"]), "L test": ci_cell(test["loss"]),
                      "n (train / test)": f"{int(train['n'].iloc[0])} / {int(test['n'].iloc[0])}",
                      "mode": train["mode"].iloc[0]})
     return pd.DataFrame(rows)
@@ -793,21 +811,18 @@ def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: 
             spread = _spreads(drawn, config, kind, "train").get(params.replicates_of[config][0].seed, np.nan)
         ref_range = for_config(params, reference(params, "train_loss_range"), config)
         cond, lam, acc = (published(params, key, config) for key in ("condition_number", "lambda_max", "test_acc"))
-        kappas = ours["condition_number"].dropna()
         rows.append({
             ("configuration", ""): params.config(config).label, ("skip", ""): _yes(options.get("skip")),
             ("BN", ""): _yes(options.get("batchnorm")),
             ("val acc", STUDY): np.nan if acc is None else acc,
             ("val acc", SEEDS): ci_cell(finals["test_acc"]) if len(finals) else "—",
             ("λmax", STUDY): np.nan if lam is None else lam,
-            ("λmax", SEEDS): ci_cell(ours["lambda_max"], 3) if len(ours) else "not probed",
+            ("λmax", SEEDS): ci_cell(ours["lambda_max"]) if len(ours) else "not probed",
             ("condition number", STUDY): "—" if cond is None else f"{cond:g}",
-            ("condition number", "seeds"): (f"{ci_cell(kappas, 3)} ({len(kappas)} of {len(ours)} defined)"
-                                            if len(kappas) else f"undefined in {len(ours)} of {len(ours)}")
-            if len(ours) else "not probed",
+            (RATIO_LABEL, SEEDS): curvature_ratio_cell(ours) if len(ours) else "not probed",
             ("train loss spread", STUDY): np.nan if ref_range is None else ref_range[1] - ref_range[0],
             ("train loss spread", "study seed"): spread,
-            ("train loss spread", SEEDS): (ci_cell(spreads, 5) if len(spreads) > 1
+            ("train loss spread", SEEDS): (ci_cell(spreads) if len(spreads) > 1
                                            else "study seed only" if len(spreads) else "—"),
             ("outcome", "seeds"): _outcomes(status, config)})
     df = pd.DataFrame(rows)
