@@ -314,7 +314,7 @@ def test_study_vs_run_tables_show_the_study_the_study_seed_and_the_seeds():
     first = tables.first_epochs_table(params, hist, "A", reference["first_epochs"]["A"])
     assert list(first[("epoch", "")]) == [1, 2, 3, 4, 5]
     assert first.loc[0, ("val acc", "study")] == 0.8105 and first.loc[0, ("val acc", "seed 0")] == 0.80
-    assert first.loc[0, ("val acc", tables.SEEDS)].startswith("0.8100 ± ")  # mean of 0.80 and 0.82
+    assert first.loc[0, ("val acc", tables.SEEDS)] == "0.81 ± 0.13"  # mean of 0.80 and 0.82, t with 1 df
     assert np.isnan(first.loc[2, ("val acc", "seed 0")]) and first.loc[2, ("val acc", tables.SEEDS)] == "—"
     final = tables.final_epoch_table(params, hist, reference["final_epoch"]).set_index(("model", ""))
     b = final.loc["Model B (CNN + BN + dropout)"]
@@ -328,9 +328,9 @@ def test_study_vs_run_tables_show_the_study_the_study_seed_and_the_seeds():
 
 
 def test_a_cell_is_the_mean_and_the_t_interval_over_seeds():
-    assert tables.ci_cell([]) == "—" and tables.ci_cell([0.5]) == "0.5000 (n = 1)"
-    half = stats.t.ppf(0.975, 2) * np.std([1.0, 2.0, 3.0], ddof=1) / np.sqrt(3)
-    assert tables.ci_cell([1.0, 2.0, 3.0], 3) == f"2.000 ± {half:.3f}"
+    assert tables.ci_cell([]) == "—" and tables.ci_cell([0.5]) == "0.5 (n = 1)"
+    half = stats.t.ppf(0.975, 2) * np.std([1.0, 2.0, 3.0], ddof=1) / np.sqrt(3)  # 2.48: two significant digits
+    assert tables.ci_cell([1.0, 2.0, 3.0]) == f"2.0 ± {half:.1f}" == "2.0 ± 2.5"
 
 
 def test_probe_tables_set_the_studys_numbers_beside_the_seeds():
@@ -472,10 +472,12 @@ def test_report_object_writes_tables_figures_and_metrics(tmp_path):
         report.table(hist, "Bad Key", "x")
 
 
-def test_table_numbers_have_four_decimals_signed_differences_and_grouped_counts():
+def test_table_numbers_have_four_significant_digits_signed_differences_and_grouped_counts():
+    """Issue 13: "13.0000" for a published "≈13", "1170.0082 s", "−0.0000" are gone."""
     fmt = sink.default_format
-    assert fmt("val acc", pd.Series([0.5])).format(0.87654) == "0.8765"
-    assert fmt(("val acc", "Δ"), pd.Series([0.5])).format(0.01) == "+0.0100"
+    assert fmt("val acc", pd.Series([0.5]))(0.87654) == "0.8765" and fmt("λmax", pd.Series([13.0]))(13.0) == "13"
+    assert fmt(("val acc", "Δ"), pd.Series([0.5]))(0.01) == "+0.01" and fmt("Δ", pd.Series([0.0]))(-0.0) == "0"
+    assert fmt("time", pd.Series([1.0]))(1170.0082) == "1170"
     assert fmt(("parameters", "run"), pd.Series([272474], dtype="Int64")).format(272474) == "272,474"
     assert fmt(("parameters", "Δ"), pd.Series([0, 12000], dtype="Int64")).format(1568) == "+1,568"
     assert fmt("epochs", pd.Series([6])).format(6) == "6" and fmt("model", pd.Series(["A"])) is None
@@ -495,6 +497,58 @@ def test_plot_helpers_draw_every_kind_of_figure():
     for fig in figures:
         assert fig.axes
         plotting.plt.close(fig)
+
+
+def test_a_linear_axis_over_three_decades_is_found_and_the_plots_choose_log_scales():
+    """Issue 13: 003's unnormalized slice reached 1e6 nats on a linear axis, hiding the basin."""
+    fig, ax = plotting.plt.subplots()
+    ax.plot([-1, 0, 1], [1e6, 0.3, 2e5])
+    assert plotting.linear_axis_spans(fig) == ["panel 1: y spans 6.5 decades"]
+    ax.set_yscale("log")
+    assert plotting.linear_axis_spans(fig) == []
+    plotting.plt.close(fig)
+    frame = pd.DataFrame([{"run": f"A_s{s}", "config": "A", "seed": s, "direction": kind, "split": split, "alpha": a,
+                           "loss": 0.3 + (1e6 if kind == "random" else 1.0) * a * a}
+                          for s in range(2) for kind in ("filter", "random") for split in ("train", "test")
+                          for a in np.linspace(-1, 1, 5)])
+    fig = plotting.slices(frame)
+    assert [ax.get_yscale() for ax in fig.axes] == ["linear", "log"] and plotting.linear_axis_spans(fig) == []
+    plotting.plt.close(fig)
+    path = pd.DataFrame([{"config": c, "pair": 0, "split": "train", "bn": "keep", "alpha": a, "loss": 0.1 + h * a * (1 - a)}
+                         for c, h in (("A", 0.31 * 4), ("B", 1.11 * 4)) for a in np.linspace(0, 1, 5)])
+    fig = plotting.interpolation(path)
+    assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim()  # one scale, so 0.31 and 1.11 nats look as they are
+    plotting.plt.close(fig)
+    noise = pd.DataFrame([{"config": "A", "run": f"A_s{s}", "seed": s, "scale": "relative", "metric": "accuracy", "sigma": x,
+                           "mean": 0.9 - 0.006 * x + 0.001 * s, "ci_low": np.nan, "ci_high": np.nan}
+                          for s in range(3) for x in (0.0, 0.5, 1.0)])
+    fig = plotting.noise_robustness(noise)
+    low, high = fig.axes[0].get_ylim()
+    assert high - low >= plotting.MIN_ACCURACY_SPAN - 1e-12  # a 0.6-point change is not drawn as the whole axis
+    plotting.plt.close(fig)
+
+
+def test_a_rendered_page_drops_sections_the_params_do_not_ask_for_and_opens_with_a_guide_and_contents():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+
+    def html_output(markup):
+        return nbformat.v4.new_output("display_data", data={"text/html": markup})
+
+    title = code("begin", outputs=[nbformat.v4.new_output("display_data", data={"text/markdown": "# Title"})])
+    term = ('<span class="report-term" data-term="λmax" data-meaning="the largest eigenvalue &amp; more"></span>')
+    nb = nbformat.v4.new_notebook(cells=[
+        code("params"), title, md("## Setup\n\nprose"), code("setup", outputs=[html_output("<p>table</p>")]),
+        md("## Flatness under weight noise"),
+        code("flat", outputs=[html_output('<p class="report-pending report-absent">Not part of ...</p>')]),
+        md("## Curvature (Hessian)"), code("hessian", outputs=[html_output(term + "<p>numbers</p>")])])
+    found = render.arrange(nb)
+    assert found == {"dropped": ["Flatness under weight noise"], "sections": ["Setup", "Curvature (Hessian)"],
+                     "terms": ["λmax"]}
+    guide = nb.cells[2].source
+    assert nb.cells[1] is title and "[← all reports](../index.html)" in guide
+    assert "**λmax** ([Curvature (Hessian)](#Curvature-(Hessian))): the largest eigenvalue & more" in guide
+    assert "[Setup](#Setup) · [Curvature (Hessian)](#Curvature-(Hessian))" in guide
+    assert not any("Flatness" in c.source for c in nb.cells)
 
 
 def test_a_mean_band_is_the_t_interval_over_seeds_and_absent_for_one_seed():

@@ -21,6 +21,9 @@ from typing import Mapping, Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
+import matplotlib.collections
+import matplotlib.colors
+import matplotlib.patches
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
@@ -41,7 +44,9 @@ METRIC_LABELS = {
     "grad_norm": "mean mini-batch gradient norm",
 }
 PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded at their natural size
-LOG_SCALE_RATIO = 50  # bar charts whose positive values span more than this use a log axis
+LOG_SCALE_RATIO = 50  # positive values spanning more than this get a log axis (or colour scale)
+MAX_LINEAR_DECADES = 3  # what a linear axis may span (checked on every figure: ``linear_axis_spans``)
+MIN_ACCURACY_SPAN = 0.1  # accuracy axes show at least 10 points, so noise of a few tenths is not drawn as structure
 TICK_CHARS_PER_FIGURE = 84  # characters of tick label per bar chart, shared by its groups of bars
 BAR_GROUP_WIDTH = 1.2  # inches per group of bars at least, so wrapped labels keep a gap between them
 
@@ -91,6 +96,46 @@ def _mean_band(ax, rows: pd.DataFrame, x: str, y: str, color, style: str = "-", 
     found = over_seeds(rows, x, y)
     ax.plot(found[x], found["mean"], style, marker=marker, markersize=3, color=color, label=label)
     ax.fill_between(found[x], found["low"], found["high"], color=color, alpha=0.18, linewidth=0)
+
+
+def fit_scale(axes: Sequence, values: Sequence[float] | np.ndarray, axis: str = "y") -> None:
+    """Give ``axes`` (which show ``values``) a log scale where the values are positive and span
+    more than LOG_SCALE_RATIO; a linear one would flatten all but the largest."""
+    shown = np.asarray(values, dtype=float)
+    shown = shown[np.isfinite(shown)]
+    if len(shown) and shown.min() > 0 and shown.max() / shown.min() > LOG_SCALE_RATIO:
+        for ax in axes:
+            getattr(ax, f"set_{axis}scale")("log")
+
+
+def _axis_data(ax, axis: str) -> np.ndarray:
+    """Every finite value ``ax`` draws on ``axis`` (lines, bands, markers, bars)."""
+    index = 0 if axis == "x" else 1
+    parts = [np.asarray(line.get_xydata(), dtype=float)[:, index] for line in ax.get_lines()
+             if line.get_transform() == ax.transData]  # not reference lines drawn in axes units (axvline)
+    for collection in ax.collections:
+        if isinstance(collection, matplotlib.collections.PolyCollection):  # bands
+            parts += [np.asarray(path.vertices, dtype=float)[:, index] for path in collection.get_paths()]
+        elif isinstance(collection, matplotlib.collections.PathCollection):  # markers
+            parts.append(np.asarray(collection.get_offsets(), dtype=float).reshape(-1, 2)[:, index])
+    parts += [np.array([patch.get_y() + patch.get_height()]) if axis == "y" else np.array([patch.get_x()])
+              for patch in ax.patches if isinstance(patch, matplotlib.patches.Rectangle)]
+    values = np.concatenate(parts) if parts else np.array([])
+    return values[np.isfinite(values)]
+
+
+def linear_axis_spans(fig: Figure) -> list[str]:
+    """The axes of ``fig`` that draw positive data spanning more than MAX_LINEAR_DECADES decades on
+    a linear scale (the smallest values then sit flat on the axis), as "panel i: y spans d decades"."""
+    found = []
+    for i, ax in enumerate(fig.axes):
+        for axis in ("x", "y"):
+            if getattr(ax, f"get_{axis}scale")() != "linear":
+                continue
+            values = _axis_data(ax, axis)
+            if len(values) and values.min() > 0 and np.log10(values.max() / values.min()) > MAX_LINEAR_DECADES:
+                found.append(f"panel {i + 1}: {axis} spans {np.log10(values.max() / values.min()):.1f} decades")
+    return found
 
 
 def _seeds_note(df: pd.DataFrame) -> str:
@@ -181,33 +226,35 @@ COLUMN_NAMES = {"eval_gap": "eval mode", "gap": "running train acc (the studies'
 
 
 def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray | Sequence[np.ndarray],
-            titles: Sequence[str] | None = None, label: str = "loss", levels: int = 12, log: bool = False,
+            titles: Sequence[str] | None = None, label: str = "loss", levels: int = 10, log: bool = False,
             shared_scale: bool = True) -> Figure:
     """2-D heatmaps with contour lines of ``values[i, j]`` = f(alphas[i], betas[j]), one panel per
     array in ``values`` (several surfaces side by side share one colour scale unless
-    ``shared_scale`` is false). ``log`` colours by log10 of the values (which must be > 0)."""
+    ``shared_scale`` is false). ``log``: a logarithmic colour scale and log-spaced contours (the
+    values must be > 0), labelled in the values' own units; every other contour is labelled."""
     arrays = [np.asarray(values, dtype=float)] if np.ndim(values) == 2 else [np.asarray(v, dtype=float) for v in values]
-    shown = [np.log10(a) for a in arrays] if log else arrays
-    vmin = min(float(np.nanmin(a)) for a in shown) if shared_scale else None
-    vmax = max(float(np.nanmax(a)) for a in shown) if shared_scale else None
     fig, axes = _panels(len(arrays), ncols=min(len(arrays), 3))
     A, B = np.meshgrid(np.asarray(alphas, dtype=float), np.asarray(betas, dtype=float), indexing="ij")
-    for i, (ax, z) in enumerate(zip(axes, shown)):
-        mesh = ax.pcolormesh(A, B, z, shading="nearest", cmap="viridis", vmin=vmin, vmax=vmax, rasterized=True)
-        if min(z.shape) >= 2 and np.nanmax(z) > np.nanmin(z):
-            contours = ax.contour(A, B, z, levels=levels, colors="white", linewidths=0.6)
-            spread = float(np.nanmax(z) - np.nanmin(z))
-            digits = max(2, int(np.ceil(-np.log10(spread))) + 1)  # labels that tell the levels apart
-            ax.clabel(contours, fontsize=6, fmt=f"%.{digits}f")
+    whole = (min(float(np.nanmin(a)) for a in arrays), max(float(np.nanmax(a)) for a in arrays))
+    for i, (ax, z) in enumerate(zip(axes, arrays)):
+        low, high = whole if shared_scale else (float(np.nanmin(z)), float(np.nanmax(z)))
+        norm = matplotlib.colors.LogNorm(low, high) if log else matplotlib.colors.Normalize(low, high)
+        mesh = ax.pcolormesh(A, B, z, shading="nearest", cmap="viridis", norm=norm, rasterized=True)
+        if min(z.shape) >= 2 and high > low:
+            steps = np.geomspace(low, high, levels) if log else np.linspace(low, high, levels)
+            contours = ax.contour(A, B, z, levels=steps[1:-1], colors="white", linewidths=0.6)
+            ax.clabel(contours, contours.levels[::2], fontsize=7, inline=True,
+                      fmt=lambda v: stats.number_text(v, digits=3))
         ax.plot([0], [0], marker="+", color="red", markersize=10)
         ax.set_xlabel("α")
         ax.set_ylabel("β")
         ax.grid(False)
         if titles:
             ax.set_title(titles[i], fontsize="medium")
-        bar = fig.colorbar(mesh, ax=ax, label=f"log10 {label}" if log else label)
-        bar.formatter.set_useOffset(False)  # near-constant surfaces: full values, no "1e-6 + 2.3026" offset
-        bar.update_ticks()
+        bar = fig.colorbar(mesh, ax=ax, label=f"{label} (log scale)" if log else label)
+        if not log:
+            bar.formatter.set_useOffset(False)  # near-constant surfaces: full values, no "1e-6 + 2.3026" offset
+            bar.update_ticks()
     fig.tight_layout()
     return fig
 
@@ -236,9 +283,23 @@ def noise_robustness(noise: pd.DataFrame, metric: str = "accuracy", reference: M
                         label=f"{names[config]} · study")
         ax.set_xlabel(f"σ ({scale} noise)")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    shown = axes[:len(scales)]
+    if metric == "accuracy":
+        _at_least(shown, MIN_ACCURACY_SPAN, 0.0, 1.0)
+    else:
+        fit_scale(shown, rows[["ci_low", "ci_high", "mean"]].to_numpy(float).ravel())
     fig.tight_layout()
     _legend_below(fig, axes[0], ncol=2)
     return fig
+
+
+def _at_least(axes: Sequence, span: float, lowest: float, highest: float) -> None:
+    """Widen each of ``axes``' y ranges to at least ``span`` about its centre, within [lowest, highest]."""
+    for ax in axes:
+        low, high = ax.get_ylim()
+        if high - low < span:
+            centre = min(max((low + high) / 2, lowest + span / 2), highest - span / 2)
+            ax.set_ylim(centre - span / 2, centre + span / 2)
 
 
 DIRECTION_LABELS = {"filter": "filter-normalized direction", "random": "unnormalized N(0, I) direction",
@@ -251,18 +312,23 @@ def slices(frame: pd.DataFrame, y: str = "loss", labels: Mapping[str, str] | Non
     along its own random direction, with the 95% CI band), train solid and test dashed."""
     kinds = list(dict.fromkeys(frame["direction"]))
     configs, colors, names = _configs(frame, labels)
-    fig, axes = _panels(len(kinds))
-    for ax, kind in zip(axes, kinds):
+    many = len(configs) > 2  # more than 4 curves a panel: train and test get panels of their own
+    groups = [(kind, (split,)) for kind in kinds for split in dict.fromkeys(frame["split"])] if many else \
+        [(kind, tuple(dict.fromkeys(frame["split"]))) for kind in kinds]
+    fig, axes = _panels(len(groups), ncols=len(groups) // len(kinds))
+    for ax, (kind, splits) in zip(axes, groups):
         for config in configs:
-            for split in dict.fromkeys(frame["split"]):
+            for split in splits:
                 r = frame[(frame["config"] == config) & (frame["direction"] == kind) & (frame["split"] == split)]
-                _mean_band(ax, r, "alpha", y, colors[config], SPLIT_STYLES.get(split, "-"), f"{names[config]} · {split}")
+                _mean_band(ax, r, "alpha", y, colors[config], SPLIT_STYLES.get(split, "-"),
+                           names[config] if many else f"{names[config]} · {split}")
         ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle=":")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))  # two panels side by side: keep the α ticks apart
         ax.set_xlabel(f"α ({DIRECTION_LABELS.get(kind, kind)})")
-        ax.set_ylabel(METRIC_LABELS.get(y, y))
+        ax.set_ylabel(METRIC_LABELS.get(y, y) + (f" ({splits[0]})" if many else ""))
+        fit_scale([ax], _axis_data(ax, "y"))
     fig.tight_layout()
-    _legend_below(fig, axes[0], ncol=2)
+    _legend_below(fig, axes[0], ncol=len(configs) if many else 2)
     return fig
 
 
@@ -287,6 +353,10 @@ def interpolation(path: pd.DataFrame, y: str = "loss", reference_max: float | No
         ax.set_title(f"{names[config]} ({pairs} pair{'s' if pairs > 1 else ''})", fontsize="medium")
         ax.set_xlabel("α (0: first run, 1: second)")
         ax.set_ylabel(METRIC_LABELS.get(y, y))
+    shown = axes[:len(configs)]
+    for ax in shown[1:]:  # one y scale: a barrier's height compares across configurations
+        ax.sharey(shown[0])
+    fit_scale(shown, np.concatenate([_axis_data(ax, "y") for ax in shown]))
     fig.tight_layout()
     _legend_below(fig, axes[0], ncol=3)
     return fig
@@ -294,12 +364,15 @@ def interpolation(path: pd.DataFrame, y: str = "loss", reference_max: float | No
 
 def surfaces_of(frame: pd.DataFrame, run_id: str, value: str = "loss", direction: str = "filter") -> Figure:
     """The 2-D surface of one run along one direction kind, a panel per split (own colour scale
-    per panel: train and test losses differ by more than the structure within either)."""
+    per panel: train and test losses differ by more than the structure within either), coloured
+    by log10 of the loss where it spans more than a decade."""
     rows = frame[(frame["run"] == run_id) & (frame["direction"] == direction)]
     splits = list(dict.fromkeys(rows["split"]))
     mats = [rows[rows["split"] == s].pivot(index="alpha", columns="beta", values=value) for s in splits]
+    values = rows[value].to_numpy(float)
+    log = bool(len(values) and values.min() > 0 and values.max() / values.min() > LOG_SCALE_RATIO / 5)
     return surface(mats[0].index.to_numpy(), mats[0].columns.to_numpy(), [m.to_numpy() for m in mats],
-                   titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label=value, shared_scale=False)
+                   titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label=value, shared_scale=False, log=log)
 
 
 def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[str, float | None] | None,
@@ -336,10 +409,7 @@ def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[
     ticks = [textwrap.fill(names[c], wrap) for c in configs]
     ax.set_xticks(np.arange(len(configs)), ticks, fontsize="small" if any("\n" in t for t in ticks) else None)
     ax.set_ylabel(ylabel)
-    shown = rows[value].to_numpy(float)
-    shown = shown[np.isfinite(shown)]
-    if len(shown) and shown.min() > 0 and shown.max() / shown.min() > LOG_SCALE_RATIO:
-        ax.set_yscale("log")
+    fit_scale([ax], rows[value].to_numpy(float))
     fig.tight_layout()
     _legend_below(fig, ax, ncol=len(kinds) + 1)
     return fig

@@ -11,7 +11,9 @@ per report section and the kernel's progress lines to stderr. Ctrl-C or SIGTERM 
 kernel down, removes temporary files and marks the manifest ``interrupted``; a manifest left
 ``running`` by a process that is gone reads as interrupted. It then exports ``<report>.html``
 (code hidden, figures embedded, no script or stylesheet fetched from the network: nbconvert's
-require.js, MathJax and mermaid loaders are removed, so math in reports is written in unicode)
+require.js, MathJax and mermaid loaders are removed, so math in reports is written in unicode;
+sections the params do not ask for dropped, and a link to the index, a "How to read this report"
+list of the terms the sections declare and a table of contents added under the title: ``arrange``)
 and prints it to
 ``<report>.pdf`` with headless Chromium (Debian's ``chromium``, installed by ``make setup``),
 then writes ``manifest.json`` (status, git commit, params digest, profile, runtime, device,
@@ -40,7 +42,7 @@ from . import claims as claims_mod
 from . import store
 from .data import REPO_ROOT
 from .params import BASE_PROFILE, PARAMS_DIR, AnyParams, ParamsError, SynthesisParams, load_params, resolve_path
-from .sink import METRICS_FILE, OUTPUTS_DIR, SUMMARY_FILE, now as _now, read_json, write_json
+from .sink import ABSENT_CLASS, METRICS_FILE, OUTPUTS_DIR, SUMMARY_FILE, TERM_CLASS, now as _now, read_json, write_json
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -236,6 +238,60 @@ def strip_noise(nb) -> int:
     return removed
 
 
+_MARKER = re.compile(r'<span class="' + TERM_CLASS + r'" data-term="([^"]*)" data-meaning="([^"]*)"></span>')
+INDEX_LINK = "../index.html"  # from <root>/<report>/<report>.html
+
+
+def heading_anchor(text: str) -> str:
+    """The id nbconvert gives a markdown heading (``nbconvert.filters.strings.add_anchor``)."""
+    from urllib.parse import quote
+
+    return quote(text.replace(" ", "-"), safe="?/:@!$&'()*+,;=")
+
+
+def _html_outputs(cell) -> str:
+    return "".join(str((o.get("data") or {}).get("text/html", "")) for o in cell.get("outputs") or [])
+
+
+def arrange(nb) -> dict:
+    """Shape an executed report notebook (node, in place) for reading: drop every section whose
+    probe the params do not ask for (the code cell saying so and the heading cell before it),
+    then put under the title a link back to the index, "How to read this report" (every term a
+    section declared with ``Report.term``, in plain words, linked to its section) and the
+    contents (every ## section). Returns {"dropped": headings dropped, "sections": headings kept,
+    "terms": terms listed}."""
+    import nbformat
+
+    dropped, cells = [], []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and ABSENT_CLASS in _html_outputs(cell):
+            if cells and _section_heading(cells[-1]):
+                dropped.append(_section_heading(cells.pop()))
+            continue
+        cells.append(cell)
+    sections, terms, current = [], {}, None
+    for cell in cells:
+        heading = _section_heading(cell)
+        if heading and cell.source.lstrip().startswith("## "):
+            sections.append(heading)
+            current = heading
+        for name, meaning in _MARKER.findall(_html_outputs(cell)):
+            terms.setdefault(html.unescape(name), (html.unescape(meaning), current))
+    lines = [f"[← all reports]({INDEX_LINK})"]
+    if terms:
+        lines += ["", "**How to read this report.** Each number is computed by the run that rendered this page. "
+                      "The terms it uses, in plain words:", ""]
+        lines += [f"- **{name}**" + (f" ([{where}](#{heading_anchor(where)}))" if where else "") + f": {meaning}"
+                  for name, (meaning, where) in terms.items()]
+    if sections:
+        lines += ["", "**Contents:** " + " · ".join(f"[{h}](#{heading_anchor(h)})" for h in sections)]
+    title = next((i for i, c in enumerate(cells) if c.cell_type == "code" and any(
+        str((o.get("data") or {}).get("text/markdown", "")).lstrip().startswith("# ") for o in c.get("outputs") or [])), -1)
+    cells.insert(title + 1, nbformat.v4.new_markdown_cell("\n".join(lines)))
+    nb.cells = cells
+    return {"dropped": dropped, "sections": sections, "terms": list(terms)}
+
+
 def html_exporter():
     """nbconvert's HTML exporter with the report template: input code hidden, no prompts,
     images embedded, nothing loaded from the network."""
@@ -254,12 +310,14 @@ def export_html(nb, html_path: str | Path, title: str | None = None) -> dict:
         nb = nbformat.read(str(nb), as_version=4)
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # a copy: the executed notebook stays intact
     removed = strip_noise(nb)
+    arranged = arrange(nb)
     if title:
         nb.metadata["title"] = title
     body, _ = html_exporter().from_notebook_node(nb)
     html_path = Path(html_path)
     html_path.write_text(body, encoding="utf-8")
-    return {"path": str(html_path), "noise_outputs_hidden": removed, "external": external_references(body)}
+    return {"path": str(html_path), "noise_outputs_hidden": removed, "external": external_references(body),
+            "sections_dropped": arranged["dropped"]}
 
 
 _EXTERNAL = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)\s*=\s*["']?"""
@@ -413,6 +471,7 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
         exported = export_html(stem.with_suffix(".ipynb"), stem.with_suffix(".html"), title=job.params.title)
         files["html"] = stem.with_suffix(".html").name
         manifest["noise_outputs_hidden"] = exported["noise_outputs_hidden"]  # stderr / widgets, kept in the .ipynb
+        manifest["sections_dropped"] = exported["sections_dropped"]  # not asked for by the params
         if exported["external"]:
             error = error or f"the HTML would fetch {exported['external']}"
     if error is None and pdf:

@@ -23,6 +23,7 @@ from . import findings as findings_mod
 from . import dynamics, pipeline, plotting, synthesis as synthesis_mod, tables
 from .engines import settings as engine_settings
 from .params import DataSource, ParamsError, ReportParams, SynthesisParams, is_stand_in, load_params
+from .models import traits
 from .probes import REGISTRY
 from .sink import Report
 
@@ -60,6 +61,53 @@ class ReportContext:
         if found is None:
             self.sink.pending(f"probes.{probe}", REGISTRY[probe].measures, self.results.probes)
         return found
+
+
+# What a section's terms mean, in plain words for a student; each section declares its own
+# (``Report.term``) and the rendered page lists them under its title, linked to the section.
+TERMS = {
+    "seeds": ("mean ± 95% CI", "each configuration is trained with several random seeds; a number with ± is the mean "
+              "over seeds and the half-width of its 95% confidence interval, so two configurations differ only where "
+              "their intervals say so"),
+    "batchnorm": ("BatchNorm statistics", "a BatchNorm layer normalizes with the current batch's mean and variance "
+                  "while training (train mode) and with running averages at test time (eval mode); every probe number "
+                  "says which mode it was computed in"),
+    "noise": ("weight noise σ", "Gaussian noise added to every weight: absolute σ is its standard deviation, relative "
+              "σ its size as a fraction of each weight tensor's norm; a flat minimum keeps its accuracy"),
+    "flatness": ("flatness |ΔL|", "how much the loss changes when noise of size σ is added to the weights, averaged "
+                 "over draws; smaller means flatter"),
+    "hessian": ("λmax", "the largest eigenvalue of the Hessian (the matrix of second derivatives of the loss with "
+                "respect to the weights): how steeply the loss curves up along the sharpest direction at the trained "
+                "weights. It changes when BatchNorm lets weights be rescaled without changing the function, so it "
+                "compares networks with BatchNorm only with care"),
+    "density": ("Hessian spectrum", "the distribution of all Hessian eigenvalues, estimated by stochastic Lanczos "
+                "quadrature; eigenvalues below zero mean the trained point curves down in some directions"),
+    "sharpness": ("ε-sharpness", "the largest loss increase found within a small ball around the weights: SAM's ball "
+                  "is the same size for every weight, ASAM's is scaled by each weight's magnitude"),
+    "gradient": ("‖∇L‖", "the length of the gradient of the loss at the trained weights: 0 at an exact minimum"),
+    "slices": ("filter normalization", "a random direction in weight space rescaled so that each filter's part has "
+               "the norm of that filter's weights (Li et al. 2018); slices along such directions compare networks "
+               "of different scale"),
+    "surfaces": ("loss surface", "the loss over a plane through the trained weights spanned by two random directions; "
+                 "α = β = 0 is the trained network"),
+    "interpolation": ("barrier", "the highest loss on the straight line between two trained networks above the "
+                      "average of the two ends; near 0, the two minima are connected by a path of low loss"),
+    "claims": ("verdict", "a claim is supported or contradicted only when the 95% confidence interval of its effect "
+               "over seeds excludes no effect; otherwise it is inconclusive"),
+    "tau": ("Kendall τ", "a rank correlation between −1 and 1: the share of model pairs a measure orders the same way "
+            "as the generalization gap minus the share it orders the other way"),
+    "granulated": ("granulated τ (ψ, Ψ)", "τ computed only among models that differ in one factor (seed, BatchNorm, "
+                   "skip connections or architecture family) and averaged, so a measure gets no credit for telling "
+                   "datasets or studies apart (Jiang et al. 2020)"),
+    "threshold": ("stability threshold 2(1 + β)/η", "on a quadratic, gradient descent with learning rate η and "
+                  "momentum β diverges once λmax exceeds it; sharpness is drawn against it along training"),
+}
+
+
+def explain(report: "ReportContext | SynthesisContext", *keys: str) -> None:
+    """Declare the ``TERMS`` a section uses (shown in the page's "How to read this report")."""
+    for key in keys:
+        report.sink.term(*TERMS[key])
 
 
 def begin(params_file: str, profile: str, overrides: Mapping | None, output_dir: str | None, device: str,
@@ -108,6 +156,7 @@ def training(report: ReportContext) -> None:
     report.sink.record("history", report.history)
     report.sink.record("status", report.status)
     report.sink.index_facts(training_s=float(report.status["time_s"].sum()))
+    explain(report, "seeds", *(["batchnorm"] if any(traits(r.model, **r.options).batchnorm for r in params.runs) else []))
     report.sink.table(tables.runs_table(report.status), "runs",
                       "Runs, one per configuration and seed: status, epochs completed and training wall time.")
 
@@ -203,6 +252,7 @@ def noise(report: ReportContext) -> None:
     sink, frame = report.sink, report.frame("noise")
     if frame is None:
         return
+    explain(report, "noise")
     for metric in ("accuracy", "loss"):
         if report.reference(f"noise_{metric}"):
             sink.table(tables.noise_reference_table(report.params, frame, metric), f"noise-study-{metric}",
@@ -225,6 +275,7 @@ def flatness(report: ReportContext) -> None:
     frame = report.frame("flatness")
     if frame is None:
         return
+    explain(report, "flatness")
     report.sink.table(tables.flatness_table(report.params, frame), "flatness",
                       "The study's flatness |L(θ + δ) − L(θ)| on the train probe set, δ ~ N(0, σ²I): each seed's mean "
                       "over draws, mean ± 95% CI over seeds" + ("; the study published only an order, so each "
@@ -239,6 +290,7 @@ def hessian(report: ReportContext) -> None:
     sink, frame = report.sink, report.frame("hessian")
     if frame is None:
         return
+    explain(report, "hessian")
     cfg, study_kappa = report.params.probes.hessian, report.reference("condition_number")
     extra = []
     if cfg.lambda_min:
@@ -268,6 +320,7 @@ def density(report: ReportContext) -> None:
     sink, frame = report.sink, report.frame("density")
     if frame is None:
         return
+    explain(report, "density")
     first = frame.iloc[0]
     sink.figure(plotting.spectral_density(frame), "density",
                 f"Eigenvalue density of the Hessian on the train probe set by stochastic Lanczos quadrature "
@@ -286,6 +339,7 @@ def sharpness(report: ReportContext) -> None:
     sink, frame = report.sink, report.frame("sharpness")
     if frame is None:
         return
+    explain(report, "sharpness")
     cfg = report.params.probes.sharpness
     sink.table(tables.sharpness_table(report.params, frame), "sharpness",
                "ε-sharpness on the train probe set (nats), mean ± 95% CI over seeds: SAM after the ascent (ours: "
@@ -304,6 +358,7 @@ def gradient(report: ReportContext) -> None:
     frame = report.frame("gradient")
     if frame is None:
         return
+    explain(report, "gradient")
     report.sink.table(tables.gradient_table(report.params, frame), "gradient-norm",
                       "Gradient norm per configuration on the train and test probe sets, mean ± 95% CI over seeds"
                       + (", with the study's published value." if report.reference("grad_norm") else "."))
@@ -315,6 +370,7 @@ def slices(report: ReportContext) -> None:
     frame = report.frame("slice1d")
     if frame is None:
         return
+    explain(report, "slices")
     kinds = [plotting.DIRECTION_LABELS[k] for k in dict.fromkeys(frame["direction"])]
     report.sink.figure(plotting.slices(frame, labels=report.labels), "slice1d",
                        "Loss along L(θ + α d), mean over seeds (each along its own direction) with a 95% band, on the "
@@ -328,6 +384,7 @@ def surfaces(report: ReportContext) -> None:
     sink, frame = report.sink, report.frame("surface2d")
     if frame is None:
         return
+    explain(report, "surfaces")
     splits = " and ".join(dict.fromkeys(frame["split"]))
     for run in report.params.runs:
         run_id = tables.study_run(report.params, run.id)
@@ -358,6 +415,7 @@ def interpolation(report: ReportContext) -> None:
     path = report.frame("interpolation")
     if path is None:
         return
+    explain(report, "interpolation")
     barriers = report.results.probes.barriers
     max_loss, note = report.reference("interpolation_max_loss"), report.reference("barriers")
     bn = set(path["bn"])
@@ -393,6 +451,7 @@ def claims(report: ReportContext) -> None:
     """Every claim of the study with its verdict and evidence, and the report's headline."""
     verdicts = claims_mod.evaluate(report.params, report.results.probes.evidence(report.history, report.status))
     report.verdicts = verdicts
+    explain(report, "claims")
     report.sink.claims(verdicts)
     report.sink.markdown(claims_mod.summary_sentence(verdicts))
     report.sink.headline(tables.headline(report.params, report.history, verdicts))
@@ -460,6 +519,7 @@ def begin_synthesis(params_file: str, profile: str, overrides: Mapping | None, o
 def synthesis_setup(report: SynthesisContext) -> None:
     """The studies whose runs are compared, and the shared measures with their settings."""
     sink = report.sink
+    explain(report, "hessian", "slices", "sharpness")
     stand_ins = [w for w in report.work if is_stand_in(w.data)]
     if stand_ins:
         sink.index_facts(stand_in="; ".join(f"{w.params.report}: {w.data.name} stands in for {w.params.data.name}"
@@ -520,6 +580,7 @@ def synthesis_correlations(report: SynthesisContext) -> None:
 
 def _correlations_with(report: SynthesisContext, target: str) -> None:
     sink, name = report.sink, synthesis_mod.TARGETS[target]
+    explain(report, "tau", "granulated")
     sink.table(synthesis_mod.tau_display(report.correlations, target), f"tau-{target.replace('_', '-')}",
                f"Kendall τ of each measure with the {name} (τ > 0: a larger measure goes with a larger {name}), with "
                "its 95% bootstrap CI and n: over all models; granulated (ψ: mean τ over the groups in which only that "
@@ -570,6 +631,7 @@ def synthesis_trajectories(report: SynthesisContext) -> None:
         report.sink.pending("trajectory", "sharpness during training",
                             SimpleNamespace(unavailable={"trajectory": "; ".join(reasons)}) if reasons else None)
         return
+    explain(report, "hessian", "threshold")
     report.sink.save_csv(report.trajectory, "trajectory")
     report.sink.record("trajectory", report.trajectory)
     for study, rows in report.trajectory.groupby("study", sort=False):

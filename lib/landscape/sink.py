@@ -82,6 +82,10 @@ def _flat_columns(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+ABSENT_CLASS = "report-absent"  # marks the output of a section the params do not ask for
+TERM_CLASS = "report-term"  # marks a term a section explains (``Report.term``)
+
+
 def default_format(column: Any, series: pd.Series) -> Callable[[Any], str] | str | None:
     """Table number format: floats to 4 significant digits (``stats.number_text``: "13" for 13.0,
     no "−0"), integers with thousands separators from 10,000 on; a sign on differences (columns
@@ -187,13 +191,21 @@ class Report:
         reason = (getattr(probes, "unavailable", None) or {}).get(key.split(".")[-1])
         if reason:
             text = f"Not computed: {html.escape(what)}; {html.escape(reason)}."
-        elif node is None:
-            text = f"Not part of this study's setup (no <code>{html.escape(key)}</code> in the params)."
+        elif node is None:  # the rendered page drops the section (render.arrange); JupyterLab shows why
+            self.html(f'<p class="report-pending {ABSENT_CLASS}">Not part of this study\'s setup '
+                      f'(no <code>{html.escape(key)}</code> in the params).</p>')
+            return
         else:
             settings = ", ".join(f"{k} {v}" for k, v in jsonable(node.model_dump()).items())
             text = (f"Not computed in this version of the report: {html.escape(what)} "
                     f"(requested by <code>{html.escape(key)}</code>: {html.escape(settings)}).")
         self.html(f'<p class="report-pending">{text}</p>')
+
+    def term(self, name: str, meaning: str) -> None:
+        """Declare a term this section introduces, in plain words: the rendered page lists it, with
+        a link to the section, in its "How to read this report" (``render.arrange``). Shows nothing."""
+        self.html(f'<span class="{TERM_CLASS}" data-term="{html.escape(name, quote=True)}" '
+                  f'data-meaning="{html.escape(meaning, quote=True)}"></span>')
 
     def reproducibility(self, cache_keys: Mapping[str, str] | None = None, provenance: str | None = None) -> None:
         """How to re-run this report, what identifies its inputs, and (``provenance``) what this
@@ -237,11 +249,15 @@ class Report:
     # ------------------------------------------------------------------ figures
     def figure(self, fig, key: str, caption: str, dpi: int = 150) -> None:
         """Show a matplotlib figure as "Figure n. caption" (id ``figure-<key>``, SVG embedded),
-        write ``figures/<key>.png`` and ``figures/<key>.svg``, and close the figure."""
+        write ``figures/<key>.png`` and ``figures/<key>.svg``, and close the figure. The summary
+        records any linear axis whose data span more than 3 decades (``plotting.linear_axis_spans``)."""
         import matplotlib.pyplot as plt
+
+        from .plotting import linear_axis_spans
 
         _check_key(key)
         number = len([f for f in self.figures if f["key"] != key]) + 1
+        squashed = linear_axis_spans(fig)  # recorded, and checked on every smoke render
         files = {}
         for fmt in ("png", "svg"):
             path = self.figures_dir / f"{key}.{fmt}"
@@ -255,7 +271,7 @@ class Report:
         self.html(f'<figure class="report-figure" id="figure-{key}">'
                   f'<img src="data:image/svg+xml;base64,{data}" alt="{alt}"/>'
                   f'<figcaption><b>Figure {number}.</b> {html.escape(caption)}</figcaption></figure>')
-        entry = {"key": key, "number": number, "caption": caption, "files": files}
+        entry = {"key": key, "number": number, "caption": caption, "files": files, "linear_axes_over_3_decades": squashed}
         self.figures = [f for f in self.figures if f["key"] != key] + [entry]
         self._save()
 
