@@ -241,7 +241,9 @@ def test_manifest_records_commit_params_profile_runtime_device(rendered):
     assert manifest["profile"] == "smoke"
     assert re.fullmatch(r"[0-9a-f]{40}", manifest["git"]["commit"] or "")
     assert manifest["runtime_s"] > 0 and manifest["device"] == "cpu"
-    assert manifest["headline"].startswith("val acc over seeds")
+    assert manifest["headline"] == tables.headline(load_params(REPORT, "smoke"), pd.read_csv(out / REPORT / "history.csv"),
+                                                   [claims.Claim(c["text"], c["ours"], "", study_verdict=c["study_method"])
+                                                    for c in json.loads((out / REPORT / "metrics.json").read_text())["claims"]])
 
 
 def test_index_links_every_rendered_report_with_its_result(rendered):
@@ -323,7 +325,14 @@ def test_study_vs_run_tables_show_the_study_the_study_seed_and_the_seeds():
     gap = tables.gap_table(params, hist, reference["gap"]).set_index("model")
     assert gap.loc["Model A (MLP 784-256-128-10)", "gap, study"] == 0.0144
     assert gap.loc["Model A (MLP 784-256-128-10)", "gap (eval mode)"] == tables.ci_cell([0.01, 0.01])
-    assert tables.headline(params, hist).startswith("val acc over seeds: Model B (CNN + BN + dropout) 0.8950")
+    assert tables.headline(params, hist).startswith("val acc over seeds: Model B (CNN + BN + dropout) 0.895; ")
+    verdicts = [claims.Claim("The CNN generalizes better than the MLP, by a clear margin on every seed we tried", "supported", ""),
+                claims.Claim("B is flatter", "contradicted", ""), claims.Claim("x", "inconclusive", ""),
+                claims.Claim("y", "inconclusive", "")]
+    assert tables.headline(params, hist, verdicts) == (  # issue 13: the index's one line is the answer
+        "supported: “The CNN generalizes better than the MLP, by a clear margin on every…”. "
+        "contradicted: “B is flatter”. 2 inconclusive (2 seeds each)")
+    assert tables.headline(params, hist, verdicts[2:]) == "no claim decided by 2 seeds per configuration: 2 inconclusive"
     assert "study 0.8105" in tables.first_epoch_sentence(params, hist, reference["first_epochs"])
 
 

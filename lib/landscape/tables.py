@@ -344,24 +344,38 @@ def gap_sentence(params: ReportParams, history: pd.DataFrame, reference_gap: Map
             "the eval-mode gap measures both accuracies on the final weights." if parts else NO_EPOCH)
 
 
+HEADLINE_CLAIM_CHARS = 70  # a claim's text in the one-line answer is cut after this many characters
+HEADLINE_ORDER = ("supported", "contradicted", "depends on the method", "inconclusive", "pending")
+
+
+def _short(text: str, limit: int = HEADLINE_CLAIM_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def headline(params: ReportParams, history: pd.DataFrame, verdicts: Sequence | None = None) -> str:
-    """The report's one-line result: final val accuracy per configuration (mean over seeds),
-    best first, and the claim verdict counts."""
+    """The report's answer in one line: the claims its seeds decide (supported, contradicted, or
+    decided otherwise by the study's method), each by its text, then how many stay inconclusive
+    or pending, and the seeds behind it; without claims, the final val accuracy per
+    configuration (mean over seeds), best first."""
     finals = final_rows(history)
     if finals.empty:
         return "no run completed an epoch"
     means = finals.groupby("config")["test_acc"].agg(["mean", "count"]).sort_values("mean", ascending=False)
-    labels = config_labels(params)
-    shown = [f"{labels[c]} {r['mean']:.4f}" for c, r in means.head(3).iterrows()]
-    text = f"val acc over seeds: {'; '.join(shown)}" + ("; …" if len(means) > 3 else "")
-    text += f" ({int(means['count'].min())}–{int(means['count'].max())} seeds)" if means["count"].nunique() > 1 \
-        else f" ({int(means['count'].iloc[0])} seeds each)"
-    if verdicts:
-        counts: dict[str, int] = {}
-        for v in verdicts:
-            counts[v.headline] = counts.get(v.headline, 0) + 1
-        text += "; claims: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
-    return text
+    seeds = (f"{int(means['count'].min())}–{int(means['count'].max())} seeds" if means["count"].nunique() > 1
+             else f"{int(means['count'].iloc[0])} seeds each")
+    if not verdicts:
+        labels = config_labels(params)
+        shown = [f"{labels[c]} {stats.number_text(r['mean'])}" for c, r in means.head(3).iterrows()]
+        return f"val acc over seeds: {'; '.join(shown)}" + ("; …" if len(means) > 3 else "") + f" ({seeds})"
+    by_verdict: dict[str, list[str]] = {}
+    for v in verdicts:
+        by_verdict.setdefault(v.headline, []).append(v.text)
+    decided = [f"{verdict}: " + "; ".join(f"“{_short(t)}”" for t in by_verdict[verdict])
+               for verdict in HEADLINE_ORDER[:3] if verdict in by_verdict]
+    open_ = [f"{len(by_verdict[verdict])} {verdict}" for verdict in HEADLINE_ORDER[3:] if verdict in by_verdict]
+    if not decided:
+        return f"no claim decided by {seeds.replace(' each', ' per configuration')}: " + ", ".join(open_)
+    return ". ".join(decided) + (f". {', '.join(open_)}" if open_ else "") + f" ({seeds})"
 
 
 # ---------------------------------------------------------------------------- probes
