@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from landscape import claims, models, plotting, render, sink, surfaces, synthesis, tables
+import pdf_layout
 from landscape.params import ParamsError, SynthesisParams, load_params
 
 REPORT = "mlp_vs_cnn_fmnist"
@@ -149,7 +150,7 @@ def numbers_missing_from_pdf(pdf, page):
     """Numbers in the HTML ``page``'s report tables that the PDF's text lacks: print cuts a table
     wider than the page off at the page edge."""
     cells = [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
-             for table in re.findall(r'<div class="report-table".*?</table>', page, re.S)
+             for table in re.findall(r'<div class="report-table[" ].*?</table>', page, re.S)
              for cell in re.findall(r"<td[^>]*>(.*?)</td>", table, re.S)]
     numbers = {c for c in cells if re.fullmatch(r"[+−-]?\d[\d,]*(\.\d+)?", c)}
     assert numbers, "the report has tables of numbers"
@@ -163,6 +164,24 @@ def print_defects(pdf, page):
     if not shutil.which("pdftotext"):
         return []
     return headings_ending_a_page(pdf, page) + numbers_missing_from_pdf(pdf, page)
+
+
+def reading_defects(out, report, page) -> list[str]:
+    """What issue 13 found hard to read, as checks on a rendered report: table text under 9 pt in
+    the PDF, pages more than a third empty (except before a section), figures whose linear axes
+    span more than 3 decades, links of the guide or contents that lead nowhere, sections left
+    that the params do not ask for, no way back to the index."""
+    pages = pdf_layout.read(out / report / f"{report}.pdf")
+    size, number, char = pdf_layout.smallest_text(pages)
+    found = [f"text at {size:.1f} pt on page {number} ({char!r})"] if size < 8.95 else []
+    found += [f"page {n} is {share:.0%} empty" for n, share in pdf_layout.half_empty_pages(pages)]
+    summary = json.loads((out / report / "summary.json").read_text())
+    found += [f"figure {f['key']}: {w}" for f in summary["figures"] for w in f["linear_axes_over_3_decades"]]
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    found += [f"link to #{h} leads nowhere" for h in re.findall(r'href="#([^"]+)"', page) if html.unescape(h) not in ids]
+    found += ["a section the params do not ask for is shown"] if "report-absent" in page else []
+    found += [] if 'href="../index.html"' in page else ["no link back to the index"]
+    return found
 
 
 def code_outputs(out, report):
@@ -203,6 +222,9 @@ def test_html_holds_every_table_and_figure_and_needs_no_network(rendered):
     assert "<b>Table 1.</b>" in page and "<b>Figure 2.</b>" in page
     assert_text_names_only_layers_the_models_have(REPORT, page)
     assert_no_cache_jargon_before_the_appendix(page)
+    assert reading_defects(out, REPORT, page) == []
+    assert "How to read this report" in page and "Contents:" in page
+    assert "Flatness-under-weight-noise" not in page  # study 000 has no flatness probe: no empty section
 
 
 def test_pdf_is_printed_with_pages(rendered):
@@ -620,6 +642,7 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     assert all(note.startswith("Not part of this study's setup") for note in notes), notes
     assert render.pdf_pages(out / report / f"{report}.pdf") >= 2
     assert print_defects(out / report / f"{report}.pdf", page) == []
+    assert reading_defects(out, report, page) == []
     metrics = json.loads((out / report / "metrics.json").read_text())
     assert all(c["verdict"] != "pending" for c in metrics["claims"]), metrics["claims"]
     stand_in = load_params(report, "smoke").resolve_data()
@@ -692,6 +715,7 @@ def test_the_synthesis_renders_from_the_studies_smoke_runs_and_leads_the_index(s
     assert trajectory["replayed"].all() and trajectory["matches_result"].all()  # the studies trained them first
     assert 'href="../batchnorm/batchnorm.html"' in page  # the studies it reads, linked
     assert print_defects(out / "synthesis" / "synthesis.pdf", page) == []
+    assert reading_defects(out, "synthesis", page) == []
     models = pd.read_csv(out / "synthesis" / "models.csv")
     studies = load_params("synthesis", "smoke").study_params()
     assert sorted(models["run"]) == sorted(rep.id for study in studies for rep in study.replicas)

@@ -101,6 +101,59 @@ def default_format(column: Any, series: pd.Series) -> Callable[[Any], str] | str
     return None
 
 
+PRINT_WIDTH_PX = 690  # an A4 page's text width in CSS pixels (report.css @page margins)
+PRINT_CHAR_PX = 7.6  # a digit of the 12 px table font, and padding per cell
+PRINT_CELL_PADDING_PX = 10
+
+
+def _width(texts: Sequence[str], wrap: float = 2.5) -> float:
+    """Width (px) that ``texts`` need in a printed column: their longest word (cells and headers
+    wrap at spaces, never inside a number), and at least 1/``wrap`` of the longest text so a
+    cell takes few lines."""
+    words = [w for t in texts for w in str(t).split()] or [""]
+    return max(max(len(w) for w in words), max(len(str(t)) for t in texts) / wrap) * PRINT_CHAR_PX \
+        + PRINT_CELL_PADDING_PX
+
+
+def print_parts(df: pd.DataFrame, formatters: Mapping[Any, Any]) -> list[list]:
+    """The columns of ``df`` cut into tables that fit the printed page's width: each part repeats
+    the first column (what a row is) and any text columns right after it, keeps a top-level
+    column group together, and is as wide as fits; one part when the whole table fits."""
+    columns = list(df.columns)
+
+    def cells(col) -> list[str]:
+        f = formatters.get(col)
+        return [("—" if not isinstance(v, (list, tuple, dict)) and pd.isna(v) else
+                 f(v) if callable(f) else f.format(v) if isinstance(f, str) else str(v)) for v in df[col]]
+
+    def leaf(col) -> str:
+        return str(col[-1] if isinstance(col, tuple) else col)
+
+    def top(col) -> Any:
+        return col[0] if isinstance(col, tuple) else col
+
+    widths = {col: _width(cells(col) + [leaf(col)]) for col in columns}
+    groups: dict[Any, list] = {}
+    for col in columns:
+        groups.setdefault(top(col), []).append(col)
+    group_widths = {name: max(sum(widths[c] for c in cols), _width([str(name)], wrap=2) if len(cols) > 1 else 0)
+                    for name, cols in groups.items()}
+    if sum(group_widths.values()) <= PRINT_WIDTH_PX:
+        return [columns]
+    names = list(groups)
+    lead = [names[0]] + [n for n in names[1:3] if all(not pd.api.types.is_numeric_dtype(df[c]) for c in groups[n])]
+    lead = names[:len(lead)] if names[:len(lead)] == lead else names[:1]
+    room = PRINT_WIDTH_PX - sum(group_widths[n] for n in lead)
+    parts, current, used = [], [], 0.0
+    for name in names[len(lead):]:
+        if current and used + group_widths[name] > room:
+            parts.append(current)
+            current, used = [], 0.0
+        current, used = current + [name], used + group_widths[name]
+    parts.append(current)
+    return [[c for n in lead + part for c in groups[n]] for part in parts]
+
+
 class Report:
     """The output sink of one report notebook (see module docstring)."""
 
@@ -235,13 +288,20 @@ class Report:
         classes = pd.DataFrame([kinds] * len(df), index=df.index, columns=df.columns)
         if row_classes is not None:
             classes = classes + " " + row_classes.reindex_like(classes).fillna("")
-        styler = (df.style.set_uuid(key).hide(axis="index")
-                  .format({c: f for c, f in formatters.items() if f is not None}, na_rep="—")
-                  .set_caption(f"<b>Table {number}.</b> {html.escape(caption)}")
-                  .set_td_classes(classes))
-        markup = styler.to_html()
+        def markup(columns: list, title: str, uuid: str) -> str:
+            return (df[columns].style.set_uuid(uuid).hide(axis="index")
+                    .format({c: f for c, f in formatters.items() if f is not None and c in columns}, na_rep="—")
+                    .set_caption(title).set_td_classes(classes[columns]).to_html())
+
+        title = f"<b>Table {number}.</b> {html.escape(caption)}"
         note_html = f'<p class="report-note">{html.escape(note)}</p>' if note else ""
-        self.html(f'<div class="report-table" id="table-{key}">{markup}{note_html}</div>')
+        parts = print_parts(df, formatters)
+        printed = "" if len(parts) == 1 else '<div class="report-print-parts">' + "".join(
+            f'<div class="report-table report-table-part">{markup(cols, f"{title} (part {i} of {len(parts)})", f"{key}-part{i}")}'
+            f'{note_html if i == len(parts) else ""}</div>' for i, cols in enumerate(parts, start=1)) + "</div>"
+        whole = "report-table" + ("" if len(parts) == 1 else " report-screen-only")
+        self.html(f'<div class="{whole}" id="table-{key}">{markup(list(df.columns), title, key)}{note_html}</div>'
+                  + printed)
         entry = {"key": key, "number": number, "caption": caption, "csv": str(csv_path.relative_to(self.dir))}
         self.tables = [t for t in self.tables if t["key"] != key] + [entry]
         self._save()
