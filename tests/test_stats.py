@@ -313,8 +313,8 @@ def test_an_interval_on_logs_maps_to_a_positive_geometric_mean_interval():
     assert 0 < geometric.low < geometric.estimate < geometric.high and stats.mean_ci(values).low < 0
 
 
-@pytest.mark.parametrize("x, text", [(13.0, "13"), (0.05, "0.05"), (1170.0082, "1170"), (-0.0, "0"), (-4e-6, "-4e-6"),
-                                     (125.63, "125.6"), (0.042274, "0.04227"), (12345.6, "12,346"), (3e7, "3e7"),
+@pytest.mark.parametrize("x, text", [(13.0, "13"), (0.05, "0.05"), (1170.0082, "1170"), (-0.0, "0"), (-4e-6, "-4×10⁻⁶"),
+                                     (125.63, "125.6"), (0.042274, "0.04227"), (12345.6, "12,346"), (3e7, "3×10⁷"),
                                      (-3.14159, "-3.142"), (math.nan, "—"), (2 / 3, "0.6667")])
 def test_numbers_are_shown_to_four_significant_digits_without_false_zeros(x, text):
     assert stats.number_text(x) == text
@@ -322,7 +322,7 @@ def test_numbers_are_shown_to_four_significant_digits_without_false_zeros(x, tex
 
 def test_signed_numbers_and_estimates_shown_to_their_uncertainty():
     assert (stats.number_text(0.5, signed=True), stats.number_text(-0.5, signed=True)) == ("+0.5", "-0.5")
-    assert stats.number_text(0.00001, digits=4, signed=True) == "+1e-5" and stats.number_text(0.0, signed=True) == "0"
+    assert stats.number_text(0.00001, digits=4, signed=True) == "+1×10⁻⁵" and stats.number_text(0.0, signed=True) == "0"
     assert stats.estimate_text(125.63, 12.4) == "126 ± 12"
     assert stats.estimate_text(0.04227, 0.00123) == "0.0423 ± 0.0012"
     assert stats.estimate_text(-0.00001, 0.0012) == "0.0000 ± 0.0012"  # never "-0.0000"

@@ -449,7 +449,7 @@ def well_conditioned(hessian: pd.DataFrame, runs: list, max_condition: float = 1
         known = rows[rows["condition_number"].notna() | rows["lambda_min"].notna()]
         good = int((known["condition_number"] <= max_condition).sum())
         v, t = _proportion(f"0 < κ ≤ {max_condition:g}", config, good, len(known))
-        kappas = ", ".join(f"{k:.3g}" if pd.notna(k) else ("λmin < 0" if pd.notna(m) else "λmin unresolved")
+        kappas = ", ".join(f"{stats.number_text(k, 3)}" if pd.notna(k) else ("λmin < 0" if pd.notna(m) else "λmin unresolved")
                            for k, m in zip(rows["condition_number"], rows["lambda_min"]))
         parts.append((v, f"{t}, κ per seed: {kappas}"))
     return conclude(parts)
@@ -482,7 +482,7 @@ def flatter_generalizes_better(hessian: pd.DataFrame, history: pd.DataFrame, run
     return verdict_of(found, claimed=-1), (
         f"Kendall τ(λmax, final val acc) over {found.n} seeds = {found.text(3)} (paired bootstrap; "
         f"supported when the CI lies below 0); λmax over seeds {spread.text(3)}, range "
-        f"{min(lams):.3g}–{max(lams):.3g}; final val acc range {min(accs):.4f}–{max(accs):.4f}")
+        f"{stats.number_text(min(lams), 3)}–{stats.number_text(max(lams), 3)}; final val acc range {min(accs):.4f}–{max(accs):.4f}")
 
 
 MIN_BOOTSTRAP_SEEDS = 5  # fewer values give too few distinct resamples for a bootstrap interval
@@ -507,10 +507,10 @@ def lambda_max_spread(hessian: pd.DataFrame, runs: list, min_spread: float = 0.0
                             f"fewer than {MIN_BOOTSTRAP_SEEDS} seeds: no bootstrap interval"))
     text = (f"{config}: coefficient of variation of λmax ({'Lanczos' if method == 'lanczos' else 'study method'}) "
             f"over {len(values)} seeds {found.text(3)} (bootstrap; 'different' means above {min_spread:g}); λmax "
-            f"{stats.mean_ci(values).text(3)}, range {values.min():.3g}–{values.max():.3g}")
+            f"{stats.mean_ci(values).text(3)}, range {stats.number_text(values.min(), 3)}–{stats.number_text(values.max(), 3)}")
     if len(values) >= 2:
         seeds = rows["seed"].tolist()
-        text += (f"; the study's pair (seeds {seeds[0]}, {seeds[1]}): {values[0]:.3g} vs {values[1]:.3g}, "
+        text += (f"; the study's pair (seeds {seeds[0]}, {seeds[1]}): {stats.number_text(values[0], 3)} vs {stats.number_text(values[1], 3)}, "
                  f"seed {seeds[0] if values[0] < values[1] else seeds[1]} flatter")
     return verdict_of(found, 1, min_spread), text
 

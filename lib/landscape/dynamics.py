@@ -108,7 +108,7 @@ def trajectory_observation(trajectory: pd.DataFrame) -> str:
     traced = per_run.size() > 1
     sharpened = (per_run.last() > per_run.first())[traced]
     return (f"{len(above)} of {len(ok)} measured points ({len(above) / len(ok):.0%}) of {per_run.ngroups} runs lie "
-            f"above the stability threshold 2(1+β)/η; the largest λmax/threshold is {top['ratio']:.2g} "
+            f"above the stability threshold 2(1+β)/η; the largest λmax/threshold is {stats.number_text(top['ratio'], 2)} "
             f"({top['label']}, epoch {top['epoch']:g}). λmax ends above its value at the initialization in "
             f"{int(sharpened.sum())} of {len(sharpened)} runs with more than one point.")
 

@@ -84,7 +84,7 @@ def _published_beside_ours(params: ReportParams, frame: pd.DataFrame | None, key
         mine = rows[rows[selector] == ours[0]][ours[1]]
         parts = [f"published {value:g}"]
         if len(seed):
-            parts.append(f"the study's method on our study-seed run {float(seed.iloc[0]):.4g}")
+            parts.append(f"the study's method on our study-seed run {stats.number_text(float(seed.iloc[0]), 4)}")
         parts.append(f"ours {tables.ci_cell(mine)} over {len(mine)} seeds")
         out.append(f"{name} of {tables.config_labels(params)[config]}: " + "; ".join(parts) + ".")
     return out

@@ -101,9 +101,10 @@ def default_format(column: Any, series: pd.Series) -> Callable[[Any], str] | str
     return None
 
 
-PRINT_WIDTH_PX = 690  # an A4 page's text width in CSS pixels (report.css @page margins)
-PRINT_CHAR_PX = 7.6  # a digit of the 12 px table font, and padding per cell
+PRINT_WIDTH_PX = 680  # an A4 page's text width in CSS pixels (report.css @page margins), less a little
+PRINT_CHAR_PX = 8.2  # a character of the 12 px table font (digits 7.6, bold headers wider), and padding per cell
 PRINT_CELL_PADDING_PX = 10
+PRINT_TEXT_MIN_PX = 72  # report.css: a text cell is at least 6em wide
 
 
 def _width(texts: Sequence[str], wrap: float = 2.5) -> float:
@@ -132,7 +133,8 @@ def print_parts(df: pd.DataFrame, formatters: Mapping[Any, Any]) -> list[list]:
     def top(col) -> Any:
         return col[0] if isinstance(col, tuple) else col
 
-    widths = {col: _width(cells(col) + [leaf(col)]) for col in columns}
+    widths = {col: max(_width(cells(col) + [leaf(col)]),
+                       0 if pd.api.types.is_numeric_dtype(df[col]) else PRINT_TEXT_MIN_PX) for col in columns}
     groups: dict[Any, list] = {}
     for col in columns:
         groups.setdefault(top(col), []).append(col)

@@ -74,15 +74,17 @@ class Interval:
 
     def text(self, digits: int = 3) -> str:
         """``"0.123 [0.100, 0.146]"``, or ``"0.123 [n = 1: no interval]"`` when undefined."""
-        spec = f".{digits}g"
         if not self.defined:
             n = ", ".join(map(str, self.n)) if isinstance(self.n, tuple) else str(self.n)
-            return f"{self.estimate:{spec}} [n = {n}: no interval]"
-        return f"{self.estimate:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
+            return f"{number_text(self.estimate, digits)} [n = {n}: no interval]"
+        return f"{number_text(self.estimate, digits)} [{number_text(self.low, digits)}, {number_text(self.high, digits)}]"
+
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def number_text(x: float, digits: int = 4, signed: bool = False) -> str:
-    """``x`` to ``digits`` significant digits in plain notation (scientific below 1e-3 and from
+    """``x`` to ``digits`` significant digits in plain notation (as m×10ⁿ below 1e-3 and from
     1e6 on), trailing zeros dropped (13.0 → "13", 0.0500 → "0.05"), thousands separated from
     10,000 on, never "−0"; "—" for nan. ``signed``: a "+" on positive values (differences)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -96,7 +98,7 @@ def number_text(x: float, digits: int = 4, signed: bool = False) -> str:
         mantissa, exponent = text.split("e")
         if "." in mantissa:
             mantissa = mantissa.rstrip("0").rstrip(".")
-        text = f"{mantissa}e{int(exponent)}"
+        text = f"{mantissa}×10{str(int(exponent)).translate(SUPERSCRIPTS)}"  # never broken across lines
     else:
         decimals = max(0, digits - 1 - math.floor(math.log10(magnitude))) if magnitude else 0
         text = f"{x:,.{decimals}f}" if magnitude >= 1e4 else f"{x:.{decimals}f}"

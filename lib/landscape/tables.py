@@ -648,7 +648,7 @@ def density_sentence(density: pd.DataFrame) -> str:
     return ("Estimated fraction of Hessian eigenvalues clearly below zero (below −1% of the largest |λ|; stochastic "
             "Lanczos quadrature, no broadening): "
             + "; ".join(parts) + f". The spectrum reaches furthest for {widest['model']} (up to about "
-            f"{widest['λ to']:.4g}, the largest quadrature node plus 5σ). A few Lanczos runs resolve the outliers and "
+            f"{stats.number_text(widest['λ to'], 4)}, the largest quadrature node plus 5σ). A few Lanczos runs resolve the outliers and "
             "the overall shape, not individual eigenvalues in the bulk.")
 
 
@@ -775,7 +775,7 @@ def loss_range_sentence(params: ReportParams, surface: pd.DataFrame, ranges: pd.
         for kind, r in train.groupby("direction", sort=False):
             spreads = _spreads(ranges, config, kind, "train")
             mine = r[r["run"] == study_run(params, config)]["loss"]
-            parts.append(f"{params.config(config).label} ({kind}) {mine.max() - mine.min():.4g}"
+            parts.append(f"{params.config(config).label} ({kind}) {stats.number_text(mine.max() - mine.min(), 4)}"
                          + (f" (over {len(spreads)} seeds {ci_cell(spreads)})" if len(spreads) > 1 else ""))
     text = "Spread of the train loss over the grid (max − min, nats) of the study seed: " + "; ".join(parts) + "."
     if "unit" in set(surface["direction"]):
