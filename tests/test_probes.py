@@ -16,13 +16,16 @@ def tiny_model(seed):
     return model.eval()
 
 
-@pytest.fixture
-def sets():
+def sets_of():
     g = torch.Generator().manual_seed(0)
-    make = lambda n, split: ImageDataset("tiny", split, torch.randn(n, 1, 4, 4, generator=g),
-                                         torch.arange(n) % 10)
+    make = lambda n, split: ImageDataset("tiny", split, torch.randn(n, 1, 4, 4, generator=g), torch.arange(n) % 10)
     train, test = make(40, "train"), make(30, "test")
     return probes.ProbeSets(train, test, train, "eval", 16)
+
+
+@pytest.fixture
+def sets():
+    return sets_of()
 
 
 def compute(name, models, sets, params):
@@ -129,6 +132,35 @@ def test_the_hessian_leaves_lambda_min_out_only_when_asked_and_saves_its_product
     assert without["condition_status"] == probes.NOT_COMPUTED
     assert with_min["lambda_min_kind"] != probes.NOT_COMPUTED and pd.notna(with_min["lambda_min"])
     assert without["lambda_max"] == with_min["lambda_max"] and without["num_hvps"] < with_min["num_hvps"]
+
+
+def test_the_attribution_steps_change_one_thing_at_a_time_from_ours_to_the_study_method():
+    """Issue 13: between our λmax (Lanczos, eval mode, probe set) and the study's (power steps on one
+    mini-batch, train mode): train mode over the probe set in study-size batches (BatchNorm only),
+    then Lanczos on the study's own batch, which the study's power steps approach."""
+    from probe_fixtures import bn_net
+
+    g = torch.Generator().manual_seed(1)
+    images, labels = torch.randn(48, 1, 8, 8, generator=g, dtype=torch.float64), torch.arange(48) % 3
+    data = ImageDataset("tiny", "train", images, labels)
+    bn_sets = probes.ProbeSets(data, data, data, "eval", 48)
+    cfg = probes.HessianParams(top_k=1, trace_samples=0, lambda_min=False, study_batch_size=16,
+                               study_iterations=500, attribute=True, tol=1e-8)
+    model = bn_net(3)
+    frame = probes.hessian([model], bn_sets, cfg).set_index("method")
+    assert list(frame.index) == ["lanczos", "study", "lanczos-train", "lanczos-batch"]
+    assert (frame.loc["lanczos-train", "mode"], frame.loc["lanczos-batch", "n"]) == ("train", 16)
+    batch = probes.curvature.study_batch(data, 16, seed=0)
+    direct = probes.curvature.lanczos(probes.curvature.HessianOperator(model, batch, mode="train", chunk_size=16),
+                                      k=1, tol=1e-8)
+    assert frame.loc["lanczos-batch", "lambda_max"] == pytest.approx(float(direct.eigenvalues[0]), rel=1e-9)
+    in_batches = probes.curvature.HessianOperator(model, data, mode="train", chunk_size=16)
+    assert frame.loc["lanczos-train", "lambda_max"] == pytest.approx(
+        float(probes.curvature.lanczos(in_batches, k=1, tol=1e-8).eigenvalues[0]), rel=1e-9)
+    assert frame.loc["lanczos-train", "lambda_max"] != pytest.approx(frame.loc["lanczos", "lambda_max"], rel=1e-3)
+    assert frame.loc["study", "lambda_max"] == pytest.approx(frame.loc["lanczos-batch", "lambda_max"], rel=1e-3)
+    plain = probes.hessian([tiny_model(1)], sets_of(), cfg.model_copy(update={"study_batch_size": 8}))
+    assert list(plain["method"]) == ["lanczos", "study", "lanczos-batch"]  # no BatchNorm: one mode
 
 
 def test_measures_agree_with_the_dense_hessian_and_the_direct_calls():

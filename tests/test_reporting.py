@@ -2,6 +2,7 @@
 temporary cache and output directories) into HTML, PDF, figures, tables, metrics, manifest and
 index, bad params failing fast inside the notebook, and the helpers behind it."""
 import html
+from urllib.parse import unquote
 import json
 import os
 import re
@@ -22,20 +23,22 @@ REPORT = "mlp_vs_cnn_fmnist"
 NOTEBOOKS = sorted(render.NOTEBOOKS_DIR.glob("*.ipynb"))
 PARAMETERS = {"params_file", "profile", "overrides", "output_dir", "device"}
 EXPECTED_TABLES = ["setup-data", "setup-models", "setup-training", "runs", "first-epochs-a", "first-epochs-b",
-                   "final-epoch", "gap", "noise-study-accuracy", "noise", "hessian", "claims"]
+                   "final-epoch", "gap", "noise-study-accuracy", "noise", "hessian", "lambda-attribution", "claims"]
 EXPECTED_FIGURES = ["learning-curves", "gap-over-epochs", "noise-accuracy", "slice1d", "lambda-max"]
 #: the other study reports (smoke profile): (tables, figures) each HTML must hold
 STUDY_SECTIONS = {
     "seed_connectivity": (["runs", "final-epoch", "noise-study-accuracy", "noise-study-loss", "noise", "hessian",
-                           "barriers", "claims"],
+                           "lambda-attribution", "barriers", "claims"],
                           ["learning-curves", "noise-accuracy", "slice1d", "lambda-max", "surface-cnn-filter",
                            "interpolation"]),
     "mlp_cnn_rescnn_mnist": (["runs", "final-epoch", "gap", "flatness", "hessian", "barriers", "claims"],
                              ["learning-curves", "slice1d", "lambda-max", "interpolation"]),
-    "batchnorm": (["runs", "final-epoch", "gap", "hessian", "density", "sharpness", "barriers", "claims"],
+    "batchnorm": (["runs", "final-epoch", "gap", "hessian", "lambda-attribution", "density", "sharpness", "barriers",
+                   "claims"],
                   ["learning-curves", "gap-over-epochs", "lambda-max", "density", "sam-sharpness", "slice1d",
                    "interpolation"]),
-    "resnet20_ablation": (["setup-models", "runs", "ablation", "ablation-losses", "loss-ranges", "hessian", "density",
+    "resnet20_ablation": (["setup-models", "runs", "ablation", "ablation-losses", "loss-ranges", "hessian",
+                           "lambda-attribution", "density",
                            "gradient-norm", "summary", "claims"],
                           ["learning-curves", "gap-over-epochs", "surface-skiptrue_bntrue-filter",
                            "surface-skiptrue_bntrue-unit", "surface-skipfalse_bnfalse-unit", "lambda-max", "density"]),
@@ -177,8 +180,9 @@ def reading_defects(out, report, page) -> list[str]:
     found += [f"page {n} is {share:.0%} empty" for n, share in pdf_layout.half_empty_pages(pages)]
     summary = json.loads((out / report / "summary.json").read_text())
     found += [f"figure {f['key']}: {w}" for f in summary["figures"] for w in f["linear_axes_over_3_decades"]]
-    ids = set(re.findall(r'id="([^"]+)"', page))
-    found += [f"link to #{h} leads nowhere" for h in re.findall(r'href="#([^"]+)"', page) if html.unescape(h) not in ids]
+    ids = {unquote(html.unescape(i)) for i in re.findall(r'id="([^"]+)"', page)}  # a browser matches decoded fragments
+    found += [f"link to #{h} leads nowhere" for h in re.findall(r'href="#([^"]+)"', page)
+              if unquote(html.unescape(h)) not in ids]
     found += ["a section the params do not ask for is shown"] if "report-absent" in page else []
     found += [] if 'href="../index.html"' in page else ["no link back to the index"]
     return found
@@ -433,6 +437,18 @@ def test_negative_curvature_in_every_seed_gives_lambda_max_over_lambda_min_not_a
     positive = tables.hessian_table(params, frame([2.0, 5.0], "converged")).iloc[0]
     assert positive[tables.RATIO_LABEL] == f"{tables.ci_cell([5.0, 4.0])} (λmin < 0 in 0 of 2)"
     assert positive["condition number"] == f"{tables.ci_cell([5.0, 4.0])} (2 of 2 seeds)"
+
+
+def test_the_attribution_table_splits_the_gap_to_the_study_into_mode_batch_steps_and_the_rest():
+    params = load_params("batchnorm")
+    factors = {"lanczos": 1.0, "lanczos-train": 2.0, "lanczos-batch": 1.0, "study": 0.5}  # × 2, × 0.5, × 0.5
+    frame = pd.DataFrame([{"run": f"A_s{s}", "config": "A", "seed": s, "method": m, "lambda_max": 40.0 * f * (1 + s / 10)}
+                          for s in (1, 2, 3) for m, f in factors.items()])
+    row = tables.attribution_table(params, frame).iloc[0]
+    assert (row["× train mode"], row["× one batch of 128"], row["× 20 power steps"]) == ("2 ± 0", "0.5 ± 0", "0.5 ± 0")
+    assert row["published"] == 57.18 and row["published ÷ study method, study seed"] == pytest.approx(57.18 / 22.0)
+    no_bn = frame[frame["method"] != "lanczos-train"]
+    assert tables.attribution_table(params, no_bn).iloc[0]["× train mode"] == "1 (no BatchNorm)"
 
 
 def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_columns():

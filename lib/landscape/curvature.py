@@ -258,16 +258,22 @@ def power_iteration(op: HessianOperator, k: int = 1, max_iter: int = 100, tol: f
                        "power", op.mode, op.n)
 
 
+def study_batch(data: ImageDataset | Batch, batch_size: int, seed: int = 0) -> Batch:
+    """The one random mini-batch of ``batch_size`` samples (drawn with ``seed``) that
+    :func:`seed_power_iteration` uses."""
+    images, labels = as_batch(data)
+    if not 1 <= batch_size <= labels.shape[0]:
+        raise ValueError(f"batch_size must be in 1..{labels.shape[0]}, got {batch_size}")
+    index = torch.randperm(labels.shape[0], generator=torch.Generator().manual_seed(seed))[:batch_size]
+    return images[index], labels[index]
+
+
 def seed_power_iteration(model: torch.nn.Module, data: ImageDataset | Batch, batch_size: int = 128,
                          iterations: int = 20, mode: str = "train", k: int = 1, seed: int = 0) -> EigenResult:
     """The source studies' estimate: ``iterations`` power-iteration steps (no tolerance) on ONE
     random mini-batch of ``batch_size`` samples (drawn with ``seed``), in ``mode``. For showing
     the study method next to ``lanczos`` on the fixed set; n in the result is the batch size."""
-    images, labels = as_batch(data)
-    if not 1 <= batch_size <= labels.shape[0]:
-        raise ValueError(f"batch_size must be in 1..{labels.shape[0]}, got {batch_size}")
-    index = torch.randperm(labels.shape[0], generator=torch.Generator().manual_seed(seed))[:batch_size]
-    op = HessianOperator(model, (images[index], labels[index]), mode=mode, chunk_size=batch_size)
+    op = HessianOperator(model, study_batch(data, batch_size, seed), mode=mode, chunk_size=batch_size)
     result = power_iteration(op, k=k, max_iter=iterations, tol=None, seed=seed)
     return replace(result, method=f"power-{iterations}it-1batch{batch_size}")
 

@@ -419,7 +419,8 @@ def lambda_bars(hessian: pd.DataFrame, published: Mapping[str, float | None] | N
                 labels: Mapping[str, str] | None = None, shortcut: str = "study method") -> Figure:
     """λmax per configuration, each seed a dot: Lanczos (ours), the one-mini-batch power
     iteration (named ``shortcut``), and the study's published value."""
-    rows = hessian.assign(estimate=hessian["method"].map({"lanczos": "Lanczos (ours)", "study": shortcut}))
+    rows = hessian[hessian["method"].isin(["lanczos", "study"])]
+    rows = rows.assign(estimate=rows["method"].map({"lanczos": "Lanczos (ours)", "study": shortcut}))
     return seed_dots(rows, "lambda_max", "estimate", published, "top Hessian eigenvalue λmax", labels)
 
 

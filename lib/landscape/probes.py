@@ -25,7 +25,9 @@ What is measured where (the studies' choices, kept so numbers are comparable):
   (``curvature.condition_number``: undefined when negative curvature is present), and the
   study's estimate (``curvature.seed_power_iteration``: one random mini-batch of
   ``study_batch_size`` training images, ``study_iterations`` power steps, train mode as the
-  studies ran it) in its own row, method ``study``;
+  studies ran it) in its own row, method ``study``; with ``attribute``, the converged λmax of
+  the steps between the two (``ATTRIBUTION``: train mode over the probe set, then the one
+  mini-batch), so a report can say how much of a gap is mode, batch and iteration count;
 - density: the Hessian's eigenvalue density by stochastic Lanczos quadrature on the train probe
   set (``curvature.spectral_density``), with the fraction of eigenvalues below zero;
 - noise: accuracy and loss on the test probe set under δ ~ N(0, σ²I) (``absolute``, the
@@ -148,6 +150,8 @@ class HessianParams(ProbeSettings):
     # the studies' variant: power iteration on one mini-batch
     study_batch_size: int = Field(default=128, gt=0)
     study_iterations: int = Field(default=20, gt=0)
+    # the steps between ours and the study's method, one change at a time (``ATTRIBUTION``)
+    attribute: bool = False
 
 
 def _bottom(op: curvature.HessianOperator, tol: float, seed: int) -> curvature.EigenResult | None:
@@ -188,8 +192,8 @@ def _our_curvature(op: curvature.HessianOperator, cfg: HessianParams) -> dict:
 
 
 def hessian(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: HessianParams) -> pd.DataFrame:
-    """Two rows: method ``lanczos`` (ours, train probe set) and ``study`` (the study's power
-    iteration on one mini-batch). Columns: method, lambda_max, eigenvalues (top-k, descending),
+    """Rows: method ``lanczos`` (ours, train probe set), ``study`` (the study's power iteration on
+    one mini-batch) and, with ``cfg.attribute``, the ``ATTRIBUTION`` steps between them. Columns: method, lambda_max, eigenvalues (top-k, descending),
     lambda_min, lambda_min_kind, condition_number, condition_status, trace, trace_stderr,
     num_hvps, mode, n."""
     model, = models
@@ -204,7 +208,36 @@ def hessian(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: HessianPara
               "eigenvalues": (float(study.eigenvalues[0]),), "lambda_min": np.nan, "lambda_min_kind": NOT_COMPUTED,
               "condition_number": np.nan, "condition_status": NOT_COMPUTED, "trace": np.nan,
               "trace_stderr": np.nan, "num_hvps": study.num_hvps, "mode": study.mode, "n": study.n}
-    return pd.DataFrame([ours, theirs])
+    rows = [ours, theirs]
+    if cfg.attribute:
+        rows += _attribution(model, sets, cfg, batch)
+    return pd.DataFrame(rows)
+
+
+# The methods between ours (Lanczos, the probe set, ``sets.mode``) and the study's (power iteration
+# on one mini-batch in train mode), each changing one thing of the one before.
+ATTRIBUTION = {"lanczos-train": "train mode: BatchNorm normalizes each batch of the study's size with its own "
+                                "statistics, over the whole probe set",
+               "lanczos-batch": "train mode on the study's one mini-batch alone"}
+
+
+def _attribution(model: torch.nn.Module, sets: ProbeSets, cfg: HessianParams, batch: int) -> list[dict]:
+    """Converged λmax (Lanczos) between ours and the study's method: in train mode over the probe
+    set in batches of ``batch`` (only with BatchNorm; otherwise the modes are the same), then on
+    the study's one mini-batch; the study row then differs from the last only by stopping after
+    ``study_iterations`` power steps."""
+    steps = [("lanczos-batch", curvature.study_batch(sets.train_full, batch, seed=0), batch)]
+    if has_batchnorm(model):
+        steps.insert(0, ("lanczos-train", sets.train, batch))
+    rows = []
+    for method, data, chunk in steps:
+        op = curvature.HessianOperator(model, data, mode="train", chunk_size=chunk)
+        lam = float(curvature.lanczos(op, k=1, which="LA", tol=cfg.tol, seed=0).eigenvalues[0])
+        op.release()
+        rows.append({"method": method, "lambda_max": lam, "eigenvalues": (lam,), "lambda_min": np.nan,
+                     "lambda_min_kind": NOT_COMPUTED, "condition_number": np.nan, "condition_status": NOT_COMPUTED,
+                     "trace": np.nan, "trace_stderr": np.nan, "num_hvps": op.num_hvps, "mode": "train", "n": op.n})
+    return rows
 
 
 class DensityParams(ProbeSettings):

@@ -312,6 +312,14 @@ def hessian(report: ReportContext) -> None:
                 "Top Hessian eigenvalue per configuration, each seed a dot, the mean as a line with its 95% CI: ours, "
                 f"{shortcut}" + ("; stars: the study's published value." if studied else "."))
     sink.markdown(tables.hessian_sentence(report.params, frame))
+    if cfg.attribute:
+        sink.table(tables.attribution_table(report.params, frame), "lambda-attribution",
+                   f"From our λmax to {shortcut}, one change at a time, each a factor (ratio per seed, mean ± 95% CI): "
+                   "train-mode BatchNorm (the statistics of each batch of the study's size, over our probe set; models "
+                   "without BatchNorm have one mode), then the study's one mini-batch alone (both converged by "
+                   "Lanczos), then stopping after the study's power steps"
+                   + ("; last, the published value over the study's method on the study-seed run: what our weights "
+                      "and the method do not explain (a different minimum, data or detail)." if studied else "."))
     sink.record("hessian", frame)
 
 

@@ -520,6 +520,38 @@ def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
         rows.append(row)
     return pd.DataFrame(rows)
 
+def attribution_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
+    """Where the study's λmax differs from ours, one change at a time (``probes.ATTRIBUTION``), per
+    configuration: our λmax; the factor by which train-mode BatchNorm (batches of the study's
+    size), the study's one mini-batch, and stopping after the study's power steps each change it
+    (ratios per seed, mean ± 95% CI); the study's method on our weights; where the study published
+    λmax, published over the study method on the study-seed run (what our weights do not explain:
+    the minimum, data, or an unstated detail)."""
+    cfg, rows = params.probes.hessian, []
+    for config in configs_in(params, hessian):
+        mine = hessian[hessian["config"] == config]
+        by = {m: mine[mine["method"] == m].set_index("run")["lambda_max"]
+              for m in ("lanczos", "lanczos-train", "lanczos-batch", "study")}
+        if by["lanczos-batch"].empty:
+            continue
+        before_batch = by["lanczos-train"] if len(by["lanczos-train"]) else by["lanczos"]
+        row = {"model": config_labels(params)[config], "seeds": len(by["lanczos"]),
+               "λmax, ours": ci_cell(by["lanczos"]),
+               "× train mode": ci_cell((by["lanczos-train"] / by["lanczos"]).dropna()) if len(by["lanczos-train"])
+               else "1 (no BatchNorm)",
+               f"× one batch of {cfg.study_batch_size}": ci_cell((by["lanczos-batch"] / before_batch).dropna()),
+               f"× {cfg.study_iterations} power steps": ci_cell((by["study"] / by["lanczos-batch"]).dropna()),
+               "= study method on ours": ci_cell(by["study"])}
+        ref = published(params, "lambda_max", config)
+        if reference(params, "lambda_max") is not None:
+            seed = by["study"].get(study_run(params, config))
+            row["published"] = np.nan if ref is None else ref
+            row["published ÷ study method, study seed"] = (np.nan if ref is None or seed is None or not seed
+                                                           else ref / seed)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def barrier_table(params: ReportParams, barriers: pd.DataFrame, published_max_loss: float | None = None
                   ) -> pd.DataFrame:
     """Per configuration, split and BatchNorm treatment, mean ± 95% CI over its disjoint seed
