@@ -663,6 +663,8 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     assert all(c["verdict"] != "pending" for c in metrics["claims"]), metrics["claims"]
     stand_in = load_params(report, "smoke").resolve_data()
     assert ("Stand-in dataset" in page) == (stand_in.name != load_params(report).data.name)
+    # issue 13: the stand-in caveat travels to the claims table and says what compares
+    assert ("standing in for" in page) == ("Stand-in dataset" in page) == ("What does compare" in page)
     index = (out / "index.html").read_text()
     row = index[index.index(f'href="{report}/{report}.html"'):]
     assert ("stand-in data: " in row[:row.index("</tr>")]) == ("Stand-in dataset" in page)  # the index says so too

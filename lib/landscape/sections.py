@@ -134,7 +134,10 @@ def setup(report: ReportContext) -> None:
         sink.index_facts(stand_in=f"{data.name} stands in for {params.data.name}")
         sink.banner(f"<b>Stand-in dataset: {data.name} replaces {params.data.name}.</b> {data.reason} The study's "
                     f"numbers in the reference columns were measured on {params.data.name}: they are not like-for-like "
-                    "with this run, and differences to them say nothing about the study by themselves.")
+                    "with this run, and differences to them say nothing about the study by themselves. What does "
+                    "compare: qualitative outcomes (a run diverging, a network stuck at chance) and orderings of the "
+                    "configurations; what does not: accuracies, losses and curvature values, since the data and the "
+                    "regime reached (how far the training loss falls) differ.")
     summary, counts = pipeline.describe(params, data)
     sink.table(tables.data_table(params, data, summary), "setup-data", "Data.")
     sink.table(tables.models_table(params, counts), "setup-models",
@@ -460,7 +463,11 @@ def claims(report: ReportContext) -> None:
     verdicts = claims_mod.evaluate(report.params, report.results.probes.evidence(report.history, report.status))
     report.verdicts = verdicts
     explain(report, "claims")
-    report.sink.claims(verdicts)
+    data, study_data = report.data, report.params.data.name
+    report.sink.claims(verdicts, caption=None if not is_stand_in(data) else (
+        f"The study's claims and what this report's seeds show, on {data.name} standing in for {study_data}: a "
+        f"verdict says what holds on the stand-in, and a number the study measured on {study_data} is no evidence "
+        f"here. {claims_mod.RULE}"))
     report.sink.markdown(claims_mod.summary_sentence(verdicts))
     report.sink.headline(tables.headline(report.params, report.history, verdicts))
 
