@@ -9,10 +9,11 @@
   --address=...`` on the others). A job asks for ``threads`` CPUs, and for ``gpus_per_job`` of a
   GPU when the cluster has GPUs, so several small-model jobs share one GPU.
 
-Every engine runs a job with the same number of torch threads (``--threads``, ``$LANDSCAPE_THREADS``,
-else ``$OMP_NUM_THREADS``, else torch's default): CPU kernels may sum in another order with
-another thread count, so the same params and threads per job give bitwise-identical results on
-every engine (same device type).
+Every engine runs a job with the same number of threads (``--threads``, ``$LANDSCAPE_THREADS``,
+else ``$OMP_NUM_THREADS``, else torch's default) for torch and for the BLAS under numpy and scipy
+(ARPACK's Lanczos; :func:`job_threads`): CPU kernels may sum in another order with another thread
+count, so the same params and threads per job give bitwise-identical results on every engine
+(same device type).
 
 An engine takes jobs (``submit``) and hands back what became of them (``wait``): ``("result",
 value)``, ``("error", reason)`` for a job that raised, or ``("lost", reason)`` for a job whose
@@ -22,6 +23,7 @@ Workers never touch the cache: results, checkpoints and progress come back to th
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing
 import multiprocessing.connection
@@ -155,16 +157,28 @@ class LocalEngine(Engine):
 
     def wait(self) -> list[tuple[str, Outcome]]:
         job, inputs = self.queue.pop(0)
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.config.resolved_threads())
         try:
-            result = jobs_mod.execute(job, inputs, self.config.device,
-                                      emit=lambda kind, payload: self.on_event(job.key, kind, payload))
+            with job_threads(self.config.resolved_threads()):
+                result = jobs_mod.execute(job, inputs, self.config.device,
+                                          emit=lambda kind, payload: self.on_event(job.key, kind, payload))
             return [(job.key, ("result", result))]
         except Exception as exc:  # noqa: BLE001 - a job that raises is recorded, the graph goes on
             return [(job.key, ("error", _describe(exc)))]
-        finally:
-            torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def job_threads(threads: int):
+    """Run a job with ``threads`` torch threads and as many BLAS threads (numpy's and scipy's
+    OpenBLAS: ARPACK sums its dot products in another order with another count); restored after."""
+    from threadpoolctl import threadpool_limits
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 # ============================================================================ processes
@@ -198,7 +212,8 @@ def worker_main() -> None:
         job, inputs = _unpack(message)
         emit = lambda kind, payload: conn.send_bytes(_pack((kind, payload)))  # noqa: E731
         try:
-            outcome = ("result", jobs_mod.execute(job, inputs, device, emit=emit))
+            with job_threads(threads):
+                outcome = ("result", jobs_mod.execute(job, inputs, device, emit=emit))
         except Exception as exc:  # noqa: BLE001 - sent to the driver, which records it
             outcome = ("error", _describe(exc))
             traceback.print_exc(file=sys.stderr)
@@ -310,9 +325,9 @@ class ProcessEngine(Engine):
 
 def _ray_job(job: jobs_mod.Job, inputs: dict, device: str, threads: int) -> Any:
     """A job inside a Ray worker, with its own thread count."""
-    torch.set_num_threads(threads)
     progress.forward_to(lambda event: None)  # a remote worker has no terminal to show bars in
-    return jobs_mod.execute(job, inputs, device)
+    with job_threads(threads):
+        return jobs_mod.execute(job, inputs, device)
 
 
 def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:

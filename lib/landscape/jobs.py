@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from . import progress, store, training
-from .runtime import select_device
+from .runtime import make_deterministic, select_device
 from .probes import PROBE_VERSION, REGISTRY, SetsSpec, Snapshot, build_sets, settings_of
 from .schema import Strict
 from .training import RunSpec
@@ -128,8 +128,11 @@ def execute(job: Job, inputs: dict, device: str | torch.device = "cpu", emit: Em
     or None}``; for a probe job ``{"states": [model state of each run, in deps order]}``, and for a
     trajectory probe ``{"snapshots": the run's snapshots (``store.SNAPSHOT_KEYS``)}``, whose
     frame gets the columns ``replayed`` and ``matches_result`` of the snapshots.
-    ``emit("checkpoint", checkpoint)`` is called after every training epoch."""
+    ``emit("checkpoint", checkpoint)`` is called after every training epoch. Every job runs with
+    torch's deterministic kernels, whatever the process ran before (training asked for them, but a
+    probe in a worker that trained nothing did not)."""
     device = select_device(device) if isinstance(device, str) else device
+    make_deterministic()
     if isinstance(job, TrainJob):
         on_checkpoint = (lambda ckpt: emit("checkpoint", ckpt)) if emit is not None else None
         return training.train(job.spec, device, resume=inputs.get("resume"), on_checkpoint=on_checkpoint,
