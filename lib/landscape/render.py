@@ -279,8 +279,9 @@ def arrange(nb) -> dict:
             terms.setdefault(html.unescape(name), (html.unescape(meaning), current))
     lines = [f"[← all reports]({INDEX_LINK})"]
     if terms:
-        lines += ["", "**How to read this report.** Each number is computed by the run that rendered this page. "
-                      "The terms it uses, in plain words:", ""]
+        lines += ["", "**How to read this report.** Every number here is computed by the suite's code from its runs "
+                      "(the appendix says what this render computed and what it read from the caches); the study's "
+                      "own numbers appear only where labelled *study*. The terms it uses, in plain words:", ""]
         lines += [f"- **{name}**" + (f" ([{where}](#{heading_anchor(where)}))" if where else "") + f": {meaning}"
                   for name, (meaning, where) in terms.items()]
     if sections:
