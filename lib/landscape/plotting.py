@@ -45,6 +45,7 @@ METRIC_LABELS = {
 }
 PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded at their natural size
 LOG_SCALE_RATIO = 50  # positive values spanning more than this get a log axis (or colour scale)
+LOG_COLOUR_RATIO = 10  # surfaces whose positive values span more than this get a log colour scale
 MAX_LINEAR_DECADES = 3  # what a linear axis may span (checked on every figure: ``linear_axis_spans``)
 MIN_ACCURACY_SPAN = 0.1  # accuracy axes show at least 10 points, so noise of a few tenths is not drawn as structure
 TICK_CHARS_PER_FIGURE = 84  # characters of tick label per bar chart, shared by its groups of bars
@@ -98,12 +99,17 @@ def _mean_band(ax, rows: pd.DataFrame, x: str, y: str, color, style: str = "-", 
     ax.fill_between(found[x], found["low"], found["high"], color=color, alpha=0.18, linewidth=0)
 
 
+def positive_span(values: Sequence[float] | np.ndarray) -> float:
+    """max / min of the finite ``values`` when all are positive (what a log scale can show), else 0."""
+    shown = np.asarray(values, dtype=float)
+    shown = shown[np.isfinite(shown)]
+    return float(shown.max() / shown.min()) if len(shown) and shown.min() > 0 else 0.0
+
+
 def fit_scale(axes: Sequence, values: Sequence[float] | np.ndarray, axis: str = "y") -> None:
     """Give ``axes`` (which show ``values``) a log scale where the values are positive and span
     more than LOG_SCALE_RATIO; a linear one would flatten all but the largest."""
-    shown = np.asarray(values, dtype=float)
-    shown = shown[np.isfinite(shown)]
-    if len(shown) and shown.min() > 0 and shown.max() / shown.min() > LOG_SCALE_RATIO:
+    if positive_span(values) > LOG_SCALE_RATIO:
         for ax in axes:
             getattr(ax, f"set_{axis}scale")("log")
 
@@ -132,9 +138,9 @@ def linear_axis_spans(fig: Figure) -> list[str]:
         for axis in ("x", "y"):
             if getattr(ax, f"get_{axis}scale")() != "linear":
                 continue
-            values = _axis_data(ax, axis)
-            if len(values) and values.min() > 0 and np.log10(values.max() / values.min()) > MAX_LINEAR_DECADES:
-                found.append(f"panel {i + 1}: {axis} spans {np.log10(values.max() / values.min()):.1f} decades")
+            span = positive_span(_axis_data(ax, axis))
+            if span and np.log10(span) > MAX_LINEAR_DECADES:
+                found.append(f"panel {i + 1}: {axis} spans {np.log10(span):.1f} decades")
     return found
 
 
@@ -369,8 +375,7 @@ def surfaces_of(frame: pd.DataFrame, run_id: str, value: str = "loss", direction
     rows = frame[(frame["run"] == run_id) & (frame["direction"] == direction)]
     splits = list(dict.fromkeys(rows["split"]))
     mats = [rows[rows["split"] == s].pivot(index="alpha", columns="beta", values=value) for s in splits]
-    values = rows[value].to_numpy(float)
-    log = bool(len(values) and values.min() > 0 and values.max() / values.min() > LOG_SCALE_RATIO / 5)
+    log = positive_span(rows[value].to_numpy(float)) > LOG_COLOUR_RATIO
     return surface(mats[0].index.to_numpy(), mats[0].columns.to_numpy(), [m.to_numpy() for m in mats],
                    titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label=value, shared_scale=False, log=log)
 

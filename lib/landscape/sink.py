@@ -143,8 +143,11 @@ def print_parts(df: pd.DataFrame, formatters: Mapping[Any, Any]) -> list[list]:
     if sum(group_widths.values()) <= PRINT_WIDTH_PX:
         return [columns]
     names = list(groups)
-    lead = [names[0]] + [n for n in names[1:3] if all(not pd.api.types.is_numeric_dtype(df[c]) for c in groups[n])]
-    lead = names[:len(lead)] if names[:len(lead)] == lead else names[:1]
+    lead = names[:1]
+    for name in names[1:3]:  # text columns right after the first
+        if any(pd.api.types.is_numeric_dtype(df[c]) for c in groups[name]):
+            break
+        lead.append(name)
     room = PRINT_WIDTH_PX - sum(group_widths[n] for n in lead)
     parts, current, used = [], [], 0.0
     for name in names[len(lead):]:
