@@ -60,6 +60,9 @@ def test_random_direction_adds_the_studys_unnormalized_slice(sets):
     params = load_params("mlp_cnn_rescnn_mnist", "smoke")
     frame = compute("slice1d", [tiny_model(1)], sets, params)
     assert set(frame["direction"]) == {"filter", "random"} and set(frame["split"]) == {"train", "test"}
+    grids = {kind: sorted(set(rows["alpha"])) for kind, rows in frame.groupby("direction")}
+    assert grids["filter"] == pytest.approx([-1.0, -0.5, 0.0, 0.5, 1.0])  # its own range: filter_range
+    assert grids["random"] == pytest.approx([-0.05, -0.025, 0.0, 0.025, 0.05])
     flat = compute("flatness", [tiny_model(1)], sets, params)
     assert flat.loc[0, "num_draws"] == 2 and flat.loc[0, "mean"] >= 0
 

@@ -15,7 +15,7 @@ from scipy import stats
 import pandas as pd
 import pytest
 
-from landscape import claims, models, plotting, render, sink, surfaces, synthesis, tables
+from landscape import claims, models, plotting, probes, render, sink, surfaces, synthesis, tables
 import pdf_layout
 from landscape.params import ParamsError, SynthesisParams, load_params
 
@@ -669,6 +669,7 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     row = index[index.index(f'href="{report}/{report}.html"'):]
     assert ("stand-in data: " in row[:row.index("</tr>")]) == ("Stand-in dataset" in page)  # the index says so too
     assert_text_names_only_layers_the_models_have(report, page)
+    assert_captions_name_only_the_directions_computed(report, page)
     assert_no_cache_jargon_before_the_appendix(page)
     assert "saddle" not in page  # issue 13: a point with a gradient norm of 0.5 is no saddle
 
@@ -681,6 +682,17 @@ def assert_no_cache_jargon_before_the_appendix(page: str) -> None:
     for phrase in ("computed by this execution", "loaded from the probe cache", "trained now", "cache key"):
         assert phrase not in body, phrase
     assert re.search(r"This render (trained|read all)", appendix) and "cache keys" in appendix
+
+
+def assert_captions_name_only_the_directions_computed(report: str, page: str) -> None:
+    """No caption names a direction kind that no probe of the report drew (issue 13: 000's and
+    001's slice captions named the study's unnormalized direction; only ours was computed)."""
+    asked = {kind for name in probes.REGISTRY if (cfg := getattr(load_params(report).probes, name, None)) is not None
+             and hasattr(cfg, "direction") for kind in probes.direction_kinds(cfg.direction)}
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    named = {kind for kind, label in plotting.DIRECTION_LABELS.items() if label in text}
+    assert named <= asked, (report, named - asked)
+    assert "filter" not in asked or "filter" in named, report
 
 
 def assert_text_names_only_layers_the_models_have(report: str, page: str) -> None:

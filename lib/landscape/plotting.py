@@ -315,7 +315,8 @@ DIRECTION_LABELS = {"filter": "filter-normalized direction", "random": "unnormal
 def slices(frame: pd.DataFrame, y: str = "loss", labels: Mapping[str, str] | None = None) -> Figure:
     """1-D slices L(θ + α d): one panel per direction kind (filter-normalized; the study's kind
     when present, ``DIRECTION_LABELS``), a colour per configuration (mean over seeds, each seed
-    along its own random direction, with the 95% CI band), train solid and test dashed."""
+    along its own random direction, with the 95% CI band), train solid and test dashed; each
+    panel titled by its direction kind (and split, when there are panels per split)."""
     kinds = list(dict.fromkeys(frame["direction"]))
     configs, colors, names = _configs(frame, labels)
     many = len(configs) > 2  # more than 4 curves a panel: train and test get panels of their own
@@ -330,8 +331,9 @@ def slices(frame: pd.DataFrame, y: str = "loss", labels: Mapping[str, str] | Non
                            names[config] if many else f"{names[config]} · {split}")
         ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle=":")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))  # two panels side by side: keep the α ticks apart
-        ax.set_xlabel(f"α ({DIRECTION_LABELS.get(kind, kind)})")
-        ax.set_ylabel(METRIC_LABELS.get(y, y) + (f" ({splits[0]})" if many else ""))
+        ax.set_title(DIRECTION_LABELS.get(kind, kind) + (f" · {splits[0]}" if many else ""), fontsize="medium")
+        ax.set_xlabel("α")
+        ax.set_ylabel(METRIC_LABELS.get(y, y))
         fit_scale([ax], _axis_data(ax, "y"))
     fig.tight_layout()
     _legend_below(fig, axes[0], ncol=len(configs) if many else 2)

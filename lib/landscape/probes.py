@@ -492,23 +492,34 @@ class SliceParams(ProbeSettings):
     """Grid α in [alpha_min, alpha_max] (``points`` values, evenly spaced, one of them α = 0: the
     trained point is on every grid). Directions: always filter-normalized
     (ours); ``direction`` other than ``filter`` adds the study's kind beside it: ``random``
-    (unnormalized N(0, I)) or ``unit`` (unit Euclidean norm over all parameters)."""
+    (unnormalized N(0, I)) or ``unit`` (unit Euclidean norm over all parameters).
+    ``filter_range`` [min, max]: the filter-normalized direction's own α range, where the
+    study's range (alpha_min, alpha_max) suits only its kind (a filter-normalized step of 0.05
+    moves each filter by 5% of its norm: the loss barely changes)."""
 
     alpha_min: float
     alpha_max: float
     points: int = Field(default=21, gt=1)
     direction: Literal["filter", "random", "unit"] = "filter"
+    filter_range: tuple[float, float] | None = None
     seed: int = 0
 
     @model_validator(mode="after")
     def _ordered(self) -> "SliceParams":
-        if self.alpha_min >= self.alpha_max:
-            raise ValueError(f"alpha_min ({self.alpha_min}) must be below alpha_max ({self.alpha_max})")
-        steps_to_zero = -self.alpha_min * (self.points - 1) / (self.alpha_max - self.alpha_min)
-        if not (self.alpha_min <= 0 <= self.alpha_max and abs(steps_to_zero - round(steps_to_zero)) < 1e-9):
-            raise ValueError(f"the grid of {self.points} points on [{self.alpha_min:g}, {self.alpha_max:g}] misses α = 0, "
-                             "the trained point (on a symmetric range, use an odd number of points)")
+        ranges = [(self.alpha_min, self.alpha_max)] + ([tuple(self.filter_range)] if self.filter_range else [])
+        for low, high in ranges:
+            if low >= high:
+                raise ValueError(f"the α range [{low:g}, {high:g}] is empty: its minimum must be below its maximum")
+            steps_to_zero = -low * (self.points - 1) / (high - low)
+            if not (low <= 0 <= high and abs(steps_to_zero - round(steps_to_zero)) < 1e-9):
+                raise ValueError(f"the grid of {self.points} points on [{low:g}, {high:g}] misses α = 0, "
+                                 "the trained point (on a symmetric range, use an odd number of points)")
         return self
+
+    def alphas(self, kind: str) -> np.ndarray:
+        """The α grid of direction ``kind`` (``direction_kinds``), shape (points,)."""
+        low, high = self.filter_range if kind == "filter" and self.filter_range else (self.alpha_min, self.alpha_max)
+        return np.linspace(low, high, self.points)
 
 
 class SurfaceParams(SliceParams):
@@ -532,11 +543,10 @@ def slice1d(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: SliceParams
     """L(θ + α d) on the train and test probe sets: columns direction, alpha, split, loss,
     accuracy, mode, n."""
     model, = models
-    alphas = np.linspace(cfg.alpha_min, cfg.alpha_max, cfg.points)
     frames = []
     for kind in direction_kinds(cfg.direction):
         d = directions.normalized_direction(model, cfg.seed, _normalization(kind))
-        frame = surfaces.slice_1d(model, sets.splits(), d, alphas, mode=sets.mode, chunk_size=sets.chunk_size)
+        frame = surfaces.slice_1d(model, sets.splits(), d, cfg.alphas(kind), mode=sets.mode, chunk_size=sets.chunk_size)
         frames.append(frame.assign(direction=kind))
     return pd.concat(frames, ignore_index=True)
 
@@ -546,11 +556,11 @@ def surface2d(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: SurfacePa
     direction kind (``direction_kinds``): columns direction, alpha, beta, split, loss, accuracy,
     mode, n."""
     model, = models
-    grid = np.linspace(cfg.alpha_min, cfg.alpha_max, cfg.points)
     chosen = sets.splits() if cfg.split == "both" else {cfg.split: sets.splits()[cfg.split]}
     frames = []
     for kind in direction_kinds(cfg.direction):
         d1, d2 = directions.plane_directions(model, cfg.seed, _normalization(kind))
+        grid = cfg.alphas(kind)
         frame = surfaces.surface_2d(model, chosen, d1, d2, grid, grid, mode=sets.mode, chunk_size=sets.chunk_size)
         frames.append(frame.assign(direction=kind))
     return pd.concat(frames, ignore_index=True)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import claims as claims_mod
 from . import findings as findings_mod
-from . import dynamics, pipeline, plotting, synthesis as synthesis_mod, tables
+from . import dynamics, pipeline, plotting, stats, synthesis as synthesis_mod, tables
 from .engines import settings as engine_settings
 from .params import DataSource, ParamsError, ReportParams, SynthesisParams, is_stand_in, load_params
 from .models import traits
@@ -382,11 +382,11 @@ def slices(report: ReportContext) -> None:
     if frame is None:
         return
     explain(report, "slices")
-    kinds = [plotting.DIRECTION_LABELS[k] for k in dict.fromkeys(frame["direction"])]
+    ranges = [f"α from {stats.number_text(rows['alpha'].min())} to {stats.number_text(rows['alpha'].max())} along "
+              f"the {plotting.DIRECTION_LABELS[kind]}" for kind, rows in frame.groupby("direction", sort=False)]
     report.sink.figure(plotting.slices(frame, labels=report.labels), "slice1d",
                        "Loss along L(θ + α d), mean over seeds (each along its own direction) with a 95% band, on the "
-                       "train (solid) and test (dashed) probe sets; "
-                       + (" (left) and ".join(kinds) + " (right)." if len(kinds) == 2 else f"{kinds[0]}."))
+                       "train (solid) and test (dashed) probe sets; " + "; ".join(ranges) + " (panel titles).")
     report.sink.record("slice1d", frame)
 
 
