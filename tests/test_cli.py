@@ -149,12 +149,16 @@ def test_progress_lines_count_and_nest():
         mp.setattr(sys, "stderr", type("Sink", (), {"write": lambda self, t: lines.append(t), "flush": lambda self: 0})())
         with progress.task("outer", 3, "point"):
             progress.tick()
-            with progress.task("inner", 99, "step"):  # counted by the outer task
+            with progress.task("inner", 4, "point"):  # counted by the outer task
                 progress.tick(2)
+            with progress.task("other", 99, "step"):  # another unit: not counted
+                progress.tick(5)
+                with progress.task("innermost", 7, "point"):
+                    progress.tick()
         progress.tick()  # no open task: nothing
     text = "".join(lines)
-    assert "outer: 0/3 points" in text and "outer: 3/102 points" in text and "done" in text
-    assert "inner" not in text
+    assert "outer: 0/3 points" in text and "outer: 3/7 points" in text and "done" in text
+    assert "inner" not in text and "other" not in text and "/106" not in text and "4/" not in text
 
 
 def running_report(tmp_path, cache, log):

@@ -2,8 +2,10 @@
 
 ``task(desc, total, unit)`` opens one piece of work (a run's epochs, one probe on one run); code
 inside it calls ``tick()`` for each unit done (an epoch, a Hessian-vector product, a grid point)
-without knowing who shows it. A task opened inside another one adds its size and its ticks to
-the outer task (one bar per probe, whatever the probe calls). How tasks are shown depends on
+without knowing who shows it. A task opened inside another one of the same unit adds its size
+and its ticks to the outer task (one bar per probe, whatever the probe calls); one of another
+unit (the noise draws inside a probe counted in HVPs) is not counted, so a count never mixes
+units. How tasks are shown depends on
 ``$LANDSCAPE_PROGRESS``:
 
 - ``auto`` (default): ``tqdm.auto``, a widget bar in JupyterLab, a text bar on stderr in a terminal,
@@ -114,13 +116,33 @@ class Task:
               file=sys.stderr, flush=True)
 
 
-_current: contextvars.ContextVar[Task | None] = contextvars.ContextVar("landscape_progress_task", default=None)
+class _Uncounted:
+    """A task of another unit inside an open task: its size and ticks are dropped."""
+
+    def __init__(self, unit: str):
+        self.unit = unit
+
+    def tick(self, n: int = 1, **postfix: object) -> None:
+        pass
+
+    def expect(self, n: int) -> None:
+        pass
+
+
+_current: contextvars.ContextVar[Task | _Uncounted | None] = contextvars.ContextVar("landscape_progress_task", default=None)
 
 
 @contextlib.contextmanager
 def task(desc: str, total: int | None = None, unit: str = "it", initial: int = 0) -> Iterator[Task]:
     """Count a piece of work (see module docstring); inside an open task, the open task."""
     outer = _current.get()
+    if outer is not None and outer.unit != unit:
+        token = _current.set(_Uncounted(unit))
+        try:
+            yield _current.get()
+        finally:
+            _current.reset(token)
+        return
     if outer is not None:
         if total is not None:
             outer.expect(total)
