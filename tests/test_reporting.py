@@ -173,7 +173,8 @@ def reading_defects(out, report, page) -> list[str]:
     """What issue 13 found hard to read, as checks on a rendered report: table text under 9 pt in
     the PDF, pages more than a third empty (except before a section), figures whose linear axes
     span more than 3 decades, links of the guide or contents that lead nowhere, sections left
-    that the params do not ask for, no way back to the index."""
+    that the params do not ask for, no way back to the index, links to sibling pages that are not
+    there."""
     pages = pdf_layout.read(out / report / f"{report}.pdf")
     size, number, char = pdf_layout.smallest_text(pages)
     found = [f"text at {size:.1f} pt on page {number} ({char!r})"] if size < 8.95 else []
@@ -183,6 +184,8 @@ def reading_defects(out, report, page) -> list[str]:
     ids = {unquote(html.unescape(i)) for i in re.findall(r'id="([^"]+)"', page)}  # a browser matches decoded fragments
     found += [f"link to #{h} leads nowhere" for h in re.findall(r'href="#([^"]+)"', page)
               if unquote(html.unescape(h)) not in ids]
+    found += [f"link to {h} leads nowhere" for h in dict.fromkeys(re.findall(r'href="(\.\./[^"#]+)', page))
+              if not (out / report / unquote(html.unescape(h))).resolve().exists()]  # the index, sibling reports
     found += ["a section the params do not ask for is shown"] if "report-absent" in page else []
     found += [] if 'href="../index.html"' in page else ["no link back to the index"]
     return found
@@ -672,6 +675,8 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     assert_captions_name_only_the_directions_computed(report, page)
     assert_no_cache_jargon_before_the_appendix(page)
     assert "saddle" not in page  # issue 13: a point with a gradient norm of 0.5 is no saddle
+    others = [s for s in load_params("synthesis").studies if s != report]  # issue 13: cross-links
+    assert 'href="../synthesis/synthesis.html"' in page and any(f'href="../{s}/{s}.html"' in page for s in others)
 
 
 def assert_no_cache_jargon_before_the_appendix(page: str) -> None:
@@ -699,11 +704,13 @@ def assert_text_names_only_layers_the_models_have(report: str, page: str) -> Non
     """No sentence of a report says dropout is on (or BatchNorm statistics are used) unless one
     of its models has that layer (issue 13: "dropout active" in reports without dropout)."""
     found = [models.traits(run.model, **run.options) for run in load_params(report).runs]
-    text = re.sub(r"<[^>]+>", " ", page)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
     if not any(t.dropout for t in found):
         assert not re.search(r"dropout (on|active|off)", text), report
     if not any(t.batchnorm for t in found):
         assert not re.search(r"BatchNorm (normalizes with batch|running) statistics", text), report
+    elif 'id="table-hessian"' in page:  # issue 13: the rescaling caveat travels to every BN report's λmax
+        assert "λmax of these models measures the weights' scale" in text, report
 
 
 def test_the_appendix_says_what_this_render_trained_and_computed():
@@ -712,6 +719,18 @@ def test_the_appendix_says_what_this_render_trained_and_computed():
                                                   "from the training cache.")
     assert tables.provenance_sentence(status.assign(trained_epochs=0)) == \
         "This render read all 3 runs from the training cache."
+
+
+def test_the_batchnorm_caveat_names_the_models_with_batchnorm_and_only_them():
+    params = load_params("resnet20_ablation")
+    frame = pd.DataFrame({"config": [run.id for run in params.runs]})
+    caveat = tables.batchnorm_caveat(params, frame, "λmax")
+    normed = [run.label for run in params.runs if models.traits(run.model, **run.options).batchnorm]
+    assert normed and len(normed) < len(params.runs)
+    assert caveat.startswith(f"With BatchNorm ({'; '.join(normed)}),") and "λmax of these models" in caveat
+    plain = [run.id for run in params.runs if not models.traits(run.model, **run.options).batchnorm]
+    assert tables.batchnorm_caveat(params, frame[frame["config"].isin(plain)], "λmax") == ""
+    assert tables.batchnorm_caveat(load_params("seed_connectivity"), frame.iloc[:0], "λmax") == ""
 
 
 def test_mode_words_name_only_the_layers_a_report_has():

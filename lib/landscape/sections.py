@@ -110,6 +110,26 @@ def explain(report: "ReportContext | SynthesisContext", *keys: str) -> None:
         report.sink.term(*TERMS[key])
 
 
+SEE_ALSO = {"noise": "Weight noise", "hessian": "λmax", "sharpness": "ε-sharpness", "slice1d": "1D slices",
+            "surface2d": "2D surfaces", "interpolation": "Barriers between minima"}  # probe -> what it is called
+IN_SYNTHESIS = {"noise", "hessian", "sharpness", "slice1d"}  # probes whose measure the synthesis ranks
+
+
+def see_also(report: ReportContext, probe: str) -> None:
+    """Link the other study reports that run ``probe`` (``SEE_ALSO``) and, where it ranks the
+    measure, the synthesis; pages of one ``make reports`` render are siblings."""
+    synthesis = load_params("synthesis")
+    others = [p for p in map(load_params, synthesis.studies)
+              if p.report != report.params.report and getattr(p.probes, probe, None) is not None]
+    words = [f"{SEE_ALSO[probe]} in the other studies: "
+             + "; ".join(f"[{p.title.split(':')[0]}](../{p.report}/{p.report}.html)" for p in others) + "."] if others else []
+    if probe in IN_SYNTHESIS:
+        words.append(f"[The synthesis](../{synthesis.report}/{synthesis.report}.html) ranks it against generalization "
+                     "over the models of every study.")
+    if words:
+        report.sink.markdown("*" + " ".join(words) + "*")
+
+
 def begin(params_file: str, profile: str, overrides: Mapping | None, output_dir: str | None, device: str,
           notebook: str) -> ReportContext:
     """Validate the params and their claim checks (a mistake stops here, naming the key), find the
@@ -271,6 +291,7 @@ def noise(report: ReportContext) -> None:
                 + ("; squares: the study's published accuracies." if published else "."))
     sink.markdown(tables.noise_sentence(report.params, frame))
     sink.record("noise", frame)
+    see_also(report, "noise")
 
 
 def flatness(report: ReportContext) -> None:
@@ -315,6 +336,8 @@ def hessian(report: ReportContext) -> None:
                 "Top Hessian eigenvalue per configuration, each seed a dot, the mean as a line with its 95% CI: ours, "
                 f"{shortcut}" + ("; stars: the study's published value." if studied else "."))
     sink.markdown(tables.hessian_sentence(report.params, frame))
+    if caveat := tables.batchnorm_caveat(report.params, frame, "λmax"):
+        sink.markdown(caveat)
     if cfg.attribute:
         sink.table(tables.attribution_table(report.params, frame), "lambda-attribution",
                    f"From our λmax to {shortcut}, one change at a time, each a factor (ratio per seed, mean ± 95% CI): "
@@ -324,6 +347,7 @@ def hessian(report: ReportContext) -> None:
                    + ("; last, the published value over the study's method on the study-seed run: what our weights "
                       "and the method do not explain (a different minimum, data or detail)." if studied else "."))
     sink.record("hessian", frame)
+    see_also(report, "hessian")
 
 
 def density(report: ReportContext) -> None:
@@ -361,7 +385,10 @@ def sharpness(report: ReportContext) -> None:
                 "after the ascent (ours), first-order step"
                 + ("; stars: the study's published value." if report.reference("sam_sharpness") else "."))
     sink.markdown(tables.sharpness_sentence(report.params, frame))
+    if caveat := tables.batchnorm_caveat(report.params, frame, "SAM sharpness"):
+        sink.markdown(caveat)
     sink.record("sharpness", frame)
+    see_also(report, "sharpness")
 
 
 def gradient(report: ReportContext) -> None:
@@ -388,6 +415,7 @@ def slices(report: ReportContext) -> None:
                        "Loss along L(θ + α d), mean over seeds (each along its own direction) with a 95% band, on the "
                        "train (solid) and test (dashed) probe sets; " + "; ".join(ranges) + " (panel titles).")
     report.sink.record("slice1d", frame)
+    see_also(report, "slice1d")
 
 
 def surfaces(report: ReportContext) -> None:
@@ -418,6 +446,7 @@ def surfaces(report: ReportContext) -> None:
     sink.record("surface2d", frame)
     if ranges is not None:
         sink.record("loss_range", ranges)
+    see_also(report, "surface2d")
 
 
 def interpolation(report: ReportContext) -> None:
@@ -441,6 +470,7 @@ def interpolation(report: ReportContext) -> None:
                + (f" The study, which published no barrier numbers: {note}." if note else ""))
     sink.markdown(tables.barrier_sentence(report.params, barriers, max_loss))
     sink.record("barriers", barriers)
+    see_also(report, "interpolation")
 
 
 def summary(report: ReportContext) -> None:

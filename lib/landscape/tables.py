@@ -610,6 +610,21 @@ def hessian_sentence(params: ReportParams, hessian: pd.DataFrame) -> str:
            "what the common shortcut (one mini-batch, a fixed number of power steps, train mode) would have reported")
     return "Top Hessian eigenvalue, mean ± 95% CI over seeds: " + "; ".join(parts) + f". The ratio shows {why}."
 
+def batchnorm_caveat(params: ReportParams, frame: pd.DataFrame, measure: str) -> str:
+    """The BatchNorm rescaling caveat for ``measure`` (e.g. "λmax") when a configuration of
+    ``frame`` has BatchNorm; "" otherwise. Weights feeding a BatchNorm layer can be scaled by any
+    c > 0 without changing the function, and the curvature along them scales by 1/c²."""
+    normed = [params.config(c).label for c in configs_in(params, frame)
+              if traits(params.config(c).model, **params.config(c).options).batchnorm]
+    if not normed:
+        return ""
+    return (f"With BatchNorm ({'; '.join(normed)}), the weights feeding each BatchNorm layer can be scaled by any "
+            f"c > 0 without changing what the network computes, and the curvature along them scales by 1/c²: {measure} "
+            "of these models measures the weights' scale as well as the minimum, so it compares with another model's "
+            f"only with that caveat. Measures taken relative to the weights' scale (filter-normalized directions, relative "
+            "weight noise, ASAM's ball) are not affected.")
+
+
 def barrier_sentence(params: ReportParams, barriers: pd.DataFrame, published_max_loss: float | None = None) -> str:
     parts = []
     for config in configs_in(params, barriers):
