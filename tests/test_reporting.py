@@ -402,6 +402,34 @@ def test_probe_tables_set_the_studys_numbers_beside_the_seeds():
     assert list(ranks["rank (this report)"]) == [1, 2, 3]  # mlp 0.007 > cnn 0.006 > residual 0.0015
 
 
+def test_the_studys_flat_noise_accuracy_is_set_against_both_readings_of_its_noise_scale():
+    """Issue 13: study 000's accuracy is flat up to σ = 0.05, ours drops 14-17 points under
+    absolute noise; the report says which reading of the noise scale agrees with the study."""
+    params = load_params("mlp_vs_cnn_fmnist")  # study: A +0.04 points, B −0.14 points from σ 0 to 0.05
+
+    def frame(absolute_drop, relative_changes):
+        rows = []
+        for config, base in (("A", 0.87), ("B", 0.90)):
+            for seed, wiggle in enumerate(relative_changes):
+                at = {("absolute", 0.0): base, ("relative", 0.0): base, ("relative", 0.05): base + wiggle,
+                      ("absolute", 0.05): base - absolute_drop + seed * 0.001}
+                rows += [{"run": f"{config}_s{seed}", "config": config, "seed": seed, "metric": "accuracy",
+                          "scale": scale, "sigma": sigma, "mean": value, "num_draws": 5, "mode": "eval"}
+                         for (scale, sigma), value in at.items()]
+        return pd.DataFrame(rows)
+
+    relative_only = frame(0.15, [0.0, 0.001, -0.002])
+    text = tables.noise_attribution_sentence(params, relative_only)
+    assert text.startswith("Change in test accuracy from σ = 0 to σ = 0.05, in points")
+    assert "study +0.04, ours" in text and "study -0.14, ours" in text and "Only relative noise" in text
+    assert "Only relative noise" not in tables.noise_attribution_sentence(params, frame(0.15, [0.01, 0.011, 0.012]))
+    assert "agree with ours under absolute noise" in tables.noise_attribution_sentence(params, frame(0.0, [0.0] * 3))
+    table = tables.noise_reference_table(params, relative_only).set_index(("σ", ""))
+    assert table.loc[0.05, (tables.config_labels(params)["A"], f"relative σ, {tables.SEEDS}")] == \
+        tables.ci_cell(relative_only.query("config == 'A' and scale == 'relative' and sigma == 0.05")["mean"])
+    assert tables.noise_attribution_sentence(load_params("seed_connectivity"), relative_only.iloc[:0]) == ""
+
+
 def test_a_study_without_a_hessian_gets_no_study_method_or_published_lambda():
     """Issue 13: study 000 computed no Hessian, so its one-mini-batch row is not "the study's
     method" and there is no published column; study 001 published λmax ≈ 13 and keeps both."""

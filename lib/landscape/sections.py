@@ -280,7 +280,8 @@ def noise(report: ReportContext) -> None:
         if report.reference(f"noise_{metric}"):
             sink.table(tables.noise_reference_table(report.params, frame, metric), f"noise-study-{metric}",
                        f"Test {metric} under absolute Gaussian weight noise per σ: the study's number where it gives "
-                       "one, the study-seed run and the mean ± 95% CI over seeds (each seed: mean over draws).")
+                       "one, the study-seed run and the mean ± 95% CI over seeds (each seed: mean over draws); last, "
+                       "the mean ± 95% CI under relative noise of the same σ, the other reading of a noise scale.")
     sink.table(tables.noise_table(report.params, frame), "noise", "Loss and accuracy under weight noise, absolute σ "
                "(the study's) and relative σ (noise-to-weight norm ratio per tensor): each seed's mean over draws, "
                "mean ± 95% CI over seeds.")
@@ -290,6 +291,8 @@ def noise(report: ReportContext) -> None:
                 "Accuracy under weight noise: mean over seeds with a 95% CI band (each seed: mean over draws)"
                 + ("; squares: the study's published accuracies." if published else "."))
     sink.markdown(tables.noise_sentence(report.params, frame))
+    if attribution := tables.noise_attribution_sentence(report.params, frame):
+        sink.markdown(attribution)
     sink.record("noise", frame)
     see_also(report, "noise")
 

@@ -411,8 +411,10 @@ def noise_reference_table(params: ReportParams, noise: pd.DataFrame, metric: str
     """``metric`` ("accuracy" or "loss") per σ under absolute weight noise (mean over draws on
     the test probe set), per configuration the study's number (``reference.noise_<metric>``,
     keyed by configuration or study-seed run), the study-seed run and the mean ± 95% CI over
-    seeds; the study's Table 5 in study 000."""
+    seeds, and beside it the mean ± 95% CI under relative noise of the same σ (the other reading of
+    a "noise scale"); the study's Table 5 in study 000."""
     measured = noise[(noise["metric"] == metric) & (noise["scale"] == "absolute")]
+    relative = noise[(noise["metric"] == metric) & (noise["scale"] == "relative")]
     ref = reference(params, f"noise_{metric}") or {}
     labels = config_labels(params)
     rows = []
@@ -425,6 +427,9 @@ def noise_reference_table(params: ReportParams, noise: pd.DataFrame, metric: str
             row[(labels[config], STUDY)] = float(theirs.get(float(sigma), np.nan))
             row[(labels[config], "study seed")] = float(seed.iloc[0]) if len(seed) else np.nan
             row[(labels[config], SEEDS)] = ci_cell(at["mean"])
+            if len(relative):
+                row[(labels[config], f"relative σ, {SEEDS}")] = ci_cell(
+                    relative[(relative["config"] == config) & (relative["sigma"] == sigma)]["mean"])
         rows.append(row)
     df = pd.DataFrame(rows)
     df.columns = pd.MultiIndex.from_tuples(df.columns)
@@ -591,6 +596,47 @@ def noise_sentence(params: ReportParams, noise: pd.DataFrame) -> str:
                      f"{ci_cell(rows[rows['sigma'] == high]['mean'])} at σ {high:g}")
     return ("Test probe-set accuracy under absolute weight noise (mean ± 95% CI over seeds): " + "; ".join(parts) + "."
             if parts else "")
+
+def noise_attribution_sentence(params: ReportParams, noise: pd.DataFrame) -> str:
+    """Which reading of the study's noise scale its published accuracies agree with: per
+    configuration with published accuracies at the smallest and largest σ, the study's change
+    in accuracy between them (points) against ours under absolute and under relative noise (per
+    seed, mean ± 95% CI); a reading agrees when the study's change lies in our interval. ""
+    without published accuracies."""
+    ref = reference(params, "noise_accuracy")
+    acc = noise[noise["metric"] == "accuracy"]
+    parts, agrees = [], {"absolute": [], "relative": []}
+    low, high = (float(acc["sigma"].min()), float(acc["sigma"].max())) if len(acc) else (0.0, 0.0)
+    for config in configs_in(params, acc):
+        theirs = {float(k): float(v) for k, v in (for_config(params, ref, config) or {}).items()}
+        if low not in theirs or high not in theirs or low == high:
+            continue
+        change = 100 * (theirs[high] - theirs[low])
+        ours = []
+        for scale in agrees:
+            rows = acc[(acc["config"] == config) & (acc["scale"] == scale)].pivot_table(
+                index="seed", columns="sigma", values="mean")
+            if low not in rows or high not in rows:
+                continue
+            found = stats.mean_ci(100 * (rows[high] - rows[low]))
+            agrees[scale].append(found.defined and found.low <= change <= found.high)
+            ours.append(f"{ci_cell(100 * (rows[high] - rows[low]))} under {scale} noise")
+        parts.append(f"{config_labels(params)[config]}: study {stats.number_text(change, signed=True)}, ours "
+                     + " and ".join(ours))
+    if not parts:
+        return ""
+    verdict = {scale: bool(found) and all(found) for scale, found in agrees.items()}
+    if verdict["absolute"]:
+        why = "The study's numbers agree with ours under absolute noise, the reading its words suggest."
+    elif verdict["relative"]:
+        why = ("Only relative noise (each tensor's noise norm σ times its weight norm) agrees with the study's "
+               "numbers: its noise scale may have been relative, which it does not say.")
+    else:
+        why = ("Neither reading of the noise scale agrees with the study's numbers, so the difference is not one of "
+               "scale; the suite cannot attribute it further.")
+    return (f"Change in test accuracy from σ = {low:g} to σ = {high:g}, in points (mean ± 95% CI over seeds): "
+            + "; ".join(parts) + ". " + why)
+
 
 def hessian_sentence(params: ReportParams, hessian: pd.DataFrame) -> str:
     parts = []
