@@ -38,10 +38,20 @@ def test_every_zoo_model_builds_and_rejects_unknown_options():
     for name in MODELS:
         shape = (3, 32, 32) if name == "resnet20" else (1, 28, 28)
         assert build_model(name, shape)(torch.zeros(1, *shape)).shape == (1, 10)
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['depth'\]; allowed: \['batchnorm', 'skip'\]"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['depth'\]; allowed: \['batchnorm', 'skip', 'width'\]"):
         build_model("resnet20", (3, 32, 32), depth=56)
     with pytest.raises(ValueError, match="allowed"):
         model_options("vgg16")
+
+
+def test_a_narrower_resnet20_has_the_same_layers_at_half_the_channels():
+    narrow, full = build_model("resnet20", (1, 28, 28), width=8), build_model("resnet20", (1, 28, 28))
+    assert [type(m) for m in narrow.modules()] == [type(m) for m in full.modules()]
+    assert [m.out_channels for m in narrow.modules() if isinstance(m, torch.nn.Conv2d)] == \
+        [c // 2 for m in full.modules() if isinstance(m, torch.nn.Conv2d) for c in [m.out_channels]]
+    assert narrow(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(ValueError, match="width 4: at least 8"):
+        build_model("resnet20", (1, 28, 28), width=4)
 
 
 def test_switches_remove_the_layers_they_name():

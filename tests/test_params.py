@@ -89,6 +89,11 @@ def test_wrong_values_name_the_allowed_values():
         load_params("batchnorm", overrides={"training": {"epochs": "ten"}})
     with pytest.raises(ParamsError, match=r"no option\(s\) \['hiden'\]; allowed: \['hidden'\]"):
         load_params("batchnorm", overrides={"runs": [{"id": "x", "label": "x", "model": "mlp", "options": {"hiden": [3]}}]})
+    with pytest.raises(ParamsError, match=r"model 'mlp' with options \{'hidden': 'ab'\}: .*must be tuple of ints"):
+        load_params("batchnorm", overrides={"runs": [{"id": "x", "label": "x", "model": "mlp", "options": {"hidden": "ab"}}]})
+    with pytest.raises(ParamsError, match=r"resnet20 width 4: at least 8"):
+        load_params("resnet20_ablation", overrides={"runs": [{"id": "x", "label": "x", "model": "resnet20",
+                                                              "options": {"width": 4}}]})
     with pytest.raises(ParamsError, match="unknown run id 'C'"):
         load_params("batchnorm", overrides={"probes": {"interpolation": {"configs": ["A", "C"]}}})
     with pytest.raises(ParamsError, match="run 'A' has one seed; interpolation needs two"):

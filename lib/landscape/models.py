@@ -124,21 +124,27 @@ class BasicBlock(nn.Module):
 class ResNet20(nn.Module):
     """004: conv16 + 3 stages x 3 basic blocks (16, 32, 64 channels; stride 1, 2, 2), global
     average pool, linear. Kaiming-normal conv init. 272,474 / 270,906 / 269,722 / 268,346
-    parameters for (skip, batchnorm) = (T, T) / (T, F) / (F, T) / (F, F) on 3x32x32 input."""
+    parameters for (skip, batchnorm) = (T, T) / (T, F) / (F, T) / (F, F) on 3x32x32 input.
+    ``width``: the first stage's channels (the others 2x and 4x it); 16 is ResNet-20, 8 the same
+    architecture at half the cost (the smoke profile's). Below 8 torch 2.14's channels_last CPU
+    backward crashes (segmentation fault at width 4), so it is refused."""
 
-    def __init__(self, input_shape: Shape, num_classes: int = 10, skip: bool = True, batchnorm: bool = True):
+    def __init__(self, input_shape: Shape, num_classes: int = 10, skip: bool = True, batchnorm: bool = True,
+                 width: int = 16):
         super().__init__()
+        if width < 8:
+            raise ValueError(f"resnet20 width {width}: at least 8 (narrower nets crash torch's channels_last backward)")
         c = input_shape[0]
-        self.conv1 = _conv(c, 16, bias=False)
-        self.bn1 = nn.BatchNorm2d(16) if batchnorm else nn.Identity()
+        self.conv1 = _conv(c, width, bias=False)
+        self.bn1 = nn.BatchNorm2d(width) if batchnorm else nn.Identity()
         blocks: list[nn.Module] = []
-        in_ch = 16
-        for out_ch, stride in ((16, 1), (32, 2), (64, 2)):
+        in_ch = width
+        for out_ch, stride in ((width, 1), (2 * width, 2), (4 * width, 2)):
             for i in range(3):
                 blocks.append(BasicBlock(in_ch, out_ch, stride if i == 0 else 1, skip, batchnorm))
                 in_ch = out_ch
         self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(64, num_classes)
+        self.fc = nn.Linear(4 * width, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .data import DATASETS, NORMALIZATIONS, is_available, locate
 from .errors import UserError
-from .models import MODELS, model_options
+from .models import MODELS, model_options, traits
 from .probes import REGISTRY, EvalSetParams, MeasuresParams, SetsSpec, TrajectoryParams, optional_settings
 from .schema import Strict
 from .training import SCHEDULES, DataSpec, RunSpec, TrainConfig
@@ -109,6 +109,10 @@ class RunParams(Strict):
         unknown = sorted(set(self.options) - set(allowed))
         if unknown:
             raise ValueError(f"model {self.model!r} has no option(s) {unknown}; allowed: {sorted(allowed)}")
+        try:  # built on the meta device: an option value the model refuses is a params error
+            traits(self.model, **self.options)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"model {self.model!r} with options {self.options}: {exc}") from None
         if self.seeds is not None:
             if self.seed is not None:
                 raise ValueError("give seed (the first of `replicates` seeds) or seeds (a list), not both")
