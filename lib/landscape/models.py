@@ -11,7 +11,7 @@ stated. Where a study leaves a detail open, the choice made here is written in t
 | cnn_small       | 001   | conv16, conv32, one pool, FC128                                    |
 | cnn_two16       | 002   | conv16, conv16 (+ 1x1 skip when residual), pool, linear            |
 | cnn_3264        | 003   | conv32, conv64 (+ BN when batchnorm), one pool, FC128              |
-| resnet20        | 004   | ResNet-20, 16-32-64, switches ``skip`` and ``batchnorm``           |
+| resnet20        | 004   | ResNet-20, 16-32-64 (``width`` 16), switches ``skip``, ``batchnorm`` |
 """
 from __future__ import annotations
 
