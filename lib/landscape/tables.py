@@ -626,7 +626,9 @@ def noise_attribution_sentence(params: ReportParams, noise: pd.DataFrame) -> str
     if not parts:
         return ""
     verdict = {scale: bool(found) and all(found) for scale, found in agrees.items()}
-    if verdict["absolute"]:
+    if verdict["absolute"] and verdict["relative"]:
+        why = "Both readings of the noise scale agree with the study's numbers: these seeds cannot tell which it used."
+    elif verdict["absolute"]:
         why = "The study's numbers agree with ours under absolute noise, the reading its words suggest."
     elif verdict["relative"]:
         why = ("Only relative noise (each tensor's noise norm σ times its weight norm) agrees with the study's "
