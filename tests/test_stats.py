@@ -326,4 +326,6 @@ def test_signed_numbers_and_estimates_shown_to_their_uncertainty():
     assert stats.estimate_text(125.63, 12.4) == "126 ± 12"
     assert stats.estimate_text(0.04227, 0.00123) == "0.0423 ± 0.0012"
     assert stats.estimate_text(-0.00001, 0.0012) == "0.0000 ± 0.0012"  # never "-0.0000"
+    assert stats.estimate_text(-6e-15, 7.1e-14) == "-6×10⁻¹⁵ ± 7.1×10⁻¹⁴"  # not fifteen decimals
+    assert stats.estimate_text(0.8742, 1.04e-5) == "0.8742 ± 1×10⁻⁵"
     assert stats.estimate_text(57.18, math.nan) == "57.18" and stats.estimate_text(5.0, 0.0) == "5 ± 0"

@@ -112,11 +112,15 @@ def number_text(x: float, digits: int = 4, signed: bool = False) -> str:
 def estimate_text(estimate: float, half_width: float) -> str:
     """"estimate ± half-width" with the half-width to 2 significant digits and the estimate to
     the same decimal place (125.63 ± 12.4 → "126 ± 12", 0.04227 ± 0.00123 → "0.0423 ± 0.0012");
-    without a finite half-width, the estimate to 4 significant digits."""
+    below 1e-3 the half-width is written m×10ⁿ beside the estimate's 4 significant digits
+    (-6e-15 ± 7.1e-14 → "-6×10⁻¹⁵ ± 7.1×10⁻¹⁴", not fifteen decimals); without a finite
+    half-width, the estimate to 4 significant digits."""
     if not math.isfinite(half_width):
         return number_text(estimate)
     if half_width == 0:
         return f"{number_text(estimate)} ± 0"
+    if half_width < 1e-3:
+        return f"{number_text(estimate)} ± {number_text(half_width, 2)}"
     decimals = max(0, 1 - math.floor(math.log10(abs(half_width))))
     rounded = f"{estimate:.{decimals}f}"
     if rounded.lstrip("-").strip("0.") == "":
