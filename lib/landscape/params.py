@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .data import DATASETS, NORMALIZATIONS, is_available, locate
 from .errors import UserError
-from .models import MODELS, model_options, traits
+from .models import MODELS, Traits, model_options, traits
 from .probes import REGISTRY, EvalSetParams, MeasuresParams, SetsSpec, TrajectoryParams, optional_settings
 from .schema import Strict
 from .training import SCHEDULES, DataSpec, RunSpec, TrainConfig
@@ -103,6 +103,11 @@ class RunParams(Strict):
     seed: Optional[int] = None
     seeds: Optional[list[int]] = Field(default=None, min_length=1)
 
+    @property
+    def traits(self) -> Traits:
+        """The model's family and layers (BatchNorm, skip, dropout), read off the built module."""
+        return traits(self.model, **self.options)
+
     @model_validator(mode="after")
     def _known_options(self) -> "RunParams":
         allowed = model_options(self.model)
@@ -110,7 +115,7 @@ class RunParams(Strict):
         if unknown:
             raise ValueError(f"model {self.model!r} has no option(s) {unknown}; allowed: {sorted(allowed)}")
         try:  # built on the meta device: an option value the model refuses is a params error
-            traits(self.model, **self.options)
+            self.traits
         except (TypeError, ValueError) as exc:
             raise ValueError(f"model {self.model!r} with options {self.options}: {exc}") from None
         if self.seeds is not None:

@@ -23,7 +23,6 @@ from . import findings as findings_mod
 from . import dynamics, pipeline, plotting, stats, synthesis as synthesis_mod, tables
 from .engines import settings as engine_settings
 from .params import DataSource, ParamsError, ReportParams, SynthesisParams, is_stand_in, load_params
-from .models import traits
 from .probes import REGISTRY
 from .sink import Report
 
@@ -179,7 +178,7 @@ def training(report: ReportContext) -> None:
     report.sink.record("history", report.history)
     report.sink.record("status", report.status)
     report.sink.index_facts(training_s=float(report.status["time_s"].sum()))
-    explain(report, "seeds", *(["batchnorm"] if any(traits(r.model, **r.options).batchnorm for r in params.runs) else []))
+    explain(report, "seeds", *(["batchnorm"] if any(r.traits.batchnorm for r in params.runs) else []))
     report.sink.table(tables.runs_table(report.status), "runs",
                       "Runs, one per configuration and seed: status, epochs completed and training wall time.")
 

@@ -32,7 +32,6 @@ import pandas as pd
 import scipy.stats
 
 from . import dynamics, stats
-from .models import traits
 from .params import DataSource, ReportParams
 
 
@@ -78,7 +77,7 @@ def model_table(studies: Sequence[tuple[ReportParams, DataSource, object]]) -> p
             config = params.config(reps[run_id].config)
             final = run.final
             row = {"study": params.report, "source": params.study.split("_")[0], "config": config.id, "run": run_id, "label": config.label,
-                   **traits(config.model, **config.options).__dict__, "dataset": data.name,
+                   **config.traits.__dict__, "dataset": data.name,
                    "seed": run.seed, "replicate": order[run_id], "outcome": run.outcome,
                    "test_error": 1 - final["test_acc"] if final and run.status == "completed" else math.nan,
                    "eval_gap": final.get("eval_gap", math.nan) if final and run.status == "completed" else math.nan}

@@ -17,7 +17,6 @@ import pandas as pd
 
 from . import stats, surfaces
 from .data import DATASETS, describe_normalization
-from .models import traits
 from .params import DataSource, ReportParams, is_stand_in
 from .pipeline import DataSummary, RunRecord
 from .probes import NOT_COMPUTED
@@ -322,7 +321,7 @@ def mode_words(params: ReportParams, mode: str) -> str:
     """What ``mode`` (``MODE_WORDS``: a training step, or the probes' "train" or "eval" mode) does
     to the report's models, in words: BatchNorm's statistics and dropout, for the layers some
     model has ("" when none has either, so every mode is the same)."""
-    found = [traits(run.model, **run.options) for run in params.runs]
+    found = [run.traits for run in params.runs]
     words = MODE_WORDS[mode]
     return ", ".join(w for w, has in zip(words, (any(t.batchnorm for t in found), any(t.dropout for t in found))) if has)
 
@@ -668,8 +667,7 @@ def batchnorm_caveat(params: ReportParams, frame: pd.DataFrame, measure: str) ->
     """The BatchNorm rescaling caveat for ``measure`` (e.g. "λmax") when a configuration of
     ``frame`` has BatchNorm; "" otherwise. Weights feeding a BatchNorm layer can be scaled by any
     c > 0 without changing the function, and the curvature along them scales by 1/c²."""
-    normed = [params.config(c).label for c in configs_in(params, frame)
-              if traits(params.config(c).model, **params.config(c).options).batchnorm]
+    normed = [params.config(c).label for c in configs_in(params, frame) if params.config(c).traits.batchnorm]
     if not normed:
         return ""
     return (f"With BatchNorm ({'; '.join(normed)}), the weights feeding each BatchNorm layer can be scaled by any "
