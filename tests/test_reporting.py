@@ -172,7 +172,7 @@ def print_defects(pdf, page):
 def reading_defects(out, report, page) -> list[str]:
     """What issue 13 found hard to read, as checks on a rendered report: table text under 9 pt in
     the PDF, pages more than a third empty (except before a section), figures whose linear axes
-    span more than 3 decades, links of the guide or contents that lead nowhere, sections left
+    span more than 3 decades or whose text prints under 5.5 pt (or that have no print height), links of the guide or contents that lead nowhere, sections left
     that the params do not ask for, no way back to the index, links to sibling pages that are not
     there."""
     pages = pdf_layout.read(out / report / f"{report}.pdf")
@@ -181,6 +181,10 @@ def reading_defects(out, report, page) -> list[str]:
     found += [f"page {n} is {share:.0%} empty" for n, share in pdf_layout.half_empty_pages(pages)]
     summary = json.loads((out / report / "summary.json").read_text())
     found += [f"figure {f['key']}: {w}" for f in summary["figures"] for w in f["linear_axes_over_3_decades"]]
+    found += [f"figure {f['key']} prints its smallest text at {f['print']['smallest_text_pt']} pt"
+              for f in summary["figures"] if (f["print"]["smallest_text_pt"] or 99) < sink.MIN_FIGURE_TEXT_PT - 0.01]
+    found += [f"figure {key} has no print height" for key in re.findall(r'<figure class="report-figure" id="figure-'
+                                                                        r'([^"]+)"><img (?![^>]*--print-max-height)', page)]
     ids = {unquote(html.unescape(i)) for i in re.findall(r'id="([^"]+)"', page)}  # a browser matches decoded fragments
     found += [f"link to #{h} leads nowhere" for h in re.findall(r'href="#([^"]+)"', page)
               if unquote(html.unescape(h)) not in ids]
@@ -549,8 +553,31 @@ def test_report_object_writes_tables_figures_and_metrics(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["headline"] == "one line" and summary["device"] == "cpu"
     assert [t["key"] for t in summary["tables"]] == ["final"] and summary["figures"][0]["number"] == 1
+    printed = summary["figures"][0]["print"]  # as the SVG says: two 4.6 x 3.4 in panels, cropped tight
+    assert 150 < printed["natural_mm"][0] < 260 and 60 < printed["natural_mm"][1] < 120
     with pytest.raises(ValueError, match="lower-case"):
         report.table(hist, "Bad Key", "x")
+
+
+def test_a_figure_prints_64_mm_tall_unless_its_text_needs_more_and_never_wider_than_the_page():
+    """Issue 13's legibility: a 2 x 2 grid of slices printed at 64 mm put its tick labels at 3.5 pt."""
+    wide = sink.print_layout(300.0, 90.0, 10.0)  # one row of panels: the page's width decides
+    assert wide["max_height_mm"] == sink.PRINT_HEIGHT_MM and wide["scale"] == pytest.approx(184 / 300, abs=1e-3)
+    grid = sink.print_layout(230.0, 180.0, 10.0)  # at 64 mm: 3.6 pt; it may be as tall as 5.5 pt needs
+    assert grid["max_height_mm"] == pytest.approx(180 * 0.55, abs=0.1)
+    assert grid["smallest_text_pt"] == pytest.approx(sink.MIN_FIGURE_TEXT_PT, abs=0.01)
+    small = sink.print_layout(100.0, 50.0, 8.0)  # fits: printed at its natural size
+    assert small["scale"] == 1.0 and small["smallest_text_pt"] == 8.0
+    too_wide = sink.print_layout(400.0, 300.0, 10.0)  # the width limit leaves its text small: the check finds it
+    assert too_wide["smallest_text_pt"] < sink.MIN_FIGURE_TEXT_PT and too_wide["max_height_mm"] == sink.MAX_PRINT_HEIGHT_MM
+    fig, axes = plotting.plt.subplots(1, 2, figsize=(4, 2))
+    axes[0].set_title("big", fontsize=12)
+    axes[1].set_xlabel("small", fontsize=6)
+    hidden = fig.add_subplot(2, 2, 4)
+    hidden.set_title("hidden", fontsize=2)
+    hidden.set_visible(False)
+    assert plotting.smallest_text_pt(fig) == 6.0
+    plotting.plt.close(fig)
 
 
 def test_table_numbers_have_four_significant_digits_signed_differences_and_grouped_counts():

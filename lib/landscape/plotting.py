@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt
 import matplotlib.collections
 import matplotlib.colors
 import matplotlib.patches
+import matplotlib.text
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
@@ -44,6 +45,7 @@ METRIC_LABELS = {
     "grad_norm": "mean mini-batch gradient norm",
 }
 PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded at their natural size
+SMALL_PANEL = (3.6, 2.9)  # inches per panel in rows of three or more (``_panels``)
 LOG_SCALE_RATIO = 50  # positive values spanning more than this get a log axis (or colour scale)
 LOG_COLOUR_RATIO = 10  # surfaces whose positive values span more than this get a log colour scale
 MAX_LINEAR_DECADES = 3  # what a linear axis may span (checked on every figure: ``linear_axis_spans``)
@@ -144,16 +146,27 @@ def linear_axis_spans(fig: Figure) -> list[str]:
     return found
 
 
+def smallest_text_pt(fig: Figure) -> float:
+    """Size in points of the smallest text drawn in ``fig`` at its natural size (tick labels,
+    legends, titles; text of hidden panels is not drawn); infinity when it has none."""
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text)
+             if t.get_visible() and t.get_text().strip() and (t.axes is None or t.axes.get_visible())]
+    return min(sizes, default=float("inf"))
+
+
 def _seeds_note(df: pd.DataFrame) -> str:
     n = df.groupby("config")["seed"].nunique() if "seed" in df else pd.Series(dtype=int)
     return "" if n.empty else f" (n = {n.min()}–{n.max()} seeds)" if n.min() != n.max() else f" (n = {n.min()} seeds)"
 
 
 def _panels(n: int, ncols: int | None = None) -> tuple[Figure, np.ndarray]:
+    """``n`` panels, ``ncols`` (default: at most 2) to a row; three or more to a row are
+    SMALL_PANEL each, so the row prints as wide as the page with its text legible."""
     apply_style()
     ncols = ncols or min(n, 2)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(PANEL_WIDTH * ncols, PANEL_HEIGHT * nrows), squeeze=False)
+    width, height = SMALL_PANEL if ncols >= 3 else (PANEL_WIDTH, PANEL_HEIGHT)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat[:n]
@@ -322,7 +335,7 @@ def slices(frame: pd.DataFrame, y: str = "loss", labels: Mapping[str, str] | Non
     many = len(configs) > 2  # more than 4 curves a panel: train and test get panels of their own
     groups = [(kind, (split,)) for kind in kinds for split in dict.fromkeys(frame["split"])] if many else \
         [(kind, tuple(dict.fromkeys(frame["split"]))) for kind in kinds]
-    fig, axes = _panels(len(groups), ncols=len(groups) // len(kinds))
+    fig, axes = _panels(len(groups), ncols=len(groups) // len(kinds) if many else len(groups))  # kinds side by side
     for ax, (kind, splits) in zip(axes, groups):
         for config in configs:
             for split in splits:

@@ -35,6 +35,14 @@ OUTPUTS_DIR = REPO_ROOT / "outputs"
 SCRATCH_DIR = OUTPUTS_DIR / "_scratch"  # notebooks run by hand (no output_dir) write here
 SUMMARY_FILE, METRICS_FILE = "summary.json", "metrics.json"
 
+# How figures print (report.css prints A4 with 13 mm side margins): as wide as the text at most,
+# and PRINT_HEIGHT_MM tall at most, so that a figure pushed to the next page leaves less than a
+# third of a page empty; a figure whose smallest text would then print under MIN_FIGURE_TEXT_PT
+# may be as tall as that text needs, up to MAX_PRINT_HEIGHT_MM.
+MM_PT = 72 / 25.4  # points per millimetre
+PRINT_WIDTH_MM, PRINT_HEIGHT_MM, MAX_PRINT_HEIGHT_MM = 184.0, 64.0, 150.0
+MIN_FIGURE_TEXT_PT = 5.5
+
 
 def now() -> str:
     """The time now, UTC, ISO 8601 to the second (manifests and summaries)."""
@@ -315,14 +323,15 @@ class Report:
     def figure(self, fig, key: str, caption: str, dpi: int = 150) -> None:
         """Show a matplotlib figure as "Figure n. caption" (id ``figure-<key>``, SVG embedded),
         write ``figures/<key>.png`` and ``figures/<key>.svg``, and close the figure. The summary
-        records any linear axis whose data span more than 3 decades (``plotting.linear_axis_spans``)."""
+        records any linear axis whose data span more than 3 decades (``plotting.linear_axis_spans``)
+        and how the figure prints (:func:`print_layout`); both are checked on every smoke render."""
         import matplotlib.pyplot as plt
 
-        from .plotting import linear_axis_spans
+        from .plotting import linear_axis_spans, smallest_text_pt
 
         _check_key(key)
         number = len([f for f in self.figures if f["key"] != key]) + 1
-        squashed = linear_axis_spans(fig)  # recorded, and checked on every smoke render
+        squashed = linear_axis_spans(fig)
         files = {}
         for fmt in ("png", "svg"):
             path = self.figures_dir / f"{key}.{fmt}"
@@ -330,13 +339,20 @@ class Report:
             files[fmt] = str(path.relative_to(self.dir))
         buffer = io.BytesIO()
         fig.savefig(buffer, format="svg", bbox_inches="tight", metadata=_figure_metadata("svg"))
+        smallest = smallest_text_pt(fig)
         plt.close(fig)
-        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        svg = buffer.getvalue()
+        width_pt, height_pt = (float(v) for v in re.search(rb'<svg[^>]*?width="([0-9.]+)pt" height="([0-9.]+)pt"',
+                                                            svg).groups())
+        printed = print_layout(width_pt / MM_PT, height_pt / MM_PT, smallest)
+        data = base64.b64encode(svg).decode("ascii")
         alt = html.escape(caption, quote=True)
         self.html(f'<figure class="report-figure" id="figure-{key}">'
-                  f'<img src="data:image/svg+xml;base64,{data}" alt="{alt}"/>'
+                  f'<img src="data:image/svg+xml;base64,{data}" alt="{alt}" '
+                  f'style="--print-max-height: {printed["max_height_mm"]}mm"/>'
                   f'<figcaption><b>Figure {number}.</b> {html.escape(caption)}</figcaption></figure>')
-        entry = {"key": key, "number": number, "caption": caption, "files": files, "linear_axes_over_3_decades": squashed}
+        entry = {"key": key, "number": number, "caption": caption, "files": files,
+                 "linear_axes_over_3_decades": squashed, "print": printed}
         self.figures = [f for f in self.figures if f["key"] != key] + [entry]
         self._save()
 
@@ -392,6 +408,18 @@ class Report:
 def _check_key(key: str) -> None:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", key):
         raise ValueError(f"key {key!r}: use lower-case letters, digits, '-' and '_' (it names files and ids)")
+
+
+def print_layout(width_mm: float, height_mm: float, smallest_pt: float) -> dict:
+    """How a figure of natural size ``width_mm`` x ``height_mm`` whose smallest text is
+    ``smallest_pt`` points prints: ``max_height_mm`` (its CSS print height limit), ``scale`` (printed
+    over natural size: the smallest of 1 and the width and height limits) and
+    ``smallest_text_pt`` (its smallest text as printed)."""
+    needed = min(1.0, MIN_FIGURE_TEXT_PT / smallest_pt) * height_mm  # the height its smallest text needs
+    max_height = min(max(PRINT_HEIGHT_MM, needed), MAX_PRINT_HEIGHT_MM)
+    scale = min(1.0, PRINT_WIDTH_MM / width_mm, max_height / height_mm)
+    return {"natural_mm": [round(width_mm, 1), round(height_mm, 1)], "max_height_mm": round(max_height, 1),
+            "scale": round(scale, 3), "smallest_text_pt": round(scale * smallest_pt, 2)}
 
 
 def _figure_metadata(fmt: str) -> dict:
