@@ -206,9 +206,17 @@ def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "ac
 
 
 def _legend_below(fig: Figure, ax, ncol: int = 2) -> None:
-    """One legend for the figure, under the panels (saved with bbox_inches="tight")."""
+    """One legend for the figure, under the panels (saved with bbox_inches="tight"), in at most
+    ``ncol`` columns and in fewer when that is wider than the panels (a wider legend would widen
+    the saved figure, and shrink it in print)."""
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize="small")
+    renderer = fig.canvas.get_renderer()
+    for columns in range(max(ncol, 1), 0, -1):
+        legend = fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=columns,
+                            fontsize="small")
+        if columns == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+            return
+        legend.remove()
 
 
 def metric_over_epochs(history: pd.DataFrame, columns: Sequence[str] = ("eval_gap", "gap"), ylabel: str | None = None,
@@ -543,7 +551,7 @@ def trajectories(trajectory: pd.DataFrame) -> Figure:
     λmax could not be measured (weights not finite) are left out."""
     apply_style()
     configs = list(dict.fromkeys(trajectory["config"]))
-    fig, axes = plt.subplots(2, len(configs), figsize=(max(PANEL_WIDTH, 3.1 * len(configs)), PANEL_HEIGHT * 1.6),
+    fig, axes = plt.subplots(2, len(configs), figsize=(max(PANEL_WIDTH, 2.6 * len(configs)), PANEL_HEIGHT * 1.6),
                              squeeze=False, sharex="col", gridspec_kw={"height_ratios": [3, 2]})
     for ax in axes[0, 1:]:
         ax.sharey(axes[0, 0])
@@ -568,6 +576,6 @@ def trajectories(trajectory: pd.DataFrame) -> Figure:
         if column == 0:
             top.set_ylabel("λmax (train probe subset)")
             bottom.set_ylabel("loss (nats)")
-            top.legend(loc="best", fontsize=8)
+            top.legend(loc="best", fontsize=9)
     fig.tight_layout()
     return fig
