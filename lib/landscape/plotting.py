@@ -249,7 +249,7 @@ def metric_over_epochs(history: pd.DataFrame, columns: Sequence[str] = ("eval_ga
     return fig
 
 
-COLUMN_NAMES = {"eval_gap": "eval mode", "gap": "running train acc (the studies')"}
+COLUMN_NAMES = {"eval_gap": "eval mode", "gap": "running train acc"}  # legend suffixes; captions say whose method
 
 
 def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray | Sequence[np.ndarray],
