@@ -136,3 +136,18 @@ def test_the_answers_say_no_support_when_no_interval_decides():
     assert found[synthesis.QUESTIONS[1]].startswith("No group of models")
     assert "0 of 8 measures" in found[synthesis.QUESTIONS[2]]
     assert found[synthesis.QUESTIONS[3]].startswith("No predictor could be compared")  # 2 runs: too few
+
+
+def test_the_architecture_answer_gives_ratios_to_three_digits_and_says_when_they_do_not_decide():
+    correlations = pd.DataFrame(columns=["measure", "target", "subset", "kind", "scope", "estimate", "low", "high", "n"])
+    effects = pd.DataFrame([{"factor": "batchnorm", "measure": "lambda_max", "ratio": 354.48, "low": 6.6012,
+                             "high": 6078.54, "groups": 6},
+                            {"factor": "skip", "measure": "asam", "ratio": 1.5612, "low": 0.7514, "high": 5.3123,
+                             "groups": 6},
+                            {"factor": "skip", "measure": "slice_curvature", "ratio": 0.7648, "low": np.nan,
+                             "high": np.nan, "groups": 2}])
+    empty = pd.DataFrame()
+    answer = dict(synthesis.answers(correlations, effects, empty, empty))[synthesis.QUESTIONS[1]]
+    assert answer.startswith("Switching BatchNorm on multiplies λmax by 354 [6.6, 6079] over 6 groups;")
+    assert "multiplies ASAM sharpness by 1.56 [0.751, 5.31] over 6 groups (inconclusive)" in answer
+    assert "multiplies slice curvature by 0.765 over 2 groups (too few for an interval)" in answer

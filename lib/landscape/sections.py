@@ -659,8 +659,8 @@ def synthesis_architecture(report: SynthesisContext) -> None:
     shown = report.effects.assign(
         factor=report.effects["factor"].map(synthesis_mod.EFFECT_FACTORS),
         measure=report.effects["measure"].map(lambda m: synthesis_mod.MEASURES[m].label),
-        ratio=[synthesis_mod.interval_text(r, lo, hi, ".2f") for r, lo, hi in
-               zip(report.effects["ratio"], report.effects["low"], report.effects["high"])]).drop(columns=["low", "high"])
+        ratio=[synthesis_mod.effect_interval(row).text(3) for _, row in report.effects.iterrows()]
+    ).drop(columns=["low", "high"])
     report.sink.table(shown.rename(columns={"factor": "switched on", "ratio": "on / off [95% CI]"}), "trait-effects",
                       "How each measure changes when BatchNorm or skip connections are switched on: the geometric mean "
                       "over groups of models that differ only in that trait (same study, other traits and replicate) "

@@ -264,7 +264,14 @@ def trait_effects(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES
     return pd.DataFrame(rows, columns=["factor", "measure", "ratio", "low", "high", "groups"])
 
 
+def effect_interval(row: pd.Series) -> stats.Interval:
+    """A :func:`trait_effects` row's ratio with its interval (over ``groups`` groups)."""
+    return stats.Interval(float(row["ratio"]), float(row["low"]), float(row["high"]), int(row["groups"]), stats.LEVEL,
+                          "bootstrap on logs")
+
+
 def interval_text(estimate: float, low: float, high: float, digits: str = "+.2f") -> str:
+    """A τ-like estimate with its interval in fixed decimals, ``"+0.12 [-0.05, +0.30]"``."""
     if not np.isfinite(low):
         return f"{estimate:{digits}} (no interval)"
     return f"{estimate:{digits}} [{low:{digits}}, {high:{digits}}]"
@@ -308,18 +315,17 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
                   "only if τ > 0 (sharper, larger gap)."))
     q2_parts = []
     for _, row in effects[effects["measure"].isin(["lambda_max", "asam", "slice_curvature"])].iterrows():
-        decided = stats.Interval.of_row({**row, "estimate": row["ratio"]}).side(1.0) != 0
-        if np.isfinite(row["low"]):
-            size = f"by {interval_text(row['ratio'], row['low'], row['high'], '.2f')} over {row['groups']} groups"
-            size += "" if decided else " (inconclusive)"
+        ratio = effect_interval(row)
+        if ratio.defined:
+            size = f"by {ratio.text(3)} over {ratio.n} groups" + ("" if ratio.side(1.0) != 0 else " (inconclusive)")
         else:
-            size = f"by {row['ratio']:.2f} over {row['groups']} groups (too few for an interval)"
+            size = f"by {stats.number_text(ratio.estimate, 3)} over {ratio.n} groups (too few for an interval)"
         q2_parts.append(f"switching {EFFECT_FACTORS[row['factor']]} on multiplies {MEASURES[row['measure']].label} "
                         + size)
     effects_text = "; ".join(q2_parts)
-    q2 = (effects_text[:1].upper() + effects_text[1:] + ". λmax and SAM sharpness change under BatchNorm's "
-          "rescalings, so their BatchNorm ratios say as much about the parametrization as about the landscape; the "
-          "slice curvature and ASAM do not." if q2_parts else
+    q2 = (effects_text[:1].upper() + effects_text[1:] + ". λmax changes under BatchNorm's rescalings, so its "
+          "BatchNorm ratio says as much about the parametrization as about the landscape; the slice curvature and "
+          "ASAM do not." if q2_parts else
           "No group of models differs only in BatchNorm or in skip connections.")
     decided_psi = psi.dropna(subset=["estimate"])
     if decided_psi.empty:
