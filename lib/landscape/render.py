@@ -645,7 +645,8 @@ a {{ color: #1f4e79; }}
 <h1>Loss-landscape geometry: reports</h1>
 <p>Each report is a notebook executed with its params file (<code>make reports</code>); the one-line
 result is generated from the run's numbers. Training: the wall time its runs took to train, summed over
-runs (when they were trained, possibly in an earlier render); render: this render's wall time, which
+runs (when they were trained, possibly in an earlier render; on a shared or paused machine it includes the
+waiting, so it bounds the compute from above); render: this render's wall time, which
 reads trained runs and probe results from the caches. Generated {esc(_now())}.</p>
 <table>
 <thead><tr><th>report</th><th>result</th><th>status</th><th>profile</th><th>files</th><th>training</th><th>render</th>
