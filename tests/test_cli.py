@@ -195,6 +195,8 @@ def test_an_interrupted_report_ends_cleanly_and_a_rerun_resumes(sig, tmp_path):
     assert json.loads(manifest_path.read_text())["status"] == "interrupted"
     leftovers = [p for p in [*cache.rglob("*"), *(tmp_path / "out").rglob("*")] if ".tmp" in p.name]
     assert not leftovers
+    if sig == signal.SIGINT:
+        return  # both end the same way (checked above); resuming from the cache they leave is checked once, with SIGTERM
     rerun = running_report(tmp_path, cache, tmp_path / "rerun.log")
     rerun.wait(timeout=300)
     err = (tmp_path / "rerun.log").read_text()
