@@ -270,11 +270,11 @@ def effect_interval(row: pd.Series) -> stats.Interval:
                           "bootstrap on logs")
 
 
-def interval_text(estimate: float, low: float, high: float, digits: str = "+.2f") -> str:
-    """A τ-like estimate with its interval in fixed decimals, ``"+0.12 [-0.05, +0.30]"``."""
+def interval_text(estimate: float, low: float, high: float) -> str:
+    """A τ with its interval to two signed decimals, ``"+0.12 [-0.05, +0.30]"``."""
     if not np.isfinite(low):
-        return f"{estimate:{digits}} (no interval)"
-    return f"{estimate:{digits}} [{low:{digits}}, {high:{digits}}]"
+        return f"{estimate:+.2f} (no interval)"
+    return f"{estimate:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
 QUESTIONS = ("Why does SGD find minima that generalize?",
