@@ -17,7 +17,7 @@ import torch
 from child_processes import default_sigint
 
 from landscape import directions, engines, jobs, pipeline, probes, store, training
-from landscape.params import load_params
+from landscape.params import load_params, snapshots_asked
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"data": {"train_subset": 300, "test_subset": 100}, "training": {"epochs": 2},
@@ -212,6 +212,18 @@ def test_a_trajectory_replays_a_cached_run_and_matches_lambda_max_of_its_saved_c
         found = frame.loc[frame["epoch"] == epoch, "lambda_max"].item()
         assert found == pytest.approx(exact, rel=1e-3), epoch
     assert pipeline.run(params, config=local, cache=tmp_path).jobs["computed"] == 0  # all cached now
+
+
+def test_a_study_keeps_the_snapshots_a_synthesis_over_it_will_ask_for_and_no_others():
+    smoke = load_params("synthesis", "smoke")
+    assert set(smoke.trajectory_studies) < set(smoke.studies)  # a study it does not trace is checked too
+    for name in smoke.studies:
+        study = load_params(name, "smoke")
+        graph = jobs.expand(study.run_specs(), study.probes, study.sets_spec(), "cpu", study.probe_targets(),
+                            with_probes=False, keep=snapshots_asked(study))
+        expected = tuple(smoke.trajectory.early) if name in smoke.trajectory_studies else None
+        assert [job.snapshots for job in graph.jobs.values()] == [expected] * len(study.replicas), name
+    assert snapshots_asked(tiny_params()) == {}  # seed_connectivity, with overrides: not traced
 
 
 def test_training_alone_keeps_the_snapshots_a_trajectory_probe_will_ask_for():

@@ -819,7 +819,7 @@ def test_the_synthesis_renders_from_the_studies_smoke_runs_and_leads_the_index(s
     expected = {(s.report, rep.id) for s in smoke.study_params() if s.report in smoke.trajectory_studies
                 for rep in s.replicas}
     assert set(zip(trajectory["study"], trajectory["run"])) == expected  # every traced run, diverged ones too
-    assert trajectory["replayed"].all() and trajectory["matches_result"].all()  # the studies trained them first
+    assert not trajectory["replayed"].any()  # the studies' training kept the snapshots: no run is trained again
     assert 'href="../batchnorm/batchnorm.html"' in page  # the studies it reads, linked
     assert print_defects(out / "synthesis" / "synthesis.pdf", page) == []
     assert reading_defects(out, "synthesis", page) == []

@@ -91,16 +91,18 @@ class Graph:
 
 
 def expand(run_specs: dict[str, RunSpec], probe_params: Any, sets: SetsSpec, device_type: str,
-           targets: Mapping[str, Sequence[tuple[str, ...]]], with_probes: bool = True) -> Graph:
+           targets: Mapping[str, Sequence[tuple[str, ...]]], with_probes: bool = True,
+           keep: Mapping[str, tuple[float, ...]] | None = None) -> Graph:
     """The graph of a report: a training job per run of ``run_specs`` (run id -> spec) and, with
     ``with_probes``, a probe job per requested probe (``probe_params``: ``params.probes``) and
     each of its targets (``targets``: probe -> run-id tuples, ``params.probe_targets()``). A run
-    that a trajectory probe targets keeps its snapshots with or without ``with_probes``, so that
-    training first and probing later never trains it twice."""
+    that a trajectory probe targets keeps its snapshots with or without ``with_probes``, and so
+    does a run in ``keep`` (run id -> epoch-1 fractions another report's trajectory will ask,
+    ``params.snapshots_asked``), so that training first and probing later never trains it twice."""
     graph = Graph()
-    kept = {run_ids[0]: tuple(getattr(probe_params, name).early) for name, probe in REGISTRY.items()
-            if probe.trajectory and getattr(probe_params, name) is not None
-            for run_ids in targets[name]}  # run id -> epoch-1 fractions of its snapshots
+    traced = {run_ids[0]: tuple(getattr(probe_params, name).early) for name, probe in REGISTRY.items()
+              if probe.trajectory and getattr(probe_params, name) is not None for run_ids in targets[name]}
+    kept = {**(keep or {}), **traced}  # run id -> epoch-1 fractions of its snapshots
     for run_id, spec in run_specs.items():
         graph.runs[run_id] = graph.add(TrainJob(spec.key(), run_id, spec, snapshots=kept.get(run_id)))
     if not with_probes:

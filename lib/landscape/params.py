@@ -303,7 +303,9 @@ class SynthesisParams(Strict):
     loaded in this report's profile, so its runs are the ones the study trains), probed with the
     shared ``measures`` on probe sets drawn by ``eval_set`` from each study's data, and the runs of
     ``trajectory_studies`` (default: every study) with ``trajectory`` (None: not). It trains no
-    run a study does not, but trains again a cached run whose snapshots the trajectory needs."""
+    run a study does not: a study's training keeps the snapshots the trajectory will ask for
+    (:func:`snapshots_asked`); a run cached without them (trained before, or under other
+    overrides) is trained again for them."""
 
     report: str = Field(pattern=r"^[a-z0-9_]+$")
     title: str
@@ -423,6 +425,29 @@ def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict |
     if isinstance(params, SynthesisParams):
         params.study_params()
     return params
+
+
+def snapshots_asked(study: ReportParams) -> dict[str, tuple[float, ...]]:
+    """Run id -> the epoch-1 fractions of the snapshots that a synthesis in ``params/`` will ask
+    of that run of ``study``, each synthesis read in the study's profile (the first to ask wins;
+    one that lacks the profile, does not trace the study or is invalid asks none, and its own
+    render says why). Training the study keeps them, so the synthesis trains no run again."""
+    asked: dict[str, tuple[float, ...]] = {}
+    for file in sorted(PARAMS_DIR.glob("*.yaml")):
+        try:
+            raw = _read_yaml(file)
+            studies, traced = raw.get("studies"), raw.get("trajectory_studies")
+            if not (isinstance(studies, list) and study.report in studies) or \
+                    (isinstance(traced, list) and study.report not in traced):
+                continue
+            synthesis = load_params(file, study.profile)
+        except ParamsError:
+            continue
+        plan = synthesis.probes_for(study.report)
+        if plan.trajectory is not None:
+            for run_ids in study.probe_targets(plan)["trajectory"]:
+                asked.setdefault(run_ids[0], tuple(plan.trajectory.early))
+    return asked
 
 
 def _validate(kind: type[BaseModel], file: Path, profile: str, merged: dict, overridden: bool = False) -> AnyParams:

@@ -4,8 +4,9 @@
 :func:`run_graph` is the driver. It reads every job's result that the cache holds, sends the
 others to the engine as soon as the runs they need are trained, and writes what comes back to the
 cache (atomically; workers never write it): training checkpoints after every epoch, finished runs
-and probe frames. A run a trajectory probe needs snapshots of is trained again when the cache has
-it without them; the replay writes only the snapshots, noting whether it ended at the cached weights
+and probe frames. A run keeps the snapshots of its training that a trajectory probe of this graph,
+or of a synthesis over its report, will ask for (``params.snapshots_asked``). A run a trajectory
+probe needs snapshots of is trained again when the cache has it without them; the replay writes only the snapshots, noting whether it ended at the cached weights
 bit for bit, and the cached run stays what the graph uses (a replay that fails leaves the run's
 other probes waiting on it skipped until a rerun). A diverged run is a result: the probes of its
 run are skipped with the reason, except trajectory probes. A job that raises is recorded as failed
@@ -31,7 +32,7 @@ import torch
 from . import jobs as jobs_mod
 from . import progress, store
 from .engines import Engine, EngineSettings, make_engine, settings as engine_settings
-from .params import AnyParams, DataSource, ProbeParams, ReportParams, SynthesisParams
+from .params import AnyParams, DataSource, ProbeParams, ReportParams, SynthesisParams, snapshots_asked
 from .probes import REGISTRY, ProbeResults, build_sets, tidy
 from .training import RunSpec, load_splits, outcome, parameter_count, spec_json
 
@@ -301,7 +302,8 @@ def run_many(reports: list[Work], config: EngineSettings | None = None, cache: s
     try:
         device_type = engine.device_type()
         graphs = [jobs_mod.expand(w.params.run_specs(w.data), w.plan, w.params.sets_spec(w.data, w.probes),
-                                  device_type, w.params.probe_targets(w.probes), with_probes) for w in reports]
+                                  device_type, w.params.probe_targets(w.probes), with_probes,
+                                  keep=snapshots_asked(w.params)) for w in reports]
     except BaseException:
         engine.close()
         raise
