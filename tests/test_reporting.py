@@ -1,6 +1,7 @@
 """The rendering pipeline: notebooks stored clean, a report executed end to end (smoke profile,
 temporary cache and output directories) into HTML, PDF, figures, tables, metrics, manifest and
 index, bad params failing fast inside the notebook, and the helpers behind it."""
+import base64
 import html
 from urllib.parse import unquote
 import json
@@ -102,11 +103,12 @@ def git_status() -> str:
 
 @pytest.fixture(scope="session")
 def smoke_pass(tmp_path_factory):
-    """``make reports PROFILE=smoke``, the README's quick pass, once for the session with a fresh
-    cache: (output root, git status before, git status after)."""
+    """``make -j2 reports PROFILE=smoke``, the README's quick pass two reports at a time (the
+    synthesis after the studies), once for the session with a fresh cache: (output root, git
+    status before, git status after)."""
     before = git_status()
     env = {**os.environ, "LANDSCAPE_CACHE": str(tmp_path_factory.mktemp("smoke_cache"))}
-    done = subprocess.run(["make", "-s", "reports", "PROFILE=smoke"], cwd=render.REPO_ROOT, env=env,
+    done = subprocess.run(["make", "-s", "-j2", "reports", "PROFILE=smoke"], cwd=render.REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     return sink.OUTPUTS_DIR / "_smoke", before, git_status()
@@ -221,9 +223,10 @@ def test_html_holds_every_table_and_figure_and_needs_no_network(rendered):
     for key in EXPECTED_TABLES:
         assert f'id="table-{key}"' in page, key
     for key in EXPECTED_FIGURES:
-        figure = rf'<figure class="report-figure" id="figure-{key}"><img [^>]*src="data:image/svg\+xml;base64,'
+        figure = rf'<figure class="report-figure" id="figure-{key}"><img [^>]*src="data:image/svg\+xml;base64,([^"]+)"'
         match = re.search(figure, page)
         assert match, key
+        assert base64.b64decode(match.group(1)) == (out / REPORT / "figures" / f"{key}.svg").read_bytes(), key
     assert render.external_references(page) == []
     assert "<script src" not in page and "mathjax" not in page.lower()
     assert "load_params(" not in page, "code cells must be hidden"

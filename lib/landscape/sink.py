@@ -332,16 +332,15 @@ class Report:
         _check_key(key)
         number = len([f for f in self.figures if f["key"] != key]) + 1
         squashed = linear_axis_spans(fig)
-        files = {}
-        for fmt in ("png", "svg"):
-            path = self.figures_dir / f"{key}.{fmt}"
-            fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_figure_metadata(fmt))
-            files[fmt] = str(path.relative_to(self.dir))
+        paths = {fmt: self.figures_dir / f"{key}.{fmt}" for fmt in ("png", "svg")}
+        fig.savefig(paths["png"], format="png", dpi=dpi, bbox_inches="tight", metadata=_figure_metadata("png"))
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata=_figure_metadata("svg"))
+        fig.savefig(buffer, format="svg", dpi=dpi, bbox_inches="tight", metadata=_figure_metadata("svg"))
+        svg = buffer.getvalue()
+        paths["svg"].write_bytes(svg)  # the file is the drawing the page embeds
+        files = {fmt: str(path.relative_to(self.dir)) for fmt, path in paths.items()}
         smallest = smallest_text_pt(fig)
         plt.close(fig)
-        svg = buffer.getvalue()
         width_pt, height_pt = (float(v) for v in re.search(rb'<svg[^>]*?width="([0-9.]+)pt" height="([0-9.]+)pt"',
                                                             svg).groups())
         printed = print_layout(width_pt / MM_PT, height_pt / MM_PT, smallest)
