@@ -173,15 +173,19 @@ def print_defects(pdf, page):
 
 def reading_defects(out, report, page) -> list[str]:
     """What issue 13 found hard to read, as checks on a rendered report: table text under 9 pt in
-    the PDF, pages more than a third empty (except before a section), figures whose linear axes
-    span more than 3 decades or whose text prints under 5.5 pt (or that have no print height), links of the guide or contents that lead nowhere, sections left
-    that the params do not ask for, no way back to the index, links to sibling pages that are not
-    there."""
+    the PDF, pages more than a third empty (except before a section), table captions left at the
+    foot of a page without their rows, figures whose linear axes span more than 3 decades or whose
+    text prints under 5.5 pt (or that have no print height), links of the guide or contents that
+    lead nowhere, sections left that the params do not ask for, no way back to the index, links to
+    sibling pages that are not there."""
     pages = pdf_layout.read(out / report / f"{report}.pdf")
     size, number, char = pdf_layout.smallest_text(pages)
     found = [f"text at {size:.1f} pt on page {number} ({char!r})"] if size < 8.95 else []
     found += [f"page {n} is {share:.0%} empty" for n, share in pdf_layout.half_empty_pages(pages)]
     summary = json.loads((out / report / "summary.json").read_text())
+    columns = {t["number"]: (t["caption"], list(pd.read_csv(out / report / t["csv"], nrows=0).columns))
+               for t in summary["tables"]}
+    found += [f"table {n}'s caption is alone at the foot of page {p}" for n, p in pdf_layout.orphaned_captions(pages, columns)]
     found += [f"figure {f['key']}: {w}" for f in summary["figures"] for w in f["linear_axes_over_3_decades"]]
     found += [f"figure {f['key']} prints its smallest text at {f['print']['smallest_text_pt']} pt"
               for f in summary["figures"] if (f["print"]["smallest_text_pt"] or 99) < sink.MIN_FIGURE_TEXT_PT - 0.01]
@@ -581,6 +585,22 @@ def test_a_figure_prints_64_mm_tall_unless_its_text_needs_more_and_never_wider_t
     hidden.set_visible(False)
     assert plotting.smallest_text_pt(fig) == 6.0
     plotting.plt.close(fig)
+
+
+def test_a_caption_left_at_the_foot_of_a_page_without_its_rows_is_found():
+    """003's first full render left Tables 8, 9 and 11 so: caption and header on one page, rows on the next."""
+    tables = {2: ("Loss barrier per pair of seeds.", ["model", "max L on path"]),
+              3: ("ε-sharpness, mean ± 95% CI over seeds.", ["model", "SAM"])}
+
+    def page(number, *lines):
+        return pdf_layout.Page(number, 40.0, 11.0, [], 842.0, [(800.0 - 14 * i, text) for i, text in enumerate(lines)])
+
+    pages = [page(1, "prose", "Table 2. Loss barrier per pair", "of seeds.", "max L on", "model path", "1 / 3"),
+             page(2, "A: CNN + BN 1.81 ± 0.15", "Table 3. ε-sharpness, mean ± 95% CI over seeds. (part 1", "2 / 3"),
+             page(3, "of 2)", "model SAM", "A: CNN + BN 0.09", "Table 3. ε-sharpness, mean ± 95% CI over seeds.",
+                  "(part 2 of 2)", "model SAM", "B 0.05", "3 / 3")]
+    assert pdf_layout.orphaned_captions(pages, tables) == [(2, 1), (3, 2)]
+    assert pdf_layout.words("ﬁrst  order\n") == "first order"
 
 
 def test_table_numbers_have_four_significant_digits_signed_differences_and_grouped_counts():

@@ -551,7 +551,7 @@ def trajectories(trajectory: pd.DataFrame) -> Figure:
     λmax could not be measured (weights not finite) are left out."""
     apply_style()
     configs = list(dict.fromkeys(trajectory["config"]))
-    fig, axes = plt.subplots(2, len(configs), figsize=(max(PANEL_WIDTH, 2.6 * len(configs)), PANEL_HEIGHT * 1.6),
+    fig, axes = plt.subplots(2, len(configs), figsize=(max(PANEL_WIDTH, 2.6 * len(configs)), PANEL_HEIGHT * 1.3),
                              squeeze=False, sharex="col", gridspec_kw={"height_ratios": [3, 2]})
     for ax in axes[0, 1:]:
         ax.sharey(axes[0, 0])
