@@ -162,12 +162,14 @@ def test_progress_lines_count_and_nest():
 
 
 def running_report(tmp_path, cache, log):
-    """``report`` in a subprocess (the smoke profile on a fifth of its data, one epoch), its
-    stderr going to ``log``."""
+    """``report`` in a subprocess (the smoke profile on a fifth of its data, one epoch, 32 probe
+    images a split), its stderr going to ``log``."""
     env = {**os.environ, "LANDSCAPE_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "landscape", "report", REPORT, "--profile", "smoke", "--no-pdf",
                              "--set", "data.train_subset=400", "--set", "data.test_subset=100", "--set",
-                             "training.epochs=1", "--no-index", "--output-dir", str(tmp_path / "out")], cwd=REPO, env=env,
+                             "training.epochs=1", "--set", "probes.eval_set.train_size=32", "--set",
+                             "probes.eval_set.test_size=32", "--no-index", "--output-dir", str(tmp_path / "out")],
+                            cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True, preexec_fn=default_sigint)
 
 

@@ -370,15 +370,27 @@ RENDER_SET = ["--set", "data.train_subset=300", "--set", "data.test_subset=100",
               "--set", "probes.hessian.top_k=1", "--set", "probes.surface2d.points=3"]
 
 
-def render(tmp_path, name, *options, env=None):
+def start_render(tmp_path, name, *options, env=None) -> subprocess.Popen:
+    """The tiny seed_connectivity smoke report rendered (no PDF) into ``tmp_path/name``, in a subprocess."""
     out, cache = tmp_path / name / "out", tmp_path / name / "cache"
-    done = subprocess.run([sys.executable, "-m", "landscape", "report", "seed_connectivity", "--profile", "smoke",
-                           *RENDER_SET, "--no-pdf", "--no-index", "--threads", "1", "--output-dir", str(out),
-                           "--cache", str(cache), *options], capture_output=True, text=True, timeout=900, cwd=REPO,
-                          env={**os.environ, "LANDSCAPE_PROGRESS": "lines", **(env or {})})
-    assert done.returncode == 0, done.stderr[-3000:]
-    folder = out / "seed_connectivity"
+    out.mkdir(parents=True)
+    with (tmp_path / name / "stderr.log").open("w") as log:  # a file, not a pipe: nothing blocks a render waited on later
+        return subprocess.Popen([sys.executable, "-m", "landscape", "report", "seed_connectivity", "--profile", "smoke",
+                                 *RENDER_SET, "--no-pdf", "--no-index", "--threads", "1", "--output-dir", str(out),
+                                 "--cache", str(cache), *options], stdout=subprocess.DEVNULL, stderr=log,
+                                cwd=REPO, env={**os.environ, "LANDSCAPE_PROGRESS": "lines", **(env or {})})
+
+
+def rendered_metrics(tmp_path, name, process: subprocess.Popen):
+    """(metrics.json, folder) of a render :func:`start_render` started, once it ends."""
+    process.wait(timeout=900)
+    assert process.returncode == 0, (tmp_path / name / "stderr.log").read_text()[-3000:]
+    folder = tmp_path / name / "out" / "seed_connectivity"
     return json.loads((folder / "metrics.json").read_text()), folder
+
+
+def render(tmp_path, name, *options, env=None):
+    return rendered_metrics(tmp_path, name, start_render(tmp_path, name, *options, env=env))
 
 
 def without_times(value):
@@ -392,8 +404,9 @@ def without_times(value):
 
 
 def test_the_same_smoke_report_on_every_engine_has_the_same_metrics(tmp_path):
-    local, _ = render(tmp_path, "local")
-    processes, _ = render(tmp_path, "processes", "--engine", "processes", "--workers", "2")
+    started = {"local": start_render(tmp_path, "local"),  # side by side: each job has one thread
+               "processes": start_render(tmp_path, "processes", "--engine", "processes", "--workers", "2")}
+    (local, _), (processes, _) = (rendered_metrics(tmp_path, name, p) for name, p in started.items())
     assert without_times(processes) == without_times(local)
     assert set(local) >= {"history", "status", "noise", "hessian", "surface2d", "barriers", "claims"}
     if importlib.util.find_spec("ray") is not None:
