@@ -6,13 +6,13 @@ others to the engine as soon as the runs they need are trained, and writes what 
 cache (atomically; workers never write it): training checkpoints after every epoch, finished runs
 and probe frames. A run keeps the snapshots of its training that a trajectory probe of this graph,
 or of a synthesis over its report, will ask for (``params.snapshots_asked``). A run a trajectory
-probe needs snapshots of is trained again when the cache has it without them; the replay writes only the snapshots, noting whether it ended at the cached weights
-bit for bit, and the cached run stays what the graph uses (a replay that fails leaves the run's
-other probes waiting on it skipped until a rerun). A diverged run is a result: the probes of its
-run are skipped with the reason, except trajectory probes. A job that raises is recorded as failed
-with its reason, and so are the jobs that need it; a job whose worker died is retried once (from
-its last checkpoint), then recorded as failed. The rest of
-the graph goes on. Ctrl-C stops the engine (killing its workers) and loses at most the jobs in
+probe needs snapshots of is trained again when the cache has it without them; the replay writes
+only the snapshots, noting whether it ended at the cached weights bit for bit, and the cached run
+stays what the graph uses (a replay that fails leaves the run's other probes waiting on it skipped
+until a rerun). A diverged run is a result: the probes of its run are skipped with the reason,
+except trajectory probes. A job that raises is recorded as failed with its reason, and so are the
+jobs that need it; a job whose worker died is retried once (from its last checkpoint), then
+recorded as failed. The rest of the graph goes on. Ctrl-C stops the engine (killing its workers) and loses at most the jobs in
 flight; a rerun resumes from the cache.
 
 :func:`run` does this for a report's params and gathers what its notebook shows: the runs
