@@ -126,17 +126,17 @@ def test_renders_other_than_the_published_kind_stay_out_of_outputs():
 def test_train_probe_and_check_take_set_and_profile(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv(progress.PROGRESS_ENV, "lines")
-    assert cli.main(["train", REPORT, "--profile", "smoke", "--set", "training.epochs=1"]) == 0
+    small = ["--set", "training.epochs=1", "--set", "data.train_subset=400", "--set", "data.test_subset=100"]
+    assert cli.main(["train", REPORT, "--profile", "smoke", *small]) == 0
     captured = capsys.readouterr()
     assert re.search(r"A_s0 +completed +epochs  1 \(trained now: 1\)", captured.out)
     assert re.search(r"train A_s0 \(seed 0\): 1/1 epoch, train_loss \d\.\d{4}, test_acc \d\.\d{4} \(\d+ s\) done",
                      captured.err)
-    assert cli.main(["train", REPORT, "--profile", "smoke", "--set", "training.lr=1000", "--set",
-                     "training.epochs=1"]) == 0
+    assert cli.main(["train", REPORT, "--profile", "smoke", "--set", "training.lr=1000", *small]) == 0
     assert "diverged at epoch 1" in capsys.readouterr().out
     monkeypatch.setenv(progress.PROGRESS_ENV, "lines")
-    assert cli.main(["probe", REPORT, "--profile", "smoke", "--set", "training.epochs=1", "--set",
-                     "probes.noise=null", "--set", "probes.hessian.trace_samples=0"]) == 0
+    assert cli.main(["probe", REPORT, "--profile", "smoke", *small, "--set", "probes.noise=null", "--set",
+                     "probes.hessian.trace_samples=0", "--set", "probes.eval_set.train_size=32"]) == 0
     err = capsys.readouterr().err
     assert re.search(r"hessian A_s0: \d+ HVPs \(\d+ s\) done", err) and re.search(r"slice1d B_s1: 10/10 points", err)
 
