@@ -382,8 +382,11 @@ def start_render(tmp_path, name, *options, env=None) -> subprocess.Popen:
 
 
 def rendered_metrics(tmp_path, name, process: subprocess.Popen):
-    """(metrics.json, folder) of a render :func:`start_render` started, once it ends."""
-    process.wait(timeout=900)
+    """(metrics.json, folder) of a render :func:`start_render` started, once it ends (killed after 900 s)."""
+    try:
+        process.wait(timeout=900)
+    finally:
+        process.kill()  # a no-op once it has ended
     assert process.returncode == 0, (tmp_path / name / "stderr.log").read_text()[-3000:]
     folder = tmp_path / name / "out" / "seed_connectivity"
     return json.loads((folder / "metrics.json").read_text()), folder
@@ -406,7 +409,11 @@ def without_times(value):
 def test_the_same_smoke_report_on_every_engine_has_the_same_metrics(tmp_path):
     started = {"local": start_render(tmp_path, "local"),  # side by side: each job has one thread
                "processes": start_render(tmp_path, "processes", "--engine", "processes", "--workers", "2")}
-    (local, _), (processes, _) = (rendered_metrics(tmp_path, name, p) for name, p in started.items())
+    try:
+        (local, _), (processes, _) = (rendered_metrics(tmp_path, name, p) for name, p in started.items())
+    finally:
+        for process in started.values():
+            process.kill()  # the other render, when one failed
     assert without_times(processes) == without_times(local)
     assert set(local) >= {"history", "status", "noise", "hessian", "surface2d", "barriers", "claims"}
     if importlib.util.find_spec("ray") is not None:
