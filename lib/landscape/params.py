@@ -409,22 +409,29 @@ def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict |
     ``studies``; each study's params are validated too). Every profile of the file is
     validated, so a mistake in one is reported whichever profile is asked for."""
     file = resolve_path(path)
-    raw = _read_yaml(file)
+    raw, profiles = _read_profiles(file, profile)
     kind = SynthesisParams if "studies" in raw else ReportParams
+    for other in [BASE_PROFILE] + sorted(profiles):
+        if other != profile:
+            _validate(kind, file, other, deep_merge(raw, profiles.get(other, {})))
+    merged = deep_merge(raw, profiles.get(profile, {}))
+    params = _validate(kind, file, profile, deep_merge(merged, overrides or {}), overridden=bool(overrides))
+    if isinstance(params, SynthesisParams):
+        params.study_params()
+    return params
+
+
+def _read_profiles(file: Path, profile: str) -> tuple[dict, dict]:
+    """A params file's base params and its ``profiles`` (name -> partial params), ``profile``
+    being one of them or the base one: a ParamsError otherwise."""
+    raw = _read_yaml(file)
     profiles = raw.pop("profiles", {}) or {}
     if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
         raise ParamsError(f"{file}: 'profiles' must map profile names to mappings of params")
     allowed_profiles = [BASE_PROFILE] + sorted(profiles)
     if profile not in allowed_profiles:
         raise ParamsError(f"{file}: unknown profile {profile!r}; allowed: {allowed_profiles}")
-    for other in allowed_profiles:
-        if other != profile:
-            _validate(kind, file, other, deep_merge(raw, profiles.get(other, {})))
-    merged = raw if profile == BASE_PROFILE else deep_merge(raw, profiles[profile])
-    params = _validate(kind, file, profile, deep_merge(merged, overrides or {}), overridden=bool(overrides))
-    if isinstance(params, SynthesisParams):
-        params.study_params()
-    return params
+    return raw, profiles
 
 
 def snapshots_asked(study: ReportParams) -> dict[str, tuple[float, ...]]:
@@ -435,12 +442,13 @@ def snapshots_asked(study: ReportParams) -> dict[str, tuple[float, ...]]:
     asked: dict[str, tuple[float, ...]] = {}
     for file in sorted(PARAMS_DIR.glob("*.yaml")):
         try:
-            raw = _read_yaml(file)
-            studies, traced = raw.get("studies"), raw.get("trajectory_studies")
-            if not (isinstance(studies, list) and study.report in studies) or \
-                    (isinstance(traced, list) and study.report not in traced):
+            raw, profiles = _read_profiles(file, study.profile)
+            if not (isinstance(raw.get("studies"), list) and study.report in raw["studies"]):
                 continue
-            synthesis = load_params(file, study.profile)
+            # the synthesis's own params only: load_params would also load its studies, building
+            # their models (seconds for the ResNet-20s), on every graph a traced study is in
+            merged = deep_merge(raw, profiles.get(study.profile, {}))
+            synthesis = _validate(SynthesisParams, file, study.profile, merged)
         except ParamsError:
             continue
         plan = synthesis.probes_for(study.report)

@@ -12,8 +12,8 @@ stays what the graph uses (a replay that fails leaves the run's other probes wai
 until a rerun). A diverged run is a result: the probes of its run are skipped with the reason,
 except trajectory probes. A job that raises is recorded as failed with its reason, and so are the
 jobs that need it; a job whose worker died is retried once (from its last checkpoint), then
-recorded as failed. The rest of the graph goes on. Ctrl-C stops the engine (killing its workers) and loses at most the jobs in
-flight; a rerun resumes from the cache.
+recorded as failed. The rest of the graph goes on. Ctrl-C stops the engine (killing its workers)
+and loses at most the jobs in flight; a rerun resumes from the cache.
 
 :func:`run` does this for a report's params and gathers what its notebook shows: the runs
 (:class:`RunRecord`: history, status, parameter count, ...) and the probe frames
