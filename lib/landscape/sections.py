@@ -681,14 +681,16 @@ def synthesis_trajectories(report: SynthesisContext) -> None:
     explain(report, "hessian", "threshold")
     report.sink.save_csv(report.trajectory, "trajectory")
     report.sink.record("trajectory", report.trajectory)
+    report.sink.markdown(
+        f"Each figure below follows the runs of one study: λmax on {cfg.samples} training images in {cfg.mode} mode, "
+        f"at the initialization, after {', '.join(f'{f:g}' for f in cfg.early if f > 0)} of epoch 1 and at the end "
+        f"of every epoch. Each λmax is found by Lanczos started from the previous point's eigenvector and stopped "
+        f"at residual ≤ {cfg.tol:g}·λ (at most {cfg.max_steps} products).")
     for study, rows in report.trajectory.groupby("study", sort=False):
         report.sink.figure(plotting.trajectories(rows), f"trajectory-{study.replace('_', '-')}",
-                           f"{study}: λmax along training (top, log scale; one line per seed) on {cfg.samples} "
-                           f"training images in {cfg.mode} mode, at the initialization, after "
-                           f"{', '.join(f'{f:g}' for f in cfg.early if f > 0)} of epoch 1 and at the end of every "
-                           "epoch, against the stability threshold 2(1+β)/η of the learning rate in force (dashed); "
-                           "below, the loss on the same images. Each λmax: Lanczos from the previous point's "
-                           f"eigenvector, stopped at residual ≤ {cfg.tol:g}·λ (at most {cfg.max_steps} products).")
+                           f"{study}: λmax along training (top, log scale; one line per seed) against the stability "
+                           "threshold 2(1+β)/η of the learning rate in force (dashed); below, the loss on the same "
+                           "images.")
     summary = dynamics.trajectory_summary(report.trajectory)
     report.sink.table(summary.drop(columns=["study", "config"]).rename(columns={
         "source": "study", "label": "configuration", "above": "points above threshold", "max_ratio": "max λmax/threshold",
