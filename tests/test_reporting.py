@@ -11,6 +11,8 @@ import shutil
 import subprocess
 
 import nbformat
+import matplotlib.collections
+import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 import pandas as pd
@@ -688,6 +690,22 @@ def test_a_mean_band_is_the_t_interval_over_seeds_and_absent_for_one_seed():
     interval = stats.t.ppf(0.975, 2) * np.std([0.8, 0.9, 0.85], ddof=1) / np.sqrt(3)
     assert found.loc[1, "mean"] == pytest.approx(0.85) and found.loc[1, "high"] == pytest.approx(0.85 + interval)
     assert found.loc[2, "n"] == 1 and np.isnan(found.loc[2, "low"])
+
+
+def test_learning_curve_bands_stop_where_loss_and_accuracy_do():
+    """Three seeds far apart: the t interval reaches below loss 0 and above accuracy 1; the band
+    is cut there, and the mean line is drawn as computed."""
+    hist = pd.DataFrame([{"config": "A", "seed": s, "epoch": e, "train_loss": loss, "train_acc": acc}
+                         for s, (loss, acc) in enumerate([(0.05, 0.99), (2.3, 0.1), (0.1, 0.98)]) for e in (1, 2)])
+    assert plotting.over_seeds(hist, "epoch", "train_loss")["low"].min() < 0
+    assert plotting.over_seeds(hist, "epoch", "train_acc")["high"].max() > 1
+    fig = plotting.learning_curves(hist, splits=("train",))
+    for ax, (low, high) in zip(fig.axes, [(0.0, np.inf), (0.0, 1.0)]):
+        band = [c for c in ax.collections if isinstance(c, matplotlib.collections.PolyCollection)]
+        ys = np.concatenate([path.vertices[:, 1] for c in band for path in c.get_paths()])
+        assert ys.min() == low and ys.max() <= high
+        assert ax.get_ylim()[0] >= -0.1 * (ys.max() - low)  # the axis no longer reaches far below what was possible
+    plt.close(fig)
 
 
 def test_seed_dots_wrap_long_labels_so_they_do_not_collide():

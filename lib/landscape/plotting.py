@@ -44,6 +44,9 @@ METRIC_LABELS = {
     "lr": "learning rate",
     "grad_norm": "mean mini-batch gradient norm",
 }
+# The values a metric can take: a band (a t interval over few seeds can reach past them) is
+# clipped to these, so the axis keeps to what the runs could have shown.
+METRIC_DOMAINS = {"loss": (0.0, np.inf), "acc": (0.0, 1.0)}
 PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded at their natural size
 SMALL_PANEL = (3.6, 2.9)  # inches per panel in rows of three or more (``_panels``)
 LOG_SCALE_RATIO = 50  # positive values spanning more than this get a log axis (or colour scale)
@@ -94,11 +97,13 @@ def over_seeds(rows: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 
 
 def _mean_band(ax, rows: pd.DataFrame, x: str, y: str, color, style: str = "-", label: str | None = None,
-               marker: str | None = "o") -> None:
-    """The mean of ``y`` over seeds against ``x`` with its 95% CI band."""
+               marker: str | None = "o", domain: tuple[float, float] = (-np.inf, np.inf)) -> None:
+    """The mean of ``y`` over seeds against ``x`` with its 95% CI band, clipped to ``domain``
+    (the values ``y`` can take)."""
     found = over_seeds(rows, x, y)
     ax.plot(found[x], found["mean"], style, marker=marker, markersize=3, color=color, label=label)
-    ax.fill_between(found[x], found["low"], found["high"], color=color, alpha=0.18, linewidth=0)
+    ax.fill_between(found[x], found["low"].clip(*domain), found["high"].clip(*domain), color=color, alpha=0.18,
+                    linewidth=0)
 
 
 def positive_span(values: Sequence[float] | np.ndarray) -> float:
@@ -186,7 +191,8 @@ def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "ac
                     splits: Sequence[str] = ("train", "eval_train", "test"),
                     labels: Mapping[str, str] | None = None) -> Figure:
     """One panel per metric (``loss``, ``acc``) over epochs: a colour per configuration (mean over
-    seeds, 95% CI band), train running mean solid, train in eval mode dotted, val dashed."""
+    seeds, 95% CI band clipped to ``METRIC_DOMAINS``), train running mean solid, train in eval mode
+    dotted, val dashed."""
     configs, colors, names = _configs(history, labels)
     fig, axes = _panels(len(metrics))
     for ax, metric in zip(axes, metrics):
@@ -196,7 +202,7 @@ def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "ac
                 column = f"{split}_{metric}"
                 if column in rows and rows[column].notna().any():
                     _mean_band(ax, rows, "epoch", column, colors[config], SPLIT_STYLES[split],
-                               f"{names[config]} · {SPLIT_NAMES[split]}")
+                               f"{names[config]} · {SPLIT_NAMES[split]}", domain=METRIC_DOMAINS[metric])
         ax.set_xlabel("epoch")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         _integer_epochs(ax, history["epoch"].unique().tolist())

@@ -185,7 +185,8 @@ def training(report: ReportContext) -> None:
 
 def _curves_caption(report: ReportContext) -> str:
     t = report.params.training
-    text = ("Loss and accuracy per epoch, mean over seeds with a 95% confidence band: train as the studies report it "
+    text = ("Loss and accuracy per epoch, mean over seeds with a 95% confidence band (cut at loss 0 and at "
+            "accuracy 0 and 1): train as the studies report it "
             "(solid, running mean over the epoch in train mode), train in evaluation mode on the train probe set "
             "(dotted) and val (dashed, test split)")
     if t.schedule == "step":
