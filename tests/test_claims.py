@@ -194,7 +194,8 @@ def test_failed_and_diverged_seeds_are_left_out_and_named():
     runs = status(["A", "B"], diverged=(("B", 1),), seeds=2)
     found = {c.check: c for c in claims.evaluate(params, {"history": hist, "runs": runs})}
     better = found["generalizes_better"]
-    assert better.verdict == I and "Left out: run B_s1 diverged at epoch 10" in better.evidence
+    assert better.verdict == I and better.evidence.endswith("; left out: run B_s1 diverged at epoch 10")
+    assert "left out" not in claims.deciding(better.evidence, I)[0]  # a clause of its own, never the deciding one
     assert found["lambda_max_order"].verdict == P  # no Hessian in this evidence
     gone = status(["A", "B"], diverged=("B",), seeds=2)
     assert {c.check: c for c in claims.evaluate(params, {"history": hist[hist["config"] == "A"], "runs": gone})}[

@@ -650,7 +650,7 @@ def evaluate(params: ReportParams, evidence: Mapping[str, Any]) -> list[Claim]:
             study_verdict, study_text = _decide(check, frames, {**spec.args, **check.study_method})
             if study_verdict == PENDING:
                 study_verdict = study_text = None
-        note = f" Left out: {'; '.join(left_out)}." if left_out else ""
+        note = f"; left out: {'; '.join(left_out)}" if left_out else ""  # evidence ends without a full stop
         claims.append(Claim(spec.text, verdict, text + note, spec.check, study_verdict, study_text))
     return claims
 
