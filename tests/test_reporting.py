@@ -705,6 +705,8 @@ def test_learning_curve_bands_stop_where_loss_and_accuracy_do():
         ys = np.concatenate([path.vertices[:, 1] for c in band for path in c.get_paths()])
         assert ys.min() == low and ys.max() <= high
         assert ax.get_ylim()[0] >= -0.1 * (ys.max() - low)  # the axis no longer reaches far below what was possible
+    means = [plotting.over_seeds(hist, "epoch", column)["mean"] for column in ("train_loss", "train_acc")]
+    assert [list(ax.lines[0].get_ydata()) for ax in fig.axes] == [list(m) for m in means]
     plt.close(fig)
 
 

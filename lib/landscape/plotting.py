@@ -202,7 +202,7 @@ def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "ac
                 column = f"{split}_{metric}"
                 if column in rows and rows[column].notna().any():
                     _mean_band(ax, rows, "epoch", column, colors[config], SPLIT_STYLES[split],
-                               f"{names[config]} · {SPLIT_NAMES[split]}", domain=METRIC_DOMAINS[metric])
+                               f"{names[config]} · {SPLIT_NAMES[split]}", domain=METRIC_DOMAINS.get(metric, (-np.inf, np.inf)))
         ax.set_xlabel("epoch")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         _integer_epochs(ax, history["epoch"].unique().tolist())
