@@ -710,6 +710,17 @@ def test_learning_curve_bands_stop_where_loss_and_accuracy_do():
     plt.close(fig)
 
 
+def test_noise_accuracy_bands_stop_at_0_and_1():
+    noise = pd.DataFrame([{"config": "A", "seed": s, "sigma": sigma, "scale": "relative", "metric": "accuracy",
+                           "mean": acc} for s, acc in enumerate([0.99, 0.1, 0.98]) for sigma in (0.0, 0.1)])
+    assert plotting.over_seeds(noise, "sigma", "mean")["high"].max() > 1
+    fig = plotting.noise_robustness(noise)
+    band = [c for c in fig.axes[0].collections if isinstance(c, matplotlib.collections.PolyCollection)]
+    ys = np.concatenate([path.vertices[:, 1] for c in band for path in c.get_paths()])
+    assert ys.min() == 0.0 and ys.max() == 1.0
+    plt.close(fig)
+
+
 def test_seed_dots_wrap_long_labels_so_they_do_not_collide():
     labels = {f"c{i}": f"CNN (16, 16), residual {i}" for i in range(6)}
     rows = pd.DataFrame([{"config": c, "seed": s, "estimate": e, "value": 1.0 + i + s / 10}

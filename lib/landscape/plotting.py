@@ -46,7 +46,8 @@ METRIC_LABELS = {
 }
 # The values a metric can take: a band (a t interval over few seeds can reach past them) is
 # clipped to these, so the axis keeps to what the runs could have shown.
-METRIC_DOMAINS = {"loss": (0.0, np.inf), "acc": (0.0, 1.0)}
+METRIC_DOMAINS = {"loss": (0.0, np.inf), "acc": (0.0, 1.0), "accuracy": (0.0, 1.0)}
+ANY_VALUE = (-np.inf, np.inf)
 PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded at their natural size
 SMALL_PANEL = (3.6, 2.9)  # inches per panel in rows of three or more (``_panels``)
 LOG_SCALE_RATIO = 50  # positive values spanning more than this get a log axis (or colour scale)
@@ -97,7 +98,7 @@ def over_seeds(rows: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 
 
 def _mean_band(ax, rows: pd.DataFrame, x: str, y: str, color, style: str = "-", label: str | None = None,
-               marker: str | None = "o", domain: tuple[float, float] = (-np.inf, np.inf)) -> None:
+               marker: str | None = "o", domain: tuple[float, float] = ANY_VALUE) -> None:
     """The mean of ``y`` over seeds against ``x`` with its 95% CI band, clipped to ``domain``
     (the values ``y`` can take)."""
     found = over_seeds(rows, x, y)
@@ -202,7 +203,7 @@ def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "ac
                 column = f"{split}_{metric}"
                 if column in rows and rows[column].notna().any():
                     _mean_band(ax, rows, "epoch", column, colors[config], SPLIT_STYLES[split],
-                               f"{names[config]} · {SPLIT_NAMES[split]}", domain=METRIC_DOMAINS.get(metric, (-np.inf, np.inf)))
+                               f"{names[config]} · {SPLIT_NAMES[split]}", domain=METRIC_DOMAINS.get(metric, ANY_VALUE))
         ax.set_xlabel("epoch")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         _integer_epochs(ax, history["epoch"].unique().tolist())
@@ -299,7 +300,7 @@ def noise_robustness(noise: pd.DataFrame, metric: str = "accuracy", reference: M
                      labels: Mapping[str, str] | None = None) -> Figure:
     """``metric`` against σ, one panel per noise scale (absolute: the study's; relative: σ as
     noise-to-weight norm ratio): per configuration the mean over seeds of each seed's mean over
-    noise draws, with the 95% CI band over seeds; the study's numbers per σ (``reference[config
+    noise draws, with the 95% CI band over seeds (clipped to ``METRIC_DOMAINS``); the study's numbers per σ (``reference[config
     or run][σ]``, absolute scale) as open markers."""
     rows = noise[noise["metric"] == metric]
     scales = list(dict.fromkeys(rows["scale"]))
@@ -308,7 +309,7 @@ def noise_robustness(noise: pd.DataFrame, metric: str = "accuracy", reference: M
     for ax, scale in zip(axes, scales):
         for config in configs:
             _mean_band(ax, rows[(rows["config"] == config) & (rows["scale"] == scale)], "sigma", "mean",
-                       colors[config], "-", names[config])
+                       colors[config], "-", names[config], domain=METRIC_DOMAINS.get(metric, ANY_VALUE))
             ref = (reference or {}).get(config) if scale == "absolute" else None
             if ref:
                 xs = sorted(float(k) for k in ref)
