@@ -736,6 +736,34 @@ def test_seed_dots_wrap_long_labels_so_they_do_not_collide():
     plotting.plt.close(fig)
 
 
+def test_seed_dots_on_a_log_axis_draw_the_geometric_mean_with_a_positive_interval():
+    """004's λmax figure: three seeds at 7, 125 and 400 gave an arithmetic CI reaching below zero,
+    drawn on a log axis down to its bottom edge; there the centre is now the geometric mean."""
+    def drawn(values):
+        rows = pd.DataFrame([{"config": "c", "estimate": "ours", "value": v} for v in values])
+        fig = plotting.seed_dots(rows, "value", "estimate", None, "λ")
+        ax = fig.axes[0]
+        centre = ax.collections[0].get_segments()[0][0][1]  # the hlines' height
+        bar = next(c for c in ax.collections[1:] if isinstance(c, matplotlib.collections.LineCollection))
+        low, high = sorted(bar.get_segments()[0][:, 1])
+        words, scale = plotting.seed_centre_words(fig), ax.get_yscale()
+        plotting.plt.close(fig)
+        return centre, low, high, scale, words
+
+    def t_interval(x):
+        return np.mean(x), *stats.t.interval(0.95, len(x) - 1, loc=np.mean(x), scale=stats.sem(x))
+
+    spread = [7.0, 125.0, 400.0]
+    centre, low, high, scale, words = drawn(spread)
+    assert scale == "log" and "geometric mean" in words
+    assert np.allclose([centre, low, high], np.exp(t_interval(np.log(spread)))) and low > 0
+    assert t_interval(spread)[1] < 0  # what had been drawn
+    close = [7.0, 9.0, 12.0]
+    centre, low, high, scale, words = drawn(close)
+    assert scale == "linear" and words == "the mean as a line with its 95% CI"
+    assert np.allclose([centre, low, high], t_interval(close))
+
+
 def test_external_references_are_detected():
     page = ('<script src="https://cdn.example/x.js"></script><link href="//cdn.example/a.css" rel="stylesheet">'
             '<img src="data:image/png;base64,AAAA"><a href="https://example.org">a link loads nothing</a>')

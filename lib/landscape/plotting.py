@@ -114,10 +114,15 @@ def positive_span(values: Sequence[float] | np.ndarray) -> float:
     return float(shown.max() / shown.min()) if len(shown) and shown.min() > 0 else 0.0
 
 
+def wants_log(values: Sequence[float] | np.ndarray) -> bool:
+    """Whether ``values`` are positive and span more than LOG_SCALE_RATIO, so that a linear axis
+    would flatten all but the largest."""
+    return positive_span(values) > LOG_SCALE_RATIO
+
+
 def fit_scale(axes: Sequence, values: Sequence[float] | np.ndarray, axis: str = "y") -> None:
-    """Give ``axes`` (which show ``values``) a log scale where the values are positive and span
-    more than LOG_SCALE_RATIO; a linear one would flatten all but the largest."""
-    if positive_span(values) > LOG_SCALE_RATIO:
+    """Give ``axes`` (which show ``values``) a log scale where :func:`wants_log`."""
+    if wants_log(values):
         for ax in axes:
             getattr(ax, f"set_{axis}scale")("log")
 
@@ -414,9 +419,11 @@ def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[
               ylabel: str, labels: Mapping[str, str] | None = None) -> Figure:
     """Per configuration and estimate kind (column ``estimate``): each seed as a dot, the mean as
     a bar-wide line with its 95% CI as an error bar; the study's published value per
-    configuration (``published``) as a star. Positive values spanning more than
-    LOG_SCALE_RATIO get a logarithmic axis."""
+    configuration (``published``) as a star. Values that :func:`wants_log` get a logarithmic
+    axis and, as the centre, the geometric mean with the t interval on logs (an arithmetic
+    interval would reach below zero, off a log axis); :func:`seed_centre_words` says which."""
     apply_style()
+    log = wants_log(rows[value].to_numpy(float))
     configs, _, names = _configs(rows, labels)
     kinds = list(dict.fromkeys(rows[estimate]))
     fig, ax = plt.subplots(figsize=(max(PANEL_WIDTH * 1.4, BAR_GROUP_WIDTH * len(configs) + 1.0), PANEL_HEIGHT))
@@ -431,7 +438,7 @@ def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[
             jitter = np.linspace(-width * 0.25, width * 0.25, len(values)) if len(values) > 1 else np.zeros(1)
             ax.plot(x + jitter, values, "o", color=colors[kind], alpha=0.75, markersize=4,
                     label=kind if i == 0 else None)
-            found = stats.mean_ci(values)
+            found = stats.mean_ci(np.log(values)).exp() if log else stats.mean_ci(values)
             ax.hlines(found.estimate, x - width * 0.4, x + width * 0.4, color=colors[kind], linewidth=2)
             if found.defined:
                 ax.errorbar(x, found.estimate, yerr=[[found.estimate - found.low], [found.high - found.estimate]],
@@ -444,10 +451,18 @@ def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[
     ticks = [textwrap.fill(names[c], wrap) for c in configs]
     ax.set_xticks(np.arange(len(configs)), ticks, fontsize="small" if any("\n" in t for t in ticks) else None)
     ax.set_ylabel(ylabel)
-    fit_scale([ax], rows[value].to_numpy(float))
+    if log:
+        ax.set_yscale("log")
     fig.tight_layout()
     _legend_below(fig, ax, ncol=len(kinds) + 1)
     return fig
+
+
+def seed_centre_words(fig: Figure) -> str:
+    """What a :func:`seed_dots` figure draws as each group's centre, for its caption."""
+    if fig.axes[0].get_yscale() == "log":
+        return "the geometric mean as a line with its 95% CI (t interval on logs; log axis)"
+    return "the mean as a line with its 95% CI"
 
 
 def lambda_bars(hessian: pd.DataFrame, published: Mapping[str, float | None] | None = None,
@@ -497,8 +512,8 @@ FAMILY_MARKERS = {"MLP": "s", "CNN": "o", "ResNet": "^"}
 
 def measure_scatter(models: pd.DataFrame, measures: Mapping[str, str], target: str, target_label: str) -> Figure:
     """One panel per measure (``measures``: column -> label): every model as a point, the measure
-    against ``target``, coloured by study and shaped by architecture family. A measure whose
-    positive values span more than LOG_SCALE_RATIO gets a logarithmic axis."""
+    against ``target``, coloured by study and shaped by architecture family. A measure that
+    :func:`wants_log` gets a logarithmic axis."""
     fig, axes = _panels(len(measures), ncols=min(len(measures), 3))
     studies = list(dict.fromkeys(models["study"]))
     colors = run_colors(studies)
@@ -506,10 +521,7 @@ def measure_scatter(models: pd.DataFrame, measures: Mapping[str, str], target: s
         for (study, family), rows in models.groupby(["study", "family"], sort=False):
             ax.plot(rows[measure], rows[target], FAMILY_MARKERS.get(family, "D"), color=colors[study], alpha=0.75,
                     markersize=5, linestyle="none")
-        shown = models[measure].to_numpy(float)
-        shown = shown[np.isfinite(shown)]
-        if len(shown) and shown.min() > 0 and shown.max() / shown.min() > LOG_SCALE_RATIO:
-            ax.set_xscale("log")
+        fit_scale([ax], models[measure].to_numpy(float), axis="x")
         ax.set_xlabel(label)
         ax.set_ylabel(target_label)
     handles = [matplotlib.lines.Line2D([], [], color=colors[s], marker="o", linestyle="none", label=s) for s in studies]

@@ -334,10 +334,11 @@ def hessian(report: ReportContext) -> None:
                   "by power iteration on one mini-batch in train mode (the study computed no Hessian)")
                + " and for the study-seed run"
                + ("; " + " and ".join(extra) if extra else "") + ".")
-    sink.figure(plotting.lambda_bars(frame, report.published("lambda_max"), labels=report.labels,
-                                     shortcut="study method" if studied else "one mini-batch"), "lambda-max",
-                "Top Hessian eigenvalue per configuration, each seed a dot, the mean as a line with its 95% CI: ours, "
-                f"{shortcut}" + ("; stars: the study's published value." if studied else "."))
+    fig = plotting.lambda_bars(frame, report.published("lambda_max"), labels=report.labels,
+                               shortcut="study method" if studied else "one mini-batch")
+    sink.figure(fig, "lambda-max", f"Top Hessian eigenvalue per configuration, each seed a dot, "
+                f"{plotting.seed_centre_words(fig)}: ours, {shortcut}"
+                + ("; stars: the study's published value." if studied else "."))
     sink.markdown(tables.hessian_sentence(report.params, frame))
     if caveat := tables.batchnorm_caveat(report.params, frame, "λmax"):
         sink.markdown(caveat)
@@ -383,9 +384,9 @@ def sharpness(report: ReportContext) -> None:
                "ε-sharpness on the train probe set (nats), mean ± 95% CI over seeds: SAM after the ascent (ours: "
                f"{tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}; steps taken over runs and both balls) "
                "and at its first-order step, the study's published value beside the study-seed run, and ASAM.")
-    sink.figure(plotting.sharpness_bars(frame, report.published("sam_sharpness"), labels=report.labels),
-                "sam-sharpness", "SAM sharpness per configuration, each seed a dot, the mean as a line with its 95% CI: "
-                "after the ascent (ours), first-order step"
+    fig = plotting.sharpness_bars(frame, report.published("sam_sharpness"), labels=report.labels)
+    sink.figure(fig, "sam-sharpness", f"SAM sharpness per configuration, each seed a dot, "
+                f"{plotting.seed_centre_words(fig)}: after the ascent (ours), first-order step"
                 + ("; stars: the study's published value." if report.reference("sam_sharpness") else "."))
     sink.markdown(tables.sharpness_sentence(report.params, frame))
     if caveat := tables.batchnorm_caveat(report.params, frame, "SAM sharpness"):
