@@ -99,6 +99,8 @@ def test_difficulty_outcomes_and_a_perfect_predictor():
     assert found.loc[("lambda_max_0", "diverged", "batchnorm"), "estimate"] > 0  # the diverged run started sharpest
     answer = dynamics.prediction_answer(found.reset_index())
     assert "λmax after epoch 1 with final test accuracy in batchnorm (τ -1.00" in answer
+    tested = int(((found.reset_index()["scope"] != "all") & found.reset_index()["estimate"].notna()).sum())
+    assert f"about {0.05 * tested:.1f} of the {tested} would exclude 0 by chance" in answer
 
 
 def test_few_runs_never_decide_and_no_decision_reads_no():
@@ -107,6 +109,17 @@ def test_few_runs_never_decide_and_no_decision_reads_no():
                           {"predictor": "grad_norm_1", "outcome": "test_acc", "scope": "s", "estimate": 0.2,
                            "low": -0.3, "high": 0.6, "n": 10}])
     assert dynamics.prediction_answer(table).startswith("No: none of the 1 within-study τ")
+
+
+def test_the_answer_says_how_many_would_decide_by_chance_and_which_findings_are_one():
+    rows = [{"predictor": p, "outcome": "test_acc", "scope": "s", "estimate": 0.7, "low": 0.3, "high": 0.9, "n": 10}
+            for p in ("lambda_max_0", "ratio_0", "lambda_max_1")]
+    answer = dynamics.prediction_answer(pd.DataFrame(rows))
+    assert answer.startswith("3 of 3 within-study τ") and "The others" not in answer
+    assert "about 0.2 of the 3 would exclude 0 by chance; 1 finding is counted twice above" in answer
+    rows[1]["low"] = -0.1
+    answer = dynamics.prediction_answer(pd.DataFrame(rows))
+    assert "The others are inconclusive." in answer and answer.endswith("would exclude 0 by chance.")
 
 
 def test_trait_effects_are_the_geometric_mean_ratio_within_groups():

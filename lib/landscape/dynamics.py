@@ -162,7 +162,8 @@ def predictions(difficulty: pd.DataFrame, level: float = stats.LEVEL) -> pd.Data
 
 def prediction_answer(table: pd.DataFrame) -> str:
     """Which predictors rank the runs by which outcome, within a study of at least MIN_RUNS runs,
-    with a 95% CI that excludes 0; "no" for the rest, in words."""
+    with a 95% CI that excludes 0; "no" for the rest, in words, with how many of the τ would
+    exclude 0 by chance alone (their number times 1 − the level)."""
     within = table[(table["scope"] != "all") & (table["n"] >= MIN_RUNS)].dropna(subset=["estimate"])
     found = within[[stats.Interval.of_row(r).side() != 0 for _, r in within.iterrows()]]
     if within.empty:
@@ -172,5 +173,11 @@ def prediction_answer(table: pd.DataFrame) -> str:
                 "95% CI that excludes 0.")
     parts = [f"{PREDICTORS[r['predictor']]} with {OUTCOMES[r['outcome']]} in {r['scope']} "
              f"(τ {r['estimate']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}], n {r['n']})" for _, r in found.iterrows()]
-    return (f"{len(found)} of {len(within)} within-study τ have a 95% CI that excludes 0: " + "; ".join(parts) +
-            ". The others are inconclusive.")
+    chance = len(within) * (1 - stats.LEVEL)
+    initial = found[found["predictor"].isin(["lambda_max_0", "ratio_0"])]
+    twins = initial.groupby(["outcome", "scope"])["predictor"].nunique().eq(2).sum()
+    return (f"{len(found)} of {len(within)} within-study τ have a 95% CI that excludes 0: " + "; ".join(parts) + "."
+            + (" The others are inconclusive." if len(found) < len(within) else "")
+            + f" If no predictor ranked the runs, about {chance:.1f} of the {len(within)} would exclude 0 by chance"
+            + (f"; {twins} {'findings are' if twins > 1 else 'finding is'} counted twice above, as λmax at initialization and as its ratio to 2(1+β)/η, "
+               "which rank a study's runs alike where they share one learning rate." if twins else "."))
