@@ -179,5 +179,6 @@ def prediction_answer(table: pd.DataFrame) -> str:
     return (f"{len(found)} of {len(within)} within-study τ have a 95% CI that excludes 0: " + "; ".join(parts) + "."
             + (" The others are inconclusive." if len(found) < len(within) else "")
             + f" If no predictor ranked the runs, about {chance:.1f} of the {len(within)} would exclude 0 by chance"
-            + (f"; {twins} {'findings are' if twins > 1 else 'finding is'} counted twice above, as λmax at initialization and as its ratio to 2(1+β)/η, "
-               "which rank a study's runs alike where they share one learning rate." if twins else "."))
+            + (f"; {twins} {'findings are' if twins > 1 else 'finding is'} counted twice above, as λmax at "
+               "initialization and as its ratio to 2(1+β)/η, which rank a study's runs alike where they share one "
+               "learning rate." if twins else "."))

@@ -305,8 +305,8 @@ def noise_robustness(noise: pd.DataFrame, metric: str = "accuracy", reference: M
                      labels: Mapping[str, str] | None = None) -> Figure:
     """``metric`` against σ, one panel per noise scale (absolute: the study's; relative: σ as
     noise-to-weight norm ratio): per configuration the mean over seeds of each seed's mean over
-    noise draws, with the 95% CI band over seeds (clipped to ``METRIC_DOMAINS``); the study's numbers per σ (``reference[config
-    or run][σ]``, absolute scale) as open markers."""
+    noise draws, with the 95% CI band over seeds (clipped to ``METRIC_DOMAINS``); the study's
+    numbers per σ (``reference[config or run][σ]``, absolute scale) as open markers."""
     rows = noise[noise["metric"] == metric]
     scales = list(dict.fromkeys(rows["scale"]))
     configs, colors, names = _configs(rows, labels)
