@@ -288,7 +288,8 @@ def noise(report: ReportContext) -> None:
     published = {c: v for c in report.labels
                  if (v := tables.for_config(report.params, report.reference("noise_accuracy"), c))}
     sink.figure(plotting.noise_robustness(frame, "accuracy", published, labels=report.labels), "noise-accuracy",
-                "Accuracy under weight noise: mean over seeds with a 95% CI band cut at 0 and 1 (each seed: mean over draws)"
+                "Accuracy under weight noise: mean over seeds with a 95% CI band cut at 0 and 1 (each seed: mean over "
+                "draws)"
                 + ("; squares: the study's published accuracies." if published else "."))
     sink.markdown(tables.noise_sentence(report.params, frame))
     if attribution := tables.noise_attribution_sentence(report.params, frame):
