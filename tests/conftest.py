@@ -1,5 +1,7 @@
 """Shared fixtures. The package is importable from lib/ (make setup installs a .pth file; this
 also works from a bare checkout)."""
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,3 +19,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 def cache(tmp_path):
     """A fresh training cache directory."""
     return tmp_path / "cache"
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=REPO,
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="session")
+def smoke_cache(tmp_path_factory):
+    """The training and probe cache of the smoke pass (filled by ``smoke_pass``)."""
+    return tmp_path_factory.mktemp("smoke_cache")
+
+
+@pytest.fixture(scope="session")
+def smoke_pass(smoke_cache):
+    """``make -j2 reports PROFILE=smoke``, the README's quick pass two reports at a time (the
+    synthesis after the studies), once for the session with a fresh cache (``smoke_cache``):
+    (output root, git status before, git status after)."""
+    before = git_status()
+    env = {**os.environ, "LANDSCAPE_CACHE": str(smoke_cache)}
+    done = subprocess.run(["make", "-s", "-j2", "reports", "PROFILE=smoke"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return REPO / "outputs" / "_smoke", before, git_status()

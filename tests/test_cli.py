@@ -2,12 +2,15 @@
 every subcommand, before anything is computed; params paths are used as given; progress is
 shown; Ctrl-C or SIGTERM during a report ends with one line and an ``interrupted`` manifest,
 leaves no temporary file, and a rerun resumes; the Makefile's help and lab targets."""
+import gzip
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,7 +43,27 @@ def bad_inputs(tmp_path):
         profile.get("data", {}).pop("stand_in", None)
     raw["data"]["root"] = str(tmp_path / "empty")
     no_data.write_text(yaml.safe_dump(raw))
+    raw = yaml.safe_load((PARAMS_DIR / f"{REPORT}.yaml").read_text())
+    raw["reference"]["barriers"] = "BOMB"
+    laughs = ", ".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9))
+    alias_bomb = tmp_path / "alias_bomb.yaml"  # about 387 million strings once expanded, from 1 KB
+    alias_bomb.write_text(yaml.safe_dump(raw).replace("barriers: BOMB", f"barriers: {{l0: &l0 [lol], {laughs}}}"))
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("".join(f"junk_key_{i}_{'x' * 80}: {i}\n" for i in range(20_000)))  # 2 MB
+    junk = tmp_path / "junk.yaml"
+    junk.write_text(yaml.safe_dump({**raw, **{f"junk_{i}_{'y' * 5000}": i for i in range(150)}}))  # 750 KB
     return {
+        "YAML alias bomb": [str(alias_bomb)],
+        "params file over 1 MiB": [str(huge)],
+        "thousands of junk keys": [str(junk)],
+        "notebook outside notebooks/": [REPORT, "--set", "notebook=../../evil"],
+        "infinite learning rate": [REPORT, "--set", "training.lr=.inf"],
+        "infinite weight decay": [REPORT, "--set", "training.weight_decay=.inf"],
+        "unknown claim check": [REPORT, "--set", "reference.claims=[{text: x, check: no_such_check, args: {}}]"],
+        "data root is a file": [REPORT, "--set", f"data.root={latin1}"],
+        **{f"{kind} dataset file": [REPORT, "--set", f"data.root={folder}"]
+           for kind, folder in broken_datasets(tmp_path).items()},
+        "answering address that is not Ray": [REPORT, "--engine", "ray", "--address", not_ray_address()],
         "unknown report": ["no_such_report"],
         "missing path": [str(tmp_path / "missing.yaml")],
         "directory": [str(tmp_path)],
@@ -60,6 +83,60 @@ def bad_inputs(tmp_path):
     }
 
 
+def broken_datasets(tmp_path):
+    """kind -> a data root whose Fashion-MNIST files are broken that way (the labels and test split
+    are the real ones)."""
+    real = Path("/usr/share/datasets/fashion-mnist")
+    header = (0x0803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (60000, 28, 28))
+    kinds = {"truncated": header + bytes(1000), "garbage": os.urandom(5000),
+             "oversized": (0x0803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (10**5, 10**3, 10**3)),
+             "gzip bomb": gzip.compress(header + bytes(60000 * 28 * 28 + 50 * 2**20), compresslevel=1)}
+    roots = {}
+    for kind, images in kinds.items():
+        root = tmp_path / "data" / kind.replace(" ", "_")
+        root.mkdir(parents=True)
+        (root / "train-images-idx3-ubyte.gz").write_bytes(images if kind == "gzip bomb" else gzip.compress(images))
+        for name in ("train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+            (root / f"{name}.gz").symlink_to(real / f"{name}.gz")
+        roots[kind] = root
+    return roots
+
+
+def not_ray_address() -> str:
+    """HOST:PORT of a loopback listener that answers every connection with a line of text, as a
+    web server or another service on a mistyped port would (it serves until the tests end)."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"127.0.0.1:{server.getsockname()[1]}"
+
+
+def report_only_inputs(tmp_path):
+    """kind -> arguments that only a render would refuse (``check`` refuses them too)."""
+    raw = yaml.safe_load((PARAMS_DIR / f"{REPORT}.yaml").read_text())
+    dots = tmp_path / "...yaml"  # its stem, the output folder's name, would be '..'
+    dots.write_text(yaml.safe_dump(raw))
+    return {"output folder named '..'": [str(dots)],
+            "missing notebook": [REPORT, "--set", "notebook=no_such_notebook"]}
+
+
+def test_what_a_render_refuses_check_refuses_first(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
+    for kind, args in report_only_inputs(tmp_path).items():
+        for command in ("check", "report"):
+            extra = ["--output-dir", str(tmp_path / "outputs")] if command == "report" else []
+            assert cli.main([command, *args, *extra]) == 2, (kind, command)
+            lines = capsys.readouterr().err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: "), (kind, command, lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["...yaml"], "nothing may be written, above all not in '..'"
+
+
 def test_every_bad_input_is_one_line_and_exit_2_on_every_subcommand(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
     outputs = tmp_path / "outputs"
@@ -71,6 +148,7 @@ def test_every_bad_input_is_one_line_and_exit_2_on_every_subcommand(tmp_path, ca
             lines = captured.err.strip().splitlines()
             assert code == 2, (kind, command, captured.err)
             assert len(lines) == 1 and lines[0].startswith("error: "), (kind, command, captured.err)
+            assert len(lines[0]) < 1500, (kind, command, len(lines[0]))
             assert "Traceback" not in captured.err + captured.out
     assert not (tmp_path / "cache").exists() and not outputs.exists(), "nothing may be computed or written"
 
@@ -80,7 +158,18 @@ def test_errors_name_what_is_wrong_and_what_is_allowed(tmp_path, capsys):
                 "not UTF-8": "not UTF-8 text", "typo in another profile": "profile 'smoke'): training.epochz: unknown key",
                 "unknown device": "allowed: auto, cpu, cuda, cuda:N or mps",
                 "absent device": "MPS is not available on this machine",
-                "missing dataset": "dataset 'cifar10' not found", "--set value not YAML": "not valid YAML"}
+                "missing dataset": "dataset 'cifar10' not found", "--set value not YAML": "not valid YAML",
+                "YAML alias bomb": "YAML alias *l0 at line", "params file over 1 MiB": "a params file is at most",
+                "thousands of junk keys": "and 145 more",
+                "notebook outside notebooks/": "notebook: String should match pattern",
+                "infinite learning rate": "training.lr: Input should be a finite number",
+                "unknown claim check": "reference.claims.0.check: unknown check 'no_such_check'",
+                "data root is a file": "is a file, not a folder of datasets",
+                "truncated dataset file": "header says (60000, 28, 28) but the file holds fewer bytes",
+                "gzip bomb dataset file": "header says (60000, 28, 28) but the file holds more bytes",
+                "oversized dataset file": "not a dataset split of at most 256 MiB",
+                "garbage dataset file": "unreadable train split",
+                "answering address that is not Ray": "answers, but not as a Ray cluster"}
     for kind, args in bad_inputs(tmp_path).items():
         if kind in expected:
             cli.main(["check", *args])

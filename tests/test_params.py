@@ -154,5 +154,6 @@ def test_replicates_put_the_study_seed_first_and_pair_seeds_disjointly():
     assert targets["surface2d"] == [(f"{c.id}_s0",) for c in load_params("resnet20_ablation").runs]  # seeds: study
     assert len(targets["hessian"]) == len(targets["loss_range"]) == 12  # every seed
     listed = load_params("batchnorm", overrides={"runs": [{"id": "x", "label": "x", "model": "mlp", "seeds": [7, 3]}],
-                                                 "probes": {"interpolation": {"configs": ["x"]}}})
+                                                 "probes": {"interpolation": {"configs": ["x"]}},
+                                                 "reference": {"claims": []}})  # its claims name runs A and B
     assert [rep.id for rep in listed.replicas] == ["x_s7", "x_s3"]

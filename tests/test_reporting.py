@@ -3,9 +3,9 @@ temporary cache and output directories) into HTML, PDF, figures, tables, metrics
 index, bad params failing fast inside the notebook, and the helpers behind it."""
 import base64
 import html
+import html.parser as html_parser
 from urllib.parse import unquote
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,8 +17,9 @@ import numpy as np
 from scipy import stats
 import pandas as pd
 import pytest
+import yaml
 
-from landscape import claims, models, plotting, probes, render, sink, surfaces, synthesis, tables
+from landscape import claims, clean_notebook, models, plotting, probes, render, sink, surfaces, synthesis, tables
 import pdf_layout
 from landscape.params import ParamsError, SynthesisParams, load_params
 
@@ -50,13 +51,65 @@ STUDY_SECTIONS = {
 
 # ---------------------------------------------------------------------------- notebooks in git
 
+def stored(path) -> str:
+    """A notebook as git stores it (the index, through the clean filter), else the file itself."""
+    done = subprocess.run(["git", "show", f":{path.relative_to(render.REPO_ROOT)}"], cwd=render.REPO_ROOT,
+                          capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else path.read_text()
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebooks_are_stored_without_outputs(path):
-    nb = nbformat.read(str(path), as_version=4)
+    text = stored(path)
+    nb = nbformat.reads(text, as_version=4)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             assert cell.outputs == [], f"{path.name} cell {i} has outputs: clear them before committing"
             assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+    assert clean_notebook.dumps(clean_notebook.clean(json.loads(text))) == text, "stored as the filter stores it"
+
+
+def test_a_notebook_run_and_saved_in_jupyterlab_leaves_git_clean(tmp_path):
+    """The clean filter ``make setup`` installs, in a repository of the notebooks: JupyterLab's
+    outputs, execution counts and metadata stay on disk and out of git; an edit still shows."""
+    repo = tmp_path / "repo"
+    (repo / "lib" / "landscape").mkdir(parents=True)
+    shutil.copytree(render.NOTEBOOKS_DIR, repo / "notebooks")
+    shutil.copy(render.REPO_ROOT / ".gitattributes", repo)
+    shutil.copy(render.REPO_ROOT / "lib" / "landscape" / "clean_notebook.py", repo / "lib" / "landscape")
+    git = lambda *args: subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True)
+    git("init", "-q")
+    subprocess.run(["make", "-s", "-f", str(render.REPO_ROOT / "Makefile"), "-C", str(repo), "notebook-filter"],
+                   check=True, capture_output=True)
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "notebooks")
+    path = repo / "notebooks" / "seed_connectivity.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7", "mimetype": "text/x-python",
+                                    "codemirror_mode": {"name": "ipython", "version": 3}}
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        cell.execution_count = i + 1
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": "<figure>x</figure>"})]
+        cell.metadata["execution"] = {"iopub.status.idle": "2026-12-02T23:00:00.000Z"}
+    nbformat.write(nb, str(path))
+    assert git("diff").stdout == ""
+    git("add", "-A")  # nothing to commit: git stat-checks the file as changed, but stores it unchanged
+    assert git("status", "--porcelain").stdout == ""
+    nb.cells[0].source += "\n# an edit"
+    nbformat.write(nb, str(path))
+    assert "+    \"# an edit\"" in git("diff").stdout and "figure" not in git("diff").stdout
+
+
+def test_jupyterlabs_pre_save_hook_writes_a_notebook_back_as_it_was():
+    path = render.NOTEBOOKS_DIR / "seed_connectivity.ipynb"
+    committed = path.read_text()
+    nb = json.loads(committed)
+    nb["metadata"]["language_info"] = {"name": "python", "version": "3.11.7"}
+    nb["cells"][1].update(execution_count=3, outputs=[{"output_type": "stream", "name": "stdout", "text": "x"}])
+    nb["cells"][1]["source"] = "".join(nb["cells"][1]["source"])  # JupyterLab sends sources as strings
+    model = {"type": "notebook", "content": nb}
+    clean_notebook.pre_save(model, "seed_connectivity.ipynb")
+    assert nbformat.writes(nbformat.from_dict(model["content"])) + "\n" == committed
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -97,24 +150,6 @@ def test_every_report_names_an_existing_notebook_or_is_listed_as_pending(tmp_pat
 
 
 # ---------------------------------------------------------------------------- one report end to end
-
-def git_status() -> str:
-    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=render.REPO_ROOT,
-                          capture_output=True, text=True, check=True).stdout
-
-
-@pytest.fixture(scope="session")
-def smoke_pass(tmp_path_factory):
-    """``make -j2 reports PROFILE=smoke``, the README's quick pass two reports at a time (the
-    synthesis after the studies), once for the session with a fresh cache: (output root, git
-    status before, git status after)."""
-    before = git_status()
-    env = {**os.environ, "LANDSCAPE_CACHE": str(tmp_path_factory.mktemp("smoke_cache"))}
-    done = subprocess.run(["make", "-s", "-j2", "reports", "PROFILE=smoke"], cwd=render.REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return sink.OUTPUTS_DIR / "_smoke", before, git_status()
-
 
 def render_smoke(smoke_pass, report):
     """(output root, manifest) of ``report`` from the smoke pass."""
@@ -319,7 +354,79 @@ def test_bad_params_make_the_notebook_fail_fast_with_the_params_error(notebook, 
     nb = nbformat.read(str(executed), as_version=4)
     ran = [c for c in nb.cells if c.cell_type == "code" and c.execution_count is not None]
     assert "sections.begin(params_file" in ran[-1].source, "execution must stop at the sections.begin cell"
+    error, = [o for o in ran[-1].outputs if o.output_type == "error"]
+    assert len(error.traceback) == 1 and "ParamsError" in error.traceback[0], "one line, no traceback"
     assert not (tmp_path / "cache").exists()
+
+
+def test_every_notebook_opens_by_hand_from_its_folder_and_a_bad_param_is_one_line():
+    """What JupyterLab does under ``make lab``: the kernel runs in notebooks/, the first cells as
+    shipped (params, then ``sections.begin``) show the title; with a mistyped profile, that cell
+    shows one line naming it."""
+    from nbclient import NotebookClient
+
+    cells = []
+    for path in NOTEBOOKS:
+        first, begin = [c for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"][:2]
+        cells += [first, begin]
+    typo = nbformat.v4.new_code_cell(cells[0].source.replace('profile = "smoke"', 'profile = "smok"'))
+    nb = nbformat.v4.new_notebook(cells=cells + [typo, nbformat.v4.new_code_cell(cells[1].source)])
+    NotebookClient(nb, kernel_name="python3", timeout=600, allow_errors=True,
+                   resources={"metadata": {"path": str(render.NOTEBOOKS_DIR)}}).execute()
+    for path, begin in zip(NOTEBOOKS, nb.cells[1:-2:2]):
+        assert not [o for o in begin.outputs if o.output_type == "error"], (path.name, begin.outputs)
+        titles = [o.data["text/markdown"] for o in begin.outputs if "text/markdown" in o.get("data", {})]
+        assert titles and titles[0].startswith("# "), path.name
+    error, = [o for o in nb.cells[-1].outputs if o.output_type == "error"]
+    assert error.ename == "ParamsError" and len(error.traceback) == 1
+    assert "unknown profile 'smok'; allowed: ['full', 'smoke']" in error.traceback[0]
+
+
+#: appended to every free-text string of a params file: markup, a script, an event handler, a
+#: Markdown link out of the page, emphasis, an entity and matplotlib math that does not parse
+HOSTILE = (' <script>alert(1)</script><img src=x onerror=alert(2)> [link](https://evil.example/) **b** &amp; '
+           '$x^$ {0} %s')
+FREE_TEXT = {"title", "study", "question", "assumptions", "label", "source", "claims", "text", "final_epoch_note",
+             "reason", "barriers"}
+
+
+def hostile(node, key=None):
+    """``node`` (raw params) with HOSTILE appended to every string under a FREE_TEXT key."""
+    if isinstance(node, dict):
+        return {k: hostile(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [hostile(v, key) for v in node]
+    return node + HOSTILE if isinstance(node, str) and key in FREE_TEXT else node
+
+
+class _Tags(html_parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_params_text_is_shown_as_text_never_as_markup(smoke_pass, smoke_cache, tmp_path, monkeypatch):
+    """Every free-text field of a report's params made hostile: the page holds no script, no
+    event handler, no link out of it, and shows the text as typed; the PDF still prints."""
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(smoke_cache))  # the smoke pass's runs: labels are not in cache keys
+    file = tmp_path / "hostile.yaml"
+    file.write_text(yaml.safe_dump(hostile(yaml.safe_load((render.PARAMS_DIR / f"{REPORT}.yaml").read_text()))))
+    manifest = render.run_report(file, "smoke", output_root=tmp_path / "out", log=None)
+    assert manifest["status"] == "ok", manifest["error"]
+    page = (tmp_path / "out" / "hostile" / "hostile.html").read_text()
+    parsed = _Tags()
+    parsed.feed(page)
+    assert not [tag for tag, _ in parsed.tags if tag in ("script", "iframe", "object", "embed")]
+    assert not [(tag, a) for tag, attrs in parsed.tags for a in attrs if a.lower().startswith("on")]
+    assert not [(tag, attrs) for tag, attrs in parsed.tags if "evil.example" in str(attrs.get("href", attrs.get("src")))]
+    assert not [(tag, attrs) for tag, attrs in parsed.tags if tag == "img" and attrs.get("src") == "x"]
+    shown = html.unescape(re.sub(r"<[^>]+>", "", page))
+    title = load_params(file, "smoke").title
+    assert title in shown and "[link](https://evil.example/) **b** &amp;" in shown, "shown as typed"
+    assert shown.count("<script>alert(1)</script>") >= 5  # title, question, assumptions, labels in tables, claims
 
 
 def test_claim_checks_in_params_are_validated():

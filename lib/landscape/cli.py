@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .errors import UserError
+from .errors import UserError, one_line
 from .params import BASE_PROFILE, PARAMS_DIR, ParamsError, is_stand_in, load_params
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130
@@ -46,6 +46,8 @@ def parse_set(items: Sequence[str]) -> dict:
     """``["training.epochs=1", "data.train_subset=500"]`` -> nested overrides (values parsed as YAML)."""
     import yaml
 
+    from .params import parse_yaml
+
     overrides: dict = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -53,7 +55,9 @@ def parse_set(items: Sequence[str]) -> dict:
         if not sep or not all(parts):
             raise ParamsError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. training.epochs=1")
         try:
-            parsed = yaml.safe_load(value)
+            parsed = parse_yaml(value)
+        except ParamsError as exc:
+            raise ParamsError(f"--set {item!r}: {exc}") from None
         except yaml.YAMLError as exc:
             raise ParamsError(f"--set {item!r}: the value is not valid YAML ({' '.join(str(exc).split())})") from None
         node = overrides
@@ -130,7 +134,13 @@ def _train_and_probe(args: argparse.Namespace) -> int:
     config = _engine(args)
     overrides = parse_set(args.set)
     every = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
-    loaded = [load_params(name, args.profile, overrides) for name in _names(args, every)]  # validate all first
+    names = _names(args, every)
+    if args.command == "check":  # everything `report` would refuse: claim checks, notebook, output folder
+        from .render import make_job
+
+        loaded = [make_job(name, args.profile, overrides).params for name in names]
+    else:
+        loaded = [load_params(name, args.profile, overrides) for name in names]  # validate all first
     work = [w for params in loaded for w in work_of(params)]  # a synthesis: its studies' runs, its probes
     for w in work:
         params, data = w.params, w.data
@@ -211,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
         return _report(args) if args.command == "report" else _train_and_probe(args)
     except UserError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted: finished work is in the caches; run the same command again to resume", file=sys.stderr)

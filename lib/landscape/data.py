@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,20 +125,29 @@ class ImageDataset:
 
 # ---------------------------------------------------------------------------- raw readers
 
+MAX_IDX_BYTES = 256 * 2**20  # no split of the datasets here is near this (Fashion-MNIST train: 47 MB)
+
+
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (optionally gzipped) into a uint8 array of its stated shape."""
+    """Read an IDX file (optionally gzipped) into a uint8 array of its stated shape; a file whose
+    header is not IDX, states more than MAX_IDX_BYTES, or disagrees with what follows it is a
+    ValueError (only the bytes the header states are ever decompressed)."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
-        data = f.read()
-    magic = int.from_bytes(data[0:4], "big")
-    if magic >> 8 != 0x08:  # 0x08 = unsigned byte
-        raise ValueError(f"{path}: not a uint8 IDX file (magic {magic:#x})")
-    ndim = magic & 0xFF
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if array.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says {shape} but file holds {array.size} bytes")
-    return array.reshape(shape)
+        magic = int.from_bytes(f.read(4), "big")
+        if magic >> 8 != 0x08 or not 1 <= magic & 0xFF <= 4:  # 0x08 = unsigned byte, 1 to 4 dimensions
+            raise ValueError(f"{path}: not a uint8 IDX file (magic {magic:#x})")
+        dims = f.read(4 * (magic & 0xFF))
+        shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(len(dims) // 4))
+        size = int(np.prod(shape, dtype=np.int64)) if len(shape) == magic & 0xFF else -1
+        if size < 0 or size > MAX_IDX_BYTES:
+            raise ValueError(f"{path}: header states shape {shape}, not a dataset split of at most "
+                             f"{MAX_IDX_BYTES // 2**20} MiB")
+        data = f.read(size)
+        if len(data) != size or f.read(1):
+            raise ValueError(f"{path}: header says {shape} but the file holds {'fewer' if len(data) != size else 'more'} "
+                             "bytes")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def _find_idx_dir(name: str, roots: list[Path]) -> Path | None:
@@ -194,11 +204,15 @@ def read_cifar10(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------- loading
 
 def _search_roots(root: str | Path | None) -> list[Path]:
+    """The explicit data roots (the params' ``data.root``, then ``$LANDSCAPE_DATA``); one that
+    exists but is not a folder is a DatasetError."""
     roots = []
-    if root:
-        roots.append(Path(root).expanduser())
-    if os.environ.get(DATA_ENV):
-        roots.append(Path(os.environ[DATA_ENV]).expanduser())
+    for given, what in ((root, "data.root"), (os.environ.get(DATA_ENV), DATA_ENV)):
+        if given:
+            path = Path(given).expanduser()
+            if path.exists() and not path.is_dir():
+                raise DatasetError(f"{what} {str(given)[:200]!r} is a file, not a folder of datasets")
+            roots.append(path)
     return roots
 
 
@@ -246,7 +260,7 @@ def load_raw(name: str, split: str, root: str | Path | None = None,
         images_file, labels_file = _IDX_FILES[split]
         images = read_idx(_idx_file(folder, images_file))[:, None, :, :]
         labels = read_idx(_idx_file(folder, labels_file)).astype(np.int64)
-    except (OSError, EOFError, ValueError, KeyError, pickle.UnpicklingError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, pickle.UnpicklingError, zlib.error) as exc:
         raise DatasetError(f"dataset {name!r} in {folder}: unreadable {split} split ({exc})") from None
     if images.shape[0] != labels.shape[0]:
         raise DatasetError(f"dataset {name!r} in {folder}: {images.shape[0]} images but {labels.shape[0]} labels")

@@ -42,6 +42,7 @@ import torch
 from . import jobs as jobs_mod
 from . import progress
 from .errors import UserError
+from .files import StorageError
 from .runtime import select_device
 
 ENGINES = ("local", "processes", "ray")
@@ -99,7 +100,10 @@ def settings(engine: str | None = None, threads: int | None = None, workers: int
     if gpus_per_job is not None and not 0 < gpus_per_job <= 1:
         raise EngineError(f"--gpus-per-job must be in (0, 1], got {gpus_per_job}")
     select_device(device)  # a bad device is a DeviceError before any engine starts
-    return EngineSettings(name, threads, workers, address or os.environ.get(ADDRESS_ENV) or None,
+    address = address or os.environ.get(ADDRESS_ENV) or None
+    if name == "ray" and address:  # one that does not answer as Ray is an error before anything runs
+        check_address(address)
+    return EngineSettings(name, threads, workers, address,
                           DEFAULT_GPUS_PER_JOB if gpus_per_job is None else gpus_per_job, device)
 
 
@@ -162,6 +166,8 @@ class LocalEngine(Engine):
                 result = jobs_mod.execute(job, inputs, self.config.device,
                                           emit=lambda kind, payload: self.on_event(job.key, kind, payload))
             return [(job.key, ("result", result))]
+        except StorageError:  # the driver could not store a checkpoint: the cache's failure, not the job's
+            raise
         except Exception as exc:  # noqa: BLE001 - a job that raises is recorded, the graph goes on
             return [(job.key, ("error", _describe(exc)))]
 
@@ -330,8 +336,12 @@ def _ray_job(job: jobs_mod.Job, inputs: dict, device: str, threads: int) -> Any:
         return jobs_mod.execute(job, inputs, device)
 
 
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # and an empty SETTINGS
+
+
 def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """An EngineError naming ``address`` unless something answers at its host and port."""
+    """An EngineError naming ``address`` unless a gRPC server (what a Ray head and a Ray client
+    server are) answers at its host and port: the HTTP/2 preface sent, a SETTINGS frame back."""
     if address in ("auto", "local"):
         return
     target = address.split("://", 1)[-1]
@@ -340,11 +350,23 @@ def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
         raise EngineError(f"Ray address {address!r}: expected HOST:PORT (e.g. 127.0.0.1:6379), 'auto' or "
                           "ray://HOST:PORT")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            pass
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            conn.sendall(HTTP2_PREFACE)
+            answer = b""
+            while len(answer) < 9:
+                chunk = conn.recv(9 - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+    except socket.timeout:
+        answer = b""
     except OSError as exc:
         raise EngineError(f"Ray address {address!r} does not answer ({exc.strerror or exc}); "
                           "start a cluster with 'ray start --head' or drop --address for a local Ray") from None
+    if len(answer) < 9 or answer[3] != 4:  # frame type 4: SETTINGS
+        raise EngineError(f"Ray address {address!r} answers, but not as a Ray cluster (no gRPC answer within "
+                          f"{timeout:g} s); check the port ('ray start --head' prints it) or drop --address")
 
 
 class RayEngine(Engine):

@@ -21,6 +21,7 @@ import pandas as pd
 
 from . import claims as claims_mod
 from . import stats, tables
+from .escaping import literal
 from .params import DataSource, ReportParams, is_stand_in
 from .probes import ProbeResults
 
@@ -37,7 +38,7 @@ def answer(verdicts: Sequence[claims_mod.Claim]) -> list[str]:
         clause, comparisons = claims_mod.deciding(c.evidence, c.verdict)
         which = ("" if comparisons == 1 else f", as is each of its {comparisons} comparisons, the first"
                  if c.verdict == claims_mod.SUPPORTED else f", decided by this one of its {comparisons} comparisons")
-        out.append(f"“{c.text}” — {verdict}{which}: {clause}.")
+        out.append(f"“{literal(c.text)}” — {verdict}{which}: {clause}.")
     return out
 
 
@@ -58,7 +59,7 @@ def differences(params: ReportParams, verdicts: Sequence[claims_mod.Claim], prob
                    + (" too, so the method does not explain it" if c.study_verdict == c.verdict else ""))
         else:
             why = "this check has no variant that uses the study's method"
-        out.append(f"The study claims “{c.text}”; it is {found} this report's seeds ({c.verdict}): {why}.")
+        out.append(f"The study claims “{literal(c.text)}”; it is {found} this report's seeds ({c.verdict}): {why}.")
     if probes is not None:
         out += _published_beside_ours(params, probes.hessian, "lambda_max", "λmax", "method",
                                       ("study", "lambda_max"), ("lanczos", "lambda_max"))
@@ -86,7 +87,7 @@ def _published_beside_ours(params: ReportParams, frame: pd.DataFrame | None, key
         if len(seed):
             parts.append(f"the study's method on our study-seed run {stats.number_text(float(seed.iloc[0]), 4)}")
         parts.append(f"ours {tables.ci_cell(mine)} over {len(mine)} seeds")
-        out.append(f"{name} of {tables.config_labels(params)[config]}: " + "; ".join(parts) + ".")
+        out.append(f"{name} of {literal(tables.config_labels(params)[config])}: " + "; ".join(parts) + ".")
     return out
 
 
@@ -100,7 +101,7 @@ def measurement_error(params: ReportParams, history: pd.DataFrame, test_size: in
         correct = int(round(float(accs.mean()) * test_size))
         images = stats.sampling_error(np.repeat([1.0, 0.0], [correct, test_size - correct]))
         spread = f"{np.std(accs, ddof=1):.4f}" if len(accs) > 1 else "— (one seed)"
-        parts.append(f"{tables.config_labels(params)[config]} ± {images.half_width:.4f} over images, seed standard "
+        parts.append(f"{literal(tables.config_labels(params)[config])} ± {images.half_width:.4f} over images, seed standard "
                      f"deviation {spread}")
     return (f"One run's final val accuracy is measured on {test_size:,} test images; its sampling error over images "
             "against the spread over seeds: " + "; ".join(parts) + ". Where the seeds spread more than the images "
@@ -115,7 +116,7 @@ def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, hi
     if is_stand_in(data):
         out.append(f"The data is a stand-in ({data.name} for {params.data.name}): no result here says anything about "
                    f"{params.data.name} itself, and differences to the study's numbers are not like-for-like.")
-    models = ", ".join(f"{r.label} ({r.model})" for r in params.runs)
+    models = ", ".join(f"{literal(r.label)} ({r.model})" for r in params.runs)
     epochs = params.training.epochs
     out.append(f"Each configuration is one network ({models}) trained for {epochs} epoch{'s' if epochs > 1 else ''} "
                "with one optimizer setting: an effect is of these networks, not of the architectural feature in "
@@ -123,7 +124,7 @@ def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, hi
     order = tables.configs_in(params, status)
     seeds = status.groupby("config")["run"].count().reindex(order)
     usable = status[status["status"] == "completed"].groupby("config")["run"].count().reindex(order, fill_value=0)
-    counts = "; ".join(f"{tables.config_labels(params)[c]} {usable[c]} of {seeds[c]}" for c in seeds.index)
+    counts = "; ".join(f"{literal(tables.config_labels(params)[c])} {usable[c]} of {seeds[c]}" for c in seeds.index)
     out.append(f"Completed seeds per configuration: {counts}. With this many seeds a 95% interval is wide, so an "
                "inconclusive verdict means the seeds cannot tell the groups apart, not that they are equal.")
     if len(history):
@@ -132,7 +133,7 @@ def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, hi
                                                                    if params.probes.interpolation else [])}
     if pairs:
         out.append("Barriers are averaged over disjoint seed pairs: " + "; ".join(
-            f"{tables.config_labels(params)[c]} {n} pair{'s' if n > 1 else ''}" for c, n in pairs.items()) + ".")
+            f"{literal(tables.config_labels(params)[c])} {n} pair{'s' if n > 1 else ''}" for c, n in pairs.items()) + ".")
     if probes is not None:
         sets = probes.sets
         words = tables.mode_words(params, sets["mode"])
@@ -142,7 +143,7 @@ def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, hi
         study_only = [name for name in params.probe_targets() if getattr(params.probes, name).seeds == "study"]
         if study_only:
             out.append(f"Computed for the study seed only (a figure, not a verdict): {', '.join(study_only)}.")
-    pending = [c.text for c in verdicts if c.verdict == claims_mod.PENDING]
+    pending = [literal(c.text) for c in verdicts if c.verdict == claims_mod.PENDING]
     if pending:
         out.append("Not checked here: " + "; ".join(f"“{t}”" for t in pending) + " (the claims table says why).")
     return out

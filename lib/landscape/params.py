@@ -28,8 +28,12 @@ from .probes import REGISTRY, EvalSetParams, MeasuresParams, SetsSpec, Trajector
 from .schema import Strict
 from .training import SCHEDULES, DataSpec, RunSpec, TrainConfig
 
-PARAMS_DIR = Path(__file__).resolve().parents[2] / "params"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PARAMS_DIR = REPO_ROOT / "params"
 BASE_PROFILE = "full"
+NAME_PATTERN = r"^[a-z0-9_]+$"  # a report, a notebook, an output folder: a plain name, never a path
+MAX_PARAMS_BYTES = 1 << 20  # a params file is a few KB; a larger one is refused unread
+MAX_ERRORS_SHOWN, MAX_TEXT_SHOWN = 5, 120  # an error line names this many problems, quoting this much of each
 
 DatasetName = Literal[tuple(sorted(DATASETS))]  # type: ignore[valid-type]
 NormalizationName = Literal[tuple(sorted(NORMALIZATIONS))]  # type: ignore[valid-type]
@@ -198,10 +202,10 @@ class Reference(BaseModel):
 
 
 class ReportParams(Strict):
-    report: str = Field(pattern=r"^[a-z0-9_]+$")
+    report: str = Field(pattern=NAME_PATTERN)
     title: str
     study: str
-    notebook: str
+    notebook: str = Field(pattern=NAME_PATTERN)  # notebooks/<notebook>.ipynb
     question: str
     assumptions: list[str] = []
     data: DataParams
@@ -307,10 +311,10 @@ class SynthesisParams(Strict):
     (:func:`snapshots_asked`); a run cached without them (trained before, or under other
     overrides) is trained again for them."""
 
-    report: str = Field(pattern=r"^[a-z0-9_]+$")
+    report: str = Field(pattern=NAME_PATTERN)
     title: str
     study: str
-    notebook: str
+    notebook: str = Field(pattern=NAME_PATTERN)  # notebooks/<notebook>.ipynb
     question: str
     studies: list[str] = Field(min_length=2)
     eval_set: EvalSetParams = EvalSetParams()
@@ -373,31 +377,63 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 def resolve_path(path: str | Path) -> Path:
     """The params file named by ``path``: a report name (no folder, no suffix) is
-    ``params/<name>.yaml``; anything else is a path, used as given."""
+    ``params/<name>.yaml``; anything else is a path, from the working directory, else (a relative
+    path not found there, as in a notebook run from ``notebooks/``) from the repository root."""
     text = str(path)
     available = sorted(f.stem for f in PARAMS_DIR.glob("*.yaml"))
+    shown = _quoted(text)
     if text and "/" not in text and os.sep not in text and not text.endswith((".yaml", ".yml")):
         candidate = PARAMS_DIR / f"{text}.yaml"
         if candidate.is_file():
             return candidate
-        raise ParamsError(f"no report named {text!r}; available reports: {available} (or give a params file path)")
+        raise ParamsError(f"no report named {shown}; available reports: {available} (or give a params file path)")
     p = Path(text).expanduser()
+    if not p.exists() and not p.is_absolute() and (REPO_ROOT / p).exists():
+        p = REPO_ROOT / p
     if p.is_dir():
-        raise ParamsError(f"params file {text!r} is a directory; give a .yaml file or a report name: {available}")
+        raise ParamsError(f"params file {shown} is a directory; give a .yaml file or a report name: {available}")
     if not p.is_file():
-        raise ParamsError(f"params file {text!r} not found; available reports: {available}")
+        raise ParamsError(f"params file {shown} not found (looked from {Path.cwd()} and {REPO_ROOT}); "
+                          f"available reports: {available}")
     return p
+
+
+def _quoted(text: str) -> str:
+    """``text`` quoted for an error line, cut to MAX_TEXT_SHOWN characters."""
+    return repr(text if len(text) <= MAX_TEXT_SHOWN else text[:MAX_TEXT_SHOWN] + "…")
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML's safe loader without anchors and aliases: a params file never needs them, and a few
+    nested aliases expand to billions of values (a "billion laughs" file of 1 KB)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ParamsError(f"YAML alias *{event.anchor} at line {event.start_mark.line + 1}: anchors and aliases "
+                              "are not allowed in params (write the value out)")
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` as YAML (safe: plain data only), refusing anchors and aliases (ParamsError)."""
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _read_yaml(file: Path) -> dict:
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        size = file.stat().st_size
+        if size > MAX_PARAMS_BYTES:
+            raise ParamsError(f"{size:,} bytes; a params file is at most {MAX_PARAMS_BYTES:,} bytes")
+        raw = parse_yaml(file.read_text(encoding="utf-8"))
+    except ParamsError as exc:
+        raise ParamsError(f"{file}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ParamsError(f"{file}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ParamsError(f"{file}: cannot be read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{file}: not valid YAML: {' '.join(str(exc).split())}") from None
+        raise ParamsError(f"{file}: not valid YAML: {' '.join(str(exc).split())[:300]}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{file}: expected a mapping at the top level")
     return raw
@@ -406,8 +442,8 @@ def _read_yaml(file: Path) -> dict:
 def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict | None = None) -> AnyParams:
     """Read, merge and validate a report's params (see module docstring): a study report's
     (:class:`ReportParams`), or a synthesis's (:class:`SynthesisParams`: the file has
-    ``studies``; each study's params are validated too). Every profile of the file is
-    validated, so a mistake in one is reported whichever profile is asked for."""
+    ``studies``; each study's params are validated too), claim checks included. Every profile of
+    the file is validated, so a mistake in one is reported whichever profile is asked for."""
     file = resolve_path(path)
     raw, profiles = _read_profiles(file, profile)
     kind = SynthesisParams if "studies" in raw else ReportParams
@@ -418,6 +454,10 @@ def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict |
     params = _validate(kind, file, profile, deep_merge(merged, overrides or {}), overridden=bool(overrides))
     if isinstance(params, SynthesisParams):
         params.study_params()
+    else:  # its claim checks too: every command refuses what a render would
+        from .claims import parse
+
+        parse(params)
     return params
 
 
@@ -468,17 +508,29 @@ def _validate(kind: type[BaseModel], file: Path, profile: str, merged: dict, ove
 
 
 def _describe(exc: ValidationError, kind: type[BaseModel]) -> str:
-    lines = []
+    """What is wrong, each problem naming its key: unknown keys grouped by where they are (with the
+    allowed keys once), at most MAX_ERRORS_SHOWN of anything, keys cut to MAX_TEXT_SHOWN characters."""
+    def where(loc: tuple) -> str:
+        return ".".join(_quoted(p)[1:-1] if isinstance(p, str) else str(p) for p in loc)
+
+    unknown: dict[tuple, list[str]] = {}
+    problems = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "<top level>"
-        message = err["msg"]
         if err["type"] == "extra_forbidden":
-            fields = _fields_at(kind, err["loc"][:-1])
-            message = f"unknown key {err['loc'][-1]!r}; allowed keys: {fields}"
-        elif err["type"] == "missing":
-            message = "required key is missing"
-        lines.append(f"{loc}: {message}")
-    return "; ".join(lines)
+            unknown.setdefault(tuple(err["loc"][:-1]), []).append(str(err["loc"][-1]))
+        else:
+            message = "required key is missing" if err["type"] == "missing" else err["msg"][:300]
+            problems.append(f"{where(err['loc']) or '<top level>'}: {message}")
+    for parent, keys in unknown.items():
+        allowed = f"allowed keys: {_fields_at(kind, parent)}"
+        if len(keys) == 1:
+            problems.insert(0, f"{where(parent + (keys[0],))}: unknown key {_quoted(keys[0])}; {allowed}")
+            continue
+        shown = ", ".join(_quoted(k) for k in keys[:MAX_ERRORS_SHOWN])
+        more = f" and {len(keys) - MAX_ERRORS_SHOWN} more" if len(keys) > MAX_ERRORS_SHOWN else ""
+        problems.insert(0, f"{where(parent) or '<top level>'}: unknown keys {shown}{more}; {allowed}")
+    more = [f"and {len(problems) - MAX_ERRORS_SHOWN} more"] if len(problems) > MAX_ERRORS_SHOWN else []
+    return "; ".join(problems[:MAX_ERRORS_SHOWN] + more)
 
 
 def _fields_at(kind: type[BaseModel], loc: tuple) -> list[str]:

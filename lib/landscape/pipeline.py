@@ -131,6 +131,11 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
     if not waiting:
         engine.close()
         return GraphRun(outcomes, time.perf_counter() - start)
+    try:  # a read-only or unusable cache stops here, before anything is computed
+        cache.check_writable()
+    except BaseException:
+        engine.close()
+        raise
 
     replay = progress.Replay()
 
@@ -277,11 +282,16 @@ class Work:
 
 def work_of(params: AnyParams) -> list[Work]:
     """What computing a report takes: a study report's runs with its own probes; a synthesis's,
-    each of its studies' runs with the synthesis's shared probes. Every dataset is found here
-    (or its stand-in), so a missing one stops before any job."""
+    each of its studies' runs with the synthesis's shared probes. Every dataset is found (or its
+    stand-in) and read here, as training reads it, so a missing, truncated or foreign file stops
+    before any job (``load_splits`` keeps it for the process)."""
     if isinstance(params, SynthesisParams):
-        return [Work(study, study.resolve_data(), params.probes_for(study.report)) for study in params.study_params()]
-    return [Work(params, params.resolve_data())]
+        work = [Work(study, study.resolve_data(), params.probes_for(study.report)) for study in params.study_params()]
+    else:
+        work = [Work(params, params.resolve_data())]
+    for w in work:
+        load_splits(w.data.spec())
+    return work
 
 
 def run(params: ReportParams, data: DataSource | None = None, config: EngineSettings | None = None,

@@ -59,9 +59,10 @@ BAR_GROUP_WIDTH = 1.2  # inches per group of bars at least, so wrapped labels ke
 
 
 def apply_style() -> None:
-    """The report look: seaborn's white grid, a readable font size, no TeX."""
+    """The report look: seaborn's white grid, a readable font size, no TeX and no mathtext (labels
+    come from params: a ``$`` in one is a dollar sign; the figures write math in unicode)."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9)
-    plt.rcParams.update({"text.usetex": False, "svg.fonttype": "path", "figure.dpi": 100,
+    plt.rcParams.update({"text.usetex": False, "text.parse_math": False, "svg.fonttype": "path", "figure.dpi": 100,
                          "axes.titleweight": "bold", "legend.frameon": False})
 
 

@@ -78,8 +78,8 @@ class Task:
             _sink(("tick", n, {k: str(v) for k, v in postfix.items()}))
         elif self._bar is not None:
             self._bar.update(n)
-            if postfix:
-                self._bar.set_postfix(self.postfix, refresh=False)
+            if postfix:  # redrawn when only the postfix changed (a board's running count)
+                self._bar.set_postfix(self.postfix, refresh=n == 0)
         elif self.mode == "lines" and time.perf_counter() - self._shown >= LINE_INTERVAL_S:
             self._line("")
 

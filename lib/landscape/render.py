@@ -23,6 +23,7 @@ and ``<root>/manifest.json`` (all per-report manifests).
 from __future__ import annotations
 
 import contextlib
+import errno
 import html
 import json
 import os
@@ -38,13 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import claims as claims_mod
-from . import store
+from . import files, store
+from .files import StorageError
 from .data import REPO_ROOT
-from .params import BASE_PROFILE, PARAMS_DIR, AnyParams, ParamsError, SynthesisParams, load_params, resolve_path
-from .sink import ABSENT_CLASS, METRICS_FILE, OUTPUTS_DIR, SUMMARY_FILE, TERM_CLASS, now as _now, read_json, write_json
+from .params import BASE_PROFILE, NAME_PATTERN, PARAMS_DIR, AnyParams, ParamsError, SynthesisParams, load_params, resolve_path
+from .sink import ABSENT_CLASS, METRICS_FILE, NOTEBOOKS_DIR, OUTPUTS_DIR, SUMMARY_FILE, TERM_CLASS, now as _now, read_json, write_json
 
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "landscape_report"
 BROWSER_ENV = "LANDSCAPE_BROWSER"
@@ -107,9 +108,11 @@ def make_job(name_or_path: str | Path, profile: str = BASE_PROFILE, overrides: M
     ParamsError naming the problem, before anything runs. The job is named after the params
     file (its output folder)."""
     params_file = resolve_path(name_or_path)
+    if not re.fullmatch(NAME_PATTERN, params_file.stem):
+        raise ParamsError(f"{params_file}: a report's output folder is named after its params file, so the file's "
+                          f"name {params_file.stem[:120]!r} must be lower-case letters, digits and '_' (as report "
+                          "names are)")
     params = load_params(params_file, profile, dict(overrides or {}))
-    if not isinstance(params, SynthesisParams):
-        claims_mod.parse(params)
     notebook = notebook_path(params)
     if not notebook.exists():
         raise ParamsError(f"{params_file}: notebook {repo_relative(notebook)!r} (from "
@@ -143,7 +146,7 @@ def execute_notebook(notebook: str | Path, output_notebook: str | Path, paramete
     import papermill
     from jupyter_client.manager import AsyncKernelManager
 
-    Path(output_notebook).parent.mkdir(parents=True, exist_ok=True)
+    files.make_folder(Path(output_notebook).parent)
 
     def on_cell_start(cell, cell_index):  # noqa: ARG001 - nbclient's hook signature
         heading = _section_heading(cell)
@@ -316,7 +319,7 @@ def export_html(nb, html_path: str | Path, title: str | None = None) -> dict:
         nb.metadata["title"] = title
     body, _ = html_exporter().from_notebook_node(nb)
     html_path = Path(html_path)
-    html_path.write_text(body, encoding="utf-8")
+    files.write_text(body, html_path)
     return {"path": str(html_path), "noise_outputs_hidden": removed, "external": external_references(body),
             "sections_dropped": arranged["dropped"]}
 
@@ -357,24 +360,22 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = PD
     attempted; page size and margins come from the page's @page rule)."""
     browser = find_browser()
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
-    tmp_pdf = pdf_path.with_name(pdf_path.name + f".tmp{os.getpid()}")
-    with tempfile.TemporaryDirectory(prefix="landscape-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="landscape-chromium-") as profile:  # private to this process
+        printed = Path(profile) / "page.pdf"
         cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                "--disable-extensions", "--disable-dev-shm-usage", "--disable-default-apps", "--mute-audio",
                "--hide-scrollbars", f"--user-data-dir={profile}", "--no-pdf-header-footer",
-               "--generate-pdf-document-outline", f"--print-to-pdf={tmp_pdf}", html_path.as_uri()]
+               "--generate-pdf-document-outline", f"--print-to-pdf={printed}", html_path.as_uri()]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                                   env={**os.environ, "HOME": profile})
         except subprocess.TimeoutExpired:
-            tmp_pdf.unlink(missing_ok=True)
             raise RuntimeError(f"Chromium did not print {html_path.name} within {timeout:.0f} s") from None
-    if done.returncode != 0 or not tmp_pdf.exists() or tmp_pdf.stat().st_size == 0:
-        tmp_pdf.unlink(missing_ok=True)
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise RuntimeError(f"Chromium failed to print {html_path.name} (exit {done.returncode}):\n{tail}")
-    os.replace(tmp_pdf, pdf_path)
+        if done.returncode != 0 or not printed.exists() or printed.stat().st_size == 0:
+            tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+            raise RuntimeError(f"Chromium failed to print {html_path.name} (exit {done.returncode}):\n{tail}")
+        files.write_bytes(printed.read_bytes(), pdf_path)
     return pdf_path
 
 
@@ -433,8 +434,7 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
     if not isinstance(job, ReportJob):
         job = make_job(job, profile, overrides)
     root = Path(output_root) if output_root is not None else default_output_root(profile, overrides, job.params_file)
-    out = root.resolve() / job.name
-    out.mkdir(parents=True, exist_ok=True)
+    out = files.make_folder(root.resolve() / job.name)
     stem = out / job.name
     say = log or (lambda message: None)
     manifest = {"report": job.name, "title": job.params.title, "study": job.params.study,
@@ -445,7 +445,7 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
                 "process": {"pid": os.getpid(), "host": socket.gethostname()},
                 "environment": _environment(), "cache": os.environ.get(store.CACHE_ENV)}
     write_json(manifest, out / MANIFEST_FILE)
-    store.sweep_temporary(out, store.cache_dir())  # left by a run that was killed
+    files.sweep_temporary(out, store.cache_dir())  # left by a run that was killed
     for suffix in (".ipynb", ".html", ".pdf"):  # nothing from an earlier execution is passed off as this one's
         stem.with_suffix(suffix).unlink(missing_ok=True)
     for stale in (SUMMARY_FILE, METRICS_FILE):
@@ -454,7 +454,7 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
     t0 = time.perf_counter()
     parameters = {"params_file": repo_relative(job.params_file), "profile": profile,
                   "overrides": dict(overrides or {}), "output_dir": str(out), "device": device}
-    error = None
+    error, error_exc = None, None
     try:
         execute_notebook(job.notebook, stem.with_suffix(".ipynb"), parameters, timeout=timeout, log=log,
                          threads=threads)
@@ -464,25 +464,24 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
     except Exception as exc:  # noqa: BLE001 - every failure is recorded in the manifest
         ename = getattr(exc, "ename", type(exc).__name__)
         evalue = getattr(exc, "evalue", str(exc))
-        error = f"{ename}: {evalue}"
-    store.sweep_temporary(out, store.cache_dir())  # a kernel killed on a timeout can leave some
+        error, error_exc = f"{ename}: {evalue}", exc
+    files.sweep_temporary(out, store.cache_dir())  # a kernel killed on a timeout can leave some
     manifest["execution_s"] = round(time.perf_counter() - t0, 2)
-    files = {"notebook": stem.with_suffix(".ipynb").name}
-    if stem.with_suffix(".ipynb").exists():
-        exported = export_html(stem.with_suffix(".ipynb"), stem.with_suffix(".html"), title=job.params.title)
-        files["html"] = stem.with_suffix(".html").name
-        manifest["noise_outputs_hidden"] = exported["noise_outputs_hidden"]  # stderr / widgets, kept in the .ipynb
-        manifest["sections_dropped"] = exported["sections_dropped"]  # not asked for by the params
-        if exported["external"]:
-            error = error or f"the HTML would fetch {exported['external']}"
-    if error is None and pdf:
+    written = {"notebook": stem.with_suffix(".ipynb").name}
+    storage = _storage_failure(error_exc, out)
+    if storage is None:
         try:
-            html_to_pdf(stem.with_suffix(".html"), stem.with_suffix(".pdf"))
-            files["pdf"] = stem.with_suffix(".pdf").name
-            manifest["pdf_pages"] = pdf_pages(stem.with_suffix(".pdf"))
-            manifest["pdf_engine"] = browser_version()
-        except (OSError, RuntimeError, ValueError) as exc:
-            error = f"PDF: {exc}"
+            exported = _export(job, stem, manifest, written, pdf=pdf and error is None)
+            error = error or exported
+        except StorageError as exc:
+            storage = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a failure to export is recorded, like one to execute
+            error = error or f"export: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    if storage is not None:  # disk full, read-only: one line naming the folder; nothing half-written is kept
+        error = storage
+        for suffix in (".ipynb", ".html", ".pdf"):
+            stem.with_suffix(suffix).unlink(missing_ok=True)
+        written = {}
     summary = read_json(out / SUMMARY_FILE) or {}
     if not stem.with_suffix(".ipynb").exists():
         error = error or "the notebook was not executed (no executed notebook was written)"
@@ -491,22 +490,68 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
     if summary.get("params_digest") not in (None, manifest["params_digest"]):
         error = error or "the notebook ran with other params than the manifest records"
     if (out / METRICS_FILE).exists():
-        files["metrics"] = METRICS_FILE
-    files["figures"] = [f for fig in summary.get("figures", []) for f in fig["files"].values()]
-    files["tables"] = [t["csv"] for t in summary.get("tables", [])]
+        written["metrics"] = METRICS_FILE
+    written["figures"] = [f for fig in summary.get("figures", []) for f in fig["files"].values()]
+    written["tables"] = [t["csv"] for t in summary.get("tables", [])]
     manifest.update({"status": STATUS_FAILED if error else STATUS_OK, "error": error,
                      "headline": summary.get("headline"), "stand_in": summary.get("stand_in"),
                      "training_s": summary.get("training_s"), "claims": summary.get("claims"),
-                     "device": summary.get("device"), "files": files, "finished": _now(),
+                     "device": summary.get("device"), "files": written, "finished": _now(),
                      "runtime_s": round(time.perf_counter() - t0, 2)})
-    write_json(manifest, out / MANIFEST_FILE)
+    try:
+        write_json(manifest, out / MANIFEST_FILE)
+    except StorageError as exc:
+        raise StorageError(f"{error or 'the report rendered'}; and its manifest could not be marked: {exc}") from None
     if error:
         say(f"{job.name} [{profile}]: FAILED after {manifest['runtime_s']:.1f} s: {error.splitlines()[0]}")
     else:
-        written = " / ".join(f"{repo_relative(stem)}.{kind}" if i == 0 else f".{kind}"
-                             for i, kind in enumerate(k for k in ("html", "pdf") if k in files))
-        say(f"{job.name} [{profile}]: ok in {manifest['runtime_s']:.1f} s -> {written}")
+        shown = " / ".join(f"{repo_relative(stem)}.{kind}" if i == 0 else f".{kind}"
+                           for i, kind in enumerate(k for k in ("html", "pdf") if k in written))
+        say(f"{job.name} [{profile}]: ok in {manifest['runtime_s']:.1f} s -> {shown}")
     return manifest
+
+
+def _export(job: ReportJob, stem: Path, manifest: dict, written: dict, pdf: bool) -> str | None:
+    """Export the executed notebook at ``stem``.ipynb to HTML and (``pdf``) PDF, recording what it
+    wrote in ``written`` and ``manifest``; the error that stops it, or None."""
+    error = None
+    if stem.with_suffix(".ipynb").exists():
+        exported = export_html(stem.with_suffix(".ipynb"), stem.with_suffix(".html"), title=job.params.title)
+        written["html"] = stem.with_suffix(".html").name
+        manifest["noise_outputs_hidden"] = exported["noise_outputs_hidden"]  # stderr / widgets, kept in the .ipynb
+        manifest["sections_dropped"] = exported["sections_dropped"]  # not asked for by the params
+        if exported["external"]:
+            error = f"the HTML would fetch {exported['external']}"
+    if error is None and pdf and "html" in written:
+        try:
+            html_to_pdf(stem.with_suffix(".html"), stem.with_suffix(".pdf"))
+            written["pdf"] = stem.with_suffix(".pdf").name
+            manifest["pdf_pages"] = pdf_pages(stem.with_suffix(".pdf"))
+            manifest["pdf_engine"] = browser_version()
+        except StorageError:
+            raise
+        except (OSError, RuntimeError, ValueError) as exc:
+            error = f"PDF: {exc}"
+    return error
+
+
+#: errno values that say the output folder cannot take the report (not a bug of the notebook)
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+
+
+def _storage_failure(exc: BaseException | None, out: Path) -> str | None:
+    """The one line to report when ``exc`` (or an exception it chains) is a full or read-only disk:
+    a StorageError's own message (raised in the kernel, it names its folder), or one naming
+    ``out``; None for any other failure."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "ename", None) == "StorageError":
+            return str(getattr(exc, "evalue", "")) or f"cannot write {out}"
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            return f"cannot write {out}: {exc.strerror or errno.errorcode[exc.errno]}"
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 @contextlib.contextmanager
@@ -523,7 +568,7 @@ def _signals_ignored():
 def _interrupted(manifest: dict, out: Path, t0: float, say: Callable[[str], None]) -> dict:
     """Record an interrupted execution and remove the temporary files it left (the kernel is
     already shut down); the manifest."""
-    removed = store.sweep_temporary(out, store.cache_dir())
+    removed = files.sweep_temporary(out, store.cache_dir())
     manifest.update({"status": STATUS_INTERRUPTED, "error": "interrupted (Ctrl-C or SIGTERM)", "finished": _now(),
                      "runtime_s": round(time.perf_counter() - t0, 2)})
     write_json(manifest, out / MANIFEST_FILE)
@@ -565,8 +610,7 @@ def build_index(output_root: str | Path = OUTPUTS_DIR) -> Path:
     """Write ``index.html`` (every report: link, one-line result, status, profile, commit) and
     ``manifest.json`` (all per-report manifests) in ``output_root``; returns the index path.
     Reports are the folders with a manifest, and the reports of params/ not rendered there."""
-    root = Path(output_root)
-    root.mkdir(parents=True, exist_ok=True)
+    root = files.make_folder(Path(output_root))
     entries = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
         manifest = read_manifest(folder)
@@ -587,7 +631,7 @@ def build_index(output_root: str | Path = OUTPUTS_DIR) -> Path:
     ordered = sorted(entries.values(), key=lambda m: (not m.get("synthesis"), str(m.get("study", "")), m["report"]))
     write_json({"generated": _now(), "git": git_state(), "reports": ordered}, root / MANIFEST_FILE)
     index = root / "index.html"
-    index.write_text(_index_html(ordered), encoding="utf-8")
+    files.write_text(_index_html(ordered), index)
     return index
 
 

@@ -23,6 +23,7 @@ from . import findings as findings_mod
 from . import dynamics, pipeline, plotting, stats, synthesis as synthesis_mod, tables
 from .engines import settings as engine_settings
 from .params import DataSource, ParamsError, ReportParams, SynthesisParams, is_stand_in, load_params
+from .escaping import literal
 from .probes import REGISTRY
 from .sink import Report
 
@@ -121,9 +122,10 @@ def see_also(report: ReportContext, probe: str) -> None:
     others = [p for p in map(load_params, synthesis.studies)
               if p.report != report.params.report and getattr(p.probes, probe, None) is not None]
     words = [f"{SEE_ALSO[probe]} in the other studies: "
-             + "; ".join(f"[{p.title.split(':')[0]}](../{p.report}/{p.report}.html)" for p in others) + "."] if others else []
+             + "; ".join(f"[{literal(p.title.split(':')[0])}]({report.sink.report_link(p.report)})" for p in others)
+             + "."] if others else []
     if probe in IN_SYNTHESIS:
-        words.append(f"[The synthesis](../{synthesis.report}/{synthesis.report}.html) ranks it against generalization "
+        words.append(f"[The synthesis]({report.sink.report_link(synthesis.report)}) ranks it against generalization "
                      "over the models of every study.")
     if words:
         report.sink.markdown("*" + " ".join(words) + "*")
@@ -135,7 +137,6 @@ def begin(params_file: str, profile: str, overrides: Mapping | None, output_dir:
     data (the study's, or its declared stand-in), open the output sink, and write the title, the
     question and the banners of a non-default profile or overridden params."""
     params = load_params(params_file, profile, dict(overrides or {}))
-    claims_mod.parse(params)
     data = params.resolve_data()
     sink = Report(params, output_dir, notebook=notebook, device=device)
     sink.intro()
@@ -151,7 +152,7 @@ def setup(report: ReportContext) -> None:
     params, data, sink = report.params, report.data, report.sink
     if is_stand_in(data):
         sink.index_facts(stand_in=f"{data.name} stands in for {params.data.name}")
-        sink.banner(f"<b>Stand-in dataset: {data.name} replaces {params.data.name}.</b> {data.reason} The study's "
+        sink.banner(f"Stand-in dataset: {data.name} replaces {params.data.name}.", f"{data.reason} The study's "
                     f"numbers in the reference columns were measured on {params.data.name}: they are not like-for-like "
                     "with this run, and differences to them say nothing about the study by themselves. What does "
                     "compare: qualitative outcomes (a run diverging, a network stuck at chance) and orderings of the "
@@ -164,7 +165,7 @@ def setup(report: ReportContext) -> None:
                "run set beside the study's numbers) and the number of trainable parameters.")
     sink.table(tables.training_table(params), "setup-training", "Training configuration, the same for every run.")
     if params.assumptions:
-        sink.bullets(params.assumptions, "Where the study leaves a detail open, this report assumes:")
+        sink.bullets([literal(a) for a in params.assumptions], "Where the study leaves a detail open, this report assumes:")
 
 
 def training(report: ReportContext) -> None:
@@ -575,7 +576,7 @@ def synthesis_setup(report: SynthesisContext) -> None:
         sink.index_facts(stand_in="; ".join(f"{w.params.report}: {w.data.name} stands in for {w.params.data.name}"
                                             for w in stand_ins))
     for w in stand_ins:
-        sink.banner(f"<b>Stand-in dataset in {w.params.report}: {w.data.name} replaces {w.params.data.name}.</b> "
+        sink.banner(f"Stand-in dataset in {w.params.report}: {w.data.name} replaces {w.params.data.name}.",
                     "Its models are compared here as trained, on the stand-in.")
     sink.table(pd.DataFrame([{"study": w.params.report, "source": w.params.study, "dataset": w.data.name,
                               "configurations": ", ".join(r.label for r in w.params.runs),

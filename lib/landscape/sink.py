@@ -27,12 +27,13 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import claims as claims_mod, stats
+from . import claims as claims_mod, escaping, files, stats
 from .data import REPO_ROOT
 from .params import ReportParams
 
 OUTPUTS_DIR = REPO_ROOT / "outputs"
 SCRATCH_DIR = OUTPUTS_DIR / "_scratch"  # notebooks run by hand (no output_dir) write here
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 SUMMARY_FILE, METRICS_FILE = "summary.json", "metrics.json"
 
 # How figures print (report.css prints A4 with 13 mm side margins): as wide as the text at most,
@@ -68,11 +69,8 @@ def jsonable(value: Any) -> Any:
 
 
 def write_json(data: Any, path: Path) -> None:
-    """Write ``data`` as indented JSON atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    """Write ``data`` as indented JSON atomically (a reader never sees half a file; ``files``)."""
+    files.write_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n", path)
 
 
 def read_json(path: Path) -> Any:
@@ -175,10 +173,11 @@ class Report:
         from .runtime import select_device
 
         self.params = params
+        self.rendered = output_dir is not None  # by ``render``; else a hand run (JupyterLab), into SCRATCH_DIR
         self.dir = Path(output_dir) if output_dir else SCRATCH_DIR / params.report
         self.figures_dir, self.tables_dir = self.dir / "figures", self.dir / "tables"
         for d in (self.figures_dir, self.tables_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            files.make_folder(d)
         self.device = str(select_device(device))
         self.notebook = notebook or params.notebook
         self.metrics: dict[str, Any] = {}
@@ -204,21 +203,27 @@ class Report:
         display(obj)
 
     def markdown(self, text: str) -> None:
-        """Show generated prose (Markdown; write math in unicode, e.g. λ_max, σ, α)."""
-        from IPython.display import Markdown
+        """Show generated prose (Markdown; write math in unicode, e.g. λ_max, σ, α). It is shown as
+        the HTML of ``escaping.markdown_html`` (raw HTML escaped); params text inside it goes
+        through ``escaping.literal``."""
+        from IPython.display import display
 
-        self._display(Markdown(text))
+        display({"text/markdown": text, "text/html": escaping.markdown_html(text)}, raw=True)
 
     def html(self, markup: str) -> None:
+        """Show markup the suite's code wrote (any outside text in it through ``escaping.html_text``)."""
         from IPython.display import HTML
 
         self._display(HTML(markup))
 
-    def banner(self, text: str, kind: str = "warning") -> None:
-        """A highlighted box (``kind``: warning or info), e.g. for a stand-in dataset."""
-        self.html(f'<div class="report-banner report-banner-{html.escape(kind)}">{text}</div>')
+    def banner(self, title: str, text: str = "", kind: str = "warning") -> None:
+        """A highlighted box (``kind``: warning or info), e.g. for a stand-in dataset: ``title`` in
+        bold, then ``text``; both plain text."""
+        self.html(f'<div class="report-banner report-banner-{escaping.html_text(kind)}"><b>'
+                  f'{escaping.html_text(title)}</b> {escaping.html_text(text)}</div>')
 
     def bullets(self, items: Sequence[str], intro: str | None = None) -> None:
+        """A list of generated Markdown ``items`` under an optional ``intro``."""
         lines = ([intro, ""] if intro else []) + [f"- {item}" for item in items]
         self.markdown("\n".join(lines))
 
@@ -226,26 +231,43 @@ class Report:
         """Title, the study's question and source, and banners for a non-default profile or
         overridden params (their numbers are not the study's setup)."""
         p = self.params
+        lit = escaping.literal
         if hasattr(p, "studies"):  # a synthesis: its sources are the study reports, rendered beside it
-            reports = ", ".join(f"[{name}](../{name}/{name}.html)" for name in p.studies)
-            self.markdown(f"# {p.title}\n\n**Question.** {p.question}\n\n"
+            reports = ", ".join(f"[{lit(name)}]({self.report_link(name)})" for name in p.studies)
+            self.markdown(f"# {lit(p.title)}\n\n**Question.** {lit(p.question)}\n\n"
                           f"**Sources:** the trained runs of the study reports {reports}; no published number "
                           "is used here.")
         else:
             source = p.reference.source
             file = REPO_ROOT / source.split(" (")[0]
-            cited = f"[`{source}`]({os.path.relpath(file, self.dir)})" if file.is_file() else f"`{source}`"
-            self.markdown(f"# {p.title}\n\n**Question.** {p.question}\n\n"
-                          f"**Source study:** `{p.study}`; its published numbers are quoted from {cited} "
+            cited = f"[{lit(source)}]({self.link(file)})" if file.is_file() else lit(source)
+            self.markdown(f"# {lit(p.title)}\n\n**Question.** {lit(p.question)}\n\n"
+                          f"**Source study:** {lit(p.study)}; its published numbers are quoted from {cited} "
                           f"and appear only as labelled *study* values beside this run's.")
         if p.profile != "full":
-            self.banner(f"<b>Profile “{html.escape(p.profile)}”</b>: reduced data and epochs for a quick check of "
-                        "the pipeline; the numbers are not comparable with the study's.")
+            self.banner(f"Profile “{p.profile}”:", "reduced data and epochs for a quick check of the pipeline; the "
+                        "numbers are not comparable with the study's.")
 
     def overrides_banner(self, overrides: Mapping | None) -> None:
         if overrides:
-            self.banner("<b>Params overridden for this run:</b> "
-                        f"<code>{html.escape(json.dumps(jsonable(overrides), ensure_ascii=False))}</code>")
+            self.banner("Params overridden for this run:", json.dumps(jsonable(overrides), ensure_ascii=False))
+
+    # ------------------------------------------------------------------ links
+    @property
+    def page_dir(self) -> Path:
+        """The folder relative links on this page start from: the report's output folder when it is
+        rendered (``render``), ``notebooks/`` for a notebook run by hand (JupyterLab resolves a link
+        in an output from the notebook's folder)."""
+        return self.dir if self.rendered else NOTEBOOKS_DIR
+
+    def link(self, path: Path) -> str:
+        """A relative link from this page to ``path`` (a file of the repository)."""
+        return Path(os.path.relpath(path, self.page_dir)).as_posix()
+
+    def report_link(self, report: str) -> str:
+        """A link to another report's page: its sibling in a render; from a hand run, the published
+        one (``outputs/<report>/<report>.html``)."""
+        return f"../{report}/{report}.html" if self.rendered else self.link(OUTPUTS_DIR / report / f"{report}.html")
 
     def pending(self, key: str, what: str, probes: Any = None) -> None:
         """Mark a section whose probe was not computed and say why (``key`` like ``probes.noise``):
@@ -283,7 +305,19 @@ class Report:
             lines.append("- training cache keys: " + ", ".join(f"{k} `{v}`" for k, v in cache_keys.items()))
         if provenance:
             lines.append(f"- {provenance}")
-        lines.append("- the git commit, runtime and versions are in this report's `manifest.json`")
+        if self.rendered:
+            lines.append("- the git commit, runtime and versions are in this report's `manifest.json`")
+        else:  # a hand run: render writes no manifest, so the page says what it would hold
+            import platform
+
+            import torch
+
+            from .render import git_state
+
+            git = git_state()
+            changes = {True: "with uncommitted changes", False: "clean", None: "state unknown"}[git["dirty"]]
+            lines.append(f"- run by hand (no `manifest.json`): code at git commit `{(git['commit'] or 'unknown')[:10]}` "
+                         f"({changes}), Python {platform.python_version()}, torch {torch.__version__}")
         self.markdown("\n".join(lines))
 
     # ------------------------------------------------------------------ tables
@@ -295,21 +329,24 @@ class Report:
         _check_key(key)
         number = len([t for t in self.tables if t["key"] != key]) + 1
         csv_path = self.tables_dir / f"{key}.csv"
-        _flat_columns(df).to_csv(csv_path, index=False)
+        files.write_text(_flat_columns(df).to_csv(index=False), csv_path)
         formatters = {col: (formats or {}).get(col, default_format(col, df[col])) for col in df.columns}
         kinds = ["" if pd.api.types.is_numeric_dtype(df[c]) else "text" for c in df.columns]
         classes = pd.DataFrame([kinds] * len(df), index=df.index, columns=df.columns)
         if row_classes is not None:
             classes = classes + " " + row_classes.reindex_like(classes).fillna("")
         def markup(columns: list, title: str, uuid: str) -> str:
+            # every cell and header is text, escaped (escape="html"), whatever its column's format
             return (df[columns].style.set_uuid(uuid).hide(axis="index")
-                    .format({c: f for c, f in formatters.items() if f is not None and c in columns}, na_rep="—")
+                    .format({c: formatters[c] for c in columns}, na_rep="—", escape="html")
+                    .format_index(escape="html", axis=1)
                     .set_caption(title).set_td_classes(classes[columns]).to_html())
 
         title = f"<b>Table {number}.</b> {html.escape(caption)}"
         note_html = f'<p class="report-note">{html.escape(note)}</p>' if note else ""
         parts = print_parts(df, formatters)
-        printed = "" if len(parts) == 1 else '<div class="report-print-parts">' + "".join(
+        # hidden on screen also where report.css is absent (JupyterLab); the printed page shows them instead
+        printed = "" if len(parts) == 1 else '<div class="report-print-parts" style="display: none">' + "".join(
             f'<div class="report-table report-table-part">{markup(cols, f"{title} (part {i} of {len(parts)})", f"{key}-part{i}")}'
             f'{note_html if i == len(parts) else ""}</div>' for i, cols in enumerate(parts, start=1)) + "</div>"
         whole = "report-table" + ("" if len(parts) == 1 else " report-screen-only")
@@ -333,12 +370,14 @@ class Report:
         number = len([f for f in self.figures if f["key"] != key]) + 1
         squashed = linear_axis_spans(fig)
         paths = {fmt: self.figures_dir / f"{key}.{fmt}" for fmt in ("png", "svg")}
-        fig.savefig(paths["png"], format="png", dpi=dpi, bbox_inches="tight", metadata=_figure_metadata("png"))
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="svg", dpi=dpi, bbox_inches="tight", metadata=_figure_metadata("svg"))
-        svg = buffer.getvalue()
-        paths["svg"].write_bytes(svg)  # the file is the drawing the page embeds
-        files = {fmt: str(path.relative_to(self.dir)) for fmt, path in paths.items()}
+        drawn = {}
+        for fmt in paths:
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_figure_metadata(fmt))
+            drawn[fmt] = buffer.getvalue()
+            files.write_bytes(drawn[fmt], paths[fmt])
+        svg = drawn["svg"]  # the file is the drawing the page embeds
+        written = {fmt: str(path.relative_to(self.dir)) for fmt, path in paths.items()}
         smallest = smallest_text_pt(fig)
         plt.close(fig)
         width_pt, height_pt = (float(v) for v in re.search(rb'<svg[^>]*?width="([0-9.]+)pt" height="([0-9.]+)pt"',
@@ -350,7 +389,7 @@ class Report:
                   f'<img src="data:image/svg+xml;base64,{data}" alt="{alt}" '
                   f'style="--print-max-height: {printed["max_height_mm"]}mm"/>'
                   f'<figcaption><b>Figure {number}.</b> {html.escape(caption)}</figcaption></figure>')
-        entry = {"key": key, "number": number, "caption": caption, "files": files,
+        entry = {"key": key, "number": number, "caption": caption, "files": written,
                  "linear_axes_over_3_decades": squashed, "print": printed}
         self.figures = [f for f in self.figures if f["key"] != key] + [entry]
         self._save()
@@ -365,7 +404,7 @@ class Report:
         """Write a data frame (e.g. every epoch of every run) as ``<name>.csv`` in the output dir."""
         _check_key(name)
         path = self.dir / f"{name}.csv"
-        _flat_columns(df).to_csv(path, index=False)
+        files.write_text(_flat_columns(df).to_csv(index=False), path)
         return path
 
     def index_facts(self, stand_in: str | None = None, training_s: float | None = None) -> None:

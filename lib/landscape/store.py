@@ -6,15 +6,14 @@ Layout under the cache root (``--cache``, else ``$LANDSCAPE_CACHE``, else ``./ca
 them: ``training`` module docstring), ``<training key>/spec.json`` and ``history.json`` (for
 people; never read back), and ``probes/<probe key>.json`` (probe result frames).
 
-Every cached file is written atomically (a temporary ``<name>.tmp<pid>`` renamed into place) and
-starts with a header line that holds the SHA-256 and length of the payload after it. A file is
+Every cached file is written by :mod:`landscape.files` (atomically, never through a link; a
+write that fails is a one-line StorageError naming the folder) and starts with a header line that holds the SHA-256 and length of the payload after it. A file is
 read only through :func:`load`, which verifies the header before decoding anything. A file that
 fails (truncated, zeroed, edited, written by an older version, not ours) is moved aside to
 ``<name>.corrupt``, named in one warning line on stderr, and treated as missing, so its content
 is recomputed. Nothing in the cache is unpickled: tensors are read with
 ``torch.load(weights_only=True)`` (tensors, numbers, strings and containers of them, nothing
-else) and probe frames are JSON. Temporary files left by a killed process are removed by
-:func:`sweep_temporary`. :class:`Cache` names the files of the two caches (a run's result and
+else) and probe frames are JSON. :class:`Cache` names the files of the two caches (a run's result and
 checkpoint by training key; a probe's frames by probe key); only the pipeline's driver writes
 them (``landscape.pipeline``), and :func:`content_key` makes the keys.
 """
@@ -24,14 +23,17 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 import torch
 
+from . import files
 from .data import REPO_ROOT
 
 CACHE_ENV = "LANDSCAPE_CACHE"
@@ -39,7 +41,6 @@ DEFAULT_CACHE_DIR = REPO_ROOT / "cache"
 HEADER_PREFIX = b"landscape-cache 1 sha256="
 MAX_HEADER = 128  # bytes; a longer first line is not our header
 QUARANTINE_SUFFIX = ".corrupt"
-_TEMPORARY = re.compile(r"\.tmp(\d+)$")
 
 
 class CorruptCacheFile(Exception):
@@ -53,30 +54,13 @@ def cache_dir(path: str | Path | None = None) -> Path:
 
 # ---------------------------------------------------------------------------- writing
 
-def atomic_write_bytes(data: bytes, path: Path) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one; the
-    temporary file is removed if the write fails."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def atomic_write_text(text: str, path: Path) -> None:
-    atomic_write_bytes(text.encode("utf-8"), path)
-
-
 def _header(payload: bytes) -> bytes:
     return HEADER_PREFIX + hashlib.sha256(payload).hexdigest().encode() + b" bytes=" + str(len(payload)).encode() + b"\n"
 
 
 def write_verified(payload: bytes, path: Path) -> None:
     """Write ``payload`` behind a checksum header, atomically."""
-    atomic_write_bytes(_header(payload) + payload, path)
+    files.write_bytes(_header(payload) + payload, path)
 
 
 def save_tensors(obj: Any, path: Path) -> None:
@@ -124,18 +108,30 @@ def decode_frames(payload: bytes) -> pd.DataFrame | tuple[pd.DataFrame, ...]:
 
 def load(path: Path, decode: Callable[[bytes], Any]) -> Any | None:
     """``decode`` of the verified payload of ``path``; None when the file is missing, or when it
-    fails verification or decoding (then it is moved aside with one warning line)."""
+    fails verification or decoding (then it is moved aside, where the folder allows, with one
+    warning line)."""
     path = Path(path)
     if not path.exists():
         return None
     try:
         return decode(read_verified(path))
     except Exception as exc:  # noqa: BLE001 - any failure to read a cache file means "recompute it"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        aside = quarantine(path)
-        print(f"warning: cache file {path} is unreadable ({reason[:200]}); moved to {aside.name}, recomputing",
-              file=sys.stderr)
-        return None
+        reason = _unreadable_reason(exc)
+    try:
+        moved = f"moved to {quarantine(path).name}"
+    except OSError as exc:
+        moved = f"left in place ({exc.strerror or type(exc).__name__})"
+    print(f"warning: cache file {path} is unreadable ({reason}); {moved}, recomputing", file=sys.stderr)
+    return None
+
+
+def _unreadable_reason(exc: Exception) -> str:
+    """Why a cache file could not be read, in one short line of ours (a refused unpickling is
+    named as such, never with torch's advice to load it unsafely)."""
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
+        return "it holds objects other than tensors and numbers, which are never unpickled"
+    text = " ".join(str(exc).split())
+    return text[:200] if text else type(exc).__name__
 
 
 def quarantine(path: Path) -> Path:
@@ -176,8 +172,19 @@ class Cache:
     one root (see module docstring). Only the pipeline's driver writes here."""
 
     def __init__(self, root: str | Path | None = None):
-        self.root = cache_dir(root)
+        self.root = cache_dir(root).resolve()  # a link in the given root is followed once, here
         self.probes = self.root / "probes"
+
+    def check_writable(self) -> None:
+        """A StorageError unless a file can be created in the cache root (asked before computing
+        anything, so a read-only or full cache stops a command at once)."""
+        files.make_folder(self.root)
+        try:
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".writable.", suffix=f".tmp{os.getpid()}")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise files.storage_error(self.root, exc, "write in the cache folder") from None
 
     # ------------------------------------------------------------------ training runs
     def run_dir(self, key: str) -> Path:
@@ -213,8 +220,8 @@ class Cache:
         is removed."""
         folder = self.run_dir(key)
         save_tensors({k: result[k] for k in RESULT_KEYS}, folder / RESULT_FILE)
-        atomic_write_text(json.dumps({"key": key, "spec": spec}, indent=2), folder / "spec.json")
-        atomic_write_text(json.dumps({k: result[k] for k in ("status", "diverged_epoch", "history")}, indent=2),
+        files.write_text(json.dumps({"key": key, "spec": spec}, indent=2), folder / "spec.json")
+        files.write_text(json.dumps({k: result[k] for k in ("status", "diverged_epoch", "history")}, indent=2),
                           folder / "history.json")
         self.discard_checkpoint(key)
 
@@ -232,39 +239,6 @@ class Cache:
 def content_key(payload: Any, length: int) -> str:
     """A short SHA-256 of ``payload`` as sorted JSON: the cache key of whatever it describes."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:length]
-
-
-# ---------------------------------------------------------------------------- temporary files
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _folders(root: Path, depth: int):
-    if root.is_dir():
-        yield root
-        if depth > 0:
-            for child in root.iterdir():
-                yield from _folders(child, depth - 1)
-
-
-def sweep_temporary(*roots: Path, depth: int = 2) -> list[Path]:
-    """Remove ``*.tmp<pid>`` files (see :func:`atomic_write_bytes`) whose process is gone, in
-    each root and ``depth`` levels of folders below it; the removed paths."""
-    removed = []
-    for folder in (f for root in roots for f in _folders(Path(root), depth)):
-        for path in folder.iterdir():
-            match = _TEMPORARY.search(path.name)
-            if match and path.is_file() and not _alive(int(match.group(1))):
-                path.unlink(missing_ok=True)
-                removed.append(path)
-    return removed
 
 
 # ---------------------------------------------------------------------------- frames as JSON

@@ -114,19 +114,21 @@ def outcome(status: str, diverged_epoch: int | None) -> str:
 
 # ---------------------------------------------------------------------------- data
 
-_DATA_CACHE: dict[DataSpec, tuple[data_mod.ImageDataset, data_mod.ImageDataset]] = {}
+_DATA_CACHE: dict[tuple[DataSpec, str | None], tuple[data_mod.ImageDataset, data_mod.ImageDataset]] = {}
 
 
 def load_splits(spec: DataSpec) -> tuple[data_mod.ImageDataset, data_mod.ImageDataset]:
-    """(train, test) datasets of ``spec`` on the CPU, subsets applied; memoized per process."""
-    if spec not in _DATA_CACHE:
+    """(train, test) datasets of ``spec`` on the CPU, subsets applied; memoized per process and
+    data root (the same data read from another root is read again, so its files are checked)."""
+    key = (spec, spec.root)
+    if key not in _DATA_CACHE:
         splits = []
         for split, n in (("train", spec.train_subset), ("test", spec.test_subset)):
             splits.append(data_mod.load_dataset(spec.name, split, spec.normalization, root=spec.root,
                                                 download=spec.download, pad_to=spec.pad_to, channels=spec.channels,
                                                 subset=None if n is None else (n, spec.subset_seed)))
-        _DATA_CACHE[spec] = (splits[0], splits[1])
-    return _DATA_CACHE[spec]
+        _DATA_CACHE[key] = (splits[0], splits[1])
+    return _DATA_CACHE[key]
 
 
 # ---------------------------------------------------------------------------- training
