@@ -64,6 +64,7 @@ def bad_inputs(tmp_path):
         **{f"{kind} dataset file": [REPORT, "--set", f"data.root={folder}"]
            for kind, folder in broken_datasets(tmp_path).items()},
         "answering address that is not Ray": [REPORT, "--engine", "ray", "--address", not_ray_address()],
+        "Ray address that does not answer": [REPORT, "--engine", "ray", "--address", "127.0.0.1:1"],
         "unknown report": ["no_such_report"],
         "missing path": [str(tmp_path / "missing.yaml")],
         "directory": [str(tmp_path)],
@@ -248,6 +249,25 @@ def test_progress_lines_count_and_nest():
     text = "".join(lines)
     assert "outer: 0/3 points" in text and "outer: 3/7 points" in text and "done" in text
     assert "inner" not in text and "other" not in text and "/106" not in text and "4/" not in text
+
+
+def test_bars_of_unknown_size_show_their_count_and_the_board_shows_running_jobs(monkeypatch):
+    """In JupyterLab (tqdm bars): a Lanczos probe's bar says how many products it took, never
+    "7/?", and the jobs bar shows a job running while it runs, not only once it is done."""
+    import io
+
+    shown = io.StringIO()
+    monkeypatch.setattr(progress, "mode", lambda: "auto")
+    monkeypatch.setattr(sys, "stderr", shown)
+    with progress.task("hessian A_s0", unit="HVP"):
+        progress.tick(7)
+    board = progress.Board("report: 2 jobs", 2)
+    board.started()
+    running = shown.getvalue()
+    board.finished("hessian A_s0", "done")
+    board.close()
+    assert "hessian A_s0: 7 HVP (" in shown.getvalue() and "/?" not in shown.getvalue()
+    assert "0/2" in running and "running=1" in running
 
 
 def running_report(tmp_path, cache, log):

@@ -131,3 +131,13 @@ def test_a_full_cache_stops_with_one_line_naming_it(tmp_path, capsys, monkeypatc
         assert len(err) == 1 and err[0].startswith(f"error: cannot write {cache}/") \
             and err[0].endswith(": No space left on device"), err
         assert not [p for p in cache.rglob("*") if ".tmp" in p.name], "no temporary file is left"
+
+
+def test_a_read_only_output_folder_stops_a_report_before_it_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
+    with small_disk(tmp_path / "outputs") as outputs:
+        remount_read_only(outputs)
+        assert cli.main(["report", REPORT, "--profile", "smoke", "--output-dir", str(outputs)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: cannot create the folder {outputs}/{REPORT}: Read-only file system"], err
+    assert not (tmp_path / "cache").exists(), "nothing may be computed"

@@ -173,6 +173,36 @@ def test_a_notebook_run_by_hand_defaults_to_smoke_and_a_scratch_folder(tmp_path)
     assert report.dir == sink.SCRATCH_DIR / REPORT
 
 
+def test_a_hand_run_shows_wide_tables_once_and_says_it_writes_no_manifest(monkeypatch):
+    """In JupyterLab (no report.css) a table printed in parts shows whole, its parts hidden by their
+    own style; the reproducibility section of a hand run gives the commit itself."""
+    shown = []
+    monkeypatch.setattr(sink.Report, "_display", staticmethod(lambda obj: shown.append(obj)))
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
+    report = sink.Report(load_params(REPORT, "smoke"))
+    wide = pd.DataFrame({f"a rather long column name {i}": [1.5, 2.5] for i in range(14)})
+    report.table(wide, "wide", "A wide table.")
+    markup = shown[-1].data
+    assert markup.count('id="T_wide-part') > 0 and '<div class="report-print-parts" style="display: none">' in markup
+    report.reproducibility()
+    text = shown[-1]["text/markdown"]
+    assert "run by hand (no `manifest.json`): code at git commit `" in text and "manifest.json`" in text
+    assert "are in this report's `manifest.json`" not in text
+
+
+def test_links_on_a_page_resolve_where_it_is_read(tmp_path):
+    """A rendered page links its siblings; a hand run in JupyterLab (links resolve from notebooks/)
+    links the published reports and the source study from there."""
+    params = load_params(REPORT, "smoke")
+    by_hand, rendered = sink.Report(params), sink.Report(params, tmp_path / "out" / REPORT)
+    assert rendered.report_link("batchnorm") == "../batchnorm/batchnorm.html"
+    link = by_hand.report_link("batchnorm")
+    assert (render.NOTEBOOKS_DIR / link).resolve() == sink.OUTPUTS_DIR / "batchnorm" / "batchnorm.html"
+    study = render.REPO_ROOT / params.reference.source.split(" (")[0]
+    assert (render.NOTEBOOKS_DIR / by_hand.link(study)).resolve() == study.resolve()
+    assert (rendered.dir / rendered.link(study)).resolve() == study.resolve()
+
+
 def headings_ending_a_page(pdf, page):
     """Section headings (h2/h3 of the HTML ``page``) printed as the last line of a PDF page."""
     headings = {html.unescape(h).strip() for h in re.findall(r"<h[23][^>]*>(.*?)<a class=\"anchor-link\"", page)}
@@ -427,6 +457,21 @@ def test_params_text_is_shown_as_text_never_as_markup(smoke_pass, smoke_cache, t
     title = load_params(file, "smoke").title
     assert title in shown and "[link](https://evil.example/) **b** &amp;" in shown, "shown as typed"
     assert shown.count("<script>alert(1)</script>") >= 5  # title, question, assumptions, labels in tables, claims
+
+
+def test_a_full_output_disk_fails_the_report_in_one_line_and_keeps_nothing_half_written(smoke_pass, smoke_cache,
+                                                                                          tmp_path, monkeypatch):
+    from test_files import small_disk
+
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(smoke_cache))
+    with small_disk(tmp_path / "disk", size="400k") as disk:
+        manifest = render.run_report(REPORT, "smoke", output_root=disk, log=None)
+        assert manifest["status"] == "failed"
+        assert re.fullmatch(rf"cannot write {disk}/{REPORT}\S*: No space left on device", manifest["error"]), \
+            manifest["error"]
+        assert json.loads((disk / REPORT / "manifest.json").read_text())["status"] == "failed", "the manifest is marked"
+        left = sorted(p.name for p in (disk / REPORT).iterdir() if p.is_file())
+        assert not [name for name in left if name.endswith((".ipynb", ".html", ".pdf")) or ".tmp" in name], left
 
 
 def test_claim_checks_in_params_are_validated():

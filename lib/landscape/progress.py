@@ -30,6 +30,9 @@ from typing import Callable, Iterator
 PROGRESS_ENV = "LANDSCAPE_PROGRESS"
 MODES = ("auto", "lines", "off")
 LINE_INTERVAL_S = 20.0
+# a bar whose size is not known in advance (Lanczos products until converged): the count, its unit
+# and the time, never "7/?"
+UNKNOWN_TOTAL_FORMAT = "{desc}: {n_fmt} {unit} ({elapsed}, {rate_fmt}{postfix})"
 
 
 def mode() -> str:
@@ -66,7 +69,8 @@ class Task:
         elif self.mode == "auto":
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(desc=desc, total=total, unit=unit, initial=initial, file=sys.stderr)
+            self._bar = tqdm(desc=desc, total=total, unit=unit, initial=initial, file=sys.stderr,
+                             bar_format=None if total is not None else UNKNOWN_TOTAL_FORMAT)
         elif self.mode == "lines":
             self._line("")
 
@@ -89,7 +93,7 @@ class Task:
         if self.mode == "forward":
             _sink(("expect", n))
         elif self._bar is not None:
-            self._bar.total = self.total
+            self._bar.total, self._bar.bar_format = self.total, None  # a bar with a count out of the total
             self._bar.refresh()
 
     def close(self, outcome: str = "done") -> None:
