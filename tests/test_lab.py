@@ -100,7 +100,8 @@ def test_run_all_in_jupyterlab_shows_figures_and_no_error_and_leaves_git_clean(l
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'chrome'}"):
+                 "--disable-background-networking", "--window-size=1400,1000",
+                 f"--user-data-dir={tmp_path / 'chrome'}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:

@@ -451,7 +451,8 @@ def test_params_text_is_shown_as_text_never_as_markup(smoke_pass, smoke_cache, t
     parsed.feed(page)
     assert not [tag for tag, _ in parsed.tags if tag in ("script", "iframe", "object", "embed")]
     assert not [(tag, a) for tag, attrs in parsed.tags for a in attrs if a.lower().startswith("on")]
-    assert not [(tag, attrs) for tag, attrs in parsed.tags if "evil.example" in str(attrs.get("href", attrs.get("src")))]
+    assert not [(tag, attrs) for tag, attrs in parsed.tags
+                if "evil.example" in str(attrs.get("href", attrs.get("src")))]
     assert not [(tag, attrs) for tag, attrs in parsed.tags if tag == "img" and attrs.get("src") == "x"]
     shown = html.unescape(re.sub(r"<[^>]+>", "", page))
     title = load_params(file, "smoke").title

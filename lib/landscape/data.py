@@ -145,8 +145,8 @@ def read_idx(path: Path) -> np.ndarray:
                              f"{MAX_IDX_BYTES // 2**20} MiB")
         data = f.read(size)
         if len(data) != size or f.read(1):
-            raise ValueError(f"{path}: header says {shape} but the file holds {'fewer' if len(data) != size else 'more'} "
-                             "bytes")
+            fewer = "fewer" if len(data) != size else "more"
+            raise ValueError(f"{path}: header says {shape} but the file holds {fewer} bytes")
     return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 

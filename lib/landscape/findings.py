@@ -101,8 +101,8 @@ def measurement_error(params: ReportParams, history: pd.DataFrame, test_size: in
         correct = int(round(float(accs.mean()) * test_size))
         images = stats.sampling_error(np.repeat([1.0, 0.0], [correct, test_size - correct]))
         spread = f"{np.std(accs, ddof=1):.4f}" if len(accs) > 1 else "— (one seed)"
-        parts.append(f"{literal(tables.config_labels(params)[config])} ± {images.half_width:.4f} over images, seed standard "
-                     f"deviation {spread}")
+        parts.append(f"{literal(tables.config_labels(params)[config])} ± {images.half_width:.4f} over images, "
+                     f"seed standard deviation {spread}")
     return (f"One run's final val accuracy is measured on {test_size:,} test images; its sampling error over images "
             "against the spread over seeds: " + "; ".join(parts) + ". Where the seeds spread more than the images "
             "explain, a single run cannot stand for its configuration.") if parts else ""
@@ -132,8 +132,9 @@ def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, hi
     pairs = {config: len(params.seed_pairs(config)) for config in (params.probes.interpolation.configs
                                                                    if params.probes.interpolation else [])}
     if pairs:
+        labels = tables.config_labels(params)
         out.append("Barriers are averaged over disjoint seed pairs: " + "; ".join(
-            f"{literal(tables.config_labels(params)[c])} {n} pair{'s' if n > 1 else ''}" for c, n in pairs.items()) + ".")
+            f"{literal(labels[c])} {n} pair{'s' if n > 1 else ''}" for c, n in pairs.items()) + ".")
     if probes is not None:
         sets = probes.sets
         words = tables.mode_words(params, sets["mode"])

@@ -393,8 +393,9 @@ def resolve_path(path: str | Path) -> Path:
     if p.is_dir():
         raise ParamsError(f"params file {shown} is a directory; give a .yaml file or a report name: {available}")
     if not p.is_file():
-        raise ParamsError(f"params file {shown} not found (looked from {Path.cwd()} and {REPO_ROOT}); "
-                          f"available reports: {available}")
+        elsewhere = not p.is_absolute() and Path.cwd().resolve() != REPO_ROOT
+        looked = f" (looked from {Path.cwd()} and {REPO_ROOT})" if elsewhere else ""
+        raise ParamsError(f"params file {shown} not found{looked}; available reports: {available}")
     return p
 
 
@@ -457,7 +458,11 @@ def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict |
     else:  # its claim checks too: every command refuses what a render would
         from .claims import parse
 
-        parse(params)
+        try:
+            parse(params)
+        except ParamsError as exc:
+            where = f"profile {profile!r}" + (" with --set overrides" if overrides else "")
+            raise ParamsError(f"{file} ({where}): {exc}") from None
     return params
 
 

@@ -42,8 +42,10 @@ from typing import Any, Callable, Mapping
 from . import files, store
 from .files import StorageError
 from .data import REPO_ROOT
-from .params import BASE_PROFILE, NAME_PATTERN, PARAMS_DIR, AnyParams, ParamsError, SynthesisParams, load_params, resolve_path
-from .sink import ABSENT_CLASS, METRICS_FILE, NOTEBOOKS_DIR, OUTPUTS_DIR, SUMMARY_FILE, TERM_CLASS, now as _now, read_json, write_json
+from .params import (BASE_PROFILE, NAME_PATTERN, PARAMS_DIR, AnyParams, ParamsError, SynthesisParams, load_params,
+                     resolve_path)
+from .sink import (ABSENT_CLASS, METRICS_FILE, NOTEBOOKS_DIR, OUTPUTS_DIR, SUMMARY_FILE, TERM_CLASS, now as _now,
+                   read_json, write_json)
 
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"

@@ -165,7 +165,8 @@ def setup(report: ReportContext) -> None:
                "run set beside the study's numbers) and the number of trainable parameters.")
     sink.table(tables.training_table(params), "setup-training", "Training configuration, the same for every run.")
     if params.assumptions:
-        sink.bullets([literal(a) for a in params.assumptions], "Where the study leaves a detail open, this report assumes:")
+        sink.bullets([literal(a) for a in params.assumptions],
+                     "Where the study leaves a detail open, this report assumes:")
 
 
 def training(report: ReportContext) -> None:

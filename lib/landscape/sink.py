@@ -316,7 +316,8 @@ class Report:
 
             git = git_state()
             changes = {True: "with uncommitted changes", False: "clean", None: "state unknown"}[git["dirty"]]
-            lines.append(f"- run by hand (no `manifest.json`): code at git commit `{(git['commit'] or 'unknown')[:10]}` "
+            commit = (git["commit"] or "unknown")[:10]
+            lines.append(f"- run by hand (no `manifest.json`): code at git commit `{commit}` "
                          f"({changes}), Python {platform.python_version()}, torch {torch.__version__}")
         self.markdown("\n".join(lines))
 

@@ -7,15 +7,16 @@ them: ``training`` module docstring), ``<training key>/spec.json`` and ``history
 people; never read back), and ``probes/<probe key>.json`` (probe result frames).
 
 Every cached file is written by :mod:`landscape.files` (atomically, never through a link; a
-write that fails is a one-line StorageError naming the folder) and starts with a header line that holds the SHA-256 and length of the payload after it. A file is
-read only through :func:`load`, which verifies the header before decoding anything. A file that
-fails (truncated, zeroed, edited, written by an older version, not ours) is moved aside to
-``<name>.corrupt``, named in one warning line on stderr, and treated as missing, so its content
-is recomputed. Nothing in the cache is unpickled: tensors are read with
-``torch.load(weights_only=True)`` (tensors, numbers, strings and containers of them, nothing
-else) and probe frames are JSON. :class:`Cache` names the files of the two caches (a run's result and
-checkpoint by training key; a probe's frames by probe key); only the pipeline's driver writes
-them (``landscape.pipeline``), and :func:`content_key` makes the keys.
+write that fails is a one-line StorageError naming the folder) and starts with a header line
+that holds the SHA-256 and length of the payload after it. A file is read only through
+:func:`load`, which verifies the header before decoding anything. A file that fails (truncated,
+zeroed, edited, written by an older version, not ours) is moved aside to ``<name>.corrupt``
+(left in place where the folder is read-only), named in one warning line on stderr, and treated
+as missing, so its content is recomputed. Nothing in the cache is unpickled: tensors are read
+with ``torch.load(weights_only=True)`` (tensors, numbers, strings and containers of them,
+nothing else) and probe frames are JSON. :class:`Cache` names the files of the two caches (a
+run's result and checkpoint by training key; a probe's frames by probe key); only the pipeline's
+driver writes them (``landscape.pipeline``), and :func:`content_key` makes the keys.
 """
 from __future__ import annotations
 
