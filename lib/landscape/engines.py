@@ -382,8 +382,6 @@ class RayEngine(Engine):
                               "(installs requirements-ray.txt into .venv)") from None
         self.ray = ray
         self.refs: dict[Any, str] = {}
-        if config.address:
-            check_address(config.address)
         self.started_here = not ray.is_initialized()
         if self.started_here:
             try:
