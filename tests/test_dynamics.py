@@ -100,26 +100,27 @@ def test_difficulty_outcomes_and_a_perfect_predictor():
     answer = dynamics.prediction_answer(found.reset_index())
     assert "λmax after epoch 1 with final test accuracy in batchnorm (τ -1.00" in answer
     tested = int(((found.reset_index()["scope"] != "all") & found.reset_index()["estimate"].notna()).sum())
-    assert f"about {0.05 * tested:.1f} of the {tested} would exclude 0 by chance" in answer
+    assert f"after Benjamini–Hochberg over the {tested} within-study τ" in answer
 
 
 def test_few_runs_never_decide_and_no_decision_reads_no():
     table = pd.DataFrame([{"predictor": "lambda_max_1", "outcome": "test_acc", "scope": "s", "estimate": 1.0,
-                           "low": 1.0, "high": 1.0, "n": dynamics.MIN_RUNS - 1},
+                           "low": 1.0, "high": 1.0, "n": dynamics.MIN_RUNS - 1, "p": 0.0},
                           {"predictor": "grad_norm_1", "outcome": "test_acc", "scope": "s", "estimate": 0.2,
-                           "low": -0.3, "high": 0.6, "n": 10}])
+                           "low": -0.3, "high": 0.6, "n": 10, "p": 0.4}])
     assert dynamics.prediction_answer(table).startswith("No: none of the 1 within-study τ")
 
 
-def test_the_answer_says_how_many_would_decide_by_chance_and_which_findings_are_one():
-    rows = [{"predictor": p, "outcome": "test_acc", "scope": "s", "estimate": 0.7, "low": 0.3, "high": 0.9, "n": 10}
-            for p in ("lambda_max_0", "ratio_0", "lambda_max_1")]
+def test_the_answer_corrects_for_multiplicity_and_says_which_findings_are_one():
+    rows = [{"predictor": p, "outcome": "test_acc", "scope": "s", "estimate": 0.7, "low": 0.3, "high": 0.9, "n": 10,
+             "p": 0.001} for p in ("lambda_max_0", "ratio_0", "lambda_max_1")]
     answer = dynamics.prediction_answer(pd.DataFrame(rows))
-    assert answer.startswith("3 of 3 within-study τ") and "The others" not in answer
-    assert "about 0.2 of the 3 would exclude 0 by chance; 1 finding is counted twice above" in answer
-    rows[1]["low"] = -0.1
+    assert answer.startswith("3 of 3 within-study τ exclude 0 after Benjamini–Hochberg") and "The others" not in answer
+    assert "1 finding is counted twice above" in answer
+    rows[1]["p"], rows[2]["p"] = 0.04, 0.3  # 0.04 alone would decide; after BH over the three (0.06) it does not
     answer = dynamics.prediction_answer(pd.DataFrame(rows))
-    assert "The others are inconclusive." in answer and answer.endswith("would exclude 0 by chance.")
+    assert answer.startswith("1 of 3 within-study τ") and "(2 would exclude 0 uncorrected)" in answer
+    assert "The others are inconclusive." in answer
 
 
 def test_trait_effects_are_the_geometric_mean_ratio_within_groups():
@@ -136,7 +137,8 @@ def test_trait_effects_are_the_geometric_mean_ratio_within_groups():
 def test_the_answers_say_no_support_when_no_interval_decides():
     correlations = pd.DataFrame([{"measure": m, "target": "eval_gap", "subset": "all", "kind": kind, "scope": "all",
                                   "estimate": 0.1, "low": -0.2 if kind == "overall" else np.nan,
-                                  "high": 0.4 if kind == "overall" else np.nan, "n": 20}
+                                  "high": 0.4 if kind == "overall" else np.nan, "n": 20,
+                                  "p": 0.5 if kind == "overall" else np.nan}
                                  for m in synthesis.MEASURES for kind in ("overall", "granulated")])
     study = traced_study("batchnorm", {"r0": [10, 20, 30], "r1": [10, 40, 50]}, [0.1], {"r0": [0.8], "r1": [0.8]})
     trajectory = dynamics.trajectory_table([study])
@@ -152,7 +154,8 @@ def test_the_answers_say_no_support_when_no_interval_decides():
 
 
 def test_the_architecture_answer_gives_ratios_to_three_digits_and_says_when_they_do_not_decide():
-    correlations = pd.DataFrame(columns=["measure", "target", "subset", "kind", "scope", "estimate", "low", "high", "n"])
+    correlations = pd.DataFrame(columns=["measure", "target", "subset", "kind", "scope", "estimate", "low", "high", "n",
+                                         "p"])
     effects = pd.DataFrame([{"factor": "batchnorm", "measure": "lambda_max", "ratio": 354.48, "low": 6.6012,
                              "high": 6078.54, "groups": 6},
                             {"factor": "skip", "measure": "asam", "ratio": 1.5612, "low": 0.7514, "high": 5.3123,

@@ -1,47 +1,62 @@
 """Findings and limitations are generated from the verdicts and what the report computed."""
 import numpy as np
 import pandas as pd
-import scipy.stats
 
-from landscape import claims, findings
+from landscape import claims, findings, stats
+from landscape.escaping import literal
 from landscape.params import load_params
 from landscape.probes import ProbeResults
 
 
-def claim(verdict, study=None, evidence="effect 0.1 [0.05, 0.15] (Welch; n = 5, 5); per seed: 1, 2"):
-    return claims.Claim("X is better.", verdict, evidence, "check", study, None if study is None else "study evidence")
+CTX = claims.Context()
 
 
-def test_the_answer_quotes_each_checked_claim_with_its_effect():
-    found = findings.answer([claim(claims.SUPPORTED), claim(claims.PENDING),
-                             claim(claims.SUPPORTED, study=claims.INCONCLUSIVE)])
-    assert found[0] == "“X is better.” — supported: effect 0.1 [0.05, 0.15] (Welch; n = 5, 5)."
+def part(low, high, name="effect"):
+    """A comparison of two groups of 5 seeds whose difference has the interval [low, high]."""
+    interval = stats.Interval((low + high) / 2, low, high, (5, 5), 0.95, "Welch", lambda null: 0.5)
+    group = claims.Group("A", 5, stats.Interval(1.0, 0.9, 1.1, 5, 0.95, "t"))
+    return claims.compare(CTX, name, [group, claims.replace(group, name="B")], "seeds", "difference", interval,
+                          claims.ABOVE, [0.0])
+
+
+def claim(*parts, study=(), pending=None):
+    return claims.Claim("X is better.", "check", tuple(parts), tuple(claims.replace(p, method=claims.STUDY)
+                                                                     for p in study),
+                        "a change of method" if study else None, pending)
+
+
+def test_the_answer_quotes_each_checked_claim_with_its_comparisons():
+    found = findings.answer([claim(part(0.05, 0.15)), claim(pending="no check implemented yet"),
+                             claim(part(0.05, 0.15), study=[part(-0.1, 0.1)])])
+    assert found[0] == f"“X is better.” — supported: {literal(part(0.05, 0.15).text())}."
+    assert r"difference 0.1 \[0.05, 0.15\]" in found[0]  # Markdown, shown as brackets
     assert len(found) == 2 and "supported by our method, inconclusive by the study's" in found[1]
 
 
-def test_the_answer_quotes_the_comparison_that_decides_a_claim_of_several():
-    _, evidence = claims.conclude([(claims.SUPPORTED, "a 1 [0.5, 2]"), (claims.INCONCLUSIVE, "b 0.1 [-1, 1]"),
-                                   (claims.SUPPORTED, "c 3 [2, 4]")])
-    found, = findings.answer([claim(claims.INCONCLUSIVE, evidence=evidence)])
-    assert found == "“X is better.” — inconclusive, decided by this one of its 3 comparisons: b 0.1 [-1, 1]."
-    _, evidence = claims.conclude([(claims.SUPPORTED, "a 1 [0.5, 2]"), (claims.SUPPORTED, "c 3 [2, 4]")])
-    found, = findings.answer([claim(claims.SUPPORTED, evidence=evidence)])
-    assert found == "“X is better.” — supported, as is each of its 2 comparisons, the first: a 1 [0.5, 2]."
+def test_the_answer_names_the_parts_that_carry_a_mixed_or_inconclusive_claim():
+    a, b, c = part(0.5, 2, "a"), part(-1, 1, "b"), part(-4, -2, "c")
+    found, = findings.answer([claim(a, b, c)])
+    assert found.startswith("“X is better.” — mixed; 2 of its 3 comparisons carry it: a: ")
+    assert "; c: " in found and " b: " not in found
+    found, = findings.answer([claim(a, b)])
+    assert found.startswith("“X is better.” — inconclusive; 1 of its 2 comparisons carry it: b: ")
+    found, = findings.answer([claim(a, a)])
+    assert "supported, as is each of its 2 comparisons" in found
 
 
-def test_a_difference_is_called_one_of_method_only_when_the_studys_method_agrees_with_the_study():
+def test_a_difference_of_method_names_the_change_that_flips_it():
     params = load_params("batchnorm", "smoke")
     found = findings.differences(params, [
-        claim(claims.INCONCLUSIVE, study=claims.SUPPORTED), claim(claims.CONTRADICTED, study=claims.CONTRADICTED),
-        claim(claims.CONTRADICTED), claim(claims.SUPPORTED), claim(claims.INCONCLUSIVE, study=claims.CONTRADICTED)],
-        None)
+        claim(part(-1, 1), study=[part(1, 2)]), claim(part(-2, -1), study=[part(-2, -1)]),
+        claim(part(-2, -1)), claim(part(1, 2)), claim(part(1, 2), part(-2, -1))], None)
     assert len(found) == 4  # a supported claim is no difference
-    by_method, by_result, no_variant, other = found
-    assert "not established by" in by_method and "one of method" in by_method
+    by_method, by_result, no_variant, mixed = found
+    assert "not established by" in by_method and "the change of method decides it: a change of method" in by_method
+    assert "neither verdict alone says the study is wrong" in by_method
     assert "contradicted by" in by_result and "does not explain it" in by_result
     assert "no variant" in no_variant
-    assert "gives contradicted:" not in other and other.endswith("gives contradicted.")
-    assert len(findings.differences(params, [claim(claims.SUPPORTED)], None)) == 0
+    assert "only partly borne out by" in mixed and "(mixed)" in mixed
+    assert len(findings.differences(params, [claim(part(1, 2))], None)) == 0
 
 
 def test_published_numbers_are_set_beside_the_study_method_and_ours():
@@ -57,15 +72,16 @@ def test_published_numbers_are_set_beside_the_study_method_and_ours():
 
 def test_limitations_name_the_stand_in_the_seeds_and_what_was_not_checked():
     params = load_params("resnet20_ablation", "smoke")
-    status = pd.DataFrame([{"run": rep.id, "config": rep.config, "status": "diverged" if rep.seed else "completed"}
-                           for rep in params.replicas])
+    status = pd.DataFrame([{"run": rep.id, "config": rep.config, "status": "diverged" if rep.seed else "completed",
+                            "outcome": "diverged" if rep.seed else "completed"} for rep in params.replicas])
     history = pd.DataFrame([{"run": rep.id, "config": rep.config, "seed": rep.seed, "epoch": 1,
                              "test_acc": 0.5 + rep.seed / 10}
                             for rep in params.replicas])
-    found = findings.limitations(params, params.resolve_data(), status, history, 400, None, [claim(claims.PENDING)])
+    found = findings.limitations(params, params.resolve_data(), status, history, 400, None,
+                                 [claim(pending="no check implemented yet")])
     text = " ".join(found)
     assert "stand-in (fashion_mnist for cifar10)" in text
-    half = scipy.stats.t.ppf(0.975, 399) * np.sqrt(0.55 * 0.45 / 399)  # 220 of 400 right: the t interval over images
-    assert f"skip + BN ± {half:.4f} over images, seed standard deviation {np.std([0.5, 0.6], ddof=1):.4f}" in text
+    images = np.sqrt(0.55 * 0.45 / 400)  # a standard deviation beside a standard deviation
+    assert f"skip + BN {images:.4f} over images, {np.std([0.5, 0.6], ddof=1):.4f} over seeds" in text
     assert "skip + BN 1 of 2" in text and "trained for 1 epoch " in text
     assert "Not checked here: “X is better.”" in text

@@ -147,9 +147,9 @@ def test_missing_cifar10_falls_back_to_the_named_stand_in(tmp_path, monkeypatch)
 
 def test_replicates_put_the_study_seed_first_and_pair_seeds_disjointly():
     params = load_params("batchnorm")
-    assert [rep.id for rep in params.replicates_of["B"]] == ["B_s3", "B_s4", "B_s5", "B_s6", "B_s7"]
-    assert [rep.study_seed for rep in params.replicates_of["B"]] == [True] + [False] * 4
-    assert params.seed_pairs("A") == [("A_s1", "A_s2"), ("A_s3", "A_s4")]
+    assert [rep.id for rep in params.replicates_of["B"]] == [f"B_s{s}" for s in range(3, 11)]
+    assert [rep.study_seed for rep in params.replicates_of["B"]] == [True] + [False] * 7
+    assert params.seed_pairs("A") == [("A_s1", "A_s2"), ("A_s3", "A_s4"), ("A_s5", "A_s6"), ("A_s7", "A_s8")]
     targets = load_params("resnet20_ablation").probe_targets()
     assert targets["surface2d"] == [(f"{c.id}_s0",) for c in load_params("resnet20_ablation").runs]  # seeds: study
     assert len(targets["hessian"]) == len(targets["loss_range"]) == 12  # every seed

@@ -441,5 +441,5 @@ def test_a_report_whose_training_job_raises_renders_with_the_run_marked_failed(t
     assert "why it failed" in page and "ValueError: injected failure" in page
     claims = {c["check"]: c for c in metrics["claims"]}
     assert claims["loss_barrier"]["verdict"] == "pending"
-    assert claims["loss_barrier"]["evidence"] == "pending because run cnn_s2 failed (ValueError: injected failure)"
+    assert claims["loss_barrier"]["pending"] == "pending because run cnn_s2 failed (ValueError: injected failure)"
     assert "Not computed: the loss on the straight line between two trained minima" in page

@@ -6,6 +6,7 @@ import html
 import html.parser as html_parser
 from urllib.parse import unquote
 import json
+from types import SimpleNamespace
 import re
 import shutil
 import subprocess
@@ -349,7 +350,7 @@ def test_manifest_records_commit_params_profile_runtime_device(rendered):
     assert re.fullmatch(r"[0-9a-f]{40}", manifest["git"]["commit"] or "")
     assert manifest["runtime_s"] > 0 and manifest["device"] == "cpu"
     assert manifest["headline"] == tables.headline(load_params(REPORT, "smoke"), pd.read_csv(out / REPORT / "history.csv"),
-                                                   [claims.Claim(c["text"], c["ours"], "", study_verdict=c["study_method"])
+                                                   [SimpleNamespace(text=c["text"], headline=c["verdict"])
                                                     for c in json.loads((out / REPORT / "metrics.json").read_text())["claims"]])
 
 
@@ -511,7 +512,7 @@ def test_study_vs_run_tables_show_the_study_the_study_seed_and_the_seeds():
     first = tables.first_epochs_table(params, hist, "A", reference["first_epochs"]["A"])
     assert list(first[("epoch", "")]) == [1, 2, 3, 4, 5]
     assert first.loc[0, ("val acc", "study")] == 0.8105 and first.loc[0, ("val acc", "seed 0")] == 0.80
-    assert first.loc[0, ("val acc", tables.SEEDS)] == "0.81 ± 0.13"  # mean of 0.80 and 0.82, t with 1 df
+    assert first.loc[0, ("val acc", tables.SEEDS)] == "0.81 (n = 2: no interval)"  # two seeds decide nothing
     assert np.isnan(first.loc[2, ("val acc", "seed 0")]) and first.loc[2, ("val acc", tables.SEEDS)] == "—"
     final = tables.final_epoch_table(params, hist, reference["final_epoch"]).set_index(("model", ""))
     b = final.loc["Model B (CNN + BN + dropout)"]
@@ -521,13 +522,15 @@ def test_study_vs_run_tables_show_the_study_the_study_seed_and_the_seeds():
     assert gap.loc["Model A (MLP 784-256-128-10)", "gap, study"] == 0.0144
     assert gap.loc["Model A (MLP 784-256-128-10)", "gap (eval mode)"] == tables.ci_cell([0.01, 0.01])
     assert tables.headline(params, hist).startswith("val acc over seeds: Model B (CNN + BN + dropout) 0.895; ")
-    verdicts = [claims.Claim("The CNN generalizes better than the MLP, by a clear margin on every seed we tried", "supported", ""),
-                claims.Claim("B is flatter", "contradicted", ""), claims.Claim("x", "inconclusive", ""),
-                claims.Claim("y", "inconclusive", "")]
+    verdicts = [SimpleNamespace(text=t, headline=v) for t, v in (
+        ("The CNN generalizes better than the MLP, by a clear margin on every seed we tried (A flatter than B)",
+         claims.SUPPORTED), ("B is flatter", claims.CONTRADICTED), ("x", claims.INCONCLUSIVE),
+        ("y", claims.INCONCLUSIVE), ("z", claims.MIXED), ("w", claims.UNDECIDABLE))]
     assert tables.headline(params, hist, verdicts) == (  # issue 13: the index's one line is the answer
-        "supported: “The CNN generalizes better than the MLP, by a clear margin on every…”. "
-        "contradicted: “B is flatter”. 2 inconclusive (2 seeds each)")
-    assert tables.headline(params, hist, verdicts[2:]) == "no claim decided by 2 seeds per configuration: 2 inconclusive"
+        "supported: “The CNN generalizes better than the MLP, by a clear margin on every seed we tried (A flatter "
+        "than B)”. contradicted: “B is flatter”. mixed: “z”. 2 inconclusive, 1 undecidable with these seeds "
+        "(2 seeds each)")  # issue 29: never cut, so the direction a claim states is never lost
+    assert tables.headline(params, hist, verdicts[2:4]) == "no claim decided by 2 seeds per configuration: 2 inconclusive"
     assert "study 0.8105" in tables.first_epoch_sentence(params, hist, reference["first_epochs"])
 
 
@@ -555,7 +558,7 @@ def test_probe_tables_set_the_studys_numbers_beside_the_seeds():
                               "n": 10} for i in range(2)])
     table = tables.barrier_table(params, barriers, tables.reference(params, "interpolation_max_loss"))
     assert table.loc[0, "max L, study"] == 1.8 and table.loc[0, "pairs"] == 2
-    assert table.loc[0, "loss barrier"] == tables.ci_cell([1.25, 2.25])
+    assert table.loc[0, "loss barrier"] == tables.positive_cell([1.25, 2.25])  # a barrier is positive
     assert "max L, study" not in tables.barrier_table(params, barriers).columns
     # study 002 published only an order of flatness, by architecture: ranks, ours over the seeds' mean
     params = load_params("mlp_cnn_rescnn_mnist")
@@ -632,11 +635,12 @@ def test_negative_curvature_in_every_seed_gives_lambda_max_over_lambda_min_not_a
                              for s, m in enumerate(lam_mins)])
 
     negative = tables.hessian_table(params, frame([-2.0, -5.0], "upper bound")).iloc[0]
-    assert negative[tables.RATIO_LABEL] == f"≤ {tables.ci_cell([5.0, 4.0])} (λmin < 0 in 2 of 2)"
+    assert negative[tables.RATIO_LABEL] == f"≤ {tables.positive_cell([5.0, 4.0])} (λmin < 0 in 2 of 2)"
     assert "condition number" not in negative.index
     positive = tables.hessian_table(params, frame([2.0, 5.0], "converged")).iloc[0]
-    assert positive[tables.RATIO_LABEL] == f"{tables.ci_cell([5.0, 4.0])} (λmin < 0 in 0 of 2)"
-    assert positive["condition number"] == f"{tables.ci_cell([5.0, 4.0])} (2 of 2 seeds)"
+    assert positive[tables.RATIO_LABEL] == f"{tables.positive_cell([5.0, 4.0])} (λmin < 0 in 0 of 2)"
+    assert positive["condition number"] == f"{tables.positive_cell([5.0, 4.0])} (2 of 2 seeds)"
+    assert tables.positive_cell([5.0, 4.0]) == "4.472 (n = 2: no interval)"  # the geometric mean of two seeds
 
 
 def test_the_attribution_table_splits_the_gap_to_the_study_into_mode_batch_steps_and_the_rest():
@@ -645,7 +649,7 @@ def test_the_attribution_table_splits_the_gap_to_the_study_into_mode_batch_steps
     frame = pd.DataFrame([{"run": f"A_s{s}", "config": "A", "seed": s, "method": m, "lambda_max": 40.0 * f * (1 + s / 10)}
                           for s in (1, 2, 3) for m, f in factors.items()])
     row = tables.attribution_table(params, frame).iloc[0]
-    assert (row["× train mode"], row["× one batch of 128"], row["× 20 power steps"]) == ("2 ± 0", "0.5 ± 0", "0.5 ± 0")
+    assert (row["× train mode"], row["× one batch of 128"], row["× 20 power steps"]) == ("2 [2, 2]", "0.5 [0.5, 0.5]", "0.5 [0.5, 0.5]")
     assert row["published"] == 57.18 and row["published ÷ study method, study seed"] == pytest.approx(57.18 / 22.0)
     no_bn = frame[frame["method"] != "lanczos-train"]
     assert tables.attribution_table(params, no_bn).iloc[0]["× train mode"] == "1 (no BatchNorm)"
@@ -655,6 +659,8 @@ def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_co
     params = load_params("resnet20_ablation", "smoke")  # two seeds per configuration
     status = pd.DataFrame([{"run": rep.id, "label": rep.label, "config": rep.config, "seed": rep.seed,
                             "status": "diverged" if rep.config == "skipTrue_bnFalse" else "completed",
+                            "outcome": "diverged" if rep.config == "skipTrue_bnFalse" else
+                            tables.DID_NOT_LEARN if rep.id == "skipFalse_bnFalse_s1" else "completed",
                             "epochs": 9 if rep.config == "skipTrue_bnFalse" else 20,
                             "diverged_epoch": 10 if rep.config == "skipTrue_bnFalse" else None}
                            for rep in params.replicas]).astype({"diverged_epoch": "Int64"})
@@ -674,6 +680,7 @@ def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_co
     base = table.loc["skip + BN"]
     assert base[("val acc", "study")] == 0.8505 and base[("val acc", tables.SEEDS)] == tables.ci_cell([0.80, 0.81])
     assert base[("outcome", "seeds")] == "2 of 2 completed"
+    assert table.loc["no skip, no BN"][("outcome", "seeds")] == "1 of 2 completed; 1 of 2 did not learn"  # never "completed"
     grid = [(a, b) for a in (-1.0, 0.0, 1.0) for b in (-1.0, 0.0, 1.0)]
     surface = pd.DataFrame([{"run": f"skipTrue_bnTrue_s{seed}", "label": "skip + BN", "config": "skipTrue_bnTrue",
                              "seed": seed, "direction": kind, "split": "train", "alpha": a, "beta": b,
@@ -683,23 +690,23 @@ def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_co
     assert ranges.loc["filter", "max − min"] == pytest.approx(2.0) and np.isnan(ranges.loc["filter", "study min"])
     assert ranges.loc["unit", "max − min"] == pytest.approx(0.002) and ranges.loc["unit", "L(θ)"] == 1.0
     assert (ranges.loc["unit", "study min"], ranges.loc["unit", "study max"]) == (0.0042, 0.0047)
-    # the study seed (0) is the run drawn; the spread over seeds 0 and 1 (2 and 4 nats) is their t interval
-    assert ranges.loc["filter", "seeds"] == 2 and ranges.loc["filter", f"max − min, {tables.SEEDS}"] == \
-        tables.ci_cell([2.0, 4.0])
+    # the study seed (0) is the run drawn; the spread over seeds 0 and 1 (2 and 4 nats) is their geometric mean (two seeds: no interval)
+    assert ranges.loc["filter", "seeds"] == 2 and ranges.loc["filter", f"max − min, {tables.POSITIVE_SEEDS}"] == \
+        tables.positive_cell([2.0, 4.0])
     assert "(over 2 seeds " in tables.loss_range_sentence(params, surface)
     summary = tables.ablation_summary_table(params, status, hist, None, surface).set_index(("configuration", ""))
     assert summary.loc["skip + BN", ("train loss spread", "study seed")] == pytest.approx(0.002)
-    assert summary.loc["skip + BN", ("train loss spread", tables.SEEDS)] == tables.ci_cell([0.002, 0.004])
+    assert summary.loc["skip + BN", ("train loss spread", tables.POSITIVE_SEEDS)] == tables.positive_cell([0.002, 0.004])
     # with the loss_range probe (a coarse grid on every seed) the spread over seeds comes from it,
     # while the study seed's own columns stay those of its drawn surface
     coarse = surfaces.loss_ranges(surface).assign(range=lambda f: f["range"] * 0.5 + 0.25 * f["seed"])
     ranges = tables.loss_range_table(params, surface, coarse).set_index("direction")
     assert ranges.loc["filter", "max − min"] == pytest.approx(2.0)
-    assert ranges.loc["filter", f"max − min, {tables.SEEDS}"] == tables.ci_cell([1.0, 2.25])
-    assert "(over 2 seeds " + tables.ci_cell([1.0, 2.25]) in tables.loss_range_sentence(params, surface, coarse)
+    assert ranges.loc["filter", f"max − min, {tables.POSITIVE_SEEDS}"] == tables.positive_cell([1.0, 2.25])
+    assert "(over 2 seeds " + tables.positive_cell([1.0, 2.25]) in tables.loss_range_sentence(params, surface, coarse)
     summary = tables.ablation_summary_table(params, status, hist, None, surface, coarse).set_index(("configuration", ""))
     assert summary.loc["skip + BN", ("train loss spread", "study seed")] == pytest.approx(0.002)
-    assert summary.loc["skip + BN", ("train loss spread", tables.SEEDS)] == tables.ci_cell([0.001, 0.252])
+    assert summary.loc["skip + BN", ("train loss spread", tables.POSITIVE_SEEDS)] == tables.positive_cell([0.001, 0.252])
 
 
 def test_report_object_writes_tables_figures_and_metrics(tmp_path):
@@ -1089,5 +1096,5 @@ def test_a_report_whose_runs_all_diverge_renders_with_the_divergence_shown(tmp_p
                          for n in notes if n.startswith("Not computed")), notes
     verdicts = json.loads((folder / "metrics.json").read_text())["claims"]
     assert verdicts and all(c["verdict"] == "pending" and re.fullmatch(
-        r"pending because (run [AB]_s[01] diverged at epoch 1; ){3}run [AB]_s[01] diverged at epoch 1", c["evidence"])
+        r"pending because (run [AB]_s[01] diverged at epoch 1; ){3}run [AB]_s[01] diverged at epoch 1", c["pending"])
         for c in verdicts)

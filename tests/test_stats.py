@@ -54,7 +54,7 @@ def test_interval_text():
 
 def test_mean_ci_matches_scipy_t_interval():
     rng = np.random.default_rng(0)
-    for n, level in [(2, 0.95), (5, 0.95), (8, 0.9), (30, 0.99)]:
+    for n, level in [(3, 0.95), (5, 0.95), (8, 0.9), (30, 0.99)]:
         x = rng.normal(3.0, 2.0, n)
         ci = stats.mean_ci(x, level)
         low, high = scipy.stats.t.interval(level, n - 1, loc=x.mean(), scale=scipy.stats.sem(x))
@@ -73,14 +73,6 @@ def test_mean_ci_edge_cases():
     assert (flat.low, flat.estimate, flat.high) == (0.3, 0.3, 0.3) and flat.side() == 1 and flat.side(0.3) == 0
     assert stats.mean_ci([1.0, math.nan, 3.0]) == stats.mean_ci([1.0, 3.0])
     assert stats.mean_ci([1.0, math.nan, 3.0]).n == 2
-
-
-def test_sampling_error_is_the_t_interval_over_items():
-    correct = np.random.default_rng(1).random(500) < 0.8  # 0/1 per image
-    se = stats.sampling_error(correct)
-    assert se.method == "over images" and se.n == 500
-    ref = stats.mean_ci(correct.astype(float))
-    assert (se.estimate, se.low, se.high) == (ref.estimate, ref.low, ref.high)
 
 
 def test_mean_ci_coverage_is_nominal():
@@ -104,7 +96,7 @@ def welch_by_hand(a, b, level=0.95):
 
 def test_difference_matches_scipy_and_hand_welch():
     rng = np.random.default_rng(3)
-    for na, nb, level in [(2, 2, 0.95), (5, 8, 0.95), (3, 7, 0.9)]:
+    for na, nb, level in [(3, 3, 0.95), (5, 8, 0.95), (3, 7, 0.9)]:
         a, b = rng.normal(1.0, 3.0, na), rng.normal(0.0, 0.5, nb)
         d = stats.difference(a, b, level)
         ref = scipy.stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
@@ -117,9 +109,11 @@ def test_difference_edge_cases():
     assert not stats.difference([1.0], [2.0, 3.0]).defined
     assert stats.difference([1.0], [2.0, 3.0]).n == (1, 2)
     assert stats.difference([1.0, math.nan], [2.0, 3.0]).text() == "-1.5 [n = 1, 2: no interval]"
-    exact = stats.difference([2.0, 2.0, 2.0], [1.5, 1.5])
+    assert not stats.difference([1.0, 2.0], [5.0, 6.0, 7.0]).defined  # two seeds decide nothing
+    exact = stats.difference([2.0, 2.0, 2.0], [1.5, 1.5, 1.5])
     assert (exact.low, exact.estimate, exact.high) == (0.5, 0.5, 0.5) and exact.side() == 1
-    assert stats.difference([1.0, 1.0], [1.0, 1.0]).side() == 0
+    assert exact.p_value(0.5) == 1.0 and exact.p_value(0.0) == 0.0
+    assert stats.difference([1.0, 1.0, 1.0], [1.0, 1.0, 1.0]).side() == 0
     # One constant group: still Welch (df = n − 1 of the other group), finite and without a warning.
     a, b = [1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 2.0]
     one_flat = stats.difference(a, b)
@@ -170,8 +164,9 @@ def test_contrast_of_four_groups_matches_an_independent_computation():
 
 
 def test_contrast_edge_cases():
-    assert not stats.contrast([[1.0, 2.0], [3.0], [1.0, 2.0]], [1, -1, 0]).defined
-    exact = stats.contrast([[1.0, 1.0], [2.0, 2.0, 2.0]], [0.5, -0.5])
+    assert not stats.contrast([[1.0, 2.0, 3.0], [3.0], [1.0, 2.0, 3.0]], [1, -1, 0]).defined
+    assert not stats.contrast([[1.0, 2.0, 3.0], [3.0, 4.0]], [1, -1]).defined  # a group of two
+    exact = stats.contrast([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]], [0.5, -0.5])
     assert (exact.low, exact.estimate, exact.high) == (-0.5, -0.5, -0.5) and exact.side() == -1
     with pytest.raises(ValueError, match="2 groups but 3 weights"):
         stats.contrast([[1.0, 2.0], [1.0, 2.0]], [1, -1, 0])
@@ -329,3 +324,108 @@ def test_signed_numbers_and_estimates_shown_to_their_uncertainty():
     assert stats.estimate_text(-6e-15, 7.1e-14) == "-6×10⁻¹⁵ ± 7.1×10⁻¹⁴"  # not fifteen decimals
     assert stats.estimate_text(0.8742, 1.04e-5) == "0.8742 ± 1×10⁻⁵"
     assert stats.estimate_text(57.18, math.nan) == "57.18" and stats.estimate_text(5.0, 0.0) == "5 ± 0"
+
+
+# --- positive quantities on the log scale -------------------------------------------------------
+
+@pytest.mark.parametrize("n", [3, 4, 5, 8])
+def test_geometric_ci_covers_the_log_normal_median_at_the_seed_counts_used(n):
+    """λ, sharpness and barriers over 3–8 seeds or 4 pairs: the t interval on logs covers the
+    median of log-normal values at the nominal rate, and never reaches 0."""
+    rng = np.random.default_rng(20 + n)
+    draws = rng.lognormal(np.log(20.0), 0.8, (3000, n))
+    found = [stats.geometric_ci(d) for d in draws]
+    assert 0.93 <= np.mean([covers(f, 20.0) for f in found]) <= 0.97
+    assert min(f.low for f in found) > 0
+
+
+def test_a_skewed_positive_quantity_gets_a_positive_interval_where_mean_and_t_would_not():
+    values = [12.0, 40.0, 480.0]  # a λmax spread over seeds like 004's
+    assert stats.mean_ci(values).low < 0  # the arithmetic t interval reaches below 0
+    found = stats.geometric_ci(values)
+    assert found.low > 0 and found.estimate == pytest.approx(np.exp(np.mean(np.log(values))))
+    with pytest.raises(ValueError, match="must be positive"):
+        stats.geometric_ci([1.0, 0.0, 2.0])
+    assert not stats.geometric_ci([3.0, 4.0]).defined  # two seeds: no interval
+
+
+def test_ratio_covers_the_ratio_of_medians_with_unequal_spreads():
+    rng = np.random.default_rng(31)
+    a, b = rng.lognormal(np.log(6.0), 1.0, (3000, 5)), rng.lognormal(np.log(2.0), 0.3, (3000, 8))
+    found = [stats.ratio(x, y) for x, y in zip(a, b)]
+    assert 0.93 <= np.mean([covers(f, 3.0) for f in found]) <= 0.97
+    assert min(f.low for f in found) > 0
+
+
+@pytest.mark.parametrize("n", [3, 8])
+def test_log_sd_ci_covers_the_spread_of_log_normal_values(n):
+    rng = np.random.default_rng(40 + n)
+    draws = rng.lognormal(np.log(15.0), 0.12, (4000, n))
+    found = [stats.log_sd_ci(d) for d in draws]
+    assert 0.93 <= np.mean([covers(f, 0.12) for f in found]) <= 0.97
+    assert min(f.low for f in found) > 0
+    x = draws[0]
+    df = n - 1
+    s = np.std(np.log(x), ddof=1)
+    assert (found[0].low, found[0].high) == pytest.approx(
+        (s * np.sqrt(df / scipy.stats.chi2.ppf(0.975, df)), s * np.sqrt(df / scipy.stats.chi2.ppf(0.025, df))))
+
+
+def test_clopper_pearson_never_covers_less_than_nominal_at_the_seed_counts_used():
+    """Exact intervals are conservative by construction (coverage ≥ 95% for every p): the
+    coverage is computed exactly over all outcomes, not simulated."""
+    for n in (3, 6, 8):
+        intervals = [stats.proportion_ci(k, n) for k in range(n + 1)]
+        for p in np.linspace(0.01, 0.99, 99):
+            coverage = sum(scipy.stats.binom.pmf(k, n, p) for k, i in enumerate(intervals) if i.low <= p <= i.high)
+            assert coverage >= 0.95 - 1e-9
+    assert stats.best_share_interval(5).low < 0.5 < stats.best_share_interval(6).low
+
+
+def test_kendall_tau_covers_at_eight_seeds():
+    """001's design: 8 seeds, τ between λmax and accuracy (bivariate normal, τ = 2/π·asin ρ)."""
+    rng = np.random.default_rng(50)
+    for rho in (0.0, -0.5):
+        tau = 2 / np.pi * np.arcsin(rho)
+        hits = []
+        for r in range(1000):
+            x = rng.normal(size=8)
+            y = rho * x + np.sqrt(1 - rho**2) * rng.normal(size=8)
+            hits.append(covers(stats.kendall_tau(x, y, resamples=999, seed=r), tau))
+        assert 0.93 <= np.mean(hits) <= 0.97
+
+
+# --- p-values consistent with the intervals, and the multiplicity corrections ---------------------
+
+def test_every_interval_p_value_is_below_five_percent_exactly_when_the_interval_excludes_the_null():
+    rng = np.random.default_rng(60)
+    for _ in range(200):
+        a, b = rng.lognormal(0.0, 0.5, 5), rng.lognormal(0.3, 0.5, 6)
+        null = float(rng.uniform(-0.5, 1.5))
+        positive_null = float(np.exp(rng.uniform(-1, 1)))
+        cases = [(stats.mean_ci(a), null), (stats.difference(a, b), null - 0.5),
+                 (stats.contrast([a, b, a], [1.0, -0.5, -0.5]), null - 0.5),
+                 (stats.geometric_ci(a), positive_null), (stats.ratio(a, b), positive_null),
+                 (stats.log_sd_ci(a), positive_null / 2), (stats.proportion_ci(int(rng.integers(0, 7)), 6), null / 1.5 % 1),
+                 (stats.kendall_tau(a, b[:5], resamples=999), null - 0.5)]
+        for interval, value in cases:
+            p = interval.p_value(value)
+            excluded = interval.side(value) != 0
+            if abs(p - 0.05) > 1e-3:  # away from the boundary, where quantiles and tail sums meet
+                assert (p < 0.05) == excluded, (interval, value, p)
+
+
+def test_holm_and_bh_match_statsmodels():
+    multitest = pytest.importorskip("statsmodels.stats.multitest")
+    rng = np.random.default_rng(70)
+    for m in (1, 2, 5, 13, 28):
+        p = rng.uniform(0, 0.2, m) ** 2
+        p[rng.integers(0, m)] = p[0]  # a tie
+        for ours, method in ((stats.holm, "holm"), (stats.bh, "fdr_bh")):
+            reject, adjusted, _, _ = multitest.multipletests(p, alpha=0.05, method=method)
+            assert ours(p) == pytest.approx(adjusted, rel=1e-12)
+            assert list(ours(p) < 0.05) == list(reject)
+    with_nan = np.array([0.01, np.nan, 0.04, 0.03])
+    expected = multitest.multipletests(with_nan[~np.isnan(with_nan)], method="holm")[1]
+    found = stats.holm(with_nan)
+    assert np.isnan(found[1]) and list(found[[0, 2, 3]]) == pytest.approx(list(expected))

@@ -104,4 +104,4 @@ def test_the_headline_names_the_measure_with_the_largest_granulated_psi():
     table = synthesis.correlations(models, targets=["eval_gap"])
     line = synthesis.headline(table)
     assert line.startswith("generalization gap: largest granulated Ψ ASAM sharpness (+1.00)")
-    assert line.endswith(f"overall τ excludes 0 for {len(synthesis.MEASURES)} of {len(synthesis.MEASURES)} measures")
+    assert line.endswith(f"overall τ excludes 0 for {len(synthesis.MEASURES)} of {len(synthesis.MEASURES)} measures (BH)")

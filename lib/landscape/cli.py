@@ -128,6 +128,18 @@ def _engine(args: argparse.Namespace):
     return settings(args.engine, args.threads, args.workers, args.address, args.gpus_per_job, args.device)
 
 
+def _print_design(params) -> None:
+    """The claims these seeds cannot decide, known before any training (``claims.design``)."""
+    from . import claims
+
+    for i, spec in enumerate(claims.parse(params)):
+        why = claims.design(params, spec)
+        if why:
+            text = "".join(ch if ch.isprintable() else "?" for ch in one_line(spec.text))
+            text = text if len(text) <= 80 else text[:79] + "…"
+            print(f"  claim {i} “{text}”: {claims.UNDECIDABLE}: {why}", flush=True)
+
+
 def _train_and_probe(args: argparse.Namespace) -> int:
     from .pipeline import run_many, work_of
 
@@ -147,6 +159,8 @@ def _train_and_probe(args: argparse.Namespace) -> int:
         note = f" (stand-in for {params.data.name}: {data.name})" if is_stand_in(data) else ""
         probed = " with the synthesis's measures" if w.probes is not None else ""
         print(f"{params.report} [{params.profile}] {len(params.runs)} runs on {data.name}{note}{probed}", flush=True)
+        if w.probes is None:
+            _print_design(params)
     if args.command == "check":
         return 0
     start = time.perf_counter()

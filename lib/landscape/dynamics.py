@@ -148,7 +148,7 @@ def difficulty_table(trajectory: pd.DataFrame, studies: Sequence[tuple[ReportPar
 def predictions(difficulty: pd.DataFrame, level: float = stats.LEVEL) -> pd.DataFrame:
     """Kendall τ of every predictor with every outcome (``PREDICTORS`` × ``OUTCOMES``), tidy:
     columns predictor, outcome, scope (a study, or "all" over every traced run), estimate, low,
-    high, n. An outcome that does not vary within a scope (no run diverged) gives NaN."""
+    high, n, p (of τ = 0). An outcome that does not vary within a scope (no run diverged) gives NaN."""
     rows = []
     scopes = [("all", difficulty), *difficulty.groupby("study", sort=False)]
     for predictor in PREDICTORS:
@@ -156,29 +156,30 @@ def predictions(difficulty: pd.DataFrame, level: float = stats.LEVEL) -> pd.Data
             for scope, part in scopes:
                 found = stats.kendall_tau(part[predictor], part[outcome], level=level)
                 rows.append({"predictor": predictor, "outcome": outcome, "scope": scope, "estimate": found.estimate,
-                             "low": found.low, "high": found.high, "n": found.n})
-    return pd.DataFrame(rows, columns=["predictor", "outcome", "scope", "estimate", "low", "high", "n"])
+                             "low": found.low, "high": found.high, "n": found.n, "p": found.p_value(0.0)})
+    return pd.DataFrame(rows, columns=["predictor", "outcome", "scope", "estimate", "low", "high", "n", "p"])
 
 
 def prediction_answer(table: pd.DataFrame) -> str:
-    """Which predictors rank the runs by which outcome, within a study of at least MIN_RUNS runs,
-    with a 95% CI that excludes 0; "no" for the rest, in words, with how many of the τ would
-    exclude 0 by chance alone (their number times 1 − the level)."""
+    """Which predictors rank the runs by which outcome, within a study of at least MIN_RUNS runs:
+    the τ that exclude 0 after Benjamini–Hochberg over every such within-study τ (one family);
+    "no" for the rest, in words."""
     within = table[(table["scope"] != "all") & (table["n"] >= MIN_RUNS)].dropna(subset=["estimate"])
-    found = within[[stats.Interval.of_row(r).side() != 0 for _, r in within.iterrows()]]
     if within.empty:
         return f"No predictor could be compared with an outcome within a study of at least {MIN_RUNS} runs."
+    adjusted = np.nan_to_num(stats.bh(within["p"].to_numpy(float)), nan=1.0)
+    found = within[adjusted < 1 - stats.LEVEL]
+    raw = int((np.nan_to_num(within["p"].to_numpy(float), nan=1.0) < 1 - stats.LEVEL).sum())
+    family = (f"after Benjamini–Hochberg over the {len(within)} within-study τ ({raw} would exclude 0 "
+              "uncorrected)")
     if found.empty:
-        return (f"No: none of the {len(within)} within-study τ of an early-training measure with an outcome has a "
-                "95% CI that excludes 0.")
+        return f"No: none of the {len(within)} within-study τ of an early-training measure with an outcome excludes 0 {family}."
     parts = [f"{PREDICTORS[r['predictor']]} with {OUTCOMES[r['outcome']]} in {r['scope']} "
              f"(τ {r['estimate']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}], n {r['n']})" for _, r in found.iterrows()]
-    chance = len(within) * (1 - stats.LEVEL)
     initial = found[found["predictor"].isin(["lambda_max_0", "ratio_0"])]
     twins = initial.groupby(["outcome", "scope"])["predictor"].nunique().eq(2).sum()
-    return (f"{len(found)} of {len(within)} within-study τ have a 95% CI that excludes 0: " + "; ".join(parts) + "."
+    return (f"{len(found)} of {len(within)} within-study τ exclude 0 {family}: " + "; ".join(parts) + "."
             + (" The others are inconclusive." if len(found) < len(within) else "")
-            + f" If no predictor ranked the runs, about {chance:.1f} of the {len(within)} would exclude 0 by chance"
-            + (f"; {twins} {'findings are' if twins > 1 else 'finding is'} counted twice above, as λmax at "
+            + (f" {twins} {'findings are' if twins > 1 else 'finding is'} counted twice above, as λmax at "
                "initialization and as its ratio to 2(1+β)/η, which rank a study's runs alike where they share one "
-               "learning rate." if twins else "."))
+               "learning rate." if twins else ""))

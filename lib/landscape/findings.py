@@ -2,8 +2,8 @@
 
 Three lists of sentences:
 
-- :func:`answer`: each checked claim of the study with its verdict over seeds and the effect with
-  its 95% interval of the comparison that decides it;
+- :func:`answer`: each checked claim of the study with its verdict over seeds and the
+  comparisons that carry it, each with its effect and 95% interval;
 - :func:`differences`: each place where this report's result differs from the study's, and
   whether the difference is one of method (the study's own method on our weights agrees with the
   study) or of result (it does not); and the study's published numbers beside the study's method
@@ -27,36 +27,39 @@ from .probes import ProbeResults
 
 
 def answer(verdicts: Sequence[claims_mod.Claim]) -> list[str]:
-    """One sentence per checked claim: its verdict over seeds and the comparison that decides it
-    (:func:`claims.deciding`) with its effect and 95% interval."""
+    """One sentence per checked claim: its verdict over seeds and the comparisons that carry it
+    (``Claim.deciding``: for a mixed claim, the parts that disagree), each from its record."""
     out = []
     for c in verdicts:
         if c.verdict == claims_mod.PENDING:
             continue
-        verdict = c.headline if c.headline != claims_mod.DEPENDS else (
-            f"{c.verdict} by our method, {c.study_verdict} by the study's")
-        clause, comparisons = claims_mod.deciding(c.evidence, c.verdict)
-        which = ("" if comparisons == 1 else f", as is each of its {comparisons} comparisons, the first"
-                 if c.verdict == claims_mod.SUPPORTED else f", decided by this one of its {comparisons} comparisons")
-        out.append(f"“{literal(c.text)}” — {verdict}{which}: {clause}.")
+        parts = c.deciding()
+        which = ("" if len(c.parts) == 1 else
+                 f", as is each of its {len(c.parts)} comparisons" if c.verdict == claims_mod.SUPPORTED else
+                 f"; {len(parts)} of its {len(c.parts)} comparisons carry it")
+        design = f" (known before training: {c.design})" if c.design else ""
+        out.append(f"“{literal(c.text)}” — {claims_mod.verdict_words(c)}{which}{design}: "
+                   + "; ".join(literal(p.text()) for p in parts) + ".")
     return out
 
 
 def differences(params: ReportParams, verdicts: Sequence[claims_mod.Claim], probes: ProbeResults | None
                 ) -> list[str]:
-    """Where this report's result differs from the study's claim, and why (method or result);
-    then the study's published λmax and SAM sharpness beside the study's method on our
+    """Where this report's result differs from the study's claim, and why: a change of method
+    (the study's own method on our weights decides otherwise, and which change flips it) or a
+    result; then the study's published λmax and SAM sharpness beside the study's method on our
     study-seed run and ours over seeds."""
     out = []
     for c in verdicts:
         if c.verdict in (claims_mod.SUPPORTED, claims_mod.PENDING):
             continue
-        found = "contradicted by" if c.verdict == claims_mod.CONTRADICTED else "not established by"
-        if c.study_verdict == claims_mod.SUPPORTED:
-            why = "the study's own method on our weights supports it, so the difference is one of method"
+        found = {claims_mod.CONTRADICTED: "contradicted by", claims_mod.MIXED: "only partly borne out by"}.get(
+            c.verdict, "not established by")
+        if c.study_verdict is not None and c.study_verdict != c.verdict:
+            why = (f"the study's method on our weights gives {c.study_verdict}, so the change of method decides it: "
+                   f"{c.study_change}; neither verdict alone says the study is wrong")
         elif c.study_verdict is not None:
-            why = (f"the study's method on our weights gives {c.study_verdict}"
-                   + (" too, so the method does not explain it" if c.study_verdict == c.verdict else ""))
+            why = f"the study's method on our weights ({c.study_change}) gives {c.study_verdict} too, so the method does not explain it"
         else:
             why = "this check has no variant that uses the study's method"
         out.append(f"The study claims “{literal(c.text)}”; it is {found} this report's seeds ({c.verdict}): {why}.")
@@ -72,7 +75,8 @@ def differences(params: ReportParams, verdicts: Sequence[claims_mod.Claim], prob
 def _published_beside_ours(params: ReportParams, frame: pd.DataFrame | None, key: str, name: str, selector: str,
                            study: tuple[str, str], ours: tuple[str, str]) -> list[str]:
     """"<name> of <configuration>: published x; the study's method on our study-seed run y; ours
-    z ± h over n seeds" for every configuration the study published ``key`` for."""
+    g [low, high] over n seeds" (``tables.positive_cell``) for every configuration the study
+    published ``key`` for."""
     if frame is None or frame.empty:
         return []
     out = []
@@ -86,26 +90,26 @@ def _published_beside_ours(params: ReportParams, frame: pd.DataFrame | None, key
         parts = [f"published {value:g}"]
         if len(seed):
             parts.append(f"the study's method on our study-seed run {stats.number_text(float(seed.iloc[0]), 4)}")
-        parts.append(f"ours {tables.ci_cell(mine)} over {len(mine)} seeds")
+        parts.append(f"ours {tables.positive_cell(mine)} over {len(mine)} seeds")
         out.append(f"{name} of {literal(tables.config_labels(params)[config])}: " + "; ".join(parts) + ".")
     return out
 
 
 def measurement_error(params: ReportParams, history: pd.DataFrame, test_size: int) -> str:
-    """How the error of one run's final val accuracy from sampling the test images (95%
-    half-width over images, ``stats.sampling_error``) compares with the spread over seeds."""
+    """Like with like: the standard deviation of one run's final val accuracy from sampling the
+    test images (the binomial √(p(1 − p)/n) at the configuration's mean accuracy) beside the
+    standard deviation of the final val accuracy over seeds."""
     finals = tables.final_rows(history)
     parts = []
     for config in tables.configs_in(params, finals):
         accs = finals[finals["config"] == config]["test_acc"].to_numpy(float)
-        correct = int(round(float(accs.mean()) * test_size))
-        images = stats.sampling_error(np.repeat([1.0, 0.0], [correct, test_size - correct]))
+        mean = float(accs.mean())
+        images = float(np.sqrt(mean * (1 - mean) / test_size))
         spread = f"{np.std(accs, ddof=1):.4f}" if len(accs) > 1 else "— (one seed)"
-        parts.append(f"{literal(tables.config_labels(params)[config])} ± {images.half_width:.4f} over images, "
-                     f"seed standard deviation {spread}")
-    return (f"One run's final val accuracy is measured on {test_size:,} test images; its sampling error over images "
-            "against the spread over seeds: " + "; ".join(parts) + ". Where the seeds spread more than the images "
-            "explain, a single run cannot stand for its configuration.") if parts else ""
+        parts.append(f"{literal(tables.config_labels(params)[config])} {images:.4f} over images, {spread} over seeds")
+    return (f"One run's final val accuracy is measured on {test_size:,} test images. Its standard deviation from "
+            "sampling the images against the standard deviation over seeds: " + "; ".join(parts) + ". Where the seeds "
+            "spread more than the images explain, a single run cannot stand for its configuration.") if parts else ""
 
 
 def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, history: pd.DataFrame, test_size: int,
@@ -123,10 +127,11 @@ def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, hi
                "general.")
     order = tables.configs_in(params, status)
     seeds = status.groupby("config")["run"].count().reindex(order)
-    usable = status[status["status"] == "completed"].groupby("config")["run"].count().reindex(order, fill_value=0)
+    usable = status[status["outcome"] == "completed"].groupby("config")["run"].count().reindex(order, fill_value=0)
     counts = "; ".join(f"{literal(tables.config_labels(params)[c])} {usable[c]} of {seeds[c]}" for c in seeds.index)
-    out.append(f"Completed seeds per configuration: {counts}. With this many seeds a 95% interval is wide, so an "
-               "inconclusive verdict means the seeds cannot tell the groups apart, not that they are equal.")
+    out.append(f"Seeds per configuration that completed and learned (ended above chance): {counts}. With this many "
+               "seeds a 95% interval is wide, so an inconclusive verdict means the seeds cannot tell the groups apart, "
+               "not that they are equal; fewer than 3 give no interval at all.")
     if len(history):
         out.append(measurement_error(params, history, test_size))
     pairs = {config: len(params.seed_pairs(config)) for config in (params.probes.interpolation.configs

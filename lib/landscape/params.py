@@ -162,6 +162,7 @@ ProbeParams = create_model("ProbeParams", __base__=Strict, __doc__="The probes a
 #: by a claim check; a number under any other key would silently never appear.
 REFERENCE_KEYS = {
     "claims": "the study's claims, plain text or {text, check, args}",
+    "thresholds": "name -> {value, reason}: a declared threshold overridden, with the reason (landscape.thresholds)",
     "reference_keys": "run id -> the study's name for it (one model per architecture in the study)",
     "first_epochs": "run -> [[epoch, train loss, train acc, val loss, val acc], ...]",
     "final_epoch": "run -> {train_loss, train_acc, test_loss, test_acc} at the last epoch",

@@ -377,7 +377,8 @@ def slices(frame: pd.DataFrame, y: str = "loss", labels: Mapping[str, str] | Non
 def interpolation(path: pd.DataFrame, y: str = "loss", reference_max: float | None = None,
                   labels: Mapping[str, str] | None = None) -> Figure:
     """Loss (or accuracy) along θ(α) = (1 − α) θ_A + α θ_B: one panel per configuration, the mean
-    over its seed pairs with the 95% CI band, train solid and test dashed, recomputed BatchNorm
+    over its seed pairs with the 95% CI band (cut at the metric's domain; none with fewer than 3
+    pairs), train solid and test dashed, recomputed BatchNorm
     statistics dotted; ``reference_max`` (the study's largest loss on the path) as a grey dotted
     line."""
     configs, _, names = _configs(path, labels)
@@ -388,7 +389,8 @@ def interpolation(path: pd.DataFrame, y: str = "loss", reference_max: float | No
         for (split, bn), r in rows.groupby(["split", "bn"], sort=False):
             style = ":" if bn == "recompute" else SPLIT_STYLES.get(split, "-")
             _mean_band(ax, r, "alpha", y, colors[split], style,
-                       f"{split} · BN {bn}" if path["bn"].nunique() > 1 else split)
+                       f"{split} · BN {bn}" if path["bn"].nunique() > 1 else split,
+                       domain=METRIC_DOMAINS.get(y, ANY_VALUE))
         if reference_max is not None and y == "loss":
             ax.axhline(reference_max, color="0.4", linestyle=":", linewidth=1, label="study: max loss on path")
         pairs = rows["pair"].nunique()
@@ -439,7 +441,7 @@ def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[
             jitter = np.linspace(-width * 0.25, width * 0.25, len(values)) if len(values) > 1 else np.zeros(1)
             ax.plot(x + jitter, values, "o", color=colors[kind], alpha=0.75, markersize=4,
                     label=kind if i == 0 else None)
-            found = stats.mean_ci(np.log(values)).exp() if log else stats.mean_ci(values)
+            found = stats.geometric_ci(values) if log else stats.mean_ci(values)
             ax.hlines(found.estimate, x - width * 0.4, x + width * 0.4, color=colors[kind], linewidth=2)
             if found.defined:
                 ax.errorbar(x, found.estimate, yerr=[[found.estimate - found.low], [found.high - found.estimate]],

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from . import claims as claims_mod
+from . import thresholds as thresholds_mod
 from . import findings as findings_mod
 from . import dynamics, pipeline, plotting, stats, synthesis as synthesis_mod, tables
 from .engines import settings as engine_settings
@@ -66,9 +67,14 @@ class ReportContext:
 # What a section's terms mean, in plain words for a student; each section declares its own
 # (``Report.term``) and the rendered page lists them under its title, linked to the section.
 TERMS = {
+    "positive": ("geometric mean [95% CI]", "λmax, traces, sharpness, ratios, gradient norms and loss spreads are "
+                 "positive and vary across seeds by factors, so over seeds they are given as the geometric mean with "
+                 "the 95% interval of the mean of their logarithms, mapped back: the interval never reaches below 0, "
+                 "and a number is compared with another by their ratio"),
     "seeds": ("mean ± 95% CI", "each configuration is trained with several random seeds; a number with ± is the mean "
-              "over seeds and the half-width of its 95% confidence interval, so two configurations differ only where "
-              "their intervals say so"),
+              "over seeds and the half-width of its 95% confidence interval (fewer than 3 seeds: no interval). Two "
+              "intervals that overlap do not show that two configurations are equal, and two that do not overlap are "
+              "not the test: a difference is decided by the interval of the difference itself, in the claims table"),
     "batchnorm": ("BatchNorm statistics", "a BatchNorm layer normalizes with the current batch's mean and variance "
                   "while training (train mode) and with running averages at test time (eval mode); every probe number "
                   "says which mode it was computed in"),
@@ -92,8 +98,11 @@ TERMS = {
                  "α = β = 0 is the trained network"),
     "interpolation": ("barrier", "the highest loss on the straight line between two trained networks above the "
                       "average of the two ends; near 0, the two minima are connected by a path of low loss"),
-    "claims": ("verdict", "a claim is supported or contradicted only when the 95% confidence interval of its effect "
-               "over seeds excludes no effect; otherwise it is inconclusive"),
+    "claims": ("verdict", "each part of a claim (a direction, a size) is a comparison decided by the 95% interval of "
+               "its effect against a declared threshold: supported, contradicted, or inconclusive when the interval "
+               "straddles it; undecidable with these seeds when too few seeds (or seed pairs) can decide it at all. "
+               "A claim whose parts disagree is mixed; verdicts are corrected for making several decisions at once "
+               "(Holm)"),
     "tau": ("Kendall τ", "a rank correlation between −1 and 1: the share of model pairs a measure orders the same way "
             "as the generalization gap minus the share it orders the other way"),
     "granulated": ("granulated τ (ψ, Ψ)", "τ computed only among models that differ in one factor (seed, BatchNorm, "
@@ -167,6 +176,11 @@ def setup(report: ReportContext) -> None:
     if params.assumptions:
         sink.bullets([literal(a) for a in params.assumptions],
                      "Where the study leaves a detail open, this report assumes:")
+    if claims_mod.parse(params):
+        sink.table(thresholds_mod.table(thresholds_mod.resolve(params)), "setup-thresholds",
+                   "Thresholds the claim checks decide against, declared once for every report (a params file may "
+                   "override one only with a stated reason, shown here).")
+        sink.markdown(f"Multiplicity: {claims_mod.CORRECTION_WHY}")
 
 
 def training(report: ReportContext) -> None:
@@ -175,7 +189,7 @@ def training(report: ReportContext) -> None:
     params = report.params
     report.results = pipeline.run(params, report.data, engine_settings(device=report.device))
     report.history = tables.history_frame(report.results.runs)
-    report.status = tables.run_status(report.results.runs)
+    report.status = tables.run_status(report.results.runs, tables.DATASETS[report.data.name][3])
     report.sink.save_csv(report.history, "history")
     report.sink.record("history", report.history)
     report.sink.record("status", report.status)
@@ -305,10 +319,10 @@ def flatness(report: ReportContext) -> None:
     frame = report.frame("flatness")
     if frame is None:
         return
-    explain(report, "flatness")
+    explain(report, "flatness", "positive")
     report.sink.table(tables.flatness_table(report.params, frame), "flatness",
                       "The study's flatness |L(θ + δ) − L(θ)| on the train probe set, δ ~ N(0, σ²I): each seed's mean "
-                      "over draws, mean ± 95% CI over seeds" + ("; the study published only an order, so each "
+                      f"over draws, {tables.POSITIVE_WORDS}" + ("; the study published only an order, so each "
                                                                  "architecture's rank (1 = least "
                                       "flat) is set beside ours." if report.reference("flatness_order") else "."))
     report.sink.record("flatness", frame)
@@ -320,7 +334,7 @@ def hessian(report: ReportContext) -> None:
     sink, frame = report.sink, report.frame("hessian")
     if frame is None:
         return
-    explain(report, "hessian")
+    explain(report, "hessian", "positive")
     cfg, study_kappa = report.params.probes.hessian, report.reference("condition_number")
     extra = []
     if cfg.lambda_min:
@@ -332,7 +346,7 @@ def hessian(report: ReportContext) -> None:
     studied = report.reference("lambda_max") is not None
     shortcut = tables.shortcut_name(report.params)
     sink.table(tables.hessian_table(report.params, frame), "hessian",
-               "Curvature, mean ± 95% CI over seeds: λmax by Lanczos on the fixed train probe set (ours), "
+               f"Curvature, {tables.POSITIVE_WORDS}: λmax by Lanczos on the fixed train probe set (ours), "
                + ("by the study's method (power iteration on one mini-batch, train mode), as published" if studied else
                   "by power iteration on one mini-batch in train mode (the study computed no Hessian)")
                + " and for the study-seed run"
@@ -347,7 +361,8 @@ def hessian(report: ReportContext) -> None:
         sink.markdown(caveat)
     if cfg.attribute:
         sink.table(tables.attribution_table(report.params, frame), "lambda-attribution",
-                   f"From our λmax to {shortcut}, one change at a time, each a factor (ratio per seed, mean ± 95% CI): "
+                   f"From our λmax to {shortcut}, one change at a time, each a factor (ratio per seed; over seeds, "
+                   f"{tables.POSITIVE_WORDS}): "
                    "train-mode BatchNorm (the statistics of each batch of the study's size, over our probe set; models "
                    "without BatchNorm have one mode), then the study's one mini-batch alone (both converged by "
                    "Lanczos), then stopping after the study's power steps"
@@ -381,10 +396,10 @@ def sharpness(report: ReportContext) -> None:
     sink, frame = report.sink, report.frame("sharpness")
     if frame is None:
         return
-    explain(report, "sharpness")
+    explain(report, "sharpness", "positive")
     cfg = report.params.probes.sharpness
     sink.table(tables.sharpness_table(report.params, frame), "sharpness",
-               "ε-sharpness on the train probe set (nats), mean ± 95% CI over seeds: SAM after the ascent (ours: "
+               f"ε-sharpness on the train probe set (nats), {tables.POSITIVE_WORDS}: SAM after the ascent (ours: "
                f"{tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}; steps taken over runs and both balls) "
                "and at its first-order step, the study's published value beside the study-seed run, and ASAM.")
     fig = plotting.sharpness_bars(frame, report.published("sam_sharpness"), labels=report.labels)
@@ -403,9 +418,9 @@ def gradient(report: ReportContext) -> None:
     frame = report.frame("gradient")
     if frame is None:
         return
-    explain(report, "gradient")
+    explain(report, "gradient", "positive")
     report.sink.table(tables.gradient_table(report.params, frame), "gradient-norm",
-                      "Gradient norm per configuration on the train and test probe sets, mean ± 95% CI over seeds"
+                      f"Gradient norm and loss per configuration on the train and test probe sets, {tables.POSITIVE_WORDS}"
                       + (", with the study's published value." if report.reference("grad_norm") else "."))
     report.sink.record("gradient", frame)
 
@@ -472,7 +487,8 @@ def interpolation(report: ReportContext) -> None:
                 + ("; BatchNorm statistics interpolated, or recomputed at each α (dotted)." if "recompute" in bn else "."))
     sink.table(tables.barrier_table(report.params, barriers, max_loss), "barriers",
                "Loss barrier: largest excess over the straight line between the endpoint losses (nats), and the error "
-               "barrier, mean ± 95% CI over seed pairs" + ("; the study's largest loss on the path beside ours." if max_loss
+               "barrier over disjoint seed pairs: losses as mean ± 95% CI, barriers (positive) as geometric mean [95% CI]; "
+               "fewer than 3 pairs give no interval" + ("; the study's largest loss on the path beside ours." if max_loss
                                                            else ".")
                + (f" The study, which published no barrier numbers: {note}." if note else ""))
     sink.markdown(tables.barrier_sentence(report.params, barriers, max_loss))
@@ -485,8 +501,8 @@ def summary(report: ReportContext) -> None:
     found, coarse = report.results.probes, report.params.probes.loss_range
     report.sink.table(tables.ablation_summary_table(report.params, report.status, report.history, found.hessian,
                                                     found.surface2d, found.loss_range), "summary",
-                      "The study's summary tables, study vs this report's seeds: val accuracy and λmax (mean ± 95% CI "
-                      "over seeds), the study's condition number beside our λmax/|λmin| (with the seeds whose λmin "
+                      "The study's summary tables, study vs this report's seeds: val accuracy (mean ± 95% CI over "
+                      f"seeds) and λmax ({tables.POSITIVE_WORDS}), the study's condition number beside our λmax/|λmin| (with the seeds whose λmin "
                       "< 0, where a condition number is undefined), train-loss spread over the grid (the study-seed run's drawn "
                       "surface, and over the seeds probed"
                       + (f", on a coarser {coarse.points} × {coarse.points} grid of the same plane"
@@ -626,6 +642,8 @@ def synthesis_models(report: SynthesisContext) -> None:
 def synthesis_correlations(report: SynthesisContext) -> None:
     """Kendall τ of every measure with each generalization target (the gap first, then the test
     error): overall, granulated, per study, and the ranking; the headline from the gap's."""
+    report.sink.markdown("Which τ exclude 0 is decided after a multiplicity correction. " + synthesis_mod.FDR_WHY)
+    report.sink.record("multiplicity", {"correction": "Benjamini–Hochberg", "why": synthesis_mod.FDR_WHY})
     for target in synthesis_mod.TARGETS:
         _correlations_with(report, target)
 

@@ -430,9 +430,10 @@ class Report:
         classes = pd.DataFrame("", index=df.index, columns=df.columns)
         classes["verdict"] = [f"verdict verdict-{c.headline.split()[0]}" for c in claims]
         self.claim_counts = claims_mod.counts(list(claims))
-        self.record("claims", [{"text": c.text, "verdict": c.headline, "ours": c.verdict, "study_method": c.study_verdict,
-                                "evidence": c.evidence, "study_evidence": c.study_evidence, "check": c.check}
-                               for c in claims])
+        self.record("claims", [c.record() for c in claims])
+        self.record("multiplicity", {"family": "every comparison of the report's claims (our method); the study "
+                                               "method's comparisons a second family",
+                                     "correction": claims_mod.CORRECTION, "why": claims_mod.CORRECTION_WHY})
         self.table(df, key, caption, row_classes=classes)
 
     def _save(self) -> None:

@@ -6,8 +6,15 @@ Conventions:
   (default :data:`LEVEL` = 0.95), the sample size(s) behind it and a short label of the method.
 - ``nan`` values are dropped before anything is computed (for paired data, the pairs with a
   ``nan`` in either member); ``n`` counts what is left.
-- Too little data for an interval (e.g. one seed) gives an *undefined* interval: ``low`` and
-  ``high`` are ``nan``, :meth:`Interval.side` is 0 and :meth:`Interval.text` says so.
+- Fewer than :data:`MIN_UNITS` (3) independent units in a group (seeds, disjoint pairs) give an
+  *undefined* interval: ``low`` and ``high`` are ``nan``, :meth:`Interval.side` is 0 and
+  :meth:`Interval.text` says so. With two units a t interval has one degree of freedom and is
+  too wide to mean anything (its 97.5% quantile is 12.7), and it decides nothing.
+- Every interval carries the test it inverts: :meth:`Interval.p_value` is the two-sided p-value
+  of "the estimate equals ``null``", consistent with the interval (p < 1 − level exactly when
+  the interval excludes ``null``), for the multiplicity corrections :func:`holm` and :func:`bh`.
+- Positive quantities (eigenvalues, traces, sharpness, ratios, spreads) are summarised on the log
+  scale: :func:`geometric_ci`, :func:`ratio`, :func:`log_sd_ci`; their intervals never reach 0.
 - Data without any spread (every seed gives the same number) gives the *exact* interval
   ``low == high == estimate``: no variation was observed, so the sign of the estimate decides.
 - Intervals come from scipy wherever scipy computes them: Student-t (``scipy.stats.t``), Welch
@@ -20,7 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -28,6 +35,7 @@ import scipy.stats
 from numpy.typing import ArrayLike
 
 LEVEL = 0.95
+MIN_UNITS = 3  # fewest independent units (seeds, pairs) in a group for an interval
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,14 @@ class Interval:
     n: int | tuple[int, ...]  # sample size(s) behind it
     level: float
     method: str  # short human label, e.g. "t", "Welch", "bootstrap (BCa)"
+    test: Callable[[float], float] | None = field(default=None, compare=False, repr=False)  # null -> p
+
+    def p_value(self, null: float = 0.0) -> float:
+        """Two-sided p-value of "the quantity equals ``null``" by the test this interval inverts;
+        nan when undefined or when the method has no test."""
+        if not self.defined or self.test is None:
+            return math.nan
+        return float(min(1.0, max(0.0, self.test(float(null)))))
 
     @property
     def defined(self) -> bool:
@@ -69,15 +85,19 @@ class Interval:
     def exp(self) -> "Interval":
         """The interval mapped through exp: from one on logs, a geometric mean (or a ratio of
         them) with its interval, positive by construction."""
+        inner = self.test
+        test = None if inner is None else (lambda null: inner(math.log(null)) if null > 0 else 0.0)
         return Interval(math.exp(self.estimate), math.exp(self.low), math.exp(self.high), self.n, self.level,
-                        f"{self.method} on logs")
+                        f"{self.method} on logs", test)
 
     def text(self, digits: int = 3) -> str:
         """``"0.123 [0.100, 0.146]"``, or ``"0.123 [n = 1: no interval]"`` when undefined."""
         if not self.defined:
             n = ", ".join(map(str, self.n)) if isinstance(self.n, tuple) else str(self.n)
             return f"{number_text(self.estimate, digits)} [n = {n}: no interval]"
-        return f"{number_text(self.estimate, digits)} [{number_text(self.low, digits)}, {number_text(self.high, digits)}]"
+        # thousands grouped by a thin space: "[0.08, 41 407]", never "[0.08, 41,407]"
+        low, high = (number_text(x, digits).replace(",", "\u2009") for x in (self.low, self.high))
+        return f"{number_text(self.estimate, digits).replace(',', chr(0x2009))} [{low}, {high}]"
 
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -139,17 +159,75 @@ def _constant(x: np.ndarray) -> bool:
     return bool(np.all(x == x[0]))
 
 
+def _exact_test(estimate: float) -> Callable[[float], float]:
+    """The test of an exact interval (no variation observed): only ``estimate`` itself is kept."""
+    return lambda null: 1.0 if null == estimate else 0.0
+
+
+def _t_test(estimate: float, se: float, df: float) -> Callable[[float], float]:
+    """Two-sided Student-t test of "the quantity equals null" for an estimate with standard error
+    ``se`` on ``df`` degrees of freedom."""
+    return lambda null: float(2 * scipy.stats.t.sf(abs(estimate - null) / se, df))
+
+
 def mean_ci(values: ArrayLike, level: float = LEVEL) -> Interval:
     """The mean with its Student-t interval (n − 1 degrees of freedom); n = number of values."""
     x = _clean(values)
     n = len(x)
     mean = float(np.mean(x)) if n else math.nan
-    if n < 2:
+    if n < MIN_UNITS:
         return Interval(mean, math.nan, math.nan, n, level, "t")
     if _constant(x):
-        return Interval(mean, mean, mean, n, level, "t")
-    low, high = scipy.stats.t.interval(level, df=n - 1, loc=mean, scale=scipy.stats.sem(x))
-    return Interval(mean, float(low), float(high), n, level, "t")
+        return Interval(mean, mean, mean, n, level, "t", _exact_test(mean))
+    se = float(scipy.stats.sem(x))
+    low, high = scipy.stats.t.interval(level, df=n - 1, loc=mean, scale=se)
+    return Interval(mean, float(low), float(high), n, level, "t", _t_test(mean, se, n - 1))
+
+
+def _positive(x: np.ndarray, name: str) -> np.ndarray:
+    if (x <= 0).any():
+        raise ValueError(f"{name}: the values must be positive, got {float(x.min()):g}")
+    return x
+
+
+def geometric_ci(values: ArrayLike, level: float = LEVEL) -> Interval:
+    """The geometric mean of positive ``values`` with the Student-t interval of the mean of their
+    logs, mapped back through exp (:meth:`Interval.exp`): positive by construction and, for
+    log-normal values, an exact interval for their median. For a positive quantity that spreads
+    over seeds by factors (λ, traces, sharpness, ratios, barriers). A value ≤ 0 is a ValueError:
+    such data is not of a positive quantity."""
+    return mean_ci(np.log(_positive(_clean(values), "geometric_ci")), level).exp()
+
+
+def ratio(a: ArrayLike, b: ArrayLike, level: float = LEVEL) -> Interval:
+    """geomean(a) / geomean(b) of positive values with the Welch interval of the difference of
+    mean logs mapped back through exp; n = (len(a), len(b)). A value ≤ 0 is a ValueError."""
+    return difference(np.log(_positive(_clean(a), "ratio")), np.log(_positive(_clean(b), "ratio")), level).exp()
+
+
+def log_sd_ci(values: ArrayLike, level: float = LEVEL) -> Interval:
+    """The standard deviation of log(values) over positive ``values`` (about the relative spread,
+    the coefficient of variation, when it is small) with the exact chi-square interval of a normal
+    standard deviation: (n − 1) s² / σ² ~ χ²(n − 1), equal tails. Exact for log-normal values;
+    positive by construction. A value ≤ 0 is a ValueError."""
+    logs = np.log(_positive(_clean(values), "log_sd_ci"))
+    n = len(logs)
+    sd = float(np.std(logs, ddof=1)) if n > 1 else math.nan
+    if n < MIN_UNITS:
+        return Interval(sd, math.nan, math.nan, n, level, "chi-square")
+    if sd == 0:
+        return Interval(0.0, 0.0, 0.0, n, level, "chi-square", _exact_test(0.0))
+    df, alpha = n - 1, 1 - level
+    low = sd * math.sqrt(df / scipy.stats.chi2.ppf(1 - alpha / 2, df))
+    high = sd * math.sqrt(df / scipy.stats.chi2.ppf(alpha / 2, df))
+
+    def test(null: float) -> float:
+        if null <= 0:
+            return 0.0
+        statistic = df * sd**2 / null**2
+        return 2 * min(scipy.stats.chi2.cdf(statistic, df), scipy.stats.chi2.sf(statistic, df))
+
+    return Interval(sd, low, high, n, level, "chi-square", test)
 
 
 def difference(a: ArrayLike, b: ArrayLike, level: float = LEVEL) -> Interval:
@@ -157,16 +235,18 @@ def difference(a: ArrayLike, b: ArrayLike, level: float = LEVEL) -> Interval:
     x, y = _clean(a), _clean(b)
     n = (len(x), len(y))
     estimate = float(np.mean(x) - np.mean(y)) if min(n) else math.nan
-    if min(n) < 2:
+    if min(n) < MIN_UNITS:
         return Interval(estimate, math.nan, math.nan, n, level, "Welch")
     if _constant(x) and _constant(y):
-        return Interval(estimate, estimate, estimate, n, level, "Welch")
+        return Interval(estimate, estimate, estimate, n, level, "Welch", _exact_test(estimate))
     with warnings.catch_warnings():
         if _constant(x) or _constant(y):
             # scipy warns of precision loss for exactly constant data, whose variance is exactly 0.
             warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
-        ci = scipy.stats.ttest_ind(x, y, equal_var=False).confidence_interval(level)
-    return Interval(estimate, float(ci.low), float(ci.high), n, level, "Welch")
+        result = scipy.stats.ttest_ind(x, y, equal_var=False)
+        ci = result.confidence_interval(level)
+    se = float((estimate - ci.low) / scipy.stats.t.ppf((1 + level) / 2, result.df))
+    return Interval(estimate, float(ci.low), float(ci.high), n, level, "Welch", _t_test(estimate, se, float(result.df)))
 
 
 def contrast(groups: Sequence[ArrayLike], weights: Sequence[float], level: float = LEVEL) -> Interval:
@@ -181,15 +261,15 @@ def contrast(groups: Sequence[ArrayLike], weights: Sequence[float], level: float
     n = tuple(len(x) for x in xs)
     w = np.asarray(weights, dtype=float)
     estimate = float(sum(wi * np.mean(x) for wi, x in zip(w, xs))) if min(n, default=0) else math.nan
-    if min(n, default=0) < 2:
+    if min(n, default=0) < MIN_UNITS:
         return Interval(estimate, math.nan, math.nan, n, level, "Welch")
     terms = np.array([wi**2 * np.var(x, ddof=1) / len(x) for wi, x in zip(w, xs)])
     var = float(terms.sum())
     if var == 0:
-        return Interval(estimate, estimate, estimate, n, level, "Welch")
+        return Interval(estimate, estimate, estimate, n, level, "Welch", _exact_test(estimate))
     df = var**2 / float(np.sum(terms**2 / (np.array(n) - 1)))
     half = float(scipy.stats.t.ppf((1 + level) / 2, df)) * math.sqrt(var)
-    return Interval(estimate, estimate - half, estimate + half, n, level, "Welch")
+    return Interval(estimate, estimate - half, estimate + half, n, level, "Welch", _t_test(estimate, math.sqrt(var), df))
 
 
 def bootstrap_ci(values: ArrayLike, statistic: Callable[..., float] = np.median, level: float = LEVEL,
@@ -268,10 +348,20 @@ def kendall_tau(x: ArrayLike, y: ArrayLike, level: float = LEVEL, resamples: int
     estimate = float(scipy.stats.kendalltau(xa, ya).statistic) if n >= 2 else math.nan
     if n < 3 or not math.isfinite(estimate):
         return Interval(estimate, math.nan, math.nan, n, level, method)
-    ci = scipy.stats.bootstrap((np.arange(n),), _tau_b_of_resamples(xa, ya), vectorized=True,
-                               n_resamples=resamples, batch=max(1, 10**6 // n), confidence_level=level,
-                               method="percentile", rng=np.random.default_rng(seed)).confidence_interval
-    return Interval(estimate, float(ci.low), float(ci.high), n, level, method)
+    result = scipy.stats.bootstrap((np.arange(n),), _tau_b_of_resamples(xa, ya), vectorized=True,
+                                   n_resamples=resamples, batch=max(1, 10**6 // n), confidence_level=level,
+                                   method="percentile", rng=np.random.default_rng(seed))
+    ci = result.confidence_interval
+    return Interval(estimate, float(ci.low), float(ci.high), n, level, method,
+                    _percentile_test(result.bootstrap_distribution))
+
+
+def _percentile_test(distribution: np.ndarray) -> Callable[[float], float]:
+    """The test a percentile bootstrap interval inverts: twice the smaller share of resamples on
+    either side of the null value."""
+    resampled = np.sort(np.asarray(distribution, float))
+    return lambda null: 2 * min(np.searchsorted(resampled, null, "right"),
+                                len(resampled) - np.searchsorted(resampled, null, "left")) / len(resampled)
 
 
 def proportion_ci(successes: int, n: int, level: float = LEVEL) -> Interval:
@@ -281,12 +371,46 @@ def proportion_ci(successes: int, n: int, level: float = LEVEL) -> Interval:
     if n == 0:
         return Interval(math.nan, math.nan, math.nan, 0, level, "Clopper-Pearson")
     ci = scipy.stats.binomtest(successes, n).proportion_ci(confidence_level=level, method="exact")
-    return Interval(successes / n, float(ci.low), float(ci.high), n, level, "Clopper-Pearson")
+
+    def test(null: float) -> float:  # the two one-sided exact tests that Clopper–Pearson inverts
+        return 2 * min(scipy.stats.binom.cdf(successes, n, null), scipy.stats.binom.sf(successes - 1, n, null))
+
+    return Interval(successes / n, float(ci.low), float(ci.high), n, level, "Clopper-Pearson", test)
 
 
-def sampling_error(per_item: ArrayLike, level: float = LEVEL) -> Interval:
-    """The mean over probe items (per-image loss, 0/1 correctness, ...) with its t interval over items.
+def best_share_interval(n: int, level: float = LEVEL) -> Interval:
+    """The Clopper–Pearson interval of the most extreme outcome, n of n: the highest lower bound
+    any result of ``n`` units can reach, so a share claimed above a threshold at or over its low
+    end can never be decided with ``n`` units (checked before training)."""
+    return proportion_ci(n, n, level)
 
-    This is the probe-set sampling error of one model's number, not seed-to-seed variation.
-    """
-    return replace(mean_ci(per_item, level), method="over images")
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error control under any dependence);
+    nan entries are not part of the family and stay nan."""
+    p = np.asarray(p_values, float)
+    out = np.full(p.shape, np.nan)
+    keep = np.flatnonzero(~np.isnan(p))
+    m = len(keep)
+    order = keep[np.argsort(p[keep], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        out[index] = running
+    return out
+
+
+def bh(p_values: Sequence[float]) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (false discovery rate under independence or positive
+    dependence); nan entries are not part of the family and stay nan."""
+    p = np.asarray(p_values, float)
+    out = np.full(p.shape, np.nan)
+    keep = np.flatnonzero(~np.isnan(p))
+    m = len(keep)
+    order = keep[np.argsort(p[keep], kind="stable")[::-1]]
+    running = 1.0
+    for position, index in enumerate(order):
+        rank = m - position
+        running = min(running, p[index] * m / rank)
+        out[index] = running
+    return out

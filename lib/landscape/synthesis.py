@@ -136,7 +136,8 @@ def correlations(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES)
     """Every τ of every measure with every target, tidy: columns measure, target, subset ("all"
     models, or "no BatchNorm" for measures that are not invariant to BatchNorm's rescalings),
     kind ("overall", "study", "granulated"), scope (the study, or the factor; "all" for the
-    overall τ and for Ψ), estimate, low, high, n."""
+    overall τ and for Ψ), estimate, low, high, n, p (of τ = 0 by the test the interval inverts;
+    nan for ψ and Ψ)."""
     rows = []
     for measure in measures:
         subsets = {"all": models}
@@ -146,14 +147,29 @@ def correlations(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES)
             for subset, frame in subsets.items():
                 def add(kind: str, scope: str, found: stats.Interval) -> None:
                     rows.append({"measure": measure, "target": target, "subset": subset, "kind": kind, "scope": scope,
-                                 "estimate": found.estimate, "low": found.low, "high": found.high, "n": found.n})
+                                 "estimate": found.estimate, "low": found.low, "high": found.high, "n": found.n,
+                                 "p": found.p_value(0.0)})
 
                 add("overall", "all", stats.kendall_tau(frame[measure], frame[target], level=level))
                 for study, part in frame.groupby("study", sort=False):
                     add("study", study, stats.kendall_tau(part[measure], part[target], level=level))
                 for factor, found in granulated_tau(frame, measure, target, level).items():
                     add("granulated", factor, found)
-    return pd.DataFrame(rows, columns=["measure", "target", "subset", "kind", "scope", "estimate", "low", "high", "n"])
+    return pd.DataFrame(rows, columns=["measure", "target", "subset", "kind", "scope", "estimate", "low", "high", "n",
+                                       "p"])
+
+
+FDR_WHY = ("Benjamini–Hochberg over the family of τ one question reads (false discovery rate 5%): the synthesis "
+           "screens many measures for the ones that track generalization, so the share of false findings among "
+           "those it reports is what is controlled; the τ of related measures on the same models are positively "
+           "dependent, under which the correction holds.")
+
+
+def decided(rows: pd.DataFrame) -> pd.Series:
+    """Which τ of ``rows`` (one family) exclude 0 after Benjamini–Hochberg (``stats.bh``) over
+    their p-values; a row without a p-value decides nothing."""
+    adjusted = stats.bh(rows["p"].to_numpy(float)) if len(rows) else np.array([])
+    return pd.Series(np.nan_to_num(adjusted, nan=1.0) < 1 - stats.LEVEL, index=rows.index)
 
 
 # ============================================================================ what the report shows
@@ -216,23 +232,18 @@ def ranking_rows(table: pd.DataFrame, target: str) -> pd.DataFrame:
     return part.assign(estimate_kind=part["kind"].map({"overall": "overall τ", "granulated": "granulated Ψ"}))
 
 
-def _decided(rows: pd.DataFrame, threshold: float = 0.0) -> int:
-    """How many rows' intervals (estimate, low, high) lie wholly on one side of ``threshold``."""
-    return sum(stats.Interval.of_row(r).side(threshold) != 0 for _, r in rows.iterrows())
-
-
 def headline(table: pd.DataFrame, target: str = "eval_gap") -> str:
     """One line for the index: the measure with the largest granulated Ψ with ``target`` (all
-    models), and how many measures' overall τ has a 95% CI that excludes 0."""
+    models), and how many measures' overall τ exclude 0 after Benjamini–Hochberg (:func:`decided`)."""
     part = table[(table["target"] == target) & (table["subset"] == "all") & (table["scope"] == "all")]
     psi = part[part["kind"] == "granulated"].dropna(subset=["estimate"])
     overall = part[part["kind"] == "overall"]
-    decided = _decided(overall)
+    count = int(decided(overall).sum())
     if psi.empty:
-        return f"no measure could be compared within groups; {decided} of {len(overall)} overall τ exclude 0"
+        return f"no measure could be compared within groups; {count} of {len(overall)} overall τ exclude 0 (BH)"
     best = psi.loc[psi["estimate"].idxmax()]
     return (f"{TARGETS[target]}: largest granulated Ψ {MEASURES[best['measure']].label} ({best['estimate']:+.2f}); "
-            f"overall τ excludes 0 for {decided} of {len(overall)} measures")
+            f"overall τ excludes 0 for {count} of {len(overall)} measures (BH)")
 
 
 # ============================================================================ architecture and the answers
@@ -291,21 +302,22 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
     saying "inconclusive" where no interval decides."""
     gap = correlations[(correlations["target"] == "eval_gap") & (correlations["subset"] == "all")
                        & (correlations["scope"] == "all")]
-    overall = gap[gap["kind"] == "overall"].set_index("measure")
+    overall_rows = gap[gap["kind"] == "overall"]
+    overall = overall_rows.assign(decided=decided(overall_rows)).set_index("measure")
     psi = gap[gap["kind"] == "granulated"].set_index("measure")
-    flat_words = []
+    flat_words, flat_decides = [], []
     for measure in ("lambda_max", "asam", "noise_drop"):
         if measure in overall.index:
             row = overall.loc[measure]
-            verdict = "excludes 0" if stats.Interval.of_row(row).side() != 0 else "includes 0"
+            flat_decides += [measure] if row["decided"] else []
             flat_words.append(f"{MEASURES[measure].label} τ {interval_text(row['estimate'], row['low'], row['high'])} "
-                              f"({verdict})")
+                              f"({'excludes 0' if row['decided'] else 'inconclusive'} after BH over the "
+                              f"{len(overall)} measures)")
     q1 = (dynamics.trajectory_observation(trajectory) + " " if not trajectory.empty else
           "No training trajectory was measured. ")
     q1 += ("Whether the flatter end points generalize better, over all models, with the gap: " +
            "; ".join(flat_words) + "." if flat_words else "No flatness measure was computed.")
     ok = trajectory[trajectory["status"] == "ok"] if not trajectory.empty else trajectory
-    flat_decides = [w for w in flat_words if "excludes 0" in w]
     if len(ok) and flat_words:
         below = float((ok["ratio"] <= 1).mean())
         q1 += (f" So SGD kept λmax at or below 2(1+β)/η at {below:.0%} of the measured points"
@@ -332,9 +344,9 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
         q3 = "No measure could be compared within groups of models that differ in one factor only."
     else:
         best = decided_psi["estimate"].idxmax()
-        n_decided = _decided(overall)
+        n_decided = int(overall["decided"].sum())
         q3 = (f"Over all models, {n_decided} of {len(overall)} measures have an overall τ with the generalization gap "
-              f"whose 95% CI excludes 0. Within groups where one factor varies, the largest granulated Ψ is "
+              f"that excludes 0 after Benjamini–Hochberg over the {len(overall)}. Within groups where one factor varies, the largest granulated Ψ is "
               f"{MEASURES[best].label}'s ({decided_psi.at[best, 'estimate']:+.2f}); Ψ near 0 means a measure's "
               "overall τ came from telling studies and datasets apart.")
     q4 = dynamics.prediction_answer(predicted) if not predicted.empty else "No trajectory was measured."

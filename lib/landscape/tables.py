@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import stats, surfaces
+from . import thresholds as thresholds_mod
 from .data import DATASETS, describe_normalization
 from .params import DataSource, ReportParams, is_stand_in
 from .pipeline import DataSummary, RunRecord
@@ -26,6 +27,7 @@ METRIC_NAMES = {"train_loss": "train loss", "train_acc": "train acc", "test_loss
 #: order of the numbers in ``reference.first_epochs`` rows after the epoch
 FIRST_EPOCH_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")
 STUDY, RUN, SEEDS = "study", "run", "seeds: mean ± 95% CI"
+POSITIVE_SEEDS = "seeds: geometric mean [95% CI]"  # the column of a positive quantity (:func:`positive_cell`)
 NO_EPOCH = "No run completed an epoch (the runs table says where each one diverged), so there are no final numbers."
 
 
@@ -53,16 +55,29 @@ def final_rows(history: pd.DataFrame) -> pd.DataFrame:
     return history.sort_values("epoch").groupby("run").tail(1).set_index("run").loc[order]
 
 
-def run_status(runs: Mapping[str, RunRecord]) -> pd.DataFrame:
-    """One row per run: run, label, status (completed / diverged / failed), epochs (completed),
-    diverged_epoch, trained_epochs (by this execution; 0 when loaded from the cache), time_s
-    (summed epoch wall time), error (why a failed run failed)."""
+DID_NOT_LEARN = "did not learn"
+
+
+def run_status(runs: Mapping[str, RunRecord], num_classes: int = 10) -> pd.DataFrame:
+    """One row per run: run, label, status (completed / diverged / failed), outcome (the status,
+    or "did not learn" for a completed run whose final val accuracy lies within the declared
+    'chance_accuracy' of 1/num_classes), epochs (completed), diverged_epoch, trained_epochs (by
+    this execution; 0 when loaded from the cache), time_s (summed epoch wall time), error (why a
+    failed run failed)."""
+    tolerance = thresholds_mod.SUITE["chance_accuracy"].value
+
+    def outcome(run: RunRecord) -> str:
+        final = run.final
+        at_chance = (run.status == "completed" and bool(final)
+                     and abs(final["test_acc"] - 1 / num_classes) <= tolerance)
+        return DID_NOT_LEARN if at_chance else run.status
+
     return pd.DataFrame([{"run": run_id, "label": run.label, "config": run.config, "seed": run.seed,
-                          "status": run.status, "epochs": len(run.history),
+                          "status": run.status, "outcome": outcome(run), "epochs": len(run.history),
                           "diverged_epoch": run.diverged_epoch, "trained_epochs": run.trained_epochs,
                           "time_s": float(sum(r["time_s"] for r in run.history)), "error": run.error}
                          for run_id, run in runs.items()],
-                        columns=["run", "label", "config", "seed", "status", "epochs", "diverged_epoch",
+                        columns=["run", "label", "config", "seed", "status", "outcome", "epochs", "diverged_epoch",
                                  "trained_epochs", "time_s", "error"]).astype({"diverged_epoch": "Int64"})
 
 
@@ -70,9 +85,11 @@ def runs_table(status: pd.DataFrame) -> pd.DataFrame:
     """``run_status`` for display: where divergence happened and the run's training wall time; the
     reason of a failed run, when one failed (what this render trained is in the reproducibility
     appendix: :func:`provenance_sentence`)."""
-    shown = status.drop(columns="trained_epochs").assign(time_s=status["time_s"].round().astype(int))  # whole seconds
+    shown = status.drop(columns=["trained_epochs", "status"]).assign(
+        time_s=status["time_s"].round().astype(int))  # whole seconds
     shown = shown if shown["error"].notna().any() else shown.drop(columns="error")
-    return shown.rename(columns={"label": "model", "diverged_epoch": "diverged at epoch", "time_s": "wall time (s)",
+    return shown.rename(columns={"label": "model", "outcome": "status", "diverged_epoch": "diverged at epoch",
+                                 "time_s": "wall time (s)",
                                  "error": "why it failed"})
 
 
@@ -138,13 +155,39 @@ def training_table(params: ReportParams) -> pd.DataFrame:
 
 def ci_cell(values: Sequence[float]) -> str:
     """"mean ± 95% CI half-width" over seeds, to the half-width's precision
-    (``stats.estimate_text``); "mean (n = 1)" with one seed, "—" with none."""
+    (``stats.estimate_text``); "mean (n = 2: no interval)" with fewer than ``stats.MIN_UNITS``
+    seeds (or pairs), "—" with none."""
     found = stats.mean_ci(values)
     if found.n == 0:
         return "—"
     if not found.defined:
-        return f"{stats.number_text(found.estimate)} (n = 1)"
+        return f"{stats.number_text(found.estimate)} (n = {found.n}{': no interval' if found.n > 1 else ''})"
     return stats.estimate_text(found.estimate, found.half_width)
+
+
+#: how a table or sentence names what :func:`positive_cell` shows
+POSITIVE_WORDS = "geometric mean over seeds [95% CI] (mean ± 95% CI where a seed's value is not positive)"
+
+
+def positive_cell(values: Sequence[float]) -> str:
+    """A positive quantity over seeds (λ, a trace, sharpness, a ratio, a gradient norm, a spread):
+    the geometric mean with the t interval on logs mapped back, "g [low, high]" to 3 significant
+    digits (``stats.geometric_ci``; never below 0, however far apart the seeds); "g (n = 2: no
+    interval)" with fewer than ``stats.MIN_UNITS``, "—" with none. Where a seed's value is not positive (a trace or λ of a non-convex
+    point), the quantity is not positive there: :func:`ci_cell`; where one is exactly 0 (an error
+    barrier), the mean with the range of the values."""
+    found = pd.Series(values, dtype=float).dropna()
+    if found.empty or (found < 0).any():
+        return ci_cell(found)
+    if (found == 0).any():  # non-negative with zeros (an error barrier of 0): no log scale, no interval below 0
+        if len(found) < stats.MIN_UNITS:
+            return ci_cell(found)
+        return (f"{stats.number_text(found.mean(), 3)} (range {stats.number_text(found.min(), 3)}–"
+                f"{stats.number_text(found.max(), 3)}, n = {len(found)})")
+    interval = stats.geometric_ci(found)
+    if interval.defined:
+        return interval.text(3)
+    return f"{stats.number_text(interval.estimate)} (n = {interval.n}{': no interval' if interval.n > 1 else ''})"
 
 
 def ascent_words(tol: float, max_steps: int) -> str:
@@ -343,19 +386,17 @@ def gap_sentence(params: ReportParams, history: pd.DataFrame, reference_gap: Map
             "the eval-mode gap measures both accuracies on the final weights." if parts else NO_EPOCH)
 
 
-HEADLINE_CLAIM_CHARS = 70  # a claim's text in the one-line answer is cut after this many characters
-HEADLINE_ORDER = ("supported", "contradicted", "depends on the method", "inconclusive", "pending")
-
-
-def _short(text: str, limit: int = HEADLINE_CLAIM_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+# decided verdicts quote their claims in full (a cut text can lose the direction it states); the
+# others are counted
+HEADLINE_DECIDED = ("supported", "contradicted", "mixed", "depends on the method")
+HEADLINE_OPEN = ("inconclusive", "undecidable with these seeds", "pending")
 
 
 def headline(params: ReportParams, history: pd.DataFrame, verdicts: Sequence | None = None) -> str:
-    """The report's answer in one line: the claims its seeds decide (supported, contradicted, or
-    decided otherwise by the study's method), each by its text, then how many stay inconclusive
-    or pending, and the seeds behind it; without claims, the final val accuracy per
-    configuration (mean over seeds), best first."""
+    """The report's answer in one line: the claims its seeds decide (supported, contradicted,
+    mixed, or decided otherwise by the study's method), each by its whole text, then how many stay
+    inconclusive, undecidable or pending, and the seeds behind it; without claims, the final val
+    accuracy per configuration (mean over seeds), best first."""
     finals = final_rows(history)
     if finals.empty:
         return "no run completed an epoch"
@@ -369,9 +410,9 @@ def headline(params: ReportParams, history: pd.DataFrame, verdicts: Sequence | N
     by_verdict: dict[str, list[str]] = {}
     for v in verdicts:
         by_verdict.setdefault(v.headline, []).append(v.text)
-    decided = [f"{verdict}: " + "; ".join(f"“{_short(t)}”" for t in by_verdict[verdict])
-               for verdict in HEADLINE_ORDER[:3] if verdict in by_verdict]
-    open_ = [f"{len(by_verdict[verdict])} {verdict}" for verdict in HEADLINE_ORDER[3:] if verdict in by_verdict]
+    decided = [f"{verdict}: " + "; ".join(f"“{t}”" for t in by_verdict[verdict])
+               for verdict in HEADLINE_DECIDED if verdict in by_verdict]
+    open_ = [f"{len(by_verdict[verdict])} {verdict}" for verdict in HEADLINE_OPEN if verdict in by_verdict]
     if not decided:
         return f"no claim decided by {seeds.replace(' each', ' per configuration')}: " + ", ".join(open_)
     return ". ".join(decided) + (f". {', '.join(open_)}" if open_ else "") + f" ({seeds})"
@@ -448,8 +489,8 @@ def noise_table(params: ReportParams, noise: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 def flatness_table(params: ReportParams, flatness: pd.DataFrame) -> pd.DataFrame:
-    """The study's flatness |ΔL| per configuration and σ (each seed's mean over draws, then mean ±
-    95% CI over seeds) and, when the study published only an order (``reference.flatness_order``,
+    """The study's flatness |ΔL| per configuration and σ (each seed's mean over draws, then the
+    geometric mean over seeds with its 95% CI: :func:`positive_cell`) and, when the study published only an order (``reference.flatness_order``,
     least flat first, by the names of ``reference.reference_keys``), each architecture's rank
     there and in this report (1 = least flat, by the mean over seeds)."""
     keys = reference(params, "reference_keys") or {}
@@ -458,7 +499,8 @@ def flatness_table(params: ReportParams, flatness: pd.DataFrame) -> pd.DataFrame
     for config in configs_in(params, flatness):
         for sigma, at in flatness[flatness["config"] == config].groupby("sigma"):
             out.append({"model": config_labels(params)[config], "σ": sigma, "seeds": at["seed"].nunique(),
-                        "|ΔL|": ci_cell(at["mean"]), "_mean": at["mean"].mean(), "L(θ)": ci_cell(at["base_loss"]),
+                        "|ΔL|": positive_cell(at["mean"]), "_mean": at["mean"].mean(),
+                        "L(θ)": positive_cell(at["base_loss"]),
                         "draws per seed": int(at["num_draws"].iloc[0]), "mode": at["mode"].iloc[0],
                         "_key": keys.get(config, config)})
     df = pd.DataFrame(out)
@@ -478,7 +520,7 @@ RATIO_LABEL = "λmax/|λmin|"
 
 
 def curvature_ratio_cell(ours: pd.DataFrame) -> str:
-    """λmax/|λmin| over the seeds whose λmin was computed (mean ± 95% CI), "≤" where λmin is only
+    """λmax/|λmin| over the seeds whose λmin was computed (:func:`positive_cell`), "≤" where λmin is only
     bounded (a Ritz value above λmin: the ratio is then an upper bound), and in how many of them
     λmin < 0 (where the condition number λmax/λmin is undefined). "—" without any λmin."""
     measured = ours[(ours["lambda_min_kind"] != NOT_COMPUTED) & ours["lambda_min"].notna()]
@@ -487,11 +529,11 @@ def curvature_ratio_cell(ours: pd.DataFrame) -> str:
     ratios = measured["lambda_max"] / measured["lambda_min"].abs()
     bound = "≤ " if (measured["lambda_min_kind"] == "upper bound").any() else ""
     negative = int((measured["lambda_min"] < 0).sum())
-    return f"{bound}{ci_cell(ratios)} (λmin < 0 in {negative} of {len(measured)})"
+    return f"{bound}{positive_cell(ratios)} (λmin < 0 in {negative} of {len(measured)})"
 
 
 def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration, mean ± 95% CI over seeds: λmax by Lanczos on the fixed train set (ours)
+    """Per configuration, the geometric mean over seeds with its 95% CI (:func:`positive_cell`): λmax by Lanczos on the fixed train set (ours)
     and by power iteration on one mini-batch (:func:`shortcut_name`), with the study's published
     λmax where it has one and the study-seed run's Lanczos λmax; where computed, how many seeds
     show negative curvature with λmax/|λmin| (``curvature_ratio_cell``), the condition number where
@@ -506,19 +548,19 @@ def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
         measured = ours[ours["lambda_min_kind"] != NOT_COMPUTED]
         kappas = ours["condition_number"].dropna()
         row = {"model": config_labels(params)[config], "seeds": len(ours),
-               "λmax (Lanczos)": ci_cell(ours["lambda_max"]),
-               ("λmax (study method)" if studied else "λmax (one mini-batch)"): ci_cell(study["lambda_max"])}
+               "λmax (Lanczos)": positive_cell(ours["lambda_max"]),
+               ("λmax (study method)" if studied else "λmax (one mini-batch)"): positive_cell(study["lambda_max"])}
         if studied:
             row["λmax (study, published)"] = np.nan if ref is None else ref
         row["λmax, study seed"] = float(seed.iloc[0]) if len(seed) else np.nan
         if len(measured):
             row[RATIO_LABEL] = curvature_ratio_cell(ours)
             if len(kappas):  # λmax/λmin, only where every computed eigenvalue is positive
-                row["condition number"] = f"{ci_cell(kappas)} ({len(kappas)} of {len(measured)} seeds)"
+                row["condition number"] = f"{positive_cell(kappas)} ({len(kappas)} of {len(measured)} seeds)"
         if reference(params, "condition_number"):
             row["condition number (study, published)"] = published(params, "condition_number", config)
         if ours["trace"].notna().any():
-            row["trace"] = ci_cell(ours["trace"])
+            row["trace"] = positive_cell(ours["trace"])
         row["n (ours / " + ("study)" if studied else "mini-batch)")] = \
             f"{int(ours['n'].iloc[0])} / {int(study['n'].iloc[0]) if len(study) else '—'}"
         rows.append(row)
@@ -528,7 +570,7 @@ def attribution_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFra
     """Where the study's λmax differs from ours, one change at a time (``probes.ATTRIBUTION``), per
     configuration: our λmax; the factor by which train-mode BatchNorm (batches of the study's
     size), the study's one mini-batch, and stopping after the study's power steps each change it
-    (ratios per seed, mean ± 95% CI); the study's method on our weights; where the study published
+    (ratios per seed, their geometric mean with its 95% CI); the study's method on our weights; where the study published
     λmax, published over the study method on the study-seed run (what our weights do not explain:
     the minimum, data, or an unstated detail)."""
     cfg, rows = params.probes.hessian, []
@@ -540,12 +582,12 @@ def attribution_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFra
             continue
         before_batch = by["lanczos-train"] if len(by["lanczos-train"]) else by["lanczos"]
         row = {"model": config_labels(params)[config], "seeds": len(by["lanczos"]),
-               "λmax, ours": ci_cell(by["lanczos"]),
-               "× train mode": ci_cell((by["lanczos-train"] / by["lanczos"]).dropna()) if len(by["lanczos-train"])
-               else "1 (no BatchNorm)",
-               f"× one batch of {cfg.study_batch_size}": ci_cell((by["lanczos-batch"] / before_batch).dropna()),
-               f"× {cfg.study_iterations} power steps": ci_cell((by["study"] / by["lanczos-batch"]).dropna()),
-               "= study method on ours": ci_cell(by["study"])}
+               "λmax, ours": positive_cell(by["lanczos"]),
+               "× train mode": positive_cell((by["lanczos-train"] / by["lanczos"]).dropna())
+               if len(by["lanczos-train"]) else "1 (no BatchNorm)",
+               f"× one batch of {cfg.study_batch_size}": positive_cell((by["lanczos-batch"] / before_batch).dropna()),
+               f"× {cfg.study_iterations} power steps": positive_cell((by["study"] / by["lanczos-batch"]).dropna()),
+               "= study method on ours": positive_cell(by["study"])}
         ref = published(params, "lambda_max", config)
         if reference(params, "lambda_max") is not None:
             seed = by["study"].get(study_run(params, config))
@@ -558,8 +600,9 @@ def attribution_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFra
 
 def barrier_table(params: ReportParams, barriers: pd.DataFrame, published_max_loss: float | None = None
                   ) -> pd.DataFrame:
-    """Per configuration, split and BatchNorm treatment, mean ± 95% CI over its disjoint seed
-    pairs: endpoint losses, the largest loss on the path and the loss and error barriers; the
+    """Per configuration, split and BatchNorm treatment, over its disjoint seed pairs: endpoint
+    losses and the largest loss on the path (mean ± 95% CI) and the loss and error barriers
+    (positive: :func:`positive_cell`); the
     study's largest loss on the path (one number, as study 001 gives it) beside ours."""
     out = []
     for config in configs_in(params, barriers):
@@ -569,7 +612,8 @@ def barrier_table(params: ReportParams, barriers: pd.DataFrame, published_max_lo
                    "max L on path": ci_cell(at["max_loss"])}
             if published_max_loss is not None:
                 row["max L, study"] = float(published_max_loss)
-            row.update({"loss barrier": ci_cell(at["loss_barrier"]), "error barrier": ci_cell(at["error_barrier"]),
+            row.update({"loss barrier": positive_cell(at["loss_barrier"]),
+                        "error barrier": positive_cell(at["error_barrier"]),
                         "n": int(at["n"].iloc[0])})
             out.append(row)
     return pd.DataFrame(out)
@@ -650,10 +694,10 @@ def hessian_sentence(params: ReportParams, hessian: pd.DataFrame) -> str:
     for config in configs_in(params, hessian):
         mine = hessian[hessian["config"] == config]
         ours, study = mine[mine["method"] == "lanczos"], mine[mine["method"] == "study"]
-        text = f"{config_labels(params)[config]} λmax {ci_cell(ours['lambda_max'])} (Lanczos)"
+        text = f"{config_labels(params)[config]} λmax {positive_cell(ours['lambda_max'])} (Lanczos)"
         if len(study):
             ratio = (study.set_index("run")["lambda_max"] / ours.set_index("run")["lambda_max"]).dropna()
-            text += f", {ci_cell(study['lambda_max'])} by {shortcut_name(params)} (ratio {ci_cell(ratio)})"
+            text += f", {positive_cell(study['lambda_max'])} by {shortcut_name(params)} (ratio {positive_cell(ratio)})"
         ref = published(params, "lambda_max", config)
         if ref is not None:
             text += f", study published {ref:g}"
@@ -661,7 +705,7 @@ def hessian_sentence(params: ReportParams, hessian: pd.DataFrame) -> str:
     why = ("how much of a difference to the study comes from the method (one mini-batch, a fixed number of power "
            "steps) rather than the minimum" if reference(params, "lambda_max") else
            "what the common shortcut (one mini-batch, a fixed number of power steps, train mode) would have reported")
-    return "Top Hessian eigenvalue, mean ± 95% CI over seeds: " + "; ".join(parts) + f". The ratio shows {why}."
+    return f"Top Hessian eigenvalue, {POSITIVE_WORDS}: " + "; ".join(parts) + f". The ratio shows {why}."
 
 def batchnorm_caveat(params: ReportParams, frame: pd.DataFrame, measure: str) -> str:
     """The BatchNorm rescaling caveat for ``measure`` (e.g. "λmax") when a configuration of
@@ -681,15 +725,16 @@ def barrier_sentence(params: ReportParams, barriers: pd.DataFrame, published_max
     parts = []
     for config in configs_in(params, barriers):
         for (split, bn), at in barriers[barriers["config"] == config].groupby(["split", "bn"], sort=False):
-            parts.append(f"{config_labels(params)[config]} {split} (BN {bn}): {ci_cell(at['loss_barrier'])} nats "
+            parts.append(f"{config_labels(params)[config]} {split} (BN {bn}): {positive_cell(at['loss_barrier'])} nats "
                          f"over {len(at)} pair{'s' if len(at) > 1 else ''}")
-    text = "Loss barrier above the straight line between the endpoints, mean ± 95% CI over seed pairs: " + "; ".join(parts)
+    text = ("Loss barrier above the straight line between the endpoints, geometric mean [95% CI] over disjoint seed "
+            "pairs (fewer than 3 pairs: no interval): " + "; ".join(parts))
     if published_max_loss is not None:
         text += f". The study's largest loss on its path: {published_max_loss:g}"
     return text + "." if parts else ""
 
 def sharpness_table(params: ReportParams, sharpness: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration, mean ± 95% CI over seeds: SAM ε-sharpness after the projected ascent
+    """Per configuration, over seeds (:func:`positive_cell`): SAM ε-sharpness after the projected ascent
     and at SAM's single first-order step, the study's published value (``reference.sam_sharpness``)
     and the study-seed run beside it, ASAM, L(θ)."""
     rows = []
@@ -699,12 +744,13 @@ def sharpness_table(params: ReportParams, sharpness: pd.DataFrame) -> pd.DataFra
         ref = published(params, "sam_sharpness", config)
         seed = sam[sam["run"] == study_run(params, config)]["sharpness"]
         row = {"model": config_labels(params)[config], "seeds": len(sam), "ρ (SAM)": sam["rho"].iloc[0],
-               "SAM, ascent (ours)": ci_cell(sam["sharpness"]), "SAM, first-order step": ci_cell(sam["first_order"]),
+               "SAM, ascent (ours)": positive_cell(sam["sharpness"]),
+               "SAM, first-order step": positive_cell(sam["first_order"]),
                "SAM (study, published)": np.nan if ref is None else ref,
                "SAM, study seed": float(seed.iloc[0]) if len(seed) else np.nan}
         if len(asam):
-            row.update({"ρ (ASAM)": asam["rho"].iloc[0], "ASAM, ascent": ci_cell(asam["sharpness"])})
-        row.update({"L(θ)": ci_cell(sam["base_loss"]), "ascent steps": ascent_cell(mine["steps"], mine["converged"]),
+            row.update({"ρ (ASAM)": asam["rho"].iloc[0], "ASAM, ascent": positive_cell(asam["sharpness"])})
+        row.update({"L(θ)": positive_cell(sam["base_loss"]), "ascent steps": ascent_cell(mine["steps"], mine["converged"]),
                     "n": int(sam["n"].iloc[0])})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -715,11 +761,11 @@ def sharpness_sentence(params: ReportParams, sharpness: pd.DataFrame) -> str:
     for config in configs_in(params, sam):
         mine = sam[sam["config"] == config]
         ref = published(params, "sam_sharpness", config)
-        parts.append(f"{config_labels(params)[config]} {ci_cell(mine['sharpness'])} nats (first-order step "
-                     f"{ci_cell(mine['first_order'])}" + (f"; study {ref:g}" if ref is not None else "") + ")")
+        parts.append(f"{config_labels(params)[config]} {positive_cell(mine['sharpness'])} nats (first-order step "
+                     f"{positive_cell(mine['first_order'])}" + (f"; study {ref:g}" if ref is not None else "") + ")")
     if not parts:
         return ""
-    return (f"SAM sharpness at ρ = {sam['rho'].iloc[0]:g} on the train probe set, mean ± 95% CI over seeds: "
+    return (f"SAM sharpness at ρ = {sam['rho'].iloc[0]:g} on the train probe set, {POSITIVE_WORDS}: "
             + "; ".join(parts) + ". SAM's ball is Euclidean, so a network whose weights are small (as BatchNorm "
             "permits: its output does not change when a layer's weights are rescaled) is sharper in it for the same "
             "function; ASAM's adaptive ball removes that scale.")
@@ -773,11 +819,12 @@ def _completed_finals(status: pd.DataFrame, history: pd.DataFrame, config: str) 
 
 
 def _outcomes(status: pd.DataFrame, config: str) -> str:
-    """How the seeds of a configuration ended: "3 of 3 completed", "2 of 3 diverged (epochs 9, 10)"."""
+    """How the seeds of a configuration ended: "3 of 3 completed", "2 of 3 diverged (epochs 9, 10)",
+    "1 of 3 did not learn"."""
     rows = status[status["config"] == config]
     parts = []
-    for state in ("completed", "diverged", "failed"):
-        these = rows[rows["status"] == state]
+    for state in ("completed", DID_NOT_LEARN, "diverged", "failed"):
+        these = rows[rows["outcome"] == state]
         if len(these):
             epochs = sorted(int(e) for e in these["diverged_epoch"].dropna())
             parts.append(f"{len(these)} of {len(rows)} {state}" + (f" (epoch{'s' if len(epochs) > 1 else ''} "
@@ -842,8 +889,8 @@ def _spreads(ranges: pd.DataFrame, config: str, kind: str, split: str) -> pd.Ser
 
 def loss_range_table(params: ReportParams, surface: pd.DataFrame, ranges: pd.DataFrame | None = None) -> pd.DataFrame:
     """Loss over the 2-D grid per configuration, split and direction kind (nats): min, max, L(θ)
-    and max − min of the study-seed run (the one drawn), max − min over every seed probed (mean
-    ± 95% CI, and how many: from ``ranges``, the ``loss_range`` probe's coarse grid on every
+    and max − min of the study-seed run (the one drawn), max − min over every seed probed
+    (:func:`positive_cell`, and how many: from ``ranges``, the ``loss_range`` probe's coarse grid on every
     seed, else from the surfaces themselves), and the study's published [min, max]
     (``reference.<split>_loss_range``) on the rows of the study's direction kind (its unit-norm
     directions)."""
@@ -859,7 +906,7 @@ def loss_range_table(params: ReportParams, surface: pd.DataFrame, ranges: pd.Dat
                          "min": mine["loss"].min(), "max": mine["loss"].max(),
                          "L(θ)": float(centre.iloc[0]) if len(centre) else np.nan,
                          "max − min": mine["loss"].max() - mine["loss"].min(),
-                         f"max − min, {SEEDS}": ci_cell(spreads), "seeds": len(spreads),
+                         f"max − min, {POSITIVE_SEEDS}": positive_cell(spreads), "seeds": len(spreads),
                          "study min": np.nan if ref is None else ref[0], "study max": np.nan if ref is None else ref[1]})
     return pd.DataFrame(rows)
 
@@ -875,7 +922,7 @@ def loss_range_sentence(params: ReportParams, surface: pd.DataFrame, ranges: pd.
             spreads = _spreads(ranges, config, kind, "train")
             mine = r[r["run"] == study_run(params, config)]["loss"]
             parts.append(f"{params.config(config).label} ({kind}) {stats.number_text(mine.max() - mine.min(), 4)}"
-                         + (f" (over {len(spreads)} seeds {ci_cell(spreads)})" if len(spreads) > 1 else ""))
+                         + (f" (over {len(spreads)} seeds {positive_cell(spreads)})" if len(spreads) > 1 else ""))
     text = "Spread of the train loss over the grid (max − min, nats) of the study seed: " + "; ".join(parts) + "."
     if "unit" in set(surface["direction"]):
         text += (" A unit-norm direction spread over every weight moves each by about 1/√n, so its spread measures "
@@ -885,17 +932,17 @@ def loss_range_sentence(params: ReportParams, surface: pd.DataFrame, ranges: pd.
 
 
 def gradient_table(params: ReportParams, gradient: pd.DataFrame) -> pd.DataFrame:
-    """‖∇L(θ)‖₂ per configuration on the train and test probe sets (mean ± 95% CI over seeds),
-    with the study's published value."""
+    """‖∇L(θ)‖₂ and the loss per configuration on the train and test probe sets (over seeds:
+    :func:`positive_cell`), with the study's published value."""
     rows = []
     for config in configs_in(params, gradient):
         mine = gradient[gradient["config"] == config]
         train, test = mine[mine["split"] == "train"], mine[mine["split"] == "test"]
         ref = published(params, "grad_norm", config)
         rows.append({"model": config_labels(params)[config], "seeds": len(train),
-                     "‖∇L‖ train": ci_cell(train["grad_norm"]), "‖∇L‖ test": ci_cell(test["grad_norm"]),
+                     "‖∇L‖ train": positive_cell(train["grad_norm"]), "‖∇L‖ test": positive_cell(test["grad_norm"]),
                      "study, published": np.nan if ref is None else ref,
-                     "L train": ci_cell(train["loss"]), "L test": ci_cell(test["loss"]),
+                     "L train": positive_cell(train["loss"]), "L test": positive_cell(test["loss"]),
                      "n (train / test)": f"{int(train['n'].iloc[0])} / {int(test['n'].iloc[0])}",
                      "mode": train["mode"].iloc[0]})
     return pd.DataFrame(rows)
@@ -904,7 +951,7 @@ def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: 
                            hessian: pd.DataFrame | None, surface: pd.DataFrame | None,
                            ranges: pd.DataFrame | None = None) -> pd.DataFrame:
     """The study's summary tables (sections 5.2, 5.3 and 6.3) in one: per configuration val
-    accuracy and λmax (mean ± 95% CI over seeds), the condition number (defined in how many
+    accuracy (mean ± 95% CI over seeds) and λmax (:func:`positive_cell`), the condition number (defined in how many
     seeds), the train-loss spread over the grid (the study's unit-norm directions) of the
     study-seed run (its drawn surface) and over the seeds probed (``ranges`` as in
     :func:`loss_range_table`), and the outcomes, beside the study's numbers."""
@@ -930,12 +977,12 @@ def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: 
             ("val acc", STUDY): np.nan if acc is None else acc,
             ("val acc", SEEDS): ci_cell(finals["test_acc"]) if len(finals) else "—",
             ("λmax", STUDY): np.nan if lam is None else lam,
-            ("λmax", SEEDS): ci_cell(ours["lambda_max"]) if len(ours) else "not probed",
+            ("λmax", POSITIVE_SEEDS): positive_cell(ours["lambda_max"]) if len(ours) else "not probed",
             ("condition number", STUDY): "—" if cond is None else f"{cond:g}",
-            (RATIO_LABEL, SEEDS): curvature_ratio_cell(ours) if len(ours) else "not probed",
+            (RATIO_LABEL, POSITIVE_SEEDS): curvature_ratio_cell(ours) if len(ours) else "not probed",
             ("train loss spread", STUDY): np.nan if ref_range is None else ref_range[1] - ref_range[0],
             ("train loss spread", "study seed"): spread,
-            ("train loss spread", SEEDS): (ci_cell(spreads) if len(spreads) > 1
+            ("train loss spread", POSITIVE_SEEDS): (positive_cell(spreads) if len(spreads) > 1
                                            else "study seed only" if len(spreads) else "—"),
             ("outcome", "seeds"): _outcomes(status, config)})
     df = pd.DataFrame(rows)
