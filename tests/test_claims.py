@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landscape import claims
+from landscape import claims, stats
 from landscape.params import ParamsError, load_params
 
 S, C, I, P = claims.SUPPORTED, claims.CONTRADICTED, claims.INCONCLUSIVE, claims.PENDING
@@ -124,6 +124,7 @@ def test_divergence_is_a_share_of_seeds_and_three_seeds_cannot_decide_it():
     assert verdict(parts) == S and parts[0].interval.method == "Clopper-Pearson" and parts[0].groups[0].n == 6
     three = claims.diverges(CTX, status(["x"], diverged=("x",), seeds=3), ["x"])
     assert verdict(three) == U and "it takes 6 seeds" in three[0].why  # 3 of 3 can never exclude 1/2
+    assert claims._seeds_needed(0.9) == "it takes 36 seeds" and stats.best_share_interval(36).low > 0.9
     assert verdict(claims.diverges(CTX, status(["x"], seeds=6), ["x"])) == C
 
 
@@ -310,6 +311,8 @@ def test_claim_arguments_and_thresholds_are_checked_when_params_load():
         load_params("batchnorm", "smoke", {"reference": {"claims": [entry]}})
     with pytest.raises(ParamsError, match="needs a stated reason"):
         load_params("batchnorm", "smoke", {"reference": {"thresholds": {"barrier": {"value": 0.3}}}})
+    with pytest.raises(ParamsError, match=r"more_often.value: expected a number below 1 \(share of seeds\)"):
+        load_params("batchnorm", "smoke", {"reference": {"thresholds": {"more_often": {"value": 1.0, "reason": "x"}}}})
     with pytest.raises(ParamsError, match="unknown threshold"):
         load_params("batchnorm", "smoke", {"reference": {"thresholds": {"huge": {"value": 0.3, "reason": "x"}}}})
     overridden = load_params("batchnorm", "smoke", {"reference": {"thresholds": {

@@ -344,11 +344,21 @@ def share(ctx: Context, quantity: str, name: str, successes: int, n: int) -> Com
     found = stats.proportion_ci(successes, n)
     group = Group(name, n, found)
     if n == 0 or stats.best_share_interval(n).low <= bound:
-        fewest = next(k for k in range(1, 100) if stats.best_share_interval(k).low > bound)
         return Comparison(quantity, (group,), "seeds", "share", found, ABOVE, (bound,), "more_often", "linear",
-                          ctx.method, UNDECIDABLE, why=f"even {n} of {n} could not lie above {bound:g}: it takes "
-                          f"{fewest} seeds")
+                          ctx.method, UNDECIDABLE, why=f"even {n} of {n} could not lie above {bound:g}: "
+                          f"{_seeds_needed(bound)}")
     return compare(ctx, quantity, [group], "seeds", "share", found, ABOVE, [bound], "more_often")
+
+
+def _seeds_needed(bound: float) -> str:
+    """How many seeds a share needs before n of n lies above ``bound`` (Clopper–Pearson: the
+    lower bound of n of n is ((1 − LEVEL)/2)^(1/n))."""
+    if bound >= 1:
+        return "no number of seeds can"
+    fewest = max(1, math.floor(math.log((1 - stats.LEVEL) / 2) / math.log(bound)) + 1) if bound > 0 else 1
+    while stats.best_share_interval(fewest).low <= bound:  # the closed form, checked against scipy
+        fewest += 1
+    return f"it takes {fewest} seeds"
 
 
 def measured(ctx: Context, quantity: str, a: str, b: str, value_a: float, value_b: float, claimed: str) -> Comparison:
@@ -798,7 +808,8 @@ CHECKS: dict[str, Check] = {
     "main_effect_larger": Check(main_effect_larger, ("history", "runs"), ("larger", "smaller"),
                                 scores_divergence=True),
     "more_noise_robust": Check(more_noise_robust, "noise", ("robust", "fragile"), study_method=StudyMethod(
-        {"scale": "relative"}, "weight noise relative to each weight's size (the study's) instead of absolute σ (ours)"),
+        {"scale": "relative"},
+        "weight noise relative to each weight's size (the study's) instead of absolute σ (ours)"),
         choices={"scale": ("absolute", "relative")}),
     "steeper_slice": Check(steeper_slice, "slice1d", ("steeper", "flatter"), study_method=StudyMethod(
         {"direction": "random"}, "an unnormalized random direction (the study's) instead of a filter-normalized one "
@@ -891,7 +902,8 @@ def design(params: ReportParams, spec: ClaimSpec, ctx: Context | None = None) ->
     if check.unit == "pairs":
         pairs = {c: len(params.seed_pairs(c)) for c in configs}
         short = {c: n for c, n in pairs.items() if n < check.min_units}
-        return (f"fewer than {check.min_units} disjoint seed pairs in " + ", ".join(f"{c} ({n})" for c, n in short.items())
+        return (f"fewer than {check.min_units} disjoint seed pairs in "
+                + ", ".join(f"{c} ({n})" for c, n in short.items())
                 if short else None)
     if check.unit == "share":
         bound = ctx.value("more_often")
@@ -903,7 +915,8 @@ def design(params: ReportParams, spec: ClaimSpec, ctx: Context | None = None) ->
         total = sum(seeds.values())
         return f"{total} seeds in all, fewer than {check.min_units}" if total < check.min_units else None
     short = {c: n for c, n in seeds.items() if n < check.min_units}
-    return f"fewer than {check.min_units} seeds in " + ", ".join(f"{c} ({n})" for c, n in short.items()) if short else None
+    return (f"fewer than {check.min_units} seeds in " + ", ".join(f"{c} ({n})" for c, n in short.items())
+            if short else None)
 
 
 def _decide(check: Check, ctx: Context, frames: Mapping[str, Any], args: Mapping[str, Any]
@@ -1037,7 +1050,8 @@ def summary_sentence(claims: list[Claim]) -> str:
     shown = [f"{c[v]} {v}" for v in (SUPPORTED, CONTRADICTED, MIXED, INCONCLUSIVE, UNDECIDABLE) if c[v]]
     text = (f"Of the study's {len(claims)} claims, {checked} can be checked against this report's seeds: "
             + (", ".join(shown) if shown else "none decided")
-            + (f", {c[DEPENDS]} where the verdict depends on the method (ours vs the study's)" if c.get(DEPENDS) else "")
+            + (f", {c[DEPENDS]} where the verdict depends on the method (ours vs the study's)"
+               if c.get(DEPENDS) else "")
             + ".")
     if c[PENDING]:
         text += (f" {c[PENDING]} stay pending; the evidence column says why (a configuration without a usable seed, "

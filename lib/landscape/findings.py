@@ -59,7 +59,8 @@ def differences(params: ReportParams, verdicts: Sequence[claims_mod.Claim], prob
             why = (f"the study's method on our weights gives {c.study_verdict}, so the change of method decides it: "
                    f"{c.study_change}; neither verdict alone says the study is wrong")
         elif c.study_verdict is not None:
-            why = f"the study's method on our weights ({c.study_change}) gives {c.study_verdict} too, so the method does not explain it"
+            why = (f"the study's method on our weights ({c.study_change}) gives {c.study_verdict} too, so the method "
+                   "does not explain it")
         else:
             why = "this check has no variant that uses the study's method"
         out.append(f"The study claims “{literal(c.text)}”; it is {found} this report's seeds ({c.verdict}): {why}.")

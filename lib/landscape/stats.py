@@ -269,7 +269,8 @@ def contrast(groups: Sequence[ArrayLike], weights: Sequence[float], level: float
         return Interval(estimate, estimate, estimate, n, level, "Welch", _exact_test(estimate))
     df = var**2 / float(np.sum(terms**2 / (np.array(n) - 1)))
     half = float(scipy.stats.t.ppf((1 + level) / 2, df)) * math.sqrt(var)
-    return Interval(estimate, estimate - half, estimate + half, n, level, "Welch", _t_test(estimate, math.sqrt(var), df))
+    return Interval(estimate, estimate - half, estimate + half, n, level, "Welch",
+                    _t_test(estimate, math.sqrt(var), df))
 
 
 def bootstrap_ci(values: ArrayLike, statistic: Callable[..., float] = np.median, level: float = LEVEL,

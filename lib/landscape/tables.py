@@ -173,9 +173,10 @@ def positive_cell(values: Sequence[float]) -> str:
     """A positive quantity over seeds (λ, a trace, sharpness, a ratio, a gradient norm, a spread):
     the geometric mean with the t interval on logs mapped back, "g [low, high]" to 3 significant
     digits (``stats.geometric_ci``; never below 0, however far apart the seeds); "g (n = 2: no
-    interval)" with fewer than ``stats.MIN_UNITS``, "—" with none. Where a seed's value is not positive (a trace or λ of a non-convex
-    point), the quantity is not positive there: :func:`ci_cell`; where one is exactly 0 (an error
-    barrier), the mean with the range of the values."""
+    interval)" with fewer than ``stats.MIN_UNITS``, "—" with none. Where a seed's value is not
+    positive (a trace or λ of a non-convex point), the quantity is not positive there:
+    :func:`ci_cell`; where one is exactly 0 (an error barrier), the mean with the range of the
+    values (:func:`ci_cell` with fewer than 3)."""
     found = pd.Series(values, dtype=float).dropna()
     if found.empty or (found < 0).any():
         return ci_cell(found)
@@ -490,7 +491,8 @@ def noise_table(params: ReportParams, noise: pd.DataFrame) -> pd.DataFrame:
 
 def flatness_table(params: ReportParams, flatness: pd.DataFrame) -> pd.DataFrame:
     """The study's flatness |ΔL| per configuration and σ (each seed's mean over draws, then the
-    geometric mean over seeds with its 95% CI: :func:`positive_cell`) and, when the study published only an order (``reference.flatness_order``,
+    geometric mean over seeds with its 95% CI: :func:`positive_cell`) and, when the study
+    published only an order (``reference.flatness_order``,
     least flat first, by the names of ``reference.reference_keys``), each architecture's rank
     there and in this report (1 = least flat, by the mean over seeds)."""
     keys = reference(params, "reference_keys") or {}
@@ -533,7 +535,8 @@ def curvature_ratio_cell(ours: pd.DataFrame) -> str:
 
 
 def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration, the geometric mean over seeds with its 95% CI (:func:`positive_cell`): λmax by Lanczos on the fixed train set (ours)
+    """Per configuration, the geometric mean over seeds with its 95% CI (:func:`positive_cell`):
+    λmax by Lanczos on the fixed train set (ours)
     and by power iteration on one mini-batch (:func:`shortcut_name`), with the study's published
     λmax where it has one and the study-seed run's Lanczos λmax; where computed, how many seeds
     show negative curvature with λmax/|λmin| (``curvature_ratio_cell``), the condition number where

@@ -34,6 +34,7 @@ class Threshold:
     unit: str
     decides: str
     reason: str
+    below: float | None = None  # the value must stay below this (a share or an accuracy: 1)
     override: str | None = None
     suite_value: float | None = None  # the suite's value, when overridden
 
@@ -56,10 +57,11 @@ SUITE: dict[str, Threshold] = {t.name: t for t in (
               "own 'barely' changes are a few percent."),
     Threshold("slight", 0.05, "test-accuracy drop (fraction of images)", "noise that degrades accuracy slightly",
               "Five points keeps a 90%-accurate model's error within 1.5 times its noise-free error (10% → 15%); "
-              "a larger loss is a degradation a reader of the study would not call slight."),
+              "a larger loss is a degradation a reader of the study would not call slight.", below=1.0),
     Threshold("collapses", 0.3, "test-accuracy drop (fraction of images)", "noise that collapses accuracy",
               "Losing 30 points takes a 90%-accurate 10-class model more than a third of the way to chance; "
-              "the study's own collapse at σ = 0.1 lost about 50 points, a 'slight degradation' loses a few."),
+              "the study's own collapse at σ = 0.1 lost about 50 points, a 'slight degradation' loses a few.",
+              below=1.0),
     Threshold("different", 0.05, "spread of λmax over seeds (SD of log λmax, about the relative spread)",
               "minima of different sharpness",
               "A 5% spread is 50 times the Lanczos stopping tolerance (0.1% relative), so a larger spread is a "
@@ -71,11 +73,11 @@ SUITE: dict[str, Threshold] = {t.name: t for t in (
               "step; beyond it convergence slows in proportion to κ, the usual meaning of ill-conditioned."),
     Threshold("more_often", 0.5, "share of seeds", "'more often than not' (a share of seeds)",
               "A configuration 'diverges' or 'is well-conditioned' when it does so in most seeds: the share's "
-              "exact 95% interval lies above one half."),
+              "exact 95% interval lies above one half.", below=1.0),
     Threshold("chance_accuracy", 0.02, "accuracy within chance ± this", "a network that did not learn",
               "Two points is the 95% sampling error of one accuracy near 10% on about 900 test images "
               "(1.96·√(0.1·0.9/900) ≈ 0.02): closer to chance than that, a run is indistinguishable from "
-              "guessing."),
+              "guessing.", below=1.0),
     Threshold("chance_loss", 0.02, "nats within ln(classes) ± this", "a loss at a uniform prediction",
               "The loss of a uniform prediction is ln(classes) exactly; 0.02 nats keeps it as tight as the "
               "accuracy tolerance above (a 2% change in the predicted probability)."),
@@ -98,6 +100,8 @@ def resolve(params: ReportParams) -> dict[str, Threshold]:
         value, reason = entry["value"], entry["reason"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ParamsError(f"{where}.value: expected a finite positive number")
+        if SUITE[name].below is not None and value >= SUITE[name].below:
+            raise ParamsError(f"{where}.value: expected a number below {SUITE[name].below:g} ({SUITE[name].unit})")
         if not isinstance(reason, str) or not reason.strip():
             raise ParamsError(f"{where}.reason: expected the reason for the override, as text")
         out[name] = replace(SUITE[name], value=float(value), override=reason.strip(), suite_value=SUITE[name].value)
