@@ -316,15 +316,17 @@ def _n(values: Sequence[float]) -> int:
 
 
 def two_groups(ctx: Context, quantity: str, a: str, b: str, values_a: Sequence[float], values_b: Sequence[float],
-               positive: bool = False, claimed: str = ABOVE, unit: str = "seeds") -> Comparison:
+               positive: bool = False, claimed: str = ABOVE, unit: str = "seeds", min_units: int = stats.MIN_UNITS
+               ) -> Comparison:
     """"a's values exceed b's": a Welch difference of means, or for a positive quantity the ratio
     of geometric means (Welch on logs, claimed above 1)."""
     log = positive and _positive(values_a) and _positive(values_b)
     groups = (Group(a, _n(values_a), summary(values_a, log)), Group(b, _n(values_b), summary(values_b, log)))
     if log:
         return compare(ctx, quantity, groups, unit, "ratio", stats.ratio(values_a, values_b), claimed, [1.0],
-                       scale="log")
-    return compare(ctx, quantity, groups, unit, "difference", stats.difference(values_a, values_b), claimed, [0.0])
+                       scale="log", min_units=min_units)
+    return compare(ctx, quantity, groups, unit, "difference", stats.difference(values_a, values_b), claimed, [0.0],
+                   min_units=min_units)
 
 
 def one_group(ctx: Context, quantity: str, name: str, values: Sequence[float], claimed: str, bounds: Sequence[float],
@@ -366,10 +368,10 @@ def measured(ctx: Context, quantity: str, a: str, b: str, value_a: float, value_
     decided against the declared 'different' size, beyond 1 ± it on the claimed side. Not a test,
     so not part of the multiplicity family."""
     d = ctx.value("different")
+    groups = tuple(Group(name, 1, stats.Interval(v, v, v, 1, stats.LEVEL, "measured")) for name, v in
+                   ((a, value_a), (b, value_b)))
     if not (value_a > 0 and value_b > 0):
         found = stats.Interval(math.nan, math.nan, math.nan, (1, 1), stats.LEVEL, "one network each, measured")
-        groups = tuple(Group(name, 1, stats.Interval(v, v, v, 1, stats.LEVEL, "measured")) for name, v in
-                       ((a, value_a), (b, value_b)))
         return Comparison(quantity, groups, "networks", "ratio", found, claimed, (1.0,), "different", "log",
                           ctx.method, INCONCLUSIVE, why="a value ≤ 0: no ratio of two positive numbers")
     ratio = value_a / value_b
@@ -378,8 +380,6 @@ def measured(ctx: Context, quantity: str, a: str, b: str, value_a: float, value_
     beyond = 1 if ratio > high else -1 if ratio < low else 0
     wanted = 1 if claimed == ABOVE else -1
     verdict = INCONCLUSIVE if beyond == 0 else SUPPORTED if beyond == wanted else CONTRADICTED
-    groups = tuple(Group(name, 1, stats.Interval(v, v, v, 1, stats.LEVEL, "measured")) for name, v in
-                   ((a, value_a), (b, value_b)))
     return Comparison(quantity, groups, "networks", "ratio", found, claimed, (high if claimed == ABOVE else low,),
                       "different", "log", ctx.method, verdict,
                       why="a measurement of two named networks, not a comparison of configurations; this suite's "
@@ -733,13 +733,10 @@ def loss_barrier(ctx: Context, barriers: pd.DataFrame, configs: list, size: str 
             if other == smallest:
                 continue
             for split in dict.fromkeys(mine["split"]):
-                found = two_groups(ctx, f"{split} loss barrier (nats)", other, smallest,
-                                   rows[rows["split"] == split]["loss_barrier"].to_numpy(float),
-                                   mine[mine["split"] == split]["loss_barrier"].to_numpy(float), positive=True,
-                                   unit="disjoint pairs")
-                if min(g.n for g in found.groups) < MIN_PAIRS:
-                    found = replace(found, raw=UNDECIDABLE, p=math.nan, why=f"fewer than {MIN_PAIRS} disjoint pairs")
-                parts.append(found)
+                parts.append(two_groups(ctx, f"{split} loss barrier (nats)", other, smallest,
+                                        rows[rows["split"] == split]["loss_barrier"].to_numpy(float),
+                                        mine[mine["split"] == split]["loss_barrier"].to_numpy(float), positive=True,
+                                        unit="disjoint pairs", min_units=MIN_PAIRS))
     return parts
 
 

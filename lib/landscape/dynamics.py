@@ -167,9 +167,8 @@ def prediction_answer(table: pd.DataFrame) -> str:
     within = table[(table["scope"] != "all") & (table["n"] >= MIN_RUNS)].dropna(subset=["estimate"])
     if within.empty:
         return f"No predictor could be compared with an outcome within a study of at least {MIN_RUNS} runs."
-    adjusted = np.nan_to_num(stats.bh(within["p"].to_numpy(float)), nan=1.0)
-    found = within[adjusted < 1 - stats.LEVEL]
-    raw = int((np.nan_to_num(within["p"].to_numpy(float), nan=1.0) < 1 - stats.LEVEL).sum())
+    found = within[stats.significant(stats.bh(within["p"].to_numpy(float)))]
+    raw = int(stats.significant(within["p"].to_numpy(float)).sum())
     family = (f"after Benjamini–Hochberg over the {len(within)} within-study τ ({raw} would exclude 0 "
               "uncorrected)")
     if found.empty:

@@ -189,7 +189,8 @@ def training(report: ReportContext) -> None:
     params = report.params
     report.results = pipeline.run(params, report.data, engine_settings(device=report.device))
     report.history = tables.history_frame(report.results.runs)
-    report.status = tables.run_status(report.results.runs, tables.DATASETS[report.data.name][3])
+    report.status = tables.run_status(report.results.runs, tables.DATASETS[report.data.name][3],
+                                      thresholds_mod.resolve(params)["chance_accuracy"].value)
     report.sink.save_csv(report.history, "history")
     report.sink.record("history", report.history)
     report.sink.record("status", report.status)

@@ -401,6 +401,12 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return out
 
 
+def significant(p_values: Sequence[float], level: float = LEVEL) -> np.ndarray:
+    """Which p-values (raw, or adjusted by :func:`holm` / :func:`bh`) lie below 1 − ``level``; a
+    nan (no test) never does."""
+    return np.nan_to_num(np.asarray(p_values, float), nan=1.0) < 1 - level
+
+
 def bh(p_values: Sequence[float]) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (false discovery rate under independence or positive
     dependence); nan entries are not part of the family and stay nan."""

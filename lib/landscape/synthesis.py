@@ -168,8 +168,7 @@ FDR_WHY = ("Benjamini–Hochberg over the family of τ one question reads (false
 def decided(rows: pd.DataFrame) -> pd.Series:
     """Which τ of ``rows`` (one family) exclude 0 after Benjamini–Hochberg (``stats.bh``) over
     their p-values; a row without a p-value decides nothing."""
-    adjusted = stats.bh(rows["p"].to_numpy(float)) if len(rows) else np.array([])
-    return pd.Series(np.nan_to_num(adjusted, nan=1.0) < 1 - stats.LEVEL, index=rows.index)
+    return pd.Series(stats.significant(stats.bh(rows["p"].to_numpy(float))), index=rows.index, dtype=bool)
 
 
 # ============================================================================ what the report shows

@@ -58,14 +58,13 @@ def final_rows(history: pd.DataFrame) -> pd.DataFrame:
 DID_NOT_LEARN = "did not learn"
 
 
-def run_status(runs: Mapping[str, RunRecord], num_classes: int = 10) -> pd.DataFrame:
+def run_status(runs: Mapping[str, RunRecord], num_classes: int = 10,
+               tolerance: float = thresholds_mod.SUITE["chance_accuracy"].value) -> pd.DataFrame:
     """One row per run: run, label, status (completed / diverged / failed), outcome (the status,
-    or "did not learn" for a completed run whose final val accuracy lies within the declared
-    'chance_accuracy' of 1/num_classes), epochs (completed), diverged_epoch, trained_epochs (by
+    or "did not learn" for a completed run whose final val accuracy lies within ``tolerance``, the
+    report's 'chance_accuracy' threshold, of 1/num_classes), epochs (completed), diverged_epoch, trained_epochs (by
     this execution; 0 when loaded from the cache), time_s (summed epoch wall time), error (why a
     failed run failed)."""
-    tolerance = thresholds_mod.SUITE["chance_accuracy"].value
-
     def outcome(run: RunRecord) -> str:
         final = run.final
         at_chance = (run.status == "completed" and bool(final)
