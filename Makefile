@@ -24,14 +24,15 @@ export MALLOC_MMAP_MAX_ := 0
 export MALLOC_TRIM_THRESHOLD_ := 17179869184
 export MALLOC_TOP_PAD_ := 1073741824
 
-.PHONY: help setup setup-ray data pdf-tools notebook-filter test reports bench lab clean FORCE
+.PHONY: help setup setup-ray data pdf-tools notebook-filter test test-fast reports bench lab clean FORCE
 .DEFAULT_GOAL := reports
 
 help:  ## list the targets
 	@echo "make reports            set up, then render every report (PROFILE=full; PROFILE=smoke for a quick pass"
 	@echo "                        into outputs/_smoke/; REPORTS=\"a b\" for some; make -j2 reports in parallel)"
 	@echo "                        ENGINE=processes or ENGINE=ray: every report's jobs on a process pool or Ray"
-	@echo "make test               set up, then run the test suite"
+	@echo "make test               set up, then run the whole test suite (what CI runs)"
+	@echo "make test-fast          the unit, property and coverage tests only (pytest -m 'not slow'; minutes)"
 	@echo "make outputs/NAME/NAME.html   render one report (full profile) and refresh the index"
 	@echo "make setup              venv, pinned packages, datasets, PDF engine (idempotent)"
 	@echo "make setup-ray          also Ray, for ENGINE=ray (requirements-ray.txt)"
@@ -93,6 +94,9 @@ $(VENV)/.ray-installed: requirements-ray.txt | setup
 
 test: setup setup-ray
 	$(PY) -m pytest -q tests
+
+test-fast: setup setup-ray
+	$(PY) -m pytest -q -m "not slow" tests
 
 # Every report in REPORTS, then the index; exits non-zero if any report failed (the index shows it).
 # The full profile renders into outputs/ (the published reports), any other into outputs/_<profile>/.

@@ -15,6 +15,17 @@ torch.set_num_threads(1)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 
+SMOKE_FIXTURES = {"smoke_pass", "smoke_cache", "rendered"}  # a test that uses one renders reports
+
+
+def pytest_collection_modifyitems(items):
+    """Mark ``slow`` every test that uses the smoke pass (``SMOKE_FIXTURES``); the other slow
+    tests carry the mark themselves."""
+    for item in items:
+        if SMOKE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def cache(tmp_path):
     """A fresh training cache directory."""

@@ -215,6 +215,7 @@ def test_renders_other_than_the_published_kind_stay_out_of_outputs():
     assert "outputs/_*/" in (REPO / ".gitignore").read_text().splitlines()
 
 
+@pytest.mark.slow
 def test_train_probe_and_check_take_set_and_profile(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv(progress.PROGRESS_ENV, "lines")
@@ -293,6 +294,7 @@ def wait_for(path, text, timeout=120):
     raise AssertionError(f"{path} never held {text!r}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_report_ends_cleanly_and_a_rerun_resumes(sig, tmp_path):
     cache, log = tmp_path / "cache", tmp_path / "first.log"
@@ -359,6 +361,7 @@ def test_readme_examples_name_the_profile():
     assert examples and all("--profile" in e or "--index-only" in e for e in examples), examples
 
 
+@pytest.mark.slow
 def test_a_cell_timeout_fails_the_report_and_leaves_no_temporary_file(tmp_path, monkeypatch):
     monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
     manifest = render.run_report(REPORT, "smoke", output_root=tmp_path / "out", pdf=False, timeout=1, log=None)

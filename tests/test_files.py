@@ -141,3 +141,20 @@ def test_a_read_only_output_folder_stops_a_report_before_it_runs(tmp_path, capsy
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"error: cannot create the folder {outputs}/{REPORT}: Read-only file system"], err
     assert not (tmp_path / "cache").exists(), "nothing may be computed"
+
+
+@pytest.mark.parametrize("inside", [".", "cpu", "outputs/cache", "lib"])
+def test_a_cache_inside_the_repository_but_outside_cache_is_refused_before_training(inside, capsys, monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_PROGRESS", "off")
+    root = store.REPO_ROOT / inside
+    before = sorted(p.name for p in store.REPO_ROOT.iterdir())
+    assert cli.main(train_args(root)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: cannot use {root.resolve()} as the cache: inside the repository the cache is "
+                   f"{store.DEFAULT_CACHE_DIR} or a folder in it (elsewhere, any folder)"]
+    assert sorted(p.name for p in store.REPO_ROOT.iterdir()) == before
+
+
+def test_the_repository_cache_and_folders_in_it_are_accepted(tmp_path):
+    assert store.Cache(store.DEFAULT_CACHE_DIR / "scratch").root == (store.DEFAULT_CACHE_DIR / "scratch").resolve()
+    assert store.Cache(tmp_path).root == tmp_path.resolve()

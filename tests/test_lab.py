@@ -15,6 +15,8 @@ import pytest
 
 from conftest import REPO, git_status
 
+pytestmark = pytest.mark.slow  # JupyterLab and a browser
+
 NOTEBOOK = "seed_connectivity.ipynb"
 CHROMEDRIVER = shutil.which("chromedriver")
 

@@ -84,12 +84,14 @@ def test_changed_settings_recompute_only_their_probe(local_results, tmp_path):
     assert again.jobs["computed"] == 2 and again.jobs["cached"] == 5  # the noise probe of each run
 
 
+@pytest.mark.slow
 def test_processes_engine_gives_the_same_numbers(local_results, tmp_path):
     found = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
     assert found.jobs["computed"] == 7
     assert_same_results(local_results[0], found)
 
 
+@pytest.mark.slow
 def test_ray_engine_gives_the_same_numbers(local_results, tmp_path):
     pytest.importorskip("ray")
     found = pipeline.run(tiny_params(), config=engines.settings("ray", threads=1), cache=tmp_path)
@@ -103,6 +105,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ray_engine_joins_a_cluster_by_address(local_results, tmp_path):
     pytest.importorskip("ray")
     ray_cli = Path(sys.executable).with_name("ray")
@@ -120,6 +123,7 @@ def test_ray_engine_joins_a_cluster_by_address(local_results, tmp_path):
     assert_same_results(local_results[0], found)
 
 
+@pytest.mark.slow
 def test_a_ray_address_that_does_not_answer_is_one_clear_error_at_once(tmp_path):
     pytest.importorskip("ray")
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
@@ -135,6 +139,7 @@ def test_a_ray_address_that_does_not_answer_is_one_clear_error_at_once(tmp_path)
         "--head' or drop --address for a local Ray"]
 
 
+@pytest.mark.slow
 def test_a_job_no_ray_node_can_hold_is_an_error_not_a_hang():
     ray = pytest.importorskip("ray")
     with pytest.raises(engines.EngineError, match="--threads 64: no node of the Ray cluster has that many CPUs"):
@@ -177,6 +182,7 @@ def trajectory_params(trajectory: dict | None):
                        reference={"claims": []})
 
 
+@pytest.mark.slow
 def test_a_trajectory_replays_a_cached_run_and_matches_lambda_max_of_its_saved_checkpoints(tmp_path):
     local = engines.settings("local", threads=1)
     plain = pipeline.run(trajectory_params(None), config=local, cache=tmp_path)
@@ -311,6 +317,7 @@ def assert_cache_intact(cache: Path) -> None:
         store.read_verified(path)
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_retried_from_its_checkpoint(local_results, tmp_path, monkeypatch):
     killed = kill_worker_on_checkpoint(monkeypatch, seed=2, times=1)
     found = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
@@ -320,6 +327,7 @@ def test_a_killed_worker_is_retried_from_its_checkpoint(local_results, tmp_path,
     assert_cache_intact(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_worker_killed_twice_fails_its_job_and_a_rerun_finishes_the_graph(local_results, tmp_path, monkeypatch):
     with monkeypatch.context() as patch:
         killed = kill_worker_on_checkpoint(patch, seed=2, times=2)
@@ -341,6 +349,7 @@ def worker_pids(parent: int) -> list[int]:
             and int(Path(f"/proc/{p}/stat").read_text().split()[3]) == parent]
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_the_processes_engine_kills_its_workers_and_a_rerun_resumes(tmp_path):
     command = [sys.executable, "-m", "landscape", "train", "seed_connectivity", "--profile", "smoke", "--set",
                "training.epochs=3", "--engine", "processes", "--workers", "2", "--threads", "1", "--cache", str(tmp_path)]
@@ -406,6 +415,7 @@ def without_times(value):
     return value
 
 
+@pytest.mark.slow
 def test_the_same_smoke_report_on_every_engine_has_the_same_metrics(tmp_path):
     started = {"local": start_render(tmp_path, "local"),  # side by side: each job has one thread
                "processes": start_render(tmp_path, "processes", "--engine", "processes", "--workers", "2")}
@@ -421,6 +431,7 @@ def test_the_same_smoke_report_on_every_engine_has_the_same_metrics(tmp_path):
         assert without_times(ray_metrics) == without_times(local)
 
 
+@pytest.mark.slow
 def test_a_report_whose_training_job_raises_renders_with_the_run_marked_failed(tmp_path):
     hook = tmp_path / "hook"
     hook.mkdir()

@@ -370,6 +370,7 @@ NOTEBOOK_REPORTS = {load_params(name).notebook: name for name in sorted(render.r
                     if not isinstance(load_params(name), SynthesisParams)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOK_REPORTS))
 def test_bad_params_make_the_notebook_fail_fast_with_the_params_error(notebook, tmp_path, monkeypatch):
     from papermill.exceptions import PapermillExecutionError
@@ -390,6 +391,7 @@ def test_bad_params_make_the_notebook_fail_fast_with_the_params_error(notebook, 
     assert not (tmp_path / "cache").exists()
 
 
+@pytest.mark.slow
 def test_every_notebook_opens_by_hand_from_its_folder_and_a_bad_param_is_one_line():
     """What JupyterLab does under ``make lab``: the kernel runs in notebooks/, the first cells as
     shipped (params, then ``sections.begin``) show the title; with a mistyped profile, that cell
@@ -1079,6 +1081,7 @@ def test_the_synthesis_renders_from_the_studies_smoke_runs_and_leads_the_index(s
 
 # ---------------------------------------------------------------------------- diverged runs
 
+@pytest.mark.slow
 def test_a_report_whose_runs_all_diverge_renders_with_the_divergence_shown(tmp_path, monkeypatch):
     monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
     manifest = render.run_report(REPORT, "smoke", {"training": {"lr": 1000.0}}, output_root=tmp_path, log=None)

@@ -170,10 +170,16 @@ SNAPSHOT_KEYS = ("fractions", "points", "replayed", "matches_result")  # of snap
 
 class Cache:
     """The training cache (one folder per training key) and the probe cache (``probes/``) under
-    one root (see module docstring). Only the pipeline's driver writes here."""
+    one root (see module docstring). Only the pipeline's driver writes here. A root inside the
+    repository but outside its ``cache/`` is a StorageError: cached runs never land among the
+    sources."""
 
     def __init__(self, root: str | Path | None = None):
         self.root = cache_dir(root).resolve()  # a link in the given root is followed once, here
+        inside = REPO_ROOT.resolve()
+        if self.root.is_relative_to(inside) and not self.root.is_relative_to(DEFAULT_CACHE_DIR.resolve()):
+            raise files.StorageError(f"cannot use {self.root} as the cache: inside the repository the cache is "
+                                     f"{DEFAULT_CACHE_DIR} or a folder in it (elsewhere, any folder)")
         self.probes = self.root / "probes"
 
     def check_writable(self) -> None:
