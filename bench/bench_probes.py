@@ -100,16 +100,16 @@ def lambda_max_table(model: torch.nn.Module, args: argparse.Namespace) -> tuple[
 
     ours_lanczos, seconds = timed(lambda: lanczos(operator(), k=1, tol=args.lanczos_tol, seed=args.seed))
     rows.append({"method": f"ours Lanczos (ARPACK tol {args.lanczos_tol:g})", "lambda_max": ours_lanczos.eigenvalues[0],
-                 "hvps": ours_lanczos.num_hvps, "seconds": seconds, "residual": ours_lanczos.residuals[0]})
+                 "hvps": ours_lanczos.num_products, "seconds": seconds, "residual": ours_lanczos.residuals[0]})
     for start, words in ((None, "cold"), (ours_lanczos.eigenvectors[0], "warm")):
         result, seconds = timed(lambda: top_eigenpair(operator(), tol=args.tol, seed=args.seed, start=start))
         rows.append({"method": f"ours top_eigenpair, {words} (residual tol {args.tol:g})",
-                     "lambda_max": result.eigenvalues[0], "hvps": result.num_hvps, "seconds": seconds,
+                     "lambda_max": result.eigenvalues[0], "hvps": result.num_products, "seconds": seconds,
                      "residual": result.residuals[0]})
     result, seconds = timed(lambda: power_iteration(operator(), k=1, max_iter=args.max_iter, tol=args.tol,
                                                     seed=args.seed))
     rows.append({"method": f"ours power iteration (residual tol {args.tol:g})", "lambda_max": result.eigenvalues[0],
-                 "hvps": result.num_hvps, "seconds": seconds, "residual": result.residuals[0]})
+                 "hvps": result.num_products, "seconds": seconds, "residual": result.residuals[0]})
 
     batches = [(data.images[i:i + args.hvp_chunk], data.labels[i:i + args.hvp_chunk])
                for i in range(0, len(data), args.hvp_chunk)]
@@ -131,7 +131,7 @@ def lambda_max_table(model: torch.nn.Module, args: argparse.Namespace) -> tuple[
     # reference: Lanczos to a tight tolerance, warm-started from our eigenvector (not part of the race)
     op = operator()
     reference = lanczos(op, k=1, tol=1e-7, seed=args.seed, start=ours_lanczos.eigenvectors[0])
-    cached = op.num_hvps
+    cached = op.num_products
     _, uncached_seconds = timed(lambda: HessianOperator(model, data, chunk_size=args.hvp_chunk,
                                                         cache_graphs=False).matvec(reference.eigenvectors[0]))
     _, cached_seconds = timed(lambda: op.matvec(reference.eigenvectors[0]))

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from landscape.curvature import (GRAPH_PEAK_FACTOR, HessianOperator, QuadraticModel, condition_number,
+from landscape.curvature import (GRAPH_PEAK_FACTOR, GGNOperator, HessianOperator, QuadraticModel, condition_number,
                                  hutchinson_trace, lanczos, loss_and_gradient, power_iteration, seed_power_iteration, smallest_ritz_value,
                                  spectral_density, top_eigenpair)
 from landscape.evaluation import evaluate, model_mode
@@ -93,7 +93,7 @@ def test_hvp_equals_dense_hessian_times_v(net_and_data):
         op = HessianOperator(model, data, chunk_size=chunk_size, cache_graphs=cache)
         assert rel_err(op.matvec(v), h @ v) <= 1e-6
         assert rel_err(op.matvec(2 * v), 2 * (h @ v)) <= 1e-6  # a cached graph is reused correctly
-        assert op.num_hvps == 2 and op.dim == h.shape[0] and op.dtype == torch.float64
+        assert op.num_products == 2 and op.dim == h.shape[0] and op.dtype == torch.float64
     assert_unchanged(model, before)
     assert model.training  # flags restored
 
@@ -182,8 +182,70 @@ def test_eigenvalues_match_numpy_eigh(net_and_data):
         for lam, vec, res in zip(result.eigenvalues, result.eigenvectors, result.residuals):
             assert float(vec.norm()) == pytest.approx(1.0, abs=1e-8)
             assert float((h @ vec - lam * vec).norm() / abs(lam)) == pytest.approx(res, rel=1e-3, abs=1e-9)
-    assert power.num_hvps <= 3 * 3000 and top.num_hvps > 3
+    assert power.num_products <= 3 * 3000 and top.num_products > 3
     assert_unchanged(model, before)
+
+
+def dense_ggn(model: nn.Module, data, mode: str = "eval", chunk_size: int | None = None) -> torch.Tensor:
+    """(1/n) Σᵢ Jᵢᵀ (diag pᵢ − pᵢpᵢᵀ) Jᵢ from the dense Jacobian of the logits (autograd.functional),
+    BatchNorm in ``mode`` per chunk of ``chunk_size``."""
+    names = [n for n, p in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    x, y = data
+    chunk_size = chunk_size or len(y)
+    total = torch.zeros(theta.numel(), theta.numel(), dtype=torch.float64)
+    for start in range(0, len(y), chunk_size):
+        def logits(flat, xs=x[start:start + chunk_size]):
+            params = {n: t.view(s) for n, t, s in zip(names, torch.split(flat, [s.numel() for s in shapes]), shapes)}
+            params.update({n: b.clone() for n, b in model.named_buffers()})
+            with model_mode(model, mode):
+                return functional_call(model, params, (xs,))
+
+        jacobian = torch.autograd.functional.jacobian(logits, theta)  # (chunk, classes, dim)
+        probs = torch.softmax(logits(theta), dim=1)
+        for j, p in zip(jacobian, probs):
+            total += j.T @ (torch.diag(p) - torch.outer(p, p)) @ j
+    return total / len(y)
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_ggn_products_equal_the_dense_gauss_newton_matrix(net_and_data, mode):
+    model, data = net_and_data
+    before = state_bits(model)
+    for chunk_size in (50, 13):
+        g = dense_ggn(model, data, mode, chunk_size)
+        v = torch.randn(g.shape[0], generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+        op = GGNOperator(model, data, mode=mode, chunk_size=chunk_size)
+        assert rel_err(op.matvec(v), g @ v) <= 1e-6
+        assert op.num_products == 1 and op.name == "ggn"
+    assert np.linalg.eigvalsh(g.numpy()).min() > -1e-10  # positive semi-definite
+    assert_unchanged(model, before)
+
+
+def test_ggn_equals_the_hessian_for_a_model_linear_in_its_parameters():
+    torch.manual_seed(5)
+    model, data = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).double(), tiny_data()
+    v = torch.randn(51, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    assert rel_err(GGNOperator(model, data).matvec(v), HessianOperator(model, data).matvec(v)) <= 1e-10
+    ones = torch.ones(103, dtype=torch.float64)
+    assert rel_err(GGNOperator(tiny_mlp(), data).matvec(ones),
+                   HessianOperator(tiny_mlp(), data).matvec(ones)) > 1e-3  # through tanh they differ
+
+
+def test_every_solver_takes_the_ggn(net_and_data):
+    model, data = net_and_data
+    g = dense_ggn(model, data)
+    exact = np.linalg.eigh(g.numpy())[0]
+    op = GGNOperator(model, data)
+    np.testing.assert_allclose(lanczos(op, k=2, which="LA", tol=1e-10).eigenvalues, exact[::-1][:2], rtol=1e-6)
+    assert top_eigenpair(op, tol=1e-8, max_steps=80).eigenvalues[0] == pytest.approx(exact[-1], rel=1e-6)
+    assert power_iteration(op, k=1, max_iter=3000, tol=1e-9).eigenvalues[0] == pytest.approx(exact[-1], rel=1e-4)
+    assert smallest_ritz_value(op, 10) >= exact[0] - 1e-10
+    estimate = hutchinson_trace(op, num_samples=400, seed=0)
+    assert abs(estimate.trace - float(torch.trace(g))) < 4 * estimate.stderr
+    density = spectral_density(op, num_runs=1, num_steps=min(op.dim, 120))
+    assert density.nodes[0].max() == pytest.approx(exact[-1], rel=1e-6)
 
 
 def test_condition_number_undefined_with_negative_curvature():
@@ -194,7 +256,7 @@ def test_condition_number_undefined_with_negative_curvature():
     cond = condition_number(lanczos(op, which="LA", tol=1e-10), lanczos(op, which="SA", tol=1e-10))
     assert cond.value is None and cond.status == "undefined: negative curvature present"
     assert cond.lambda_min == pytest.approx(exact[0], rel=1e-3)
-    assert cond.as_dict()["value"] is None
+    assert cond.value is None
 
 
 def quadratic(eigenvalues, seed: int = 0, start=None) -> tuple[QuadraticModel, tuple]:
@@ -242,9 +304,9 @@ def test_top_eigenpair_stops_on_its_residual_and_a_warm_start_saves_products():
     warm = top_eigenpair(op, tol=1e-4, start=nearby)
     cold = top_eigenpair(op, tol=1e-4, seed=1)
     assert warm.eigenvalues[0] == pytest.approx(5.0, rel=1e-6)
-    assert warm.num_hvps <= cold.num_hvps / 2
+    assert warm.num_products <= cold.num_products / 2
     capped = top_eigenpair(op, tol=1e-12, max_steps=3, seed=1)
-    assert capped.num_hvps == 3 and capped.residuals[0] > 1e-12  # the cap holds; the residual says so
+    assert capped.num_products == 3 and capped.residuals[0] > 1e-12  # the cap holds; the residual says so
 
 
 def test_power_iteration_stops_on_its_residual_where_close_eigenvalues_fool_the_change_of_lambda():
@@ -258,7 +320,7 @@ def test_power_iteration_stops_on_its_residual_where_close_eigenvalues_fool_the_
         assert found.residuals[0] <= tol
         assert lam == pytest.approx(1.0, rel=tol ** 2 / 0.03 + 1e-12)  # error ≲ tol²·λ²/gap
     # the change-of-λ rule (PyHessian's) stops about 1% below λmax here at tol 1e-3
-    steps = power_iteration(op, k=1, max_iter=5000, tol=1e-3, seed=0).num_hvps
+    steps = power_iteration(op, k=1, max_iter=5000, tol=1e-3, seed=0).num_products
     values = [float(power_iteration(op, k=1, max_iter=m, tol=None, seed=0).eigenvalues[0]) for m in range(2, steps)]
     stop = next(i for i in range(1, len(values)) if abs(values[i] - values[i - 1]) <= 1e-3 * abs(values[i]))
     assert 1.0 - values[stop] > 2e-3
@@ -289,7 +351,7 @@ def test_hutchinson_trace(net_and_data):
     # the standard error matches the Rademacher variance 2 Σ_{i≠j} H_ij² (to sampling error)
     off_diagonal = float((h ** 2).sum() - (torch.diagonal(h) ** 2).sum())
     assert estimate.stderr == pytest.approx(np.sqrt(2 * off_diagonal / 400), rel=0.25)
-    assert estimate.num_hvps == 400
+    assert estimate.num_products == 400
 
 
 def test_hutchinson_is_exact_for_a_diagonal_hessian():
@@ -342,12 +404,12 @@ def test_seed_variant_uses_one_batch_and_fixed_iterations():
     model, data = tiny_convnet(), tiny_data(200)
     before = state_bits(model)
     result = seed_power_iteration(model, data, batch_size=32, iterations=7, mode="train", seed=0)
-    assert result.num_hvps == 7 and result.n == 32 and result.mode == "train"
+    assert result.num_products == 7 and result.n == 32 and result.mode == "train"
     index = torch.randperm(200, generator=torch.Generator().manual_seed(0))[:32]
     batch = (data[0][index], data[1][index])
     exact = np.linalg.eigh(dense_hessian(model, batch, mode="train").numpy())[0]
     assert abs(result.eigenvalues[0]) <= np.abs(exact).max() * (1 + 1e-9)
-    assert result.as_dict()["method"] == "power-7it-1batch32"
+    assert result.method == "power-7it-1batch32"
     assert_unchanged(model, before)
 
 

@@ -1,16 +1,17 @@
-"""Curvature of the loss over a fixed evaluation set: the Hessian as an operator, its extreme
+"""Curvature of the loss over a fixed evaluation set: the Hessian and the generalized
+Gauss-Newton matrix as operators (one base, :class:`CurvatureOperator`), their extreme
 eigenvalues, trace and spectral density.
 
 Conventions: L(θ) is the mean cross-entropy in nats over all n samples of the set (per-chunk
-sums divided by n, as in ``evaluation.evaluate``); H = ∇²L(θ) at the parameters the operator
-was built at. Vectors are flat tensors over the trainable parameters (``directions`` module).
+sums divided by n, as in ``evaluation.evaluate``); H = ∇²L(θ) and G (``GGNOperator``) at the
+parameters the operator was built at. Vectors are flat tensors over the trainable parameters (``directions`` module).
 Every result records the ``mode`` ("eval": BatchNorm running statistics; "train": BatchNorm
 statistics of each chunk, see ``evaluation``) and the number n of samples.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -59,34 +60,33 @@ GRAPH_PEAK_FACTOR = 2.0  # peak of a product / tensors autograd saves for it (1.
 PROBE_SAMPLES = 4  # samples per small batch when measuring the graph's bytes per sample
 
 
-class HessianOperator:
-    """v ↦ H v for H = ∇²L(θ), L the mean cross-entropy over ``data`` (see module docstring).
+class CurvatureOperator:
+    """v ↦ C v for a symmetric curvature matrix C of L(θ) over ``data`` (see module docstring):
+    the base of :class:`HessianOperator` and :class:`GGNOperator`, so every solver here
+    (``lanczos``, ``power_iteration``, ``top_eigenpair``, ``smallest_ritz_value``,
+    ``hutchinson_trace``, ``spectral_density``, ``directional_curvature``) takes any of them.
 
-    θ and the buffers (BatchNorm running statistics) are copies taken at construction; the
-    model is only ever called functionally, so it is never modified (nor are its ``.grad``
-    fields) and later changes to it do not affect the operator. Each product
-    sums per-chunk Hessian-vector products (double backward) and divides by n, so it is exact
-    to float rounding for any ``chunk_size``.
+    A subclass gives ``_chunk_product(x, y, v)``, the product of the summed per-sample curvature
+    of one chunk with v; ``matvec`` adds the chunks and divides by n, so the product is exact to
+    float rounding for any ``chunk_size``. θ and the buffers (BatchNorm running statistics) are
+    copies taken at construction and the model is only called functionally: it is never modified
+    (nor are its ``.grad`` fields), and later changes to it do not affect the operator.
 
-    Memory: a product holds the gradient graph of one chunk (double backward: about
-    GRAPH_PEAK_FACTOR times the tensors autograd saves, measured per sample on two small
-    batches). In ``eval`` mode, where chunking only changes the order of the sums, chunks are
-    cut to at most ``chunk_size`` samples and at most what fits in ``memory_mb``; in ``train``
-    mode the chunks are the BatchNorm batches, so ``chunk_size`` is used as given.
+    Memory: a product holds the gradient graph of one chunk (about GRAPH_PEAK_FACTOR times the
+    tensors autograd saves, measured per sample on two small batches). In ``eval`` mode, where
+    chunking only changes the order of the sums, chunks are cut to at most ``chunk_size``
+    samples and at most what fits in ``memory_mb``; in ``train`` mode the chunks are the
+    BatchNorm batches, so ``chunk_size`` is used as given.
 
-    cache_graphs: keep each chunk's gradient graph and reuse it in every product (saves the
-    forward and first backward, ~25-35% of a product) at the cost of holding all graphs in
-    memory until ``release()``. Default (None): cache when the whole set fits in one chunk and
-    its graph in ``memory_mb``. The cache never grows after the first product; without it
-    nothing outlives a call.
-
-    Attributes: ``dim`` (number of parameters), ``dtype``, ``device``, ``n``, ``mode``,
-    ``chunk_size`` (samples per product chunk, after the memory bound), ``num_hvps`` (products
-    computed so far).
+    Attributes: ``name`` (of the matrix), ``dim`` (number of parameters), ``dtype``, ``device``,
+    ``n``, ``mode``, ``chunk_size`` (samples per product chunk, after the memory bound),
+    ``num_products`` (products computed so far).
     """
 
+    name = "curvature"
+
     def __init__(self, model: torch.nn.Module, data: ImageDataset | Batch, mode: str = "eval",
-                 chunk_size: int = 1000, cache_graphs: bool | None = None, memory_mb: float = HVP_MEMORY_MB):
+                 chunk_size: int = 1000, memory_mb: float = HVP_MEMORY_MB):
         self.n = _check_data(data, chunk_size)
         if mode not in EVAL_MODES:
             raise ValueError(f"unknown mode {mode!r}; allowed: {list(EVAL_MODES)}")
@@ -94,14 +94,11 @@ class HessianOperator:
         self.theta = parameter_vector(model)
         self._buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
         self.dim, self.dtype, self.device = self.theta.numel(), self.theta.dtype, self.theta.device
-        self.num_hvps = 0
-        per_sample = GRAPH_PEAK_FACTOR * self._graph_bytes_per_sample()
-        budget = memory_mb * 2**20
-        fits = max(1, int(budget // per_sample)) if per_sample > 0 else chunk_size
+        self.num_products = 0
+        self.bytes_per_sample = GRAPH_PEAK_FACTOR * self._graph_bytes_per_sample()
+        self.memory_bytes = memory_mb * 2**20
+        fits = max(1, int(self.memory_bytes // self.bytes_per_sample)) if self.bytes_per_sample > 0 else chunk_size
         self.chunk_size = min(chunk_size, fits) if mode == "eval" else chunk_size
-        whole = self.n <= self.chunk_size and self.n * per_sample <= budget
-        self.cache_graphs = whole if cache_graphs is None else cache_graphs
-        self._graphs: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per chunk: (point, gradient)
 
     def _graph_bytes_per_sample(self) -> float:
         """Bytes autograd saves per sample for the gradient graph: the slope between batches of
@@ -125,74 +122,133 @@ class HessianOperator:
             saved.append(sum(storages.values()))
         return max(0.0, (saved[1] - saved[0]) / k)
 
-    def _gradient_graph(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(point, logits): a fresh leaf copy of θ and the logits of ``x`` at it, with fresh buffer
+        copies (train-mode BatchNorm writes to them, which must not touch saved graphs)."""
         point = self.theta.clone().requires_grad_(True)
-        # fresh buffer copies: train-mode BatchNorm writes to them, which must not touch saved graphs
         state = {**{name: b.clone() for name, b in self._buffers.items()}, **to_dict(point, self.model)}
-        loss = F.cross_entropy(forward(self.model, x, state), y, reduction="sum")
+        return point, forward(self.model, x, state)
+
+    def _gradient_graph(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(point, ∇ of the chunk's summed loss at point), with its graph kept for a second backward."""
+        point, logits = self._logits(x)
+        loss = F.cross_entropy(logits, y, reduction="sum")
         return point, torch.autograd.grad(loss, point, create_graph=True)[0]
 
+    def _chunk_product(self, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _product(self, v: torch.Tensor) -> torch.Tensor:
+        """Σ over chunks of ``_chunk_product`` (in ``mode``)."""
+        result = torch.zeros_like(self.theta)
+        with model_mode(self.model, self.mode):
+            for x, y in chunks(self.data, self.chunk_size, self.device):
+                result += self._chunk_product(x, y, v)
+        return result
+
     def matvec(self, v: torch.Tensor) -> torch.Tensor:
-        """H v for a flat vector ``v`` (any float dtype/device; the result has the operator's)."""
+        """C v for a flat vector ``v`` (any float dtype/device; the result has the operator's)."""
         if v.shape != (self.dim,):
             raise ValueError(f"expected a flat vector of {self.dim} entries, got shape {tuple(v.shape)}")
         v = v.detach().to(self.device, self.dtype)
-        self.num_hvps += 1
+        self.num_products += 1
         progress.tick()
-        result = torch.zeros_like(self.theta)
-        if self.cache_graphs:
-            if self._graphs is None:
-                with model_mode(self.model, self.mode):
-                    self._graphs = [self._gradient_graph(x, y)
-                                    for x, y in chunks(self.data, self.chunk_size, self.device)]
-            for point, grad in self._graphs:
-                result += torch.autograd.grad(grad, point, grad_outputs=v, retain_graph=True)[0]
-        else:
+        return self._product(v) / self.n
+
+    def release(self) -> None:
+        """Free what the operator keeps between products (nothing, unless a subclass caches)."""
+
+    def as_linear_operator(self) -> scipy.sparse.linalg.LinearOperator:
+        """The operator for scipy, in float64 (vectors are cast to the model's dtype for each product)."""
+        def matvec(x: np.ndarray) -> np.ndarray:
+            cv = self.matvec(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64).reshape(-1)))
+            return cv.detach().to("cpu", torch.float64).numpy()
+
+        return scipy.sparse.linalg.LinearOperator((self.dim, self.dim), matvec=matvec, dtype=np.float64)
+
+
+class HessianOperator(CurvatureOperator):
+    """v ↦ H v for H = ∇²L(θ): per-chunk Hessian-vector products by double backward.
+
+    cache_graphs: keep each chunk's gradient graph and reuse it in every product (saves the
+    forward and first backward, ~25-35% of a product) at the cost of holding all graphs in
+    memory until ``release()``. Default (None): cache when the whole set fits in one chunk and
+    its graph in ``memory_mb``. The cache never grows after the first product; without it
+    nothing outlives a call.
+    """
+
+    name = "hessian"
+
+    def __init__(self, model: torch.nn.Module, data: ImageDataset | Batch, mode: str = "eval",
+                 chunk_size: int = 1000, cache_graphs: bool | None = None, memory_mb: float = HVP_MEMORY_MB):
+        super().__init__(model, data, mode, chunk_size, memory_mb)
+        whole = self.n <= self.chunk_size and self.n * self.bytes_per_sample <= self.memory_bytes
+        self.cache_graphs = whole if cache_graphs is None else cache_graphs
+        self._graphs: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per chunk: (point, gradient)
+
+    def _chunk_product(self, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        point, grad = self._gradient_graph(x, y)
+        return torch.autograd.grad(grad, point, grad_outputs=v)[0]
+
+    def _product(self, v: torch.Tensor) -> torch.Tensor:
+        if not self.cache_graphs:
+            return super()._product(v)
+        if self._graphs is None:
             with model_mode(self.model, self.mode):
-                for x, y in chunks(self.data, self.chunk_size, self.device):
-                    point, grad = self._gradient_graph(x, y)
-                    result += torch.autograd.grad(grad, point, grad_outputs=v)[0]
-        return result / self.n
+                self._graphs = [self._gradient_graph(x, y) for x, y in chunks(self.data, self.chunk_size, self.device)]
+        result = torch.zeros_like(self.theta)
+        for point, grad in self._graphs:
+            result += torch.autograd.grad(grad, point, grad_outputs=v, retain_graph=True)[0]
+        return result
 
     def release(self) -> None:
         """Free the cached gradient graphs (they are rebuilt on the next product if needed)."""
         self._graphs = None
 
-    def as_linear_operator(self) -> scipy.sparse.linalg.LinearOperator:
-        """The operator for scipy, in float64 (vectors are cast to the model's dtype for each product)."""
-        def matvec(x: np.ndarray) -> np.ndarray:
-            hv = self.matvec(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64).reshape(-1)))
-            return hv.detach().to("cpu", torch.float64).numpy()
 
-        return scipy.sparse.linalg.LinearOperator((self.dim, self.dim), matvec=matvec, dtype=np.float64)
+class GGNOperator(CurvatureOperator):
+    """v ↦ G v for the generalized Gauss-Newton matrix G = (1/n) Σᵢ Jᵢᵀ Sᵢ Jᵢ: Jᵢ the Jacobian
+    of sample i's logits by θ, Sᵢ = diag(pᵢ) − pᵢpᵢᵀ the Hessian of the cross-entropy by the
+    logits (pᵢ the softmax). G is positive semi-definite, does not depend on the labels, and for
+    softmax cross-entropy equals the Fisher information of the model's predictive distribution
+    (Martens 2020, §9.2); it is the Hessian without the term of the logits' own curvature, so the
+    two are equal for a model linear in θ. A product is J v by the double-vjp trick (reverse mode
+    only, so BatchNorm in train mode works as in a training step), then Jᵀ (S J v)."""
+
+    name = "ggn"
+
+    def _chunk_product(self, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        point, logits = self._logits(x)
+        probs = torch.softmax(logits.detach(), dim=1)
+        dummy = torch.zeros_like(logits, requires_grad=True)
+        (transposed,) = torch.autograd.grad(logits, point, dummy, create_graph=True)  # Jᵀ u, linear in u
+        (jv,) = torch.autograd.grad(transposed, dummy, v, retain_graph=True)  # J v
+        s_jv = probs * jv - probs * (probs * jv).sum(dim=1, keepdim=True)
+        return torch.autograd.grad(logits, point, s_jv)[0]
 
 
 # ---------------------------------------------------------------------------- eigenvalues
 
 @dataclass
 class EigenResult:
-    """Eigenpairs of H. ``eigenvalues`` (k,) in the method's order, ``eigenvectors`` (k, dim) unit
-    rows (operator dtype/device), ``residuals`` (k,) = ‖Hv − λv‖/|λ|, ``num_hvps`` Hessian-vector
+    """Eigenpairs of the operator's matrix (H below). ``eigenvalues`` (k,) in the method's order, ``eigenvectors`` (k, dim) unit
+    rows (operator dtype/device), ``residuals`` (k,) = ‖Hv − λv‖/|λ|, ``num_products`` operator
     products spent (including the residual checks)."""
 
     eigenvalues: np.ndarray
     eigenvectors: torch.Tensor = field(repr=False)
     residuals: np.ndarray
-    num_hvps: int
+    num_products: int
     method: str
     mode: str
     n: int
 
-    def as_dict(self) -> dict:
-        return {"eigenvalues": [float(x) for x in self.eigenvalues], "residuals": [float(x) for x in self.residuals],
-                "num_hvps": self.num_hvps, "method": self.method, "mode": self.mode, "n": self.n}
 
-
-def _residual(op: HessianOperator, v: torch.Tensor, hv: torch.Tensor, eigenvalue: float) -> float:
+def _residual(op: CurvatureOperator, v: torch.Tensor, hv: torch.Tensor, eigenvalue: float) -> float:
     return float((hv - eigenvalue * v).double().norm()) / abs(eigenvalue) if eigenvalue != 0 else math.inf
 
 
-def lanczos(op: HessianOperator, k: int = 1, which: str = "LA", tol: float = 1e-3, max_iter: int | None = None,
+def lanczos(op: CurvatureOperator, k: int = 1, which: str = "LA", tol: float = 1e-3, max_iter: int | None = None,
             ncv: int | None = None, seed: int = 0, start: torch.Tensor | None = None) -> EigenResult:
     """k extreme eigenpairs by implicitly restarted Lanczos (ARPACK, ``scipy.sparse.linalg.eigsh``) in float64.
 
@@ -208,7 +264,7 @@ def lanczos(op: HessianOperator, k: int = 1, which: str = "LA", tol: float = 1e-
         raise ValueError(f"unknown which {which!r}; allowed: LA, SA, LM")
     if not 1 <= k < op.dim:
         raise ValueError(f"k must be in 1..{op.dim - 1}, got {k}")
-    first = op.num_hvps
+    first = op.num_products
     v0 = (np.random.default_rng(seed).standard_normal(op.dim) if start is None
           else start.detach().to("cpu", torch.float64).numpy())
     ncv = min(op.dim, 2 * k + 2) if ncv is None else ncv
@@ -218,10 +274,10 @@ def lanczos(op: HessianOperator, k: int = 1, which: str = "LA", tol: float = 1e-
     values = values[order]
     rows = torch.from_numpy(np.ascontiguousarray(vectors[:, order].T)).to(op.device, op.dtype)
     residuals = np.array([_residual(op, v, op.matvec(v), float(lam)) for v, lam in zip(rows, values)])
-    return EigenResult(values, rows, residuals, op.num_hvps - first, f"lanczos-{which}", op.mode, op.n)
+    return EigenResult(values, rows, residuals, op.num_products - first, f"lanczos-{which}", op.mode, op.n)
 
 
-def power_iteration(op: HessianOperator, k: int = 1, max_iter: int = 100, tol: float | None = 1e-3,
+def power_iteration(op: CurvatureOperator, k: int = 1, max_iter: int = 100, tol: float | None = 1e-3,
                     seed: int = 0) -> EigenResult:
     """k dominant (largest |λ|) eigenpairs by power iteration with deflation (PyHessian's method).
 
@@ -235,7 +291,7 @@ def power_iteration(op: HessianOperator, k: int = 1, max_iter: int = 100, tol: f
     if k < 1 or max_iter < 1:
         raise ValueError(f"k and max_iter must be >= 1, got k={k}, max_iter={max_iter}")
     generator = torch.Generator().manual_seed(seed)
-    first = op.num_hvps
+    first = op.num_products
     found: list[torch.Tensor] = []
     values, residuals = [], []
     for _ in range(k):
@@ -254,7 +310,7 @@ def power_iteration(op: HessianOperator, k: int = 1, max_iter: int = 100, tol: f
         found.append(v)
         values.append(eigenvalue)
         residuals.append(residual)
-    return EigenResult(np.array(values), torch.stack(found), np.array(residuals), op.num_hvps - first,
+    return EigenResult(np.array(values), torch.stack(found), np.array(residuals), op.num_products - first,
                        "power", op.mode, op.n)
 
 
@@ -289,8 +345,6 @@ class ConditionNumber:
     lambda_min: float
     mode: str
 
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 NEGATIVE_CURVATURE = "undefined: negative curvature present"
@@ -318,29 +372,26 @@ class TraceEstimate:
     trace: float
     stderr: float
     num_samples: int
-    num_hvps: int
+    num_products: int
     mode: str
     n: int
 
-    def as_dict(self) -> dict:
-        return asdict(self)
 
-
-def hutchinson_trace(op: HessianOperator, num_samples: int = 100, seed: int = 0) -> TraceEstimate:
+def hutchinson_trace(op: CurvatureOperator, num_samples: int = 100, seed: int = 0) -> TraceEstimate:
     """tr(H) ≈ mean_i v_iᵀ H v_i, v_i Rademacher (±1 entries, seeded); stderr = sample std / sqrt(m)."""
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2 for a standard error, got {num_samples}")
     generator = torch.Generator().manual_seed(seed)
-    first = op.num_hvps
+    first = op.num_products
     samples = np.empty(num_samples)
     for i in range(num_samples):
         v = (torch.randint(0, 2, (op.dim,), generator=generator) * 2 - 1).to(op.device, op.dtype)
         samples[i] = float(v.double() @ op.matvec(v).double())
     return TraceEstimate(float(samples.mean()), float(samples.std(ddof=1) / math.sqrt(num_samples)),
-                         num_samples, op.num_hvps - first, op.mode, op.n)
+                         num_samples, op.num_products - first, op.mode, op.n)
 
 
-def directional_curvature(op: HessianOperator, direction: torch.Tensor) -> float:
+def directional_curvature(op: CurvatureOperator, direction: torch.Tensor) -> float:
     """dᵀ H d for a flat ``direction`` d (not normalized here): the second derivative of
     α ↦ L(θ + α d) at α = 0, the curvature of a 1-D slice along d at the trained point. One
     Hessian-vector product."""
@@ -362,7 +413,7 @@ class SpectralDensity:
     nodes: list[np.ndarray]
     weights: list[np.ndarray]
     sigma: float
-    num_hvps: int
+    num_products: int
     mode: str
     n: int
 
@@ -370,18 +421,13 @@ class SpectralDensity:
         """Quadrature estimate of the fraction of eigenvalues in [low, high] (no broadening)."""
         return float(np.mean([w[(x >= low) & (x <= high)].sum() for x, w in zip(self.nodes, self.weights)]))
 
-    def as_dict(self) -> dict:
-        return {"grid": self.grid.tolist(), "density": self.density.tolist(),
-                "nodes": [x.tolist() for x in self.nodes], "weights": [w.tolist() for w in self.weights],
-                "sigma": self.sigma, "num_hvps": self.num_hvps, "mode": self.mode, "n": self.n}
-
 
 def _float64_device(device: torch.device) -> torch.device:
     """Where float64 Lanczos vectors live: the operator's device, or the CPU for MPS (no float64)."""
     return torch.device("cpu") if device.type == "mps" else device
 
 
-def _lanczos_tridiagonal(op: HessianOperator, v: torch.Tensor, steps: int,
+def _lanczos_tridiagonal(op: CurvatureOperator, v: torch.Tensor, steps: int,
                          done: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
                          ) -> tuple[np.ndarray, np.ndarray, torch.Tensor, float]:
     """α (m,), β (m-1,), the basis (m, dim; float64) and β_m, the norm of the next residual
@@ -415,7 +461,7 @@ def _top_ritz_pair(alphas: np.ndarray, betas: np.ndarray) -> tuple[float, np.nda
     return float(value[0]), vector[:, 0]
 
 
-def top_eigenpair(op: HessianOperator, tol: float = 1e-2, max_steps: int = 40, seed: int = 0,
+def top_eigenpair(op: CurvatureOperator, tol: float = 1e-2, max_steps: int = 40, seed: int = 0,
                   start: torch.Tensor | None = None) -> EigenResult:
     """λmax and its eigenvector by Lanczos (full reorthogonalization, no restart) from ``start``
     (a warm start, such as the eigenvector at a nearby θ; default N(0, I) from ``seed``). It stops
@@ -424,7 +470,7 @@ def top_eigenpair(op: HessianOperator, tol: float = 1e-2, max_steps: int = 40, s
     relative residual. Memory: the basis, up to max_steps × dim float64."""
     if max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-    first = op.num_hvps
+    first = op.num_products
     v = (torch.from_numpy(np.random.default_rng(seed).standard_normal(op.dim)) if start is None
          else start.detach().to("cpu", torch.float64)).to(_float64_device(op.device))
 
@@ -436,11 +482,11 @@ def top_eigenpair(op: HessianOperator, tol: float = 1e-2, max_steps: int = 40, s
     theta, s = _top_ritz_pair(alphas, betas)
     vector = (torch.from_numpy(s).to(basis) @ basis).to(op.device, op.dtype)
     residual = beta * abs(s[-1]) / abs(theta) if theta != 0 else math.inf
-    return EigenResult(np.array([theta]), vector[None], np.array([residual]), op.num_hvps - first,
+    return EigenResult(np.array([theta]), vector[None], np.array([residual]), op.num_products - first,
                        "lanczos-warm", op.mode, op.n)
 
 
-def smallest_ritz_value(op: HessianOperator, steps: int = 20, seed: int = 0) -> float:
+def smallest_ritz_value(op: CurvatureOperator, steps: int = 20, seed: int = 0) -> float:
     """θ, the smallest eigenvalue of the ``steps``-step Lanczos tridiagonal from a seeded N(0, I)
     start: a Rayleigh quotient of H, so λmin ≤ θ. A clearly negative θ proves negative curvature
     at the cost of ``steps`` products, where converging λmin itself (``lanczos(which="SA")``)
@@ -450,7 +496,7 @@ def smallest_ritz_value(op: HessianOperator, steps: int = 20, seed: int = 0) -> 
     return float(scipy.linalg.eigvalsh_tridiagonal(alphas, betas)[0]) if len(betas) else float(alphas[0])
 
 
-def spectral_density(op: HessianOperator, num_runs: int = 3, num_steps: int = 80, num_points: int = 1000,
+def spectral_density(op: CurvatureOperator, num_runs: int = 3, num_steps: int = 80, num_points: int = 1000,
                      sigma: float | None = None, grid: np.ndarray | None = None, seed: int = 0) -> SpectralDensity:
     """SLQ density: ``num_runs`` Lanczos runs of ``num_steps`` products from Rademacher vectors (seeded).
 
@@ -461,7 +507,7 @@ def spectral_density(op: HessianOperator, num_runs: int = 3, num_steps: int = 80
     if num_runs < 1 or num_steps < 1:
         raise ValueError(f"num_runs and num_steps must be >= 1, got {num_runs}, {num_steps}")
     generator = torch.Generator().manual_seed(seed)
-    first = op.num_hvps
+    first = op.num_products
     nodes, weights = [], []
     for _ in range(num_runs):
         v = (torch.randint(0, 2, (op.dim,), generator=generator) * 2 - 1).to(_float64_device(op.device),
@@ -483,7 +529,7 @@ def spectral_density(op: HessianOperator, num_runs: int = 3, num_steps: int = 80
     for x, w in zip(nodes, weights):
         density += (w[None, :] * np.exp(-0.5 * ((grid[:, None] - x[None, :]) / sigma) ** 2)).sum(axis=1)
     density /= num_runs * sigma * math.sqrt(2 * math.pi)
-    return SpectralDensity(grid, density, nodes, weights, float(sigma), op.num_hvps - first, op.mode, op.n)
+    return SpectralDensity(grid, density, nodes, weights, float(sigma), op.num_products - first, op.mode, op.n)
 
 
 # ---------------------------------------------------------------------------- known curvature

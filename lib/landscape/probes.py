@@ -200,14 +200,14 @@ def hessian(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: HessianPara
     op = curvature.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
     numbers = _our_curvature(op, cfg)
     op.release()
-    ours = {"method": "lanczos", **numbers, "num_hvps": op.num_hvps, "mode": sets.mode, "n": op.n}
+    ours = {"method": "lanczos", **numbers, "num_hvps": op.num_products, "mode": sets.mode, "n": op.n}
     batch = min(cfg.study_batch_size, len(sets.train_full))
     study = curvature.seed_power_iteration(model, sets.train_full, batch_size=batch,
                                            iterations=cfg.study_iterations, mode="train", k=1, seed=0)
     theirs = {"method": "study", "lambda_max": float(study.eigenvalues[0]),
               "eigenvalues": (float(study.eigenvalues[0]),), "lambda_min": np.nan, "lambda_min_kind": NOT_COMPUTED,
               "condition_number": np.nan, "condition_status": NOT_COMPUTED, "trace": np.nan,
-              "trace_stderr": np.nan, "num_hvps": study.num_hvps, "mode": study.mode, "n": study.n}
+              "trace_stderr": np.nan, "num_hvps": study.num_products, "mode": study.mode, "n": study.n}
     rows = [ours, theirs]
     if cfg.attribute:
         rows += _attribution(model, sets, cfg, batch)
@@ -236,7 +236,7 @@ def _attribution(model: torch.nn.Module, sets: ProbeSets, cfg: HessianParams, ba
         op.release()
         rows.append({"method": method, "lambda_max": lam, "eigenvalues": (lam,), "lambda_min": np.nan,
                      "lambda_min_kind": NOT_COMPUTED, "condition_number": np.nan, "condition_status": NOT_COMPUTED,
-                     "trace": np.nan, "trace_stderr": np.nan, "num_hvps": op.num_hvps, "mode": "train", "n": op.n})
+                     "trace": np.nan, "trace_stderr": np.nan, "num_hvps": op.num_products, "mode": "train", "n": op.n})
     return rows
 
 
@@ -265,7 +265,7 @@ def density(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: DensityPara
     return pd.DataFrame({"eigenvalue": found.grid, "density": found.density,
                          "negative_mass": found.mass_between(-np.inf, -NEGATIVE_FRACTION * largest),
                          "sigma": found.sigma, "runs": cfg.runs,
-                         "steps": cfg.steps, "num_hvps": found.num_hvps, "mode": found.mode, "n": found.n})
+                         "steps": cfg.steps, "num_hvps": found.num_products, "mode": found.mode, "n": found.n})
 
 
 # ============================================================================ weight noise and sharpness
@@ -419,7 +419,7 @@ def measures(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: MeasuresPa
                           "asam_steps": asam.steps, "sam_converged": sam.converged, "asam_converged": asam.converged,
                           "noise_drop": float(draws["base_accuracy"].iloc[0] - draws["accuracy"].mean()),
                           "grad_norm": grad.norm, "loss": grad.loss, "accuracy": float(draws["base_accuracy"].iloc[0]),
-                          "num_hvps": op.num_hvps, "mode": sets.mode, "n": op.n}])
+                          "num_hvps": op.num_products, "mode": sets.mode, "n": op.n}])
 
 
 # ============================================================================ sharpness along training
@@ -478,7 +478,7 @@ def trajectory(snapshots: Sequence[Snapshot], sets: ProbeSets, cfg: TrajectoryPa
             top = curvature.top_eigenpair(op, tol=cfg.tol, max_steps=cfg.max_steps, seed=cfg.seed, start=start)
             converged = top.residuals[0] <= cfg.tol
             row.update(lambda_max=float(top.eigenvalues[0]), residual=float(top.residuals[0]),
-                       status="ok" if converged else "not converged", num_hvps=top.num_hvps)
+                       status="ok" if converged else "not converged", num_hvps=top.num_products)
             start = top.eigenvectors[0]
             op.release()
         rows.append(row)
