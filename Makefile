@@ -11,7 +11,7 @@ OUTPUTS := outputs
 ALL_REPORTS := $(shell for f in params/*.yaml; do nb=$$(sed -n 's/^notebook: *//p' $$f); \
                  [ -f notebooks/$$nb.ipynb ] && basename $$f .yaml; done)
 REPORTS ?= $(ALL_REPORTS)
-# Where jobs run (landscape.engines): local (default; each notebook trains and probes in its kernel,
+# Where jobs run (landscape.pipeline.engines): local (default; each notebook trains and probes in its kernel,
 # and `make -j2 reports` renders two reports at a time), processes (a local process pool) or ray
 # (a local Ray, or the cluster of RAY_ADDRESS). With processes or ray every report's jobs run as one
 # graph on the engine first, one torch thread per job, then the notebooks render from the caches.

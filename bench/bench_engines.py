@@ -29,8 +29,10 @@ import time
 import pandas as pd
 import torch
 
-from landscape import engines, jobs, pipeline, probes, training
-from landscape.params import load_params
+from landscape.pipeline import driver, engines, jobs
+from landscape import probes
+from landscape.learning import training
+from landscape.pipeline.params import load_params
 
 SEEDS = 12
 GLIBC = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
@@ -42,7 +44,7 @@ def engine_params():
         "replicates": SEEDS, "reference": {"claims": []}, "probes": {"hessian": None, "surface2d": None}})
 
 
-def same(a: pipeline.Results, b: pipeline.Results) -> bool:
+def same(a: driver.Results, b: driver.Results) -> bool:
     for run_id, ra in a.runs.items():
         rb = b.runs[run_id]
         strip = lambda h: [{k: v for k, v in row.items() if k != "time_s"} for row in h]  # noqa: E731
@@ -86,14 +88,14 @@ def bench_engines() -> None:
             continue
         with tempfile.TemporaryDirectory() as cache:
             start = time.perf_counter()
-            results[name] = pipeline.run(params, data, engines.settings(name, threads=1), cache)
+            results[name] = driver.run(params, data, engines.settings(name, threads=1), cache)
             walls[name] = time.perf_counter() - start
         found = results[name]
         print(f"  {name:<10} {walls[name]:7.1f} s wall for {found.jobs['computed']} jobs "
               f"({walls['local'] / walls[name]:.2f}x local)"
               + ("" if name == "local" else f", identical numbers: {same(results['local'], found)}"))
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import landscape.jobs"], check=True)
+    subprocess.run([sys.executable, "-c", "import landscape.pipeline.jobs"], check=True)
     print(f"  a process-pool worker's start (python, torch and the package imported): "
           f"{time.perf_counter() - start:.2f} s")
     if "ray" in results:
@@ -106,7 +108,7 @@ def bench_engines() -> None:
 
 def heaviest_run(params):
     """The study-seed run of the report's configuration with the most parameters."""
-    summary, counts = pipeline.describe(params, params.resolve_data())
+    summary, counts = driver.describe(params, params.resolve_data())
     return max((r for r in params.replicas if r.study_seed), key=lambda r: counts[r.id]).id
 
 

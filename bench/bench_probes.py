@@ -30,13 +30,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from landscape.curvature import HessianOperator, lanczos, power_iteration, top_eigenpair
-from landscape.data import batch_indices, load_dataset, stratified_indices
-from landscape.directions import parameter_vector, plane_directions, to_dict
-from landscape.evaluation import evaluate
-from landscape.models import build_model, use_fast_layout
-from landscape.runtime import seed_everything
-from landscape.surfaces import surface_2d
+from landscape.geometry.curvature import HessianOperator, lanczos, power_iteration, top_eigenpair
+from landscape.learning.data import batch_indices, load_dataset, stratified_indices
+from landscape.geometry.directions import parameter_vector, plane_directions, to_dict
+from landscape.learning.evaluation import evaluate
+from landscape.learning.models import build_model, use_fast_layout
+from landscape.core.runtime import seed_everything
+from landscape.geometry.surfaces import surface_2d
 
 
 def parse_args() -> argparse.Namespace:

@@ -2,7 +2,7 @@
 
 For each model (on the data shape and batch size its study uses) both loops run over the same
 shuffled index batches of preloaded tensors: the bare loop does forward, loss, backward, step and
-nothing else; the engine's epoch (landscape.training) also tracks loss, accuracy, gradient norm
+nothing else; the engine's epoch (landscape.learning.training) also tracks loss, accuracy, gradient norm
 and divergence. Prints images/s for both, their ratio, and the time of one full training epoch
 (measured when short, otherwise extrapolated from the measured throughput, and marked so).
 Also compares memory layouts (channels_last vs contiguous) and glibc malloc settings.
@@ -21,9 +21,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from landscape import data as data_mod
-from landscape.models import build_model, use_fast_layout
-from landscape.training import DataSpec, RunSpec, TrainConfig, _train_epoch, load_splits, train
+from landscape.learning import data as data_mod
+from landscape.learning.models import build_model, use_fast_layout
+from landscape.learning.training import DataSpec, RunSpec, TrainConfig, _train_epoch, load_splits, train
 
 # (label, model, options, data spec, batch size, lr) as in the studies
 CASES = [

@@ -1,7 +1,7 @@
 """Tiny float64 networks and data shared by the probe tests."""
 import torch
 
-from landscape.models import build_model
+from landscape.learning.models import build_model
 
 
 def bn_net(seed: int = 0) -> torch.nn.Module:

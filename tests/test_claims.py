@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landscape import claims, stats
-from landscape.params import ParamsError, load_params
+from landscape.verdicts import claims, stats
+from landscape.pipeline.params import ParamsError, load_params
 
 S, C, I, P = claims.SUPPORTED, claims.CONTRADICTED, claims.INCONCLUSIVE, claims.PENDING
 M, U = claims.MIXED, claims.UNDECIDABLE

@@ -18,8 +18,10 @@ import pytest
 from child_processes import default_sigint
 import yaml
 
-from landscape import cli, progress, render, sink
-from landscape.params import PARAMS_DIR
+from landscape import cli
+from landscape.core import progress
+from landscape.reporting import render, sink
+from landscape.pipeline.params import PARAMS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 REPORT = "mlp_vs_cnn_fmnist"

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 import torch
 
-from landscape.connectivity import barrier, interpolate
-from landscape.evaluation import evaluate
-from landscape.models import build_model
+from landscape.geometry.connectivity import barrier, interpolate
+from landscape.learning.evaluation import evaluate
+from landscape.learning.models import build_model
 from probe_fixtures import assert_unchanged, bn_net, net_splits, state_bits
 
 

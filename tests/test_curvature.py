@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from landscape.curvature import (GRAPH_PEAK_FACTOR, GGNOperator, HessianOperator, QuadraticModel, condition_number,
-                                 hutchinson_trace, lanczos, loss_and_gradient, power_iteration, seed_power_iteration, smallest_ritz_value,
-                                 spectral_density, top_eigenpair)
-from landscape.evaluation import evaluate, model_mode
+from landscape.geometry.curvature import (GRAPH_PEAK_FACTOR, GGNOperator, HessianOperator, QuadraticModel,
+                                          condition_number, hutchinson_trace, lanczos, loss_and_gradient, power_iteration,
+                                          seed_power_iteration, smallest_ritz_value, spectral_density, top_eigenpair)
+from landscape.learning.evaluation import evaluate, model_mode
 
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from landscape import data
+from landscape.learning import data
 
 # sha256 (first 16 hex digits) of the raw uint8 pixels and labels as read from the packages
 KNOWN = {

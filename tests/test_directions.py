@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from landscape.curvature import HessianOperator, lanczos
-from landscape.directions import (ParameterShift, hessian_directions, normalize, normalized_direction, orthogonalize,
-                                  parameter_vector, plane_directions, random_direction, to_dict, to_vector,
-                                  trainable_parameters, unflatten)
-from landscape.models import build_model
+from landscape.geometry.curvature import HessianOperator, lanczos
+from landscape.geometry.directions import (ParameterShift, hessian_directions, normalize, normalized_direction,
+                                           orthogonalize, parameter_vector, plane_directions, random_direction, to_dict,
+                                           to_vector, trainable_parameters, unflatten)
+from landscape.learning.models import build_model
 
 
 

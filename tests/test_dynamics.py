@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from landscape import dynamics, synthesis
-from landscape.params import load_params
-from landscape.training import TrainConfig
+from landscape.analysis import dynamics, synthesis
+from landscape.pipeline.params import load_params
+from landscape.learning.training import TrainConfig
 
 
 @pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from landscape.evaluation import evaluate, forward
-from landscape.models import build_model
+from landscape.learning.evaluation import evaluate, forward
+from landscape.learning.models import build_model
 
 
 def batch(n=50, seed=0):

@@ -1,4 +1,4 @@
-"""Writing files (``landscape.files``): atomic, created exclusively, never through a link; a full
+"""Writing files (``landscape.core.files``): atomic, created exclusively, never through a link; a full
 or read-only disk is one line naming the folder, with nothing half-written left behind; and the
 same for the cache (a read-only cache stops a command before anything is computed)."""
 import contextlib
@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from landscape import cli, files, store
+from landscape import cli
+from landscape.core import files, store
 
 REPORT = "mlp_vs_cnn_fmnist"
 

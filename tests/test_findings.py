@@ -2,9 +2,10 @@
 import numpy as np
 import pandas as pd
 
-from landscape import claims, findings, stats
-from landscape.escaping import literal
-from landscape.params import load_params
+from landscape.verdicts import claims, stats
+from landscape.reporting import findings
+from landscape.core.escaping import literal
+from landscape.pipeline.params import load_params
 from landscape.probes import ProbeResults
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from landscape.models import MODELS, build_model, count_parameters, model_options
+from landscape.learning.models import MODELS, build_model, count_parameters, model_options
 
 RESNET20_COUNTS = {  # 004, appendix A.3
     (True, True): 272_474,

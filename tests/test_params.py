@@ -1,8 +1,8 @@
 import pytest
 
-from landscape import pipeline
-from landscape.data import DatasetNotFoundError
-from landscape.params import PARAMS_DIR, ParamsError, ReportParams, SynthesisParams, load_params
+from landscape.pipeline import driver
+from landscape.learning.data import DatasetNotFoundError
+from landscape.pipeline.params import PARAMS_DIR, ParamsError, ReportParams, SynthesisParams, load_params
 
 REPORTS = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml") if isinstance(load_params(p.stem), ReportParams))
 SYNTHESES = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml") if isinstance(load_params(p.stem), SynthesisParams))
@@ -20,9 +20,9 @@ def test_a_synthesis_loads_its_studies_in_its_own_profile_and_plans_the_measures
     studies = params.study_params()
     assert [s.report for s in studies] == params.studies and {s.profile for s in studies} == {profile}
     for study in studies:
-        work, = pipeline.work_of(study)
+        work, = driver.work_of(study)
         assert work.probes is None and work.plan == study.probes
-    work = pipeline.work_of(params)
+    work = driver.work_of(params)
     assert [w.params for w in work] == studies
     traced = [w.params.report for w in work if w.probes.trajectory is not None]
     assert traced == params.trajectory_studies == ["mlp_vs_cnn_fmnist", "batchnorm", "resnet20_ablation"]
@@ -114,20 +114,20 @@ def test_wrong_values_name_the_allowed_values():
 
 
 def test_missing_data_fails_before_any_training(tmp_path, monkeypatch):
-    import landscape.data as data
+    import landscape.learning.data as data
 
     monkeypatch.setattr(data, "DEFAULT_DATA_DIR", tmp_path)
     monkeypatch.delenv(data.DATA_ENV, raising=False)
     params = load_params("resnet20_ablation", "smoke")
     spec = params.run_specs(params.data)["skipTrue_bnTrue_s0"]
     with pytest.raises(DatasetNotFoundError, match="cifar-10-batches-py"):
-        pipeline.train({"run": spec}, cache=tmp_path / "cache")
+        driver.train({"run": spec}, cache=tmp_path / "cache")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.pt"))
 
 
 def test_missing_cifar10_falls_back_to_the_named_stand_in(tmp_path, monkeypatch):
-    import landscape.data as data
-    from landscape.params import is_stand_in
+    import landscape.learning.data as data
+    from landscape.pipeline.params import is_stand_in
     from test_data import _write_cifar_fixture
 
     monkeypatch.setattr(data, "DEFAULT_DATA_DIR", tmp_path / "empty")

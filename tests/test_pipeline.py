@@ -16,8 +16,12 @@ import pytest
 import torch
 from child_processes import default_sigint
 
-from landscape import directions, engines, jobs, pipeline, probes, store, training
-from landscape.params import load_params, snapshots_asked
+from landscape.geometry import directions
+from landscape.pipeline import driver, engines, jobs
+from landscape import probes
+from landscape.core import store
+from landscape.learning import training
+from landscape.pipeline.params import load_params, snapshots_asked
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"data": {"train_subset": 300, "test_subset": 100}, "training": {"epochs": 2},
@@ -34,7 +38,7 @@ def strip_time(history):
     return [{k: v for k, v in row.items() if k != "time_s"} for row in history]
 
 
-def assert_same_results(a: pipeline.Results, b: pipeline.Results) -> None:
+def assert_same_results(a: driver.Results, b: driver.Results) -> None:
     """Bitwise the same histories, weights and probe frames (wall times aside)."""
     assert a.runs.keys() == b.runs.keys()
     for run_id in a.runs:
@@ -50,7 +54,7 @@ def assert_same_results(a: pipeline.Results, b: pipeline.Results) -> None:
 @pytest.fixture(scope="module")
 def local_results(tmp_path_factory):
     cache = tmp_path_factory.mktemp("local-cache")
-    return pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=cache), cache
+    return driver.run(tiny_params(), config=engines.settings("local", threads=1), cache=cache), cache
 
 
 def test_a_graph_has_a_training_job_per_run_and_a_probe_job_per_run_and_pair():
@@ -71,7 +75,7 @@ def test_a_second_run_reads_every_job_from_the_cache(local_results, monkeypatch)
     assert first.jobs["computed"] == 7 and first.jobs["failed"] == 0
     assert first.probes.sets["cache"] == {"loaded": 0, "computed": 5}
     monkeypatch.setattr(jobs, "execute", lambda *a, **k: pytest.fail("a cached job ran"))
-    second = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=cache)
+    second = driver.run(tiny_params(), config=engines.settings("local", threads=1), cache=cache)
     assert second.jobs["cached"] == 7 and second.probes.sets["cache"] == {"loaded": 5, "computed": 0}
     assert_same_results(first, second)
     assert all(r.trained_epochs == 0 for r in second.runs.values())
@@ -80,13 +84,13 @@ def test_a_second_run_reads_every_job_from_the_cache(local_results, monkeypatch)
 def test_changed_settings_recompute_only_their_probe(local_results, tmp_path):
     first, cache = local_results
     wider = tiny_params(probes={**TINY["probes"], "noise": {"draws": 3}})
-    again = pipeline.run(wider, config=engines.settings("local", threads=1), cache=cache)
+    again = driver.run(wider, config=engines.settings("local", threads=1), cache=cache)
     assert again.jobs["computed"] == 2 and again.jobs["cached"] == 5  # the noise probe of each run
 
 
 @pytest.mark.slow
 def test_processes_engine_gives_the_same_numbers(local_results, tmp_path):
-    found = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
+    found = driver.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
     assert found.jobs["computed"] == 7
     assert_same_results(local_results[0], found)
 
@@ -94,7 +98,7 @@ def test_processes_engine_gives_the_same_numbers(local_results, tmp_path):
 @pytest.mark.slow
 def test_ray_engine_gives_the_same_numbers(local_results, tmp_path):
     pytest.importorskip("ray")
-    found = pipeline.run(tiny_params(), config=engines.settings("ray", threads=1), cache=tmp_path)
+    found = driver.run(tiny_params(), config=engines.settings("ray", threads=1), cache=tmp_path)
     assert found.jobs["computed"] == 7
     assert_same_results(local_results[0], found)
 
@@ -115,7 +119,7 @@ def test_ray_engine_joins_a_cluster_by_address(local_results, tmp_path):
                     "--include-dashboard=false", "--disable-usage-stats"], check=True, env=env,
                    capture_output=True, timeout=180)
     try:
-        found = pipeline.run(tiny_params(), config=engines.settings("ray", threads=1, address=f"127.0.0.1:{port}"),
+        found = driver.run(tiny_params(), config=engines.settings("ray", threads=1, address=f"127.0.0.1:{port}"),
                              cache=tmp_path)
     finally:
         subprocess.run([str(ray_cli), "stop", "--force"], env=env, capture_output=True, timeout=180)
@@ -129,7 +133,7 @@ def test_a_ray_address_that_does_not_answer_is_one_clear_error_at_once(tmp_path)
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
     start = time.perf_counter()
     with pytest.raises(engines.EngineError, match=f"Ray address '{address}' does not answer"):
-        pipeline.run(tiny_params(), config=engines.settings("ray", address=address), cache=tmp_path)
+        driver.run(tiny_params(), config=engines.settings("ray", address=address), cache=tmp_path)
     assert time.perf_counter() - start < 30 and not list(tmp_path.iterdir())
     done = subprocess.run([sys.executable, "-m", "landscape", "probe", "seed_connectivity", "--profile", "smoke",
                            "--engine", "ray", "--address", address, "--cache", str(tmp_path)],
@@ -164,7 +168,7 @@ def test_a_diverged_run_is_a_result_and_its_probes_are_skipped(tmp_path):
         "probes": {"eval_set": {"train_size": 32, "test_size": 32}, "hessian": None, "density": None, "surface2d": None,
                    "loss_range": None, "trajectory": {"early": [0.0], "samples": 8, "max_steps": 3}},
         "reference": {"claims": []}})
-    found = pipeline.run(params, config=engines.settings("local", threads=1), cache=tmp_path)
+    found = driver.run(params, config=engines.settings("local", threads=1), cache=tmp_path)
     assert found.runs["skip_s0"].status == "diverged" and found.runs["skip_s0"].diverged_epoch == 1
     assert found.runs["skip_bn_s0"].status == "completed" and found.jobs["failed"] == 0
     assert found.jobs["skipped"] == 1 and set(found.probes.gradient["run"]) == {"skip_bn_s0"}
@@ -185,12 +189,12 @@ def trajectory_params(trajectory: dict | None):
 @pytest.mark.slow
 def test_a_trajectory_replays_a_cached_run_and_matches_lambda_max_of_its_saved_checkpoints(tmp_path):
     local = engines.settings("local", threads=1)
-    plain = pipeline.run(trajectory_params(None), config=local, cache=tmp_path)
+    plain = driver.run(trajectory_params(None), config=local, cache=tmp_path)
     run = plain.runs["mlp_s0"]
     result_file = tmp_path / run.key / "result.pt"
     cached_bytes = result_file.read_bytes()
     params = trajectory_params({"early": [0.0, 0.5], "samples": 24, "tol": 1e-4})
-    traced = pipeline.run(params, config=local, cache=tmp_path)
+    traced = driver.run(params, config=local, cache=tmp_path)
     assert traced.runs["mlp_s0"].trained_epochs == 2  # trained again, for the snapshots ...
     assert result_file.read_bytes() == cached_bytes  # ... and the cached run is left as it was
     frame = traced.probes.trajectory
@@ -217,7 +221,7 @@ def test_a_trajectory_replays_a_cached_run_and_matches_lambda_max_of_its_saved_c
         exact = float(torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss, theta))[-1])
         found = frame.loc[frame["epoch"] == epoch, "lambda_max"].item()
         assert found == pytest.approx(exact, rel=1e-3), epoch
-    assert pipeline.run(params, config=local, cache=tmp_path).jobs["computed"] == 0  # all cached now
+    assert driver.run(params, config=local, cache=tmp_path).jobs["computed"] == 0  # all cached now
 
 
 def test_a_study_keeps_the_snapshots_a_synthesis_over_it_will_ask_for_and_no_others():
@@ -262,14 +266,14 @@ def test_a_job_that_raises_is_recorded_and_the_rest_of_the_graph_goes_on(tmp_pat
         return real(spec, *args, **kwargs)
 
     monkeypatch.setattr(training, "train", fails_for_seed_2)
-    found = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
+    found = driver.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
     a, b = found.runs["cnn_s1"], found.runs["cnn_s2"]
     assert a.status == "completed" and b.status == "failed" and b.error == "ValueError: no good"
     assert b.outcome == "failed (ValueError: no good)" and not (tmp_path / b.key).exists()
     assert set(found.probes.noise["run"]) == {"cnn_s1"} and found.probes.interpolation is None
     assert (found.jobs["failed"], found.jobs["skipped"], found.jobs["computed"]) == (1, 3, 3)
     monkeypatch.undo()
-    again = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
+    again = driver.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
     assert again.jobs["computed"] == 4 and again.runs["cnn_s2"].status == "completed"  # a rerun finishes the graph
 
 
@@ -277,8 +281,8 @@ def test_a_probe_that_raises_is_recorded_and_the_others_go_on(tmp_path, monkeypa
     def boom(*args, **kwargs):
         raise ValueError("cannot orthogonalize")
 
-    monkeypatch.setattr("landscape.sharpness.noise_robustness", boom)
-    found = pipeline.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
+    monkeypatch.setattr("landscape.geometry.sharpness.noise_robustness", boom)
+    found = driver.run(tiny_params(), config=engines.settings("local", threads=1), cache=tmp_path)
     assert found.probes.noise is None and set(found.probes.slice1d["run"]) == {"cnn_s1", "cnn_s2"}
     assert found.probes.barriers is not None
     assert found.probes.unavailable["noise"] == ("run cnn_s1: noise failed: ValueError: cannot orthogonalize; "
@@ -290,7 +294,7 @@ def test_a_probe_that_raises_is_recorded_and_the_others_go_on(tmp_path, monkeypa
 def kill_worker_on_checkpoint(monkeypatch, seed, times):
     """SIGKILL the worker training the run of ``seed`` after its first epoch, ``times`` times."""
     made, killed = [], []
-    real_make, real_save = pipeline.make_engine, store.Cache.save_checkpoint
+    real_make, real_save = driver.make_engine, store.Cache.save_checkpoint
 
     def make(config):
         made.append(real_make(config))
@@ -303,7 +307,7 @@ def kill_worker_on_checkpoint(monkeypatch, seed, times):
             killed.append(worker.process.pid)
             os.kill(worker.process.pid, signal.SIGKILL)
 
-    monkeypatch.setattr(pipeline, "make_engine", make)
+    monkeypatch.setattr(driver, "make_engine", make)
     monkeypatch.setattr(store.Cache, "save_checkpoint", save)
     return killed
 
@@ -320,7 +324,7 @@ def assert_cache_intact(cache: Path) -> None:
 @pytest.mark.slow
 def test_a_killed_worker_is_retried_from_its_checkpoint(local_results, tmp_path, monkeypatch):
     killed = kill_worker_on_checkpoint(monkeypatch, seed=2, times=1)
-    found = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
+    found = driver.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
     assert len(killed) == 1 and found.jobs["failed"] == 0 and found.jobs["computed"] == 7
     assert found.runs["cnn_s2"].trained_epochs == 1  # the retry resumed after the epoch the killed worker finished
     assert_same_results(local_results[0], found)
@@ -331,20 +335,20 @@ def test_a_killed_worker_is_retried_from_its_checkpoint(local_results, tmp_path,
 def test_a_worker_killed_twice_fails_its_job_and_a_rerun_finishes_the_graph(local_results, tmp_path, monkeypatch):
     with monkeypatch.context() as patch:
         killed = kill_worker_on_checkpoint(patch, seed=2, times=2)
-        found = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2),
+        found = driver.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2),
                              cache=tmp_path)
     assert len(killed) == 2 and found.runs["cnn_s2"].status == "failed"
     assert found.runs["cnn_s2"].error == "its worker process died (killed by signal 9) (retried 1 time)"
     assert found.runs["cnn_s1"].status == "completed" and set(found.probes.noise["run"]) == {"cnn_s1"}
     assert_cache_intact(tmp_path)
-    again = pipeline.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
+    again = driver.run(tiny_params(), config=engines.settings("processes", threads=1, workers=2), cache=tmp_path)
     # the two kills came after the checkpoints of epochs 1 and 2: the rerun resumes from the second
     assert again.jobs["failed"] == 0 and again.jobs["computed"] == 4 and again.runs["cnn_s2"].trained_epochs == 0
     assert_same_results(local_results[0], again)
 
 
 def worker_pids(parent: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-f", "landscape.engines import worker_main"], capture_output=True, text=True)
+    out = subprocess.run(["pgrep", "-f", "landscape.pipeline.engines import worker_main"], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split() if Path(f"/proc/{p}/stat").exists()
             and int(Path(f"/proc/{p}/stat").read_text().split()[3]) == parent]
 
@@ -437,7 +441,7 @@ def test_a_report_whose_training_job_raises_renders_with_the_run_marked_failed(t
     hook.mkdir()
     # the notebook's kernel imports this first (sitecustomize): run B's training job raises
     (hook / "sitecustomize.py").write_text(
-        "import landscape.training as training\n"
+        "import landscape.learning.training as training\n"
         "real = training.train\n"
         "def train(spec, *args, **kwargs):\n"
         "    if spec.seed == 2:\n"

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from landscape import probes
-from landscape.data import ImageDataset
-from landscape.params import ProbeParams, load_params
+from landscape.learning.data import ImageDataset
+from landscape.pipeline.params import ProbeParams, load_params
 
 
 def tiny_model(seed):

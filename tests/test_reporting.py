@@ -20,9 +20,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from landscape import claims, clean_notebook, models, plotting, probes, render, sink, surfaces, synthesis, tables
+from landscape.verdicts import claims
+from landscape import clean_notebook, probes
+from landscape.learning import models
+from landscape.reporting import plotting, render, sink, tables
+from landscape.geometry import surfaces
+from landscape.analysis import synthesis
 import pdf_layout
-from landscape.params import ParamsError, SynthesisParams, load_params
+from landscape.pipeline.params import ParamsError, SynthesisParams, load_params
 
 REPORT = "mlp_vs_cnn_fmnist"
 NOTEBOOKS = sorted(render.NOTEBOOKS_DIR.glob("*.ipynb"))

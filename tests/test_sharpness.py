@@ -8,10 +8,11 @@ import scipy.stats
 import torch
 import torch.nn.functional as F
 
-from landscape.curvature import QuadraticModel
-from landscape.directions import parameter_vector, to_dict, trainable_parameters
-from landscape.evaluation import evaluate, model_mode
-from landscape.sharpness import epsilon_sharpness, gradient_norm, noise_draws, noise_robustness, summarize_draws
+from landscape.geometry.curvature import QuadraticModel
+from landscape.geometry.directions import parameter_vector, to_dict, trainable_parameters
+from landscape.learning.evaluation import evaluate, model_mode
+from landscape.geometry.sharpness import (epsilon_sharpness, gradient_norm, noise_draws, noise_robustness,
+                                         summarize_draws)
 from probe_fixtures import assert_unchanged, bn_net, net_data, state_bits
 
 

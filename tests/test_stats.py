@@ -1,4 +1,4 @@
-"""landscape.stats against scipy, on edge cases, and by simulation with known answers (coverage).
+"""landscape.verdicts.stats against scipy, on edge cases, and by simulation with known answers (coverage).
 
 Every random draw comes from a seeded generator, so each test is deterministic. The coverage
 bounds leave about 3 standard errors of Monte Carlo noise on each side of the true coverage of
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from landscape import stats
-from landscape.stats import Interval
+from landscape.verdicts import stats
+from landscape.verdicts.stats import Interval
 
 
 def covers(interval: Interval, truth: float) -> bool:

@@ -9,15 +9,17 @@ import pandas as pd
 import pytest
 import torch
 
-from landscape import data, engines, pipeline, store
-from landscape.training import DataSpec, RunSpec, TrainConfig
+from landscape.learning import data
+from landscape.pipeline import driver, engines
+from landscape.core import store
+from landscape.learning.training import DataSpec, RunSpec, TrainConfig
 
 from test_pipeline import tiny_params  # noqa: E402  (the tiny report of the pipeline tests)
 from test_training import interrupt_after_checkpoint  # noqa: E402
 
 
 def train(spec, cache):
-    return pipeline.train({"run": spec}, cache=cache)["run"]
+    return driver.train({"run": spec}, cache=cache)["run"]
 
 
 class Payload:
@@ -136,13 +138,13 @@ def test_a_corrupt_training_file_is_recomputed_with_the_same_numbers(file, tmp_p
 
 def test_a_crafted_pickle_in_the_probe_cache_is_rejected_and_recomputed(tmp_path, capsys, no_unpickling):
     local = engines.settings("local", threads=1)
-    first = pipeline.run(tiny_params(), config=local, cache=tmp_path)
+    first = driver.run(tiny_params(), config=local, cache=tmp_path)
     cached = sorted((tmp_path / "probes").glob("*.json"))
     assert len(cached) == first.probes.sets["cache"]["computed"] == 5
     marker = tmp_path / "executed"
     for path in cached:
         path.write_bytes(crafted_pickle(marker))
-    second = pipeline.run(tiny_params(), config=local, cache=tmp_path)
+    second = driver.run(tiny_params(), config=local, cache=tmp_path)
     assert second.probes.sets["cache"] == {"loaded": 0, "computed": 5} and not marker.exists()
     assert capsys.readouterr().err.count("is unreadable") == 5
     for name in ("noise", "slice1d", "interpolation", "barriers"):

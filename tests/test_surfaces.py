@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 import torch
 
-from landscape.curvature import QuadraticModel
-from landscape.directions import plane_directions, random_direction, to_dict
-from landscape.evaluation import evaluate
-from landscape.surfaces import evaluate_grid, slice_1d, surface_2d
+from landscape.geometry.curvature import QuadraticModel
+from landscape.geometry.directions import plane_directions, random_direction, to_dict
+from landscape.learning.evaluation import evaluate
+from landscape.geometry.surfaces import evaluate_grid, slice_1d, surface_2d
 from probe_fixtures import assert_unchanged, bn_net, net_splits, state_bits
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from landscape import synthesis
+from landscape.analysis import synthesis
 
 
 def constructed(seed: int = 0) -> pd.DataFrame:

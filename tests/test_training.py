@@ -1,9 +1,11 @@
 import pytest
 import torch
 
-from landscape import pipeline, store, training
-from landscape.training import DataSpec, RunSpec, TrainConfig
-from landscape.runtime import DeviceError, select_device
+from landscape.pipeline import driver
+from landscape.core import store
+from landscape.learning import training
+from landscape.learning.training import DataSpec, RunSpec, TrainConfig
+from landscape.core.runtime import DeviceError, select_device
 
 SMALL = DataSpec("fashion_mnist", "unit", train_subset=600, test_subset=200)
 
@@ -20,7 +22,7 @@ def strip_time(history):
 
 def train(spec, cache):
     """One run through the pipeline's cache (local engine)."""
-    return pipeline.train({"run": spec}, cache=cache)["run"]
+    return driver.train({"run": spec}, cache=cache)["run"]
 
 
 def weights_equal(a, b):
@@ -147,7 +149,7 @@ def test_device_selection_and_override(monkeypatch):
 
 
 def test_each_epoch_measures_the_train_probe_set_in_eval_mode():
-    from landscape.evaluation import evaluate
+    from landscape.learning.evaluation import evaluate
     from landscape.probes import EvalSetParams, SetsSpec, build_sets
 
     result = training.train(spec(model="cnn_bn_dropout", epochs=1))

@@ -6,14 +6,14 @@ check:  validate params (every profile) and find the data, computing nothing;
 train:  train (or load from the cache) every run of the reports, print each run's final epoch;
 probe:  train, then run every probe the params ask for, filling the training and probe caches
         (a later ``report`` only renders);
-report: execute the report notebooks into HTML and PDF (``landscape.render``) and rebuild
+report: execute the report notebooks into HTML and PDF (``landscape.reporting.render``) and rebuild
         the index. With the local engine each notebook trains and probes what the caches lack;
         with another engine every report's jobs run on it first, as one graph, and the
         notebooks read the caches.
 
 ``train``, ``probe`` and (with another engine than local) ``report`` run the jobs of all the
-reports named as one graph (``landscape.pipeline``) on the engine of ``--engine`` (``local``,
-``processes`` or ``ray``; ``landscape.engines``). Every subcommand takes ``--profile``, ``--set
+reports named as one graph (``landscape.pipeline.driver``) on the engine of ``--engine`` (``local``,
+``processes`` or ``ray``; ``landscape.pipeline.engines``). Every subcommand takes ``--profile``, ``--set
 KEY=VALUE``, ``--device``, ``--cache`` and the engine options, and validates all of its input
 before computing anything. Bad input (params, paths, profiles,
 overrides, devices, datasets, engines, Ray addresses) is one line on stderr, ``error: ...``, and exit status 2; Ctrl-C
@@ -29,8 +29,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .errors import UserError, one_line
-from .params import BASE_PROFILE, PARAMS_DIR, ParamsError, is_stand_in, load_params
+from .core.errors import ParamsError
+from .core.errors import UserError, one_line
+from .pipeline.params import BASE_PROFILE, PARAMS_DIR, is_stand_in, load_params
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130
 
@@ -46,7 +47,7 @@ def parse_set(items: Sequence[str]) -> dict:
     """``["training.epochs=1", "data.train_subset=500"]`` -> nested overrides (values parsed as YAML)."""
     import yaml
 
-    from .params import parse_yaml
+    from .pipeline.params import parse_yaml
 
     overrides: dict = {}
     for item in items:
@@ -78,7 +79,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="override a param, e.g. --set training.epochs=1 (repeatable)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     parser.add_argument("--cache", default=None, help="cache directory (default: $LANDSCAPE_CACHE or ./cache)")
-    jobs = parser.add_argument_group("execution (see landscape.engines)")
+    jobs = parser.add_argument_group("execution (see landscape.pipeline.engines)")
     jobs.add_argument("--engine", default=None,
                       help="local (default; $LANDSCAPE_ENGINE), processes (a local process pool) or ray")
     jobs.add_argument("--threads", type=int, default=None,
@@ -123,14 +124,14 @@ def _names(args: argparse.Namespace, every: list[str]) -> list[str]:
 
 
 def _engine(args: argparse.Namespace):
-    from .engines import settings
+    from .pipeline.engines import settings
 
     return settings(args.engine, args.threads, args.workers, args.address, args.gpus_per_job, args.device)
 
 
 def _print_design(params) -> None:
     """The claims these seeds cannot decide, known before any training (``claims.design``)."""
-    from . import claims
+    from .verdicts import claims
 
     for i, spec in enumerate(claims.parse(params)):
         why = claims.design(params, spec)
@@ -141,14 +142,14 @@ def _print_design(params) -> None:
 
 
 def _train_and_probe(args: argparse.Namespace) -> int:
-    from .pipeline import run_many, work_of
+    from .pipeline.driver import run_many, work_of
 
     config = _engine(args)
     overrides = parse_set(args.set)
     every = sorted(p.stem for p in PARAMS_DIR.glob("*.yaml"))
     names = _names(args, every)
     if args.command == "check":  # everything `report` would refuse: claim checks, notebook, output folder
-        from .render import make_job
+        from .reporting.render import make_job
 
         loaded = [make_job(name, args.profile, overrides).params for name in names]
     else:
@@ -185,8 +186,8 @@ def _train_and_probe(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from . import render
-    from .pipeline import run_many, work_of
+    from .reporting import render
+    from .pipeline.driver import run_many, work_of
 
     if args.list:
         print("\n".join(render.runnable_reports()))

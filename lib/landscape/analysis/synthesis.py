@@ -1,0 +1,353 @@
+"""The cross-study synthesis: every trained model of the study reports in one table, and how
+closely each geometric measure tracks generalization.
+
+The models table (:func:`model_table`) has one row per trained run: its study (report name, and
+``source``: the source study's number), configuration, architecture traits (``models.traits``: family, BatchNorm, skip, dropout),
+dataset, seed and replicate index (0 for a configuration's first seed), outcome, the final
+test error and evaluation-mode generalization gap (``eval_gap``: train probe set accuracy −
+test accuracy, same weights, same mode), and the measures of ``probes.measures`` with the
+columns of ``PROCEDURE`` (NaN for a run that was not probed, e.g. a diverged one).
+
+Rank correlations are Kendall's τ-b of a measure against a generalization target (``TARGETS``),
+signed so that τ > 0 means "larger measure, worse generalization":
+
+- overall and within each study: ``stats.kendall_tau`` (paired bootstrap 95% CI);
+- granulated (Jiang et al. 2020, "Fantastic generalization measures"): for each factor of
+  ``FACTORS``, the models are grouped so that only that factor varies within a group (every
+  other trait, the study and, except for the seed factor, the replicate index fixed); ψ is the
+  mean over groups of the within-group τ, with a bootstrap CI over groups when there are at
+  least MIN_GROUPS (with fewer, each within-group τ of two models is ±1 and a few that agree
+  would give an interval of no width), and Ψ the mean of ψ over the factors that have a group. A measure that only tracks the dataset or the study is
+  constant within every group and gets ψ = 0: a within-group τ with a constant measure or
+  target counts as 0 (no pair is concordant or discordant).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+from . import dynamics
+from ..pipeline.params import DataSource, ReportParams
+from ..verdicts import stats
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A column of the models table that is correlated with generalization."""
+
+    label: str
+    invariant: bool  # unchanged by the rescalings BatchNorm makes free (filter- or weight-relative)
+    meaning: str
+
+
+MEASURES: dict[str, Measure] = {
+    "lambda_max": Measure("λmax", False, "top Hessian eigenvalue"),
+    "trace": Measure("tr(H)", False, "Hutchinson trace of the Hessian"),
+    "lambda_ratio": Measure("λmax/|λ̃min|", False, "λmax over the smallest Ritz value's magnitude"),
+    "slice_curvature": Measure("slice curvature", True, "dᵀHd along filter-normalized directions"),
+    "sam": Measure("SAM sharpness", False, "ε-sharpness in a Euclidean ball"),
+    "asam": Measure("ASAM sharpness", True, "ε-sharpness in a weight-relative ball"),
+    "noise_drop": Measure("noise accuracy drop", True, "accuracy lost under relative weight noise"),
+    "grad_norm": Measure("‖∇L‖", False, "gradient norm of the train probe loss"),
+}
+MIN_GROUPS = 5  # groups a ψ needs for an interval
+TARGETS = {"eval_gap": "generalization gap", "test_error": "test error"}
+TRAITS = ("family", "batchnorm", "skip", "dropout")
+FACTORS = {"seed": "seed only", "batchnorm": "BatchNorm on/off", "skip": "skip on/off",
+           "family": "architecture family"}
+
+
+PROCEDURE = ("negative_curvature", "sam_steps", "asam_steps", "sam_converged", "asam_converged")  # measures columns kept
+
+
+def model_table(studies: Sequence[tuple[ReportParams, DataSource, object]]) -> pd.DataFrame:
+    """One row per trained run of every study (``(params, data, pipeline.Results)`` each, the
+    results holding the ``measures`` probe); see the module docstring for the columns."""
+    rows = []
+    for params, data, results in studies:
+        reps = {rep.id: rep for rep in params.replicas}
+        order = {rep.id: i for reps_ in params.replicates_of.values() for i, rep in enumerate(reps_)}
+        found = results.probes.measures if results.probes is not None else None
+        measured = found.set_index("run") if found is not None else pd.DataFrame()
+        for run_id, run in results.runs.items():
+            config = params.config(reps[run_id].config)
+            final = run.final
+            row = {"study": params.report, "source": params.study.split("_")[0], "config": config.id, "run": run_id, "label": config.label,
+                   **config.traits.__dict__, "dataset": data.name,
+                   "seed": run.seed, "replicate": order[run_id], "outcome": run.outcome,
+                   "test_error": 1 - final["test_acc"] if final and run.status == "completed" else math.nan,
+                   "eval_gap": final.get("eval_gap", math.nan) if final and run.status == "completed" else math.nan}
+            for name in [*MEASURES, *PROCEDURE]:
+                row[name] = measured.at[run_id, name] if run_id in measured.index else math.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _group_tau(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Kendall's τ-b within one group (pairs with a NaN dropped); None with fewer than 2 pairs;
+    0.0 when x or y is constant (no association can be seen)."""
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    if len(x) < 2:
+        return None
+    if np.all(x == x[0]) or np.all(y == y[0]):
+        return 0.0
+    return float(scipy.stats.kendalltau(x, y).statistic)
+
+
+def groups(models: pd.DataFrame, factor: str) -> list[pd.DataFrame]:
+    """The groups of ``models`` in which only ``factor`` varies (module docstring): every group
+    with at least two values of the factor."""
+    if factor not in FACTORS:
+        raise ValueError(f"unknown factor {factor!r}; allowed: {list(FACTORS)}")
+    varying = "replicate" if factor == "seed" else factor
+    fixed = ["study", *TRAITS] + ([] if factor == "seed" else ["replicate"])
+    fixed = [c for c in fixed if c != varying]
+    return [g for _, g in models.groupby(fixed, sort=True, dropna=False) if g[varying].nunique() >= 2]
+
+
+def granulated_tau(models: pd.DataFrame, measure: str, target: str, level: float = stats.LEVEL
+                   ) -> dict[str, stats.Interval]:
+    """ψ per factor (mean within-group τ, bootstrap CI over groups from MIN_GROUPS groups on;
+    n = groups) and ``"all"``: Ψ, the mean of the factors' ψ (no interval; n = factors with a
+    group). A factor without a group is left out."""
+    found: dict[str, stats.Interval] = {}
+    for factor in FACTORS:
+        taus = [t for g in groups(models, factor)
+                if (t := _group_tau(g[measure].to_numpy(float), g[target].to_numpy(float))) is not None]
+        if len(taus) >= MIN_GROUPS:
+            ci = stats.bootstrap_ci(taus, np.mean, level=level)
+            found[factor] = stats.Interval(ci.estimate, ci.low, ci.high, len(taus), level, "mean τ over groups, " + ci.method)
+        elif taus:
+            found[factor] = stats.Interval(float(np.mean(taus)), math.nan, math.nan, len(taus), level,
+                                           "mean τ over groups")
+    if found:
+        psi = float(np.mean([i.estimate for i in found.values()]))
+        found["all"] = stats.Interval(psi, math.nan, math.nan, len(found), level, "mean ψ over factors")
+    return found
+
+
+def correlations(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES),
+                 targets: Sequence[str] = tuple(TARGETS), level: float = stats.LEVEL) -> pd.DataFrame:
+    """Every τ of every measure with every target, tidy: columns measure, target, subset ("all"
+    models, or "no BatchNorm" for measures that are not invariant to BatchNorm's rescalings),
+    kind ("overall", "study", "granulated"), scope (the study, or the factor; "all" for the
+    overall τ and for Ψ), estimate, low, high, n, p (of τ = 0 by the test the interval inverts;
+    nan for ψ and Ψ)."""
+    rows = []
+    for measure in measures:
+        subsets = {"all": models}
+        if not MEASURES[measure].invariant:
+            subsets["no BatchNorm"] = models[~models["batchnorm"].astype(bool)]
+        for target in targets:
+            for subset, frame in subsets.items():
+                def add(kind: str, scope: str, found: stats.Interval) -> None:
+                    rows.append({"measure": measure, "target": target, "subset": subset, "kind": kind, "scope": scope,
+                                 "estimate": found.estimate, "low": found.low, "high": found.high, "n": found.n,
+                                 "p": found.p_value(0.0)})
+
+                add("overall", "all", stats.kendall_tau(frame[measure], frame[target], level=level))
+                for study, part in frame.groupby("study", sort=False):
+                    add("study", study, stats.kendall_tau(part[measure], part[target], level=level))
+                for factor, found in granulated_tau(frame, measure, target, level).items():
+                    add("granulated", factor, found)
+    return pd.DataFrame(rows, columns=["measure", "target", "subset", "kind", "scope", "estimate", "low", "high", "n",
+                                       "p"])
+
+
+FDR_WHY = ("Benjamini–Hochberg over the family of τ one question reads (false discovery rate 5%): the synthesis "
+           "screens many measures for the ones that track generalization, so the share of false findings among "
+           "those it reports is what is controlled; the τ of related measures on the same models are positively "
+           "dependent, under which the correction holds.")
+
+
+def decided(rows: pd.DataFrame) -> pd.Series:
+    """Which τ of ``rows`` (one family) exclude 0 after Benjamini–Hochberg (``stats.bh``) over
+    their p-values; a row without a p-value decides nothing."""
+    return pd.Series(stats.significant(stats.bh(rows["p"].to_numpy(float))), index=rows.index, dtype=bool)
+
+
+# ============================================================================ what the report shows
+
+def tau_cell(row: pd.Series) -> str:
+    """"τ [low, high] (n)", or "τ (n)" without an interval, "—" without an estimate."""
+    if not np.isfinite(row["estimate"]):
+        return "—"
+    n = row["n"]
+    if np.isfinite(row["low"]) and np.isfinite(row["high"]):
+        return f"{row['estimate']:+.2f} [{row['low']:+.2f}, {row['high']:+.2f}] ({n})"
+    return f"{row['estimate']:+.2f} ({n})"
+
+
+def models_display(models: pd.DataFrame) -> pd.DataFrame:
+    """The models table as printed: identity, traits, outcome and generalization."""
+    shown = models[["source", "label", "seed", "family", "batchnorm", "skip", "dropout", "dataset", "outcome",
+                    "test_error", "eval_gap"]].copy()
+    for trait in ("batchnorm", "skip", "dropout"):
+        shown[trait] = shown[trait].map({True: "yes", False: "no"})
+    return shown.rename(columns={"source": "study", "label": "configuration", "batchnorm": "BN",
+                                 "test_error": "test error", "eval_gap": "gap (eval)"})
+
+
+def measures_display(models: pd.DataFrame) -> pd.DataFrame:
+    """The measures of every model as printed (— where a run was not probed)."""
+    shown = models[["source", "config", "seed", *MEASURES, "negative_curvature"]].copy()
+    shown["negative_curvature"] = shown["negative_curvature"].map({True: "yes", False: "no"}).fillna("—")
+    return shown.rename(columns={"source": "study", "config": "configuration", "negative_curvature": "λmin < 0",
+                                 **{m: MEASURES[m].label for m in MEASURES}})
+
+
+def tau_display(table: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Per measure (rows) and subset: overall τ, granulated Ψ and ψ per factor, each
+    "τ [95% CI] (n)"; n counts models (overall) or groups (ψ) or factors (Ψ)."""
+    rows = []
+    part = table[(table["target"] == target) & (table["kind"] != "study")]
+    for (measure, subset), found in part.groupby(["measure", "subset"], sort=False):
+        cells = {"measure": MEASURES[measure].label, "models": subset}
+        for _, row in found.iterrows():
+            name = "overall τ" if row["kind"] == "overall" else ("Ψ (granulated)" if row["scope"] == "all"
+                                                              else f"ψ {FACTORS[row['scope']]}")
+            cells[name] = tau_cell(row)
+        rows.append(cells)
+    columns = ["measure", "models", "overall τ", "Ψ (granulated)", *[f"ψ {label}" for label in FACTORS.values()]]
+    return pd.DataFrame(rows).reindex(columns=columns).fillna("—")
+
+
+def study_tau_display(table: pd.DataFrame, target: str) -> pd.DataFrame:
+    """τ of each measure (rows) with ``target`` within each study (columns), all models."""
+    part = table[(table["target"] == target) & (table["kind"] == "study") & (table["subset"] == "all")]
+    shown = part.assign(cell=part.apply(tau_cell, axis=1), measure=part["measure"].map(lambda m: MEASURES[m].label))
+    return shown.pivot(index="measure", columns="scope", values="cell").reindex(
+        [MEASURES[m].label for m in dict.fromkeys(part["measure"])]).reset_index()
+
+
+def ranking_rows(table: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows of the ranking figure: per measure, the overall τ and the granulated Ψ (all models)."""
+    part = table[(table["target"] == target) & (table["subset"] == "all") & (table["scope"] == "all")]
+    return part.assign(estimate_kind=part["kind"].map({"overall": "overall τ", "granulated": "granulated Ψ"}))
+
+
+def headline(table: pd.DataFrame, target: str = "eval_gap") -> str:
+    """One line for the index: the measure with the largest granulated Ψ with ``target`` (all
+    models), and how many measures' overall τ exclude 0 after Benjamini–Hochberg (:func:`decided`)."""
+    part = table[(table["target"] == target) & (table["subset"] == "all") & (table["scope"] == "all")]
+    psi = part[part["kind"] == "granulated"].dropna(subset=["estimate"])
+    overall = part[part["kind"] == "overall"]
+    count = int(decided(overall).sum())
+    if psi.empty:
+        return f"no measure could be compared within groups; {count} of {len(overall)} overall τ exclude 0 (BH)"
+    best = psi.loc[psi["estimate"].idxmax()]
+    return (f"{TARGETS[target]}: largest granulated Ψ {MEASURES[best['measure']].label} ({best['estimate']:+.2f}); "
+            f"overall τ excludes 0 for {count} of {len(overall)} measures (BH)")
+
+
+# ============================================================================ architecture and the answers
+
+EFFECT_FACTORS = {"batchnorm": "BatchNorm", "skip": "skip connections"}
+
+
+def trait_effects(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES), level: float = stats.LEVEL
+                  ) -> pd.DataFrame:
+    """How switching a trait on changes each measure: over the groups where only that trait
+    varies (:func:`groups`), the geometric mean of measure(on) / measure(off), with a bootstrap
+    CI over groups (MIN_GROUPS on). Measures with a value ≤ 0 in a group are left out of it.
+    Columns: factor, measure, ratio, low, high, groups."""
+    rows = []
+    for factor in EFFECT_FACTORS:
+        for measure in measures:
+            logs = []
+            for g in groups(models, factor):
+                on = g.loc[g[factor].astype(bool), measure].to_numpy(float)
+                off = g.loc[~g[factor].astype(bool), measure].to_numpy(float)
+                if len(on) and len(off) and np.all(on > 0) and np.all(off > 0):
+                    logs.append(float(np.log(on).mean() - np.log(off).mean()))
+            if not logs:
+                continue
+            found = (stats.bootstrap_ci(logs, np.mean, level=level) if len(logs) >= MIN_GROUPS
+                     else stats.Interval(float(np.mean(logs)), math.nan, math.nan, len(logs), level, "mean")).exp()
+            rows.append({"factor": factor, "measure": measure, "ratio": found.estimate, "low": found.low,
+                         "high": found.high, "groups": len(logs)})
+    return pd.DataFrame(rows, columns=["factor", "measure", "ratio", "low", "high", "groups"])
+
+
+def effect_interval(row: pd.Series) -> stats.Interval:
+    """A :func:`trait_effects` row's ratio with its interval (over ``groups`` groups)."""
+    return stats.Interval(float(row["ratio"]), float(row["low"]), float(row["high"]), int(row["groups"]), stats.LEVEL,
+                          "bootstrap on logs")
+
+
+def interval_text(estimate: float, low: float, high: float) -> str:
+    """A τ with its interval to two signed decimals, ``"+0.12 [-0.05, +0.30]"``."""
+    if not np.isfinite(low):
+        return f"{estimate:+.2f} (no interval)"
+    return f"{estimate:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+
+QUESTIONS = ("Why does SGD find minima that generalize?",
+             "How does architecture shape the landscape?",
+             "Which geometric properties correlate with generalization?",
+             "Can optimization difficulty be predicted?")
+
+
+def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.DataFrame,
+            predicted: pd.DataFrame) -> list[tuple[str, str]]:
+    """The four questions of the studies (``QUESTIONS``), each answered in generated sentences
+    from this report's numbers (granulated Ψ and overall τ with the gap, the effects of BatchNorm
+    and skip connections, the trajectories against the stability threshold, the prediction τ),
+    saying "inconclusive" where no interval decides."""
+    gap = correlations[(correlations["target"] == "eval_gap") & (correlations["subset"] == "all")
+                       & (correlations["scope"] == "all")]
+    overall_rows = gap[gap["kind"] == "overall"]
+    overall = overall_rows.assign(decided=decided(overall_rows)).set_index("measure")
+    psi = gap[gap["kind"] == "granulated"].set_index("measure")
+    flat_words, flat_decides = [], []
+    for measure in ("lambda_max", "asam", "noise_drop"):
+        if measure in overall.index:
+            row = overall.loc[measure]
+            flat_decides += [measure] if row["decided"] else []
+            flat_words.append(f"{MEASURES[measure].label} τ {interval_text(row['estimate'], row['low'], row['high'])} "
+                              f"({'excludes 0' if row['decided'] else 'inconclusive'} after BH over the "
+                              f"{len(overall)} measures)")
+    q1 = (dynamics.trajectory_observation(trajectory) + " " if not trajectory.empty else
+          "No training trajectory was measured. ")
+    q1 += ("Whether the flatter end points generalize better, over all models, with the gap: " +
+           "; ".join(flat_words) + "." if flat_words else "No flatness measure was computed.")
+    ok = trajectory[trajectory["status"] == "ok"] if not trajectory.empty else trajectory
+    if len(ok) and flat_words:
+        below = float((ok["ratio"] <= 1).mean())
+        q1 += (f" So SGD kept λmax at or below 2(1+β)/η at {below:.0%} of the measured points"
+               + (", but among the minima it reached, the flatter ones did not generalize measurably better: the "
+                  "flat-minimum explanation gets no support from these models." if not flat_decides else
+                  "; a flatness measure's τ with the gap excludes 0, which the flat-minimum explanation predicts "
+                  "only if τ > 0 (sharper, larger gap)."))
+    q2_parts = []
+    for _, row in effects[effects["measure"].isin(["lambda_max", "asam", "slice_curvature"])].iterrows():
+        ratio = effect_interval(row)
+        if ratio.defined:
+            size = f"by {ratio.text(3)} over {ratio.n} groups" + ("" if ratio.side(1.0) != 0 else " (inconclusive)")
+        else:
+            size = f"by {stats.number_text(ratio.estimate, 3)} over {ratio.n} groups (too few for an interval)"
+        q2_parts.append(f"switching {EFFECT_FACTORS[row['factor']]} on multiplies {MEASURES[row['measure']].label} "
+                        + size)
+    effects_text = "; ".join(q2_parts)
+    q2 = (effects_text[:1].upper() + effects_text[1:] + ". λmax changes under BatchNorm's rescalings, so its "
+          "BatchNorm ratio says as much about the parametrization as about the landscape; the slice curvature and "
+          "ASAM do not." if q2_parts else
+          "No group of models differs only in BatchNorm or in skip connections.")
+    decided_psi = psi.dropna(subset=["estimate"])
+    if decided_psi.empty:
+        q3 = "No measure could be compared within groups of models that differ in one factor only."
+    else:
+        best = decided_psi["estimate"].idxmax()
+        n_decided = int(overall["decided"].sum())
+        q3 = (f"Over all models, {n_decided} of {len(overall)} measures have an overall τ with the generalization gap "
+              f"that excludes 0 after Benjamini–Hochberg over the {len(overall)}. Within groups where one factor varies, the largest granulated Ψ is "
+              f"{MEASURES[best].label}'s ({decided_psi.at[best, 'estimate']:+.2f}); Ψ near 0 means a measure's "
+              "overall τ came from telling studies and datasets apart.")
+    q4 = dynamics.prediction_answer(predicted) if not predicted.empty else "No trajectory was measured."
+    return list(zip(QUESTIONS, (q1, q2, q3, q4)))

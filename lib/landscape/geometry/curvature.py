@@ -1,0 +1,559 @@
+"""Curvature of the loss over a fixed evaluation set: the Hessian and the generalized
+Gauss-Newton matrix as operators (one base, :class:`CurvatureOperator`), their extreme
+eigenvalues, trace and spectral density.
+
+Conventions: L(θ) is the mean cross-entropy in nats over all n samples of the set (per-chunk
+sums divided by n, as in ``evaluation.evaluate``); H = ∇²L(θ) and G (``GGNOperator``) at the
+parameters the operator was built at. Vectors are flat tensors over the trainable parameters (``directions`` module).
+Every result records the ``mode`` ("eval": BatchNorm running statistics; "train": BatchNorm
+statistics of each chunk, see ``evaluation``) and the number n of samples.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse.linalg
+import torch
+import torch.nn.functional as F
+
+from ..core import progress
+from ..learning.data import ImageDataset
+from ..learning.evaluation import EVAL_MODES, Batch, as_batch, chunks, forward, model_device, model_mode
+from .directions import parameter_vector, to_dict
+
+
+def _check_data(data: ImageDataset | Batch, chunk_size: int) -> int:
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    n = int(as_batch(data)[1].shape[0])
+    if n == 0:
+        raise ValueError("the evaluation set is empty")
+    return n
+
+
+def loss_and_gradient(model: torch.nn.Module, data: ImageDataset | Batch, mode: str = "eval",
+                      chunk_size: int = 1000, theta: torch.Tensor | None = None) -> tuple[float, torch.Tensor]:
+    """(L, ∇L) over all of ``data`` at ``theta`` (flat; default: the model's parameters).
+
+    The model is used functionally and never modified. L in nats, ∇L a flat vector.
+    """
+    n = _check_data(data, chunk_size)
+    point = (parameter_vector(model) if theta is None else theta.detach().clone()).requires_grad_(True)
+    params = to_dict(point, model)
+    total = torch.zeros((), dtype=torch.float64)
+    grad = torch.zeros_like(point)
+    with model_mode(model, mode):
+        for x, y in chunks(data, chunk_size, model_device(model)):
+            loss = F.cross_entropy(forward(model, x, params), y, reduction="sum")
+            grad += torch.autograd.grad(loss, point)[0]
+            total += loss.detach().double().cpu()
+    progress.tick()
+    return float(total) / n, grad / n
+
+
+HVP_MEMORY_MB = 512  # what one product's gradient graphs may take (estimated); changes numbers: see PROBE_VERSION
+GRAPH_PEAK_FACTOR = 2.0  # peak of a product / tensors autograd saves for it (1.4-1.8 measured on the zoo's nets)
+PROBE_SAMPLES = 4  # samples per small batch when measuring the graph's bytes per sample
+
+
+class CurvatureOperator:
+    """v ↦ C v for a symmetric curvature matrix C of L(θ) over ``data`` (see module docstring):
+    the base of :class:`HessianOperator` and :class:`GGNOperator`, so every solver here
+    (``lanczos``, ``power_iteration``, ``top_eigenpair``, ``smallest_ritz_value``,
+    ``hutchinson_trace``, ``spectral_density``, ``directional_curvature``) takes any of them.
+
+    A subclass gives ``_chunk_product(x, y, v)``, the product of the summed per-sample curvature
+    of one chunk with v; ``matvec`` adds the chunks and divides by n, so the product is exact to
+    float rounding for any ``chunk_size``. θ and the buffers (BatchNorm running statistics) are
+    copies taken at construction and the model is only called functionally: it is never modified
+    (nor are its ``.grad`` fields), and later changes to it do not affect the operator.
+
+    Memory: a product holds the gradient graph of one chunk (about GRAPH_PEAK_FACTOR times the
+    tensors autograd saves, measured per sample on two small batches). In ``eval`` mode, where
+    chunking only changes the order of the sums, chunks are cut to at most ``chunk_size``
+    samples and at most what fits in ``memory_mb``; in ``train`` mode the chunks are the
+    BatchNorm batches, so ``chunk_size`` is used as given.
+
+    Attributes: ``name`` (of the matrix), ``dim`` (number of parameters), ``dtype``, ``device``,
+    ``n``, ``mode``, ``chunk_size`` (samples per product chunk, after the memory bound),
+    ``num_products`` (products computed so far).
+    """
+
+    name = "curvature"
+
+    def __init__(self, model: torch.nn.Module, data: ImageDataset | Batch, mode: str = "eval",
+                 chunk_size: int = 1000, memory_mb: float = HVP_MEMORY_MB):
+        self.n = _check_data(data, chunk_size)
+        if mode not in EVAL_MODES:
+            raise ValueError(f"unknown mode {mode!r}; allowed: {list(EVAL_MODES)}")
+        self.model, self.data, self.mode = model, data, mode
+        self.theta = parameter_vector(model)
+        self._buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
+        self.dim, self.dtype, self.device = self.theta.numel(), self.theta.dtype, self.theta.device
+        self.num_products = 0
+        self.bytes_per_sample = GRAPH_PEAK_FACTOR * self._graph_bytes_per_sample()
+        self.memory_bytes = memory_mb * 2**20
+        fits = max(1, int(self.memory_bytes // self.bytes_per_sample)) if self.bytes_per_sample > 0 else chunk_size
+        self.chunk_size = min(chunk_size, fits) if mode == "eval" else chunk_size
+
+    def _graph_bytes_per_sample(self) -> float:
+        """Bytes autograd saves per sample for the gradient graph: the slope between batches of
+        PROBE_SAMPLES and 2 × PROBE_SAMPLES (what does not grow with the batch, such as the
+        weights, cancels)."""
+        images, labels = as_batch(self.data)
+        k = min(PROBE_SAMPLES, max(1, int(labels.shape[0]) // 2))
+        if 2 * k > labels.shape[0] or self.mode != "eval":
+            return 0.0  # too few samples to tell (or train mode, whose chunks are fixed): no bound
+        saved = []
+        for size in (k, 2 * k):
+            storages: dict[int, int] = {}
+
+            def pack(t: torch.Tensor) -> torch.Tensor:
+                storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+                return t
+
+            x, y = images[:size].to(self.device), labels[:size].to(self.device)
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), model_mode(self.model, self.mode):
+                self._gradient_graph(x, y)
+            saved.append(sum(storages.values()))
+        return max(0.0, (saved[1] - saved[0]) / k)
+
+    def _logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(point, logits): a fresh leaf copy of θ and the logits of ``x`` at it, with fresh buffer
+        copies (train-mode BatchNorm writes to them, which must not touch saved graphs)."""
+        point = self.theta.clone().requires_grad_(True)
+        state = {**{name: b.clone() for name, b in self._buffers.items()}, **to_dict(point, self.model)}
+        return point, forward(self.model, x, state)
+
+    def _gradient_graph(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(point, ∇ of the chunk's summed loss at point), with its graph kept for a second backward."""
+        point, logits = self._logits(x)
+        loss = F.cross_entropy(logits, y, reduction="sum")
+        return point, torch.autograd.grad(loss, point, create_graph=True)[0]
+
+    def _chunk_product(self, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _product(self, v: torch.Tensor) -> torch.Tensor:
+        """Σ over chunks of ``_chunk_product`` (in ``mode``)."""
+        result = torch.zeros_like(self.theta)
+        with model_mode(self.model, self.mode):
+            for x, y in chunks(self.data, self.chunk_size, self.device):
+                result += self._chunk_product(x, y, v)
+        return result
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """C v for a flat vector ``v`` (any float dtype/device; the result has the operator's)."""
+        if v.shape != (self.dim,):
+            raise ValueError(f"expected a flat vector of {self.dim} entries, got shape {tuple(v.shape)}")
+        v = v.detach().to(self.device, self.dtype)
+        self.num_products += 1
+        progress.tick()
+        return self._product(v) / self.n
+
+    def release(self) -> None:
+        """Free what the operator keeps between products (nothing, unless a subclass caches)."""
+
+    def as_linear_operator(self) -> scipy.sparse.linalg.LinearOperator:
+        """The operator for scipy, in float64 (vectors are cast to the model's dtype for each product)."""
+        def matvec(x: np.ndarray) -> np.ndarray:
+            cv = self.matvec(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64).reshape(-1)))
+            return cv.detach().to("cpu", torch.float64).numpy()
+
+        return scipy.sparse.linalg.LinearOperator((self.dim, self.dim), matvec=matvec, dtype=np.float64)
+
+
+class HessianOperator(CurvatureOperator):
+    """v ↦ H v for H = ∇²L(θ): per-chunk Hessian-vector products by double backward.
+
+    cache_graphs: keep each chunk's gradient graph and reuse it in every product (saves the
+    forward and first backward, ~25-35% of a product) at the cost of holding all graphs in
+    memory until ``release()``. Default (None): cache when the whole set fits in one chunk and
+    its graph in ``memory_mb``. The cache never grows after the first product; without it
+    nothing outlives a call.
+    """
+
+    name = "hessian"
+
+    def __init__(self, model: torch.nn.Module, data: ImageDataset | Batch, mode: str = "eval",
+                 chunk_size: int = 1000, cache_graphs: bool | None = None, memory_mb: float = HVP_MEMORY_MB):
+        super().__init__(model, data, mode, chunk_size, memory_mb)
+        whole = self.n <= self.chunk_size and self.n * self.bytes_per_sample <= self.memory_bytes
+        self.cache_graphs = whole if cache_graphs is None else cache_graphs
+        self._graphs: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per chunk: (point, gradient)
+
+    def _chunk_product(self, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        point, grad = self._gradient_graph(x, y)
+        return torch.autograd.grad(grad, point, grad_outputs=v)[0]
+
+    def _product(self, v: torch.Tensor) -> torch.Tensor:
+        if not self.cache_graphs:
+            return super()._product(v)
+        if self._graphs is None:
+            with model_mode(self.model, self.mode):
+                self._graphs = [self._gradient_graph(x, y) for x, y in chunks(self.data, self.chunk_size, self.device)]
+        result = torch.zeros_like(self.theta)
+        for point, grad in self._graphs:
+            result += torch.autograd.grad(grad, point, grad_outputs=v, retain_graph=True)[0]
+        return result
+
+    def release(self) -> None:
+        """Free the cached gradient graphs (they are rebuilt on the next product if needed)."""
+        self._graphs = None
+
+
+class GGNOperator(CurvatureOperator):
+    """v ↦ G v for the generalized Gauss-Newton matrix G = (1/n) Σᵢ Jᵢᵀ Sᵢ Jᵢ: Jᵢ the Jacobian
+    of sample i's logits by θ, Sᵢ = diag(pᵢ) − pᵢpᵢᵀ the Hessian of the cross-entropy by the
+    logits (pᵢ the softmax). G is positive semi-definite, does not depend on the labels, and for
+    softmax cross-entropy equals the Fisher information of the model's predictive distribution
+    (Martens 2020, §9.2); it is the Hessian without the term of the logits' own curvature, so the
+    two are equal for a model linear in θ. A product is J v by the double-vjp trick (reverse mode
+    only, so BatchNorm in train mode works as in a training step), then Jᵀ (S J v)."""
+
+    name = "ggn"
+
+    def _chunk_product(self, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        point, logits = self._logits(x)
+        probs = torch.softmax(logits.detach(), dim=1)
+        dummy = torch.zeros_like(logits, requires_grad=True)
+        (transposed,) = torch.autograd.grad(logits, point, dummy, create_graph=True)  # Jᵀ u, linear in u
+        (jv,) = torch.autograd.grad(transposed, dummy, v, retain_graph=True)  # J v
+        s_jv = probs * jv - probs * (probs * jv).sum(dim=1, keepdim=True)
+        return torch.autograd.grad(logits, point, s_jv)[0]
+
+
+# ---------------------------------------------------------------------------- eigenvalues
+
+@dataclass
+class EigenResult:
+    """Eigenpairs of the operator's matrix (H below). ``eigenvalues`` (k,) in the method's order, ``eigenvectors`` (k, dim) unit
+    rows (operator dtype/device), ``residuals`` (k,) = ‖Hv − λv‖/|λ|, ``num_products`` operator
+    products spent (including the residual checks)."""
+
+    eigenvalues: np.ndarray
+    eigenvectors: torch.Tensor = field(repr=False)
+    residuals: np.ndarray
+    num_products: int
+    method: str
+    mode: str
+    n: int
+
+
+def _residual(op: CurvatureOperator, v: torch.Tensor, hv: torch.Tensor, eigenvalue: float) -> float:
+    return float((hv - eigenvalue * v).double().norm()) / abs(eigenvalue) if eigenvalue != 0 else math.inf
+
+
+def lanczos(op: CurvatureOperator, k: int = 1, which: str = "LA", tol: float = 1e-3, max_iter: int | None = None,
+            ncv: int | None = None, seed: int = 0, start: torch.Tensor | None = None) -> EigenResult:
+    """k extreme eigenpairs by implicitly restarted Lanczos (ARPACK, ``scipy.sparse.linalg.eigsh``) in float64.
+
+    which: "LA" largest (algebraic, returned in descending order), "SA" smallest (ascending),
+    "LM" largest magnitude (descending |λ|). tol: ARPACK's stopping rule ‖Hv − λv‖ ≤ tol·|λ|;
+    the eigenvalue error is then about tol²·|λ|²/gap, far below tol. ncv: Lanczos vectors
+    per restart (default min(dim, 2k + 2); scipy's own default of 20 costs 20 products even
+    for an easy λmax, while clustered eigenvalues such as the smallest converge in fewer
+    products with a wider space). start: start vector (e.g. a previous eigenvector, for a warm start);
+    default N(0, I) from ``seed``. k extra products check the residuals.
+    """
+    if which not in ("LA", "SA", "LM"):
+        raise ValueError(f"unknown which {which!r}; allowed: LA, SA, LM")
+    if not 1 <= k < op.dim:
+        raise ValueError(f"k must be in 1..{op.dim - 1}, got {k}")
+    first = op.num_products
+    v0 = (np.random.default_rng(seed).standard_normal(op.dim) if start is None
+          else start.detach().to("cpu", torch.float64).numpy())
+    ncv = min(op.dim, 2 * k + 2) if ncv is None else ncv
+    values, vectors = scipy.sparse.linalg.eigsh(op.as_linear_operator(), k=k, which=which, tol=tol,
+                                                maxiter=max_iter, ncv=ncv, v0=v0)
+    order = {"LA": np.argsort(-values), "SA": np.argsort(values), "LM": np.argsort(-np.abs(values))}[which]
+    values = values[order]
+    rows = torch.from_numpy(np.ascontiguousarray(vectors[:, order].T)).to(op.device, op.dtype)
+    residuals = np.array([_residual(op, v, op.matvec(v), float(lam)) for v, lam in zip(rows, values)])
+    return EigenResult(values, rows, residuals, op.num_products - first, f"lanczos-{which}", op.mode, op.n)
+
+
+def power_iteration(op: CurvatureOperator, k: int = 1, max_iter: int = 100, tol: float | None = 1e-3,
+                    seed: int = 0) -> EigenResult:
+    """k dominant (largest |λ|) eigenpairs by power iteration with deflation (PyHessian's method).
+
+    Each eigenpair starts from N(0, I) (seeded), is kept orthogonal to the ones found before,
+    and stops when its residual ‖Hv − λv‖ ≤ ``tol``·|λ| (λ = vᵀHv, from the product the step
+    takes anyway), or after ``max_iter`` products (``tol=None``: always ``max_iter``). PyHessian
+    stops when λ changes by less than tol relative instead, which with close eigenvalues stops
+    while λ is still 0.2–0.9% off at tol 1e-3; on the residual the error of λ is about
+    tol²·λ²/gap.
+    """
+    if k < 1 or max_iter < 1:
+        raise ValueError(f"k and max_iter must be >= 1, got k={k}, max_iter={max_iter}")
+    generator = torch.Generator().manual_seed(seed)
+    first = op.num_products
+    found: list[torch.Tensor] = []
+    values, residuals = [], []
+    for _ in range(k):
+        start_vector = torch.randn(op.dim, generator=generator, dtype=op.dtype).to(op.device)
+        for _ in range(max_iter):
+            v = start_vector
+            for u in found:
+                v = v - (v @ u) * u
+            v = v / v.norm()
+            hv = op.matvec(v)
+            eigenvalue = float(v.double() @ hv.double())
+            residual = _residual(op, v, hv, eigenvalue)
+            if (tol is not None and residual <= tol) or hv.norm() == 0:
+                break
+            start_vector = hv
+        found.append(v)
+        values.append(eigenvalue)
+        residuals.append(residual)
+    return EigenResult(np.array(values), torch.stack(found), np.array(residuals), op.num_products - first,
+                       "power", op.mode, op.n)
+
+
+def study_batch(data: ImageDataset | Batch, batch_size: int, seed: int = 0) -> Batch:
+    """The one random mini-batch of ``batch_size`` samples (drawn with ``seed``) that
+    :func:`seed_power_iteration` uses."""
+    images, labels = as_batch(data)
+    if not 1 <= batch_size <= labels.shape[0]:
+        raise ValueError(f"batch_size must be in 1..{labels.shape[0]}, got {batch_size}")
+    index = torch.randperm(labels.shape[0], generator=torch.Generator().manual_seed(seed))[:batch_size]
+    return images[index], labels[index]
+
+
+def seed_power_iteration(model: torch.nn.Module, data: ImageDataset | Batch, batch_size: int = 128,
+                         iterations: int = 20, mode: str = "train", k: int = 1, seed: int = 0) -> EigenResult:
+    """The source studies' estimate: ``iterations`` power-iteration steps (no tolerance) on ONE
+    random mini-batch of ``batch_size`` samples (drawn with ``seed``), in ``mode``. For showing
+    the study method next to ``lanczos`` on the fixed set; n in the result is the batch size."""
+    op = HessianOperator(model, study_batch(data, batch_size, seed), mode=mode, chunk_size=batch_size)
+    result = power_iteration(op, k=k, max_iter=iterations, tol=None, seed=seed)
+    return replace(result, method=f"power-{iterations}it-1batch{batch_size}")
+
+
+@dataclass(frozen=True)
+class ConditionNumber:
+    """λmax/λmin over the computed extremes; ``value`` is None (and ``status`` says why) unless
+    both are positive."""
+
+    value: float | None
+    status: str
+    lambda_max: float
+    lambda_min: float
+    mode: str
+
+
+
+NEGATIVE_CURVATURE = "undefined: negative curvature present"
+
+
+def condition_number(top: EigenResult, bottom: EigenResult) -> ConditionNumber:
+    """From a top (e.g. ``lanczos(which="LA")``) and a bottom (``which="SA"``) result."""
+    if top.mode != bottom.mode:
+        raise ValueError(f"results in different modes: {top.mode!r} and {bottom.mode!r}")
+    lam_max = float(max(np.max(top.eigenvalues), np.max(bottom.eigenvalues)))
+    lam_min = float(min(np.min(top.eigenvalues), np.min(bottom.eigenvalues)))
+    if lam_min < 0:
+        return ConditionNumber(None, NEGATIVE_CURVATURE, lam_max, lam_min, top.mode)
+    if lam_min == 0:
+        return ConditionNumber(None, "undefined: zero eigenvalue (singular Hessian)", lam_max, lam_min, top.mode)
+    return ConditionNumber(lam_max / lam_min, "defined", lam_max, lam_min, top.mode)
+
+
+# ---------------------------------------------------------------------------- trace and density
+
+@dataclass(frozen=True)
+class TraceEstimate:
+    """Hutchinson estimate of tr(H): mean of vᵀHv over Rademacher v, with its standard error."""
+
+    trace: float
+    stderr: float
+    num_samples: int
+    num_products: int
+    mode: str
+    n: int
+
+
+def hutchinson_trace(op: CurvatureOperator, num_samples: int = 100, seed: int = 0) -> TraceEstimate:
+    """tr(H) ≈ mean_i v_iᵀ H v_i, v_i Rademacher (±1 entries, seeded); stderr = sample std / sqrt(m)."""
+    if num_samples < 2:
+        raise ValueError(f"num_samples must be >= 2 for a standard error, got {num_samples}")
+    generator = torch.Generator().manual_seed(seed)
+    first = op.num_products
+    samples = np.empty(num_samples)
+    for i in range(num_samples):
+        v = (torch.randint(0, 2, (op.dim,), generator=generator) * 2 - 1).to(op.device, op.dtype)
+        samples[i] = float(v.double() @ op.matvec(v).double())
+    return TraceEstimate(float(samples.mean()), float(samples.std(ddof=1) / math.sqrt(num_samples)),
+                         num_samples, op.num_products - first, op.mode, op.n)
+
+
+def directional_curvature(op: CurvatureOperator, direction: torch.Tensor) -> float:
+    """dᵀ H d for a flat ``direction`` d (not normalized here): the second derivative of
+    α ↦ L(θ + α d) at α = 0, the curvature of a 1-D slice along d at the trained point. One
+    Hessian-vector product."""
+    d = direction.detach().to(op.device, op.dtype)
+    return float(d.double() @ op.matvec(d).double())
+
+
+@dataclass
+class SpectralDensity:
+    """Eigenvalue density of H by stochastic Lanczos quadrature (Ghorbani et al. 2019).
+
+    Each run r gives Gauss quadrature nodes (Ritz values) and weights summing to 1;
+    ``density`` on ``grid`` is the average over runs of Σ_j w_j N(t; node_j, sigma²), so it
+    integrates to ~1 (a probability density over eigenvalues; multiply by dim for counts).
+    """
+
+    grid: np.ndarray
+    density: np.ndarray
+    nodes: list[np.ndarray]
+    weights: list[np.ndarray]
+    sigma: float
+    num_products: int
+    mode: str
+    n: int
+
+    def mass_between(self, low: float, high: float) -> float:
+        """Quadrature estimate of the fraction of eigenvalues in [low, high] (no broadening)."""
+        return float(np.mean([w[(x >= low) & (x <= high)].sum() for x, w in zip(self.nodes, self.weights)]))
+
+
+def _float64_device(device: torch.device) -> torch.device:
+    """Where float64 Lanczos vectors live: the operator's device, or the CPU for MPS (no float64)."""
+    return torch.device("cpu") if device.type == "mps" else device
+
+
+def _lanczos_tridiagonal(op: CurvatureOperator, v: torch.Tensor, steps: int,
+                         done: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
+                         ) -> tuple[np.ndarray, np.ndarray, torch.Tensor, float]:
+    """α (m,), β (m-1,), the basis (m, dim; float64) and β_m, the norm of the next residual
+    vector (0 when the Krylov space is invariant), of up to ``steps`` Lanczos steps from unit
+    ``v``, full reorthogonalization in float64 (on the CPU when the operator is on MPS). Stops
+    early (m < steps) when the space is invariant or ``done(α, β, β_m)`` says so."""
+    home = _float64_device(op.device)
+    basis = torch.empty((min(steps, op.dim), op.dim), dtype=torch.float64, device=home)
+    alphas, betas = [], []
+    basis[0] = v.to(home)
+    for j in range(basis.shape[0]):
+        w = op.matvec(basis[j]).to(home).double()
+        alphas.append(float(basis[j] @ w))
+        for _ in range(2):  # twice is enough (Kahan)
+            w -= basis[: j + 1].T @ (basis[: j + 1] @ w)
+        beta = float(w.norm())
+        invariant = beta <= 1e-10 * max(abs(a) for a in alphas)
+        stop = done is not None and done(np.array(alphas), np.array(betas), beta)
+        if j + 1 == basis.shape[0] or invariant or stop:
+            return np.array(alphas), np.array(betas), basis[: j + 1], 0.0 if invariant else beta
+        betas.append(beta)
+        basis[j + 1] = w / beta
+    raise AssertionError("unreachable")
+
+
+def _top_ritz_pair(alphas: np.ndarray, betas: np.ndarray) -> tuple[float, np.ndarray]:
+    """The largest eigenvalue of the tridiagonal (α, β) and its unit eigenvector."""
+    if len(alphas) == 1:
+        return float(alphas[0]), np.ones(1)
+    value, vector = scipy.linalg.eigh_tridiagonal(alphas, betas, select="i", select_range=(len(alphas) - 1,) * 2)
+    return float(value[0]), vector[:, 0]
+
+
+def top_eigenpair(op: CurvatureOperator, tol: float = 1e-2, max_steps: int = 40, seed: int = 0,
+                  start: torch.Tensor | None = None) -> EigenResult:
+    """λmax and its eigenvector by Lanczos (full reorthogonalization, no restart) from ``start``
+    (a warm start, such as the eigenvector at a nearby θ; default N(0, I) from ``seed``). It stops
+    as soon as the top Ritz pair (θ, v) has ‖Hv − θv‖ ≤ ``tol``·|θ|, read off the recurrence as
+    β_m·|s_m| (no extra product), or after ``max_steps`` products; ``residuals`` holds that
+    relative residual. Memory: the basis, up to max_steps × dim float64."""
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    first = op.num_products
+    v = (torch.from_numpy(np.random.default_rng(seed).standard_normal(op.dim)) if start is None
+         else start.detach().to("cpu", torch.float64)).to(_float64_device(op.device))
+
+    def done(alphas: np.ndarray, betas: np.ndarray, beta: float) -> bool:
+        theta, s = _top_ritz_pair(alphas, betas)
+        return beta * abs(s[-1]) <= tol * abs(theta)
+
+    alphas, betas, basis, beta = _lanczos_tridiagonal(op, v / v.norm(), max_steps, done)
+    theta, s = _top_ritz_pair(alphas, betas)
+    vector = (torch.from_numpy(s).to(basis) @ basis).to(op.device, op.dtype)
+    residual = beta * abs(s[-1]) / abs(theta) if theta != 0 else math.inf
+    return EigenResult(np.array([theta]), vector[None], np.array([residual]), op.num_products - first,
+                       "lanczos-warm", op.mode, op.n)
+
+
+def smallest_ritz_value(op: CurvatureOperator, steps: int = 20, seed: int = 0) -> float:
+    """θ, the smallest eigenvalue of the ``steps``-step Lanczos tridiagonal from a seeded N(0, I)
+    start: a Rayleigh quotient of H, so λmin ≤ θ. A clearly negative θ proves negative curvature
+    at the cost of ``steps`` products, where converging λmin itself (``lanczos(which="SA")``)
+    can take many restarts."""
+    start = torch.from_numpy(np.random.default_rng(seed).standard_normal(op.dim)).to(_float64_device(op.device))
+    alphas, betas, _, _ = _lanczos_tridiagonal(op, start / start.norm(), steps)
+    return float(scipy.linalg.eigvalsh_tridiagonal(alphas, betas)[0]) if len(betas) else float(alphas[0])
+
+
+def spectral_density(op: CurvatureOperator, num_runs: int = 3, num_steps: int = 80, num_points: int = 1000,
+                     sigma: float | None = None, grid: np.ndarray | None = None, seed: int = 0) -> SpectralDensity:
+    """SLQ density: ``num_runs`` Lanczos runs of ``num_steps`` products from Rademacher vectors (seeded).
+
+    sigma: Gaussian broadening in eigenvalue units (default 1% of the Ritz-value range);
+    grid: where to evaluate the density (default ``num_points`` points spanning the nodes ± 5 sigma).
+    Memory: the Lanczos basis, num_steps × dim float64 (full reorthogonalization, as PyHessian).
+    """
+    if num_runs < 1 or num_steps < 1:
+        raise ValueError(f"num_runs and num_steps must be >= 1, got {num_runs}, {num_steps}")
+    generator = torch.Generator().manual_seed(seed)
+    first = op.num_products
+    nodes, weights = [], []
+    for _ in range(num_runs):
+        v = (torch.randint(0, 2, (op.dim,), generator=generator) * 2 - 1).to(_float64_device(op.device),
+                                                                             torch.float64)
+        alphas, betas, _, _ = _lanczos_tridiagonal(op, v / v.norm(), num_steps)
+        ritz, vectors = scipy.linalg.eigh_tridiagonal(alphas, betas)
+        nodes.append(ritz)
+        weights.append(vectors[0] ** 2)
+    all_nodes = np.concatenate(nodes)
+    if sigma is None:
+        spread = float(all_nodes.max() - all_nodes.min())
+        sigma = 0.01 * spread if spread > 0 else 1e-3 * max(1.0, float(np.abs(all_nodes).max()))
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    if grid is None:
+        grid = np.linspace(all_nodes.min() - 5 * sigma, all_nodes.max() + 5 * sigma, num_points)
+    grid = np.asarray(grid, dtype=np.float64)
+    density = np.zeros_like(grid)
+    for x, w in zip(nodes, weights):
+        density += (w[None, :] * np.exp(-0.5 * ((grid[:, None] - x[None, :]) / sigma) ** 2)).sum(axis=1)
+    density /= num_runs * sigma * math.sqrt(2 * math.pi)
+    return SpectralDensity(grid, density, nodes, weights, float(sigma), op.num_products - first, op.mode, op.n)
+
+
+# ---------------------------------------------------------------------------- known curvature
+
+class QuadraticModel(torch.nn.Module):
+    """A stand-in "network" with known curvature, for validating the probes.
+
+    With 2 classes and every label 0, its mean cross-entropy on any images is exactly
+    log 2 + ½ (θ − c)ᵀ A (θ − c) (logits [−q, log(2 − e^{−q})], q the quadratic form), so its
+    Hessian is A and the loss is smooth for q > −log 2. θ (the parameter ``theta``) starts at
+    ``start`` (default: c).
+    """
+
+    def __init__(self, a: torch.Tensor, center: torch.Tensor | None = None, start: torch.Tensor | None = None):
+        super().__init__()
+        if a.dim() != 2 or a.shape[0] != a.shape[1] or not torch.allclose(a, a.T):
+            raise ValueError("A must be a symmetric square matrix")
+        center = torch.zeros(a.shape[0], dtype=a.dtype) if center is None else center
+        self.register_buffer("a", a.clone())
+        self.register_buffer("center", center.clone())
+        self.theta = torch.nn.Parameter((center if start is None else start).clone())
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        delta = self.theta - self.center
+        q = 0.5 * delta @ self.a @ delta
+        logits = torch.stack([-q, torch.log(2 - torch.exp(-q))])
+        return logits.expand(images.shape[0], 2)

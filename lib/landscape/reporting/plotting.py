@@ -1,0 +1,603 @@
+"""Figure helpers for the reports (matplotlib + seaborn), one function per kind of figure.
+
+Every helper takes tidy data (a pandas DataFrame with one row per point, or arrays for a
+surface), draws on a new figure and returns it; it never shows or saves anything
+(``sink.Report.figure`` does both). Colours are fixed per configuration (``run_colors``), so a
+configuration has the same colour in every figure of a report. Conventions used across the helpers:
+
+- frames are tidy, one row per run (``run``, ``config``, ``seed``) and point; a figure draws
+  each configuration as the mean over its seeds with a 95% confidence band over seeds
+  (``stats.mean_ci``), or its seeds as dots; ``labels`` maps configuration id -> label;
+- history frames (``tables.history_frame``) have the columns ``epoch`` and the metrics
+  ``train_loss``, ``train_acc``, ``eval_train_loss``, ``eval_train_acc``, ``test_loss``,
+  ``test_acc``, ``gap``, ``eval_gap``, ...;
+- train series are solid lines, test series dashed;
+- text uses unicode (σ, λ, α), never TeX, so nothing needs a TeX install or a math renderer.
+"""
+from __future__ import annotations
+
+import textwrap
+from typing import Mapping, Sequence
+
+import matplotlib
+import matplotlib.pyplot as plt
+import matplotlib.collections
+import matplotlib.colors
+import matplotlib.patches
+import matplotlib.text
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from ..verdicts import stats
+
+PALETTE = "tab10"
+SPLIT_STYLES = {"train": "-", "test": "--", "eval_train": ":"}
+SPLIT_NAMES = {"train": "train (running, train mode)", "eval_train": "train (eval mode)", "test": "val"}
+METRIC_LABELS = {
+    "loss": "cross-entropy loss (nats)",
+    "acc": "accuracy",
+    "gap": "generalization gap (train acc − test acc)",
+    "eval_gap": "generalization gap (train acc − test acc)",
+    "lr": "learning rate",
+    "grad_norm": "mean mini-batch gradient norm",
+}
+# The values a metric can take: a band (a t interval over few seeds can reach past them) is
+# clipped to these, so the axis keeps to what the runs could have shown.
+METRIC_DOMAINS = {"loss": (0.0, np.inf), "acc": (0.0, 1.0), "accuracy": (0.0, 1.0)}
+ANY_VALUE = (-np.inf, np.inf)
+PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded at their natural size
+SMALL_PANEL = (3.6, 2.9)  # inches per panel in rows of three or more (``_panels``)
+LOG_SCALE_RATIO = 50  # positive values spanning more than this get a log axis (or colour scale)
+LOG_COLOUR_RATIO = 10  # surfaces whose positive values span more than this get a log colour scale
+MAX_LINEAR_DECADES = 3  # what a linear axis may span (checked on every figure: ``linear_axis_spans``)
+MIN_ACCURACY_SPAN = 0.1  # accuracy axes show at least 10 points, so noise of a few tenths is not drawn as structure
+TICK_CHARS_PER_FIGURE = 84  # characters of tick label per bar chart, shared by its groups of bars
+BAR_GROUP_WIDTH = 1.2  # inches per group of bars at least, so wrapped labels keep a gap between them
+
+
+def apply_style() -> None:
+    """The report look: seaborn's white grid, a readable font size, no TeX and no mathtext (labels
+    come from params: a ``$`` in one is a dollar sign; the figures write math in unicode)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9)
+    plt.rcParams.update({"text.usetex": False, "text.parse_math": False, "svg.fonttype": "path", "figure.dpi": 100,
+                         "axes.titleweight": "bold", "legend.frameon": False})
+
+
+def run_colors(run_ids: Sequence[str]) -> dict[str, tuple]:
+    """A fixed colour per run id, in the order given (the params file's run order)."""
+    colors = sns.color_palette(PALETTE, n_colors=max(len(run_ids), 1))
+    return {run_id: colors[i % len(colors)] for i, run_id in enumerate(run_ids)}
+
+
+def _runs_in(df: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(df["run"]))
+
+
+def _labels(df: pd.DataFrame) -> dict[str, str]:
+    if "label" not in df:
+        return {r: r for r in _runs_in(df)}
+    return dict(zip(df["run"], df["label"]))
+
+
+def _configs(df: pd.DataFrame, labels: Mapping[str, str] | None) -> tuple[list[str], dict, dict]:
+    """The configurations of ``df`` in order, their colours and labels."""
+    configs = list(dict.fromkeys(df["config"]))
+    return configs, run_colors(configs), {c: (labels or {}).get(c, c) for c in configs}
+
+
+def over_seeds(rows: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Per value of ``x``: the mean of ``y`` over the rows (one per seed or pair) and its 95% t
+    interval (NaN with one row): columns x, mean, low, high, n."""
+    out = []
+    for value, group in rows.groupby(x, sort=True):
+        found = stats.mean_ci(group[y])
+        out.append({x: value, "mean": found.estimate, "low": found.low, "high": found.high, "n": found.n})
+    return pd.DataFrame(out, columns=[x, "mean", "low", "high", "n"])
+
+
+def _mean_band(ax, rows: pd.DataFrame, x: str, y: str, color, style: str = "-", label: str | None = None,
+               marker: str | None = "o", domain: tuple[float, float] = ANY_VALUE) -> None:
+    """The mean of ``y`` over seeds against ``x`` with its 95% CI band, clipped to ``domain``
+    (the values ``y`` can take)."""
+    found = over_seeds(rows, x, y)
+    ax.plot(found[x], found["mean"], style, marker=marker, markersize=3, color=color, label=label)
+    ax.fill_between(found[x], found["low"].clip(*domain), found["high"].clip(*domain), color=color, alpha=0.18,
+                    linewidth=0)
+
+
+def positive_span(values: Sequence[float] | np.ndarray) -> float:
+    """max / min of the finite ``values`` when all are positive (what a log scale can show), else 0."""
+    shown = np.asarray(values, dtype=float)
+    shown = shown[np.isfinite(shown)]
+    return float(shown.max() / shown.min()) if len(shown) and shown.min() > 0 else 0.0
+
+
+def wants_log(values: Sequence[float] | np.ndarray) -> bool:
+    """Whether ``values`` are positive and span more than LOG_SCALE_RATIO, so that a linear axis
+    would flatten all but the largest."""
+    return positive_span(values) > LOG_SCALE_RATIO
+
+
+def fit_scale(axes: Sequence, values: Sequence[float] | np.ndarray, axis: str = "y") -> None:
+    """Give ``axes`` (which show ``values``) a log scale where :func:`wants_log`."""
+    if wants_log(values):
+        for ax in axes:
+            getattr(ax, f"set_{axis}scale")("log")
+
+
+def _axis_data(ax, axis: str) -> np.ndarray:
+    """Every finite value ``ax`` draws on ``axis`` (lines, bands, markers, bars)."""
+    index = 0 if axis == "x" else 1
+    parts = [np.asarray(line.get_xydata(), dtype=float)[:, index] for line in ax.get_lines()
+             if line.get_transform() == ax.transData]  # not reference lines drawn in axes units (axvline)
+    for collection in ax.collections:
+        if isinstance(collection, matplotlib.collections.PolyCollection):  # bands
+            parts += [np.asarray(path.vertices, dtype=float)[:, index] for path in collection.get_paths()]
+        elif isinstance(collection, matplotlib.collections.PathCollection):  # markers
+            parts.append(np.asarray(collection.get_offsets(), dtype=float).reshape(-1, 2)[:, index])
+    parts += [np.array([patch.get_y() + patch.get_height()]) if axis == "y" else np.array([patch.get_x()])
+              for patch in ax.patches if isinstance(patch, matplotlib.patches.Rectangle)]
+    values = np.concatenate(parts) if parts else np.array([])
+    return values[np.isfinite(values)]
+
+
+def linear_axis_spans(fig: Figure) -> list[str]:
+    """The axes of ``fig`` that draw positive data spanning more than MAX_LINEAR_DECADES decades on
+    a linear scale (the smallest values then sit flat on the axis), as "panel i: y spans d decades"."""
+    found = []
+    for i, ax in enumerate(fig.axes):
+        for axis in ("x", "y"):
+            if getattr(ax, f"get_{axis}scale")() != "linear":
+                continue
+            span = positive_span(_axis_data(ax, axis))
+            if span and np.log10(span) > MAX_LINEAR_DECADES:
+                found.append(f"panel {i + 1}: {axis} spans {np.log10(span):.1f} decades")
+    return found
+
+
+def smallest_text_pt(fig: Figure) -> float:
+    """Size in points of the smallest text drawn in ``fig`` at its natural size (tick labels,
+    legends, titles; text of hidden panels is not drawn); infinity when it has none."""
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text)
+             if t.get_visible() and t.get_text().strip() and (t.axes is None or t.axes.get_visible())]
+    return min(sizes, default=float("inf"))
+
+
+def _seeds_note(df: pd.DataFrame) -> str:
+    n = df.groupby("config")["seed"].nunique() if "seed" in df else pd.Series(dtype=int)
+    return "" if n.empty else f" (n = {n.min()}–{n.max()} seeds)" if n.min() != n.max() else f" (n = {n.min()} seeds)"
+
+
+def _panels(n: int, ncols: int | None = None) -> tuple[Figure, np.ndarray]:
+    """``n`` panels, ``ncols`` (default: at most 2) to a row; three or more to a row are
+    SMALL_PANEL each, so the row prints as wide as the page with its text legible."""
+    apply_style()
+    ncols = ncols or min(n, 2)
+    nrows = -(-n // ncols)
+    width, height = SMALL_PANEL if ncols >= 3 else (PANEL_WIDTH, PANEL_HEIGHT)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat[:n]
+
+
+def _integer_epochs(ax, epochs: Sequence[int] | None = None) -> None:
+    """Whole-number epoch ticks (every epoch when there are few, so one epoch is not 0.95..1.05)."""
+    if epochs is not None and len(epochs) <= 12:
+        ax.set_xticks(sorted(epochs))
+        if len(epochs) == 1:
+            ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+    else:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+
+
+def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "acc"),
+                    splits: Sequence[str] = ("train", "eval_train", "test"),
+                    labels: Mapping[str, str] | None = None) -> Figure:
+    """One panel per metric (``loss``, ``acc``) over epochs: a colour per configuration (mean over
+    seeds, 95% CI band clipped to ``METRIC_DOMAINS``), train running mean solid, train in eval mode
+    dotted, val dashed."""
+    configs, colors, names = _configs(history, labels)
+    fig, axes = _panels(len(metrics))
+    for ax, metric in zip(axes, metrics):
+        for config in configs:
+            rows = history[history["config"] == config]
+            for split in splits:
+                column = f"{split}_{metric}"
+                if column in rows and rows[column].notna().any():
+                    _mean_band(ax, rows, "epoch", column, colors[config], SPLIT_STYLES[split],
+                               f"{names[config]} · {SPLIT_NAMES[split]}", domain=METRIC_DOMAINS.get(metric, ANY_VALUE))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        _integer_epochs(ax, history["epoch"].unique().tolist())
+    fig.tight_layout()
+    _legend_below(fig, axes[0], ncol=len(splits))
+    return fig
+
+
+def _legend_below(fig: Figure, ax, ncol: int = 2) -> None:
+    """One legend for the figure, under the panels (saved with bbox_inches="tight"), in at most
+    ``ncol`` columns and in fewer when that is wider than the panels (a wider legend would widen
+    the saved figure, and shrink it in print)."""
+    handles, labels = ax.get_legend_handles_labels()
+    renderer = fig.canvas.get_renderer()
+    for columns in range(max(ncol, 1), 0, -1):
+        legend = fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=columns,
+                            fontsize="small")
+        if columns == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+            return
+        legend.remove()
+
+
+def metric_over_epochs(history: pd.DataFrame, columns: Sequence[str] = ("eval_gap", "gap"), ylabel: str | None = None,
+                       labels: Mapping[str, str] | None = None, zero_line: bool = True,
+                       reference: Mapping[str, float] | None = None) -> Figure:
+    """``columns`` over epochs (e.g. the generalization gap in eval mode, solid, and the studies'
+    running-mean gap, dashed), mean over seeds with a 95% CI band per configuration.
+    ``reference`` (configuration id -> value, e.g. the study's final-epoch number) is drawn as a
+    dotted horizontal line in the configuration's colour."""
+    configs, colors, names = _configs(history, labels)
+    fig, (ax,) = _panels(1, 1)
+    fig.set_size_inches(PANEL_WIDTH * 1.4, PANEL_HEIGHT)
+    styles = ["-", "--", ":"]
+    for config in configs:
+        rows = history[history["config"] == config]
+        for style, column in zip(styles, columns):
+            if column in rows and rows[column].notna().any():
+                suffix = f" · {COLUMN_NAMES.get(column, column)}" if len(columns) > 1 else ""
+                _mean_band(ax, rows, "epoch", column, colors[config], style, names[config] + suffix)
+        if reference and reference.get(config) is not None:
+            ax.axhline(reference[config], linestyle=":", linewidth=1.6, color=colors[config],
+                       label=f"{names[config]} · study, final epoch")
+    if zero_line:
+        ax.axhline(0.0, color="0.3", linewidth=0.8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel or METRIC_LABELS.get(columns[0], columns[0]))
+    _integer_epochs(ax, history["epoch"].unique().tolist())
+    fig.tight_layout()
+    _legend_below(fig, ax, ncol=2)
+    return fig
+
+
+COLUMN_NAMES = {"eval_gap": "eval mode", "gap": "running train acc"}  # legend suffixes; captions say whose method
+
+
+def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray | Sequence[np.ndarray],
+            titles: Sequence[str] | None = None, label: str = "loss", levels: int = 10, log: bool = False,
+            shared_scale: bool = True) -> Figure:
+    """2-D heatmaps with contour lines of ``values[i, j]`` = f(alphas[i], betas[j]), one panel per
+    array in ``values`` (several surfaces side by side share one colour scale unless
+    ``shared_scale`` is false). ``log``: a logarithmic colour scale and log-spaced contours (the
+    values must be > 0), labelled in the values' own units; every other contour is labelled."""
+    arrays = [np.asarray(values, dtype=float)] if np.ndim(values) == 2 else [np.asarray(v, dtype=float) for v in values]
+    fig, axes = _panels(len(arrays), ncols=min(len(arrays), 3))
+    A, B = np.meshgrid(np.asarray(alphas, dtype=float), np.asarray(betas, dtype=float), indexing="ij")
+    whole = (min(float(np.nanmin(a)) for a in arrays), max(float(np.nanmax(a)) for a in arrays))
+    for i, (ax, z) in enumerate(zip(axes, arrays)):
+        low, high = whole if shared_scale else (float(np.nanmin(z)), float(np.nanmax(z)))
+        norm = matplotlib.colors.LogNorm(low, high) if log else matplotlib.colors.Normalize(low, high)
+        mesh = ax.pcolormesh(A, B, z, shading="nearest", cmap="viridis", norm=norm, rasterized=True)
+        if min(z.shape) >= 2 and high > low:
+            steps = np.geomspace(low, high, levels) if log else np.linspace(low, high, levels)
+            contours = ax.contour(A, B, z, levels=steps[1:-1], colors="white", linewidths=0.6)
+            ax.clabel(contours, contours.levels[::2], fontsize=7, inline=True,
+                      fmt=lambda v: stats.number_text(v, digits=3))
+        ax.plot([0], [0], marker="+", color="red", markersize=10)
+        ax.set_xlabel("α")
+        ax.set_ylabel("β")
+        ax.grid(False)
+        if titles:
+            ax.set_title(titles[i], fontsize="medium")
+        bar = fig.colorbar(mesh, ax=ax, label=f"{label} (log scale)" if log else label)
+        if not log:
+            bar.formatter.set_useOffset(False)  # near-constant surfaces: full values, no "1e-6 + 2.3026" offset
+            bar.update_ticks()
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------- probes
+# Frames from ``landscape.probes``.
+
+def noise_robustness(noise: pd.DataFrame, metric: str = "accuracy", reference: Mapping | None = None,
+                     labels: Mapping[str, str] | None = None) -> Figure:
+    """``metric`` against σ, one panel per noise scale (absolute: the study's; relative: σ as
+    noise-to-weight norm ratio): per configuration the mean over seeds of each seed's mean over
+    noise draws, with the 95% CI band over seeds (clipped to ``METRIC_DOMAINS``); the study's
+    numbers per σ (``reference[config or run][σ]``, absolute scale) as open markers."""
+    rows = noise[noise["metric"] == metric]
+    scales = list(dict.fromkeys(rows["scale"]))
+    configs, colors, names = _configs(rows, labels)
+    fig, axes = _panels(len(scales))
+    for ax, scale in zip(axes, scales):
+        for config in configs:
+            _mean_band(ax, rows[(rows["config"] == config) & (rows["scale"] == scale)], "sigma", "mean",
+                       colors[config], "-", names[config], domain=METRIC_DOMAINS.get(metric, ANY_VALUE))
+            ref = (reference or {}).get(config) if scale == "absolute" else None
+            if ref:
+                xs = sorted(float(k) for k in ref)
+                ax.plot(xs, [ref[k] if k in ref else ref[str(k)] for k in xs], "s", mfc="none", color=colors[config],
+                        label=f"{names[config]} · study")
+        ax.set_xlabel(f"σ ({scale} noise)")
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    shown = axes[:len(scales)]
+    if metric == "accuracy":
+        _at_least(shown, MIN_ACCURACY_SPAN, 0.0, 1.0)
+    else:
+        fit_scale(shown, rows[["ci_low", "ci_high", "mean"]].to_numpy(float).ravel())
+    fig.tight_layout()
+    _legend_below(fig, axes[0], ncol=2)
+    return fig
+
+
+def _at_least(axes: Sequence, span: float, lowest: float, highest: float) -> None:
+    """Widen each of ``axes``' y ranges to at least ``span`` about its centre, within [lowest, highest]."""
+    for ax in axes:
+        low, high = ax.get_ylim()
+        if high - low < span:
+            centre = min(max((low + high) / 2, lowest + span / 2), highest - span / 2)
+            ax.set_ylim(centre - span / 2, centre + span / 2)
+
+
+DIRECTION_LABELS = {"filter": "filter-normalized direction", "random": "unnormalized N(0, I) direction",
+                    "unit": "unit-norm direction over all weights"}
+
+
+def slices(frame: pd.DataFrame, y: str = "loss", labels: Mapping[str, str] | None = None) -> Figure:
+    """1-D slices L(θ + α d): one panel per direction kind (filter-normalized; the study's kind
+    when present, ``DIRECTION_LABELS``), a colour per configuration (mean over seeds, each seed
+    along its own random direction, with the 95% CI band), train solid and test dashed; each
+    panel titled by its direction kind (and split, when there are panels per split)."""
+    kinds = list(dict.fromkeys(frame["direction"]))
+    configs, colors, names = _configs(frame, labels)
+    many = len(configs) > 2  # more than 4 curves a panel: train and test get panels of their own
+    groups = [(kind, (split,)) for kind in kinds for split in dict.fromkeys(frame["split"])] if many else \
+        [(kind, tuple(dict.fromkeys(frame["split"]))) for kind in kinds]
+    fig, axes = _panels(len(groups), ncols=len(groups) // len(kinds) if many else len(groups))  # kinds side by side
+    for ax, (kind, splits) in zip(axes, groups):
+        for config in configs:
+            for split in splits:
+                r = frame[(frame["config"] == config) & (frame["direction"] == kind) & (frame["split"] == split)]
+                _mean_band(ax, r, "alpha", y, colors[config], SPLIT_STYLES.get(split, "-"),
+                           names[config] if many else f"{names[config]} · {split}")
+        ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle=":")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))  # two panels side by side: keep the α ticks apart
+        ax.set_title(DIRECTION_LABELS.get(kind, kind) + (f" · {splits[0]}" if many else ""), fontsize="medium")
+        ax.set_xlabel("α")
+        ax.set_ylabel(METRIC_LABELS.get(y, y))
+        fit_scale([ax], _axis_data(ax, "y"))
+    fig.tight_layout()
+    _legend_below(fig, axes[0], ncol=len(configs) if many else 2)
+    return fig
+
+
+def interpolation(path: pd.DataFrame, y: str = "loss", reference_max: float | None = None,
+                  labels: Mapping[str, str] | None = None) -> Figure:
+    """Loss (or accuracy) along θ(α) = (1 − α) θ_A + α θ_B: one panel per configuration, the mean
+    over its seed pairs with the 95% CI band (cut at the metric's domain; none with fewer than 3
+    pairs), train solid and test dashed, recomputed BatchNorm
+    statistics dotted; ``reference_max`` (the study's largest loss on the path) as a grey dotted
+    line."""
+    configs, _, names = _configs(path, labels)
+    fig, axes = _panels(len(configs), ncols=min(len(configs), 3))
+    colors = run_colors(["train", "test"])
+    for ax, config in zip(axes, configs):
+        rows = path[path["config"] == config]
+        for (split, bn), r in rows.groupby(["split", "bn"], sort=False):
+            style = ":" if bn == "recompute" else SPLIT_STYLES.get(split, "-")
+            _mean_band(ax, r, "alpha", y, colors[split], style,
+                       f"{split} · BN {bn}" if path["bn"].nunique() > 1 else split,
+                       domain=METRIC_DOMAINS.get(y, ANY_VALUE))
+        if reference_max is not None and y == "loss":
+            ax.axhline(reference_max, color="0.4", linestyle=":", linewidth=1, label="study: max loss on path")
+        pairs = rows["pair"].nunique()
+        ax.set_title(f"{names[config]} ({pairs} pair{'s' if pairs > 1 else ''})", fontsize="medium")
+        ax.set_xlabel("α (0: first run, 1: second)")
+        ax.set_ylabel(METRIC_LABELS.get(y, y))
+    shown = axes[:len(configs)]
+    for ax in shown[1:]:  # one y scale: a barrier's height compares across configurations
+        ax.sharey(shown[0])
+    fit_scale(shown, np.concatenate([_axis_data(ax, "y") for ax in shown]))
+    fig.tight_layout()
+    _legend_below(fig, axes[0], ncol=3)
+    return fig
+
+
+def surfaces_of(frame: pd.DataFrame, run_id: str, value: str = "loss", direction: str = "filter") -> Figure:
+    """The 2-D surface of one run along one direction kind, a panel per split (own colour scale
+    per panel: train and test losses differ by more than the structure within either), coloured
+    by log10 of the loss where it spans more than a decade."""
+    rows = frame[(frame["run"] == run_id) & (frame["direction"] == direction)]
+    splits = list(dict.fromkeys(rows["split"]))
+    mats = [rows[rows["split"] == s].pivot(index="alpha", columns="beta", values=value) for s in splits]
+    log = positive_span(rows[value].to_numpy(float)) > LOG_COLOUR_RATIO
+    return surface(mats[0].index.to_numpy(), mats[0].columns.to_numpy(), [m.to_numpy() for m in mats],
+                   titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label=value, shared_scale=False, log=log)
+
+
+def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[str, float | None] | None,
+              ylabel: str, labels: Mapping[str, str] | None = None) -> Figure:
+    """Per configuration and estimate kind (column ``estimate``): each seed as a dot, the mean as
+    a bar-wide line with its 95% CI as an error bar; the study's published value per
+    configuration (``published``) as a star. Values that :func:`wants_log` get a logarithmic
+    axis and, as the centre, the geometric mean with the t interval on logs (an arithmetic
+    interval would reach below zero, off a log axis); :func:`seed_centre_words` says which."""
+    apply_style()
+    log = wants_log(rows[value].to_numpy(float))
+    configs, _, names = _configs(rows, labels)
+    kinds = list(dict.fromkeys(rows[estimate]))
+    fig, ax = plt.subplots(figsize=(max(PANEL_WIDTH * 1.4, BAR_GROUP_WIDTH * len(configs) + 1.0), PANEL_HEIGHT))
+    colors = dict(zip(kinds + ["study, published"], sns.color_palette(PALETTE, n_colors=len(kinds) + 1)))
+    width = 0.8 / (len(kinds) + 1)
+    for i, config in enumerate(configs):
+        for j, kind in enumerate(kinds):
+            values = rows[(rows["config"] == config) & (rows[estimate] == kind)][value].to_numpy(float)
+            if not len(values):
+                continue
+            x = i + (j - len(kinds) / 2) * width
+            jitter = np.linspace(-width * 0.25, width * 0.25, len(values)) if len(values) > 1 else np.zeros(1)
+            ax.plot(x + jitter, values, "o", color=colors[kind], alpha=0.75, markersize=4,
+                    label=kind if i == 0 else None)
+            found = stats.geometric_ci(values) if log else stats.mean_ci(values)
+            ax.hlines(found.estimate, x - width * 0.4, x + width * 0.4, color=colors[kind], linewidth=2)
+            if found.defined:
+                ax.errorbar(x, found.estimate, yerr=[[found.estimate - found.low], [found.high - found.estimate]],
+                            color=colors[kind], capsize=4, linewidth=1)
+        ref = (published or {}).get(config)
+        if ref is not None:
+            ax.plot(i + (len(kinds) / 2) * width, ref, "*", color=colors["study, published"], markersize=11,
+                    label="study, published" if "study, published" not in ax.get_legend_handles_labels()[1] else None)
+    wrap = max(8, TICK_CHARS_PER_FIGURE // len(configs))
+    ticks = [textwrap.fill(names[c], wrap) for c in configs]
+    ax.set_xticks(np.arange(len(configs)), ticks, fontsize="small" if any("\n" in t for t in ticks) else None)
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    fig.tight_layout()
+    _legend_below(fig, ax, ncol=len(kinds) + 1)
+    return fig
+
+
+def seed_centre_words(fig: Figure) -> str:
+    """What a :func:`seed_dots` figure draws as each group's centre, for its caption."""
+    if fig.axes[0].get_yscale() == "log":
+        return "the geometric mean as a line with its 95% CI (t interval on logs; log axis)"
+    return "the mean as a line with its 95% CI"
+
+
+def lambda_bars(hessian: pd.DataFrame, published: Mapping[str, float | None] | None = None,
+                labels: Mapping[str, str] | None = None, shortcut: str = "study method") -> Figure:
+    """λmax per configuration, each seed a dot: Lanczos (ours), the one-mini-batch power
+    iteration (named ``shortcut``), and the study's published value."""
+    rows = hessian[hessian["method"].isin(["lanczos", "study"])]
+    rows = rows.assign(estimate=rows["method"].map({"lanczos": "Lanczos (ours)", "study": shortcut}))
+    return seed_dots(rows, "lambda_max", "estimate", published, "top Hessian eigenvalue λmax", labels)
+
+
+def sharpness_bars(sharpness: pd.DataFrame, published: Mapping[str, float | None] | None = None,
+                   labels: Mapping[str, str] | None = None) -> Figure:
+    """SAM ε-sharpness per configuration, each seed a dot: after the projected ascent (ours), at
+    SAM's first-order step, and the study's published value."""
+    sam = sharpness[sharpness["kind"] == "sam"]
+    rows = pd.concat([sam.assign(estimate="ascent (ours)", value=sam["sharpness"]),
+                      sam.assign(estimate="first-order step", value=sam["first_order"])], ignore_index=True)
+    return seed_dots(rows, "value", "estimate", published, f"SAM sharpness (nats, ρ = {sam['rho'].iloc[0]:g})", labels)
+
+
+def spectral_density(density: pd.DataFrame) -> Figure:
+    """The Hessian's eigenvalue density per run (``probes.density`` frame), a colour per run, on a
+    log density axis (the bulk near 0 is orders of magnitude above the outliers), with λ = 0
+    marked."""
+    apply_style()
+    fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.4, PANEL_HEIGHT))
+    runs = _runs_in(density)
+    colors, labels = run_colors(runs), _labels(density)
+    floor = 1e-12  # a Gaussian tail underflows to 0; the log axis needs a floor
+    for run_id in runs:
+        rows = density[density["run"] == run_id].sort_values("eigenvalue")
+        ax.plot(rows["eigenvalue"], rows["density"].clip(lower=floor), color=colors[run_id], label=labels[run_id])
+    ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle=":")
+    ax.set_yscale("log")
+    top = float(density["density"].max())
+    ax.set_ylim(max(floor, top * 1e-8), top * 2)
+    ax.set_xlabel("eigenvalue λ")
+    ax.set_ylabel("density")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+FAMILY_MARKERS = {"MLP": "s", "CNN": "o", "ResNet": "^"}
+
+
+def measure_scatter(models: pd.DataFrame, measures: Mapping[str, str], target: str, target_label: str) -> Figure:
+    """One panel per measure (``measures``: column -> label): every model as a point, the measure
+    against ``target``, coloured by study and shaped by architecture family. A measure that
+    :func:`wants_log` gets a logarithmic axis."""
+    fig, axes = _panels(len(measures), ncols=min(len(measures), 3))
+    studies = list(dict.fromkeys(models["study"]))
+    colors = run_colors(studies)
+    for ax, (measure, label) in zip(axes, measures.items()):
+        for (study, family), rows in models.groupby(["study", "family"], sort=False):
+            ax.plot(rows[measure], rows[target], FAMILY_MARKERS.get(family, "D"), color=colors[study], alpha=0.75,
+                    markersize=5, linestyle="none")
+        fit_scale([ax], models[measure].to_numpy(float), axis="x")
+        ax.set_xlabel(label)
+        ax.set_ylabel(target_label)
+    handles = [matplotlib.lines.Line2D([], [], color=colors[s], marker="o", linestyle="none", label=s) for s in studies]
+    handles += [matplotlib.lines.Line2D([], [], color="0.4", marker=FAMILY_MARKERS.get(f, "D"), linestyle="none", label=f)
+                for f in dict.fromkeys(models["family"])]
+    fig.tight_layout()
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 5))
+    return fig
+
+
+def tau_ranking(rows: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
+    """Measures ranked by Kendall τ: per measure (``rows``: one per measure and estimate, with
+    columns measure, estimate_kind, estimate, low, high) each estimate kind as a point with its
+    95% CI where it has one; the dotted line is τ = 0."""
+    apply_style()
+    order = (rows[rows["estimate_kind"] == rows["estimate_kind"].iloc[0]].sort_values("estimate")["measure"].tolist()
+             if len(rows) else [])
+    kinds = list(dict.fromkeys(rows["estimate_kind"]))
+    colors = dict(zip(kinds, sns.color_palette(PALETTE, n_colors=max(len(kinds), 1))))
+    fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.6, 0.45 * max(len(order), 2) + 1.2))
+    step = 0.6 / max(len(kinds), 1)
+    for j, kind in enumerate(kinds):
+        part = rows[rows["estimate_kind"] == kind].set_index("measure")
+        for i, measure in enumerate(order):
+            if measure not in part.index:
+                continue
+            row = part.loc[measure]
+            y = i + (j - (len(kinds) - 1) / 2) * step
+            if np.isfinite(row["low"]) and np.isfinite(row["high"]):
+                ax.hlines(y, row["low"], row["high"], color=colors[kind], linewidth=1.5)
+            ax.plot(row["estimate"], y, "o", color=colors[kind], label=kind if i == 0 else None)
+    ax.axvline(0, color="0.3", linestyle=":", linewidth=1)
+    ax.set_yticks(np.arange(len(order)), [labels.get(m, m) for m in order])
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_xlabel("Kendall τ with the generalization target (95% CI)")
+    fig.tight_layout()
+    _legend_below(fig, ax, ncol=max(len(kinds), 1))
+    return fig
+
+
+def trajectories(trajectory: pd.DataFrame) -> Figure:
+    """λmax along training (top row, log scale shared by the configurations) and the loss there
+    (bottom row; log scale when it spans more than LOG_SCALE_RATIO), one column per configuration
+    of one study (``dynamics.trajectory_table`` rows), one line per run; the dashed step line is
+    the stability threshold 2(1+β)/η of the learning rate in force (the schedule). Points where
+    λmax could not be measured (weights not finite) are left out."""
+    apply_style()
+    configs = list(dict.fromkeys(trajectory["config"]))
+    fig, axes = plt.subplots(2, len(configs), figsize=(max(PANEL_WIDTH, 2.6 * len(configs)), PANEL_HEIGHT * 1.3),
+                             squeeze=False, sharex="col", gridspec_kw={"height_ratios": [3, 2]})
+    for ax in axes[0, 1:]:
+        ax.sharey(axes[0, 0])
+    for column, config in enumerate(configs):
+        rows = trajectory[trajectory["config"] == config]
+        top, bottom = axes[0, column], axes[1, column]
+        colors = run_colors(list(dict.fromkeys(rows["run"])))
+        for run_id, points in rows.groupby("run", sort=False):
+            measured = points[points["status"] != "not finite"]
+            top.plot(measured["epoch"], measured["lambda_max"], "-o", markersize=2.5, linewidth=1, color=colors[run_id])
+            bottom.plot(measured["epoch"], measured["loss"], "-", linewidth=1, color=colors[run_id])
+        edges = rows.drop_duplicates("epoch").sort_values("epoch")
+        top.step(edges["epoch"], edges["threshold"], where="pre", color="0.15", linestyle="--", linewidth=1.2,
+                 label="2(1+β)/η")
+        top.set_yscale("log")
+        losses = rows["loss"].to_numpy(float)
+        losses = losses[np.isfinite(losses) & (losses > 0)]
+        if len(losses) and losses.max() / losses.min() > LOG_SCALE_RATIO:
+            bottom.set_yscale("log")
+        top.set_title(rows["config_label"].iloc[0], fontsize=9)
+        bottom.set_xlabel("epoch")
+        if column == 0:
+            top.set_ylabel("λmax (train probe subset)")
+            bottom.set_ylabel("loss (nats)")
+            top.legend(loc="best", fontsize=9)
+    fig.tight_layout()
+    return fig

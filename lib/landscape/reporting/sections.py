@@ -1,0 +1,765 @@
+"""Report sections: one function per topic, so a notebook names its sections and adds prose.
+
+A notebook starts with :func:`begin` (params validated, claim checks parsed, data resolved, the
+output sink opened) and then calls the sections it wants, in its order: :func:`setup`,
+:func:`training` (trains and probes through the pipeline), :func:`curves`, :func:`final_epoch`,
+:func:`gap`, :func:`ablation`, :func:`probes`, one section per probe (:func:`noise`,
+:func:`flatness`, :func:`hessian`, :func:`density`, :func:`sharpness`, :func:`gradient`,
+:func:`slices`, :func:`surfaces`, :func:`interpolation`), :func:`summary`, :func:`claims`,
+:func:`findings` and :func:`reproducibility`. Every table, figure and caption is made here from
+what was computed; the study's numbers come only from ``params.reference``. A probe section whose probe was not computed
+says why, the same way in every section (``sink.Report.pending``).
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pandas as pd
+
+from . import findings as findings_mod
+from . import plotting, tables
+from ..analysis import dynamics, synthesis as synthesis_mod
+from ..core.errors import ParamsError
+from ..core.escaping import literal
+from ..pipeline import driver
+from ..pipeline.engines import settings as engine_settings
+from ..pipeline.params import DataSource, ReportParams, SynthesisParams, is_stand_in, load_params
+from ..probes import REGISTRY
+from ..verdicts import claims as claims_mod
+from ..verdicts import stats
+from ..verdicts import thresholds as thresholds_mod
+from .sink import Report
+
+
+@dataclass
+class ReportContext:
+    """What the sections of one report share: params, data, the output sink, and (after
+    :func:`training`) the pipeline's results with the history and status frames."""
+
+    params: ReportParams
+    data: DataSource
+    sink: Report
+    device: str = "auto"
+    results: driver.Results | None = None
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    status: pd.DataFrame = field(default_factory=pd.DataFrame)
+    verdicts: list = field(default_factory=list)  # claims_mod.Claim, after :func:`claims`
+
+    def reference(self, key: str, default: Any = None) -> Any:
+        return tables.reference(self.params, key, default)
+
+    def published(self, key: str) -> dict[str, float | None]:
+        """The study's number ``reference.<key>`` for every configuration (None where unpublished)."""
+        return {r.id: tables.published(self.params, key, r.id) for r in self.params.runs}
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Configuration id -> label."""
+        return tables.config_labels(self.params)
+
+    def frame(self, probe: str, output: str | None = None) -> pd.DataFrame | None:
+        """The frame of ``probe`` (its ``output`` for probes with several), or None after saying
+        in the report why it was not computed."""
+        found = getattr(self.results.probes, output or probe)
+        if found is None:
+            self.sink.pending(f"probes.{probe}", REGISTRY[probe].measures, self.results.probes)
+        return found
+
+
+# What a section's terms mean, in plain words for a student; each section declares its own
+# (``Report.term``) and the rendered page lists them under its title, linked to the section.
+TERMS = {
+    "positive": ("geometric mean [95% CI]", "λmax, traces, sharpness, ratios, gradient norms and loss spreads are "
+                 "positive and vary across seeds by factors, so over seeds they are given as the geometric mean with "
+                 "the 95% interval of the mean of their logarithms, mapped back: the interval never reaches below 0, "
+                 "and a number is compared with another by their ratio"),
+    "seeds": ("mean ± 95% CI", "each configuration is trained with several random seeds; a number with ± is the mean "
+              "over seeds and the half-width of its 95% confidence interval (fewer than 3 seeds: no interval). Two "
+              "intervals that overlap do not show that two configurations are equal, and two that do not overlap are "
+              "not the test: a difference is decided by the interval of the difference itself, in the claims table"),
+    "batchnorm": ("BatchNorm statistics", "a BatchNorm layer normalizes with the current batch's mean and variance "
+                  "while training (train mode) and with running averages at test time (eval mode); every probe number "
+                  "says which mode it was computed in"),
+    "noise": ("weight noise σ", "Gaussian noise added to every weight: absolute σ is its standard deviation, relative "
+              "σ its size as a fraction of each weight tensor's norm; a flat minimum keeps its accuracy"),
+    "flatness": ("flatness |ΔL|", "how much the loss changes when noise of size σ is added to the weights, averaged "
+                 "over draws; smaller means flatter"),
+    "hessian": ("λmax", "the largest eigenvalue of the Hessian (the matrix of second derivatives of the loss with "
+                "respect to the weights): how steeply the loss curves up along the sharpest direction at the trained "
+                "weights. It changes when BatchNorm lets weights be rescaled without changing the function, so it "
+                "compares networks with BatchNorm only with care"),
+    "density": ("Hessian spectrum", "the distribution of all Hessian eigenvalues, estimated by stochastic Lanczos "
+                "quadrature; eigenvalues below zero mean the trained point curves down in some directions"),
+    "sharpness": ("ε-sharpness", "the largest loss increase found within a small ball around the weights: SAM's ball "
+                  "is the same size for every weight, ASAM's is scaled by each weight's magnitude"),
+    "gradient": ("‖∇L‖", "the length of the gradient of the loss at the trained weights: 0 at an exact minimum"),
+    "slices": ("filter normalization", "a random direction in weight space rescaled so that each filter's part has "
+               "the norm of that filter's weights (Li et al. 2018); slices along such directions compare networks "
+               "of different scale"),
+    "surfaces": ("loss surface", "the loss over a plane through the trained weights spanned by two random directions; "
+                 "α = β = 0 is the trained network"),
+    "interpolation": ("barrier", "the highest loss on the straight line between two trained networks above the "
+                      "average of the two ends; near 0, the two minima are connected by a path of low loss"),
+    "claims": ("verdict", "each part of a claim (a direction, a size) is a comparison decided by the 95% interval of "
+               "its effect against a declared threshold: supported, contradicted, or inconclusive when the interval "
+               "straddles it; undecidable with these seeds when too few seeds (or seed pairs) can decide it at all. "
+               "A claim whose parts disagree is mixed; verdicts are corrected for making several decisions at once "
+               "(Holm)"),
+    "tau": ("Kendall τ", "a rank correlation between −1 and 1: the share of model pairs a measure orders the same way "
+            "as the generalization gap minus the share it orders the other way"),
+    "granulated": ("granulated τ (ψ, Ψ)", "τ computed only among models that differ in one factor (seed, BatchNorm, "
+                   "skip connections or architecture family) and averaged, so a measure gets no credit for telling "
+                   "datasets or studies apart (Jiang et al. 2020)"),
+    "threshold": ("stability threshold 2(1 + β)/η", "on a quadratic, gradient descent with learning rate η and "
+                  "momentum β diverges once λmax exceeds it; sharpness is drawn against it along training"),
+}
+
+
+def explain(report: "ReportContext | SynthesisContext", *keys: str) -> None:
+    """Declare the ``TERMS`` a section uses (shown in the page's "How to read this report")."""
+    for key in keys:
+        report.sink.term(*TERMS[key])
+
+
+SEE_ALSO = {"noise": "Weight noise", "hessian": "λmax", "sharpness": "ε-sharpness", "slice1d": "1D slices",
+            "surface2d": "2D surfaces", "interpolation": "Barriers between minima"}  # probe -> what it is called
+IN_SYNTHESIS = {"noise", "hessian", "sharpness", "slice1d"}  # probes whose measure the synthesis ranks
+
+
+def see_also(report: ReportContext, probe: str) -> None:
+    """Link the other study reports that run ``probe`` (``SEE_ALSO``) and, where it ranks the
+    measure, the synthesis; pages of one ``make reports`` render are siblings."""
+    synthesis = load_params("synthesis")
+    others = [p for p in map(load_params, synthesis.studies)
+              if p.report != report.params.report and getattr(p.probes, probe, None) is not None]
+    words = [f"{SEE_ALSO[probe]} in the other studies: "
+             + "; ".join(f"[{literal(p.title.split(':')[0])}]({report.sink.report_link(p.report)})" for p in others)
+             + "."] if others else []
+    if probe in IN_SYNTHESIS:
+        words.append(f"[The synthesis]({report.sink.report_link(synthesis.report)}) ranks it against generalization "
+                     "over the models of every study.")
+    if words:
+        report.sink.markdown("*" + " ".join(words) + "*")
+
+
+def begin(params_file: str, profile: str, overrides: Mapping | None, output_dir: str | None, device: str,
+          notebook: str) -> ReportContext:
+    """Validate the params and their claim checks (a mistake stops here, naming the key), find the
+    data (the study's, or its declared stand-in), open the output sink, and write the title, the
+    question and the banners of a non-default profile or overridden params."""
+    params = load_params(params_file, profile, dict(overrides or {}))
+    data = params.resolve_data()
+    sink = Report(params, output_dir, notebook=notebook, device=device)
+    sink.intro()
+    sink.overrides_banner(overrides)
+    return ReportContext(params, data, sink, device)
+
+
+# ============================================================================ setup and training
+
+def setup(report: ReportContext) -> None:
+    """The data, the models with their parameter counts, the training configuration and the
+    assumptions; a banner when the data is a stand-in."""
+    params, data, sink = report.params, report.data, report.sink
+    if is_stand_in(data):
+        sink.index_facts(stand_in=f"{data.name} stands in for {params.data.name}")
+        sink.banner(f"Stand-in dataset: {data.name} replaces {params.data.name}.", f"{data.reason} The study's "
+                    f"numbers in the reference columns were measured on {params.data.name}: they are not like-for-like "
+                    "with this run, and differences to them say nothing about the study by themselves. What does "
+                    "compare: qualitative outcomes (a run diverging, a network stuck at chance) and orderings of the "
+                    "configurations; what does not: accuracies, losses and curvature values, since the data and the "
+                    "regime reached (how far the training loss falls) differ.")
+    summary, counts = driver.describe(params, data)
+    sink.table(tables.data_table(params, data, summary), "setup-data", "Data.")
+    sink.table(tables.models_table(params, counts), "setup-models",
+               "Models: one configuration per row, the seeds it is trained with (the first is the study's, or the "
+               "run set beside the study's numbers) and the number of trainable parameters.")
+    sink.table(tables.training_table(params), "setup-training", "Training configuration, the same for every run.")
+    if params.assumptions:
+        sink.bullets([literal(a) for a in params.assumptions],
+                     "Where the study leaves a detail open, this report assumes:")
+    if claims_mod.parse(params):
+        sink.table(thresholds_mod.table(thresholds_mod.resolve(params)), "setup-thresholds",
+                   "Thresholds the claim checks decide against, declared once for every report (a params file may "
+                   "override one only with a stated reason, shown here).")
+        sink.markdown(f"Multiplicity: {claims_mod.CORRECTION_WHY}")
+
+
+def training(report: ReportContext) -> None:
+    """Train every run and run every probe the params ask for (through the caches, on the engine
+    of ``$LANDSCAPE_ENGINE``), then the runs table; the history goes to ``history.csv``."""
+    params = report.params
+    report.results = driver.run(params, report.data, engine_settings(device=report.device))
+    report.history = tables.history_frame(report.results.runs)
+    report.status = tables.run_status(report.results.runs, tables.DATASETS[report.data.name][3],
+                                      thresholds_mod.resolve(params)["chance_accuracy"].value)
+    report.sink.save_csv(report.history, "history")
+    report.sink.record("history", report.history)
+    report.sink.record("status", report.status)
+    report.sink.index_facts(training_s=float(report.status["time_s"].sum()))
+    explain(report, "seeds", *(["batchnorm"] if any(r.traits.batchnorm for r in params.runs) else []))
+    report.sink.table(tables.runs_table(report.status), "runs",
+                      "Runs, one per configuration and seed: status, epochs completed and training wall time.")
+
+
+def _curves_caption(report: ReportContext) -> str:
+    t = report.params.training
+    text = ("Loss and accuracy per epoch, mean over seeds with a 95% confidence band (cut at loss 0 and at "
+            "accuracy 0 and 1): train as the studies report it "
+            "(solid, running mean over the epoch in train mode), train in evaluation mode on the train probe set "
+            "(dotted) and val (dashed, test split)")
+    if t.schedule == "step":
+        text += f"; the learning rate drops × {t.gamma:g} every {t.step_size} epoch{'s' if t.step_size > 1 else ''}"
+    elif t.schedule == "cosine":
+        text += f"; the learning rate follows a cosine from {t.lr:g} to 0 over {t.epochs} epochs"
+    if (report.status["status"] == "diverged").any():
+        text += ". A diverged run stops at its last finite epoch"
+    return text + "."
+
+
+def curves(report: ReportContext, first_epochs: bool = True) -> None:
+    """The first epochs (study vs run where the study published them) and the learning curves."""
+    sink, history = report.sink, report.history
+    if first_epochs:
+        published = report.reference("first_epochs")
+        if published:
+            for run in report.params.runs:
+                if run.id in published:
+                    sink.table(tables.first_epochs_table(report.params, history, run.id, published[run.id]),
+                               f"first-epochs-{run.id.lower()}",
+                               f"{run.label}: first five epochs, the study's numbers, the study-seed run and the mean "
+                               "± 95% CI over seeds.")
+        else:
+            sink.table(tables.epochs_table(report.params, history, n=5), "first-epochs",
+                       "First epochs of every configuration, mean ± 95% CI over seeds.")
+        sink.markdown(tables.first_epoch_sentence(report.params, history, published))
+    sink.figure(plotting.learning_curves(history, labels=report.labels), "learning-curves", _curves_caption(report))
+
+
+def final_epoch(report: ReportContext) -> None:
+    """The last completed epoch of every run, study vs run where the study published it."""
+    published, note = report.reference("final_epoch"), report.reference("final_epoch_note")
+    report.sink.table(tables.final_epoch_table(report.params, report.history, published), "final-epoch",
+                      "Last completed epoch of every configuration, mean ± 95% CI over seeds"
+                      + (", beside the study's numbers and the study-seed run." if published else ".")
+                      + (f" {note}" if note else ""))
+    report.sink.markdown(tables.final_sentence(report.params, report.history, published))
+    report.sink.record("final", tables.final_rows(report.history))
+
+
+def gap(report: ReportContext) -> None:
+    """The generalization gap at the last epoch and over the epochs."""
+    published = report.reference("gap")
+    report.sink.table(tables.gap_table(report.params, report.history, published), "gap",
+                      "Generalization gap at the last epoch, mean ± 95% CI over seeds: as the studies measure it "
+                      "(running-mean train accuracy over the last epoch − val accuracy"
+                      + ("; the study's published gap beside it" if published else "")
+                      + ") and in evaluation mode (train probe set accuracy − val accuracy, on the final weights).")
+    report.sink.figure(plotting.metric_over_epochs(report.history, labels=report.labels, reference=published),
+                       "gap-over-epochs", "Generalization gap per epoch, mean over seeds with a 95% band: eval mode "
+                       "(solid) and with the running train accuracy (dashed)"
+                       + ("; dotted: the study's final-epoch gap." if published else "."))
+    report.sink.markdown(tables.gap_sentence(report.params, report.history, published))
+
+
+def ablation(report: ReportContext) -> None:
+    """Study 004's per-configuration tables (outcome, parameters, final numbers, study vs run)."""
+    params, sink = report.params, report.sink
+    parameters = {run_id: run.parameters for run_id, run in report.results.runs.items()}
+    sink.table(tables.ablation_table(params, report.status, report.history, parameters, ("parameters", "test_acc")),
+               "ablation", "Per configuration: the outcome of every seed, parameters and final val accuracy (mean ± 95% "
+                           "CI over completed seeds) beside the study's (— where the study has no number).")
+    sink.table(tables.ablation_table(params, report.status, report.history, parameters,
+                                     ("train_loss", "test_loss", "gap"), outcome=False),
+               "ablation-losses", "Per configuration: final train and val loss and the generalization gap (the "
+                                  "studies' running-mean train accuracy), mean ± 95% CI over completed seeds, beside "
+                                  "the study's.")
+    sink.markdown(tables.ablation_sentence(params, report.status, report.history))
+    sink.figure(plotting.metric_over_epochs(report.history, labels=report.labels), "gap-over-epochs",
+                "Generalization gap (train acc − val acc) per epoch, mean over seeds with a 95% band: eval mode "
+                "(solid) and with the running train accuracy (dashed).")
+
+
+# ============================================================================ probes
+
+def probes(report: ReportContext) -> None:
+    """The probe sets and which runs were not probed, and why."""
+    found = report.results.probes
+    report.sink.record("probe_sets", found.sets)
+    report.sink.markdown(tables.probes_sentence(found))
+
+
+def noise(report: ReportContext) -> None:
+    """Loss and accuracy under weight noise, study vs run where the study published numbers."""
+    sink, frame = report.sink, report.frame("noise")
+    if frame is None:
+        return
+    explain(report, "noise")
+    for metric in ("accuracy", "loss"):
+        if report.reference(f"noise_{metric}"):
+            sink.table(tables.noise_reference_table(report.params, frame, metric), f"noise-study-{metric}",
+                       f"Test {metric} under absolute Gaussian weight noise per σ: the study's number where it gives "
+                       "one, the study-seed run and the mean ± 95% CI over seeds (each seed: mean over draws); last, "
+                       "the mean ± 95% CI under relative noise of the same σ, the other reading of a noise scale.")
+    sink.table(tables.noise_table(report.params, frame), "noise", "Loss and accuracy under weight noise, absolute σ "
+               "(the study's) and relative σ (noise-to-weight norm ratio per tensor): each seed's mean over draws, "
+               "mean ± 95% CI over seeds.")
+    published = {c: v for c in report.labels
+                 if (v := tables.for_config(report.params, report.reference("noise_accuracy"), c))}
+    sink.figure(plotting.noise_robustness(frame, "accuracy", published, labels=report.labels), "noise-accuracy",
+                "Accuracy under weight noise: mean over seeds with a 95% CI band cut at 0 and 1 (each seed: mean over "
+                "draws)"
+                + ("; squares: the study's published accuracies." if published else "."))
+    sink.markdown(tables.noise_sentence(report.params, frame))
+    if attribution := tables.noise_attribution_sentence(report.params, frame):
+        sink.markdown(attribution)
+    sink.record("noise", frame)
+    see_also(report, "noise")
+
+
+def flatness(report: ReportContext) -> None:
+    """The study's flatness |L(θ + δ) − L(θ)|, with its published order where it gave one."""
+    frame = report.frame("flatness")
+    if frame is None:
+        return
+    explain(report, "flatness", "positive")
+    report.sink.table(tables.flatness_table(report.params, frame), "flatness",
+                      "The study's flatness |L(θ + δ) − L(θ)| on the train probe set, δ ~ N(0, σ²I): each seed's mean "
+                      f"over draws, {tables.POSITIVE_WORDS}" + ("; the study published only an order, so each "
+                                                                 "architecture's rank (1 = least "
+                                      "flat) is set beside ours." if report.reference("flatness_order") else "."))
+    report.sink.record("flatness", frame)
+
+
+def hessian(report: ReportContext) -> None:
+    """λmax by Lanczos, by one mini-batch (the study's method where it published one) and as
+    published, λmin, condition number, trace."""
+    sink, frame = report.sink, report.frame("hessian")
+    if frame is None:
+        return
+    explain(report, "hessian", "positive")
+    cfg, study_kappa = report.params.probes.hessian, report.reference("condition_number")
+    extra = []
+    if cfg.lambda_min:
+        extra.append("λmax/|λmin| with the number of seeds whose λmin < 0 (there the condition number λmax/λmin is "
+                     "undefined; ≤: λmin only bounded from above by a Ritz value)"
+                     + (", the study's published condition number" if study_kappa else ""))
+    if cfg.trace_samples >= 2:
+        extra.append("the Hutchinson trace (ours)")
+    studied = report.reference("lambda_max") is not None
+    shortcut = tables.shortcut_name(report.params)
+    sink.table(tables.hessian_table(report.params, frame), "hessian",
+               f"Curvature, {tables.POSITIVE_WORDS}: λmax by Lanczos on the fixed train probe set (ours), "
+               + ("by the study's method (power iteration on one mini-batch, train mode), as published" if studied else
+                  "by power iteration on one mini-batch in train mode (the study computed no Hessian)")
+               + " and for the study-seed run"
+               + ("; " + " and ".join(extra) if extra else "") + ".")
+    fig = plotting.lambda_bars(frame, report.published("lambda_max"), labels=report.labels,
+                               shortcut="study method" if studied else "one mini-batch")
+    sink.figure(fig, "lambda-max", f"Top Hessian eigenvalue per configuration, each seed a dot, "
+                f"{plotting.seed_centre_words(fig)}: ours, {shortcut}"
+                + ("; stars: the study's published value." if studied else "."))
+    sink.markdown(tables.hessian_sentence(report.params, frame))
+    if caveat := tables.batchnorm_caveat(report.params, frame, "λmax"):
+        sink.markdown(caveat)
+    if cfg.attribute:
+        sink.table(tables.attribution_table(report.params, frame), "lambda-attribution",
+                   f"From our λmax to {shortcut}, one change at a time, each a factor (ratio per seed; over seeds, "
+                   f"{tables.POSITIVE_WORDS}): "
+                   "train-mode BatchNorm (the statistics of each batch of the study's size, over our probe set; models "
+                   "without BatchNorm have one mode), then the study's one mini-batch alone (both converged by "
+                   "Lanczos), then stopping after the study's power steps"
+                   + ("; last, the published value over the study's method on the study-seed run: what our weights "
+                      "and the method do not explain (a different minimum, data or detail)." if studied else "."))
+    sink.record("hessian", frame)
+    see_also(report, "hessian")
+
+
+def density(report: ReportContext) -> None:
+    """The Hessian's eigenvalue density (stochastic Lanczos quadrature) per run."""
+    sink, frame = report.sink, report.frame("density")
+    if frame is None:
+        return
+    explain(report, "density")
+    first = frame.iloc[0]
+    sink.figure(plotting.spectral_density(frame), "density",
+                f"Eigenvalue density of the Hessian on the train probe set by stochastic Lanczos quadrature "
+                f"({int(first['runs'])} run{'s' if first['runs'] > 1 else ''} of {int(first['steps'])} Lanczos steps, "
+                "Gaussian broadening σ given in the table), log scale; the dotted line is λ = 0.")
+    sink.table(tables.density_table(frame), "density",
+               "Spectral density per run: the range of its support, the estimated fraction of eigenvalues below −1% of "
+               "the largest |λ|, "
+               "the broadening and the Hessian-vector products it took.")
+    sink.markdown(tables.density_sentence(frame))
+    sink.record("density", tables.density_table(frame))
+
+
+def sharpness(report: ReportContext) -> None:
+    """SAM and ASAM ε-sharpness, with the study's published SAM sharpness."""
+    sink, frame = report.sink, report.frame("sharpness")
+    if frame is None:
+        return
+    explain(report, "sharpness", "positive")
+    cfg = report.params.probes.sharpness
+    sink.table(tables.sharpness_table(report.params, frame), "sharpness",
+               f"ε-sharpness on the train probe set (nats), {tables.POSITIVE_WORDS}: SAM after the ascent (ours: "
+               f"{tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}; steps taken over runs and both balls) "
+               "and at its first-order step, the study's published value beside the study-seed run, and ASAM.")
+    fig = plotting.sharpness_bars(frame, report.published("sam_sharpness"), labels=report.labels)
+    sink.figure(fig, "sam-sharpness", f"SAM sharpness per configuration, each seed a dot, "
+                f"{plotting.seed_centre_words(fig)}: after the ascent (ours), first-order step"
+                + ("; stars: the study's published value." if report.reference("sam_sharpness") else "."))
+    sink.markdown(tables.sharpness_sentence(report.params, frame))
+    if caveat := tables.batchnorm_caveat(report.params, frame, "SAM sharpness"):
+        sink.markdown(caveat)
+    sink.record("sharpness", frame)
+    see_also(report, "sharpness")
+
+
+def gradient(report: ReportContext) -> None:
+    """‖∇L(θ)‖₂ on the train and test probe sets, with the study's published value."""
+    frame = report.frame("gradient")
+    if frame is None:
+        return
+    explain(report, "gradient", "positive")
+    report.sink.table(tables.gradient_table(report.params, frame), "gradient-norm",
+                      f"Gradient norm and loss per configuration on the train and test probe sets, {tables.POSITIVE_WORDS}"
+                      + (", with the study's published value." if report.reference("grad_norm") else "."))
+    report.sink.record("gradient", frame)
+
+
+def slices(report: ReportContext) -> None:
+    """The loss along each direction kind through the trained weights."""
+    frame = report.frame("slice1d")
+    if frame is None:
+        return
+    explain(report, "slices")
+    ranges = [f"α from {stats.number_text(rows['alpha'].min())} to {stats.number_text(rows['alpha'].max())} along "
+              f"the {plotting.DIRECTION_LABELS[kind]}" for kind, rows in frame.groupby("direction", sort=False)]
+    report.sink.figure(plotting.slices(frame, labels=report.labels), "slice1d",
+                       "Loss along L(θ + α d), mean over seeds (each along its own direction) with a 95% band, on the "
+                       "train (solid) and test (dashed) probe sets; " + "; ".join(ranges) + " (panel titles).")
+    report.sink.record("slice1d", frame)
+    see_also(report, "slice1d")
+
+
+def surfaces(report: ReportContext) -> None:
+    """The loss on a plane through each run's weights, per direction kind, and its range."""
+    sink, frame = report.sink, report.frame("surface2d")
+    if frame is None:
+        return
+    explain(report, "surfaces")
+    splits = " and ".join(dict.fromkeys(frame["split"]))
+    for run in report.params.runs:
+        run_id = tables.study_run(report.params, run.id)
+        if run_id not in set(frame["run"]):
+            continue
+        label = frame[frame["run"] == run_id]["label"].iloc[0]
+        for kind in dict.fromkeys(frame["direction"]):
+            sink.figure(plotting.surfaces_of(frame, run_id, direction=kind), f"surface-{run.id.lower()}-{kind}",
+                        f"{label} (the study seed): loss on θ + α d₁ + β d₂ (d₁ ⊥ d₂, each a "
+                        f"{plotting.DIRECTION_LABELS[kind]}), {splits} probe set{'s' if ' and ' in splits else ''}; "
+                        "+ marks θ.")
+    ranges, coarse = report.results.probes.loss_range, report.params.probes.loss_range
+    sink.table(tables.loss_range_table(report.params, frame, ranges), "loss-ranges",
+               "Loss over the grid per configuration, split and direction kind (nats): min, max, L(θ) and "
+               "max − min of the study-seed run drawn above, and max − min over the seeds probed"
+               + (f" (on the same plane, a coarser {coarse.points} × {coarse.points} grid)" if ranges is not None else "")
+               + (", with the study's published range beside the rows of its direction kind."
+                  if report.reference("train_loss_range") or report.reference("test_loss_range") else "."))
+    sink.markdown(tables.loss_range_sentence(report.params, frame, ranges))
+    sink.record("surface2d", frame)
+    if ranges is not None:
+        sink.record("loss_range", ranges)
+    see_also(report, "surface2d")
+
+
+def interpolation(report: ReportContext) -> None:
+    """The loss on the straight line between two trained minima, and the barrier."""
+    sink = report.sink
+    path = report.frame("interpolation")
+    if path is None:
+        return
+    explain(report, "interpolation")
+    barriers = report.results.probes.barriers
+    max_loss, note = report.reference("interpolation_max_loss"), report.reference("barriers")
+    bn = set(path["bn"])
+    sink.figure(plotting.interpolation(path, reference_max=max_loss, labels=report.labels), "interpolation",
+                "Loss on the straight line between two trained minima (disjoint pairs of seeds), mean over pairs with a "
+                "95% band, train (solid) and test (dashed) probe sets"
+                + ("; BatchNorm statistics interpolated, or recomputed at each α (dotted)." if "recompute" in bn else "."))
+    sink.table(tables.barrier_table(report.params, barriers, max_loss), "barriers",
+               "Loss barrier: largest excess over the straight line between the endpoint losses (nats), and the error "
+               "barrier over disjoint seed pairs: losses as mean ± 95% CI, barriers (positive) as geometric mean [95% CI]; "
+               "fewer than 3 pairs give no interval" + ("; the study's largest loss on the path beside ours." if max_loss
+                                                           else ".")
+               + (f" The study, which published no barrier numbers: {note}." if note else ""))
+    sink.markdown(tables.barrier_sentence(report.params, barriers, max_loss))
+    sink.record("barriers", barriers)
+    see_also(report, "interpolation")
+
+
+def summary(report: ReportContext) -> None:
+    """Study 004's summary tables in one: val accuracy, λmax, λmax/|λmin|, loss spread."""
+    found, coarse = report.results.probes, report.params.probes.loss_range
+    report.sink.table(tables.ablation_summary_table(report.params, report.status, report.history, found.hessian,
+                                                    found.surface2d, found.loss_range), "summary",
+                      "The study's summary tables, study vs this report's seeds: val accuracy (mean ± 95% CI over "
+                      f"seeds) and λmax ({tables.POSITIVE_WORDS}), the study's condition number beside our λmax/|λmin| (with the seeds whose λmin "
+                      "< 0, where a condition number is undefined), train-loss spread over the grid (the study-seed run's drawn "
+                      "surface, and over the seeds probed"
+                      + (f", on a coarser {coarse.points} × {coarse.points} grid of the same plane"
+                         if found.loss_range is not None else "") + ") and outcomes.")
+
+
+# ============================================================================ verdicts
+
+def claims(report: ReportContext) -> None:
+    """Every claim of the study with its verdict and evidence, and the report's headline."""
+    verdicts = claims_mod.evaluate(report.params, report.results.probes.evidence(report.history, report.status))
+    report.verdicts = verdicts
+    explain(report, "claims")
+    data, study_data = report.data, report.params.data.name
+    report.sink.claims(verdicts, caption=None if not is_stand_in(data) else (
+        f"The study's claims and what this report's seeds show, on {data.name} standing in for {study_data}: a "
+        f"verdict says what holds on the stand-in, and a number the study measured on {study_data} is no evidence "
+        f"here. {claims_mod.RULE}"))
+    report.sink.markdown(claims_mod.summary_sentence(verdicts))
+    report.sink.headline(tables.headline(report.params, report.history, verdicts))
+
+
+def findings(report: ReportContext) -> None:
+    """The answer to the study's question from the verdicts (after :func:`claims`), where this
+    report differs from the study and why, and what it cannot say."""
+    sink, params = report.sink, report.params
+    sink.bullets(findings_mod.answer(report.verdicts), "What this report's seeds say about each claim:")
+    differences = findings_mod.differences(params, report.verdicts, report.results.probes)
+    if differences:
+        sink.bullets(differences, "Where this report differs from the study, and whether method or result explains it:")
+    sink.bullets(findings_mod.limitations(params, report.data, report.status, report.history,
+                                          report.results.data.test_size, report.results.probes, report.verdicts),
+                 "What this report cannot say:")
+
+
+def reproducibility(report: ReportContext) -> None:
+    """How to re-run the report, the cache keys of its runs, and what this render computed."""
+    report.sink.reproducibility({run_id: run.key for run_id, run in report.results.runs.items()},
+                                tables.provenance_sentence(report.status, report.results.probes))
+
+
+# ============================================================================ the synthesis across studies
+
+@dataclass
+class SynthesisContext:
+    """What the sections of a synthesis report share: its params, each study's work (runs and
+    the shared probes), the output sink, and (after :func:`synthesis_models`) each study's
+    results, the models table, every rank correlation (``synthesis.correlations``), the
+    trajectories (``dynamics.trajectory_table``) and the prediction τ (``dynamics.predictions``)."""
+
+    params: SynthesisParams
+    work: list[driver.Work]
+    sink: Report
+    device: str = "auto"
+    results: list[driver.Results] = field(default_factory=list)
+    models: pd.DataFrame = field(default_factory=pd.DataFrame)
+    correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    effects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    trajectory: pd.DataFrame = field(default_factory=pd.DataFrame)
+    predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def studies(self) -> list[tuple[ReportParams, driver.Results]]:
+        """(params, results) of each study, once :func:`synthesis_models` has run them."""
+        return [(w.params, r) for w, r in zip(self.work, self.results)]
+
+
+def begin_synthesis(params_file: str, profile: str, overrides: Mapping | None, output_dir: str | None, device: str,
+                    notebook: str) -> SynthesisContext:
+    """Validate the synthesis's params and every study's (a mistake stops here, naming the file
+    and key), find every study's data, open the output sink and write the title and question."""
+    params = load_params(params_file, profile, dict(overrides or {}))
+    if not isinstance(params, SynthesisParams):
+        raise ParamsError(f"{params_file}: not a synthesis (a synthesis's params list `studies`)")
+    work = driver.work_of(params)
+    sink = Report(params, output_dir, notebook=notebook, device=device)
+    sink.intro()
+    sink.overrides_banner(overrides)
+    return SynthesisContext(params, work, sink, device)
+
+
+def synthesis_setup(report: SynthesisContext) -> None:
+    """The studies whose runs are compared, and the shared measures with their settings."""
+    sink = report.sink
+    explain(report, "hessian", "slices", "sharpness")
+    stand_ins = [w for w in report.work if is_stand_in(w.data)]
+    if stand_ins:
+        sink.index_facts(stand_in="; ".join(f"{w.params.report}: {w.data.name} stands in for {w.params.data.name}"
+                                            for w in stand_ins))
+    for w in stand_ins:
+        sink.banner(f"Stand-in dataset in {w.params.report}: {w.data.name} replaces {w.params.data.name}.",
+                    "Its models are compared here as trained, on the stand-in.")
+    sink.table(pd.DataFrame([{"study": w.params.report, "source": w.params.study, "dataset": w.data.name,
+                              "configurations": ", ".join(r.label for r in w.params.runs),
+                              "seeds each": ", ".join(sorted({str(len(reps)) for reps in w.params.replicates_of.values()})),
+                              "epochs": w.params.training.epochs} for w in report.work]),
+               "studies", "The study reports whose trained runs are compared, as each trains them (same profile).")
+    cfg, sets = report.params.measures, report.params.eval_set
+    settings = {"lambda_max": f"Lanczos, tolerance {cfg.tol:g}",
+                "trace": f"Hutchinson, {cfg.trace_samples} Rademacher vectors",
+                "lambda_ratio": f"λ̃min: the smallest Ritz value of {cfg.ritz_steps} Lanczos steps (≥ λmin)",
+                "slice_curvature": f"mean over {cfg.slice_directions} filter-normalized directions",
+                "sam": f"radius ρ = {cfg.rho:g}, {tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}",
+                "asam": f"radius ρ = {cfg.adaptive_rho:g}, {tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}",
+                "noise_drop": f"relative noise σ = {cfg.noise_sigma:g} per tensor, {cfg.noise_draws} draws",
+                "grad_norm": "full probe-set gradient"}
+    sink.table(pd.DataFrame([{"measure": m.label, "what it is": m.meaning, "settings": settings[name],
+                              "invariant to BN rescaling": "yes" if m.invariant else "no"}
+                             for name, m in synthesis_mod.MEASURES.items()]), "measures",
+               f"The measures, each taken on a stratified probe set of {sets.train_size} training images of the "
+               f"model's own study (seed {sets.seed}, {sets.mode} mode), with the same settings for every model.")
+
+
+def synthesis_models(report: SynthesisContext) -> None:
+    """Every study's runs (read from the caches, or trained as the study trains them) and the
+    shared measures on each, then the models table and every rank correlation."""
+    report.results = driver.run_many(report.work, engine_settings(device=report.device))
+    report.models = synthesis_mod.model_table([(w.params, w.data, r) for w, r in zip(report.work, report.results)])
+    report.sink.index_facts(training_s=float(sum(row["time_s"] for r in report.results for run in r.runs.values()
+                                                 for row in run.history)))
+    report.correlations = synthesis_mod.correlations(report.models)
+    report.sink.save_csv(report.models, "models")
+    report.sink.record("models", report.models)
+    report.sink.record("correlations", report.correlations)
+    report.sink.table(synthesis_mod.models_display(report.models), "models",
+                      "Every trained model: its architecture traits, outcome, final test error and evaluation-mode "
+                      "generalization gap (train probe set accuracy − test accuracy, same weights).")
+    report.sink.table(synthesis_mod.measures_display(report.models), "model-measures",
+                      "Every measure of every model (— where a run was not probed: it diverged or failed); λmin < 0: "
+                      "the smallest Ritz value proves negative curvature.")
+    models = report.models
+    report.sink.markdown("ε-sharpness ascent steps taken: SAM " + tables.ascent_cell(models["sam_steps"],
+                                                                                   models["sam_converged"])
+                         + ", ASAM " + tables.ascent_cell(models["asam_steps"], models["asam_converged"]) + ".")
+
+
+def synthesis_correlations(report: SynthesisContext) -> None:
+    """Kendall τ of every measure with each generalization target (the gap first, then the test
+    error): overall, granulated, per study, and the ranking; the headline from the gap's."""
+    report.sink.markdown("Which τ exclude 0 is decided after a multiplicity correction. " + synthesis_mod.FDR_WHY)
+    report.sink.record("multiplicity", {"correction": "Benjamini–Hochberg", "why": synthesis_mod.FDR_WHY})
+    for target in synthesis_mod.TARGETS:
+        _correlations_with(report, target)
+
+
+def _correlations_with(report: SynthesisContext, target: str) -> None:
+    sink, name = report.sink, synthesis_mod.TARGETS[target]
+    explain(report, "tau", "granulated")
+    sink.table(synthesis_mod.tau_display(report.correlations, target), f"tau-{target.replace('_', '-')}",
+               f"Kendall τ of each measure with the {name} (τ > 0: a larger measure goes with a larger {name}), with "
+               "its 95% bootstrap CI and n: over all models; granulated (ψ: mean τ over the groups in which only that "
+               "factor varies, CI over groups, n groups; Ψ: the mean of the ψ, n factors). Measures that BatchNorm's "
+               "rescalings can change are also given over the models without BatchNorm.")
+    sink.figure(plotting.tau_ranking(synthesis_mod.ranking_rows(report.correlations, target),
+                                     {m: v.label for m, v in synthesis_mod.MEASURES.items()}),
+                f"tau-ranking-{target.replace('_', '-')}",
+                f"The measures ranked by their overall Kendall τ with the {name} (95% CI), and their granulated Ψ.")
+    sink.table(synthesis_mod.study_tau_display(report.correlations, target), f"tau-studies-{target.replace('_', '-')}",
+               f"Kendall τ of each measure with the {name} within each study, 95% bootstrap CI (n models).")
+    if target == "eval_gap":
+        sink.headline(synthesis_mod.headline(report.correlations, target))
+
+
+def synthesis_scatter(report: SynthesisContext, target: str = "eval_gap") -> None:
+    """Every measure against ``target``, one panel each."""
+    report.sink.figure(plotting.measure_scatter(report.models, {m: v.label for m, v in synthesis_mod.MEASURES.items()},
+                                                target, synthesis_mod.TARGETS[target]),
+                       f"scatter-{target.replace('_', '-')}",
+                       f"Each measure against the {synthesis_mod.TARGETS[target]}, one point per model, coloured by "
+                       "study and shaped by architecture family.")
+
+
+def synthesis_architecture(report: SynthesisContext) -> None:
+    """How switching BatchNorm or skip connections on changes each measure, within groups."""
+    report.effects = synthesis_mod.trait_effects(report.models)
+    report.sink.record("trait_effects", report.effects)
+    shown = report.effects.assign(
+        factor=report.effects["factor"].map(synthesis_mod.EFFECT_FACTORS),
+        measure=report.effects["measure"].map(lambda m: synthesis_mod.MEASURES[m].label),
+        ratio=[synthesis_mod.effect_interval(row).text(3) for _, row in report.effects.iterrows()]
+    ).drop(columns=["low", "high"])
+    report.sink.table(shown.rename(columns={"factor": "switched on", "ratio": "on / off [95% CI]"}), "trait-effects",
+                      "How each measure changes when BatchNorm or skip connections are switched on: the geometric mean "
+                      "over groups of models that differ only in that trait (same study, other traits and replicate) "
+                      "of measure(on) / measure(off), bootstrap 95% CI over groups from "
+                      f"{synthesis_mod.MIN_GROUPS} groups on.")
+
+
+def synthesis_trajectories(report: SynthesisContext) -> None:
+    """λmax along training against the stability threshold, per traced study, and what it shows."""
+    report.trajectory = dynamics.trajectory_table(report.studies)
+    cfg = report.params.trajectory
+    if report.trajectory.empty:
+        reasons = sorted({why for r in report.results if r.probes is not None
+                          and (why := r.probes.unavailable.get("trajectory"))})
+        report.sink.pending("trajectory", "sharpness during training",
+                            SimpleNamespace(unavailable={"trajectory": "; ".join(reasons)}) if reasons else None)
+        return
+    explain(report, "hessian", "threshold")
+    report.sink.save_csv(report.trajectory, "trajectory")
+    report.sink.record("trajectory", report.trajectory)
+    report.sink.markdown(
+        f"Each figure below follows the runs of one study: λmax on {cfg.samples} training images in {cfg.mode} mode, "
+        f"at the initialization, after {', '.join(f'{f:g}' for f in cfg.early if f > 0)} of epoch 1 and at the end "
+        f"of every epoch. Each λmax is found by Lanczos started from the previous point's eigenvector and stopped "
+        f"at residual ≤ {cfg.tol:g}·λ (at most {cfg.max_steps} products).")
+    for study, rows in report.trajectory.groupby("study", sort=False):
+        report.sink.figure(plotting.trajectories(rows), f"trajectory-{study.replace('_', '-')}",
+                           f"{study}: λmax along training (top, log scale; one line per seed) against the stability "
+                           "threshold 2(1+β)/η of the learning rate in force (dashed); below, the loss on the same "
+                           "images.")
+    summary = dynamics.trajectory_summary(report.trajectory)
+    report.sink.table(summary.drop(columns=["study", "config"]).rename(columns={
+        "source": "study", "label": "configuration", "above": "points above threshold", "max_ratio": "max λmax/threshold",
+        "lambda_init": "λmax init (median)", "lambda_epoch1": "λmax epoch 1 (median)", "lambda_last": "λmax last (median)",
+        "sharpened": "runs ending sharper", "threshold_first": "2(1+β)/η at start"}), "trajectory-summary",
+        "Per configuration: measured points, how many lie above the stability threshold, the largest λmax/threshold, "
+        "the median over seeds of λmax at the initialization, after epoch 1 and at the last point, and the runs whose "
+        "last λmax exceeds their first.")
+    replays = report.trajectory.drop_duplicates(["study", "run"])
+    if replays["replayed"].any():
+        same = int(replays.loc[replays["replayed"], "matches_result"].sum())
+        report.sink.markdown(f"{int(replays['replayed'].sum())} runs were trained again to keep their snapshots; "
+                             f"{same} of them ended at the cached weights bit for bit.")
+    report.sink.markdown(dynamics.trajectory_observation(report.trajectory))
+
+
+def synthesis_prediction(report: SynthesisContext) -> None:
+    """Whether λmax or ‖∇L‖ early in training rank the runs by how training ends."""
+    if report.trajectory.empty:
+        report.sink.markdown("Without trajectories there is nothing to predict from.")
+        return
+    difficulty = dynamics.difficulty_table(report.trajectory, report.studies)
+    report.predictions = dynamics.predictions(difficulty)
+    report.sink.save_csv(difficulty, "difficulty")
+    report.sink.record("predictions", report.predictions)
+    table = report.predictions.assign(
+        cell=report.predictions.apply(synthesis_mod.tau_cell, axis=1),
+        predictor=report.predictions["predictor"].map(dynamics.PREDICTORS),
+        outcome=report.predictions["outcome"].map(dynamics.OUTCOMES))
+    report.sink.table(table.pivot(index=["predictor", "outcome"], columns="scope", values="cell").reset_index(),
+                      "prediction",
+                      "Kendall τ of each early-training measure with each outcome, within each study and over every "
+                      "traced run, 95% paired bootstrap CI (n runs with both); — where fewer than 3 runs have both or "
+                      "the outcome does not vary (no run diverged; a diverged run has no point after epoch 1). "
+                      f"Target accuracy: {dynamics.TARGET_SHARE:.0%} of the study's median final test "
+                      "accuracy; a run that never reaches it counts as one epoch more than it trained.")
+    report.sink.markdown(dynamics.prediction_answer(report.predictions))
+
+
+def synthesis_answers(report: SynthesisContext) -> None:
+    """The four questions of the studies, each answered from this report's numbers."""
+    found = synthesis_mod.answers(report.correlations, report.effects, report.trajectory, report.predictions)
+    report.sink.record("answers", [{"question": q, "answer": a} for q, a in found])
+    report.sink.markdown("\n\n".join(f"**{q}** {a}" for q, a in found))

@@ -1,0 +1,993 @@
+"""The report's tables as pandas DataFrames: the setup (from the params), the training results of
+all runs, and the study's published numbers set beside ours.
+
+Conventions: a *history frame* (``history_frame``) is tidy, one row per (run, epoch), with the
+columns of ``training`` history rows plus ``run`` (run id) and ``label``. The study's
+"validation" numbers are on the test split, as ours are (``test_loss``/``test_acc``); tables name
+them "val" as the study does. In comparison tables the column groups are ``study`` (the
+published number, from ``params.reference``), ``run`` (ours) and ``Δ`` (run − study). A missing
+number is NaN (rendered "—"); nothing is ever filled in.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..geometry import surfaces
+from ..learning.data import DATASETS, describe_normalization
+from ..pipeline.driver import DataSummary, RunRecord
+from ..pipeline.params import DataSource, ReportParams, is_stand_in
+from ..probes import NOT_COMPUTED
+from ..verdicts import stats
+from ..verdicts import thresholds as thresholds_mod
+
+#: history column -> the study's name for it
+METRIC_NAMES = {"train_loss": "train loss", "train_acc": "train acc", "test_loss": "val loss", "test_acc": "val acc"}
+#: order of the numbers in ``reference.first_epochs`` rows after the epoch
+FIRST_EPOCH_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")
+STUDY, RUN, SEEDS = "study", "run", "seeds: mean ± 95% CI"
+POSITIVE_SEEDS = "seeds: geometric mean [95% CI]"  # the column of a positive quantity (:func:`positive_cell`)
+NO_EPOCH = "No run completed an epoch (the runs table says where each one diverged), so there are no final numbers."
+
+
+def reference(params: ReportParams, key: str, default: Any = None) -> Any:
+    """``params.reference.<key>`` (the study's published numbers are free-form), or ``default``."""
+    return (params.reference.model_extra or {}).get(key, default)
+
+
+# ---------------------------------------------------------------------------- training
+
+def history_frame(runs: Mapping[str, RunRecord]) -> pd.DataFrame:
+    """All runs' per-epoch histories in one tidy frame (see module docstring)."""
+    frames = [pd.DataFrame(run.history).assign(run=run_id, label=run.label, config=run.config, seed=run.seed)
+              for run_id, run in runs.items() if run.history]
+    if not frames:
+        return pd.DataFrame(columns=["run", "label", "config", "seed", "epoch", *FIRST_EPOCH_COLUMNS, "gap", "eval_gap"])
+    df = pd.concat(frames, ignore_index=True)
+    first = ["run", "label", "config", "seed", "epoch"]
+    return df[first + [c for c in df.columns if c not in first]]
+
+
+def final_rows(history: pd.DataFrame) -> pd.DataFrame:
+    """The last completed epoch of each run, indexed by run id (params order kept)."""
+    order = list(dict.fromkeys(history["run"]))
+    return history.sort_values("epoch").groupby("run").tail(1).set_index("run").loc[order]
+
+
+DID_NOT_LEARN = "did not learn"
+
+
+def run_status(runs: Mapping[str, RunRecord], num_classes: int = 10,
+               tolerance: float = thresholds_mod.SUITE["chance_accuracy"].value) -> pd.DataFrame:
+    """One row per run: run, label, status (completed / diverged / failed), outcome (the status,
+    or "did not learn" for a completed run whose final val accuracy lies within ``tolerance``, the
+    report's 'chance_accuracy' threshold, of 1/num_classes), epochs (completed), diverged_epoch, trained_epochs (by
+    this execution; 0 when loaded from the cache), time_s (summed epoch wall time), error (why a
+    failed run failed)."""
+    def outcome(run: RunRecord) -> str:
+        final = run.final
+        at_chance = (run.status == "completed" and bool(final)
+                     and abs(final["test_acc"] - 1 / num_classes) <= tolerance)
+        return DID_NOT_LEARN if at_chance else run.status
+
+    return pd.DataFrame([{"run": run_id, "label": run.label, "config": run.config, "seed": run.seed,
+                          "status": run.status, "outcome": outcome(run), "epochs": len(run.history),
+                          "diverged_epoch": run.diverged_epoch, "trained_epochs": run.trained_epochs,
+                          "time_s": float(sum(r["time_s"] for r in run.history)), "error": run.error}
+                         for run_id, run in runs.items()],
+                        columns=["run", "label", "config", "seed", "status", "outcome", "epochs", "diverged_epoch",
+                                 "trained_epochs", "time_s", "error"]).astype({"diverged_epoch": "Int64"})
+
+
+def runs_table(status: pd.DataFrame) -> pd.DataFrame:
+    """``run_status`` for display: where divergence happened and the run's training wall time; the
+    reason of a failed run, when one failed (what this render trained is in the reproducibility
+    appendix: :func:`provenance_sentence`)."""
+    shown = status.drop(columns=["trained_epochs", "status"]).assign(
+        time_s=status["time_s"].round().astype(int))  # whole seconds
+    shown = shown if shown["error"].notna().any() else shown.drop(columns="error")
+    return shown.rename(columns={"label": "model", "outcome": "status", "diverged_epoch": "diverged at epoch",
+                                 "time_s": "wall time (s)",
+                                 "error": "why it failed"})
+
+
+def provenance_sentence(status: pd.DataFrame, probe=None) -> str:
+    """What this render computed and what it read from the caches: runs (and epochs) trained now,
+    probe results computed now (``probe``: ``probes.ProbeResults``)."""
+    trained = status[status["trained_epochs"] > 0]
+    text = (f"This render read all {len(status)} runs from the training cache" if trained.empty else
+            f"This render trained {len(trained)} of {len(status)} runs ({int(trained['trained_epochs'].sum())} epochs)"
+            + (" and read the others from the training cache" if len(trained) < len(status) else ""))
+    cache = (probe.sets.get("cache", {}) if probe is not None else {})
+    if cache:
+        text += (f"; it computed {cache.get('computed', 0)} probe results and read {cache.get('loaded', 0)} from the "
+                 "probe cache")
+    return text + "."
+
+
+# ---------------------------------------------------------------------------- setup
+
+def data_table(params: ReportParams, data: DataSource, summary: DataSummary) -> pd.DataFrame:
+    """What the runs were trained and evaluated on."""
+    rows = [("dataset", data.name + (f" (stand-in for {params.data.name})" if is_stand_in(data) else "")),
+            ("training images", f"{summary.train_size:,}" + (f" (stratified subset, seed {data.subset_seed})"
+                                                             if data.train_subset else "")),
+            ("test images", f"{summary.test_size:,}" + (" (stratified subset)" if data.test_subset else "")),
+            ("input shape (C, H, W)", str(tuple(summary.input_shape))),
+            ("normalization", describe_normalization(data.normalization)),
+            ("classes", str(DATASETS[data.name][3]))]
+    if is_stand_in(data):
+        rows.append(("why a stand-in", data.reason))
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def models_table(params: ReportParams, parameters: Mapping[str, int]) -> pd.DataFrame:
+    """One row per configuration: id, label, zoo model, options, seeds (the study's first) and
+    trainable parameter count (``parameters``: run id -> count, ``pipeline.describe``)."""
+    rows = []
+    for config, reps in params.replicates_of.items():
+        run = params.config(config)
+        options = ", ".join(f"{k}={v}" for k, v in run.options.items()) or "—"
+        rows.append({"configuration": config, "label": run.label, "model": run.model, "options": options,
+                     "seeds": ", ".join(str(r.seed) for r in reps), "parameters": parameters[reps[0].id]})
+    return pd.DataFrame(rows)
+
+
+def training_table(params: ReportParams) -> pd.DataFrame:
+    """The optimizer and schedule shared by all runs."""
+    t = params.training
+    schedule = {"constant": "constant", "cosine": f"cosine to 0 over {t.epochs} epochs",
+                "step": f"step: × {t.gamma} every {t.step_size} epochs"}[t.schedule]
+    rows = [("optimizer", "SGD" + (" (Nesterov)" if t.nesterov else "") + f", momentum {t.momentum}"),
+            ("learning rate", f"{t.lr:g}, schedule {schedule}"), ("batch size", str(t.batch_size)),
+            ("epochs", str(t.epochs)), ("weight decay", f"{t.weight_decay:g}"),
+            ("augmentation", "random crop (pad 4) + horizontal flip" if t.augment else "none"),
+            ("loss", "cross-entropy")]
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+# ---------------------------------------------------------------------------- over seeds
+# A configuration's number is the mean over its seeds with a 95% t interval (``stats.mean_ci``),
+# shown as "mean ± half-width"; where the study published a number, the run that matches its
+# setup (the configuration's first, study seed) is set beside it.
+
+def ci_cell(values: Sequence[float]) -> str:
+    """"mean ± 95% CI half-width" over seeds, to the half-width's precision
+    (``stats.estimate_text``); "mean (n = 2: no interval)" with fewer than ``stats.MIN_UNITS``
+    seeds (or pairs), "—" with none."""
+    found = stats.mean_ci(values)
+    if found.n == 0:
+        return "—"
+    if not found.defined:
+        return f"{stats.number_text(found.estimate)} (n = {found.n}{': no interval' if found.n > 1 else ''})"
+    return stats.estimate_text(found.estimate, found.half_width)
+
+
+#: how a table or sentence names what :func:`positive_cell` shows
+POSITIVE_WORDS = "geometric mean over seeds [95% CI] (mean ± 95% CI where a seed's value is not positive)"
+
+
+def positive_cell(values: Sequence[float]) -> str:
+    """A positive quantity over seeds (λ, a trace, sharpness, a ratio, a gradient norm, a spread):
+    the geometric mean with the t interval on logs mapped back, "g [low, high]" to 3 significant
+    digits (``stats.geometric_ci``; never below 0, however far apart the seeds); "g (n = 2: no
+    interval)" with fewer than ``stats.MIN_UNITS``, "—" with none. Where a seed's value is not
+    positive (a trace or λ of a non-convex point), the quantity is not positive there:
+    :func:`ci_cell`; where one is exactly 0 (an error barrier), the mean with the range of the
+    values (:func:`ci_cell` with fewer than 3)."""
+    found = pd.Series(values, dtype=float).dropna()
+    if found.empty or (found < 0).any():
+        return ci_cell(found)
+    if (found == 0).any():  # non-negative with zeros (an error barrier of 0): no log scale, no interval below 0
+        if len(found) < stats.MIN_UNITS:
+            return ci_cell(found)
+        return (f"{stats.number_text(found.mean(), 3)} (range {stats.number_text(found.min(), 3)}–"
+                f"{stats.number_text(found.max(), 3)}, n = {len(found)})")
+    interval = stats.geometric_ci(found)
+    if interval.defined:
+        return interval.text(3)
+    return f"{stats.number_text(interval.estimate)} (n = {interval.n}{': no interval' if interval.n > 1 else ''})"
+
+
+def ascent_words(tol: float, max_steps: int) -> str:
+    """How an ε-sharpness ascent stops, in words."""
+    return f"projected ascent until a step changes the value by at most {tol:g} relative (at most {max_steps} steps)"
+
+
+def ascent_cell(steps: Sequence[int], converged: Sequence[bool]) -> str:
+    """The ascent steps taken, as a range over runs, and how many stopped at the cap."""
+    steps = np.asarray(steps, dtype=float)
+    taken = ~np.isnan(steps)  # runs that were not probed have NaN in both
+    steps, capped = steps[taken], sum(not bool(c) for c in np.asarray(converged, dtype=object)[taken])
+    if not len(steps):
+        return "—"
+    low, high = int(steps.min()), int(steps.max())
+    return (f"{low}" if low == high else f"{low}–{high}") + (f" ({capped} at the cap)" if capped else "")
+
+
+def configs_in(params: ReportParams, frame: pd.DataFrame) -> list[str]:
+    """The configurations present in ``frame``, in params order."""
+    present = set(frame["config"]) if "config" in frame else set()
+    return [c for c in params.replicates_of if c in present]
+
+
+def config_labels(params: ReportParams) -> dict[str, str]:
+    return {r.id: r.label for r in params.runs}
+
+
+def study_run(params: ReportParams, config: str) -> str:
+    """The run id of a configuration's study seed (its first)."""
+    return params.replicates_of[config][0].id
+
+
+def _seed_column(params: ReportParams, config: str) -> str:
+    return f"seed {params.replicates_of[config][0].seed}"
+
+
+def first_epochs_table(params: ReportParams, history: pd.DataFrame, config: str,
+                       reference_rows: Sequence[Sequence[float]] | None, n: int = 5) -> pd.DataFrame:
+    """The first ``n`` epochs of one configuration: train/val loss and accuracy, per metric the
+    study's row (``[epoch, train loss, train acc, val loss, val acc]``), the study-seed run and
+    the mean ± 95% CI over seeds. Epochs not reached show "—"."""
+    rows = history[history["config"] == config]
+    seed_rows = rows[rows["run"] == study_run(params, config)].set_index("epoch")
+    theirs = {int(r[0]): dict(zip(FIRST_EPOCH_COLUMNS, r[1:])) for r in (reference_rows or [])}
+    epochs = sorted(set(theirs) | set(rows["epoch"]))[:n]
+    out = []
+    for epoch in epochs:
+        row = {("epoch", ""): epoch}
+        at = rows[rows["epoch"] == epoch]
+        for col in FIRST_EPOCH_COLUMNS:
+            name = METRIC_NAMES[col]
+            if reference_rows:
+                row[(name, STUDY)] = theirs.get(epoch, {}).get(col, np.nan)
+                row[(name, _seed_column(params, config))] = seed_rows[col].get(epoch, np.nan)
+            row[(name, SEEDS)] = ci_cell(at[col])
+        out.append(row)
+    df = pd.DataFrame(out)
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    return df
+
+
+def epochs_table(params: ReportParams, history: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The first ``n`` epochs of every configuration, mean ± 95% CI over seeds (when the study
+    published none)."""
+    out = []
+    for config in configs_in(params, history):
+        rows = history[(history["config"] == config) & (history["epoch"] <= n)]
+        for epoch, at in rows.groupby("epoch"):
+            out.append({"model": config_labels(params)[config], "epoch": int(epoch), "seeds": at["seed"].nunique(),
+                        **{METRIC_NAMES[c]: ci_cell(at[c]) for c in FIRST_EPOCH_COLUMNS}})
+    return pd.DataFrame(out)
+
+
+def final_epoch_table(params: ReportParams, history: pd.DataFrame,
+                      reference_final: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
+    """The last completed epoch per configuration: train/val loss and accuracy, mean ± 95% CI
+    over seeds, with the study's final-epoch numbers and the study-seed run beside them where
+    the study published them."""
+    finals = final_rows(history)
+    out = []
+    for config in configs_in(params, finals):
+        rows = finals[finals["config"] == config]
+        theirs = _final_reference(params, reference_final, config)
+        row = {("model", ""): config_labels(params)[config], ("seeds", ""): len(rows),
+               ("epochs", ""): ", ".join(str(e) for e in sorted(set(rows["epoch"].astype(int))))}
+        for col in FIRST_EPOCH_COLUMNS:
+            name = METRIC_NAMES[col]
+            if reference_final is not None:
+                row[(name, STUDY)] = np.nan if theirs.get(col) is None else float(theirs[col])
+                mine = rows[rows.index == study_run(params, config)][col]
+                row[(name, "study seed")] = float(mine.iloc[0]) if len(mine) else np.nan
+            row[(name, SEEDS)] = ci_cell(rows[col])
+        out.append(row)
+    df = pd.DataFrame(out)
+    if len(df):
+        df.columns = pd.MultiIndex.from_tuples(df.columns)
+    return df
+
+
+def _final_reference(params: ReportParams, reference_final: Mapping | None, config: str) -> dict:
+    """The study's final-epoch numbers for a configuration (keyed by it or its study-seed run)."""
+    return dict(for_config(params, reference_final, config) or {})
+
+
+def gap_table(params: ReportParams, history: pd.DataFrame, reference_gap: Mapping[str, float] | None = None
+              ) -> pd.DataFrame:
+    """The final generalization gap per configuration, mean ± 95% CI over seeds, two ways: the
+    studies' (running-mean train accuracy over the last epoch − val accuracy; the study's
+    published gap beside it) and in evaluation mode (train probe set accuracy − val accuracy,
+    both on the final weights), with the eval-mode train accuracy and loss."""
+    finals = final_rows(history)
+    out = []
+    for config in configs_in(params, finals):
+        rows = finals[finals["config"] == config]
+        published_gap = for_config(params, reference_gap, config)
+        row = {"model": config_labels(params)[config], "seeds": len(rows)}
+        if reference_gap is not None:
+            row["gap, study"] = np.nan if published_gap is None else float(published_gap)
+        row.update({"gap (running train acc)": ci_cell(rows["gap"]), "gap (eval mode)": ci_cell(rows["eval_gap"]),
+                    "train acc (eval mode)": ci_cell(rows["eval_train_acc"]),
+                    "train loss (eval mode)": ci_cell(rows["eval_train_loss"])})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+# ---------------------------------------------------------------------------- sentences
+# Prose that states a result is built here from the numbers, never typed into a notebook.
+
+def _with_reference(text: str, published: float | None) -> str:
+    return text if published is None else f"{text} (study {stats.number_text(published)})"
+
+
+def first_epoch_sentence(params: ReportParams, history: pd.DataFrame,
+                         reference_rows: Mapping[str, Sequence] | None = None) -> str:
+    """Val accuracy of every configuration after its first epoch (mean ± 95% CI over seeds), with
+    the study's where published."""
+    parts = []
+    first = history[history["epoch"] == 1]
+    for config in configs_in(params, first):
+        published = None
+        for ref in (reference_rows or {}).get(config, []):
+            if int(ref[0]) == 1:
+                published = float(ref[1 + FIRST_EPOCH_COLUMNS.index("test_acc")])
+        cell = ci_cell(first[first["config"] == config]["test_acc"])
+        parts.append(f"{config_labels(params)[config]} {_with_reference(cell, published)}")
+    return ("After the first epoch, val accuracy (mean ± 95% CI over seeds) is " + "; ".join(parts) + "."
+            if parts else "")
+
+
+def final_sentence(params: ReportParams, history: pd.DataFrame,
+                   reference_final: Mapping[str, Mapping[str, float]] | None = None) -> str:
+    """Final val accuracy and loss of every configuration over seeds, best first."""
+    finals = final_rows(history)
+    if finals.empty:
+        return NO_EPOCH
+    means = finals.groupby("config")["test_acc"].mean().sort_values(ascending=False)
+    parts = []
+    for config in means.index:
+        rows = finals[finals["config"] == config]
+        published = _final_reference(params, reference_final, config).get("test_acc")
+        parts.append(f"{config_labels(params)[config]} val acc "
+                     f"{_with_reference(ci_cell(rows['test_acc']), None if published is None else float(published))}, "
+                     f"val loss {ci_cell(rows['test_loss'])}")
+    return "At the last epoch (mean ± 95% CI over seeds, highest val accuracy first): " + "; ".join(parts) + "."
+
+
+MODE_WORDS = {"training": ("BatchNorm normalizes with batch statistics", "dropout on"),  # a training step
+              "train": ("BatchNorm normalizes with batch statistics", "dropout off"),  # probes' train mode
+              "eval": ("BatchNorm running statistics", "dropout off")}
+
+
+def mode_words(params: ReportParams, mode: str) -> str:
+    """What ``mode`` (``MODE_WORDS``: a training step, or the probes' "train" or "eval" mode) does
+    to the report's models, in words: BatchNorm's statistics and dropout, for the layers some
+    model has ("" when none has either, so every mode is the same)."""
+    found = [run.traits for run in params.runs]
+    words = MODE_WORDS[mode]
+    return ", ".join(w for w, has in zip(words, (any(t.batchnorm for t in found), any(t.dropout for t in found))) if has)
+
+
+def gap_sentence(params: ReportParams, history: pd.DataFrame, reference_gap: Mapping[str, float] | None = None) -> str:
+    """Final generalization gap per configuration both ways, and the study's where published."""
+    finals = final_rows(history)
+    parts = []
+    for config in configs_in(params, finals):
+        rows = finals[finals["config"] == config]
+        published_gap = for_config(params, reference_gap, config)
+        parts.append(f"{config_labels(params)[config]} {ci_cell(rows['eval_gap'])} in eval mode, "
+                     f"{ci_cell(rows['gap'])} with the running train accuracy"
+                     + ("" if published_gap is None else f" (study {stats.number_text(published_gap, signed=True)})"))
+    train_mode = mode_words(params, "training")
+    return ("Final generalization gap (train acc − val acc, mean ± 95% CI over seeds): " + "; ".join(parts) + ". "
+            "The running train accuracy averages over an epoch of changing weights in train mode"
+            + (f" ({train_mode})" if train_mode else "") + "; "
+            "the eval-mode gap measures both accuracies on the final weights." if parts else NO_EPOCH)
+
+
+# decided verdicts quote their claims in full (a cut text can lose the direction it states); the
+# others are counted
+HEADLINE_DECIDED = ("supported", "contradicted", "mixed", "depends on the method")
+HEADLINE_OPEN = ("inconclusive", "undecidable with these seeds", "pending")
+
+
+def headline(params: ReportParams, history: pd.DataFrame, verdicts: Sequence | None = None) -> str:
+    """The report's answer in one line: the claims its seeds decide (supported, contradicted,
+    mixed, or decided otherwise by the study's method), each by its whole text, then how many stay
+    inconclusive, undecidable or pending, and the seeds behind it; without claims, the final val
+    accuracy per configuration (mean over seeds), best first."""
+    finals = final_rows(history)
+    if finals.empty:
+        return "no run completed an epoch"
+    means = finals.groupby("config")["test_acc"].agg(["mean", "count"]).sort_values("mean", ascending=False)
+    seeds = (f"{int(means['count'].min())}–{int(means['count'].max())} seeds" if means["count"].nunique() > 1
+             else f"{int(means['count'].iloc[0])} seeds each")
+    if not verdicts:
+        labels = config_labels(params)
+        shown = [f"{labels[c]} {stats.number_text(r['mean'])}" for c, r in means.head(3).iterrows()]
+        return f"val acc over seeds: {'; '.join(shown)}" + ("; …" if len(means) > 3 else "") + f" ({seeds})"
+    by_verdict: dict[str, list[str]] = {}
+    for v in verdicts:
+        by_verdict.setdefault(v.headline, []).append(v.text)
+    decided = [f"{verdict}: " + "; ".join(f"“{t}”" for t in by_verdict[verdict])
+               for verdict in HEADLINE_DECIDED if verdict in by_verdict]
+    open_ = [f"{len(by_verdict[verdict])} {verdict}" for verdict in HEADLINE_OPEN if verdict in by_verdict]
+    if not decided:
+        return f"no claim decided by {seeds.replace(' each', ' per configuration')}: " + ", ".join(open_)
+    return ". ".join(decided) + (f". {', '.join(open_)}" if open_ else "") + f" ({seeds})"
+
+
+# ---------------------------------------------------------------------------- probes
+# Frames from ``landscape.probes``; the study's numbers from ``params.reference``.
+
+def for_config(params: ReportParams, values: Mapping | None, name: str) -> Any:
+    """The study's entry in ``values`` (a ``reference`` mapping) for ``name``, a configuration id
+    or a run id, or None.
+
+    The reference is keyed by configuration (the study's model, e.g. ``B``), by the study's name
+    for it (``reference.reference_keys``), or by run id (``A_s1``) where the study names a seed.
+    A configuration gets the entry of its study-seed run; a run gets its configuration's entry
+    only if it is that configuration's study-seed run (the run that matches the study's setup)."""
+    if not isinstance(values, Mapping):
+        return None
+    keys = reference(params, "reference_keys") or {}
+    replicates = params.replicates_of
+    if name in replicates:
+        candidates = [name, keys.get(name), replicates[name][0].id]
+    else:
+        rep = next((r for r in params.replicas if r.id == name), None)
+        candidates = [name] + ([rep.config, keys.get(rep.config)] if rep is not None and rep.study_seed else [])
+    return next((values[c] for c in candidates if c is not None and c in values), None)
+
+
+def published(params: ReportParams, key: str, name: str) -> float | None:
+    """The study's number ``reference.<key>`` for ``name`` (see :func:`for_config`)."""
+    value = for_config(params, reference(params, key), name)
+    return None if value is None else float(value)
+
+
+def noise_reference_table(params: ReportParams, noise: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """``metric`` ("accuracy" or "loss") per σ under absolute weight noise (mean over draws on
+    the test probe set), per configuration the study's number (``reference.noise_<metric>``,
+    keyed by configuration or study-seed run), the study-seed run and the mean ± 95% CI over
+    seeds, and beside it the mean ± 95% CI under relative noise of the same σ (the other reading of
+    a "noise scale"); the study's Table 5 in study 000."""
+    measured = noise[(noise["metric"] == metric) & (noise["scale"] == "absolute")]
+    relative = noise[(noise["metric"] == metric) & (noise["scale"] == "relative")]
+    ref = reference(params, f"noise_{metric}") or {}
+    labels = config_labels(params)
+    rows = []
+    for sigma in sorted(measured["sigma"].unique()):
+        row = {("σ", ""): float(sigma)}
+        for config in configs_in(params, measured):
+            at = measured[(measured["config"] == config) & (measured["sigma"] == sigma)]
+            theirs = {float(k): v for k, v in (for_config(params, ref, config) or {}).items()}
+            seed = at[at["run"] == study_run(params, config)]["mean"]
+            row[(labels[config], STUDY)] = float(theirs.get(float(sigma), np.nan))
+            row[(labels[config], "study seed")] = float(seed.iloc[0]) if len(seed) else np.nan
+            row[(labels[config], SEEDS)] = ci_cell(at["mean"])
+            if len(relative):
+                row[(labels[config], f"relative σ, {SEEDS}")] = ci_cell(
+                    relative[(relative["config"] == config) & (relative["sigma"] == sigma)]["mean"])
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    return df
+
+def noise_table(params: ReportParams, noise: pd.DataFrame) -> pd.DataFrame:
+    """Loss and accuracy under weight noise per configuration, scale and σ: each seed's mean over
+    draws, then the mean ± 95% CI over seeds."""
+    out = []
+    for config in configs_in(params, noise):
+        mine = noise[noise["config"] == config]
+        for (scale, sigma), at in mine.groupby(["scale", "sigma"], sort=False):
+            loss, acc = at[at["metric"] == "loss"], at[at["metric"] == "accuracy"]
+            out.append({"model": config_labels(params)[config], "noise": scale, "σ": sigma, "seeds": at["seed"].nunique(),
+                        "loss": ci_cell(loss["mean"]), "accuracy": ci_cell(acc["mean"]),
+                        "draws per seed": int(at["num_draws"].iloc[0]), "mode": at["mode"].iloc[0]})
+    return pd.DataFrame(out)
+
+def flatness_table(params: ReportParams, flatness: pd.DataFrame) -> pd.DataFrame:
+    """The study's flatness |ΔL| per configuration and σ (each seed's mean over draws, then the
+    geometric mean over seeds with its 95% CI: :func:`positive_cell`) and, when the study
+    published only an order (``reference.flatness_order``,
+    least flat first, by the names of ``reference.reference_keys``), each architecture's rank
+    there and in this report (1 = least flat, by the mean over seeds)."""
+    keys = reference(params, "reference_keys") or {}
+    order = reference(params, "flatness_order")
+    out = []
+    for config in configs_in(params, flatness):
+        for sigma, at in flatness[flatness["config"] == config].groupby("sigma"):
+            out.append({"model": config_labels(params)[config], "σ": sigma, "seeds": at["seed"].nunique(),
+                        "|ΔL|": positive_cell(at["mean"]), "_mean": at["mean"].mean(),
+                        "L(θ)": positive_cell(at["base_loss"]),
+                        "draws per seed": int(at["num_draws"].iloc[0]), "mode": at["mode"].iloc[0],
+                        "_key": keys.get(config, config)})
+    df = pd.DataFrame(out)
+    if order and len(df):
+        ranks = df.groupby("σ")["_mean"].rank(ascending=False, method="min").astype(int)
+        df = df.assign(**{"rank (study)": [order.index(k) + 1 if k in order else np.nan for k in df["_key"]],
+                          "rank (this report)": ranks})
+    return df.drop(columns=["_mean", "_key"])
+
+def shortcut_name(params: ReportParams) -> str:
+    """What the hessian probe's ``study`` row is called: the study's method where the study
+    published a λmax, else the common shortcut it stands for (the study computed no Hessian)."""
+    return "the study's method" if reference(params, "lambda_max") else "one-mini-batch power iteration"
+
+
+RATIO_LABEL = "λmax/|λmin|"
+
+
+def curvature_ratio_cell(ours: pd.DataFrame) -> str:
+    """λmax/|λmin| over the seeds whose λmin was computed (:func:`positive_cell`), "≤" where λmin is only
+    bounded (a Ritz value above λmin: the ratio is then an upper bound), and in how many of them
+    λmin < 0 (where the condition number λmax/λmin is undefined). "—" without any λmin."""
+    measured = ours[(ours["lambda_min_kind"] != NOT_COMPUTED) & ours["lambda_min"].notna()]
+    if not len(measured):
+        return "—"
+    ratios = measured["lambda_max"] / measured["lambda_min"].abs()
+    bound = "≤ " if (measured["lambda_min_kind"] == "upper bound").any() else ""
+    negative = int((measured["lambda_min"] < 0).sum())
+    return f"{bound}{positive_cell(ratios)} (λmin < 0 in {negative} of {len(measured)})"
+
+
+def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration, the geometric mean over seeds with its 95% CI (:func:`positive_cell`):
+    λmax by Lanczos on the fixed train set (ours)
+    and by power iteration on one mini-batch (:func:`shortcut_name`), with the study's published
+    λmax where it has one and the study-seed run's Lanczos λmax; where computed, how many seeds
+    show negative curvature with λmax/|λmin| (``curvature_ratio_cell``), the condition number where
+    some seed has one, and the Hutchinson trace."""
+    rows = []
+    studied = reference(params, "lambda_max") is not None
+    for config in configs_in(params, hessian):
+        mine = hessian[hessian["config"] == config]
+        ours, study = mine[mine["method"] == "lanczos"], mine[mine["method"] == "study"]
+        ref = published(params, "lambda_max", config)
+        seed = ours[ours["run"] == study_run(params, config)]["lambda_max"]
+        measured = ours[ours["lambda_min_kind"] != NOT_COMPUTED]
+        kappas = ours["condition_number"].dropna()
+        row = {"model": config_labels(params)[config], "seeds": len(ours),
+               "λmax (Lanczos)": positive_cell(ours["lambda_max"]),
+               ("λmax (study method)" if studied else "λmax (one mini-batch)"): positive_cell(study["lambda_max"])}
+        if studied:
+            row["λmax (study, published)"] = np.nan if ref is None else ref
+        row["λmax, study seed"] = float(seed.iloc[0]) if len(seed) else np.nan
+        if len(measured):
+            row[RATIO_LABEL] = curvature_ratio_cell(ours)
+            if len(kappas):  # λmax/λmin, only where every computed eigenvalue is positive
+                row["condition number"] = f"{positive_cell(kappas)} ({len(kappas)} of {len(measured)} seeds)"
+        if reference(params, "condition_number"):
+            row["condition number (study, published)"] = published(params, "condition_number", config)
+        if ours["trace"].notna().any():
+            row["trace"] = positive_cell(ours["trace"])
+        row["n (ours / " + ("study)" if studied else "mini-batch)")] = \
+            f"{int(ours['n'].iloc[0])} / {int(study['n'].iloc[0]) if len(study) else '—'}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+def attribution_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
+    """Where the study's λmax differs from ours, one change at a time (``probes.ATTRIBUTION``), per
+    configuration: our λmax; the factor by which train-mode BatchNorm (batches of the study's
+    size), the study's one mini-batch, and stopping after the study's power steps each change it
+    (ratios per seed, their geometric mean with its 95% CI); the study's method on our weights; where the study published
+    λmax, published over the study method on the study-seed run (what our weights do not explain:
+    the minimum, data, or an unstated detail)."""
+    cfg, rows = params.probes.hessian, []
+    for config in configs_in(params, hessian):
+        mine = hessian[hessian["config"] == config]
+        by = {m: mine[mine["method"] == m].set_index("run")["lambda_max"]
+              for m in ("lanczos", "lanczos-train", "lanczos-batch", "study")}
+        if by["lanczos-batch"].empty:
+            continue
+        before_batch = by["lanczos-train"] if len(by["lanczos-train"]) else by["lanczos"]
+        row = {"model": config_labels(params)[config], "seeds": len(by["lanczos"]),
+               "λmax, ours": positive_cell(by["lanczos"]),
+               "× train mode": positive_cell((by["lanczos-train"] / by["lanczos"]).dropna())
+               if len(by["lanczos-train"]) else "1 (no BatchNorm)",
+               f"× one batch of {cfg.study_batch_size}": positive_cell((by["lanczos-batch"] / before_batch).dropna()),
+               f"× {cfg.study_iterations} power steps": positive_cell((by["study"] / by["lanczos-batch"]).dropna()),
+               "= study method on ours": positive_cell(by["study"])}
+        ref = published(params, "lambda_max", config)
+        if reference(params, "lambda_max") is not None:
+            seed = by["study"].get(study_run(params, config))
+            row["published"] = np.nan if ref is None else ref
+            row["published ÷ study method, study seed"] = (np.nan if ref is None or seed is None or not seed
+                                                           else ref / seed)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def barrier_table(params: ReportParams, barriers: pd.DataFrame, published_max_loss: float | None = None
+                  ) -> pd.DataFrame:
+    """Per configuration, split and BatchNorm treatment, over its disjoint seed pairs: endpoint
+    losses and the largest loss on the path (mean ± 95% CI) and the loss and error barriers
+    (positive: :func:`positive_cell`); the
+    study's largest loss on the path (one number, as study 001 gives it) beside ours."""
+    out = []
+    for config in configs_in(params, barriers):
+        for (split, bn), at in barriers[barriers["config"] == config].groupby(["split", "bn"], sort=False):
+            row = {"model": config_labels(params)[config], "split": split, "BN": bn, "pairs": len(at),
+                   "endpoint loss": ci_cell(pd.concat([at["loss_a"], at["loss_b"]])),
+                   "max L on path": ci_cell(at["max_loss"])}
+            if published_max_loss is not None:
+                row["max L, study"] = float(published_max_loss)
+            row.update({"loss barrier": positive_cell(at["loss_barrier"]),
+                        "error barrier": positive_cell(at["error_barrier"]),
+                        "n": int(at["n"].iloc[0])})
+            out.append(row)
+    return pd.DataFrame(out)
+
+def probes_sentence(probe) -> str:
+    """The probe sets and which runs were not probed and why (``probe``: ``probes.ProbeResults``)."""
+    sets = probe.sets
+    text = (f"Probe sets: {sets['train']} train and {sets['test']} test images (stratified, seed {sets['seed']}), "
+            f"evaluated in {sets['mode']} mode.")
+    if probe.skipped is not None and not probe.skipped.empty:
+        text += " Not probed: " + "; ".join(f"{r['run']} ({r['reason']})" for _, r in probe.skipped.iterrows()) + "."
+    return text
+
+
+def noise_sentence(params: ReportParams, noise: pd.DataFrame) -> str:
+    """Accuracy at σ = 0 and at the largest σ (absolute noise) per configuration, over seeds."""
+    acc = noise[(noise["metric"] == "accuracy") & (noise["scale"] == "absolute")]
+    parts = []
+    for config in configs_in(params, acc):
+        rows = acc[acc["config"] == config]
+        low, high = rows["sigma"].min(), rows["sigma"].max()
+        parts.append(f"{config_labels(params)[config]} {ci_cell(rows[rows['sigma'] == low]['mean'])} at σ {low:g} → "
+                     f"{ci_cell(rows[rows['sigma'] == high]['mean'])} at σ {high:g}")
+    return ("Test probe-set accuracy under absolute weight noise (mean ± 95% CI over seeds): " + "; ".join(parts) + "."
+            if parts else "")
+
+STUDY_CHANGE_RESOLUTION = 1.0  # points: how finely a published change of accuracy is read (its subset is unstated)
+
+
+def noise_attribution_sentence(params: ReportParams, noise: pd.DataFrame) -> str:
+    """Which reading of the study's noise scale its published accuracies agree with: per
+    configuration with published accuracies at the smallest and largest σ, the study's change
+    in accuracy between them (points) against ours under absolute and under relative noise (per
+    seed, mean ± 95% CI); a reading agrees when the study's change lies in our interval widened
+    by ``STUDY_CHANGE_RESOLUTION`` on each side. "" without published accuracies."""
+    ref = reference(params, "noise_accuracy")
+    acc = noise[noise["metric"] == "accuracy"]
+    parts, agrees = [], {"absolute": [], "relative": []}
+    low, high = (float(acc["sigma"].min()), float(acc["sigma"].max())) if len(acc) else (0.0, 0.0)
+    for config in configs_in(params, acc):
+        theirs = {float(k): float(v) for k, v in (for_config(params, ref, config) or {}).items()}
+        if low not in theirs or high not in theirs or low == high:
+            continue
+        change = 100 * (theirs[high] - theirs[low])
+        ours = []
+        for scale in agrees:
+            rows = acc[(acc["config"] == config) & (acc["scale"] == scale)].pivot_table(
+                index="seed", columns="sigma", values="mean")
+            if low not in rows or high not in rows:
+                continue
+            found = stats.mean_ci(100 * (rows[high] - rows[low]))
+            agrees[scale].append(found.defined and found.low - STUDY_CHANGE_RESOLUTION <= change
+                                 <= found.high + STUDY_CHANGE_RESOLUTION)
+            ours.append(f"{ci_cell(100 * (rows[high] - rows[low]))} under {scale} noise")
+        parts.append(f"{config_labels(params)[config]}: study {stats.number_text(change, signed=True)}, ours "
+                     + " and ".join(ours))
+    if not parts:
+        return ""
+    verdict = {scale: bool(found) and all(found) for scale, found in agrees.items()}
+    if verdict["absolute"] and verdict["relative"]:
+        why = "Both readings of the noise scale agree with the study's numbers: these seeds cannot tell which it used."
+    elif verdict["absolute"]:
+        why = "The study's numbers agree with ours under absolute noise, the reading its words suggest."
+    elif verdict["relative"]:
+        why = ("Only relative noise (each tensor's noise norm σ times its weight norm) agrees with the study's "
+               "numbers: its noise scale may have been relative, which it does not say.")
+    else:
+        why = ("Neither reading of the noise scale agrees with the study's numbers, so the difference is not one of "
+               "scale; the suite cannot attribute it further.")
+    return (f"Change in test accuracy from σ = {low:g} to σ = {high:g}, in points (mean ± 95% CI over seeds): "
+            + "; ".join(parts) + ". " + why + f" (A reading agrees when the study's change lies within our interval "
+            f"widened by {STUDY_CHANGE_RESOLUTION:g} point, the precision to which a published change on an unstated "
+            "validation subset can be read.)")
+
+
+def hessian_sentence(params: ReportParams, hessian: pd.DataFrame) -> str:
+    parts = []
+    for config in configs_in(params, hessian):
+        mine = hessian[hessian["config"] == config]
+        ours, study = mine[mine["method"] == "lanczos"], mine[mine["method"] == "study"]
+        text = f"{config_labels(params)[config]} λmax {positive_cell(ours['lambda_max'])} (Lanczos)"
+        if len(study):
+            ratio = (study.set_index("run")["lambda_max"] / ours.set_index("run")["lambda_max"]).dropna()
+            text += f", {positive_cell(study['lambda_max'])} by {shortcut_name(params)} (ratio {positive_cell(ratio)})"
+        ref = published(params, "lambda_max", config)
+        if ref is not None:
+            text += f", study published {ref:g}"
+        parts.append(text)
+    why = ("how much of a difference to the study comes from the method (one mini-batch, a fixed number of power "
+           "steps) rather than the minimum" if reference(params, "lambda_max") else
+           "what the common shortcut (one mini-batch, a fixed number of power steps, train mode) would have reported")
+    return f"Top Hessian eigenvalue, {POSITIVE_WORDS}: " + "; ".join(parts) + f". The ratio shows {why}."
+
+def batchnorm_caveat(params: ReportParams, frame: pd.DataFrame, measure: str) -> str:
+    """The BatchNorm rescaling caveat for ``measure`` (e.g. "λmax") when a configuration of
+    ``frame`` has BatchNorm; "" otherwise. Weights feeding a BatchNorm layer can be scaled by any
+    c > 0 without changing the function, and the curvature along them scales by 1/c²."""
+    normed = [params.config(c).label for c in configs_in(params, frame) if params.config(c).traits.batchnorm]
+    if not normed:
+        return ""
+    return (f"With BatchNorm ({'; '.join(normed)}), the weights feeding each BatchNorm layer can be scaled by any "
+            f"c > 0 without changing what the network computes, and the curvature along them scales by 1/c²: {measure} "
+            "of these models measures the weights' scale as well as the minimum, so it compares with another model's "
+            f"only with that caveat. Measures taken relative to the weights' scale (filter-normalized directions, relative "
+            "weight noise, ASAM's ball) are not affected.")
+
+
+def barrier_sentence(params: ReportParams, barriers: pd.DataFrame, published_max_loss: float | None = None) -> str:
+    parts = []
+    for config in configs_in(params, barriers):
+        for (split, bn), at in barriers[barriers["config"] == config].groupby(["split", "bn"], sort=False):
+            parts.append(f"{config_labels(params)[config]} {split} (BN {bn}): {positive_cell(at['loss_barrier'])} nats "
+                         f"over {len(at)} pair{'s' if len(at) > 1 else ''}")
+    text = ("Loss barrier above the straight line between the endpoints, geometric mean [95% CI] over disjoint seed "
+            "pairs (fewer than 3 pairs: no interval): " + "; ".join(parts))
+    if published_max_loss is not None:
+        text += f". The study's largest loss on its path: {published_max_loss:g}"
+    return text + "." if parts else ""
+
+def sharpness_table(params: ReportParams, sharpness: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration, over seeds (:func:`positive_cell`): SAM ε-sharpness after the projected ascent
+    and at SAM's single first-order step, the study's published value (``reference.sam_sharpness``)
+    and the study-seed run beside it, ASAM, L(θ)."""
+    rows = []
+    for config in configs_in(params, sharpness):
+        mine = sharpness[sharpness["config"] == config]
+        sam, asam = mine[mine["kind"] == "sam"], mine[mine["kind"] == "asam"]
+        ref = published(params, "sam_sharpness", config)
+        seed = sam[sam["run"] == study_run(params, config)]["sharpness"]
+        row = {"model": config_labels(params)[config], "seeds": len(sam), "ρ (SAM)": sam["rho"].iloc[0],
+               "SAM, ascent (ours)": positive_cell(sam["sharpness"]),
+               "SAM, first-order step": positive_cell(sam["first_order"]),
+               "SAM (study, published)": np.nan if ref is None else ref,
+               "SAM, study seed": float(seed.iloc[0]) if len(seed) else np.nan}
+        if len(asam):
+            row.update({"ρ (ASAM)": asam["rho"].iloc[0], "ASAM, ascent": positive_cell(asam["sharpness"])})
+        row.update({"L(θ)": positive_cell(sam["base_loss"]), "ascent steps": ascent_cell(mine["steps"], mine["converged"]),
+                    "n": int(sam["n"].iloc[0])})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+def sharpness_sentence(params: ReportParams, sharpness: pd.DataFrame) -> str:
+    sam = sharpness[sharpness["kind"] == "sam"]
+    parts = []
+    for config in configs_in(params, sam):
+        mine = sam[sam["config"] == config]
+        ref = published(params, "sam_sharpness", config)
+        parts.append(f"{config_labels(params)[config]} {positive_cell(mine['sharpness'])} nats (first-order step "
+                     f"{positive_cell(mine['first_order'])}" + (f"; study {ref:g}" if ref is not None else "") + ")")
+    if not parts:
+        return ""
+    return (f"SAM sharpness at ρ = {sam['rho'].iloc[0]:g} on the train probe set, {POSITIVE_WORDS}: "
+            + "; ".join(parts) + ". SAM's ball is Euclidean, so a network whose weights are small (as BatchNorm "
+            "permits: its output does not change when a layer's weights are rescaled) is sharper in it for the same "
+            "function; ASAM's adaptive ball removes that scale.")
+
+def density_table(density: pd.DataFrame) -> pd.DataFrame:
+    """Per run: where the density of Hessian eigenvalues lives (the grid's range, which spans the
+    quadrature nodes ± 5σ), the estimated fraction clearly below 0 (``probes.density``), the
+    broadening σ, the Lanczos runs and steps, the Hessian-vector products, mode and n."""
+    rows = []
+    for run_id, r in density.groupby("run", sort=False):
+        first = r.iloc[0]
+        rows.append({"model": first["label"], "λ from": r["eigenvalue"].min(), "λ to": r["eigenvalue"].max(),
+                     "fraction < −1% |λ|max": first["negative_mass"], "σ": first["sigma"], "runs": int(first["runs"]),
+                     "steps": int(first["steps"]), "HVPs": int(first["num_hvps"]), "mode": first["mode"],
+                     "n": int(first["n"])})
+    return pd.DataFrame(rows)
+
+
+def density_sentence(density: pd.DataFrame) -> str:
+    """The estimated share of negative eigenvalues per run, and the run whose spectrum reaches
+    furthest."""
+    table = density_table(density)
+    parts = [f"{r['model']} {r['fraction < −1% |λ|max']:.3f}" for _, r in table.iterrows()]
+    widest = table.loc[table["λ to"].idxmax()]
+    return ("Estimated fraction of Hessian eigenvalues clearly below zero (below −1% of the largest |λ|; stochastic "
+            "Lanczos quadrature, no broadening): "
+            + "; ".join(parts) + f". The spectrum reaches furthest for {widest['model']} (up to about "
+            f"{stats.number_text(widest['λ to'], 4)}, the largest quadrature node plus 5σ). A few Lanczos runs resolve the outliers and "
+            "the overall shape, not individual eigenvalues in the bulk.")
+
+
+# ---------------------------------------------------------------------------- ablation (study 004)
+
+#: ablation table metric -> the ``params.reference`` key holding the study's number per run
+ABLATION_REFERENCE = {"parameters": "parameters", "test_acc": "test_acc", "train_loss": "final_train_loss",
+                      "test_loss": "final_test_loss", "gap": "generalization_gap"}
+ABLATION_NAMES = {"parameters": "parameters", "test_acc": "val acc", "train_loss": "final train loss",
+                  "test_loss": "final val loss", "gap": "gap (train − val acc)"}
+
+
+def _yes(flag: Any) -> str:
+    return "✓" if flag else "—"
+
+
+def _completed_finals(status: pd.DataFrame, history: pd.DataFrame, config: str) -> pd.DataFrame:
+    """The last epoch of each completed seed of ``config`` (a diverged run's weights are not
+    finite, so it has no final numbers)."""
+    done = set(status[(status["config"] == config) & (status["status"] == "completed")]["run"])
+    finals = final_rows(history) if len(history) else pd.DataFrame(columns=["config"])
+    return finals[finals.index.isin(done)]
+
+
+def _outcomes(status: pd.DataFrame, config: str) -> str:
+    """How the seeds of a configuration ended: "3 of 3 completed", "2 of 3 diverged (epochs 9, 10)",
+    "1 of 3 did not learn"."""
+    rows = status[status["config"] == config]
+    parts = []
+    for state in ("completed", DID_NOT_LEARN, "diverged", "failed"):
+        these = rows[rows["outcome"] == state]
+        if len(these):
+            epochs = sorted(int(e) for e in these["diverged_epoch"].dropna())
+            parts.append(f"{len(these)} of {len(rows)} {state}" + (f" (epoch{'s' if len(epochs) > 1 else ''} "
+                                                                     f"{', '.join(map(str, epochs))})" if epochs else ""))
+    return "; ".join(parts)
+
+
+def _study_outcome(params: ReportParams, config: str) -> str:
+    """The study's outcome for a configuration: diverged at the epoch in ``reference.diverged``,
+    completed when it published a final accuracy, else "—"."""
+    diverged_at = published(params, "diverged", config)
+    if diverged_at is not None:
+        return f"diverged at epoch {int(diverged_at)}"
+    return "completed" if published(params, "test_acc", config) is not None else "—"
+
+
+def ablation_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame, parameters: Mapping[str, int],
+                   metrics: Sequence[str] = tuple(ABLATION_NAMES), outcome: bool = True) -> pd.DataFrame:
+    """Per configuration (study 004, section 4): skip, BN, the outcome (study; this report's seeds)
+    unless ``outcome`` is False, and each of ``metrics`` (keys of ABLATION_NAMES: parameters,
+    final val accuracy, final train and val loss, gap): the study's number and the mean ± 95% CI
+    over the completed seeds. ``parameters``: run id -> trainable parameter count. A printed page
+    holds about a dozen columns, so a report shows the metrics in two tables."""
+    rows = []
+    for config, reps in params.replicates_of.items():
+        options = params.config(config).options
+        finals = _completed_finals(status, history, config)
+        row = {("configuration", ""): params.config(config).label, ("skip", ""): _yes(options.get("skip")),
+               ("BN", ""): _yes(options.get("batchnorm"))}
+        if outcome:
+            row.update({("outcome", STUDY): _study_outcome(params, config), ("outcome", "seeds"): _outcomes(status, config)})
+        for metric in metrics:
+            name = ABLATION_NAMES[metric]
+            theirs = published(params, ABLATION_REFERENCE[metric], config)
+            if metric == "parameters":
+                row.update({(name, STUDY): theirs, (name, RUN): parameters[reps[0].id]})
+                continue
+            row.update({(name, STUDY): np.nan if theirs is None else theirs,
+                        (name, SEEDS): ci_cell(finals[metric]) if len(finals) else "no completed seed"})
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    counts_columns = [c for c in df.columns if c[0] == ABLATION_NAMES["parameters"]]
+    return df.astype({c: "Int64" for c in counts_columns})  # parameter counts are integers
+
+
+def ablation_sentence(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame) -> str:
+    parts = []
+    for config in params.replicates_of:
+        finals = _completed_finals(status, history, config)
+        parts.append(f"{params.config(config).label} {ci_cell(finals['test_acc'])} ({_outcomes(status, config)})"
+                     if len(finals) else f"{params.config(config).label}: {_outcomes(status, config)}")
+    return "Final val accuracy, mean ± 95% CI over completed seeds: " + "; ".join(parts) + "."
+
+
+def _spreads(ranges: pd.DataFrame, config: str, kind: str, split: str) -> pd.Series:
+    """The loss range (max − min over a grid) of each seed of ``config`` (index: seed) from a
+    ``loss_range`` frame or a surface reduced by ``surfaces.loss_ranges``."""
+    rows = ranges[(ranges["config"] == config) & (ranges["direction"] == kind) & (ranges["split"] == split)]
+    return rows.set_index("seed")["range"]
+
+
+def loss_range_table(params: ReportParams, surface: pd.DataFrame, ranges: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Loss over the 2-D grid per configuration, split and direction kind (nats): min, max, L(θ)
+    and max − min of the study-seed run (the one drawn), max − min over every seed probed
+    (:func:`positive_cell`, and how many: from ``ranges``, the ``loss_range`` probe's coarse grid on every
+    seed, else from the surfaces themselves), and the study's published [min, max]
+    (``reference.<split>_loss_range``) on the rows of the study's direction kind (its unit-norm
+    directions)."""
+    ranges = surfaces.loss_ranges(surface) if ranges is None else ranges
+    rows = []
+    for config in configs_in(params, surface):
+        for (kind, split), r in surface[surface["config"] == config].groupby(["direction", "split"], sort=False):
+            ref = for_config(params, reference(params, f"{split}_loss_range"), config) if kind != "filter" else None
+            mine = r[r["run"] == study_run(params, config)]
+            centre = mine[(mine["alpha"] == 0) & (mine["beta"] == 0)]["loss"]
+            spreads = _spreads(ranges, config, kind, split)
+            rows.append({"model": params.config(config).label, "split": split, "direction": kind,
+                         "min": mine["loss"].min(), "max": mine["loss"].max(),
+                         "L(θ)": float(centre.iloc[0]) if len(centre) else np.nan,
+                         "max − min": mine["loss"].max() - mine["loss"].min(),
+                         f"max − min, {POSITIVE_SEEDS}": positive_cell(spreads), "seeds": len(spreads),
+                         "study min": np.nan if ref is None else ref[0], "study max": np.nan if ref is None else ref[1]})
+    return pd.DataFrame(rows)
+
+
+def loss_range_sentence(params: ReportParams, surface: pd.DataFrame, ranges: pd.DataFrame | None = None) -> str:
+    """The train-loss spread over the grid per configuration and direction kind: the study seed's,
+    and over seeds (``ranges`` as in :func:`loss_range_table`) where more than one was probed."""
+    ranges = surfaces.loss_ranges(surface) if ranges is None else ranges
+    parts = []
+    for config in configs_in(params, surface):
+        train = surface[(surface["config"] == config) & (surface["split"] == "train")]
+        for kind, r in train.groupby("direction", sort=False):
+            spreads = _spreads(ranges, config, kind, "train")
+            mine = r[r["run"] == study_run(params, config)]["loss"]
+            parts.append(f"{params.config(config).label} ({kind}) {stats.number_text(mine.max() - mine.min(), 4)}"
+                         + (f" (over {len(spreads)} seeds {positive_cell(spreads)})" if len(spreads) > 1 else ""))
+    text = "Spread of the train loss over the grid (max − min, nats) of the study seed: " + "; ".join(parts) + "."
+    if "unit" in set(surface["direction"]):
+        text += (" A unit-norm direction spread over every weight moves each by about 1/√n, so its spread measures "
+                 "how far the grid reaches, not the landscape; filter-normalized directions move each filter by "
+                 "its own norm.")
+    return text
+
+
+def gradient_table(params: ReportParams, gradient: pd.DataFrame) -> pd.DataFrame:
+    """‖∇L(θ)‖₂ and the loss per configuration on the train and test probe sets (over seeds:
+    :func:`positive_cell`), with the study's published value."""
+    rows = []
+    for config in configs_in(params, gradient):
+        mine = gradient[gradient["config"] == config]
+        train, test = mine[mine["split"] == "train"], mine[mine["split"] == "test"]
+        ref = published(params, "grad_norm", config)
+        rows.append({"model": config_labels(params)[config], "seeds": len(train),
+                     "‖∇L‖ train": positive_cell(train["grad_norm"]), "‖∇L‖ test": positive_cell(test["grad_norm"]),
+                     "study, published": np.nan if ref is None else ref,
+                     "L train": positive_cell(train["loss"]), "L test": positive_cell(test["loss"]),
+                     "n (train / test)": f"{int(train['n'].iloc[0])} / {int(test['n'].iloc[0])}",
+                     "mode": train["mode"].iloc[0]})
+    return pd.DataFrame(rows)
+
+def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame,
+                           hessian: pd.DataFrame | None, surface: pd.DataFrame | None,
+                           ranges: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The study's summary tables (sections 5.2, 5.3 and 6.3) in one: per configuration val
+    accuracy (mean ± 95% CI over seeds) and λmax (:func:`positive_cell`), the condition number (defined in how many
+    seeds), the train-loss spread over the grid (the study's unit-norm directions) of the
+    study-seed run (its drawn surface) and over the seeds probed (``ranges`` as in
+    :func:`loss_range_table`), and the outcomes, beside the study's numbers."""
+    drawn = surfaces.loss_ranges(surface) if surface is not None else None  # the study seed's surface, per run
+    ranges = drawn if ranges is None else ranges
+    rows = []
+    for config in params.replicates_of:
+        options = params.config(config).options
+        finals = _completed_finals(status, history, config)
+        ours = hessian[(hessian["config"] == config) & (hessian["method"] == "lanczos")] if hessian is not None \
+            else pd.DataFrame(columns=["lambda_max", "condition_number"])
+        spreads, spread = pd.Series(dtype=float), np.nan
+        kind = next((k for k in dict.fromkeys(surface["direction"]) if k != "filter"), None) \
+            if surface is not None else None  # the study's direction kind
+        if kind is not None:
+            spreads = _spreads(ranges, config, kind, "train")
+            spread = _spreads(drawn, config, kind, "train").get(params.replicates_of[config][0].seed, np.nan)
+        ref_range = for_config(params, reference(params, "train_loss_range"), config)
+        cond, lam, acc = (published(params, key, config) for key in ("condition_number", "lambda_max", "test_acc"))
+        rows.append({
+            ("configuration", ""): params.config(config).label, ("skip", ""): _yes(options.get("skip")),
+            ("BN", ""): _yes(options.get("batchnorm")),
+            ("val acc", STUDY): np.nan if acc is None else acc,
+            ("val acc", SEEDS): ci_cell(finals["test_acc"]) if len(finals) else "—",
+            ("λmax", STUDY): np.nan if lam is None else lam,
+            ("λmax", POSITIVE_SEEDS): positive_cell(ours["lambda_max"]) if len(ours) else "not probed",
+            ("condition number", STUDY): "—" if cond is None else f"{cond:g}",
+            (RATIO_LABEL, POSITIVE_SEEDS): curvature_ratio_cell(ours) if len(ours) else "not probed",
+            ("train loss spread", STUDY): np.nan if ref_range is None else ref_range[1] - ref_range[0],
+            ("train loss spread", "study seed"): spread,
+            ("train loss spread", POSITIVE_SEEDS): (positive_cell(spreads) if len(spreads) > 1
+                                           else "study seed only" if len(spreads) else "—"),
+            ("outcome", "seeds"): _outcomes(status, config)})
+    df = pd.DataFrame(rows)
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    return df
