@@ -209,7 +209,7 @@ def test_a_trajectory_replays_a_cached_run_and_matches_lambda_max_of_its_saved_c
     training.train(spec, on_checkpoint=checkpoints.append)
     train_ds, _ = training.load_splits(spec.data)
     initial = training.build_run_model(spec, tuple(train_ds.images.shape[1:]), train_ds.num_classes).state_dict()
-    images = probes.build_sets(params.sets_spec()).train.stratified(24, 0)
+    images = probes.base.build_sets(params.sets_spec()).train.stratified(24, 0)
     for epoch, state in ((0.0, initial), (1.0, checkpoints[0]["model"]), (2.0, checkpoints[1]["model"])):
         model = training.trained_model(spec, state).double()
         theta = directions.parameter_vector(model)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from landscape import probes
+from landscape.geometry import curvature, directions, sharpness
 from landscape.learning.data import ImageDataset
 from landscape.pipeline.params import ProbeParams, load_params
 
@@ -20,7 +21,7 @@ def sets_of():
     g = torch.Generator().manual_seed(0)
     make = lambda n, split: ImageDataset("tiny", split, torch.randn(n, 1, 4, 4, generator=g), torch.arange(n) % 10)
     train, test = make(40, "train"), make(30, "test")
-    return probes.ProbeSets(train, test, train, "eval", 16)
+    return probes.base.ProbeSets(train, test, train, "eval", 16)
 
 
 @pytest.fixture
@@ -72,21 +73,21 @@ def test_sharpness_and_gradient_probes_match_the_direct_calls(sets):
     model = tiny_model(1)
     sam = compute("sharpness", [model], sets, params).set_index("kind")
     cfg = params.probes.sharpness
-    direct = probes.sharpness.epsilon_sharpness(model, sets.train, cfg.rho, tol=cfg.ascent_tol,
+    direct = sharpness.epsilon_sharpness(model, sets.train, cfg.rho, tol=cfg.ascent_tol,
                                                 max_steps=cfg.max_ascent_steps, chunk_size=16)
     assert sam.loc["sam", "sharpness"] == direct.sharpness and sam.loc["sam", "first_order"] == direct.first_order
     assert (sam.loc["sam", "steps"], sam.loc["sam", "converged"]) == (direct.steps, direct.converged)
     assert sam.loc["sam", "sharpness"] >= sam.loc["sam", "first_order"] > 0
     assert sam.loc["asam", "rho"] == params.probes.sharpness.adaptive_rho
     grads = compute("gradient", [model], sets, params).set_index("split")
-    assert grads.loc["test", "grad_norm"] == probes.sharpness.gradient_norm(model, sets.test, chunk_size=16).norm
+    assert grads.loc["test", "grad_norm"] == sharpness.gradient_norm(model, sets.test, chunk_size=16).norm
     assert grads.loc["train", "n"] == len(sets.train)
 
 
 def test_the_loss_range_is_the_range_of_the_surface_on_the_same_grid(sets):
     params = load_params("resnet20_ablation", "smoke")
     cfg = params.probes.loss_range
-    surface = probes.surface2d([tiny_model(1)], sets, probes.SurfaceParams(**cfg.model_dump()))
+    surface = probes.slices.surface2d([tiny_model(1)], sets, probes.slices.SurfaceParams(**cfg.model_dump()))
     found = compute("loss_range", [tiny_model(1)], sets, params).set_index(["direction", "split"])
     assert set(found.index) == {(kind, split) for kind in ("filter", "unit") for split in ("train", "test")}
     for (kind, split), rows in surface.groupby(["direction", "split"]):
@@ -117,12 +118,12 @@ def test_density_matches_the_spectral_density_and_counts_clearly_negative_eigenv
     model = tiny_model(3)
     frame = compute("density", [model], sets, params)
     cfg = params.probes.density
-    op = probes.curvature.HessianOperator(model, sets.train, chunk_size=16)
-    direct = probes.curvature.spectral_density(op, num_runs=cfg.runs, num_steps=cfg.steps, num_points=cfg.points,
+    op = curvature.HessianOperator(model, sets.train, chunk_size=16)
+    direct = curvature.spectral_density(op, num_runs=cfg.runs, num_steps=cfg.steps, num_points=cfg.points,
                                                seed=cfg.seed)
     assert frame["density"].tolist() == direct.density.tolist() and len(frame) == cfg.points
     largest = max(abs(x).max() for x in direct.nodes)
-    assert frame["negative_mass"].iloc[0] == direct.mass_between(-float("inf"), -probes.NEGATIVE_FRACTION * largest)
+    assert frame["negative_mass"].iloc[0] == direct.mass_between(-float("inf"), -probes.density.NEGATIVE_FRACTION * largest)
     assert 0 <= frame["negative_mass"].iloc[0] <= 1 and frame["num_hvps"].iloc[0] == cfg.runs * cfg.steps
 
 
@@ -131,9 +132,9 @@ def test_the_hessian_leaves_lambda_min_out_only_when_asked_and_saves_its_product
     without = compute("hessian", [tiny_model(2)], sets, params).set_index("method").loc["lanczos"]
     params = load_params("batchnorm", "smoke", {"probes": {"hessian": {"trace_samples": 0, "lambda_min": True}}})
     with_min = compute("hessian", [tiny_model(2)], sets, params).set_index("method").loc["lanczos"]
-    assert without["lambda_min_kind"] == probes.NOT_COMPUTED and pd.isna(without["lambda_min"])
-    assert without["condition_status"] == probes.NOT_COMPUTED
-    assert with_min["lambda_min_kind"] != probes.NOT_COMPUTED and pd.notna(with_min["lambda_min"])
+    assert without["lambda_min_kind"] == probes.base.NOT_COMPUTED and pd.isna(without["lambda_min"])
+    assert without["condition_status"] == probes.base.NOT_COMPUTED
+    assert with_min["lambda_min_kind"] != probes.base.NOT_COMPUTED and pd.notna(with_min["lambda_min"])
     assert without["lambda_max"] == with_min["lambda_max"] and without["num_hvps"] < with_min["num_hvps"]
 
 
@@ -146,23 +147,23 @@ def test_the_attribution_steps_change_one_thing_at_a_time_from_ours_to_the_study
     g = torch.Generator().manual_seed(1)
     images, labels = torch.randn(48, 1, 8, 8, generator=g, dtype=torch.float64), torch.arange(48) % 3
     data = ImageDataset("tiny", "train", images, labels)
-    bn_sets = probes.ProbeSets(data, data, data, "eval", 48)
-    cfg = probes.HessianParams(top_k=1, trace_samples=0, lambda_min=False, study_batch_size=16,
+    bn_sets = probes.base.ProbeSets(data, data, data, "eval", 48)
+    cfg = probes.hessian.HessianParams(top_k=1, trace_samples=0, lambda_min=False, study_batch_size=16,
                                study_iterations=500, attribute=True, tol=1e-8)
     model = bn_net(3)
-    frame = probes.hessian([model], bn_sets, cfg).set_index("method")
+    frame = probes.hessian.hessian([model], bn_sets, cfg).set_index("method")
     assert list(frame.index) == ["lanczos", "study", "lanczos-train", "lanczos-batch"]
     assert (frame.loc["lanczos-train", "mode"], frame.loc["lanczos-batch", "n"]) == ("train", 16)
-    batch = probes.curvature.study_batch(data, 16, seed=0)
-    direct = probes.curvature.lanczos(probes.curvature.HessianOperator(model, batch, mode="train", chunk_size=16),
+    batch = curvature.study_batch(data, 16, seed=0)
+    direct = curvature.lanczos(curvature.HessianOperator(model, batch, mode="train", chunk_size=16),
                                       k=1, tol=1e-8)
     assert frame.loc["lanczos-batch", "lambda_max"] == pytest.approx(float(direct.eigenvalues[0]), rel=1e-9)
-    in_batches = probes.curvature.HessianOperator(model, data, mode="train", chunk_size=16)
+    in_batches = curvature.HessianOperator(model, data, mode="train", chunk_size=16)
     assert frame.loc["lanczos-train", "lambda_max"] == pytest.approx(
-        float(probes.curvature.lanczos(in_batches, k=1, tol=1e-8).eigenvalues[0]), rel=1e-9)
+        float(curvature.lanczos(in_batches, k=1, tol=1e-8).eigenvalues[0]), rel=1e-9)
     assert frame.loc["lanczos-train", "lambda_max"] != pytest.approx(frame.loc["lanczos", "lambda_max"], rel=1e-3)
     assert frame.loc["study", "lambda_max"] == pytest.approx(frame.loc["lanczos-batch", "lambda_max"], rel=1e-3)
-    plain = probes.hessian([tiny_model(1)], sets_of(), cfg.model_copy(update={"study_batch_size": 8}))
+    plain = probes.hessian.hessian([tiny_model(1)], sets_of(), cfg.model_copy(update={"study_batch_size": 8}))
     assert list(plain["method"]) == ["lanczos", "study", "lanczos-batch"]  # no BatchNorm: one mode
 
 
@@ -173,14 +174,14 @@ def test_measures_agree_with_the_dense_hessian_and_the_direct_calls():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(40, 1, 4, 4, generator=g, dtype=torch.float64)
     train = ImageDataset("tiny", "train", x, torch.arange(40) % 10)
-    sets = probes.ProbeSets(train, train, train, "eval", 16)
-    cfg = probes.MeasuresParams(trace_samples=400, slice_directions=3, noise_draws=2, tol=1e-8)
-    row = probes.measures([model], sets, cfg).iloc[0]
+    sets = probes.base.ProbeSets(train, train, train, "eval", 16)
+    cfg = probes.measures.MeasuresParams(trace_samples=400, slice_directions=3, noise_draws=2, tol=1e-8)
+    row = probes.measures.measures([model], sets, cfg).iloc[0]
 
-    theta = probes.directions.parameter_vector(model)
+    theta = directions.parameter_vector(model)
 
     def loss(flat):
-        params = probes.directions.to_dict(flat, model)
+        params = directions.to_dict(flat, model)
         return torch.nn.functional.cross_entropy(torch.func.functional_call(model, params, (x,)), train.labels)
 
     dense = torch.autograd.functional.hessian(loss, theta)
@@ -190,15 +191,15 @@ def test_measures_agree_with_the_dense_hessian_and_the_direct_calls():
     assert row["negative_curvature"] == (row["lambda_min_ritz"] < -1e-8 * row["lambda_max"])
     assert row["lambda_ratio"] == pytest.approx(row["lambda_max"] / abs(row["lambda_min_ritz"]))
     assert abs(row["trace"] - float(torch.trace(dense))) < 4 * row["trace_stderr"]
-    bends = [float(d @ dense @ d) for d in (probes.directions.normalized_direction(model, i) for i in range(3))]
+    bends = [float(d @ dense @ d) for d in (directions.normalized_direction(model, i) for i in range(3))]
     assert row["slice_curvature"] == pytest.approx(np.mean(bends), rel=1e-9)
     assert row["slice_curvature_sd"] == pytest.approx(np.std(bends, ddof=1), rel=1e-9)
     ascent = {"tol": cfg.ascent_tol, "max_steps": cfg.max_ascent_steps, "chunk_size": 16}
-    sam = probes.sharpness.epsilon_sharpness(model, train, cfg.rho, **ascent)
-    asam = probes.sharpness.epsilon_sharpness(model, train, cfg.adaptive_rho, adaptive=True, **ascent)
+    sam = sharpness.epsilon_sharpness(model, train, cfg.rho, **ascent)
+    asam = sharpness.epsilon_sharpness(model, train, cfg.adaptive_rho, adaptive=True, **ascent)
     assert (row["sam"], row["asam"]) == (sam.sharpness, asam.sharpness)
     assert (row["sam_steps"], row["asam_converged"]) == (sam.steps, asam.converged)
-    draws = probes.sharpness.noise_draws(model, train, [cfg.noise_sigma], scale="relative", num_draws=2, chunk_size=16)
+    draws = sharpness.noise_draws(model, train, [cfg.noise_sigma], scale="relative", num_draws=2, chunk_size=16)
     assert row["noise_drop"] == pytest.approx(draws["base_accuracy"].iloc[0] - draws["accuracy"].mean())
-    assert row["grad_norm"] == probes.sharpness.gradient_norm(model, train, chunk_size=16).norm
+    assert row["grad_norm"] == sharpness.gradient_norm(model, train, chunk_size=16).norm
     assert row["n"] == 40 and row["mode"] == "eval"

@@ -1000,7 +1000,7 @@ def assert_captions_name_only_the_directions_computed(report: str, page: str) ->
     """No caption names a direction kind that no probe of the report drew (issue 13: 000's and
     001's slice captions named the study's unnormalized direction; only ours was computed)."""
     asked = {kind for name in probes.REGISTRY if (cfg := getattr(load_params(report).probes, name, None)) is not None
-             and hasattr(cfg, "direction") for kind in probes.direction_kinds(cfg.direction)}
+             and hasattr(cfg, "direction") for kind in probes.slices.direction_kinds(cfg.direction)}
     text = html.unescape(re.sub(r"<[^>]+>", " ", page))
     named = {kind for kind, label in plotting.DIRECTION_LABELS.items() if label in text}
     assert named <= asked, (report, named - asked)

@@ -150,7 +150,7 @@ def test_device_selection_and_override(monkeypatch):
 
 def test_each_epoch_measures_the_train_probe_set_in_eval_mode():
     from landscape.learning.evaluation import evaluate
-    from landscape.probes import EvalSetParams, SetsSpec, build_sets
+    from landscape.probes.base import EvalSetParams, SetsSpec, build_sets
 
     result = training.train(spec(model="cnn_bn_dropout", epochs=1))
     row = result["history"][-1]

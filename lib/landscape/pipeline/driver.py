@@ -32,7 +32,8 @@ import torch
 from . import jobs as jobs_mod
 from ..core import progress, store
 from ..learning.training import RunSpec, load_splits, outcome, parameter_count, spec_json
-from ..probes import REGISTRY, ProbeResults, build_sets, tidy
+from ..probes import REGISTRY, ProbeResults, tidy
+from ..probes.base import build_sets
 from .engines import Engine, EngineSettings, make_engine, settings as engine_settings
 from .params import AnyParams, DataSource, ProbeParams, ReportParams, SynthesisParams, snapshots_asked
 

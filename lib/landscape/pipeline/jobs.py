@@ -26,7 +26,8 @@ from ..core.runtime import make_deterministic, select_device
 from ..core.schema import Strict
 from ..learning import training
 from ..learning.training import RunSpec
-from ..probes import PROBE_VERSION, REGISTRY, SetsSpec, Snapshot, build_sets, settings_of
+from ..probes import REGISTRY, settings_of
+from ..probes.base import PROBE_VERSION, SetsSpec, Snapshot, build_sets
 
 TRAIN_KEY_LENGTH, PROBE_KEY_LENGTH = 16, 20
 

@@ -27,7 +27,10 @@ from ..core.schema import Strict
 from ..learning.data import DATASETS, NORMALIZATIONS, is_available, locate
 from ..learning.models import MODELS, Traits, model_options, traits
 from ..learning.training import SCHEDULES, DataSpec, RunSpec, TrainConfig
-from ..probes import REGISTRY, EvalSetParams, MeasuresParams, SetsSpec, TrajectoryParams, optional_settings
+from ..probes import REGISTRY, optional_settings
+from ..probes.base import EvalSetParams, SetsSpec
+from ..probes.measures import MeasuresParams
+from ..probes.trajectory import TrajectoryParams
 
 PARAMS_DIR = REPO_ROOT / "params"
 BASE_PROFILE = "full"

@@ -19,7 +19,7 @@ from ..geometry import surfaces
 from ..learning.data import DATASETS, describe_normalization
 from ..pipeline.driver import DataSummary, RunRecord
 from ..pipeline.params import DataSource, ReportParams, is_stand_in
-from ..probes import NOT_COMPUTED
+from ..probes.base import NOT_COMPUTED
 from ..verdicts import stats
 from ..verdicts import thresholds as thresholds_mod
 
@@ -570,7 +570,7 @@ def hessian_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 def attribution_table(params: ReportParams, hessian: pd.DataFrame) -> pd.DataFrame:
-    """Where the study's λmax differs from ours, one change at a time (``probes.ATTRIBUTION``), per
+    """Where the study's λmax differs from ours, one change at a time (``probes.hessian.ATTRIBUTION``), per
     configuration: our λmax; the factor by which train-mode BatchNorm (batches of the study's
     size), the study's one mini-batch, and stopping after the study's power steps each change it
     (ratios per seed, their geometric mean with its 95% CI); the study's method on our weights; where the study published
