@@ -31,7 +31,7 @@ from landscape.pipeline.params import ParamsError, SynthesisParams, load_params
 
 REPORT = "mlp_vs_cnn_fmnist"
 NOTEBOOKS = sorted(render.NOTEBOOKS_DIR.glob("*.ipynb"))
-PARAMETERS = {"params_file", "profile", "overrides", "output_dir", "device"}
+PARAMETERS = {"params_file", "profile", "overrides", "output_dir", "device", "cache", "threads"}
 EXPECTED_TABLES = ["setup-data", "setup-models", "setup-training", "runs", "first-epochs-a", "first-epochs-b",
                    "final-epoch", "gap", "noise-study-accuracy", "noise", "hessian", "lambda-attribution", "claims"]
 EXPECTED_FIGURES = ["learning-curves", "gap-over-epochs", "noise-accuracy", "slice1d", "lambda-max"]
@@ -139,7 +139,8 @@ def test_notebooks_start_with_parameters_then_name_their_sections(path):
     assert "parameters" in code[0].metadata.get("tags", [])
     assigned = set(re.findall(r"^(\w+)\s*=", code[0].source, re.MULTILINE))
     assert assigned == PARAMETERS
-    assert re.search(r"report = sections\.begin(_synthesis)?\(params_file, profile, overrides, output_dir, device, ",
+    assert re.search(r"report = sections\.begin(_synthesis)?\(params_file, profile, overrides, output_dir, device, cache, "
+                     r"threads, ",
                      code[1].source)
     for cell in code[2:]:  # the rest names sections, one call a line, no copied cell code
         for line in cell.source.strip().splitlines():
@@ -269,7 +270,8 @@ def reading_defects(out, report, page) -> list[str]:
               if unquote(html.unescape(h)) not in ids]
     found += [f"link to {h} leads nowhere" for h in dict.fromkeys(re.findall(r'href="(\.\./[^"#]+)', page))
               if not (out / report / unquote(html.unescape(h))).resolve().exists()]  # the index, sibling reports
-    found += ["a section the params do not ask for is shown"] if "report-absent" in page else []
+    found += ["a section the params do not ask for is shown"] if "Not part of this study" in page else []
+    found += ["an outline entry is left on the page"] if sink.OUTLINE_MIME in page else []
     found += [] if 'href="../index.html"' in page else ["no link back to the index"]
     return found
 
@@ -835,12 +837,15 @@ def test_a_rendered_page_drops_sections_the_params_do_not_ask_for_and_opens_with
         return nbformat.v4.new_output("display_data", data={"text/html": markup})
 
     title = code("begin", outputs=[nbformat.v4.new_output("display_data", data={"text/markdown": "# Title"})])
-    term = ('<span class="report-term" data-term="λmax" data-meaning="the largest eigenvalue &amp; more"></span>')
+    def outline(entry):
+        return nbformat.v4.new_output("display_data", data={sink.OUTLINE_MIME: entry, "text/plain": ""})
+
+    term = outline({"term": "λmax", "meaning": "the largest eigenvalue & more"})
     nb = nbformat.v4.new_notebook(cells=[
         code("params"), title, md("## Setup\n\nprose"), code("setup", outputs=[html_output("<p>table</p>")]),
         md("## Flatness under weight noise"),
-        code("flat", outputs=[html_output('<p class="report-pending report-absent">Not part of ...</p>')]),
-        md("## Curvature (Hessian)"), code("hessian", outputs=[html_output(term + "<p>numbers</p>")])])
+        code("flat", outputs=[html_output('<p class="report-pending">Not part of ...</p>'), outline({"absent": "flat"})]),
+        md("## Curvature (Hessian)"), code("hessian", outputs=[term, html_output("<p>numbers</p>")])])
     found = render.arrange(nb)
     assert found == {"dropped": ["Flatness under weight noise"], "sections": ["Setup", "Curvature (Hessian)"],
                      "terms": ["λmax"]}
@@ -849,6 +854,8 @@ def test_a_rendered_page_drops_sections_the_params_do_not_ask_for_and_opens_with
     assert "**λmax** ([Curvature (Hessian)](#Curvature-(Hessian))): the largest eigenvalue & more" in guide
     assert "[Setup](#Setup) · [Curvature (Hessian)](#Curvature-(Hessian))" in guide
     assert not any("Flatness" in c.source for c in nb.cells)
+    assert [o.data for c in nb.cells if c.cell_type == "code" for o in c.outputs if sink.OUTLINE_MIME in o.data] == []
+    assert nb.cells[-1].outputs[0].data == {"text/html": "<p>numbers</p>"}  # the first output is the one shown
 
 
 def test_a_mean_band_is_the_t_interval_over_seeds_and_absent_for_one_seed():

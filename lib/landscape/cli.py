@@ -22,7 +22,6 @@ or SIGTERM ends with one line and exit status 130, and a rerun resumes from the 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -186,6 +185,7 @@ def _train_and_probe(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from .core import store
     from .reporting import render
     from .pipeline.driver import run_many, work_of
 
@@ -205,8 +205,7 @@ def _report(args: argparse.Namespace) -> int:
     names = _names(args, render.runnable_reports() if args.all else [])
     jobs = [render.make_job(name, args.profile, overrides) for name in names]  # validate all first
     work = [w for job in jobs for w in work_of(job.params)]  # every dataset found before anything runs
-    if args.cache:
-        os.environ["LANDSCAPE_CACHE"] = str(Path(args.cache).resolve())
+    store.Cache(args.cache)  # a cache the store refuses stops here, before any notebook runs
     if config.name != "local":  # compute every report's jobs on the engine first; the notebooks then read the cache
         run_many(work, config, args.cache)
     failed, roots = 0, set()
@@ -215,7 +214,7 @@ def _report(args: argparse.Namespace) -> int:
             args.profile, overrides, job.params_file)
         roots.add(root)
         manifest = render.run_report(job, args.profile, overrides, root, args.device, pdf=not args.no_pdf,
-                                        timeout=args.timeout, threads=config.threads)
+                                     timeout=args.timeout, threads=config.threads, cache=args.cache)
         if manifest["status"] == render.STATUS_INTERRUPTED:
             raise KeyboardInterrupt
         failed += manifest["status"] != render.STATUS_OK

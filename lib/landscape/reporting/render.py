@@ -45,7 +45,7 @@ from ..core.files import StorageError
 from ..core.paths import LIB_DIR, REPO_ROOT
 from ..pipeline.params import (BASE_PROFILE, NAME_PATTERN, PARAMS_DIR, AnyParams, SynthesisParams, load_params,
                                resolve_path)
-from .sink import (ABSENT_CLASS, METRICS_FILE, NOTEBOOKS_DIR, OUTPUTS_DIR, SUMMARY_FILE, TERM_CLASS, now as _now, read_json,
+from .sink import (METRICS_FILE, NOTEBOOKS_DIR, OUTLINE_MIME, OUTPUTS_DIR, SUMMARY_FILE, now as _now, read_json,
                    write_json)
 
 
@@ -139,7 +139,7 @@ def _section_heading(cell) -> str | None:
 
 def execute_notebook(notebook: str | Path, output_notebook: str | Path, parameters: Mapping[str, Any],
                      cwd: str | Path = REPO_ROOT, timeout: int | None = None, kernel_name: str = "python3",
-                     log: Callable[[str], None] | None = None, threads: int | None = None):
+                     log: Callable[[str], None] | None = None):
     """Run ``notebook`` headless with papermill, parameters injected after the cell tagged
     ``parameters``; the executed notebook (outputs included, also when a cell fails) is written to
     ``output_notebook``. A failing cell raises papermill's PapermillExecutionError (its ``ename``
@@ -157,11 +157,9 @@ def execute_notebook(notebook: str | Path, output_notebook: str | Path, paramete
             log(f"  § {heading}")
 
     lib = str(LIB_DIR)
-    # the kernel imports this package from lib/ also where `make setup`'s .pth file is missing
-    # the kernel runs what the caches still lack in its own process (the command line ran the
-    # other engines' jobs before), with the command line's threads per job
-    env = {**(PROGRESS_LINES if log else {}), "LANDSCAPE_ENGINE": "local",
-           **({"LANDSCAPE_THREADS": str(threads)} if threads else {}),
+    # the kernel imports this package from lib/ also where `make setup`'s .pth file is missing; what
+    # it runs with (cache, threads, device) comes in ``parameters``, never through the environment
+    env = {**(PROGRESS_LINES if log else {}),
            "PYTHONPATH": os.pathsep.join([lib] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
     km = AsyncKernelManager(kernel_name=kernel_name)  # nbclient's own kind (a sync one ignores the timeout)
     try:
@@ -244,7 +242,6 @@ def strip_noise(nb) -> int:
     return removed
 
 
-_MARKER = re.compile(r'<span class="' + TERM_CLASS + r'" data-term="([^"]*)" data-meaning="([^"]*)"></span>')
 INDEX_LINK = "../index.html"  # from <root>/<report>/<report>.html
 
 
@@ -255,34 +252,43 @@ def heading_anchor(text: str) -> str:
     return quote(text.replace(" ", "-"), safe="?/:@!$&'()*+,;=")
 
 
-def _html_outputs(cell) -> str:
-    return "".join(str((o.get("data") or {}).get("text/html", "")) for o in cell.get("outputs") or [])
+def _outline(cell) -> list[dict]:
+    """The outline entries a code cell's outputs carry (``sink.OUTLINE_MIME``), removing them."""
+    entries = [o["data"][OUTLINE_MIME] for o in cell.get("outputs") or [] if OUTLINE_MIME in (o.get("data") or {})]
+    if entries:
+        cell["outputs"] = [o for o in cell["outputs"] if OUTLINE_MIME not in (o.get("data") or {})]
+    return entries
 
 
 def arrange(nb) -> dict:
-    """Shape an executed report notebook (node, in place) for reading: drop every section whose
-    probe the params do not ask for (the code cell saying so and the heading cell before it),
-    then put under the title a link back to the index, "How to read this report" (every term a
-    section declared with ``Report.term``, in plain words, linked to its section) and the
-    contents (every ## section). Returns {"dropped": headings dropped, "sections": headings kept,
-    "terms": terms listed}."""
+    """Shape an executed report notebook (node, in place) for reading, from the outline the sink
+    attached to its cells (``sink.OUTLINE_MIME``, removed here): drop every section whose probe
+    the params do not ask for (the code cell saying so and the heading cell before it), then put
+    under the title a link back to the index, "How to read this report" (every term a section
+    declared with ``Report.term``, in plain words, linked to its section) and the contents (every
+    ## section). Returns {"dropped": headings dropped, "sections": headings kept, "terms": terms
+    listed}."""
     import nbformat
 
-    dropped, cells = [], []
+    dropped, cells, outlines = [], [], []
     for cell in nb.cells:
-        if cell.cell_type == "code" and ABSENT_CLASS in _html_outputs(cell):
+        entries = _outline(cell) if cell.cell_type == "code" else []
+        if any("absent" in e for e in entries):
             if cells and _section_heading(cells[-1]):
                 dropped.append(_section_heading(cells.pop()))
+                outlines.pop()
             continue
         cells.append(cell)
+        outlines.append(entries)
     sections, terms, current = [], {}, None
-    for cell in cells:
+    for cell, entries in zip(cells, outlines):
         heading = _section_heading(cell)
         if heading and cell.source.lstrip().startswith("## "):
             sections.append(heading)
             current = heading
-        for name, meaning in _MARKER.findall(_html_outputs(cell)):
-            terms.setdefault(html.unescape(name), (html.unescape(meaning), current))
+        for entry in entries:
+            if "term" in entry:
+                terms.setdefault(entry["term"], (entry["meaning"], current))
     lines = [f"[← all reports]({INDEX_LINK})"]
     if terms:
         lines += ["", "**How to read this report.** Every number here is computed by the suite's code from its runs "
@@ -428,12 +434,13 @@ def _log_stderr(message: str) -> None:
 def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrides: Mapping | None = None,
                output_root: str | Path | None = None, device: str = "auto", pdf: bool = True,
                timeout: int | None = None, log: Callable[[str], None] | None = _log_stderr,
-               threads: int | None = None) -> dict:
+               threads: int | None = None, cache: str | Path | None = None) -> dict:
     """Execute one report (a job, a report name or a params file path) and export it (see module
     docstring); returns its manifest. Invalid params raise ParamsError before anything runs; a
     failing notebook gives status "failed" (with the error) and its HTML still shows where it
     failed; an interrupt gives status "interrupted" (nothing is exported). ``output_root``
-    defaults to :func:`default_output_root`."""
+    defaults to :func:`default_output_root`; ``cache`` (default: $LANDSCAPE_CACHE, else
+    ``cache/``) and ``threads`` go to the notebook as parameters, with ``device``."""
     if not isinstance(job, ReportJob):
         job = make_job(job, profile, overrides)
     root = Path(output_root) if output_root is not None else default_output_root(profile, overrides, job.params_file)
@@ -446,7 +453,7 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
                 "profile": profile, "overrides": dict(overrides or {}), "params_digest": job.params.digest(),
                 "git": git_state(), "status": STATUS_RUNNING, "started": _now(), "device": None,
                 "process": {"pid": os.getpid(), "host": socket.gethostname()},
-                "environment": _environment(), "cache": os.environ.get(store.CACHE_ENV)}
+                "environment": _environment(), "cache": str(store.Cache(cache).root)}
     write_json(manifest, out / MANIFEST_FILE)
     files.sweep_temporary(out, store.cache_dir())  # left by a run that was killed
     for suffix in (".ipynb", ".html", ".pdf"):  # nothing from an earlier execution is passed off as this one's
@@ -455,12 +462,14 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
         (out / stale).unlink(missing_ok=True)
     say(f"{job.name} [{profile}]: executing {manifest['notebook']} -> {repo_relative(out)}/")
     t0 = time.perf_counter()
+    # the kernel runs what the caches still lack on the local engine, in its own process (the command
+    # line ran another engine's jobs before), with the command line's cache and threads per job
     parameters = {"params_file": repo_relative(job.params_file), "profile": profile,
-                  "overrides": dict(overrides or {}), "output_dir": str(out), "device": device}
+                  "overrides": dict(overrides or {}), "output_dir": str(out), "device": device,
+                  "cache": manifest["cache"], "threads": threads}
     error, error_exc = None, None
     try:
-        execute_notebook(job.notebook, stem.with_suffix(".ipynb"), parameters, timeout=timeout, log=log,
-                         threads=threads)
+        execute_notebook(job.notebook, stem.with_suffix(".ipynb"), parameters, timeout=timeout, log=log)
     except KeyboardInterrupt:
         with _signals_ignored():
             return _interrupted(manifest, out, t0, say)

@@ -12,6 +12,7 @@ says why, the same way in every section (``sink.Report.pending``).
 """
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -24,7 +25,8 @@ from ..analysis import dynamics, synthesis as synthesis_mod
 from ..core.errors import ParamsError
 from ..core.escaping import literal
 from ..pipeline import driver
-from ..pipeline.engines import settings as engine_settings
+from ..core import store
+from ..pipeline.engines import EngineSettings, settings as engine_settings
 from ..pipeline.params import DataSource, ReportParams, SynthesisParams, is_stand_in, load_params
 from ..probes import REGISTRY
 from ..verdicts import claims as claims_mod
@@ -35,13 +37,16 @@ from .sink import Report
 
 @dataclass
 class ReportContext:
-    """What the sections of one report share: params, data, the output sink, and (after
-    :func:`training`) the pipeline's results with the history and status frames."""
+    """What the sections of one report share: params, data, the output sink, how its jobs run
+    (``engine``: always the local engine in the notebook's kernel, with its threads and device;
+    ``cache``: the cache root), and (after :func:`training`) the pipeline's results with the
+    history and status frames."""
 
     params: ReportParams
     data: DataSource
     sink: Report
-    device: str = "auto"
+    engine: EngineSettings
+    cache: Path
     results: driver.Results | None = None
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
     status: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -144,17 +149,26 @@ def see_also(report: ReportContext, probe: str) -> None:
         report.sink.markdown("*" + " ".join(words) + "*")
 
 
+def _run_config(device: str, cache: str | None, threads: int | None) -> tuple[EngineSettings, Path]:
+    """The notebook's run configuration, from its parameters (a render passes the command line's):
+    the local engine with ``threads`` on ``device``, and the cache root (``None``: $LANDSCAPE_CACHE,
+    else ``cache/`` of the repository); a bad value stops here in one line."""
+    return engine_settings("local", threads=threads, device=device), store.Cache(cache).root
+
+
 def begin(params_file: str, profile: str, overrides: Mapping | None, output_dir: str | None, device: str,
-          notebook: str) -> ReportContext:
-    """Validate the params and their claim checks (a mistake stops here, naming the key), find the
-    data (the study's, or its declared stand-in), open the output sink, and write the title, the
-    question and the banners of a non-default profile or overridden params."""
+          cache: str | None, threads: int | None, notebook: str) -> ReportContext:
+    """Validate the params and their claim checks (a mistake stops here, naming the key) and the
+    run configuration (device, cache, threads), find the data (the study's, or its declared
+    stand-in), open the output sink, and write the title, the question and the banners of a
+    non-default profile or overridden params."""
     params = load_params(params_file, profile, dict(overrides or {}))
+    engine, cache_root = _run_config(device, cache, threads)
     data = params.resolve_data()
     sink = Report(params, output_dir, notebook=notebook, device=device)
     sink.intro()
     sink.overrides_banner(overrides)
-    return ReportContext(params, data, sink, device)
+    return ReportContext(params, data, sink, engine, cache_root)
 
 
 # ============================================================================ setup and training
@@ -189,9 +203,9 @@ def setup(report: ReportContext) -> None:
 
 def training(report: ReportContext) -> None:
     """Train every run and run every probe the params ask for (through the caches, on the engine
-    of ``$LANDSCAPE_ENGINE``), then the runs table; the history goes to ``history.csv``."""
+    of the report's run configuration), then the runs table; the history goes to ``history.csv``."""
     params = report.params
-    report.results = driver.run(params, report.data, engine_settings(device=report.device))
+    report.results = driver.run(params, report.data, report.engine, report.cache)
     report.history = tables.history_frame(report.results.runs)
     report.status = tables.run_status(report.results.runs, tables.DATASETS[report.data.name][3],
                                       thresholds_mod.resolve(params)["chance_accuracy"].value)
@@ -561,7 +575,8 @@ class SynthesisContext:
     params: SynthesisParams
     work: list[driver.Work]
     sink: Report
-    device: str = "auto"
+    engine: EngineSettings
+    cache: Path
     results: list[driver.Results] = field(default_factory=list)
     models: pd.DataFrame = field(default_factory=pd.DataFrame)
     correlations: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -576,17 +591,19 @@ class SynthesisContext:
 
 
 def begin_synthesis(params_file: str, profile: str, overrides: Mapping | None, output_dir: str | None, device: str,
-                    notebook: str) -> SynthesisContext:
+                    cache: str | None, threads: int | None, notebook: str) -> SynthesisContext:
     """Validate the synthesis's params and every study's (a mistake stops here, naming the file
-    and key), find every study's data, open the output sink and write the title and question."""
+    and key) and the run configuration, find every study's data, open the output sink and write
+    the title and question."""
     params = load_params(params_file, profile, dict(overrides or {}))
     if not isinstance(params, SynthesisParams):
         raise ParamsError(f"{params_file}: not a synthesis (a synthesis's params list `studies`)")
+    engine, cache_root = _run_config(device, cache, threads)
     work = driver.work_of(params)
     sink = Report(params, output_dir, notebook=notebook, device=device)
     sink.intro()
     sink.overrides_banner(overrides)
-    return SynthesisContext(params, work, sink, device)
+    return SynthesisContext(params, work, sink, engine, cache_root)
 
 
 def synthesis_setup(report: SynthesisContext) -> None:
@@ -624,7 +641,7 @@ def synthesis_setup(report: SynthesisContext) -> None:
 def synthesis_models(report: SynthesisContext) -> None:
     """Every study's runs (read from the caches, or trained as the study trains them) and the
     shared measures on each, then the models table and every rank correlation."""
-    report.results = driver.run_many(report.work, engine_settings(device=report.device))
+    report.results = driver.run_many(report.work, report.engine, report.cache)
     report.models = synthesis_mod.model_table([(w.params, w.data, r) for w, r in zip(report.work, report.results)])
     report.sink.index_facts(training_s=float(sum(row["time_s"] for r in report.results for run in r.runs.values()
                                                  for row in run.history)))

@@ -89,8 +89,10 @@ def _flat_columns(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-ABSENT_CLASS = "report-absent"  # marks the output of a section the params do not ask for
-TERM_CLASS = "report-term"  # marks a term a section explains (``Report.term``)
+# The outline of a page, as data: an output of this type (shown as nothing) attaches an entry to
+# the cell that made it, {"term": name, "meaning": words} or {"absent": params key}, and
+# ``render.arrange`` reads it there (the cell's section, the cell to drop) and removes it.
+OUTLINE_MIME = "application/vnd.landscape.outline+json"
 
 
 def default_format(column: Any, series: pd.Series) -> Callable[[Any], str] | str | None:
@@ -281,8 +283,9 @@ class Report:
         if reason:
             text = f"Not computed: {html.escape(what)}; {html.escape(reason)}."
         elif node is None:  # the rendered page drops the section (render.arrange); JupyterLab shows why
-            self.html(f'<p class="report-pending {ABSENT_CLASS}">Not part of this study\'s setup '
+            self.html(f'<p class="report-pending">Not part of this study\'s setup '
                       f'(no <code>{html.escape(key)}</code> in the params).</p>')
+            self._outline({"absent": key})
             return
         else:
             settings = ", ".join(f"{k} {v}" for k, v in jsonable(node.model_dump()).items())
@@ -293,8 +296,15 @@ class Report:
     def term(self, name: str, meaning: str) -> None:
         """Declare a term this section introduces, in plain words: the rendered page lists it, with
         a link to the section, in its "How to read this report" (``render.arrange``). Shows nothing."""
-        self.html(f'<span class="{TERM_CLASS}" data-term="{html.escape(name, quote=True)}" '
-                  f'data-meaning="{html.escape(meaning, quote=True)}"></span>')
+        self._outline({"term": name, "meaning": meaning})
+
+    @staticmethod
+    def _outline(entry: dict) -> None:
+        """Attach ``entry`` to the cell being executed as an ``OUTLINE_MIME`` output (its plain-text
+        form is empty, so nothing is shown)."""
+        from IPython.display import display
+
+        display({OUTLINE_MIME: entry, "text/plain": ""}, raw=True)
 
     def reproducibility(self, cache_keys: Mapping[str, str] | None = None, provenance: str | None = None) -> None:
         """How to re-run this report, what identifies its inputs, and (``provenance``) what this
