@@ -23,7 +23,7 @@ import yaml
 from landscape.verdicts import claims
 from landscape import clean_notebook, probes
 from landscape.learning import models
-from landscape.reporting import plotting, render, sink, tables
+from landscape.reporting import pages, plotting, render, sink, tables
 from landscape.geometry import surfaces
 from landscape.analysis import synthesis
 import pdf_layout
@@ -176,7 +176,7 @@ def test_a_notebook_run_by_hand_defaults_to_smoke_and_a_scratch_folder(tmp_path)
     for path in NOTEBOOKS:
         first = nbformat.read(str(path), as_version=4).cells[0].source
         assert 'profile = "smoke"' in first and "output_dir = None" in first and "outputs/_scratch/" in first
-    report = sink.Report(load_params(REPORT, "smoke"))
+    report = pages.open_sink(load_params(REPORT, "smoke"))
     assert report.dir == sink.SCRATCH_DIR / REPORT
 
 
@@ -186,12 +186,13 @@ def test_a_hand_run_shows_wide_tables_once_and_says_it_writes_no_manifest(monkey
     shown = []
     monkeypatch.setattr(sink.Report, "_display", staticmethod(lambda obj: shown.append(obj)))
     monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
-    report = sink.Report(load_params(REPORT, "smoke"))
+    params = load_params(REPORT, "smoke")
+    report = pages.open_sink(params)
     wide = pd.DataFrame({f"a rather long column name {i}": [1.5, 2.5] for i in range(14)})
     report.table(wide, "wide", "A wide table.")
     markup = shown[-1].data
     assert markup.count('id="T_wide-part') > 0 and '<div class="report-print-parts" style="display: none">' in markup
-    report.reproducibility()
+    pages.reproducibility(report, params)
     text = shown[-1]["text/markdown"]
     assert "run by hand (no `manifest.json`): code at git commit `" in text and "manifest.json`" in text
     assert "are in this report's `manifest.json`" not in text
@@ -201,7 +202,7 @@ def test_links_on_a_page_resolve_where_it_is_read(tmp_path):
     """A rendered page links its siblings; a hand run in JupyterLab (links resolve from notebooks/)
     links the published reports and the source study from there."""
     params = load_params(REPORT, "smoke")
-    by_hand, rendered = sink.Report(params), sink.Report(params, tmp_path / "out" / REPORT)
+    by_hand, rendered = pages.open_sink(params), pages.open_sink(params, tmp_path / "out" / REPORT)
     assert rendered.report_link("batchnorm") == "../batchnorm/batchnorm.html"
     link = by_hand.report_link("batchnorm")
     assert (render.NOTEBOOKS_DIR / link).resolve() == sink.OUTPUTS_DIR / "batchnorm" / "batchnorm.html"
@@ -719,9 +720,10 @@ def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_co
 
 
 def test_report_object_writes_tables_figures_and_metrics(tmp_path):
-    report = sink.Report(load_params(REPORT, "smoke"), tmp_path, device="cpu")
+    params = load_params(REPORT, "smoke")
+    report = pages.open_sink(params, tmp_path, device="cpu")
     hist = history({"A": [[(0.80, 0.01), (0.85, 0.02)]], "B": [[(0.87, 0.0), (0.89, np.nan)]]})
-    report.table(tables.final_epoch_table(report.params, hist), "final", "Final epoch.")
+    report.table(tables.final_epoch_table(params, hist), "final", "Final epoch.")
     report.figure(plotting.learning_curves(hist), "curves", "Curves.")
     report.record("final", {"A": np.float32(0.5), "B": float("nan")})
     report.headline("one line")

@@ -32,6 +32,7 @@ from ..probes import REGISTRY
 from ..verdicts import claims as claims_mod
 from ..verdicts import stats
 from ..verdicts import thresholds as thresholds_mod
+from . import pages
 from .sink import Report
 
 
@@ -69,7 +70,7 @@ class ReportContext:
         in the report why it was not computed."""
         found = getattr(self.results.probes, output or probe)
         if found is None:
-            self.sink.pending(f"probes.{probe}", REGISTRY[probe].measures, self.results.probes)
+            pages.pending(self.sink, self.params, f"probes.{probe}", REGISTRY[probe].measures, self.results.probes)
         return found
 
 
@@ -165,9 +166,8 @@ def begin(params_file: str, profile: str, overrides: Mapping | None, output_dir:
     params = load_params(params_file, profile, dict(overrides or {}))
     engine, cache_root = _run_config(device, cache, threads)
     data = params.resolve_data()
-    sink = Report(params, output_dir, notebook=notebook, device=device)
-    sink.intro()
-    sink.overrides_banner(overrides)
+    sink = pages.open_sink(params, output_dir, notebook, device)
+    pages.opening(sink, params, overrides)
     return ReportContext(params, data, sink, engine, cache_root)
 
 
@@ -536,7 +536,7 @@ def claims(report: ReportContext) -> None:
     report.verdicts = verdicts
     explain(report, "claims")
     data, study_data = report.data, report.params.data.name
-    report.sink.claims(verdicts, caption=None if not is_stand_in(data) else (
+    pages.claims_table(report.sink, verdicts, caption=None if not is_stand_in(data) else (
         f"The study's claims and what this report's seeds show, on {data.name} standing in for {study_data}: a "
         f"verdict says what holds on the stand-in, and a number the study measured on {study_data} is no evidence "
         f"here. {claims_mod.RULE}"))
@@ -559,8 +559,9 @@ def findings(report: ReportContext) -> None:
 
 def reproducibility(report: ReportContext) -> None:
     """How to re-run the report, the cache keys of its runs, and what this render computed."""
-    report.sink.reproducibility({run_id: run.key for run_id, run in report.results.runs.items()},
-                                tables.provenance_sentence(report.status, report.results.probes))
+    pages.reproducibility(report.sink, report.params,
+                          {run_id: run.key for run_id, run in report.results.runs.items()},
+                          tables.provenance_sentence(report.status, report.results.probes))
 
 
 # ============================================================================ the synthesis across studies
@@ -600,9 +601,8 @@ def begin_synthesis(params_file: str, profile: str, overrides: Mapping | None, o
         raise ParamsError(f"{params_file}: not a synthesis (a synthesis's params list `studies`)")
     engine, cache_root = _run_config(device, cache, threads)
     work = driver.work_of(params)
-    sink = Report(params, output_dir, notebook=notebook, device=device)
-    sink.intro()
-    sink.overrides_banner(overrides)
+    sink = pages.open_sink(params, output_dir, notebook, device)
+    pages.opening(sink, params, overrides)
     return SynthesisContext(params, work, sink, engine, cache_root)
 
 
@@ -720,8 +720,8 @@ def synthesis_trajectories(report: SynthesisContext) -> None:
     if report.trajectory.empty:
         reasons = sorted({why for r in report.results if r.probes is not None
                           and (why := r.probes.unavailable.get("trajectory"))})
-        report.sink.pending("trajectory", "sharpness during training",
-                            SimpleNamespace(unavailable={"trajectory": "; ".join(reasons)}) if reasons else None)
+        pages.pending(report.sink, report.params, "trajectory", "sharpness during training",
+                      SimpleNamespace(unavailable={"trajectory": "; ".join(reasons)}) if reasons else None)
         return
     explain(report, "hessian", "threshold")
     report.sink.save_csv(report.trajectory, "trajectory")

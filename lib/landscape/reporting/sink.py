@@ -1,6 +1,8 @@
 """The output sink of a report notebook: every table, figure and number of a report goes through
 a :class:`Report` for its output directory (default, for a notebook run by hand:
-``outputs/_scratch/<report>/``).
+``outputs/_scratch/<report>/``). The sink knows no domain: it is told what the page is
+(``IDENTITY_KEYS``) and writes what it is given; what a report says is made in ``pages`` and
+``sections``.
 
 ``Report.table`` shows a numbered, captioned table (``<div id="table-<key>">``) and writes
 ``tables/<key>.csv``; ``Report.figure`` shows a numbered, captioned figure (``<figure
@@ -29,13 +31,13 @@ import pandas as pd
 
 from ..core import escaping, files
 from ..core.paths import REPO_ROOT
-from ..pipeline.params import ReportParams
-from ..verdicts import claims as claims_mod, stats
+from ..verdicts import stats
 
 OUTPUTS_DIR = REPO_ROOT / "outputs"
 SCRATCH_DIR = OUTPUTS_DIR / "_scratch"  # notebooks run by hand (no output_dir) write here
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 SUMMARY_FILE, METRICS_FILE = "summary.json", "metrics.json"
+IDENTITY_KEYS = ("report", "title", "profile", "params_digest", "notebook")  # of a page, in summary.json
 
 # How figures print (report.css prints A4 with 13 mm side margins): as wide as the text at most,
 # and PRINT_HEIGHT_MM tall at most, so that a figure pushed to the next page leaves less than a
@@ -171,22 +173,23 @@ def print_parts(df: pd.DataFrame, formatters: Mapping[Any, Any]) -> list[list]:
 class Report:
     """The output sink of one report notebook (see module docstring)."""
 
-    def __init__(self, params: ReportParams, output_dir: str | Path | None = None, notebook: str | None = None,
-                 device: str = "auto"):
+    def __init__(self, identity: Mapping[str, str], output_dir: str | Path | None = None, device: str = "auto"):
         from ..core.runtime import select_device
 
-        self.params = params
+        self.identity = dict(identity)  # IDENTITY_KEYS: what summary.json says the page is
+        missing = set(IDENTITY_KEYS) - set(self.identity)
+        if missing:
+            raise ValueError(f"a report's identity needs {sorted(missing)}")
         self.rendered = output_dir is not None  # by ``render``; else a hand run (JupyterLab), into SCRATCH_DIR
-        self.dir = Path(output_dir) if output_dir else SCRATCH_DIR / params.report
+        self.dir = Path(output_dir) if output_dir else SCRATCH_DIR / self.identity["report"]
         self.figures_dir, self.tables_dir = self.dir / "figures", self.dir / "tables"
         for d in (self.figures_dir, self.tables_dir):
             files.make_folder(d)
         self.device = str(select_device(device))
-        self.notebook = notebook or params.notebook
         self.metrics: dict[str, Any] = {}
         self.figures: list[dict] = []
         self.tables: list[dict] = []
-        self.claim_counts: dict[str, int] | None = None
+        self._claims: dict[str, int] | None = None  # for the index: claims per verdict
         self._headline: str | None = None
         self._stand_in: str | None = None  # for the index: which data stands in for the study's
         self._training_s: float | None = None  # for the index: the runs' training wall time, summed
@@ -230,31 +233,6 @@ class Report:
         lines = ([intro, ""] if intro else []) + [f"- {item}" for item in items]
         self.markdown("\n".join(lines))
 
-    def intro(self) -> None:
-        """Title, the study's question and source, and banners for a non-default profile or
-        overridden params (their numbers are not the study's setup)."""
-        p = self.params
-        lit = escaping.literal
-        if hasattr(p, "studies"):  # a synthesis: its sources are the study reports, rendered beside it
-            reports = ", ".join(f"[{lit(name)}]({self.report_link(name)})" for name in p.studies)
-            self.markdown(f"# {lit(p.title)}\n\n**Question.** {lit(p.question)}\n\n"
-                          f"**Sources:** the trained runs of the study reports {reports}; no published number "
-                          "is used here.")
-        else:
-            source = p.reference.source
-            file = REPO_ROOT / source.split(" (")[0]
-            cited = f"[{lit(source)}]({self.link(file)})" if file.is_file() else lit(source)
-            self.markdown(f"# {lit(p.title)}\n\n**Question.** {lit(p.question)}\n\n"
-                          f"**Source study:** {lit(p.study)}; its published numbers are quoted from {cited} "
-                          f"and appear only as labelled *study* values beside this run's.")
-        if p.profile != "full":
-            self.banner(f"Profile “{p.profile}”:", "reduced data and epochs for a quick check of the pipeline; the "
-                        "numbers are not comparable with the study's.")
-
-    def overrides_banner(self, overrides: Mapping | None) -> None:
-        if overrides:
-            self.banner("Params overridden for this run:", json.dumps(jsonable(overrides), ensure_ascii=False))
-
     # ------------------------------------------------------------------ links
     @property
     def page_dir(self) -> Path:
@@ -272,65 +250,18 @@ class Report:
         one (``outputs/<report>/<report>.html``)."""
         return f"../{report}/{report}.html" if self.rendered else self.link(OUTPUTS_DIR / report / f"{report}.html")
 
-    def pending(self, key: str, what: str, probes: Any = None) -> None:
-        """Mark a section whose probe was not computed and say why (``key`` like ``probes.noise``):
-        not in the params, not computable because no run completed (``probes``: the
-        ``ProbeResults``, whose ``unavailable`` gives the reason), or not implemented."""
-        node: Any = self.params
-        for part in key.split("."):
-            node = getattr(node, part, None)
-        reason = (getattr(probes, "unavailable", None) or {}).get(key.split(".")[-1])
-        if reason:
-            text = f"Not computed: {html.escape(what)}; {html.escape(reason)}."
-        elif node is None:  # the rendered page drops the section (render.arrange); JupyterLab shows why
-            self.html(f'<p class="report-pending">Not part of this study\'s setup '
-                      f'(no <code>{html.escape(key)}</code> in the params).</p>')
-            self._outline({"absent": key})
-            return
-        else:
-            settings = ", ".join(f"{k} {v}" for k, v in jsonable(node.model_dump()).items())
-            text = (f"Not computed in this version of the report: {html.escape(what)} "
-                    f"(requested by <code>{html.escape(key)}</code>: {html.escape(settings)}).")
-        self.html(f'<p class="report-pending">{text}</p>')
-
     def term(self, name: str, meaning: str) -> None:
         """Declare a term this section introduces, in plain words: the rendered page lists it, with
         a link to the section, in its "How to read this report" (``render.arrange``). Shows nothing."""
-        self._outline({"term": name, "meaning": meaning})
+        self.outline({"term": name, "meaning": meaning})
 
     @staticmethod
-    def _outline(entry: dict) -> None:
-        """Attach ``entry`` to the cell being executed as an ``OUTLINE_MIME`` output (its plain-text
-        form is empty, so nothing is shown)."""
+    def outline(entry: dict) -> None:
+        """Attach ``entry`` (see ``OUTLINE_MIME``) to the cell being executed as an output whose
+        plain-text form is empty, so nothing is shown."""
         from IPython.display import display
 
         display({OUTLINE_MIME: entry, "text/plain": ""}, raw=True)
-
-    def reproducibility(self, cache_keys: Mapping[str, str] | None = None, provenance: str | None = None) -> None:
-        """How to re-run this report, what identifies its inputs, and (``provenance``) what this
-        render computed rather than read from the caches."""
-        p = self.params
-        lines = [f"- command: `make reports REPORTS={p.report} PROFILE={p.profile}`",
-                 f"- params digest: `{p.digest()}` (profile `{p.profile}`); device: `{self.device}`"]
-        if cache_keys:
-            lines.append("- training cache keys: " + ", ".join(f"{k} `{v}`" for k, v in cache_keys.items()))
-        if provenance:
-            lines.append(f"- {provenance}")
-        if self.rendered:
-            lines.append("- the git commit, runtime and versions are in this report's `manifest.json`")
-        else:  # a hand run: render writes no manifest, so the page says what it would hold
-            import platform
-
-            import torch
-
-            from .render import git_state
-
-            git = git_state()
-            changes = {True: "with uncommitted changes", False: "clean", None: "state unknown"}[git["dirty"]]
-            commit = (git["commit"] or "unknown")[:10]
-            lines.append(f"- run by hand (no `manifest.json`): code at git commit `{commit}` "
-                         f"({changes}), Python {platform.python_version()}, torch {torch.__version__}")
-        self.markdown("\n".join(lines))
 
     # ------------------------------------------------------------------ tables
     def table(self, df: pd.DataFrame, key: str, caption: str, formats: Mapping[Any, Any] | None = None,
@@ -419,11 +350,14 @@ class Report:
         files.write_text(_flat_columns(df).to_csv(index=False), path)
         return path
 
-    def index_facts(self, stand_in: str | None = None, training_s: float | None = None) -> None:
-        """What the index shows beside the headline: the stand-in data (in words) and the summed
-        training wall time of the report's runs (seconds, as they were trained: from the cache too)."""
+    def index_facts(self, stand_in: str | None = None, training_s: float | None = None,
+                    claims: Mapping[str, int] | None = None) -> None:
+        """What the index shows beside the headline: the stand-in data (in words), the summed
+        training wall time of the report's runs (seconds, as they were trained: from the cache too)
+        and how many claims got each verdict."""
         self._stand_in = stand_in if stand_in is not None else self._stand_in
         self._training_s = training_s if training_s is not None else self._training_s
+        self._claims = dict(claims) if claims is not None else self._claims
         self._save()
 
     def headline(self, text: str) -> None:
@@ -431,28 +365,11 @@ class Report:
         self._headline = text
         self._save()
 
-    def claims(self, claims: Sequence[claims_mod.Claim], key: str = "claims",
-               caption: str | None = None) -> None:
-        """The claims table, each verdict coloured; counts go to metrics.json and the summary. The
-        default caption states the decision rule (claims.RULE) once for every row."""
-        if caption is None:
-            caption = f"The study's claims and what this report's seeds show. {claims_mod.RULE}"
-        df = claims_mod.table(list(claims))
-        classes = pd.DataFrame("", index=df.index, columns=df.columns)
-        classes["verdict"] = [f"verdict verdict-{c.headline.split()[0]}" for c in claims]
-        self.claim_counts = claims_mod.counts(list(claims))
-        self.record("claims", [c.record() for c in claims])
-        self.record("multiplicity", {"family": "every comparison of the report's claims (our method); the study "
-                                               "method's comparisons a second family",
-                                     "correction": claims_mod.CORRECTION, "why": claims_mod.CORRECTION_WHY})
-        self.table(df, key, caption, row_classes=classes)
-
     def _save(self) -> None:
-        write_json({"report": self.params.report, "title": self.params.title, "profile": self.params.profile,
-                    "params_digest": self.params.digest(), "notebook": self.notebook, "device": self.device,
+        write_json({**{key: self.identity[key] for key in IDENTITY_KEYS}, "device": self.device,
                     "headline": self._headline, "stand_in": self._stand_in, "training_s": self._training_s,
                     "tables": self.tables, "figures": self.figures,
-                    "claims": self.claim_counts, "started": self.started, "updated": now(),
+                    "claims": self._claims, "started": self.started, "updated": now(),
                     "elapsed_s": round(time.perf_counter() - self._t0, 3)}, self.dir / SUMMARY_FILE)
 
 
