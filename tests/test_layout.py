@@ -13,8 +13,12 @@ STANDALONE = {"clean_notebook"}  # run by git and JupyterLab without the package
 
 
 def layer_of(module: str) -> str:
-    """The layer of a dotted module name under ``landscape`` ('cli' for the top-level modules)."""
-    first = module.split(".")[1] if "." in module else ""
+    """The layer of a dotted module name under ``landscape`` ('cli' for the top-level modules; a
+    probe's ``report`` module, its reporting half, is of the reporting layer)."""
+    parts = module.split(".")
+    if parts[1:2] == ["probes"] and parts[-1] == "report":
+        return "reporting"
+    first = parts[1] if len(parts) > 1 else ""
     return first if first in LAYERS else "cli"
 
 

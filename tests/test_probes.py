@@ -203,3 +203,29 @@ def test_measures_agree_with_the_dense_hessian_and_the_direct_calls():
     assert row["noise_drop"] == pytest.approx(draws["base_accuracy"].iloc[0] - draws["accuracy"].mean())
     assert row["grad_norm"] == sharpness.gradient_norm(model, train, chunk_size=16).norm
     assert row["n"] == 40 and row["mode"] == "eval"
+
+
+def test_the_ggn_probe_gives_both_matrices_by_the_same_method_and_agrees_with_the_operators(sets):
+    """G and H of one model, each by Lanczos and a Hutchinson trace with the same vectors, agree
+    with the operators called directly (G itself is checked against the dense Jᵀ S J in
+    test_curvature); G is positive, and the frame is the same when computed again."""
+    cfg = probes.ggn.GGNParams(tol=1e-8, trace_samples=4)
+    model = tiny_model(1)
+    frame = probes.ggn.ggn([model], sets, cfg).set_index("matrix")
+    assert list(frame.index) == ["ggn", "hessian"] and set(frame["mode"]) == {"eval"} and set(frame["n"]) == {40}
+    for matrix, operator in probes.ggn.MATRICES.items():
+        op = operator(model, sets.train, chunk_size=16)
+        top = curvature.lanczos(op, k=1, tol=1e-8).eigenvalues[0]
+        assert frame.loc[matrix, "lambda_max"] == pytest.approx(top, rel=1e-6)
+        trace = curvature.hutchinson_trace(op, 4, seed=0)
+        assert frame.loc[matrix, "trace"] == pytest.approx(trace.trace, rel=1e-9)
+        assert frame.loc[matrix, "trace_stderr"] == pytest.approx(trace.stderr, rel=1e-9)
+    assert frame.loc["ggn", "lambda_max"] > 0 and frame.loc["ggn", "trace"] > 0
+    again = probes.ggn.ggn([model], sets, cfg)
+    pd.testing.assert_frame_equal(frame.reset_index(), again, check_exact=True)
+
+
+def test_a_measure_with_its_own_reporting_half_is_found_by_the_registry():
+    ggn = probes.REGISTRY["ggn"]
+    assert ggn.settings is probes.ggn.GGNParams and ggn.report == "landscape.probes.ggn.report"
+    assert {p.name for p in probes.REGISTRY.values() if p.report} == {"ggn"}

@@ -144,7 +144,8 @@ def test_notebooks_start_with_parameters_then_name_their_sections(path):
                      code[1].source)
     for cell in code[2:]:  # the rest names sections, one call a line, no copied cell code
         for line in cell.source.strip().splitlines():
-            assert re.fullmatch(r"sections\.[a-z_0-9]+\(report(, [a-z_]+=\w+)?\)", line), line
+            assert re.fullmatch(r"sections\.[a-z_0-9]+\(report(, [a-z_]+=\w+)?\)|sections\.measure\(report, \"[a-z_0-9]+\"\)",
+                                line), line
 
 
 def test_every_report_names_an_existing_notebook_or_is_listed_as_pending(tmp_path):
@@ -1115,3 +1116,23 @@ def test_a_report_whose_runs_all_diverge_renders_with_the_divergence_shown(tmp_p
     assert verdicts and all(c["verdict"] == "pending" and re.fullmatch(
         r"pending because (run [AB]_s[01] diverged at epoch 1; ){3}run [AB]_s[01] diverged at epoch 1", c["pending"])
         for c in verdicts)
+
+
+def test_the_ggn_table_sets_g_beside_h_with_their_per_seed_ratios():
+    from landscape.probes.ggn import report as ggn_report
+
+    params = load_params(REPORT, "smoke")
+    rows = []
+    for config, seeds in (("A", [(2.0, 4.0, 10.0, 20.0), (3.0, 4.0, 12.0, 16.0)]), ("B", [(1.0, 1.0, 5.0, 5.0)])):
+        for i, (g_top, h_top, g_trace, h_trace) in enumerate(seeds):
+            for matrix, top, trace in (("ggn", g_top, g_trace), ("hessian", h_top, h_trace)):
+                rows.append({"run": f"{config}_s{i}", "config": config, "matrix": matrix, "lambda_max": top,
+                             "trace": trace, "trace_stderr": 0.1, "num_products": 9, "mode": "eval", "n": 128})
+    frame = pd.DataFrame(rows)
+    shown = ggn_report.table(params, frame).set_index("model")
+    a = tables.config_labels(params)["A"]
+    assert shown.loc[a, "λmax G/H"] == tables.positive_cell([0.5, 0.75])
+    assert shown.loc[a, "trace G/H"] == tables.positive_cell([0.5, 0.75])
+    assert shown.loc[a, "λmax G"] == tables.positive_cell([2.0, 3.0]) and shown.loc[a, "seeds"] == 2
+    text = ggn_report.sentence(params, frame)
+    assert f"{a}: λmax G/H {tables.positive_cell([0.5, 0.75])}" in text

@@ -12,9 +12,14 @@ Each probe lives in its own module with its settings, its compute and its ``PROB
 ``hessian``, ``density``, ``noise`` (noise, flatness), ``sharpness`` (sharpness, gradient),
 ``slices`` (slice1d, surface2d, loss_range), ``measures``, ``trajectory``, ``interpolation``;
 ``base`` holds what they share (settings base, probe sets, snapshots, the ``Probe`` record).
-Adding a probe means a module with those three and its tests, and its module in ``MODULES``.
+A measure whose home also holds how it reports is a package (``ggn``): settings, compute and
+``PROBES`` in its ``__init__``, its term, table, sentence and ``section(report)`` in its
+``report`` module, which ``Probe.report`` names and ``sections.measure(report, name)`` calls.
+Adding such a measure means its package, its tests, its name in ``MODULES`` and the params
+(and notebooks) that ask for it.
 
-May import: ``core``, ``learning``, ``geometry``.
+May import: ``core``, ``learning``, ``geometry``; a probe's ``report`` module is of the
+reporting layer.
 """
 from __future__ import annotations
 
@@ -23,11 +28,11 @@ from typing import Optional
 
 import pandas as pd
 
-from . import density, hessian, interpolation, measures, noise, sharpness, slices, trajectory
+from . import density, ggn, hessian, interpolation, measures, noise, sharpness, slices, trajectory
 from ..core.schema import Strict
 from .base import Probe, SetsSpec
 
-MODULES = (hessian, density, noise, sharpness, slices, measures, trajectory, interpolation)  # registry order
+MODULES = (hessian, density, noise, sharpness, slices, measures, trajectory, interpolation, ggn)  # registry order
 REGISTRY: dict[str, Probe] = {p.name: p for module in MODULES for p in module.PROBES}
 
 FRAMES: dict[str, str] = {frame: p.name for p in REGISTRY.values() for frame in p.frames}

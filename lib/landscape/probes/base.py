@@ -110,6 +110,8 @@ class Probe:
     runs: int = 1  # trained models it takes
     outputs: tuple[str, ...] = ()  # the ProbeResults frames it fills (default: its name)
     trajectory: bool = False  # compute(snapshots: list[Snapshot], ...) of its run's training, diverged runs too
+    report: str | None = None  # the module of its reporting half (``section(report)``, terms, tables); None: its
+    # section is still in ``reporting.sections``
 
     @property
     def frames(self) -> tuple[str, ...]:

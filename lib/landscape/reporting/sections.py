@@ -12,6 +12,8 @@ says why, the same way in every section (``sink.Report.pending``).
 """
 from __future__ import annotations
 
+import importlib
+
 from pathlib import Path
 from types import SimpleNamespace
 from dataclasses import dataclass, field
@@ -169,6 +171,12 @@ def begin(params_file: str, profile: str, overrides: Mapping | None, output_dir:
     sink = pages.open_sink(params, output_dir, notebook, device)
     pages.opening(sink, params, overrides)
     return ReportContext(params, data, sink, engine, cache_root)
+
+
+def measure(report: ReportContext, name: str) -> None:
+    """The section of probe ``name``, made by its own reporting module (``Probe.report``): a
+    notebook names it, and nothing here knows the probe."""
+    importlib.import_module(REGISTRY[name].report).section(report)
 
 
 # ============================================================================ setup and training
