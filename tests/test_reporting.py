@@ -193,7 +193,7 @@ def test_a_hand_run_shows_wide_tables_once_and_says_it_writes_no_manifest(monkey
     report.table(wide, "wide", "A wide table.")
     markup = shown[-1].data
     assert markup.count('id="T_wide-part') > 0 and '<div class="report-print-parts" style="display: none">' in markup
-    pages.reproducibility(report, params)
+    pages.appendix(report, params)
     text = shown[-1]["text/markdown"]
     assert "run by hand (no `manifest.json`): code at git commit `" in text and "manifest.json`" in text
     assert "are in this report's `manifest.json`" not in text

@@ -27,7 +27,7 @@ def test_identical_metrics_apart_from_wall_times_are_the_same(tmp_path):
     changed["status"][0]["trained_epochs"] = 0  # read from the cache this time
     changed["probe_sets"]["cache"] = {"computed": 0, "loaded": 3}
     write(tmp_path / "new", "r", changed)
-    assert same_numbers.compare(tmp_path / "old", tmp_path / "new") == []
+    assert same_numbers.compare_outputs(tmp_path / "old", tmp_path / "new") == []
     assert same_numbers.main([str(tmp_path / "old"), str(tmp_path / "new")]) == 0
 
 
@@ -41,7 +41,7 @@ def test_a_changed_number_verdict_type_or_length_is_each_one_line(tmp_path, caps
     changed["status"][0]["epochs"] = 1
     changed["probe_sets"]["train"] = 32
     write(tmp_path / "new", "r", changed)
-    found = same_numbers.compare(tmp_path / "old", tmp_path / "new")
+    found = same_numbers.compare_outputs(tmp_path / "old", tmp_path / "new")
     assert found == ["r/claims/0/verdict: 'supported' != 'mixed'", "r/final: 1 items != 2 items",
                      "r/final/0/test_acc: 0.91 != '0.91'", "r/hessian/0/lambda_max: 3.25 != 3.2500001",
                      "r/probe_sets/train: 64 != 32", "r/status/0/epochs: 2 != 1"]
@@ -54,7 +54,7 @@ def test_a_report_or_key_on_one_side_only_is_a_difference(tmp_path):
     write(tmp_path / "old", "gone", METRICS)
     fewer = {k: v for k, v in METRICS.items() if k != "hessian"}
     write(tmp_path / "new", "r", fewer)
-    assert same_numbers.compare(tmp_path / "old", tmp_path / "new") == [
+    assert same_numbers.compare_outputs(tmp_path / "old", tmp_path / "new") == [
         f"gone: metrics only in {tmp_path / 'old' / 'gone'}", "r/hessian: present != absent"]
 
 

@@ -1,7 +1,7 @@
 """The parts of a report page that know what a report is, written through the sink (which does
 not): the sink opened for a report's params, the opening (title, question, source, the banners
 of a non-default profile or overridden params), why a section has nothing to show, the claims
-table and the reproducibility appendix."""
+table and the reproducibility appendix (``appendix``)."""
 from __future__ import annotations
 
 import html
@@ -89,7 +89,7 @@ def claims_table(sink: Report, claims: Sequence[claims_mod.Claim], key: str = "c
     sink.table(df, key, caption, row_classes=classes)
 
 
-def reproducibility(sink: Report, params: AnyParams, cache_keys: Mapping[str, str] | None = None,
+def appendix(sink: Report, params: AnyParams, cache_keys: Mapping[str, str] | None = None,
                     provenance: str | None = None) -> None:
     """How to re-run this report, what identifies its inputs, and (``provenance``) what this
     render computed rather than read from the caches."""

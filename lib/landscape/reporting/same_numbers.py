@@ -22,7 +22,7 @@ RENDER_PROVENANCE = ("/probe_sets/cache/*", "/status/*/trained_epochs")  # JSON 
 METRICS_FILE = "metrics.json"
 
 
-def differences(old: Any, new: Any, path: str = "") -> Iterator[str]:
+def json_differences(old: Any, new: Any, path: str = "") -> Iterator[str]:
     """Each place where the JSON values ``old`` and ``new`` differ, as ``path: old != new``
     (NaN equals NaN; keys in WALL_TIME are skipped at any depth, paths in RENDER_PROVENANCE
     wherever they match)."""
@@ -34,19 +34,19 @@ def differences(old: Any, new: Any, path: str = "") -> Iterator[str]:
                 yield f"{path}/{key}: {'absent' if key not in old else 'present'} != " \
                       f"{'absent' if key not in new else 'present'}"
             else:
-                yield from differences(old[key], new[key], f"{path}/{key}")
+                yield from json_differences(old[key], new[key], f"{path}/{key}")
     elif isinstance(old, list) and isinstance(new, list):
         if len(old) != len(new):
             yield f"{path}: {len(old)} items != {len(new)} items"
         for i, (a, b) in enumerate(zip(old, new)):
-            yield from differences(a, b, f"{path}/{i}")
+            yield from json_differences(a, b, f"{path}/{i}")
     elif isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new):
         return
     elif type(old) is not type(new) or old != new:
         yield f"{path}: {old!r} != {new!r}"
 
 
-def compare(old_dir: Path, new_dir: Path) -> list[str]:
+def compare_outputs(old_dir: Path, new_dir: Path) -> list[str]:
     """Every difference between the reports' metrics in ``old_dir`` and ``new_dir``, each line
     prefixed with the report's name; a report missing from one side is one line."""
     found = []
@@ -57,7 +57,7 @@ def compare(old_dir: Path, new_dir: Path) -> list[str]:
             found.append(f"{name}: metrics only in {old_file.parent if old_file.is_file() else new_file.parent}")
             continue
         old, new = (json.loads(f.read_text(encoding="utf-8")) for f in (old_file, new_file))
-        found += [f"{name}{line}" for line in differences(old, new)]
+        found += [f"{name}{line}" for line in json_differences(old, new)]
     return found
 
 
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) != 2 or not all(Path(a).is_dir() for a in args):
         print("error: usage: python -m landscape.reporting.same_numbers OLD_OUTPUTS NEW_OUTPUTS (two folders)", file=sys.stderr)
         return 2
-    found = compare(Path(args[0]), Path(args[1]))
+    found = compare_outputs(Path(args[0]), Path(args[1]))
     reports = len({p.parent.name for p in Path(args[1]).glob(f"*/{METRICS_FILE}")})
     for line in found:
         print(line)

@@ -567,7 +567,7 @@ def findings(report: ReportContext) -> None:
 
 def reproducibility(report: ReportContext) -> None:
     """How to re-run the report, the cache keys of its runs, and what this render computed."""
-    pages.reproducibility(report.sink, report.params,
+    pages.appendix(report.sink, report.params,
                           {run_id: run.key for run_id, run in report.results.runs.items()},
                           tables.provenance_sentence(report.status, report.results.probes))
 
