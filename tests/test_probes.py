@@ -1,5 +1,7 @@
 """The probe registry on tiny models and data: deterministic frames, the study's direction kinds,
 the same numbers as the direct calls, and the params built from the registry."""
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -228,4 +230,8 @@ def test_the_ggn_probe_gives_both_matrices_by_the_same_method_and_agrees_with_th
 def test_a_measure_with_its_own_reporting_half_is_found_by_the_registry():
     ggn = probes.REGISTRY["ggn"]
     assert ggn.settings is probes.ggn.GGNParams and ggn.report == "landscape.probes.ggn.report"
-    assert {p.name for p in probes.REGISTRY.values() if p.report} == {"ggn"}
+    homes = [p for p in probes.REGISTRY.values() if p.report]
+    assert {"ggn", "density"} <= {p.name for p in homes}
+    for probe in homes:  # each reporting half has its section, its key (= the probe's frame) and its term
+        module = importlib.import_module(probe.report)
+        assert callable(module.section) and module.KEY == probe.name and len(module.TERM) == 2

@@ -8,8 +8,10 @@ from urllib.parse import unquote
 import json
 from types import SimpleNamespace
 import re
+import os
 import shutil
 import subprocess
+import sys
 
 import nbformat
 import matplotlib.collections
@@ -1136,3 +1138,14 @@ def test_the_ggn_table_sets_g_beside_h_with_their_per_seed_ratios():
     assert shown.loc[a, "λmax G"] == tables.positive_cell([2.0, 3.0]) and shown.loc[a, "seeds"] == 2
     text = ggn_report.sentence(params, frame)
     assert f"{a}: λmax G/H {tables.positive_cell([0.5, 0.75])}" in text
+
+
+def test_a_figure_drawn_again_in_another_process_is_the_same_file():
+    draw = ("import hashlib, io, sys; import numpy as np; from landscape.reporting import plotting, sink; "
+            "fig = plotting.surface(np.linspace(-1, 1, 4), np.linspace(-1, 1, 3), [np.ones((4, 3)) + np.arange(3)] * 2,"
+            " titles=['a', 'b'], log=False); buffer = io.BytesIO(); "
+            "fig.savefig(buffer, format='svg', metadata=sink._figure_metadata('svg')); "
+            "print(hashlib.sha256(buffer.getvalue()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", draw], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONPATH": str(render.LIB_DIR)}).stdout for _ in range(2)}
+    assert len(digests) == 1

@@ -60,10 +60,11 @@ BAR_GROUP_WIDTH = 1.2  # inches per group of bars at least, so wrapped labels ke
 
 def apply_style() -> None:
     """The report look: seaborn's white grid, a readable font size, no TeX and no mathtext (labels
-    come from params: a ``$`` in one is a dollar sign; the figures write math in unicode)."""
+    come from params: a ``$`` in one is a dollar sign; the figures write math in unicode). SVG ids
+    are hashed with a fixed salt, so a figure drawn again from the same numbers is the same file."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9)
     plt.rcParams.update({"text.usetex": False, "text.parse_math": False, "svg.fonttype": "path", "figure.dpi": 100,
-                         "axes.titleweight": "bold", "legend.frameon": False})
+                         "axes.titleweight": "bold", "legend.frameon": False, "svg.hashsalt": "landscape"})
 
 
 def run_colors(run_ids: Sequence[str]) -> dict[str, tuple]:
@@ -72,13 +73,15 @@ def run_colors(run_ids: Sequence[str]) -> dict[str, tuple]:
     return {run_id: colors[i % len(colors)] for i, run_id in enumerate(run_ids)}
 
 
-def _runs_in(df: pd.DataFrame) -> list[str]:
+def runs_in(df: pd.DataFrame) -> list[str]:
+    """The run ids of a frame, in order."""
     return list(dict.fromkeys(df["run"]))
 
 
-def _labels(df: pd.DataFrame) -> dict[str, str]:
+def run_labels(df: pd.DataFrame) -> dict[str, str]:
+    """Run id -> its label (the id where a frame has no labels)."""
     if "label" not in df:
-        return {r: r for r in _runs_in(df)}
+        return {r: r for r in runs_in(df)}
     return dict(zip(df["run"], df["label"]))
 
 
@@ -485,29 +488,6 @@ def sharpness_bars(sharpness: pd.DataFrame, published: Mapping[str, float | None
     rows = pd.concat([sam.assign(estimate="ascent (ours)", value=sam["sharpness"]),
                       sam.assign(estimate="first-order step", value=sam["first_order"])], ignore_index=True)
     return seed_dots(rows, "value", "estimate", published, f"SAM sharpness (nats, ρ = {sam['rho'].iloc[0]:g})", labels)
-
-
-def spectral_density(density: pd.DataFrame) -> Figure:
-    """The Hessian's eigenvalue density per run (``probes.density`` frame), a colour per run, on a
-    log density axis (the bulk near 0 is orders of magnitude above the outliers), with λ = 0
-    marked."""
-    apply_style()
-    fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.4, PANEL_HEIGHT))
-    runs = _runs_in(density)
-    colors, labels = run_colors(runs), _labels(density)
-    floor = 1e-12  # a Gaussian tail underflows to 0; the log axis needs a floor
-    for run_id in runs:
-        rows = density[density["run"] == run_id].sort_values("eigenvalue")
-        ax.plot(rows["eigenvalue"], rows["density"].clip(lower=floor), color=colors[run_id], label=labels[run_id])
-    ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle=":")
-    ax.set_yscale("log")
-    top = float(density["density"].max())
-    ax.set_ylim(max(floor, top * 1e-8), top * 2)
-    ax.set_xlabel("eigenvalue λ")
-    ax.set_ylabel("density")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    return fig
 
 
 FAMILY_MARKERS = {"MLP": "s", "CNN": "o", "ResNet": "^"}

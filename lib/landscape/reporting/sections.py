@@ -98,8 +98,6 @@ TERMS = {
                 "respect to the weights): how steeply the loss curves up along the sharpest direction at the trained "
                 "weights. It changes when BatchNorm lets weights be rescaled without changing the function, so it "
                 "compares networks with BatchNorm only with care"),
-    "density": ("Hessian spectrum", "the distribution of all Hessian eigenvalues, estimated by stochastic Lanczos "
-                "quadrature; eigenvalues below zero mean the trained point curves down in some directions"),
     "sharpness": ("ε-sharpness", "the largest loss increase found within a small ball around the weights: SAM's ball "
                   "is the same size for every weight, ASAM's is scaled by each weight's magnitude"),
     "gradient": ("‖∇L‖", "the length of the gradient of the loss at the trained weights: 0 at an exact minimum"),
@@ -397,25 +395,6 @@ def hessian(report: ReportContext) -> None:
                       "and the method do not explain (a different minimum, data or detail)." if studied else "."))
     sink.record("hessian", frame)
     see_also(report, "hessian")
-
-
-def density(report: ReportContext) -> None:
-    """The Hessian's eigenvalue density (stochastic Lanczos quadrature) per run."""
-    sink, frame = report.sink, report.frame("density")
-    if frame is None:
-        return
-    explain(report, "density")
-    first = frame.iloc[0]
-    sink.figure(plotting.spectral_density(frame), "density",
-                f"Eigenvalue density of the Hessian on the train probe set by stochastic Lanczos quadrature "
-                f"({int(first['runs'])} run{'s' if first['runs'] > 1 else ''} of {int(first['steps'])} Lanczos steps, "
-                "Gaussian broadening σ given in the table), log scale; the dotted line is λ = 0.")
-    sink.table(tables.density_table(frame), "density",
-               "Spectral density per run: the range of its support, the estimated fraction of eigenvalues below −1% of "
-               "the largest |λ|, "
-               "the broadening and the Hessian-vector products it took.")
-    sink.markdown(tables.density_sentence(frame))
-    sink.record("density", tables.density_table(frame))
 
 
 def sharpness(report: ReportContext) -> None:

@@ -773,33 +773,6 @@ def sharpness_sentence(params: ReportParams, sharpness: pd.DataFrame) -> str:
             "permits: its output does not change when a layer's weights are rescaled) is sharper in it for the same "
             "function; ASAM's adaptive ball removes that scale.")
 
-def density_table(density: pd.DataFrame) -> pd.DataFrame:
-    """Per run: where the density of Hessian eigenvalues lives (the grid's range, which spans the
-    quadrature nodes ± 5σ), the estimated fraction clearly below 0 (``probes.density``), the
-    broadening σ, the Lanczos runs and steps, the Hessian-vector products, mode and n."""
-    rows = []
-    for run_id, r in density.groupby("run", sort=False):
-        first = r.iloc[0]
-        rows.append({"model": first["label"], "λ from": r["eigenvalue"].min(), "λ to": r["eigenvalue"].max(),
-                     "fraction < −1% |λ|max": first["negative_mass"], "σ": first["sigma"], "runs": int(first["runs"]),
-                     "steps": int(first["steps"]), "HVPs": int(first["num_hvps"]), "mode": first["mode"],
-                     "n": int(first["n"])})
-    return pd.DataFrame(rows)
-
-
-def density_sentence(density: pd.DataFrame) -> str:
-    """The estimated share of negative eigenvalues per run, and the run whose spectrum reaches
-    furthest."""
-    table = density_table(density)
-    parts = [f"{r['model']} {r['fraction < −1% |λ|max']:.3f}" for _, r in table.iterrows()]
-    widest = table.loc[table["λ to"].idxmax()]
-    return ("Estimated fraction of Hessian eigenvalues clearly below zero (below −1% of the largest |λ|; stochastic "
-            "Lanczos quadrature, no broadening): "
-            + "; ".join(parts) + f". The spectrum reaches furthest for {widest['model']} (up to about "
-            f"{stats.number_text(widest['λ to'], 4)}, the largest quadrature node plus 5σ). A few Lanczos runs resolve the outliers and "
-            "the overall shape, not individual eigenvalues in the bulk.")
-
-
 # ---------------------------------------------------------------------------- ablation (study 004)
 
 #: ablation table metric -> the ``params.reference`` key holding the study's number per run

@@ -1,5 +1,8 @@
 """The spectral density probe: the Hessian's eigenvalue density by stochastic Lanczos quadrature on
 the train probe set (``curvature.spectral_density``), with the fraction of eigenvalues below zero.
+
+The measure's one home: settings, compute and ``PROBES`` here, how it reports (its term, figure,
+table, sentence and section) in ``report``.
 """
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from ..geometry import curvature
-from .base import Probe, ProbeSets, ProbeSettings
+from ...geometry import curvature
+from ..base import Probe, ProbeSets, ProbeSettings
 
 NEGATIVE_FRACTION = 0.01  # density: an eigenvalue below −1% of the largest |λ| counts as negative
 
@@ -44,4 +47,5 @@ def density(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: DensityPara
                          "steps": cfg.steps, "num_hvps": found.num_products, "mode": found.mode, "n": found.n})
 
 
-PROBES = (Probe("density", DensityParams, density, "HVP", "the Hessian's eigenvalue density"),)
+PROBES = (Probe("density", DensityParams, density, "HVP", "the Hessian's eigenvalue density",
+                report="landscape.probes.density.report"),)
