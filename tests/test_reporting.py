@@ -25,6 +25,7 @@ import yaml
 from landscape.verdicts import claims
 from landscape import clean_notebook, probes
 from landscape.learning import models
+from landscape.probes.flatness import report as flatness_report
 from landscape.reporting import pages, plotting, render, sink, tables
 from landscape.geometry import surfaces
 from landscape.analysis import synthesis
@@ -579,7 +580,7 @@ def test_probe_tables_set_the_studys_numbers_beside_the_seeds():
     flatness = pd.DataFrame([{"run": f"{c}_s{i}", "config": c, "seed": i, "sigma": 0.01, "mean": m, "num_draws": 5,
                               "base_loss": 0.1, "mode": "eval", "n": 10} for c, ms in means.items()
                              for i, m in enumerate(ms)])
-    ranks = tables.flatness_table(params, flatness).set_index("model")
+    ranks = flatness_report.table(params, flatness).set_index("model")
     assert list(ranks["rank (study)"]) == [2, 1, 3]  # reference.flatness_order: cnn, mlp, residual_cnn
     assert list(ranks["rank (this report)"]) == [1, 2, 3]  # mlp 0.007 > cnn 0.006 > residual 0.0015
 

@@ -9,10 +9,11 @@ in ``outputs``) without run ids or labels: the pipeline adds ``run`` and ``label
 run.
 
 Each probe lives in its own module with its settings, its compute and its ``PROBES`` entry:
-``hessian``, ``density``, ``noise`` (noise, flatness), ``sharpness`` (sharpness, gradient),
-``slices`` (slice1d, surface2d, loss_range), ``measures``, ``trajectory``, ``interpolation``;
+``hessian``, ``density``, ``noise``, ``flatness``, ``sharpness``, ``gradient``, ``slices``
+(slice1d, surface2d, loss_range), ``measures``, ``trajectory``, ``interpolation``, ``ggn``;
 ``base`` holds what they share (settings base, probe sets, snapshots, the ``Probe`` record).
-A measure whose home also holds how it reports is a package (``ggn``): settings, compute and
+A measure whose home also holds how it reports is a package (``density``, ``flatness``,
+``gradient``, ``ggn``): settings, compute and
 ``PROBES`` in its ``__init__``, its term, table, sentence and ``section(report)`` in its
 ``report`` module, which ``Probe.report`` names and ``sections.measure(report, name)`` calls.
 Adding such a measure means its package, its tests, its name in ``MODULES`` and the params
@@ -28,11 +29,12 @@ from typing import Optional
 
 import pandas as pd
 
-from . import density, ggn, hessian, interpolation, measures, noise, sharpness, slices, trajectory
+from . import density, flatness, ggn, gradient, hessian, interpolation, measures, noise, sharpness, slices, trajectory
 from ..core.schema import Strict
 from .base import Probe, SetsSpec
 
-MODULES = (hessian, density, noise, sharpness, slices, measures, trajectory, interpolation, ggn)  # registry order
+MODULES = (hessian, density, noise, flatness, sharpness, gradient, slices, measures, trajectory, interpolation,
+           ggn)  # registry order
 REGISTRY: dict[str, Probe] = {p.name: p for module in MODULES for p in module.PROBES}
 
 FRAMES: dict[str, str] = {frame: p.name for p in REGISTRY.values() for frame in p.frames}

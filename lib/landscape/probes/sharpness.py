@@ -1,7 +1,6 @@
-"""The ε-sharpness and gradient probes: sharpness: SAM and ASAM ε-sharpness
+"""The ε-sharpness probe: SAM and ASAM ε-sharpness
 (``sharpness.epsilon_sharpness``) on the train probe set, with the first-order value (SAM's single
-step, what a one-step study measures) beside the value after the projected ascent; Gradient:
-‖∇L(θ)‖₂ of the mean loss on the train and test probe sets.
+step, what a one-step study measures) beside the value after the projected ascent.
 """
 from __future__ import annotations
 
@@ -43,20 +42,4 @@ def epsilon_sharpness(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: S
     return pd.DataFrame(rows)
 
 
-class GradientParams(ProbeSettings):
-    """‖∇L(θ)‖₂ of the mean loss on the train and test probe sets (no settings)."""
-
-
-def gradient(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: GradientParams) -> pd.DataFrame:
-    """‖∇L(θ)‖₂ of the mean loss per split (train and test probe sets): columns split, grad_norm,
-    loss, mode, n."""
-    model, = models
-    rows = []
-    for split, ds in sets.splits().items():
-        found = sharpness.gradient_norm(model, ds, mode=sets.mode, chunk_size=sets.chunk_size)
-        rows.append({"split": split, "grad_norm": found.norm, "loss": found.loss, "mode": found.mode, "n": found.n})
-    return pd.DataFrame(rows)
-
-
-PROBES = (Probe("sharpness", SharpnessParams, epsilon_sharpness, "gradient", "SAM and ASAM ε-sharpness"),
-          Probe("gradient", GradientParams, gradient, "gradient", "the gradient norm ‖∇L(θ)‖"))
+PROBES = (Probe("sharpness", SharpnessParams, epsilon_sharpness, "gradient", "SAM and ASAM ε-sharpness"),)

@@ -36,6 +36,7 @@ from ..verdicts import stats
 from ..verdicts import thresholds as thresholds_mod
 from . import pages
 from .sink import Report
+from .terms import explain
 
 
 @dataclass
@@ -74,59 +75,6 @@ class ReportContext:
         if found is None:
             pages.pending(self.sink, self.params, f"probes.{probe}", REGISTRY[probe].measures, self.results.probes)
         return found
-
-
-# What a section's terms mean, in plain words for a student; each section declares its own
-# (``Report.term``) and the rendered page lists them under its title, linked to the section.
-TERMS = {
-    "positive": ("geometric mean [95% CI]", "λmax, traces, sharpness, ratios, gradient norms and loss spreads are "
-                 "positive and vary across seeds by factors, so over seeds they are given as the geometric mean with "
-                 "the 95% interval of the mean of their logarithms, mapped back: the interval never reaches below 0, "
-                 "and a number is compared with another by their ratio"),
-    "seeds": ("mean ± 95% CI", "each configuration is trained with several random seeds; a number with ± is the mean "
-              "over seeds and the half-width of its 95% confidence interval (fewer than 3 seeds: no interval). Two "
-              "intervals that overlap do not show that two configurations are equal, and two that do not overlap are "
-              "not the test: a difference is decided by the interval of the difference itself, in the claims table"),
-    "batchnorm": ("BatchNorm statistics", "a BatchNorm layer normalizes with the current batch's mean and variance "
-                  "while training (train mode) and with running averages at test time (eval mode); every probe number "
-                  "says which mode it was computed in"),
-    "noise": ("weight noise σ", "Gaussian noise added to every weight: absolute σ is its standard deviation, relative "
-              "σ its size as a fraction of each weight tensor's norm; a flat minimum keeps its accuracy"),
-    "flatness": ("flatness |ΔL|", "how much the loss changes when noise of size σ is added to the weights, averaged "
-                 "over draws; smaller means flatter"),
-    "hessian": ("λmax", "the largest eigenvalue of the Hessian (the matrix of second derivatives of the loss with "
-                "respect to the weights): how steeply the loss curves up along the sharpest direction at the trained "
-                "weights. It changes when BatchNorm lets weights be rescaled without changing the function, so it "
-                "compares networks with BatchNorm only with care"),
-    "sharpness": ("ε-sharpness", "the largest loss increase found within a small ball around the weights: SAM's ball "
-                  "is the same size for every weight, ASAM's is scaled by each weight's magnitude"),
-    "gradient": ("‖∇L‖", "the length of the gradient of the loss at the trained weights: 0 at an exact minimum"),
-    "slices": ("filter normalization", "a random direction in weight space rescaled so that each filter's part has "
-               "the norm of that filter's weights (Li et al. 2018); slices along such directions compare networks "
-               "of different scale"),
-    "surfaces": ("loss surface", "the loss over a plane through the trained weights spanned by two random directions; "
-                 "α = β = 0 is the trained network"),
-    "interpolation": ("barrier", "the highest loss on the straight line between two trained networks above the "
-                      "average of the two ends; near 0, the two minima are connected by a path of low loss"),
-    "claims": ("verdict", "each part of a claim (a direction, a size) is a comparison decided by the 95% interval of "
-               "its effect against a declared threshold: supported, contradicted, or inconclusive when the interval "
-               "straddles it; undecidable with these seeds when too few seeds (or seed pairs) can decide it at all. "
-               "A claim whose parts disagree is mixed; verdicts are corrected for making several decisions at once "
-               "(Holm)"),
-    "tau": ("Kendall τ", "a rank correlation between −1 and 1: the share of model pairs a measure orders the same way "
-            "as the generalization gap minus the share it orders the other way"),
-    "granulated": ("granulated τ (ψ, Ψ)", "τ computed only among models that differ in one factor (seed, BatchNorm, "
-                   "skip connections or architecture family) and averaged, so a measure gets no credit for telling "
-                   "datasets or studies apart (Jiang et al. 2020)"),
-    "threshold": ("stability threshold 2(1 + β)/η", "on a quadratic, gradient descent with learning rate η and "
-                  "momentum β diverges once λmax exceeds it; sharpness is drawn against it along training"),
-}
-
-
-def explain(report: "ReportContext | SynthesisContext", *keys: str) -> None:
-    """Declare the ``TERMS`` a section uses (shown in the page's "How to read this report")."""
-    for key in keys:
-        report.sink.term(*TERMS[key])
 
 
 SEE_ALSO = {"noise": "Weight noise", "hessian": "λmax", "sharpness": "ε-sharpness", "slice1d": "1D slices",
@@ -339,20 +287,6 @@ def noise(report: ReportContext) -> None:
     see_also(report, "noise")
 
 
-def flatness(report: ReportContext) -> None:
-    """The study's flatness |L(θ + δ) − L(θ)|, with its published order where it gave one."""
-    frame = report.frame("flatness")
-    if frame is None:
-        return
-    explain(report, "flatness", "positive")
-    report.sink.table(tables.flatness_table(report.params, frame), "flatness",
-                      "The study's flatness |L(θ + δ) − L(θ)| on the train probe set, δ ~ N(0, σ²I): each seed's mean "
-                      f"over draws, {tables.POSITIVE_WORDS}" + ("; the study published only an order, so each "
-                                                                 "architecture's rank (1 = least "
-                                      "flat) is set beside ours." if report.reference("flatness_order") else "."))
-    report.sink.record("flatness", frame)
-
-
 def hessian(report: ReportContext) -> None:
     """λmax by Lanczos, by one mini-batch (the study's method where it published one) and as
     published, λmin, condition number, trace."""
@@ -417,18 +351,6 @@ def sharpness(report: ReportContext) -> None:
         sink.markdown(caveat)
     sink.record("sharpness", frame)
     see_also(report, "sharpness")
-
-
-def gradient(report: ReportContext) -> None:
-    """‖∇L(θ)‖₂ on the train and test probe sets, with the study's published value."""
-    frame = report.frame("gradient")
-    if frame is None:
-        return
-    explain(report, "gradient", "positive")
-    report.sink.table(tables.gradient_table(report.params, frame), "gradient-norm",
-                      f"Gradient norm and loss per configuration on the train and test probe sets, {tables.POSITIVE_WORDS}"
-                      + (", with the study's published value." if report.reference("grad_norm") else "."))
-    report.sink.record("gradient", frame)
 
 
 def slices(report: ReportContext) -> None:

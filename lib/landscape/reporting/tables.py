@@ -489,29 +489,6 @@ def noise_table(params: ReportParams, noise: pd.DataFrame) -> pd.DataFrame:
                         "draws per seed": int(at["num_draws"].iloc[0]), "mode": at["mode"].iloc[0]})
     return pd.DataFrame(out)
 
-def flatness_table(params: ReportParams, flatness: pd.DataFrame) -> pd.DataFrame:
-    """The study's flatness |ΔL| per configuration and σ (each seed's mean over draws, then the
-    geometric mean over seeds with its 95% CI: :func:`positive_cell`) and, when the study
-    published only an order (``reference.flatness_order``,
-    least flat first, by the names of ``reference.reference_keys``), each architecture's rank
-    there and in this report (1 = least flat, by the mean over seeds)."""
-    keys = reference(params, "reference_keys") or {}
-    order = reference(params, "flatness_order")
-    out = []
-    for config in configs_in(params, flatness):
-        for sigma, at in flatness[flatness["config"] == config].groupby("sigma"):
-            out.append({"model": config_labels(params)[config], "σ": sigma, "seeds": at["seed"].nunique(),
-                        "|ΔL|": positive_cell(at["mean"]), "_mean": at["mean"].mean(),
-                        "L(θ)": positive_cell(at["base_loss"]),
-                        "draws per seed": int(at["num_draws"].iloc[0]), "mode": at["mode"].iloc[0],
-                        "_key": keys.get(config, config)})
-    df = pd.DataFrame(out)
-    if order and len(df):
-        ranks = df.groupby("σ")["_mean"].rank(ascending=False, method="min").astype(int)
-        df = df.assign(**{"rank (study)": [order.index(k) + 1 if k in order else np.nan for k in df["_key"]],
-                          "rank (this report)": ranks})
-    return df.drop(columns=["_mean", "_key"])
-
 def shortcut_name(params: ReportParams) -> str:
     """What the hessian probe's ``study`` row is called: the study's method where the study
     published a λmax, else the common shortcut it stands for (the study computed no Hessian)."""
@@ -906,22 +883,6 @@ def loss_range_sentence(params: ReportParams, surface: pd.DataFrame, ranges: pd.
                  "its own norm.")
     return text
 
-
-def gradient_table(params: ReportParams, gradient: pd.DataFrame) -> pd.DataFrame:
-    """‖∇L(θ)‖₂ and the loss per configuration on the train and test probe sets (over seeds:
-    :func:`positive_cell`), with the study's published value."""
-    rows = []
-    for config in configs_in(params, gradient):
-        mine = gradient[gradient["config"] == config]
-        train, test = mine[mine["split"] == "train"], mine[mine["split"] == "test"]
-        ref = published(params, "grad_norm", config)
-        rows.append({"model": config_labels(params)[config], "seeds": len(train),
-                     "‖∇L‖ train": positive_cell(train["grad_norm"]), "‖∇L‖ test": positive_cell(test["grad_norm"]),
-                     "study, published": np.nan if ref is None else ref,
-                     "L train": positive_cell(train["loss"]), "L test": positive_cell(test["loss"]),
-                     "n (train / test)": f"{int(train['n'].iloc[0])} / {int(test['n'].iloc[0])}",
-                     "mode": train["mode"].iloc[0]})
-    return pd.DataFrame(rows)
 
 def ablation_summary_table(params: ReportParams, status: pd.DataFrame, history: pd.DataFrame,
                            hessian: pd.DataFrame | None, surface: pd.DataFrame | None,
