@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landscape.verdicts import claims, stats
+from dataclasses import replace
+
+from landscape.verdicts import claims, stats, thresholds
+from landscape.verdicts.claims import deciding
 from landscape.pipeline.params import ParamsError, load_params
 
 S, C, I, P = claims.SUPPORTED, claims.CONTRADICTED, claims.INCONCLUSIVE, claims.PENDING
@@ -124,7 +127,7 @@ def test_divergence_is_a_share_of_seeds_and_three_seeds_cannot_decide_it():
     assert verdict(parts) == S and parts[0].interval.method == "Clopper-Pearson" and parts[0].groups[0].n == 6
     three = claims.diverges(CTX, status(["x"], diverged=("x",), seeds=3), ["x"])
     assert verdict(three) == U and "it takes 6 seeds" in three[0].why  # 3 of 3 can never exclude 1/2
-    assert claims._seeds_needed(0.9) == "it takes 36 seeds" and stats.best_share_interval(36).low > 0.9
+    assert deciding._seeds_needed(0.9) == "it takes 36 seeds" and stats.best_share_interval(36).low > 0.9
     assert verdict(claims.diverges(CTX, status(["x"], seeds=6), ["x"])) == C
 
 
@@ -257,8 +260,8 @@ def test_well_conditioned_is_the_share_of_seeds():
                           "lambda_min": lmin, "condition_number": 4.0 / lmin if lmin > 0 else np.nan}
                          for s, lmin in enumerate([1.0, 1.1, 0.9, 1.2, 1.0, 1.05])])  # 6 of 6 excludes 1/2
     assert verdict(claims.well_conditioned(CTX, hess, ["x"])) == S
-    strict = claims.Context({**claims.thresholds_mod.SUITE,
-                             "well_conditioned": claims.replace(claims.thresholds_mod.SUITE["well_conditioned"], value=2.0)})
+    strict = claims.Context({**thresholds.SUITE,
+                             "well_conditioned": replace(thresholds.SUITE["well_conditioned"], value=2.0)})
     assert verdict(claims.well_conditioned(strict, hess, ["x"])) == C
     saddle = hess.assign(lambda_min=-0.3, condition_number=np.nan)
     assert verdict(claims.well_conditioned(CTX, saddle, ["x"])) == C
@@ -286,7 +289,7 @@ def test_holm_turns_a_marginal_decision_inconclusive_and_keeps_both_verdicts():
     found = {c.check: c for c in claims.evaluate(params, {"history": marginal})}
     parts = [p for c in found.values() for p in c.parts]
     ps = [p.p for p in parts if not math.isnan(p.p)]
-    assert [p.p_adjusted for p in parts if p.p_adjusted is not None] == pytest.approx(list(claims.stats.holm(ps)))
+    assert [p.p_adjusted for p in parts if p.p_adjusted is not None] == pytest.approx(list(stats.holm(ps)))
     demoted = [p for p in parts if p.raw in claims.DECIDED and p.adjusted == I]
     assert demoted and all(0.05 > p.p and p.p_adjusted >= 0.05 for p in demoted)
     claim = next(c for c in found.values() if any(p in demoted for p in c.parts))
@@ -317,9 +320,9 @@ def test_claim_arguments_and_thresholds_are_checked_when_params_load():
         load_params("batchnorm", "smoke", {"reference": {"thresholds": {"huge": {"value": 0.3, "reason": "x"}}}})
     overridden = load_params("batchnorm", "smoke", {"reference": {"thresholds": {
         "barrier": {"value": 0.3, "reason": "the study reads 0.3 nats as its smallest barrier"}}}})
-    t = claims.thresholds_mod.resolve(overridden)["barrier"]
+    t = thresholds.resolve(overridden)["barrier"]
     assert (t.value, t.suite_value, t.source) == (0.3, 0.1, "params (overridden)")
-    shown = claims.thresholds_mod.table(claims.thresholds_mod.resolve(overridden))
+    shown = thresholds.table(thresholds.resolve(overridden))
     assert "the study reads 0.3 nats" in shown.set_index("threshold").loc["barrier: a loss barrier between two minima",
                                                                           "why"]
 

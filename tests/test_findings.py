@@ -1,4 +1,6 @@
 """Findings and limitations are generated from the verdicts and what the report computed."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -16,12 +18,12 @@ def part(low, high, name="effect"):
     """A comparison of two groups of 5 seeds whose difference has the interval [low, high]."""
     interval = stats.Interval((low + high) / 2, low, high, (5, 5), 0.95, "Welch", lambda null: 0.5)
     group = claims.Group("A", 5, stats.Interval(1.0, 0.9, 1.1, 5, 0.95, "t"))
-    return claims.compare(CTX, name, [group, claims.replace(group, name="B")], "seeds", "difference", interval,
+    return claims.compare(CTX, name, [group, replace(group, name="B")], "seeds", "difference", interval,
                           claims.ABOVE, [0.0])
 
 
 def claim(*parts, study=(), pending=None):
-    return claims.Claim("X is better.", "check", tuple(parts), tuple(claims.replace(p, method=claims.STUDY)
+    return claims.Claim("X is better.", "check", tuple(parts), tuple(replace(p, method=claims.STUDY)
                                                                      for p in study),
                         "a change of method" if study else None, pending)
 
