@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from ...reporting.sections import ReportContext
 
 KEY = "flatness"
-TERM = ("flatness |ΔL|", "how much the loss changes when noise of size σ is added to the weights, averaged "
-                 "over draws; smaller means flatter")
+TERM = ("flatness |ΔL|", "how much the loss changes when noise of size σ is added to the weights, averaged over "
+        "draws; smaller means flatter")
 
 
 def table(params: ReportParams, flatness: pd.DataFrame) -> pd.DataFrame:
