@@ -85,7 +85,7 @@ def test_barrier_of_a_known_curve():
     result = barrier(frame, "test")
     assert result.loss_barrier == pytest.approx(1.5) and result.loss_alpha == 0.5
     assert result.error_barrier == pytest.approx(0.375) and result.error_alpha == 0.25
-    assert result.as_dict()["n"] == 10
+    assert result.n == 10
     with pytest.raises(ValueError, match="include 0 and 1"):
         barrier(frame[frame.alpha < 1], "test")
     with pytest.raises(ValueError, match="no rows"):

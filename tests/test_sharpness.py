@@ -37,7 +37,7 @@ def test_sam_sharpness_of_a_quadratic_is_half_rho_squared_lambda_max():
     assert result.delta_norm == pytest.approx(rho, rel=1e-9)
     assert result.first_order <= result.sharpness
     assert result.base_loss == pytest.approx(math.log(2), rel=1e-12)
-    assert result.as_dict()["adaptive"] is False and result.mode == "eval" and result.n == 4
+    assert result.adaptive is False and result.mode == "eval" and result.n == 4
     assert_unchanged(model, before)
 
 

@@ -18,7 +18,7 @@ Barrier: max over the α grid of f(α) − [(1 − α) f(0) + α f(1)], for f th
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -48,9 +48,6 @@ class Barrier:
     bn: str
     mode: str
     n: int
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def barrier(frame: pd.DataFrame, split: str) -> Barrier:

@@ -16,7 +16,7 @@ over σ are smooth and differences between σ are not sampling noise.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -128,9 +128,6 @@ class EpsilonSharpness:
     mode: str
     n: int
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 def epsilon_sharpness(model: torch.nn.Module, data: ImageDataset | Batch, rho: float, tol: float = 1e-3,
                       max_steps: int = 50, step_size: float = 1.0, adaptive: bool = False, eta: float = 0.01,
@@ -190,9 +187,6 @@ class GradientNorm:
     loss: float
     mode: str
     n: int
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def gradient_norm(model: torch.nn.Module, data: ImageDataset | Batch, mode: str = "eval",

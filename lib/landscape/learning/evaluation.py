@@ -12,7 +12,7 @@ Modes, recorded with every number because BatchNorm nets differ between them:
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 import torch
@@ -32,9 +32,6 @@ class Evaluation:
     accuracy: float  # fraction correct
     n: int  # samples evaluated
     mode: str  # "eval" or "train", see module docstring
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def _is_batchnorm(module: torch.nn.Module) -> bool:
