@@ -116,7 +116,7 @@ def test_the_study_method_verdict_is_kept_and_the_headline_says_when_and_why_it_
     params = load_params("batchnorm", "smoke")
     hess = pd.concat([per_seed("lambda_max", {"A": [40, 42, 41], "B": [20, 21, 22]}, method="lanczos"),
                       per_seed("lambda_max", {"A": [20, 30, 25], "B": [24, 26, 22]}, method="study")])
-    found = {c.check: c for c in claims.evaluate(params, {"hessian": hess})}["lambda_max_order"]
+    found = {c.check: c for c in claims.judge(params, {"hessian": hess})}["lambda_max_order"]
     assert (found.verdict, found.study_verdict, found.headline) == (S, I, claims.DEPENDS)
     assert "one mini-batch" in found.study_change and all(p.method == claims.STUDY for p in found.study_parts)
     assert claims.table([found])["verdict"].iloc[0] == claims.DEPENDS
@@ -271,13 +271,13 @@ def test_failed_and_diverged_seeds_are_left_out_and_named():
     params = load_params("batchnorm", "smoke")
     hist = history({"A": [0.91, 0.915, 0.913], "B": [0.86, 0.865, 0.862]}, gaps={"A": [0.0] * 3, "B": [0.03] * 3})
     runs = status(["A", "B"], diverged=(("B", 1),), seeds=3)
-    found = {c.check: c for c in claims.evaluate(params, {"history": hist, "runs": runs})}
+    found = {c.check: c for c in claims.judge(params, {"history": hist, "runs": runs})}
     better = found["generalizes_better"]
     assert better.left_out == ("run B_s1 diverged at epoch 10",) and better.verdict == U  # B has 2 usable seeds
     assert better.evidence().endswith("; left out: run B_s1 diverged at epoch 10")
     assert found["lambda_max_order"].verdict == P  # no Hessian in this evidence
     gone = status(["A", "B"], diverged=("B",), seeds=3)
-    assert {c.check: c for c in claims.evaluate(params, {"history": hist[hist["config"] == "A"], "runs": gone})}[
+    assert {c.check: c for c in claims.judge(params, {"history": hist[hist["config"] == "A"], "runs": gone})}[
         "generalizes_better"].verdict == P
 
 
@@ -286,7 +286,7 @@ def test_holm_turns_a_marginal_decision_inconclusive_and_keeps_both_verdicts():
     marginal = history({"A": [0.900, 0.905, 0.910, 0.902, 0.908], "B": [0.893, 0.899, 0.904, 0.897, 0.901]},
                        first={"A": [0.80, 0.81, 0.79, 0.805, 0.80], "B": [0.70, 0.71, 0.69, 0.705, 0.70]},
                        gaps={"A": [0.01, 0.011, 0.012, 0.01, 0.011], "B": [0.03, 0.031, 0.032, 0.03, 0.031]})
-    found = {c.check: c for c in claims.evaluate(params, {"history": marginal})}
+    found = {c.check: c for c in claims.judge(params, {"history": marginal})}
     parts = [p for c in found.values() for p in c.parts]
     ps = [p.p for p in parts if not math.isnan(p.p)]
     assert [p.p_adjusted for p in parts if p.p_adjusted is not None] == pytest.approx(list(stats.holm(ps)))

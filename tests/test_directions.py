@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from landscape.geometry.curvature import HessianOperator, lanczos
-from landscape.geometry.directions import (ParameterShift, hessian_directions, normalize, normalized_direction,
+from landscape.geometry.directions import (ParameterShift, hessian_directions, normalize_direction, normalized_direction,
                                            orthogonalize, parameter_vector, plane_directions, random_direction, to_dict,
                                            to_vector, trainable_parameters, unflatten)
 from landscape.learning.models import build_model
@@ -68,21 +68,21 @@ def test_filter_normalized_norms_equal_the_weights(ignore_1d):
 def test_layer_normalization_and_raw_direction():
     model = zoo_net()
     raw = random_direction(model, seed=1)
-    d = normalize(raw, model, normalization="layer")
+    d = normalize_direction(raw, model, normalization="layer")
     for part, (_, w) in zip(unflatten(d, model), trainable_parameters(model)):
         if w.dim() > 1:
             assert float(part.norm()) == pytest.approx(float(w.detach().norm()), rel=1e-12)
-    assert torch.equal(normalize(raw, model, normalization=None), raw)
-    unit = normalize(raw, model, normalization="unit")  # study 004: one unit vector over every parameter
+    assert torch.equal(normalize_direction(raw, model, normalization=None), raw)
+    unit = normalize_direction(raw, model, normalization="unit")  # study 004: one unit vector over every parameter
     assert float(unit.norm()) == pytest.approx(1.0, rel=1e-12)
     assert torch.allclose(unit * raw.norm(), raw, rtol=1e-12, atol=0)
     d1, d2 = plane_directions(model, seed=2, normalization="unit")
     assert float(d2.norm()) == pytest.approx(1.0, rel=1e-12) and abs(float(d1 @ d2)) < 1e-12
     assert raw.dtype == torch.float64 and float(raw.std()) == pytest.approx(1.0, rel=0.05)
     with pytest.raises(ValueError, match="normalization"):
-        normalize(raw, model, normalization="model")
+        normalize_direction(raw, model, normalization="model")
     with pytest.raises(ValueError, match="ignore_1d"):
-        normalize(raw, model, ignore_1d="biasbn")
+        normalize_direction(raw, model, ignore_1d="biasbn")
 
 
 def test_second_direction_is_orthogonal_to_the_first():

@@ -121,7 +121,7 @@ def test_missing_data_fails_before_any_training(tmp_path, monkeypatch):
     params = load_params("resnet20_ablation", "smoke")
     spec = params.run_specs(params.data)["skipTrue_bnTrue_s0"]
     with pytest.raises(DatasetNotFoundError, match="cifar-10-batches-py"):
-        driver.train({"run": spec}, cache=tmp_path / "cache")
+        driver.train_runs({"run": spec}, cache=tmp_path / "cache")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.pt"))
 
 

@@ -231,7 +231,8 @@ def test_a_measure_with_its_own_reporting_half_is_found_by_the_registry():
     ggn = probes.REGISTRY["ggn"]
     assert ggn.settings is probes.ggn.GGNParams and ggn.report == "landscape.probes.ggn.report"
     homes = [p for p in probes.REGISTRY.values() if p.report]
-    assert {"ggn", "density"} <= {p.name for p in homes}
-    for probe in homes:  # each reporting half has its section, its key (= the probe's frame) and its term
+    assert {"ggn", "density", "hessian", "noise", "sharpness", "slice1d", "surface2d", "interpolation"} <= \
+        {p.name for p in homes}
+    for probe in homes:  # each reporting half has the probe's section and its term
         module = importlib.import_module(probe.report)
-        assert callable(module.section) and module.KEY == probe.name and len(module.TERM) == 2
+        assert callable(module.SECTIONS[probe.name]) and len(module.TERM) == 2

@@ -26,7 +26,11 @@ from landscape.verdicts import claims
 from landscape import clean_notebook, probes
 from landscape.learning import models
 from landscape.probes.flatness import report as flatness_report
-from landscape.reporting import pages, plotting, render, sink, tables
+from landscape.probes.hessian import report as hessian_report
+from landscape.probes.interpolation import report as interpolation_report
+from landscape.probes.noise import report as noise_report
+from landscape.probes.slices import report as slices_report
+from landscape.reporting import ablation, export, pages, plotting, render, sink, tables
 from landscape.geometry import surfaces
 from landscape.analysis import synthesis
 import pdf_layout
@@ -145,10 +149,10 @@ def test_notebooks_start_with_parameters_then_name_their_sections(path):
     assert re.search(r"report = sections\.begin(_synthesis)?\(params_file, profile, overrides, output_dir, device, cache, "
                      r"threads, ",
                      code[1].source)
-    for cell in code[2:]:  # the rest names sections, one call a line, no copied cell code
+    for cell in code[2:]:  # the rest names sections (study 004's own in ``ablation``), one call a line, no copied code
         for line in cell.source.strip().splitlines():
-            assert re.fullmatch(r"sections\.[a-z_0-9]+\(report(, [a-z_]+=\w+)?\)|sections\.measure\(report, \"[a-z_0-9]+\"\)",
-                                line), line
+            assert re.fullmatch(r"(sections|ablation)\.[a-z_0-9]+\(report(, [a-z_]+=\w+)?\)"
+                                r"|sections\.measure\(report, \"[a-z_0-9]+\"\)", line), line
 
 
 def test_every_report_names_an_existing_notebook_or_is_listed_as_pending(tmp_path):
@@ -220,7 +224,7 @@ def headings_ending_a_page(pdf, page):
     headings = {html.unescape(h).strip() for h in re.findall(r"<h[23][^>]*>(.*?)<a class=\"anchor-link\"", page)}
     assert headings, "the report has section headings"
     orphans = []
-    for number in range(1, render.pdf_pages(pdf) + 1):
+    for number in range(1, export.pdf_pages(pdf) + 1):
         text = subprocess.run(["pdftotext", "-f", str(number), "-l", str(number), "-layout", str(pdf), "-"],
                               capture_output=True, text=True, check=True).stdout
         lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -311,7 +315,7 @@ def test_html_holds_every_table_and_figure_and_needs_no_network(rendered):
         match = re.search(figure, page)
         assert match, key
         assert base64.b64decode(match.group(1)) == (out / REPORT / "figures" / f"{key}.svg").read_bytes(), key
-    assert render.external_references(page) == []
+    assert export.external_references(page) == []
     assert "<script src" not in page and "mathjax" not in page.lower()
     assert "load_params(" not in page, "code cells must be hidden"
     assert "Traceback" not in page
@@ -329,8 +333,8 @@ def test_pdf_is_printed_with_pages(rendered):
     out, manifest = rendered
     pdf = out / REPORT / f"{REPORT}.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
-    assert render.pdf_pages(pdf) >= 2
-    assert manifest["pdf_pages"] == render.pdf_pages(pdf)
+    assert export.pdf_pages(pdf) >= 2
+    assert manifest["pdf_pages"] == export.pdf_pages(pdf)
     assert print_defects(pdf, (out / REPORT / f"{REPORT}.html").read_text()) == []
 
 
@@ -561,19 +565,19 @@ def test_probe_tables_set_the_studys_numbers_beside_the_seeds():
                            "mode": "eval"}
                           for seed in (1, 2, 3) for sigma in (0.0, 0.1)
                           for metric, value in (("loss", 0.3 + 10 * sigma), ("accuracy", 0.9 - 4 * sigma))])
-    loss = tables.noise_reference_table(params, noise, "loss").set_index(("σ", ""))
+    loss = noise_report.reference_table(params, noise, "loss").set_index(("σ", ""))
     assert loss.loc[0.1, ("Small CNN", "study")] == 5.2  # reference.noise_loss of the study seed (Model A)
     assert loss.loc[0.1, ("Small CNN", "study seed")] == pytest.approx(1.31)
     assert loss.loc[0.1, ("Small CNN", tables.SEEDS)] == tables.ci_cell([1.31, 1.32, 1.33])
     assert np.isnan(loss.loc[0.0, ("Small CNN", "study")])
-    assert tables.noise_table(params, noise).loc[0, "seeds"] == 3
+    assert noise_report.table(params, noise).loc[0, "seeds"] == 3
     barriers = pd.DataFrame([{"pair": f"p{i}", "config": "cnn", "split": "train", "bn": "interpolate", "loss_a": 0.2,
                               "loss_b": 0.3, "max_loss": 1.5 + i, "loss_barrier": 1.25 + i, "error_barrier": 0.4,
                               "n": 10} for i in range(2)])
-    table = tables.barrier_table(params, barriers, tables.reference(params, "interpolation_max_loss"))
+    table = interpolation_report.table(params, barriers, tables.reference(params, "interpolation_max_loss"))
     assert table.loc[0, "max L, study"] == 1.8 and table.loc[0, "pairs"] == 2
     assert table.loc[0, "loss barrier"] == tables.positive_cell([1.25, 2.25])  # a barrier is positive
-    assert "max L, study" not in tables.barrier_table(params, barriers).columns
+    assert "max L, study" not in interpolation_report.table(params, barriers).columns
     # study 002 published only an order of flatness, by architecture: ranks, ours over the seeds' mean
     params = load_params("mlp_cnn_rescnn_mnist")
     means = {"mlp": [0.010, 0.004], "cnn": [0.006, 0.006], "res": [0.001, 0.002]}
@@ -602,18 +606,18 @@ def test_the_studys_flat_noise_accuracy_is_set_against_both_readings_of_its_nois
         return pd.DataFrame(rows)
 
     relative_only = frame(0.15, [0.0, 0.001, -0.002])
-    text = tables.noise_attribution_sentence(params, relative_only)
+    text = noise_report.attribution_sentence(params, relative_only)
     assert text.startswith("Change in test accuracy from σ = 0 to σ = 0.05, in points")
     assert "study +0.04, ours" in text and "study -0.14, ours" in text and "Only relative noise" in text
-    assert "Neither reading" in tables.noise_attribution_sentence(params, frame(0.15, [0.03, 0.031, 0.032]))
-    assert "agree with ours under absolute noise" in tables.noise_attribution_sentence(params, frame(0.0, [0.03] * 3))
+    assert "Neither reading" in noise_report.attribution_sentence(params, frame(0.15, [0.03, 0.031, 0.032]))
+    assert "agree with ours under absolute noise" in noise_report.attribution_sentence(params, frame(0.0, [0.03] * 3))
     # within a point of the study's change, the precision of a published change: agrees
-    assert "Only relative noise" in tables.noise_attribution_sentence(params, frame(0.15, [0.008, 0.009, 0.0085]))
-    assert "cannot tell which" in tables.noise_attribution_sentence(params, frame(0.0, [0.0, 0.001, -0.002]))
-    table = tables.noise_reference_table(params, relative_only).set_index(("σ", ""))
+    assert "Only relative noise" in noise_report.attribution_sentence(params, frame(0.15, [0.008, 0.009, 0.0085]))
+    assert "cannot tell which" in noise_report.attribution_sentence(params, frame(0.0, [0.0, 0.001, -0.002]))
+    table = noise_report.reference_table(params, relative_only).set_index(("σ", ""))
     assert table.loc[0.05, (tables.config_labels(params)["A"], f"relative σ, {tables.SEEDS}")] == \
         tables.ci_cell(relative_only.query("config == 'A' and scale == 'relative' and sigma == 0.05")["mean"])
-    assert tables.noise_attribution_sentence(load_params("seed_connectivity"), relative_only.iloc[:0]) == ""
+    assert noise_report.attribution_sentence(load_params("seed_connectivity"), relative_only.iloc[:0]) == ""
 
 
 def test_a_study_without_a_hessian_gets_no_study_method_or_published_lambda():
@@ -627,15 +631,15 @@ def test_a_study_without_a_hessian_gets_no_study_method_or_published_lambda():
                              for s in range(3) for method in ("lanczos", "study")])
 
     none = load_params("mlp_vs_cnn_fmnist")
-    table = tables.hessian_table(none, frame("A"))
+    table = hessian_report.table(none, frame("A"))
     assert "λmax (one mini-batch)" in table.columns and not any("study" in c for c in table.columns[1:4])
     assert "λmax (study, published)" not in table.columns
-    sentence = tables.hessian_sentence(none, frame("A"))
+    sentence = hessian_report.sentence(none, frame("A"))
     assert "study's method" not in sentence and "one-mini-batch power iteration" in sentence
     studied = load_params("seed_connectivity")
-    table = tables.hessian_table(studied, frame("cnn"))
+    table = hessian_report.table(studied, frame("cnn"))
     assert {"λmax (study method)", "λmax (study, published)"} <= set(table.columns)
-    assert "by the study's method" in tables.hessian_sentence(studied, frame("cnn"))
+    assert "by the study's method" in hessian_report.sentence(studied, frame("cnn"))
 
 
 def test_negative_curvature_in_every_seed_gives_lambda_max_over_lambda_min_not_an_empty_condition_number():
@@ -648,10 +652,10 @@ def test_negative_curvature_in_every_seed_gives_lambda_max_over_lambda_min_not_a
                               "condition_number": 10.0 * (s + 1) / m if m > 0 else np.nan, "trace": np.nan, "n": 64}
                              for s, m in enumerate(lam_mins)])
 
-    negative = tables.hessian_table(params, frame([-2.0, -5.0], "upper bound")).iloc[0]
+    negative = hessian_report.table(params, frame([-2.0, -5.0], "upper bound")).iloc[0]
     assert negative[tables.RATIO_LABEL] == f"≤ {tables.positive_cell([5.0, 4.0])} (λmin < 0 in 2 of 2)"
     assert "condition number" not in negative.index
-    positive = tables.hessian_table(params, frame([2.0, 5.0], "converged")).iloc[0]
+    positive = hessian_report.table(params, frame([2.0, 5.0], "converged")).iloc[0]
     assert positive[tables.RATIO_LABEL] == f"{tables.positive_cell([5.0, 4.0])} (λmin < 0 in 0 of 2)"
     assert positive["condition number"] == f"{tables.positive_cell([5.0, 4.0])} (2 of 2 seeds)"
     assert tables.positive_cell([5.0, 4.0]) == "4.472 (n = 2: no interval)"  # the geometric mean of two seeds
@@ -662,11 +666,11 @@ def test_the_attribution_table_splits_the_gap_to_the_study_into_mode_batch_steps
     factors = {"lanczos": 1.0, "lanczos-train": 2.0, "lanczos-batch": 1.0, "study": 0.5}  # × 2, × 0.5, × 0.5
     frame = pd.DataFrame([{"run": f"A_s{s}", "config": "A", "seed": s, "method": m, "lambda_max": 40.0 * f * (1 + s / 10)}
                           for s in (1, 2, 3) for m, f in factors.items()])
-    row = tables.attribution_table(params, frame).iloc[0]
+    row = hessian_report.attribution_table(params, frame).iloc[0]
     assert (row["× train mode"], row["× one batch of 128"], row["× 20 power steps"]) == ("2 [2, 2]", "0.5 [0.5, 0.5]", "0.5 [0.5, 0.5]")
     assert row["published"] == 57.18 and row["published ÷ study method, study seed"] == pytest.approx(57.18 / 22.0)
     no_bn = frame[frame["method"] != "lanczos-train"]
-    assert tables.attribution_table(params, no_bn).iloc[0]["× train mode"] == "1 (no BatchNorm)"
+    assert hessian_report.attribution_table(params, no_bn).iloc[0]["× train mode"] == "1 (no BatchNorm)"
 
 
 def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_columns():
@@ -682,9 +686,9 @@ def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_co
                           "test_acc": 0.8 + i / 100, "test_loss": 0.5, "train_loss": 0.1, "train_acc": 0.95,
                           "gap": 0.15 - i / 100} for i, rep in enumerate(params.replicas)])
     parameters = {rep.id: 272474 for rep in params.replicas}
-    table = tables.ablation_table(params, status, hist, parameters).set_index(("configuration", ""))
+    table = ablation.ablation_table(params, status, hist, parameters).set_index(("configuration", ""))
     assert str(table[("parameters", "run")].dtype) == "Int64"
-    split = tables.ablation_table(params, status, hist, parameters, ("gap",), outcome=False)
+    split = ablation.ablation_table(params, status, hist, parameters, ("gap",), outcome=False)
     assert [c[0] for c in split.columns] == ["configuration", "skip", "BN"] + ["gap (train − val acc)"] * 2
     diverged = table.loc["skip, no BN"]
     assert diverged[("outcome", "seeds")] == "2 of 2 diverged (epochs 10, 10)"
@@ -700,25 +704,25 @@ def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_co
                              "seed": seed, "direction": kind, "split": "train", "alpha": a, "beta": b,
                              "loss": 1.0 + (1 + seed) * scale * (a * a + b * b)}
                             for seed in (0, 1) for kind, scale in (("filter", 1.0), ("unit", 0.001)) for a, b in grid])
-    ranges = tables.loss_range_table(params, surface).set_index("direction")
+    ranges = slices_report.loss_range_table(params, surface).set_index("direction")
     assert ranges.loc["filter", "max − min"] == pytest.approx(2.0) and np.isnan(ranges.loc["filter", "study min"])
     assert ranges.loc["unit", "max − min"] == pytest.approx(0.002) and ranges.loc["unit", "L(θ)"] == 1.0
     assert (ranges.loc["unit", "study min"], ranges.loc["unit", "study max"]) == (0.0042, 0.0047)
     # the study seed (0) is the run drawn; the spread over seeds 0 and 1 (2 and 4 nats) is their geometric mean (two seeds: no interval)
     assert ranges.loc["filter", "seeds"] == 2 and ranges.loc["filter", f"max − min, {tables.POSITIVE_SEEDS}"] == \
         tables.positive_cell([2.0, 4.0])
-    assert "(over 2 seeds " in tables.loss_range_sentence(params, surface)
-    summary = tables.ablation_summary_table(params, status, hist, None, surface).set_index(("configuration", ""))
+    assert "(over 2 seeds " in slices_report.loss_range_sentence(params, surface)
+    summary = ablation.ablation_summary_table(params, status, hist, None, surface).set_index(("configuration", ""))
     assert summary.loc["skip + BN", ("train loss spread", "study seed")] == pytest.approx(0.002)
     assert summary.loc["skip + BN", ("train loss spread", tables.POSITIVE_SEEDS)] == tables.positive_cell([0.002, 0.004])
     # with the loss_range probe (a coarse grid on every seed) the spread over seeds comes from it,
     # while the study seed's own columns stay those of its drawn surface
     coarse = surfaces.loss_ranges(surface).assign(range=lambda f: f["range"] * 0.5 + 0.25 * f["seed"])
-    ranges = tables.loss_range_table(params, surface, coarse).set_index("direction")
+    ranges = slices_report.loss_range_table(params, surface, coarse).set_index("direction")
     assert ranges.loc["filter", "max − min"] == pytest.approx(2.0)
     assert ranges.loc["filter", f"max − min, {tables.POSITIVE_SEEDS}"] == tables.positive_cell([1.0, 2.25])
-    assert "(over 2 seeds " + tables.positive_cell([1.0, 2.25]) in tables.loss_range_sentence(params, surface, coarse)
-    summary = tables.ablation_summary_table(params, status, hist, None, surface, coarse).set_index(("configuration", ""))
+    assert "(over 2 seeds " + tables.positive_cell([1.0, 2.25]) in slices_report.loss_range_sentence(params, surface, coarse)
+    summary = ablation.ablation_summary_table(params, status, hist, None, surface, coarse).set_index(("configuration", ""))
     assert summary.loc["skip + BN", ("train loss spread", "study seed")] == pytest.approx(0.002)
     assert summary.loc["skip + BN", ("train loss spread", tables.POSITIVE_SEEDS)] == tables.positive_cell([0.001, 0.252])
 
@@ -798,7 +802,7 @@ def test_plot_helpers_draw_every_kind_of_figure():
     figures = [
         plotting.learning_curves(hist, labels={"A": "Model A"}),
         plotting.metric_over_epochs(hist, reference={"A": 0.01}),
-        plotting.lambda_bars(hess, {"A": 12.0}),
+        hessian_report.figure(hess, {"A": 12.0}),
         plotting.surface(np.linspace(-1, 1, 4), np.linspace(-1, 1, 3), [np.random.rand(4, 3) + 1] * 2,
                          titles=["train", "test"], log=True),
     ]
@@ -819,18 +823,18 @@ def test_a_linear_axis_over_three_decades_is_found_and_the_plots_choose_log_scal
                            "loss": 0.3 + (1e6 if kind == "random" else 1.0) * a * a}
                           for s in range(2) for kind in ("filter", "random") for split in ("train", "test")
                           for a in np.linspace(-1, 1, 5)])
-    fig = plotting.slices(frame)
+    fig = slices_report.slices_figure(frame)
     assert [ax.get_yscale() for ax in fig.axes] == ["linear", "log"] and plotting.linear_axis_spans(fig) == []
     plotting.plt.close(fig)
     path = pd.DataFrame([{"config": c, "pair": 0, "split": "train", "bn": "keep", "alpha": a, "loss": 0.1 + h * a * (1 - a)}
                          for c, h in (("A", 0.31 * 4), ("B", 1.11 * 4)) for a in np.linspace(0, 1, 5)])
-    fig = plotting.interpolation(path)
+    fig = interpolation_report.figure(path)
     assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim()  # one scale, so 0.31 and 1.11 nats look as they are
     plotting.plt.close(fig)
     noise = pd.DataFrame([{"config": "A", "run": f"A_s{s}", "seed": s, "scale": "relative", "metric": "accuracy", "sigma": x,
                            "mean": 0.9 - 0.006 * x + 0.001 * s, "ci_low": np.nan, "ci_high": np.nan}
                           for s in range(3) for x in (0.0, 0.5, 1.0)])
-    fig = plotting.noise_robustness(noise)
+    fig = noise_report.figure(noise)
     low, high = fig.axes[0].get_ylim()
     assert high - low >= plotting.MIN_ACCURACY_SPAN - 1e-12  # a 0.6-point change is not drawn as the whole axis
     plotting.plt.close(fig)
@@ -852,7 +856,7 @@ def test_a_rendered_page_drops_sections_the_params_do_not_ask_for_and_opens_with
         md("## Flatness under weight noise"),
         code("flat", outputs=[html_output('<p class="report-pending">Not part of ...</p>'), outline({"absent": "flat"})]),
         md("## Curvature (Hessian)"), code("hessian", outputs=[term, html_output("<p>numbers</p>")])])
-    found = render.arrange(nb)
+    found = export.arrange(nb)
     assert found == {"dropped": ["Flatness under weight noise"], "sections": ["Setup", "Curvature (Hessian)"],
                      "terms": ["λmax"]}
     guide = nb.cells[2].source
@@ -894,7 +898,7 @@ def test_noise_accuracy_bands_stop_at_0_and_1():
     noise = pd.DataFrame([{"config": "A", "seed": s, "sigma": sigma, "scale": "relative", "metric": "accuracy",
                            "mean": acc} for s, acc in enumerate([0.99, 0.1, 0.98]) for sigma in (0.0, 0.1)])
     assert plotting.over_seeds(noise, "sigma", "mean")["high"].max() > 1
-    fig = plotting.noise_robustness(noise)
+    fig = noise_report.figure(noise)
     band = [c for c in fig.axes[0].collections if isinstance(c, matplotlib.collections.PolyCollection)]
     ys = np.concatenate([path.vertices[:, 1] for c in band for path in c.get_paths()])
     assert ys.min() == 0.0 and ys.max() == 1.0
@@ -947,17 +951,17 @@ def test_seed_dots_on_a_log_axis_draw_the_geometric_mean_with_a_positive_interva
 def test_external_references_are_detected():
     page = ('<script src="https://cdn.example/x.js"></script><link href="//cdn.example/a.css" rel="stylesheet">'
             '<img src="data:image/png;base64,AAAA"><a href="https://example.org">a link loads nothing</a>')
-    assert render.external_references(page) == ["//cdn.example/a.css", "https://cdn.example/x.js"]
+    assert export.external_references(page) == ["//cdn.example/a.css", "https://cdn.example/x.js"]
 
 
 def test_rendered_reports_drop_stderr_and_widget_outputs():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
         nbformat.v4.new_output("stream", name="stderr", text="UserWarning: ..."),
-        nbformat.v4.new_output("display_data", data={render.WIDGET_VIEW: {"model_id": "1"}, "text/plain": "HBox()"}),
+        nbformat.v4.new_output("display_data", data={export.WIDGET_VIEW: {"model_id": "1"}, "text/plain": "HBox()"}),
         nbformat.v4.new_output("stream", name="stdout", text="kept"),
         nbformat.v4.new_output("display_data", data={"text/html": "<p>kept</p>"})])])
     nb.metadata["widgets"] = {"state": {}}
-    assert render.strip_noise(nb) == 2
+    assert export.strip_noise(nb) == 2
     assert [o.output_type for o in nb.cells[0].outputs] == ["stream", "display_data"]
     assert "widgets" not in nb.metadata
 
@@ -979,7 +983,7 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     assert "Traceback" not in page
     notes = re.findall(r'<p class="report-pending">(.*?)</p>', page)  # only probes the study did not run
     assert all(note.startswith("Not part of this study's setup") for note in notes), notes
-    assert render.pdf_pages(out / report / f"{report}.pdf") >= 2
+    assert export.pdf_pages(out / report / f"{report}.pdf") >= 2
     assert print_defects(out / report / f"{report}.pdf", page) == []
     assert reading_defects(out, report, page) == []
     metrics = json.loads((out / report / "metrics.json").read_text())
@@ -1015,7 +1019,7 @@ def assert_captions_name_only_the_directions_computed(report: str, page: str) ->
     asked = {kind for name in probes.REGISTRY if (cfg := getattr(load_params(report).probes, name, None)) is not None
              and hasattr(cfg, "direction") for kind in probes.slices.direction_kinds(cfg.direction)}
     text = html.unescape(re.sub(r"<[^>]+>", " ", page))
-    named = {kind for kind, label in plotting.DIRECTION_LABELS.items() if label in text}
+    named = {kind for kind, label in slices_report.DIRECTION_LABELS.items() if label in text}
     assert named <= asked, (report, named - asked)
     assert "filter" not in asked or "filter" in named, report
 
@@ -1105,7 +1109,7 @@ def test_a_report_whose_runs_all_diverge_renders_with_the_divergence_shown(tmp_p
     manifest = render.run_report(REPORT, "smoke", {"training": {"lr": 1000.0}}, output_root=tmp_path, log=None)
     assert manifest["status"] == "ok", manifest.get("error")
     folder = tmp_path / REPORT
-    assert (folder / f"{REPORT}.html").exists() and render.pdf_pages(folder / f"{REPORT}.pdf") >= 1
+    assert (folder / f"{REPORT}.html").exists() and export.pdf_pages(folder / f"{REPORT}.pdf") >= 1
     runs = pd.read_csv(folder / "tables" / "runs.csv")
     assert list(runs["status"]) == ["diverged"] * 4 and list(runs["diverged at epoch"]) == [1] * 4  # 2 seeds each
     page = (folder / f"{REPORT}.html").read_text()

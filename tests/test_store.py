@@ -19,7 +19,7 @@ from test_training import interrupt_after_checkpoint  # noqa: E402
 
 
 def train(spec, cache):
-    return driver.train({"run": spec}, cache=cache)["run"]
+    return driver.train_runs({"run": spec}, cache=cache)["run"]
 
 
 class Payload:

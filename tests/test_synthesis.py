@@ -102,6 +102,6 @@ def test_the_headline_names_the_measure_with_the_largest_granulated_psi():
         models[name] = models["dataset_only"]  # credited over all models, never within a group
     models["asam"] = models["eval_gap"]
     table = synthesis.correlations(models, targets=["eval_gap"])
-    line = synthesis.headline(table)
+    line = synthesis.tau_headline(table)
     assert line.startswith("generalization gap: largest granulated Ψ ASAM sharpness (+1.00)")
     assert line.endswith(f"overall τ excludes 0 for {len(synthesis.MEASURES)} of {len(synthesis.MEASURES)} measures (BH)")

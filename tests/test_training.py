@@ -22,7 +22,7 @@ def strip_time(history):
 
 def train(spec, cache):
     """One run through the pipeline's cache (local engine)."""
-    return driver.train({"run": spec}, cache=cache)["run"]
+    return driver.train_runs({"run": spec}, cache=cache)["run"]
 
 
 def weights_equal(a, b):

@@ -43,17 +43,18 @@ class Measure:
     label: str
     invariant: bool  # unchanged by the rescalings BatchNorm makes free (filter- or weight-relative)
     meaning: str
+    probe: str  # the registered probe whose section shows it in a study's report
 
 
 MEASURES: dict[str, Measure] = {
-    "lambda_max": Measure("λmax", False, "top Hessian eigenvalue"),
-    "trace": Measure("tr(H)", False, "Hutchinson trace of the Hessian"),
-    "lambda_ratio": Measure("λmax/|λ̃min|", False, "λmax over the smallest Ritz value's magnitude"),
-    "slice_curvature": Measure("slice curvature", True, "dᵀHd along filter-normalized directions"),
-    "sam": Measure("SAM sharpness", False, "ε-sharpness in a Euclidean ball"),
-    "asam": Measure("ASAM sharpness", True, "ε-sharpness in a weight-relative ball"),
-    "noise_drop": Measure("noise accuracy drop", True, "accuracy lost under relative weight noise"),
-    "grad_norm": Measure("‖∇L‖", False, "gradient norm of the train probe loss"),
+    "lambda_max": Measure("λmax", False, "top Hessian eigenvalue", "hessian"),
+    "trace": Measure("tr(H)", False, "Hutchinson trace of the Hessian", "hessian"),
+    "lambda_ratio": Measure("λmax/|λ̃min|", False, "λmax over the smallest Ritz value's magnitude", "hessian"),
+    "slice_curvature": Measure("slice curvature", True, "dᵀHd along filter-normalized directions", "slice1d"),
+    "sam": Measure("SAM sharpness", False, "ε-sharpness in a Euclidean ball", "sharpness"),
+    "asam": Measure("ASAM sharpness", True, "ε-sharpness in a weight-relative ball", "sharpness"),
+    "noise_drop": Measure("noise accuracy drop", True, "accuracy lost under relative weight noise", "noise"),
+    "grad_norm": Measure("‖∇L‖", False, "gradient norm of the train probe loss", "gradient"),
 }
 MIN_GROUPS = 5  # groups a ψ needs for an interval
 TARGETS = {"eval_gap": "generalization gap", "test_error": "test error"}
@@ -232,7 +233,7 @@ def ranking_rows(table: pd.DataFrame, target: str) -> pd.DataFrame:
     return part.assign(estimate_kind=part["kind"].map({"overall": "overall τ", "granulated": "granulated Ψ"}))
 
 
-def headline(table: pd.DataFrame, target: str = "eval_gap") -> str:
+def tau_headline(table: pd.DataFrame, target: str = "eval_gap") -> str:
     """One line for the index: the measure with the largest granulated Ψ with ``target`` (all
     models), and how many measures' overall τ exclude 0 after Benjamini–Hochberg (:func:`decided`)."""
     part = table[(table["target"] == target) & (table["subset"] == "all") & (table["scope"] == "all")]

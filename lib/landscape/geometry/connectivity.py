@@ -27,10 +27,9 @@ import torch
 
 from ..core import progress
 from ..learning.data import ImageDataset
-from ..learning.evaluation import Batch, chunks, evaluate, has_batchnorm, model_device
+from ..learning.evaluation import Batch, Splits, chunks, evaluate, has_batchnorm, model_device
 
 BN_OPTIONS = ("interpolate", "recompute")
-Splits = Mapping[str, ImageDataset | Batch]
 
 
 @dataclass(frozen=True)

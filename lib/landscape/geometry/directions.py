@@ -28,7 +28,7 @@ from typing import Mapping, Protocol, Sequence
 import numpy as np
 import torch
 
-NORMALIZATIONS = ("filter", "layer", "unit", None)
+DIRECTION_NORMALIZATIONS = ("filter", "layer", "unit", None)
 IGNORE_1D = ("zero", "keep")
 
 
@@ -85,11 +85,11 @@ def random_direction(model: torch.nn.Module, seed: int) -> torch.Tensor:
     return torch.randn(theta.numel(), generator=generator, dtype=theta.dtype).to(theta.device)
 
 
-def normalize(direction: torch.Tensor, model: torch.nn.Module, normalization: str | None = "filter",
+def normalize_direction(direction: torch.Tensor, model: torch.nn.Module, normalization: str | None = "filter",
               ignore_1d: str = "zero") -> torch.Tensor:
     """A copy of ``direction`` rescaled against θ (see module docstring for the options)."""
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"unknown normalization {normalization!r}; allowed: {list(NORMALIZATIONS)}")
+    if normalization not in DIRECTION_NORMALIZATIONS:
+        raise ValueError(f"unknown normalization {normalization!r}; allowed: {list(DIRECTION_NORMALIZATIONS)}")
     if ignore_1d not in IGNORE_1D:
         raise ValueError(f"unknown ignore_1d {ignore_1d!r}; allowed: {list(IGNORE_1D)}")
     result = direction.detach().clone()
@@ -145,7 +145,7 @@ def _remove_projections(vector: torch.Tensor, orthonormal: Sequence[torch.Tensor
 def normalized_direction(model: torch.nn.Module, seed: int, normalization: str | None = "filter",
                          ignore_1d: str = "zero") -> torch.Tensor:
     """A random Gaussian direction, normalized (Li et al.'s filter normalization by default)."""
-    return normalize(random_direction(model, seed), model, normalization, ignore_1d)
+    return normalize_direction(random_direction(model, seed), model, normalization, ignore_1d)
 
 
 def plane_directions(model: torch.nn.Module, seed: int, normalization: str | None = "filter",

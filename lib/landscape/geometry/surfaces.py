@@ -23,11 +23,9 @@ import pandas as pd
 import torch
 
 from ..core import progress
-from ..learning.data import ImageDataset
-from ..learning.evaluation import Batch, evaluate
+from ..learning.evaluation import Splits, evaluate
 from .directions import ParameterShift, parameter_vector
 
-Splits = Mapping[str, ImageDataset | Batch]
 
 
 def evaluate_grid(model: torch.nn.Module, splits: Splits, directions: Sequence[torch.Tensor],

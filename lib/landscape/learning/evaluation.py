@@ -24,6 +24,7 @@ from .data import ImageDataset
 
 EVAL_MODES = ("eval", "train")
 Batch = tuple[torch.Tensor, torch.Tensor]
+Splits = Mapping[str, ImageDataset | Batch]  # split name -> its data ("train", "test")
 
 
 @dataclass(frozen=True)

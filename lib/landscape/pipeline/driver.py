@@ -373,7 +373,7 @@ def _record(run_id: str, label: str, config: str, job: jobs_mod.TrainJob, found:
                      value.get("trained_epochs", 0) if found.computed else 0, parameters, state=value["model"])
 
 
-def train(specs: Mapping[str, RunSpec], config: EngineSettings | None = None,
+def train_runs(specs: Mapping[str, RunSpec], config: EngineSettings | None = None,
           cache: str | Path | None = None) -> dict[str, RunRecord]:
     """Train (or read from the cache) the runs of ``specs`` (run id -> spec), no probes; each run
     is labelled by its id."""

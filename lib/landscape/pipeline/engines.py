@@ -52,7 +52,7 @@ DEFAULT_GPUS_PER_JOB = 0.25
 CONNECT_TIMEOUT_S = 5.0
 
 OnEvent = Callable[[str, str, Any], None]
-Outcome = tuple[str, Any]  # ("result", value) | ("error", reason) | ("lost", reason)
+Reply = tuple[str, Any]  # ("result", value) | ("error", reason) | ("lost", reason)
 
 
 class EngineError(UserError, ValueError):
@@ -134,7 +134,7 @@ class Engine:
     def submit(self, job: jobs_mod.Job, inputs: dict) -> None:
         raise NotImplementedError
 
-    def wait(self) -> list[tuple[str, Outcome]]:
+    def wait(self) -> list[tuple[str, Reply]]:
         """Block until at least one submitted job ended; [(job key, outcome)]."""
         raise NotImplementedError
 
@@ -158,7 +158,7 @@ class LocalEngine(Engine):
     def submit(self, job: jobs_mod.Job, inputs: dict) -> None:
         self.queue.append((job, inputs))
 
-    def wait(self) -> list[tuple[str, Outcome]]:
+    def wait(self) -> list[tuple[str, Reply]]:
         job, inputs = self.queue.pop(0)
         try:
             with job_threads(self.config.resolved_threads()):
@@ -281,11 +281,11 @@ class ProcessEngine(Engine):
         worker.job = job
         worker.conn.send_bytes(_pack((job, inputs)))
 
-    def wait(self) -> list[tuple[str, Outcome]]:
+    def wait(self) -> list[tuple[str, Reply]]:
         busy = [w for w in self.workers if w.job is not None]
         if not busy:
             raise RuntimeError("wait() with no job submitted")
-        ended: list[tuple[str, Outcome]] = []
+        ended: list[tuple[str, Reply]] = []
         while not ended:
             ready = multiprocessing.connection.wait([w.conn for w in busy])
             for worker in busy:
@@ -296,7 +296,7 @@ class ProcessEngine(Engine):
                         worker.job = None
         return ended
 
-    def _drain(self, worker: _Worker) -> Outcome | None:
+    def _drain(self, worker: _Worker) -> Reply | None:
         """Handle every message waiting from ``worker``; its job's outcome once it has one (``lost``
         when the worker is gone)."""
         job = worker.job
@@ -410,7 +410,7 @@ class RayEngine(Engine):
         device = self.config.device if self.config.device != "auto" else self.device_type()
         self.refs[self.remote.remote(job, inputs, device, self.threads)] = job.key
 
-    def wait(self) -> list[tuple[str, Outcome]]:
+    def wait(self) -> list[tuple[str, Reply]]:
         ray = self.ray
         ready, _ = ray.wait(list(self.refs), num_returns=1)
         ended = []

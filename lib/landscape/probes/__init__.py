@@ -8,16 +8,14 @@ in ``outputs``) without run ids or labels: the pipeline adds ``run`` and ``label
 ``run_a``, ``run_b`` for pairs), so a cached result is shared by every report that trains the same
 run.
 
-Each probe lives in its own module with its settings, its compute and its ``PROBES`` entry:
+Each measure has one home, a package with its settings, compute and ``PROBES`` entry in its
+``__init__`` and how it reports in its ``report`` module (term, tables, figures, sentences and
+``SECTIONS``, which ``Probe.report`` names and ``sections.measure(report, name)`` calls):
 ``hessian``, ``density``, ``noise``, ``flatness``, ``sharpness``, ``gradient``, ``slices``
-(slice1d, surface2d, loss_range), ``measures``, ``trajectory``, ``interpolation``, ``ggn``;
-``base`` holds what they share (settings base, probe sets, snapshots, the ``Probe`` record).
-A measure whose home also holds how it reports is a package (``density``, ``flatness``,
-``gradient``, ``ggn``): settings, compute and
-``PROBES`` in its ``__init__``, its term, table, sentence and ``section(report)`` in its
-``report`` module, which ``Probe.report`` names and ``sections.measure(report, name)`` calls.
-Adding such a measure means its package, its tests, its name in ``MODULES`` and the params
-(and notebooks) that ask for it.
+(slice1d, surface2d, loss_range), ``interpolation``, ``ggn``. ``measures`` and ``trajectory``,
+which only the synthesis shows, are modules without a reporting half; ``base`` holds what they
+share (settings base, probe sets, snapshots, the ``Probe`` record). Adding a measure means its
+package, its tests, its name in ``MODULES`` and the params (and notebooks) that ask for it.
 
 May import: ``core``, ``learning``, ``geometry``; a probe's ``report`` module is of the
 reporting layer.
@@ -58,7 +56,7 @@ class ProbeResults:
         raise AttributeError(name)
 
     def evidence(self, history: pd.DataFrame | None = None, runs: pd.DataFrame | None = None) -> dict:
-        """The mapping ``claims.evaluate`` takes (``runs``: the runs table with status per run)."""
+        """The mapping ``claims.judge`` takes (``runs``: the runs table with status per run)."""
         return {"history": history, "runs": runs, **{name: self.frames.get(name) for name in FRAMES}}
 
 

@@ -1,7 +1,8 @@
 """The parts of a report page that know what a report is, written through the sink (which does
 not): the sink opened for a report's params, the opening (title, question, source, the banners
-of a non-default profile or overridden params), why a section has nothing to show, the claims
-table and the reproducibility appendix (``appendix``)."""
+of a non-default profile or overridden params), why a section has nothing to show, the links to
+the same measure in the other reports (``see_also``), the claims table and the reproducibility
+appendix (``appendix``)."""
 from __future__ import annotations
 
 import html
@@ -11,9 +12,10 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from ..analysis.synthesis import MEASURES
 from ..core import escaping
 from ..core.paths import REPO_ROOT
-from ..pipeline.params import AnyParams
+from ..pipeline.params import AnyParams, load_params
 from ..verdicts import claims as claims_mod
 from .sink import Report, jsonable
 
@@ -59,7 +61,7 @@ def pending(sink: Report, params: AnyParams, key: str, what: str, probes: Any = 
     reason = (getattr(probes, "unavailable", None) or {}).get(key.split(".")[-1])
     if reason:
         text = f"Not computed: {html.escape(what)}; {html.escape(reason)}."
-    elif node is None:  # the rendered page drops the section (render.arrange); JupyterLab shows why
+    elif node is None:  # the rendered page drops the section (export.arrange); JupyterLab shows why
         sink.html(f'<p class="report-pending">Not part of this study\'s setup '
                   f'(no <code>{html.escape(key)}</code> in the params).</p>')
         sink.outline({"absent": key})
@@ -69,6 +71,23 @@ def pending(sink: Report, params: AnyParams, key: str, what: str, probes: Any = 
         text = (f"Not computed in this version of the report: {html.escape(what)} "
                 f"(requested by <code>{html.escape(key)}</code>: {html.escape(settings)}).")
     sink.html(f'<p class="report-pending">{text}</p>')
+
+
+def see_also(sink: Report, params: AnyParams, probe: str, called: str) -> None:
+    """Link the other study reports that run ``probe`` (``called`` so in the link's words) and,
+    where the synthesis ranks one of its measures (``synthesis.MEASURES``), the synthesis; pages
+    of one ``make reports`` render are siblings."""
+    synthesis = load_params("synthesis")
+    others = [p for p in map(load_params, synthesis.studies)
+              if p.report != params.report and getattr(p.probes, probe, None) is not None]
+    words = [f"{called} in the other studies: "
+             + "; ".join(f"[{escaping.literal(p.title.split(':')[0])}]({sink.report_link(p.report)})" for p in others)
+             + "."] if others else []
+    if probe in {measure.probe for measure in MEASURES.values()}:
+        words.append(f"[The synthesis]({sink.report_link(synthesis.report)}) ranks it against generalization "
+                     "over the models of every study.")
+    if words:
+        sink.markdown("*" + " ".join(words) + "*")
 
 
 def claims_table(sink: Report, claims: Sequence[claims_mod.Claim], key: str = "claims",

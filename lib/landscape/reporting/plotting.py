@@ -49,7 +49,7 @@ METRIC_LABELS = {
 METRIC_DOMAINS = {"loss": (0.0, np.inf), "acc": (0.0, 1.0), "accuracy": (0.0, 1.0)}
 ANY_VALUE = (-np.inf, np.inf)
 PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded at their natural size
-SMALL_PANEL = (3.6, 2.9)  # inches per panel in rows of three or more (``_panels``)
+SMALL_PANEL = (3.6, 2.9)  # inches per panel in rows of three or more (``panels``)
 LOG_SCALE_RATIO = 50  # positive values spanning more than this get a log axis (or colour scale)
 LOG_COLOUR_RATIO = 10  # surfaces whose positive values span more than this get a log colour scale
 MAX_LINEAR_DECADES = 3  # what a linear axis may span (checked on every figure: ``linear_axis_spans``)
@@ -85,7 +85,7 @@ def run_labels(df: pd.DataFrame) -> dict[str, str]:
     return dict(zip(df["run"], df["label"]))
 
 
-def _configs(df: pd.DataFrame, labels: Mapping[str, str] | None) -> tuple[list[str], dict, dict]:
+def config_styles(df: pd.DataFrame, labels: Mapping[str, str] | None) -> tuple[list[str], dict, dict]:
     """The configurations of ``df`` in order, their colours and labels."""
     configs = list(dict.fromkeys(df["config"]))
     return configs, run_colors(configs), {c: (labels or {}).get(c, c) for c in configs}
@@ -101,7 +101,7 @@ def over_seeds(rows: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     return pd.DataFrame(out, columns=[x, "mean", "low", "high", "n"])
 
 
-def _mean_band(ax, rows: pd.DataFrame, x: str, y: str, color, style: str = "-", label: str | None = None,
+def mean_band(ax, rows: pd.DataFrame, x: str, y: str, color, style: str = "-", label: str | None = None,
                marker: str | None = "o", domain: tuple[float, float] = ANY_VALUE) -> None:
     """The mean of ``y`` over seeds against ``x`` with its 95% CI band, clipped to ``domain``
     (the values ``y`` can take)."""
@@ -131,7 +131,7 @@ def fit_scale(axes: Sequence, values: Sequence[float] | np.ndarray, axis: str = 
             getattr(ax, f"set_{axis}scale")("log")
 
 
-def _axis_data(ax, axis: str) -> np.ndarray:
+def axis_data(ax, axis: str) -> np.ndarray:
     """Every finite value ``ax`` draws on ``axis`` (lines, bands, markers, bars)."""
     index = 0 if axis == "x" else 1
     parts = [np.asarray(line.get_xydata(), dtype=float)[:, index] for line in ax.get_lines()
@@ -155,7 +155,7 @@ def linear_axis_spans(fig: Figure) -> list[str]:
         for axis in ("x", "y"):
             if getattr(ax, f"get_{axis}scale")() != "linear":
                 continue
-            span = positive_span(_axis_data(ax, axis))
+            span = positive_span(axis_data(ax, axis))
             if span and np.log10(span) > MAX_LINEAR_DECADES:
                 found.append(f"panel {i + 1}: {axis} spans {np.log10(span):.1f} decades")
     return found
@@ -174,7 +174,7 @@ def _seeds_note(df: pd.DataFrame) -> str:
     return "" if n.empty else f" (n = {n.min()}–{n.max()} seeds)" if n.min() != n.max() else f" (n = {n.min()} seeds)"
 
 
-def _panels(n: int, ncols: int | None = None) -> tuple[Figure, np.ndarray]:
+def panels(n: int, ncols: int | None = None) -> tuple[Figure, np.ndarray]:
     """``n`` panels, ``ncols`` (default: at most 2) to a row; three or more to a row are
     SMALL_PANEL each, so the row prints as wide as the page with its text legible."""
     apply_style()
@@ -203,25 +203,25 @@ def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "ac
     """One panel per metric (``loss``, ``acc``) over epochs: a colour per configuration (mean over
     seeds, 95% CI band clipped to ``METRIC_DOMAINS``), train running mean solid, train in eval mode
     dotted, val dashed."""
-    configs, colors, names = _configs(history, labels)
-    fig, axes = _panels(len(metrics))
+    configs, colors, names = config_styles(history, labels)
+    fig, axes = panels(len(metrics))
     for ax, metric in zip(axes, metrics):
         for config in configs:
             rows = history[history["config"] == config]
             for split in splits:
                 column = f"{split}_{metric}"
                 if column in rows and rows[column].notna().any():
-                    _mean_band(ax, rows, "epoch", column, colors[config], SPLIT_STYLES[split],
+                    mean_band(ax, rows, "epoch", column, colors[config], SPLIT_STYLES[split],
                                f"{names[config]} · {SPLIT_NAMES[split]}", domain=METRIC_DOMAINS.get(metric, ANY_VALUE))
         ax.set_xlabel("epoch")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         _integer_epochs(ax, history["epoch"].unique().tolist())
     fig.tight_layout()
-    _legend_below(fig, axes[0], ncol=len(splits))
+    legend_below(fig, axes[0], ncol=len(splits))
     return fig
 
 
-def _legend_below(fig: Figure, ax, ncol: int = 2) -> None:
+def legend_below(fig: Figure, ax, ncol: int = 2) -> None:
     """One legend for the figure, under the panels (saved with bbox_inches="tight"), in at most
     ``ncol`` columns and in fewer when that is wider than the panels (a wider legend would widen
     the saved figure, and shrink it in print)."""
@@ -242,8 +242,8 @@ def metric_over_epochs(history: pd.DataFrame, columns: Sequence[str] = ("eval_ga
     running-mean gap, dashed), mean over seeds with a 95% CI band per configuration.
     ``reference`` (configuration id -> value, e.g. the study's final-epoch number) is drawn as a
     dotted horizontal line in the configuration's colour."""
-    configs, colors, names = _configs(history, labels)
-    fig, (ax,) = _panels(1, 1)
+    configs, colors, names = config_styles(history, labels)
+    fig, (ax,) = panels(1, 1)
     fig.set_size_inches(PANEL_WIDTH * 1.4, PANEL_HEIGHT)
     styles = ["-", "--", ":"]
     for config in configs:
@@ -251,7 +251,7 @@ def metric_over_epochs(history: pd.DataFrame, columns: Sequence[str] = ("eval_ga
         for style, column in zip(styles, columns):
             if column in rows and rows[column].notna().any():
                 suffix = f" · {COLUMN_NAMES.get(column, column)}" if len(columns) > 1 else ""
-                _mean_band(ax, rows, "epoch", column, colors[config], style, names[config] + suffix)
+                mean_band(ax, rows, "epoch", column, colors[config], style, names[config] + suffix)
         if reference and reference.get(config) is not None:
             ax.axhline(reference[config], linestyle=":", linewidth=1.6, color=colors[config],
                        label=f"{names[config]} · study, final epoch")
@@ -261,7 +261,7 @@ def metric_over_epochs(history: pd.DataFrame, columns: Sequence[str] = ("eval_ga
     ax.set_ylabel(ylabel or METRIC_LABELS.get(columns[0], columns[0]))
     _integer_epochs(ax, history["epoch"].unique().tolist())
     fig.tight_layout()
-    _legend_below(fig, ax, ncol=2)
+    legend_below(fig, ax, ncol=2)
     return fig
 
 
@@ -276,7 +276,7 @@ def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray 
     ``shared_scale`` is false). ``log``: a logarithmic colour scale and log-spaced contours (the
     values must be > 0), labelled in the values' own units; every other contour is labelled."""
     arrays = [np.asarray(values, dtype=float)] if np.ndim(values) == 2 else [np.asarray(v, dtype=float) for v in values]
-    fig, axes = _panels(len(arrays), ncols=min(len(arrays), 3))
+    fig, axes = panels(len(arrays), ncols=min(len(arrays), 3))
     A, B = np.meshgrid(np.asarray(alphas, dtype=float), np.asarray(betas, dtype=float), indexing="ij")
     whole = (min(float(np.nanmin(a)) for a in arrays), max(float(np.nanmax(a)) for a in arrays))
     for i, (ax, z) in enumerate(zip(axes, arrays)):
@@ -305,120 +305,14 @@ def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray 
 # ---------------------------------------------------------------------------- probes
 # Frames from ``landscape.probes``.
 
-def noise_robustness(noise: pd.DataFrame, metric: str = "accuracy", reference: Mapping | None = None,
-                     labels: Mapping[str, str] | None = None) -> Figure:
-    """``metric`` against σ, one panel per noise scale (absolute: the study's; relative: σ as
-    noise-to-weight norm ratio): per configuration the mean over seeds of each seed's mean over
-    noise draws, with the 95% CI band over seeds (clipped to ``METRIC_DOMAINS``); the study's
-    numbers per σ (``reference[config or run][σ]``, absolute scale) as open markers."""
-    rows = noise[noise["metric"] == metric]
-    scales = list(dict.fromkeys(rows["scale"]))
-    configs, colors, names = _configs(rows, labels)
-    fig, axes = _panels(len(scales))
-    for ax, scale in zip(axes, scales):
-        for config in configs:
-            _mean_band(ax, rows[(rows["config"] == config) & (rows["scale"] == scale)], "sigma", "mean",
-                       colors[config], "-", names[config], domain=METRIC_DOMAINS.get(metric, ANY_VALUE))
-            ref = (reference or {}).get(config) if scale == "absolute" else None
-            if ref:
-                xs = sorted(float(k) for k in ref)
-                ax.plot(xs, [ref[k] if k in ref else ref[str(k)] for k in xs], "s", mfc="none", color=colors[config],
-                        label=f"{names[config]} · study")
-        ax.set_xlabel(f"σ ({scale} noise)")
-        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-    shown = axes[:len(scales)]
-    if metric == "accuracy":
-        _at_least(shown, MIN_ACCURACY_SPAN, 0.0, 1.0)
-    else:
-        fit_scale(shown, rows[["ci_low", "ci_high", "mean"]].to_numpy(float).ravel())
-    fig.tight_layout()
-    _legend_below(fig, axes[0], ncol=2)
-    return fig
 
-
-def _at_least(axes: Sequence, span: float, lowest: float, highest: float) -> None:
+def at_least(axes: Sequence, span: float, lowest: float, highest: float) -> None:
     """Widen each of ``axes``' y ranges to at least ``span`` about its centre, within [lowest, highest]."""
     for ax in axes:
         low, high = ax.get_ylim()
         if high - low < span:
             centre = min(max((low + high) / 2, lowest + span / 2), highest - span / 2)
             ax.set_ylim(centre - span / 2, centre + span / 2)
-
-
-DIRECTION_LABELS = {"filter": "filter-normalized direction", "random": "unnormalized N(0, I) direction",
-                    "unit": "unit-norm direction over all weights"}
-
-
-def slices(frame: pd.DataFrame, y: str = "loss", labels: Mapping[str, str] | None = None) -> Figure:
-    """1-D slices L(θ + α d): one panel per direction kind (filter-normalized; the study's kind
-    when present, ``DIRECTION_LABELS``), a colour per configuration (mean over seeds, each seed
-    along its own random direction, with the 95% CI band), train solid and test dashed; each
-    panel titled by its direction kind (and split, when there are panels per split)."""
-    kinds = list(dict.fromkeys(frame["direction"]))
-    configs, colors, names = _configs(frame, labels)
-    many = len(configs) > 2  # more than 4 curves a panel: train and test get panels of their own
-    groups = [(kind, (split,)) for kind in kinds for split in dict.fromkeys(frame["split"])] if many else \
-        [(kind, tuple(dict.fromkeys(frame["split"]))) for kind in kinds]
-    fig, axes = _panels(len(groups), ncols=len(groups) // len(kinds) if many else len(groups))  # kinds side by side
-    for ax, (kind, splits) in zip(axes, groups):
-        for config in configs:
-            for split in splits:
-                r = frame[(frame["config"] == config) & (frame["direction"] == kind) & (frame["split"] == split)]
-                _mean_band(ax, r, "alpha", y, colors[config], SPLIT_STYLES.get(split, "-"),
-                           names[config] if many else f"{names[config]} · {split}")
-        ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle=":")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))  # two panels side by side: keep the α ticks apart
-        ax.set_title(DIRECTION_LABELS.get(kind, kind) + (f" · {splits[0]}" if many else ""), fontsize="medium")
-        ax.set_xlabel("α")
-        ax.set_ylabel(METRIC_LABELS.get(y, y))
-        fit_scale([ax], _axis_data(ax, "y"))
-    fig.tight_layout()
-    _legend_below(fig, axes[0], ncol=len(configs) if many else 2)
-    return fig
-
-
-def interpolation(path: pd.DataFrame, y: str = "loss", reference_max: float | None = None,
-                  labels: Mapping[str, str] | None = None) -> Figure:
-    """Loss (or accuracy) along θ(α) = (1 − α) θ_A + α θ_B: one panel per configuration, the mean
-    over its seed pairs with the 95% CI band (cut at the metric's domain; none with fewer than 3
-    pairs), train solid and test dashed, recomputed BatchNorm
-    statistics dotted; ``reference_max`` (the study's largest loss on the path) as a grey dotted
-    line."""
-    configs, _, names = _configs(path, labels)
-    fig, axes = _panels(len(configs), ncols=min(len(configs), 3))
-    colors = run_colors(["train", "test"])
-    for ax, config in zip(axes, configs):
-        rows = path[path["config"] == config]
-        for (split, bn), r in rows.groupby(["split", "bn"], sort=False):
-            style = ":" if bn == "recompute" else SPLIT_STYLES.get(split, "-")
-            _mean_band(ax, r, "alpha", y, colors[split], style,
-                       f"{split} · BN {bn}" if path["bn"].nunique() > 1 else split,
-                       domain=METRIC_DOMAINS.get(y, ANY_VALUE))
-        if reference_max is not None and y == "loss":
-            ax.axhline(reference_max, color="0.4", linestyle=":", linewidth=1, label="study: max loss on path")
-        pairs = rows["pair"].nunique()
-        ax.set_title(f"{names[config]} ({pairs} pair{'s' if pairs > 1 else ''})", fontsize="medium")
-        ax.set_xlabel("α (0: first run, 1: second)")
-        ax.set_ylabel(METRIC_LABELS.get(y, y))
-    shown = axes[:len(configs)]
-    for ax in shown[1:]:  # one y scale: a barrier's height compares across configurations
-        ax.sharey(shown[0])
-    fit_scale(shown, np.concatenate([_axis_data(ax, "y") for ax in shown]))
-    fig.tight_layout()
-    _legend_below(fig, axes[0], ncol=3)
-    return fig
-
-
-def surfaces_of(frame: pd.DataFrame, run_id: str, value: str = "loss", direction: str = "filter") -> Figure:
-    """The 2-D surface of one run along one direction kind, a panel per split (own colour scale
-    per panel: train and test losses differ by more than the structure within either), coloured
-    by log10 of the loss where it spans more than a decade."""
-    rows = frame[(frame["run"] == run_id) & (frame["direction"] == direction)]
-    splits = list(dict.fromkeys(rows["split"]))
-    mats = [rows[rows["split"] == s].pivot(index="alpha", columns="beta", values=value) for s in splits]
-    log = positive_span(rows[value].to_numpy(float)) > LOG_COLOUR_RATIO
-    return surface(mats[0].index.to_numpy(), mats[0].columns.to_numpy(), [m.to_numpy() for m in mats],
-                   titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label=value, shared_scale=False, log=log)
 
 
 def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[str, float | None] | None,
@@ -430,7 +324,7 @@ def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[
     interval would reach below zero, off a log axis); :func:`seed_centre_words` says which."""
     apply_style()
     log = wants_log(rows[value].to_numpy(float))
-    configs, _, names = _configs(rows, labels)
+    configs, _, names = config_styles(rows, labels)
     kinds = list(dict.fromkeys(rows[estimate]))
     fig, ax = plt.subplots(figsize=(max(PANEL_WIDTH * 1.4, BAR_GROUP_WIDTH * len(configs) + 1.0), PANEL_HEIGHT))
     colors = dict(zip(kinds + ["study, published"], sns.color_palette(PALETTE, n_colors=len(kinds) + 1)))
@@ -460,7 +354,7 @@ def seed_dots(rows: pd.DataFrame, value: str, estimate: str, published: Mapping[
     if log:
         ax.set_yscale("log")
     fig.tight_layout()
-    _legend_below(fig, ax, ncol=len(kinds) + 1)
+    legend_below(fig, ax, ncol=len(kinds) + 1)
     return fig
 
 
@@ -471,25 +365,6 @@ def seed_centre_words(fig: Figure) -> str:
     return "the mean as a line with its 95% CI"
 
 
-def lambda_bars(hessian: pd.DataFrame, published: Mapping[str, float | None] | None = None,
-                labels: Mapping[str, str] | None = None, shortcut: str = "study method") -> Figure:
-    """λmax per configuration, each seed a dot: Lanczos (ours), the one-mini-batch power
-    iteration (named ``shortcut``), and the study's published value."""
-    rows = hessian[hessian["method"].isin(["lanczos", "study"])]
-    rows = rows.assign(estimate=rows["method"].map({"lanczos": "Lanczos (ours)", "study": shortcut}))
-    return seed_dots(rows, "lambda_max", "estimate", published, "top Hessian eigenvalue λmax", labels)
-
-
-def sharpness_bars(sharpness: pd.DataFrame, published: Mapping[str, float | None] | None = None,
-                   labels: Mapping[str, str] | None = None) -> Figure:
-    """SAM ε-sharpness per configuration, each seed a dot: after the projected ascent (ours), at
-    SAM's first-order step, and the study's published value."""
-    sam = sharpness[sharpness["kind"] == "sam"]
-    rows = pd.concat([sam.assign(estimate="ascent (ours)", value=sam["sharpness"]),
-                      sam.assign(estimate="first-order step", value=sam["first_order"])], ignore_index=True)
-    return seed_dots(rows, "value", "estimate", published, f"SAM sharpness (nats, ρ = {sam['rho'].iloc[0]:g})", labels)
-
-
 FAMILY_MARKERS = {"MLP": "s", "CNN": "o", "ResNet": "^"}
 
 
@@ -497,7 +372,7 @@ def measure_scatter(models: pd.DataFrame, measures: Mapping[str, str], target: s
     """One panel per measure (``measures``: column -> label): every model as a point, the measure
     against ``target``, coloured by study and shaped by architecture family. A measure that
     :func:`wants_log` gets a logarithmic axis."""
-    fig, axes = _panels(len(measures), ncols=min(len(measures), 3))
+    fig, axes = panels(len(measures), ncols=min(len(measures), 3))
     studies = list(dict.fromkeys(models["study"]))
     colors = run_colors(studies)
     for ax, (measure, label) in zip(axes, measures.items()):
@@ -541,7 +416,7 @@ def tau_ranking(rows: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
     ax.set_xlim(-1.05, 1.05)
     ax.set_xlabel("Kendall τ with the generalization target (95% CI)")
     fig.tight_layout()
-    _legend_below(fig, ax, ncol=max(len(kinds), 1))
+    legend_below(fig, ax, ncol=max(len(kinds), 1))
     return fig
 
 

@@ -3,12 +3,11 @@
 A notebook starts with :func:`begin` (params validated, claim checks parsed, data resolved, the
 output sink opened) and then calls the sections it wants, in its order: :func:`setup`,
 :func:`training` (trains and probes through the pipeline), :func:`curves`, :func:`final_epoch`,
-:func:`gap`, :func:`ablation`, :func:`probes`, one section per probe (:func:`noise`,
-:func:`flatness`, :func:`hessian`, :func:`density`, :func:`sharpness`, :func:`gradient`,
-:func:`slices`, :func:`surfaces`, :func:`interpolation`), :func:`summary`, :func:`claims`,
-:func:`findings` and :func:`reproducibility`. Every table, figure and caption is made here from
-what was computed; the study's numbers come only from ``params.reference``. A probe section whose probe was not computed
-says why, the same way in every section (``sink.Report.pending``).
+:func:`gap`, :func:`probes`, a probe's section by its name (:func:`measure`: each probe's own
+``report`` module makes it), :func:`claims`, :func:`findings` and :func:`reproducibility`
+(study 004's own tables are in ``ablation``). Every table, figure and caption is made from what
+was computed; the study's numbers come only from ``params.reference``. A probe section whose
+probe was not computed says why, the same way in every section (``pages.pending``).
 """
 from __future__ import annotations
 
@@ -32,7 +31,6 @@ from ..pipeline.engines import EngineSettings, settings as engine_settings
 from ..pipeline.params import DataSource, ReportParams, SynthesisParams, is_stand_in, load_params
 from ..probes import REGISTRY
 from ..verdicts import claims as claims_mod
-from ..verdicts import stats
 from ..verdicts import thresholds as thresholds_mod
 from . import pages
 from .sink import Report
@@ -77,27 +75,6 @@ class ReportContext:
         return found
 
 
-SEE_ALSO = {"noise": "Weight noise", "hessian": "λmax", "sharpness": "ε-sharpness", "slice1d": "1D slices",
-            "surface2d": "2D surfaces", "interpolation": "Barriers between minima"}  # probe -> what it is called
-IN_SYNTHESIS = {"noise", "hessian", "sharpness", "slice1d"}  # probes whose measure the synthesis ranks
-
-
-def see_also(report: ReportContext, probe: str) -> None:
-    """Link the other study reports that run ``probe`` (``SEE_ALSO``) and, where it ranks the
-    measure, the synthesis; pages of one ``make reports`` render are siblings."""
-    synthesis = load_params("synthesis")
-    others = [p for p in map(load_params, synthesis.studies)
-              if p.report != report.params.report and getattr(p.probes, probe, None) is not None]
-    words = [f"{SEE_ALSO[probe]} in the other studies: "
-             + "; ".join(f"[{literal(p.title.split(':')[0])}]({report.sink.report_link(p.report)})" for p in others)
-             + "."] if others else []
-    if probe in IN_SYNTHESIS:
-        words.append(f"[The synthesis]({report.sink.report_link(synthesis.report)}) ranks it against generalization "
-                     "over the models of every study.")
-    if words:
-        report.sink.markdown("*" + " ".join(words) + "*")
-
-
 def _run_config(device: str, cache: str | None, threads: int | None) -> tuple[EngineSettings, Path]:
     """The notebook's run configuration, from its parameters (a render passes the command line's):
     the local engine with ``threads`` on ``device``, and the cache root (``None``: $LANDSCAPE_CACHE,
@@ -120,9 +97,17 @@ def begin(params_file: str, profile: str, overrides: Mapping | None, output_dir:
 
 
 def measure(report: ReportContext, name: str) -> None:
-    """The section of probe ``name``, made by its own reporting module (``Probe.report``): a
-    notebook names it, and nothing here knows the probe."""
-    importlib.import_module(REGISTRY[name].report).section(report)
+    """The section of probe ``name``, made by its own reporting module (``Probe.report``, whose
+    ``SECTIONS`` maps the probes it reports to their sections): a notebook names it, and nothing
+    here knows the probe."""
+    importlib.import_module(REGISTRY[name].report).SECTIONS[name](report)
+
+
+def measure_terms(report: ReportContext | SynthesisContext, *names: str) -> None:
+    """Declare the terms of probes ``names`` (each its reporting module's ``TERM``) in a section
+    that shows their measures without being their section (the synthesis)."""
+    for name in names:
+        report.sink.term(*importlib.import_module(REGISTRY[name].report).TERM)
 
 
 # ============================================================================ setup and training
@@ -232,24 +217,6 @@ def gap(report: ReportContext) -> None:
     report.sink.markdown(tables.gap_sentence(report.params, report.history, published))
 
 
-def ablation(report: ReportContext) -> None:
-    """Study 004's per-configuration tables (outcome, parameters, final numbers, study vs run)."""
-    params, sink = report.params, report.sink
-    parameters = {run_id: run.parameters for run_id, run in report.results.runs.items()}
-    sink.table(tables.ablation_table(params, report.status, report.history, parameters, ("parameters", "test_acc")),
-               "ablation", "Per configuration: the outcome of every seed, parameters and final val accuracy (mean ± 95% "
-                           "CI over completed seeds) beside the study's (— where the study has no number).")
-    sink.table(tables.ablation_table(params, report.status, report.history, parameters,
-                                     ("train_loss", "test_loss", "gap"), outcome=False),
-               "ablation-losses", "Per configuration: final train and val loss and the generalization gap (the "
-                                  "studies' running-mean train accuracy), mean ± 95% CI over completed seeds, beside "
-                                  "the study's.")
-    sink.markdown(tables.ablation_sentence(params, report.status, report.history))
-    sink.figure(plotting.metric_over_epochs(report.history, labels=report.labels), "gap-over-epochs",
-                "Generalization gap (train acc − val acc) per epoch, mean over seeds with a 95% band: eval mode "
-                "(solid) and with the running train accuracy (dashed).")
-
-
 # ============================================================================ probes
 
 def probes(report: ReportContext) -> None:
@@ -259,189 +226,11 @@ def probes(report: ReportContext) -> None:
     report.sink.markdown(tables.probes_sentence(found))
 
 
-def noise(report: ReportContext) -> None:
-    """Loss and accuracy under weight noise, study vs run where the study published numbers."""
-    sink, frame = report.sink, report.frame("noise")
-    if frame is None:
-        return
-    explain(report, "noise")
-    for metric in ("accuracy", "loss"):
-        if report.reference(f"noise_{metric}"):
-            sink.table(tables.noise_reference_table(report.params, frame, metric), f"noise-study-{metric}",
-                       f"Test {metric} under absolute Gaussian weight noise per σ: the study's number where it gives "
-                       "one, the study-seed run and the mean ± 95% CI over seeds (each seed: mean over draws); last, "
-                       "the mean ± 95% CI under relative noise of the same σ, the other reading of a noise scale.")
-    sink.table(tables.noise_table(report.params, frame), "noise", "Loss and accuracy under weight noise, absolute σ "
-               "(the study's) and relative σ (noise-to-weight norm ratio per tensor): each seed's mean over draws, "
-               "mean ± 95% CI over seeds.")
-    published = {c: v for c in report.labels
-                 if (v := tables.for_config(report.params, report.reference("noise_accuracy"), c))}
-    sink.figure(plotting.noise_robustness(frame, "accuracy", published, labels=report.labels), "noise-accuracy",
-                "Accuracy under weight noise: mean over seeds with a 95% CI band cut at 0 and 1 (each seed: mean over "
-                "draws)"
-                + ("; squares: the study's published accuracies." if published else "."))
-    sink.markdown(tables.noise_sentence(report.params, frame))
-    if attribution := tables.noise_attribution_sentence(report.params, frame):
-        sink.markdown(attribution)
-    sink.record("noise", frame)
-    see_also(report, "noise")
-
-
-def hessian(report: ReportContext) -> None:
-    """λmax by Lanczos, by one mini-batch (the study's method where it published one) and as
-    published, λmin, condition number, trace."""
-    sink, frame = report.sink, report.frame("hessian")
-    if frame is None:
-        return
-    explain(report, "hessian", "positive")
-    cfg, study_kappa = report.params.probes.hessian, report.reference("condition_number")
-    extra = []
-    if cfg.lambda_min:
-        extra.append("λmax/|λmin| with the number of seeds whose λmin < 0 (there the condition number λmax/λmin is "
-                     "undefined; ≤: λmin only bounded from above by a Ritz value)"
-                     + (", the study's published condition number" if study_kappa else ""))
-    if cfg.trace_samples >= 2:
-        extra.append("the Hutchinson trace (ours)")
-    studied = report.reference("lambda_max") is not None
-    shortcut = tables.shortcut_name(report.params)
-    sink.table(tables.hessian_table(report.params, frame), "hessian",
-               f"Curvature, {tables.POSITIVE_WORDS}: λmax by Lanczos on the fixed train probe set (ours), "
-               + ("by the study's method (power iteration on one mini-batch, train mode), as published" if studied else
-                  "by power iteration on one mini-batch in train mode (the study computed no Hessian)")
-               + " and for the study-seed run"
-               + ("; " + " and ".join(extra) if extra else "") + ".")
-    fig = plotting.lambda_bars(frame, report.published("lambda_max"), labels=report.labels,
-                               shortcut="study method" if studied else "one mini-batch")
-    sink.figure(fig, "lambda-max", f"Top Hessian eigenvalue per configuration, each seed a dot, "
-                f"{plotting.seed_centre_words(fig)}: ours, {shortcut}"
-                + ("; stars: the study's published value." if studied else "."))
-    sink.markdown(tables.hessian_sentence(report.params, frame))
-    if caveat := tables.batchnorm_caveat(report.params, frame, "λmax"):
-        sink.markdown(caveat)
-    if cfg.attribute:
-        sink.table(tables.attribution_table(report.params, frame), "lambda-attribution",
-                   f"From our λmax to {shortcut}, one change at a time, each a factor (ratio per seed; over seeds, "
-                   f"{tables.POSITIVE_WORDS}): "
-                   "train-mode BatchNorm (the statistics of each batch of the study's size, over our probe set; models "
-                   "without BatchNorm have one mode), then the study's one mini-batch alone (both converged by "
-                   "Lanczos), then stopping after the study's power steps"
-                   + ("; last, the published value over the study's method on the study-seed run: what our weights "
-                      "and the method do not explain (a different minimum, data or detail)." if studied else "."))
-    sink.record("hessian", frame)
-    see_also(report, "hessian")
-
-
-def sharpness(report: ReportContext) -> None:
-    """SAM and ASAM ε-sharpness, with the study's published SAM sharpness."""
-    sink, frame = report.sink, report.frame("sharpness")
-    if frame is None:
-        return
-    explain(report, "sharpness", "positive")
-    cfg = report.params.probes.sharpness
-    sink.table(tables.sharpness_table(report.params, frame), "sharpness",
-               f"ε-sharpness on the train probe set (nats), {tables.POSITIVE_WORDS}: SAM after the ascent (ours: "
-               f"{tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}; steps taken over runs and both balls) "
-               "and at its first-order step, the study's published value beside the study-seed run, and ASAM.")
-    fig = plotting.sharpness_bars(frame, report.published("sam_sharpness"), labels=report.labels)
-    sink.figure(fig, "sam-sharpness", f"SAM sharpness per configuration, each seed a dot, "
-                f"{plotting.seed_centre_words(fig)}: after the ascent (ours), first-order step"
-                + ("; stars: the study's published value." if report.reference("sam_sharpness") else "."))
-    sink.markdown(tables.sharpness_sentence(report.params, frame))
-    if caveat := tables.batchnorm_caveat(report.params, frame, "SAM sharpness"):
-        sink.markdown(caveat)
-    sink.record("sharpness", frame)
-    see_also(report, "sharpness")
-
-
-def slices(report: ReportContext) -> None:
-    """The loss along each direction kind through the trained weights."""
-    frame = report.frame("slice1d")
-    if frame is None:
-        return
-    explain(report, "slices")
-    ranges = [f"α from {stats.number_text(rows['alpha'].min())} to {stats.number_text(rows['alpha'].max())} along "
-              f"the {plotting.DIRECTION_LABELS[kind]}" for kind, rows in frame.groupby("direction", sort=False)]
-    report.sink.figure(plotting.slices(frame, labels=report.labels), "slice1d",
-                       "Loss along L(θ + α d), mean over seeds (each along its own direction) with a 95% band, on the "
-                       "train (solid) and test (dashed) probe sets; " + "; ".join(ranges) + " (panel titles).")
-    report.sink.record("slice1d", frame)
-    see_also(report, "slice1d")
-
-
-def surfaces(report: ReportContext) -> None:
-    """The loss on a plane through each run's weights, per direction kind, and its range."""
-    sink, frame = report.sink, report.frame("surface2d")
-    if frame is None:
-        return
-    explain(report, "surfaces")
-    splits = " and ".join(dict.fromkeys(frame["split"]))
-    for run in report.params.runs:
-        run_id = tables.study_run(report.params, run.id)
-        if run_id not in set(frame["run"]):
-            continue
-        label = frame[frame["run"] == run_id]["label"].iloc[0]
-        for kind in dict.fromkeys(frame["direction"]):
-            sink.figure(plotting.surfaces_of(frame, run_id, direction=kind), f"surface-{run.id.lower()}-{kind}",
-                        f"{label} (the study seed): loss on θ + α d₁ + β d₂ (d₁ ⊥ d₂, each a "
-                        f"{plotting.DIRECTION_LABELS[kind]}), {splits} probe set{'s' if ' and ' in splits else ''}; "
-                        "+ marks θ.")
-    ranges, coarse = report.results.probes.loss_range, report.params.probes.loss_range
-    sink.table(tables.loss_range_table(report.params, frame, ranges), "loss-ranges",
-               "Loss over the grid per configuration, split and direction kind (nats): min, max, L(θ) and "
-               "max − min of the study-seed run drawn above, and max − min over the seeds probed"
-               + (f" (on the same plane, a coarser {coarse.points} × {coarse.points} grid)" if ranges is not None else "")
-               + (", with the study's published range beside the rows of its direction kind."
-                  if report.reference("train_loss_range") or report.reference("test_loss_range") else "."))
-    sink.markdown(tables.loss_range_sentence(report.params, frame, ranges))
-    sink.record("surface2d", frame)
-    if ranges is not None:
-        sink.record("loss_range", ranges)
-    see_also(report, "surface2d")
-
-
-def interpolation(report: ReportContext) -> None:
-    """The loss on the straight line between two trained minima, and the barrier."""
-    sink = report.sink
-    path = report.frame("interpolation")
-    if path is None:
-        return
-    explain(report, "interpolation")
-    barriers = report.results.probes.barriers
-    max_loss, note = report.reference("interpolation_max_loss"), report.reference("barriers")
-    bn = set(path["bn"])
-    sink.figure(plotting.interpolation(path, reference_max=max_loss, labels=report.labels), "interpolation",
-                "Loss on the straight line between two trained minima (disjoint pairs of seeds), mean over pairs with a "
-                "95% band, train (solid) and test (dashed) probe sets"
-                + ("; BatchNorm statistics interpolated, or recomputed at each α (dotted)." if "recompute" in bn else "."))
-    sink.table(tables.barrier_table(report.params, barriers, max_loss), "barriers",
-               "Loss barrier: largest excess over the straight line between the endpoint losses (nats), and the error "
-               "barrier over disjoint seed pairs: losses as mean ± 95% CI, barriers (positive) as geometric mean [95% CI]; "
-               "fewer than 3 pairs give no interval" + ("; the study's largest loss on the path beside ours." if max_loss
-                                                           else ".")
-               + (f" The study, which published no barrier numbers: {note}." if note else ""))
-    sink.markdown(tables.barrier_sentence(report.params, barriers, max_loss))
-    sink.record("barriers", barriers)
-    see_also(report, "interpolation")
-
-
-def summary(report: ReportContext) -> None:
-    """Study 004's summary tables in one: val accuracy, λmax, λmax/|λmin|, loss spread."""
-    found, coarse = report.results.probes, report.params.probes.loss_range
-    report.sink.table(tables.ablation_summary_table(report.params, report.status, report.history, found.hessian,
-                                                    found.surface2d, found.loss_range), "summary",
-                      "The study's summary tables, study vs this report's seeds: val accuracy (mean ± 95% CI over "
-                      f"seeds) and λmax ({tables.POSITIVE_WORDS}), the study's condition number beside our λmax/|λmin| (with the seeds whose λmin "
-                      "< 0, where a condition number is undefined), train-loss spread over the grid (the study-seed run's drawn "
-                      "surface, and over the seeds probed"
-                      + (f", on a coarser {coarse.points} × {coarse.points} grid of the same plane"
-                         if found.loss_range is not None else "") + ") and outcomes.")
-
-
 # ============================================================================ verdicts
 
 def claims(report: ReportContext) -> None:
     """Every claim of the study with its verdict and evidence, and the report's headline."""
-    verdicts = claims_mod.evaluate(report.params, report.results.probes.evidence(report.history, report.status))
+    verdicts = claims_mod.judge(report.params, report.results.probes.evidence(report.history, report.status))
     report.verdicts = verdicts
     explain(report, "claims")
     data, study_data = report.data, report.params.data.name
@@ -518,7 +307,7 @@ def begin_synthesis(params_file: str, profile: str, overrides: Mapping | None, o
 def synthesis_setup(report: SynthesisContext) -> None:
     """The studies whose runs are compared, and the shared measures with their settings."""
     sink = report.sink
-    explain(report, "hessian", "slices", "sharpness")
+    measure_terms(report, "hessian", "slice1d", "sharpness")
     stand_ins = [w for w in report.work if is_stand_in(w.data)]
     if stand_ins:
         sink.index_facts(stand_in="; ".join(f"{w.params.report}: {w.data.name} stands in for {w.params.data.name}"
@@ -594,7 +383,7 @@ def _correlations_with(report: SynthesisContext, target: str) -> None:
     sink.table(synthesis_mod.study_tau_display(report.correlations, target), f"tau-studies-{target.replace('_', '-')}",
                f"Kendall τ of each measure with the {name} within each study, 95% bootstrap CI (n models).")
     if target == "eval_gap":
-        sink.headline(synthesis_mod.headline(report.correlations, target))
+        sink.headline(synthesis_mod.tau_headline(report.correlations, target))
 
 
 def synthesis_scatter(report: SynthesisContext, target: str = "eval_gap") -> None:
@@ -632,7 +421,8 @@ def synthesis_trajectories(report: SynthesisContext) -> None:
         pages.pending(report.sink, report.params, "trajectory", "sharpness during training",
                       SimpleNamespace(unavailable={"trajectory": "; ".join(reasons)}) if reasons else None)
         return
-    explain(report, "hessian", "threshold")
+    measure_terms(report, "hessian")
+    explain(report, "threshold")
     report.sink.save_csv(report.trajectory, "trajectory")
     report.sink.record("trajectory", report.trajectory)
     report.sink.markdown(

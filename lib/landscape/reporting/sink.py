@@ -93,7 +93,7 @@ def _flat_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 # The outline of a page, as data: an output of this type (shown as nothing) attaches an entry to
 # the cell that made it, {"term": name, "meaning": words} or {"absent": params key}, and
-# ``render.arrange`` reads it there (the cell's section, the cell to drop) and removes it.
+# ``export.arrange`` reads it there (the cell's section, the cell to drop) and removes it.
 OUTLINE_MIME = "application/vnd.landscape.outline+json"
 
 
@@ -252,7 +252,7 @@ class Report:
 
     def term(self, name: str, meaning: str) -> None:
         """Declare a term this section introduces, in plain words: the rendered page lists it, with
-        a link to the section, in its "How to read this report" (``render.arrange``). Shows nothing."""
+        a link to the section, in its "How to read this report" (``export.arrange``). Shows nothing."""
         self.outline({"term": name, "meaning": meaning})
 
     @staticmethod

@@ -17,21 +17,6 @@ TERMS = {
     "batchnorm": ("BatchNorm statistics", "a BatchNorm layer normalizes with the current batch's mean and variance "
                   "while training (train mode) and with running averages at test time (eval mode); every probe number "
                   "says which mode it was computed in"),
-    "noise": ("weight noise σ", "Gaussian noise added to every weight: absolute σ is its standard deviation, relative "
-              "σ its size as a fraction of each weight tensor's norm; a flat minimum keeps its accuracy"),
-    "hessian": ("λmax", "the largest eigenvalue of the Hessian (the matrix of second derivatives of the loss with "
-                "respect to the weights): how steeply the loss curves up along the sharpest direction at the trained "
-                "weights. It changes when BatchNorm lets weights be rescaled without changing the function, so it "
-                "compares networks with BatchNorm only with care"),
-    "sharpness": ("ε-sharpness", "the largest loss increase found within a small ball around the weights: SAM's ball "
-                  "is the same size for every weight, ASAM's is scaled by each weight's magnitude"),
-    "slices": ("filter normalization", "a random direction in weight space rescaled so that each filter's part has "
-               "the norm of that filter's weights (Li et al. 2018); slices along such directions compare networks "
-               "of different scale"),
-    "surfaces": ("loss surface", "the loss over a plane through the trained weights spanned by two random directions; "
-                 "α = β = 0 is the trained network"),
-    "interpolation": ("barrier", "the highest loss on the straight line between two trained networks above the "
-                      "average of the two ends; near 0, the two minima are connected by a path of low loss"),
     "claims": ("verdict", "each part of a claim (a direction, a size) is a comparison decided by the 95% interval of "
                "its effect against a declared threshold: supported, contradicted, or inconclusive when the interval "
                "straddles it; undecidable with these seeds when too few seeds (or seed pairs) can decide it at all. "

@@ -56,3 +56,6 @@ def section(report: ReportContext) -> None:
                                                                  "architecture's rank (1 = least flat) is set beside "
                                                                  "ours." if report.reference("flatness_order") else "."))
     report.sink.record(KEY, frame)
+
+
+SECTIONS = {KEY: section}

@@ -69,3 +69,6 @@ def section(report: ReportContext) -> None:
                       "seed.")
     report.sink.markdown(sentence(report.params, frame))
     report.sink.record(KEY, frame)
+
+
+SECTIONS = {KEY: section}

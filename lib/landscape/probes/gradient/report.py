@@ -46,3 +46,6 @@ def section(report: ReportContext) -> None:
                       f"Gradient norm and loss per configuration on the train and test probe sets, {tables.POSITIVE_WORDS}"
                       + (", with the study's published value." if report.reference("grad_norm") else "."))
     report.sink.record(KEY, frame)
+
+
+SECTIONS = {KEY: section}

@@ -10,7 +10,7 @@ arguments name configurations (``runs`` entries), each trained with several seed
 
 ``parse`` validates that list up front (an unknown check, argument, threshold or configuration
 is a ParamsError naming it; ``params.load_params`` calls it), :func:`design` says before any
-training which claims the seeds cannot decide, and :func:`evaluate` runs every check whose
+training which claims the seeds cannot decide, and :func:`judge` runs every check whose
 evidence is available and returns :class:`Claim` records.
 
 Evidence is structured. A check returns the :class:`Comparison` records its claim's text calls
@@ -57,7 +57,7 @@ from .checks import (BARRIER_FLOOR, converges_faster, diverges, does_not_learn, 
                      generalizes_better, lambda_max_order, lambda_max_spread, least_flat, loss_barrier,
                      main_effect_larger, more_noise_robust, noise_thresholds, sharpness_order, steeper_slice,
                      well_conditioned)
-from .spec import CHECKS, Check, ClaimSpec, adjust, design, evaluate, parse
+from .spec import CHECKS, Check, ClaimSpec, adjust, design, judge, parse
 
 __all__ = ["ABOVE", "BELOW", "CONTRADICTED", "CORRECTION", "CORRECTION_WHY", "Claim", "Comparison", "DECIDED",
            "DEPENDS", "Group", "INCONCLUSIVE", "MIN_PAIRS", "MIN_TAU_UNITS", "MIXED", "OURS", "PENDING", "RULE",
@@ -67,4 +67,4 @@ __all__ = ["ABOVE", "BELOW", "CONTRADICTED", "CORRECTION", "CORRECTION_WHY", "Cl
            "does_not_learn", "flatter_generalizes_better", "generalizes_better", "lambda_max_order",
            "lambda_max_spread", "least_flat", "loss_barrier", "main_effect_larger", "more_noise_robust",
            "noise_thresholds", "sharpness_order", "steeper_slice", "well_conditioned", "Check", "ClaimSpec",
-           "adjust", "design", "evaluate", "parse", "CHECKS"]
+           "adjust", "design", "judge", "parse", "CHECKS"]

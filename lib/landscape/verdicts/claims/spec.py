@@ -1,6 +1,6 @@
 """The registry of checks (:data:`CHECKS`), validating a params file's claims (:func:`parse`),
 undecidability before training (:func:`design`), and running every check with the multiplicity
-correction (:func:`evaluate`, :func:`adjust`).
+correction (:func:`judge`, :func:`adjust`).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # params are read here, never built: no import of the pipelin
 @dataclass(frozen=True)
 class Check:
     function: Callable[..., list[Comparison]]
-    needs: str | tuple[str, ...]  # key(s) of the evidence mapping handed to ``evaluate``, in argument order
+    needs: str | tuple[str, ...]  # key(s) of the evidence mapping handed to ``judge``, in argument order
     run_args: tuple[str, ...]  # arguments that name configurations (an id, or lists / lists of lists of them)
     scores_divergence: bool = False  # the check judges diverged runs itself (else they are left out)
     study_method: StudyMethod | None = None  # the arguments that decide the claim by the study's method
@@ -174,7 +174,7 @@ def _decide(check: Check, ctx: Context, frames: Mapping[str, Any], args: Mapping
         return [], str(exc)
 
 
-def evaluate(params: ReportParams, evidence: Mapping[str, Any]) -> list[Claim]:
+def judge(params: ReportParams, evidence: Mapping[str, Any]) -> list[Claim]:
     """Every claim of ``params`` with its verdict; ``evidence`` maps what checks need (e.g.
     ``{"history": history_frame, "runs": status_frame}``); a check whose evidence is missing
     stays pending. Decisions are corrected for multiplicity (:func:`adjust`)."""

@@ -1,6 +1,9 @@
 """The weight-noise probe: accuracy and loss on the test probe set under δ ~ N(0, σ²I)
 (``absolute``, the studies' noise) and under per-tensor relative noise (``relative``), mean and
 95% CI over draws.
+
+The measure's one home: settings, compute and ``PROBES`` here, how it reports (its term, tables,
+figure, sentences and section) in ``report``.
 """
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from ..geometry import sharpness
-from .base import CONFIDENCE, Probe, ProbeSets, ProbeSettings
+from ...geometry import sharpness
+from ..base import CONFIDENCE, Probe, ProbeSets, ProbeSettings
 
 
 class NoiseParams(ProbeSettings):
@@ -32,4 +35,5 @@ def noise(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: NoiseParams) 
     return pd.concat(frames, ignore_index=True)
 
 
-PROBES = (Probe("noise", NoiseParams, noise, "draw", "loss and accuracy under random weight noise"),)
+PROBES = (Probe("noise", NoiseParams, noise, "draw", "loss and accuracy under random weight noise",
+                report="landscape.probes.noise.report"),)

@@ -3,6 +3,9 @@ filter-normalized random directions (ours); when the params ask for ``direction:
 ``unit`` the study's direction (unnormalized N(0, I), or unit norm over all parameters) is added
 (``direction`` column); loss_range: the range of the loss over a coarse grid on the plane of
 ``surface2d``, for the spread of that range over seeds.
+
+The measures' one home: settings, compute and ``PROBES`` here, how they report (their terms,
+figures, loss-range table and sentence, and the slice1d and surface2d sections) in ``report``.
 """
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ import torch
 from pydantic import Field, model_validator
 from typing import Literal
 
-from ..geometry import directions, surfaces
-from .base import Probe, ProbeSets, ProbeSettings
+from ...geometry import directions, surfaces
+from ..base import Probe, ProbeSets, ProbeSettings
 
 
 class SliceParams(ProbeSettings):
@@ -55,7 +58,7 @@ class SliceParams(ProbeSettings):
 class SurfaceParams(SliceParams):
     split: Literal["train", "test", "both"] = "both"
 
-STUDY_NORMALIZATION = {"random": None, "unit": "unit"}  # the studies' direction kinds -> directions.normalize
+STUDY_NORMALIZATION = {"random": None, "unit": "unit"}  # the studies' direction kinds -> directions.normalize_direction
 
 
 def direction_kinds(direction: str) -> list[str]:
@@ -112,6 +115,8 @@ def loss_range(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: LossRang
     return surfaces.loss_ranges(grid).assign(points=cfg.points)
 
 
-PROBES = (Probe("slice1d", SliceParams, slice1d, "point", "the loss along a direction through the trained weights"),
-          Probe("surface2d", SurfaceParams, surface2d, "point", "the loss on a plane through the trained weights"),
+PROBES = (Probe("slice1d", SliceParams, slice1d, "point", "the loss along a direction through the trained weights",
+                report="landscape.probes.slices.report"),
+          Probe("surface2d", SurfaceParams, surface2d, "point", "the loss on a plane through the trained weights",
+                report="landscape.probes.slices.report"),
           Probe("loss_range", LossRangeParams, loss_range, "point", "the range of the loss on a coarse plane grid"))

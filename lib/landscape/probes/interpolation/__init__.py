@@ -1,6 +1,9 @@
 """The interpolation probe: ``connectivity.interpolate`` on train and test probe sets with the
 barrier; ``bn: both`` gives both BatchNorm treatments (for nets with BatchNorm; without it they
-are the same and only ``interpolate`` is run). May import: ``core``, ``learning``, ``geometry``.
+are the same and only ``interpolate`` is run).
+
+The measure's one home: settings, compute and ``PROBES`` here, how it reports (its term, figure,
+barrier table and sentence, and section) in ``report``.
 """
 from __future__ import annotations
 
@@ -12,9 +15,9 @@ import torch
 from pydantic import Field
 from typing import Literal
 
-from ..geometry import connectivity
-from ..learning.evaluation import has_batchnorm
-from .base import Probe, ProbeSets, ProbeSettings
+from ...geometry import connectivity
+from ...learning.evaluation import has_batchnorm
+from ..base import Probe, ProbeSets, ProbeSettings
 
 
 class InterpolationParams(ProbeSettings):
@@ -51,4 +54,5 @@ def interpolation(models: Sequence[torch.nn.Module], sets: ProbeSets,
 
 
 PROBES = (Probe("interpolation", InterpolationParams, interpolation, "point",
-          "the loss on the straight line between two trained minima", runs=2, outputs=("interpolation", "barriers")),)
+          "the loss on the straight line between two trained minima", runs=2, outputs=("interpolation", "barriers"),
+                report="landscape.probes.interpolation.report"),)

@@ -9,6 +9,9 @@ training images, ``study_iterations`` power steps, train mode as the studies ran
 row, method ``study``; with ``attribute``, the converged λmax of the steps between the two
 (``ATTRIBUTION``: train mode over the probe set, then the one mini-batch), so a report can say how
 much of a gap is mode, batch and iteration count.
+
+The measure's one home: settings, compute and ``PROBES`` here, how it reports (its term, tables,
+figure, sentence and section) in ``report``.
 """
 from __future__ import annotations
 
@@ -20,9 +23,9 @@ import scipy.sparse.linalg
 import torch
 from pydantic import Field
 
-from ..geometry import curvature
-from ..learning.evaluation import has_batchnorm
-from .base import NOT_COMPUTED, Probe, ProbeSets, ProbeSettings
+from ...geometry import curvature
+from ...learning.evaluation import has_batchnorm
+from ..base import NOT_COMPUTED, Probe, ProbeSets, ProbeSettings
 
 BOTTOM_MAX_ITER = 5  # ARPACK restarts
 BOTTOM_NCV = 20  # also the Lanczos steps of the cheap negative-curvature test
@@ -128,4 +131,5 @@ def _attribution(model: torch.nn.Module, sets: ProbeSets, cfg: HessianParams, ba
     return rows
 
 
-PROBES = (Probe("hessian", HessianParams, hessian, "HVP", "the top Hessian eigenvalues, λmin and the trace"),)
+PROBES = (Probe("hessian", HessianParams, hessian, "HVP", "the top Hessian eigenvalues, λmin and the trace",
+                report="landscape.probes.hessian.report"),)

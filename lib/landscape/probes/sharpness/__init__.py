@@ -1,6 +1,9 @@
 """The ε-sharpness probe: SAM and ASAM ε-sharpness
 (``sharpness.epsilon_sharpness``) on the train probe set, with the first-order value (SAM's single
 step, what a one-step study measures) beside the value after the projected ascent.
+
+The measure's one home: settings, compute and ``PROBES`` here, how it reports (its term, table,
+figure, sentence and section) in ``report``.
 """
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from ..geometry import sharpness
-from .base import Probe, ProbeSets, ProbeSettings
+from ...geometry import sharpness
+from ..base import Probe, ProbeSets, ProbeSettings
 
 
 class SharpnessParams(ProbeSettings):
@@ -25,7 +28,7 @@ class SharpnessParams(ProbeSettings):
     adaptive_rho: float = Field(default=0.5, gt=0)
 
 
-def epsilon_sharpness(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: SharpnessParams) -> pd.DataFrame:
+def sam_and_asam(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: SharpnessParams) -> pd.DataFrame:
     """SAM and ASAM ε-sharpness on the train probe set: one row per kind (``sam``: Euclidean ball
     of radius ``rho``; ``asam``: adaptive ball of radius ``adaptive_rho``) with columns kind, rho,
     sharpness (after the ascent, nats), first_order (SAM's single step), base_loss, steps (ascent
@@ -42,4 +45,5 @@ def epsilon_sharpness(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: S
     return pd.DataFrame(rows)
 
 
-PROBES = (Probe("sharpness", SharpnessParams, epsilon_sharpness, "gradient", "SAM and ASAM ε-sharpness"),)
+PROBES = (Probe("sharpness", SharpnessParams, sam_and_asam, "gradient", "SAM and ASAM ε-sharpness",
+                report="landscape.probes.sharpness.report"),)

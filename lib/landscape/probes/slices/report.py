@@ -1,0 +1,162 @@
+"""How the slice and surface probes report (their reporting half; see the package docstring):
+their terms, the slices' figure, each study-seed run's surfaces, the loss-range table and
+sentence, and the two sections, which a notebook names as ``sections.measure(report, "slice1d")``
+and ``sections.measure(report, "surface2d")`` (the ``loss_range`` frame is shown in the second)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ...geometry import surfaces
+from ...reporting import pages, plotting, tables
+from ...verdicts import stats
+
+if TYPE_CHECKING:
+    from ...pipeline.params import ReportParams
+    from ...reporting.sections import ReportContext
+
+TERM = ("filter normalization", "a random direction in weight space rescaled so that each filter's part has the norm "
+        "of that filter's weights (Li et al. 2018); slices along such directions compare networks of different scale")
+SURFACE_TERM = ("loss surface", "the loss over a plane through the trained weights spanned by two random directions; "
+                "α = β = 0 is the trained network")
+DIRECTION_LABELS = {"filter": "filter-normalized direction", "random": "unnormalized N(0, I) direction",
+                    "unit": "unit-norm direction over all weights"}
+
+
+def loss_range_table(params: ReportParams, surface: pd.DataFrame, ranges: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Loss over the 2-D grid per configuration, split and direction kind (nats): min, max, L(θ)
+    and max − min of the study-seed run (the one drawn), max − min over every seed probed
+    (``tables.positive_cell``, and how many: from ``ranges``, the ``loss_range`` probe's coarse grid on every
+    seed, else from the surfaces themselves), and the study's published [min, max]
+    (``reference.<split>_loss_range``) on the rows of the study's direction kind (its unit-norm
+    directions)."""
+    ranges = surfaces.loss_ranges(surface) if ranges is None else ranges
+    rows = []
+    for config in tables.configs_in(params, surface):
+        for (kind, split), r in surface[surface["config"] == config].groupby(["direction", "split"], sort=False):
+            ref = (tables.for_config(params, tables.reference(params, f"{split}_loss_range"), config)
+                   if kind != "filter" else None)
+            mine = r[r["run"] == tables.study_run(params, config)]
+            centre = mine[(mine["alpha"] == 0) & (mine["beta"] == 0)]["loss"]
+            spreads = tables.loss_spreads(ranges, config, kind, split)
+            rows.append({"model": params.config(config).label, "split": split, "direction": kind,
+                         "min": mine["loss"].min(), "max": mine["loss"].max(),
+                         "L(θ)": float(centre.iloc[0]) if len(centre) else np.nan,
+                         "max − min": mine["loss"].max() - mine["loss"].min(),
+                         f"max − min, {tables.POSITIVE_SEEDS}": tables.positive_cell(spreads), "seeds": len(spreads),
+                         "study min": np.nan if ref is None else ref[0], "study max": np.nan if ref is None else ref[1]})
+    return pd.DataFrame(rows)
+
+
+def loss_range_sentence(params: ReportParams, surface: pd.DataFrame, ranges: pd.DataFrame | None = None) -> str:
+    """The train-loss spread over the grid per configuration and direction kind: the study seed's,
+    and over seeds (``ranges`` as in :func:`loss_range_table`) where more than one was probed."""
+    ranges = surfaces.loss_ranges(surface) if ranges is None else ranges
+    parts = []
+    for config in tables.configs_in(params, surface):
+        train = surface[(surface["config"] == config) & (surface["split"] == "train")]
+        for kind, r in train.groupby("direction", sort=False):
+            spreads = tables.loss_spreads(ranges, config, kind, "train")
+            mine = r[r["run"] == tables.study_run(params, config)]["loss"]
+            parts.append(f"{params.config(config).label} ({kind}) {stats.number_text(mine.max() - mine.min(), 4)}"
+                         + (f" (over {len(spreads)} seeds {tables.positive_cell(spreads)})"
+                            if len(spreads) > 1 else ""))
+    text = "Spread of the train loss over the grid (max − min, nats) of the study seed: " + "; ".join(parts) + "."
+    if "unit" in set(surface["direction"]):
+        text += (" A unit-norm direction spread over every weight moves each by about 1/√n, so its spread measures "
+                 "how far the grid reaches, not the landscape; filter-normalized directions move each filter by "
+                 "its own norm.")
+    return text
+
+
+def slices_figure(frame: pd.DataFrame, y: str = "loss", labels: Mapping[str, str] | None = None) -> Figure:
+    """1-D slices L(θ + α d): one panel per direction kind (filter-normalized; the study's kind
+    when present, ``DIRECTION_LABELS``), a colour per configuration (mean over seeds, each seed
+    along its own random direction, with the 95% CI band), train solid and test dashed; each
+    panel titled by its direction kind (and split, when there are panels per split)."""
+    kinds = list(dict.fromkeys(frame["direction"]))
+    configs, colors, names = plotting.config_styles(frame, labels)
+    many = len(configs) > 2  # more than 4 curves a panel: train and test get panels of their own
+    groups = [(kind, (split,)) for kind in kinds for split in dict.fromkeys(frame["split"])] if many else \
+        [(kind, tuple(dict.fromkeys(frame["split"]))) for kind in kinds]
+    fig, axes = plotting.panels(len(groups), ncols=len(groups) // len(kinds) if many else len(groups))  # kinds abreast
+    for ax, (kind, splits) in zip(axes, groups):
+        for config in configs:
+            for split in splits:
+                r = frame[(frame["config"] == config) & (frame["direction"] == kind) & (frame["split"] == split)]
+                plotting.mean_band(ax, r, "alpha", y, colors[config], plotting.SPLIT_STYLES.get(split, "-"),
+                                   names[config] if many else f"{names[config]} · {split}")
+        ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle=":")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))  # two panels side by side: keep the α ticks apart
+        ax.set_title(DIRECTION_LABELS.get(kind, kind) + (f" · {splits[0]}" if many else ""), fontsize="medium")
+        ax.set_xlabel("α")
+        ax.set_ylabel(plotting.METRIC_LABELS.get(y, y))
+        plotting.fit_scale([ax], plotting.axis_data(ax, "y"))
+    fig.tight_layout()
+    plotting.legend_below(fig, axes[0], ncol=len(configs) if many else 2)
+    return fig
+
+
+def surfaces_of(frame: pd.DataFrame, run_id: str, value: str = "loss", direction: str = "filter") -> Figure:
+    """The 2-D surface of one run along one direction kind, a panel per split (own colour scale
+    per panel: train and test losses differ by more than the structure within either), coloured
+    by log10 of the loss where it spans more than a decade."""
+    rows = frame[(frame["run"] == run_id) & (frame["direction"] == direction)]
+    splits = list(dict.fromkeys(rows["split"]))
+    mats = [rows[rows["split"] == s].pivot(index="alpha", columns="beta", values=value) for s in splits]
+    log = plotting.positive_span(rows[value].to_numpy(float)) > plotting.LOG_COLOUR_RATIO
+    return plotting.surface(mats[0].index.to_numpy(), mats[0].columns.to_numpy(), [m.to_numpy() for m in mats],
+                            titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label=value, shared_scale=False, log=log)
+
+
+def slices_section(report: ReportContext) -> None:
+    """The loss along each direction kind through the trained weights."""
+    frame = report.frame("slice1d")
+    if frame is None:
+        return
+    report.sink.term(*TERM)
+    ranges = [f"α from {stats.number_text(rows['alpha'].min())} to {stats.number_text(rows['alpha'].max())} along "
+              f"the {DIRECTION_LABELS[kind]}" for kind, rows in frame.groupby("direction", sort=False)]
+    report.sink.figure(slices_figure(frame, labels=report.labels), "slice1d",
+                       "Loss along L(θ + α d), mean over seeds (each along its own direction) with a 95% band, on the "
+                       "train (solid) and test (dashed) probe sets; " + "; ".join(ranges) + " (panel titles).")
+    report.sink.record("slice1d", frame)
+    pages.see_also(report.sink, report.params, "slice1d", "1D slices")
+
+
+def surfaces_section(report: ReportContext) -> None:
+    """The loss on a plane through each run's weights, per direction kind, and its range."""
+    sink, frame = report.sink, report.frame("surface2d")
+    if frame is None:
+        return
+    sink.term(*SURFACE_TERM)
+    splits = " and ".join(dict.fromkeys(frame["split"]))
+    for run in report.params.runs:
+        run_id = tables.study_run(report.params, run.id)
+        if run_id not in set(frame["run"]):
+            continue
+        label = frame[frame["run"] == run_id]["label"].iloc[0]
+        for kind in dict.fromkeys(frame["direction"]):
+            sink.figure(surfaces_of(frame, run_id, direction=kind), f"surface-{run.id.lower()}-{kind}",
+                        f"{label} (the study seed): loss on θ + α d₁ + β d₂ (d₁ ⊥ d₂, each a "
+                        f"{DIRECTION_LABELS[kind]}), {splits} probe set{'s' if ' and ' in splits else ''}; "
+                        "+ marks θ.")
+    ranges, coarse = report.results.probes.loss_range, report.params.probes.loss_range
+    sink.table(loss_range_table(report.params, frame, ranges), "loss-ranges",
+               "Loss over the grid per configuration, split and direction kind (nats): min, max, L(θ) and "
+               "max − min of the study-seed run drawn above, and max − min over the seeds probed"
+               + (f" (on the same plane, a coarser {coarse.points} × {coarse.points} grid)" if ranges is not None else "")
+               + (", with the study's published range beside the rows of its direction kind."
+                  if report.reference("train_loss_range") or report.reference("test_loss_range") else "."))
+    sink.markdown(loss_range_sentence(report.params, frame, ranges))
+    sink.record("surface2d", frame)
+    if ranges is not None:
+        sink.record("loss_range", ranges)
+    pages.see_also(sink, report.params, "surface2d", "2D surfaces")
+
+
+SECTIONS = {"slice1d": slices_section, "surface2d": surfaces_section}
