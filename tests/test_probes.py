@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from landscape import probes
+from landscape.analysis import synthesis
 from landscape.geometry import curvature, directions, sharpness
 from landscape.learning.data import ImageDataset
 from landscape.pipeline.params import ProbeParams, load_params
@@ -225,6 +226,25 @@ def test_the_ggn_probe_gives_both_matrices_by_the_same_method_and_agrees_with_th
     assert frame.loc["ggn", "lambda_max"] > 0 and frame.loc["ggn", "trace"] > 0
     again = probes.ggn.ggn([model], sets, cfg)
     pd.testing.assert_frame_equal(frame.reset_index(), again, check_exact=True)
+
+
+def test_the_synthesis_ranks_the_scalars_the_measures_homes_expose_and_takes_them_from_there():
+    """``synthesis.MEASURES`` is the measures probe's composition of each home's ``SCALARS``;
+    every scalar names the registered probe whose home computes it, and the sharpness the
+    synthesis ranks is the sharpness probe's own number at the same settings."""
+    assert synthesis.MEASURES is probes.measures.SCALARS
+    for home in probes.measures.COMPOSED:
+        for name, scalar in home.SCALARS.items():
+            assert synthesis.MEASURES[name] is scalar and scalar.probe in probes.REGISTRY
+            assert callable(home.scalars)
+    assert list(synthesis.MEASURES) == ["lambda_max", "trace", "lambda_ratio", "slice_curvature", "sam", "asam",
+                                        "noise_drop", "grad_norm"]
+    model, sets = tiny_model(1), sets_of()
+    cfg = probes.measures.MeasuresParams(trace_samples=2, slice_directions=2, noise_draws=2, max_ascent_steps=3)
+    row = probes.measures.measures([model], sets, cfg).iloc[0]
+    own = probes.sharpness.sam_and_asam([model], sets, probes.sharpness.SharpnessParams(
+        rho=cfg.rho, adaptive_rho=cfg.adaptive_rho, ascent_tol=cfg.ascent_tol, max_ascent_steps=3)).set_index("kind")
+    assert (row["sam"], row["asam"]) == (own.at["sam", "sharpness"], own.at["asam", "sharpness"])
 
 
 def test_a_measure_with_its_own_reporting_half_is_found_by_the_registry():

@@ -24,7 +24,6 @@ signed so that τ > 0 means "larger measure, worse generalization":
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -33,29 +32,12 @@ import scipy.stats
 
 from . import dynamics
 from ..pipeline.params import DataSource, ReportParams
+from ..probes import measures as measures_probe
+from ..probes.base import Scalar
 from ..verdicts import stats
 
 
-@dataclass(frozen=True)
-class Measure:
-    """A column of the models table that is correlated with generalization."""
-
-    label: str
-    invariant: bool  # unchanged by the rescalings BatchNorm makes free (filter- or weight-relative)
-    meaning: str
-    probe: str  # the registered probe whose section shows it in a study's report
-
-
-MEASURES: dict[str, Measure] = {
-    "lambda_max": Measure("λmax", False, "top Hessian eigenvalue", "hessian"),
-    "trace": Measure("tr(H)", False, "Hutchinson trace of the Hessian", "hessian"),
-    "lambda_ratio": Measure("λmax/|λ̃min|", False, "λmax over the smallest Ritz value's magnitude", "hessian"),
-    "slice_curvature": Measure("slice curvature", True, "dᵀHd along filter-normalized directions", "slice1d"),
-    "sam": Measure("SAM sharpness", False, "ε-sharpness in a Euclidean ball", "sharpness"),
-    "asam": Measure("ASAM sharpness", True, "ε-sharpness in a weight-relative ball", "sharpness"),
-    "noise_drop": Measure("noise accuracy drop", True, "accuracy lost under relative weight noise", "noise"),
-    "grad_norm": Measure("‖∇L‖", False, "gradient norm of the train probe loss", "gradient"),
-}
+MEASURES: dict[str, Scalar] = measures_probe.SCALARS  # what is correlated: each measure's home's scalar summary
 MIN_GROUPS = 5  # groups a ψ needs for an interval
 TARGETS = {"eval_gap": "generalization gap", "test_error": "test error"}
 TRAITS = ("family", "batchnorm", "skip", "dropout")

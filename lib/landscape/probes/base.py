@@ -43,8 +43,6 @@ class EvalSetParams(Strict):
 
 
 @dataclass(frozen=True)
-
-
 class SetsSpec:
     """What determines a report's probe sets: its data and ``probes.eval_set`` (hashable, cheap
     to send to a worker, which builds the sets itself)."""
@@ -57,8 +55,6 @@ class SetsSpec:
 
 
 @dataclass(frozen=True)
-
-
 class ProbeSets:
     """The fixed evaluation sets of a report (see module docstring)."""
 
@@ -85,8 +81,6 @@ def build_sets(spec: SetsSpec) -> ProbeSets:
 
 
 @dataclass(frozen=True)
-
-
 class Snapshot:
     """The model at one point of a run's training: ``epoch`` (progress in epochs), ``step``
     (optimizer steps taken)."""
@@ -97,8 +91,17 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class Scalar:
+    """A scalar summary of one trained model that a measure's home exposes for the synthesis to
+    correlate with generalization (``measures.SCALARS``)."""
+
+    label: str
+    invariant: bool  # unchanged by the rescalings BatchNorm makes free (filter- or weight-relative)
+    meaning: str
+    probe: str  # the probe whose home computes it (and whose section shows it in a study's report)
 
 
+@dataclass(frozen=True)
 class Probe:
     """One probe (see module docstring)."""
 
@@ -110,8 +113,8 @@ class Probe:
     runs: int = 1  # trained models it takes
     outputs: tuple[str, ...] = ()  # the ProbeResults frames it fills (default: its name)
     trajectory: bool = False  # compute(snapshots: list[Snapshot], ...) of its run's training, diverged runs too
-    report: str | None = None  # the module of its reporting half (``section(report)``, terms, tables); None: its
-    # section is still in ``reporting.sections``
+    report: str | None = None  # the module of its reporting half (``SECTIONS``, terms, tables); None: no
+    # section of its own (``measures``, ``trajectory``: the synthesis shows them; ``loss_range``: surface2d's)
 
     @property
     def frames(self) -> tuple[str, ...]:

@@ -1,5 +1,7 @@
 """The synthesis's probe: every geometric measure of one model at settings shared by all studies, for
-the synthesis report (``measures``), on the train probe set.
+the synthesis report (``measures``), on the train probe set. It composes the scalar summaries
+that the measures' homes expose (``COMPOSED``: each home's ``SCALARS`` and ``scalars``), so a
+measure is computed in one place whether a study's report or the synthesis shows it.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import scipy.sparse.linalg
 import torch
 from pydantic import Field
 
-from ..geometry import curvature, directions, sharpness
+from ..geometry import curvature
+from . import gradient, hessian, noise, sharpness, slices
 from .base import Probe, ProbeSets, ProbeSettings
 from .hessian import BOTTOM_NCV
 
@@ -40,48 +43,34 @@ class MeasuresParams(ProbeSettings):
 
 
 def measures(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: MeasuresParams) -> pd.DataFrame:
-    """One row of measures on the train probe set (see ``MeasuresParams``):
-
-    lambda_max; lambda_min_ritz (the smallest Ritz value of ``ritz_steps`` Lanczos steps, an upper
-    bound on λmin: below −tol·λmax it proves negative curvature, ``negative_curvature``);
-    lambda_ratio = λmax / |lambda_min_ritz| (an upper bound on λmax/|λmin| where λmin < 0);
-    trace, trace_stderr (Hutchinson); slice_curvature, slice_curvature_sd (mean and std over
-    directions of dᵀHd, d filter-normalized with zero bias and BatchNorm entries: the second
-    derivative of a Li et al. slice at α = 0); sam, asam (ε-sharpness after the ascent, nats), with
-    sam_steps, asam_steps (ascent steps taken) and sam_converged, asam_converged;
-    noise_drop (accuracy at θ − mean accuracy at θ + δ, relative noise, over draws); grad_norm;
-    loss, accuracy (at θ); num_hvps, mode, n. A Hessian that Lanczos cannot handle (a collapsed
-    network) gives NaN curvature columns."""
+    """One row of measures on the train probe set (see ``MeasuresParams``), each computed by its
+    home's ``scalars``: ``hessian`` (lambda_max, lambda_min_ritz, negative_curvature,
+    lambda_ratio, trace, trace_stderr) and ``slices`` (slice_curvature, slice_curvature_sd) on one
+    Hessian operator, ``sharpness`` (sam, asam after the ascent, nats, with sam_steps, asam_steps,
+    sam_converged, asam_converged), ``noise`` (noise_drop, relative noise) and ``gradient``
+    (grad_norm); then loss, accuracy (at θ), num_hvps, mode, n. A Hessian that Lanczos cannot
+    handle (a collapsed network) gives NaN curvature columns."""
     model, = models
     op = curvature.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
     try:
-        lam_max = float(curvature.lanczos(op, k=1, which="LA", tol=cfg.tol, seed=0).eigenvalues[0])
-        ritz = curvature.smallest_ritz_value(op, min(op.dim, cfg.ritz_steps), seed=0)
-        trace = curvature.hutchinson_trace(op, cfg.trace_samples, seed=cfg.seed)
-        bends = np.array([curvature.directional_curvature(op, directions.normalized_direction(model, cfg.seed + i))
-                          for i in range(cfg.slice_directions)])
-        hessian_numbers = {"lambda_max": lam_max, "lambda_min_ritz": ritz,
-                           "negative_curvature": bool(ritz < -cfg.tol * abs(lam_max)),
-                           "lambda_ratio": lam_max / abs(ritz) if ritz != 0 else np.inf,
-                           "trace": trace.trace, "trace_stderr": trace.stderr,
-                           "slice_curvature": float(bends.mean()),
-                           "slice_curvature_sd": float(bends.std(ddof=1)) if len(bends) > 1 else np.nan}
+        bends = {**hessian.scalars(op, cfg.tol, cfg.ritz_steps, cfg.trace_samples, cfg.seed),
+                 **slices.scalars(op, model, cfg.slice_directions, cfg.seed)}
     except scipy.sparse.linalg.ArpackError:
-        hessian_numbers = {name: np.nan for name in ("lambda_max", "lambda_min_ritz", "lambda_ratio", "trace",
-                                                     "trace_stderr", "slice_curvature", "slice_curvature_sd")}
-        hessian_numbers["negative_curvature"] = False
+        bends = {name: np.nan for name in hessian.SCALAR_COLUMNS + slices.SCALAR_COLUMNS}
+        bends["negative_curvature"] = False
     op.release()
-    sam, asam = (sharpness.epsilon_sharpness(model, sets.train, rho, tol=cfg.ascent_tol, max_steps=cfg.max_ascent_steps,
-                                             adaptive=adaptive, mode=sets.mode, chunk_size=sets.chunk_size)
-                 for rho, adaptive in ((cfg.rho, False), (cfg.adaptive_rho, True)))
-    draws = sharpness.noise_draws(model, sets.train, [cfg.noise_sigma], scale="relative", num_draws=cfg.noise_draws,
-                                  seed=cfg.seed, mode=sets.mode, chunk_size=sets.chunk_size)
-    grad = sharpness.gradient_norm(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
-    return pd.DataFrame([{**hessian_numbers, "sam": sam.sharpness, "asam": asam.sharpness, "sam_steps": sam.steps,
-                          "asam_steps": asam.steps, "sam_converged": sam.converged, "asam_converged": asam.converged,
-                          "noise_drop": float(draws["base_accuracy"].iloc[0] - draws["accuracy"].mean()),
-                          "grad_norm": grad.norm, "loss": grad.loss, "accuracy": float(draws["base_accuracy"].iloc[0]),
-                          "num_hvps": op.num_products, "mode": sets.mode, "n": op.n}])
+    sam = sharpness.scalars(model, sets.train, cfg.rho, cfg.adaptive_rho, cfg.ascent_tol, cfg.max_ascent_steps,
+                            sets.mode, sets.chunk_size)
+    drop = noise.scalars(model, sets.train, cfg.noise_sigma, cfg.noise_draws, cfg.seed, sets.mode, sets.chunk_size)
+    grad = gradient.scalars(model, sets.train, sets.mode, sets.chunk_size)
+    return pd.DataFrame([{**bends, **{k: sam[k] for k in ("sam", "asam", "sam_steps", "asam_steps", "sam_converged",
+                                                          "asam_converged")},
+                          "noise_drop": drop["noise_drop"], "grad_norm": grad["grad_norm"], "loss": grad["loss"],
+                          "accuracy": drop["accuracy"], "num_hvps": op.num_products, "mode": sets.mode, "n": op.n}])
+
+
+COMPOSED = (hessian, slices, sharpness, noise, gradient)  # the homes whose scalars the synthesis ranks, in its order
+SCALARS = {name: scalar for home in COMPOSED for name, scalar in home.SCALARS.items()}  # what it correlates
 
 
 PROBES = (Probe("measures", MeasuresParams, measures, "HVP",

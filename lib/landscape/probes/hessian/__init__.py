@@ -25,7 +25,7 @@ from pydantic import Field
 
 from ...geometry import curvature
 from ...learning.evaluation import has_batchnorm
-from ..base import NOT_COMPUTED, Probe, ProbeSets, ProbeSettings
+from ..base import NOT_COMPUTED, Probe, ProbeSets, ProbeSettings, Scalar
 
 BOTTOM_MAX_ITER = 5  # ARPACK restarts
 BOTTOM_NCV = 20  # also the Lanczos steps of the cheap negative-curvature test
@@ -129,6 +129,27 @@ def _attribution(model: torch.nn.Module, sets: ProbeSets, cfg: HessianParams, ba
                      "lambda_min_kind": NOT_COMPUTED, "condition_number": np.nan, "condition_status": NOT_COMPUTED,
                      "trace": np.nan, "trace_stderr": np.nan, "num_hvps": op.num_products, "mode": "train", "n": op.n})
     return rows
+
+
+SCALARS = {"lambda_max": Scalar("λmax", False, "top Hessian eigenvalue", "hessian"),
+           "trace": Scalar("tr(H)", False, "Hutchinson trace of the Hessian", "hessian"),
+           "lambda_ratio": Scalar("λmax/|λ̃min|", False, "λmax over the smallest Ritz value's magnitude", "hessian")}
+SCALAR_COLUMNS = ("lambda_max", "lambda_min_ritz", "negative_curvature", "lambda_ratio", "trace", "trace_stderr")
+
+
+def scalars(op: curvature.CurvatureOperator, tol: float, ritz_steps: int, trace_samples: int, seed: int) -> dict:
+    """The curvature summaries the synthesis ranks (``SCALARS``, columns ``SCALAR_COLUMNS``):
+    λmax by Lanczos to ``tol``; the smallest Ritz value of ``ritz_steps`` Lanczos steps (an upper
+    bound on λmin: below −tol·λmax it proves negative curvature); λmax/|that value| (an upper
+    bound on λmax/|λmin| where λmin < 0); the Hutchinson trace of ``trace_samples`` Rademacher
+    vectors (seed ``seed``) ± its standard error. Raises ``scipy.sparse.linalg.ArpackError``
+    where Lanczos fails (H = 0 or not finite: a collapsed network)."""
+    lam_max = float(curvature.lanczos(op, k=1, which="LA", tol=tol, seed=0).eigenvalues[0])
+    ritz = curvature.smallest_ritz_value(op, min(op.dim, ritz_steps), seed=0)
+    trace = curvature.hutchinson_trace(op, trace_samples, seed=seed)
+    return {"lambda_max": lam_max, "lambda_min_ritz": ritz, "negative_curvature": bool(ritz < -tol * abs(lam_max)),
+            "lambda_ratio": lam_max / abs(ritz) if ritz != 0 else np.inf, "trace": trace.trace,
+            "trace_stderr": trace.stderr}
 
 
 PROBES = (Probe("hessian", HessianParams, hessian, "HVP", "the top Hessian eigenvalues, λmin and the trace",

@@ -14,7 +14,8 @@ import torch
 from pydantic import Field
 
 from ...geometry import sharpness
-from ..base import CONFIDENCE, Probe, ProbeSets, ProbeSettings
+from ...learning.data import ImageDataset
+from ..base import CONFIDENCE, Probe, ProbeSets, ProbeSettings, Scalar
 
 
 class NoiseParams(ProbeSettings):
@@ -33,6 +34,20 @@ def noise(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: NoiseParams) 
                                          confidence=CONFIDENCE)
               for scale in sharpness.NOISE_SCALES]
     return pd.concat(frames, ignore_index=True)
+
+
+SCALARS = {"noise_drop": Scalar("noise accuracy drop", True, "accuracy lost under relative weight noise", "noise")}
+
+
+def scalars(model: torch.nn.Module, data: ImageDataset, sigma: float, draws: int, seed: int, mode: str,
+            chunk_size: int) -> dict:
+    """The noise summary the synthesis ranks (``SCALARS``): ``noise_drop``, the accuracy on
+    ``data`` at θ minus the mean accuracy at θ + δ over ``draws`` draws of relative noise ``sigma``
+    (seed ``seed``), and ``accuracy`` at θ."""
+    found = sharpness.noise_draws(model, data, [sigma], scale="relative", num_draws=draws, seed=seed, mode=mode,
+                                  chunk_size=chunk_size)
+    base = float(found["base_accuracy"].iloc[0])
+    return {"noise_drop": float(base - found["accuracy"].mean()), "accuracy": base}
 
 
 PROBES = (Probe("noise", NoiseParams, noise, "draw", "loss and accuracy under random weight noise",

@@ -14,7 +14,8 @@ import torch
 from pydantic import Field
 
 from ...geometry import sharpness
-from ..base import Probe, ProbeSets, ProbeSettings
+from ...learning.data import ImageDataset
+from ..base import Probe, ProbeSets, ProbeSettings, Scalar
 
 
 class SharpnessParams(ProbeSettings):
@@ -28,21 +29,43 @@ class SharpnessParams(ProbeSettings):
     adaptive_rho: float = Field(default=0.5, gt=0)
 
 
+def ascents(model: torch.nn.Module, data: ImageDataset, rho: float, adaptive_rho: float, tol: float, max_steps: int,
+            mode: str, chunk_size: int) -> dict[str, sharpness.EpsilonSharpness]:
+    """SAM (``sam``: Euclidean ball of radius ``rho``) and ASAM (``asam``: adaptive ball of radius
+    ``adaptive_rho``) ε-sharpness of ``model`` on ``data``, each ascending until a step changes
+    the value by at most ``tol`` relative, or ``max_steps`` steps."""
+    return {kind: sharpness.epsilon_sharpness(model, data, radius, tol=tol, max_steps=max_steps, adaptive=adaptive,
+                                              mode=mode, chunk_size=chunk_size)
+            for kind, radius, adaptive in (("sam", rho, False), ("asam", adaptive_rho, True))}
+
+
 def sam_and_asam(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: SharpnessParams) -> pd.DataFrame:
-    """SAM and ASAM ε-sharpness on the train probe set: one row per kind (``sam``: Euclidean ball
-    of radius ``rho``; ``asam``: adaptive ball of radius ``adaptive_rho``) with columns kind, rho,
-    sharpness (after the ascent, nats), first_order (SAM's single step), base_loss, steps (ascent
-    steps taken), converged (False: stopped at ``max_ascent_steps``), delta_norm (‖δ‖₂ of the
-    maximizer), mode, n."""
+    """SAM and ASAM ε-sharpness on the train probe set (:func:`ascents`): one row per kind with
+    columns kind, rho, sharpness (after the ascent, nats), first_order (SAM's single step),
+    base_loss, steps (ascent steps taken), converged (False: stopped at ``max_ascent_steps``),
+    delta_norm (‖δ‖₂ of the maximizer), mode, n."""
     model, = models
-    rows = []
-    for kind, rho, adaptive in (("sam", cfg.rho, False), ("asam", cfg.adaptive_rho, True)):
-        found = sharpness.epsilon_sharpness(model, sets.train, rho, tol=cfg.ascent_tol, max_steps=cfg.max_ascent_steps,
-                                            adaptive=adaptive, mode=sets.mode, chunk_size=sets.chunk_size)
-        rows.append({"kind": kind, "rho": rho, "sharpness": found.sharpness, "first_order": found.first_order,
-                     "base_loss": found.base_loss, "steps": found.steps, "converged": found.converged,
-                     "delta_norm": found.delta_norm, "mode": found.mode, "n": found.n})
-    return pd.DataFrame(rows)
+    found = ascents(model, sets.train, cfg.rho, cfg.adaptive_rho, cfg.ascent_tol, cfg.max_ascent_steps, sets.mode,
+                    sets.chunk_size)
+    return pd.DataFrame([{"kind": kind, "rho": cfg.rho if kind == "sam" else cfg.adaptive_rho,
+                          "sharpness": one.sharpness, "first_order": one.first_order, "base_loss": one.base_loss,
+                          "steps": one.steps, "converged": one.converged, "delta_norm": one.delta_norm,
+                          "mode": one.mode, "n": one.n} for kind, one in found.items()])
+
+
+SCALARS = {"sam": Scalar("SAM sharpness", False, "ε-sharpness in a Euclidean ball", "sharpness"),
+           "asam": Scalar("ASAM sharpness", True, "ε-sharpness in a weight-relative ball", "sharpness")}
+
+
+def scalars(model: torch.nn.Module, data: ImageDataset, rho: float, adaptive_rho: float, tol: float, max_steps: int,
+            mode: str, chunk_size: int) -> dict:
+    """The sharpness summaries the synthesis ranks (``SCALARS``): SAM and ASAM after the ascent
+    (:func:`ascents`, nats), with the steps each took and whether it converged (``sam_steps``,
+    ``asam_steps``, ``sam_converged``, ``asam_converged``)."""
+    found = ascents(model, data, rho, adaptive_rho, tol, max_steps, mode, chunk_size)
+    return {**{kind: one.sharpness for kind, one in found.items()},
+            **{f"{kind}_steps": one.steps for kind, one in found.items()},
+            **{f"{kind}_converged": one.converged for kind, one in found.items()}}
 
 
 PROBES = (Probe("sharpness", SharpnessParams, sam_and_asam, "gradient", "SAM and ASAM ε-sharpness",

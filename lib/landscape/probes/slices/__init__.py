@@ -17,8 +17,8 @@ import torch
 from pydantic import Field, model_validator
 from typing import Literal
 
-from ...geometry import directions, surfaces
-from ..base import Probe, ProbeSets, ProbeSettings
+from ...geometry import curvature, directions, surfaces
+from ..base import Probe, ProbeSets, ProbeSettings, Scalar
 
 
 class SliceParams(ProbeSettings):
@@ -113,6 +113,21 @@ def loss_range(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: LossRang
     mode, n."""
     grid = surface2d(models, sets, cfg)
     return surfaces.loss_ranges(grid).assign(points=cfg.points)
+
+
+SCALARS = {"slice_curvature": Scalar("slice curvature", True, "dᵀHd along filter-normalized directions", "slice1d")}
+SCALAR_COLUMNS = ("slice_curvature", "slice_curvature_sd")
+
+
+def scalars(op: curvature.CurvatureOperator, model: torch.nn.Module, num_directions: int, seed: int) -> dict:
+    """The slices' summary the synthesis ranks (``SCALARS``, columns ``SCALAR_COLUMNS``): the mean
+    and standard deviation over ``num_directions`` filter-normalized directions d (zero bias and
+    BatchNorm entries; seeds ``seed``, ``seed + 1``, ...) of dᵀHd, the second derivative of a
+    Li et al. slice at α = 0 (``op``: the Hessian of ``model``)."""
+    bends = np.array([curvature.directional_curvature(op, directions.normalized_direction(model, seed + i))
+                      for i in range(num_directions)])
+    return {"slice_curvature": float(bends.mean()),
+            "slice_curvature_sd": float(bends.std(ddof=1)) if len(bends) > 1 else np.nan}
 
 
 PROBES = (Probe("slice1d", SliceParams, slice1d, "point", "the loss along a direction through the trained weights",
