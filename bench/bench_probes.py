@@ -30,7 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from landscape.geometry.curvature import HessianOperator, lanczos, power_iteration, top_eigenpair
+from landscape.geometry.curvature import lanczos, power_iteration, top_eigenpair
+from landscape.geometry.operators import HessianOperator
 from landscape.learning.data import batch_indices, load_dataset, stratified_indices
 from landscape.geometry.directions import parameter_vector, plane_directions, to_dict
 from landscape.learning.evaluation import evaluate

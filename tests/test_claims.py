@@ -12,6 +12,12 @@ from dataclasses import replace
 
 from landscape.verdicts import claims, stats, thresholds
 from landscape.verdicts.claims import deciding
+from landscape.probes.flatness import checks as flatness_checks
+from landscape.probes.hessian import checks as hessian_checks
+from landscape.probes.interpolation import checks as interpolation_checks
+from landscape.probes.noise import checks as noise_checks
+from landscape.probes.sharpness import checks as sharpness_checks
+from landscape.probes.slices import checks as slices_checks
 from landscape.pipeline.params import ParamsError, load_params
 
 S, C, I, P = claims.SUPPORTED, claims.CONTRADICTED, claims.INCONCLUSIVE, claims.PENDING
@@ -102,14 +108,14 @@ def test_convergence_compares_epoch_one_and_epochs_to_reach_over_seeds():
 def test_an_order_of_three_groups_compares_every_pair_on_the_log_scale():
     hess = per_seed("lambda_max", {"cnn": [30, 33, 36, 31, 35], "res": [15, 17, 19, 16, 18], "mlp": [4, 4.2, 3.9, 4.1, 4]},
                     method="lanczos")
-    parts = claims.lambda_max_order(CTX, hess, ["cnn", "res", "mlp"])
+    parts = hessian_checks.lambda_max_order(CTX, hess, ["cnn", "res", "mlp"])
     assert verdict(parts) == S and len(parts) == 3 and {p.effect for p in parts} == {"ratio"}
     assert all(p.scale == "log" and p.bounds == (1.0,) and p.interval.low > 0 for p in parts)
     tie = hess.copy()
     tie.loc[tie["config"] == "res", "lambda_max"] = [25, 40, 28, 39, 30]  # overlaps cnn
-    assert verdict(claims.lambda_max_order(CTX, tie, ["cnn", "res", "mlp"])) == I
-    assert verdict(claims.lambda_max_order(CTX, hess, ["mlp", "cnn", "res"])) in (C, M)
-    assert verdict(claims.lambda_max_order(CTX, hess, ["res", "cnn"])) == C
+    assert verdict(hessian_checks.lambda_max_order(CTX, tie, ["cnn", "res", "mlp"])) == I
+    assert verdict(hessian_checks.lambda_max_order(CTX, hess, ["mlp", "cnn", "res"])) in (C, M)
+    assert verdict(hessian_checks.lambda_max_order(CTX, hess, ["res", "cnn"])) == C
 
 
 def test_the_study_method_verdict_is_kept_and_the_headline_says_when_and_why_it_differs():
@@ -185,10 +191,10 @@ def noise(drops, base=0.9, loss_change=None, sigmas=(0.0, 0.05, 0.1)):
 
 def test_noise_robustness_compares_drops_and_the_study_method_uses_relative_noise():
     frame = noise({"B": [0.01, 0.012, 0.011], "A": [0.2, 0.22, 0.21]})
-    assert verdict(claims.more_noise_robust(CTX, frame, "B", "A")) == S
-    assert verdict(claims.more_noise_robust(CTX, frame, "A", "B")) == C
-    assert verdict(claims.more_noise_robust(CTX, noise({"B": [0.01, 0.3, 0.1], "A": [0.2, 0.02, 0.15]}), "B", "A")) == I
-    relative = claims.more_noise_robust(CTX, frame, "B", "A", scale="relative")
+    assert verdict(noise_checks.more_noise_robust(CTX, frame, "B", "A")) == S
+    assert verdict(noise_checks.more_noise_robust(CTX, frame, "A", "B")) == C
+    assert verdict(noise_checks.more_noise_robust(CTX, noise({"B": [0.01, 0.3, 0.1], "A": [0.2, 0.02, 0.15]}), "B", "A")) == I
+    relative = noise_checks.more_noise_robust(CTX, frame, "B", "A", scale="relative")
     assert verdict(relative) == I and "relative noise" in relative[0].quantity  # no drop at all
 
 
@@ -199,16 +205,16 @@ def test_noise_thresholds_check_every_stated_size():
     study_like = study_like.assign(mean=study_like["mean"].where(~((study_like["metric"] == "accuracy")
                                                                     & (study_like["sigma"] == 0.05)), 0.88))
     # 0.9 → 0.88 at σ 0.05: two points, slight
-    parts = claims.noise_thresholds(CTX, study_like, ["x"], **kw)
+    parts = noise_checks.noise_thresholds(CTX, study_like, ["x"], **kw)
     assert [p.raw for p in parts] == [S, S, S, S] and parts[0].threshold == "barely_changes"
     assert parts[0].scale == "log" and parts[0].interval.low > 0  # a relative change is positive
     no_change_at_medium = noise({"x": [0.5, 0.52, 0.51]}, loss_change={0.01: 0.02, 0.05: 0.02, 0.1: 3.0},
                                 sigmas=sigmas)
-    assert verdict(claims.noise_thresholds(CTX, no_change_at_medium, ["x"], **kw)) == M  # "slight degradation" fails
+    assert verdict(noise_checks.noise_thresholds(CTX, no_change_at_medium, ["x"], **kw)) == M  # "slight degradation" fails
     no_collapse = noise({"x": [0.05, 0.06, 0.05]}, loss_change={0.01: 0.02, 0.05: 0.4, 0.1: 0.5}, sigmas=sigmas)
-    assert claims.noise_thresholds(CTX, no_collapse, ["x"], **kw)[-1].raw == C
+    assert noise_checks.noise_thresholds(CTX, no_collapse, ["x"], **kw)[-1].raw == C
     twelve_points = noise({"x": [0.24, 0.25, 0.245]}, loss_change={0.01: 0.02, 0.05: 0.4, 0.1: 3.0}, sigmas=sigmas)
-    parts = claims.noise_thresholds(CTX, twelve_points, ["x"], **kw)  # 001's σ 0.05: 12 points is no slight drop
+    parts = noise_checks.noise_thresholds(CTX, twelve_points, ["x"], **kw)  # 001's σ 0.05: 12 points is no slight drop
     assert parts[2].threshold == "slight" and parts[2].raw == C and verdict(parts) == M
 
 
@@ -216,26 +222,26 @@ def test_a_reversed_pair_with_a_real_spread_is_mixed_never_supported():
     """001's case: seeds spread, but the study's pair is ordered the other way round."""
     lam = np.array([24.0, 20.1, 11.0, 18.0, 14.0, 16.5, 12.0, 17.0])  # seed 0 (A) sharper than seed 1 (B)
     hess = per_seed("lambda_max", {"cnn": lam}, method="lanczos")
-    parts = claims.lambda_max_spread(CTX, hess, ["cnn"], flatter="first")
+    parts = hessian_checks.lambda_max_spread(CTX, hess, ["cnn"], flatter="first")
     assert [p.raw for p in parts] == [S, C] and verdict(parts) == M
     assert parts[1].unit == "networks" and math.isnan(parts[1].p)  # a measurement, not a test
-    assert verdict(claims.lambda_max_spread(CTX, hess, ["cnn"], flatter="second")) == S
+    assert verdict(hessian_checks.lambda_max_spread(CTX, hess, ["cnn"], flatter="second")) == S
     flat = per_seed("lambda_max", {"cnn": 13 + 0.001 * np.arange(8)}, method="lanczos")
-    assert verdict(claims.lambda_max_spread(CTX, flat, ["cnn"])) == C
-    assert verdict(claims.lambda_max_spread(CTX, hess[hess["seed"] < 2], ["cnn"])) == U
+    assert verdict(hessian_checks.lambda_max_spread(CTX, flat, ["cnn"])) == C
+    assert verdict(hessian_checks.lambda_max_spread(CTX, hess[hess["seed"] < 2], ["cnn"])) == U
 
 
 def test_flatter_generalizes_better_is_a_rank_correlation_over_at_least_five_seeds():
     lam = np.array([13.0, 15.6, 11.0, 18.0, 14.0, 16.5, 12.0, 17.0])
     hess = per_seed("lambda_max", {"cnn": lam}, method="lanczos")
     acc = 0.95 - 0.002 * lam  # flatter seeds generalize better, exactly
-    parts = claims.flatter_generalizes_better(CTX, hess, history({"cnn": list(acc)}), ["cnn"])
+    parts = hessian_checks.flatter_generalizes_better(CTX, hess, history({"cnn": list(acc)}), ["cnn"])
     assert verdict(parts) == S and parts[0].effect == "Kendall τ"
-    assert verdict(claims.flatter_generalizes_better(CTX, hess, history({"cnn": list(0.9 + 0.002 * lam)}), ["cnn"])) == C
+    assert verdict(hessian_checks.flatter_generalizes_better(CTX, hess, history({"cnn": list(0.9 + 0.002 * lam)}), ["cnn"])) == C
     shuffled = history({"cnn": list(acc[[3, 0, 6, 1, 5, 2, 7, 4]])})
-    assert verdict(claims.flatter_generalizes_better(CTX, hess, shuffled, ["cnn"])) == I
+    assert verdict(hessian_checks.flatter_generalizes_better(CTX, hess, shuffled, ["cnn"])) == I
     four = hess[hess["seed"] < 4]
-    assert verdict(claims.flatter_generalizes_better(CTX, four, history({"cnn": list(acc[:4])}), ["cnn"])) == U
+    assert verdict(hessian_checks.flatter_generalizes_better(CTX, four, history({"cnn": list(acc[:4])}), ["cnn"])) == U
 
 
 def barriers(values, bn="interpolate"):
@@ -245,26 +251,26 @@ def barriers(values, bn="interpolate"):
 
 def test_barriers_need_four_disjoint_pairs_and_stay_positive():
     high = barriers({"cnn": [1.2, 1.3, 1.25, 1.28]})
-    parts = claims.loss_barrier(CTX, high, ["cnn"], size="high_barrier")
+    parts = interpolation_checks.loss_barrier(CTX, high, ["cnn"], size="high_barrier")
     assert verdict(parts) == S and parts[0].bounds == (0.5,) and parts[0].threshold == "high_barrier"
     assert parts[0].unit == "disjoint pairs" and parts[0].interval.low > 0
-    assert verdict(claims.loss_barrier(CTX, barriers({"cnn": [0.01, 0.02, 0.015, 0.0]}), ["cnn"])) == C
-    assert verdict(claims.loss_barrier(CTX, barriers({"cnn": [1.2, 1.3, 1.25]}), ["cnn"])) == U  # 3 pairs
+    assert verdict(interpolation_checks.loss_barrier(CTX, barriers({"cnn": [0.01, 0.02, 0.015, 0.0]}), ["cnn"])) == C
+    assert verdict(interpolation_checks.loss_barrier(CTX, barriers({"cnn": [1.2, 1.3, 1.25]}), ["cnn"])) == U  # 3 pairs
     four = barriers({"mlp": [0.2, 0.21, 0.22, 0.2], "cnn": [0.5, 0.52, 0.51, 0.5], "res": [0.4, 0.41, 0.42, 0.4]})
-    assert verdict(claims.loss_barrier(CTX, four, ["mlp", "cnn", "res"], smallest="mlp")) == S
-    assert verdict(claims.loss_barrier(CTX, four, ["mlp", "cnn", "res"], smallest="cnn")) == M
+    assert verdict(interpolation_checks.loss_barrier(CTX, four, ["mlp", "cnn", "res"], smallest="mlp")) == S
+    assert verdict(interpolation_checks.loss_barrier(CTX, four, ["mlp", "cnn", "res"], smallest="cnn")) == M
 
 
 def test_well_conditioned_is_the_share_of_seeds():
     hess = pd.DataFrame([{"run": f"x_s{s}", "config": "x", "seed": s, "method": "lanczos", "lambda_max": 4.0,
                           "lambda_min": lmin, "condition_number": 4.0 / lmin if lmin > 0 else np.nan}
                          for s, lmin in enumerate([1.0, 1.1, 0.9, 1.2, 1.0, 1.05])])  # 6 of 6 excludes 1/2
-    assert verdict(claims.well_conditioned(CTX, hess, ["x"])) == S
+    assert verdict(hessian_checks.well_conditioned(CTX, hess, ["x"])) == S
     strict = claims.Context({**thresholds.SUITE,
                              "well_conditioned": replace(thresholds.SUITE["well_conditioned"], value=2.0)})
-    assert verdict(claims.well_conditioned(strict, hess, ["x"])) == C
+    assert verdict(hessian_checks.well_conditioned(strict, hess, ["x"])) == C
     saddle = hess.assign(lambda_min=-0.3, condition_number=np.nan)
-    assert verdict(claims.well_conditioned(CTX, saddle, ["x"])) == C
+    assert verdict(hessian_checks.well_conditioned(CTX, saddle, ["x"])) == C
 
 
 def test_failed_and_diverged_seeds_are_left_out_and_named():
@@ -334,14 +340,14 @@ def test_slices_sharpness_and_flatness_reversed_are_contradicted_never_supported
                              for s, r in enumerate(rs) for a in (-1.0, -0.5, 0.0, 0.5, 1.0)])
 
     steep = slices({"A": [2.0, 2.2, 2.1], "B": [0.5, 0.6, 0.55]})
-    assert verdict(claims.steeper_slice(CTX, steep, "A", "B")) == S
-    assert verdict(claims.steeper_slice(CTX, steep, "B", "A")) == C
+    assert verdict(slices_checks.steeper_slice(CTX, steep, "A", "B")) == S
+    assert verdict(slices_checks.steeper_slice(CTX, steep, "B", "A")) == C
     with pytest.raises(claims.MissingEvidence, match="no random slice"):
-        claims.steeper_slice(CTX, steep, "A", "B", direction="random")
+        slices_checks.steeper_slice(CTX, steep, "A", "B", direction="random")
     sharp = per_seed("sharpness", {"A": [0.18, 0.2, 0.19], "B": [0.09, 0.08, 0.085]}, kind="sam")
-    assert verdict(claims.sharpness_order(CTX, sharp, ["A", "B"])) == S
-    assert verdict(claims.sharpness_order(CTX, sharp, ["B", "A"])) == C
+    assert verdict(sharpness_checks.sharpness_order(CTX, sharp, ["A", "B"])) == S
+    assert verdict(sharpness_checks.sharpness_order(CTX, sharp, ["B", "A"])) == C
     flat = per_seed("mean", {"cnn": [0.3, 0.32, 0.31], "mlp": [0.1, 0.11, 0.1], "res": [0.2, 0.21, 0.2]})
-    assert verdict(claims.least_flat(CTX, flat, "cnn", ["mlp", "res"])) == S
-    assert verdict(claims.least_flat(CTX, flat, "mlp", ["cnn", "res"])) == C
-    assert verdict(claims.least_flat(CTX, flat, "res", ["mlp", "cnn"])) == M  # above one, below the other
+    assert verdict(flatness_checks.least_flat(CTX, flat, "cnn", ["mlp", "res"])) == S
+    assert verdict(flatness_checks.least_flat(CTX, flat, "mlp", ["cnn", "res"])) == C
+    assert verdict(flatness_checks.least_flat(CTX, flat, "res", ["mlp", "cnn"])) == M  # above one, below the other

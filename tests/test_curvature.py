@@ -8,9 +8,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from landscape.geometry.curvature import (GRAPH_PEAK_FACTOR, GGNOperator, HessianOperator, QuadraticModel,
-                                          condition_number, hutchinson_trace, lanczos, loss_and_gradient, power_iteration,
+from landscape.geometry.curvature import (QuadraticModel, condition_number, hutchinson_trace, lanczos, power_iteration,
                                           seed_power_iteration, smallest_ritz_value, spectral_density, top_eigenpair)
+from landscape.geometry.operators import GRAPH_PEAK_FACTOR, GGNOperator, HessianOperator, loss_and_gradient
 from landscape.learning.evaluation import evaluate, model_mode
 
 

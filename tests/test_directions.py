@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from landscape.geometry.curvature import HessianOperator, lanczos
+from landscape.geometry.curvature import lanczos
+from landscape.geometry.operators import HessianOperator
 from landscape.geometry.directions import (ParameterShift, hessian_directions, normalize_direction, normalized_direction,
                                            orthogonalize, parameter_vector, plane_directions, random_direction, to_dict,
                                            to_vector, trainable_parameters, unflatten)

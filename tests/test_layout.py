@@ -9,15 +9,17 @@ import landscape
 
 PACKAGE = Path(landscape.__file__).parent
 LAYERS = ["core", "learning", "geometry", "probes", "verdicts", "pipeline", "analysis", "reporting", "cli"]
+HOME_LAYERS = {"report": "reporting", "checks": "verdicts"}  # a measure home's halves
 STANDALONE = {"clean_notebook"}  # run by git and JupyterLab without the package
 
 
 def layer_of(module: str) -> str:
-    """The layer of a dotted module name under ``landscape`` ('cli' for the top-level modules; a
-    probe's ``report`` module, its reporting half, is of the reporting layer)."""
+    """The layer of a dotted module name under ``landscape`` ('cli' for the top-level modules; in a
+    measure's home, its ``report`` module is of the reporting layer and its ``checks`` module of the
+    verdicts layer)."""
     parts = module.split(".")
-    if parts[1:2] == ["probes"] and parts[-1] == "report":
-        return "reporting"
+    if parts[1:2] == ["probes"] and parts[-1] in HOME_LAYERS:
+        return HOME_LAYERS[parts[-1]]
     first = parts[1] if len(parts) > 1 else ""
     return first if first in LAYERS else "cli"
 

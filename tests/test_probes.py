@@ -9,7 +9,8 @@ import torch
 
 from landscape import probes
 from landscape.analysis import synthesis
-from landscape.geometry import curvature, directions, sharpness
+from landscape.verdicts import claims
+from landscape.geometry import curvature, directions, operators, sharpness
 from landscape.learning.data import ImageDataset
 from landscape.pipeline.params import ProbeParams, load_params
 
@@ -121,7 +122,7 @@ def test_density_matches_the_spectral_density_and_counts_clearly_negative_eigenv
     model = tiny_model(3)
     frame = compute("density", [model], sets, params)
     cfg = params.probes.density
-    op = curvature.HessianOperator(model, sets.train, chunk_size=16)
+    op = operators.HessianOperator(model, sets.train, chunk_size=16)
     direct = curvature.spectral_density(op, num_runs=cfg.runs, num_steps=cfg.steps, num_points=cfg.points,
                                                seed=cfg.seed)
     assert frame["density"].tolist() == direct.density.tolist() and len(frame) == cfg.points
@@ -158,10 +159,10 @@ def test_the_attribution_steps_change_one_thing_at_a_time_from_ours_to_the_study
     assert list(frame.index) == ["lanczos", "study", "lanczos-train", "lanczos-batch"]
     assert (frame.loc["lanczos-train", "mode"], frame.loc["lanczos-batch", "n"]) == ("train", 16)
     batch = curvature.study_batch(data, 16, seed=0)
-    direct = curvature.lanczos(curvature.HessianOperator(model, batch, mode="train", chunk_size=16),
+    direct = curvature.lanczos(operators.HessianOperator(model, batch, mode="train", chunk_size=16),
                                       k=1, tol=1e-8)
     assert frame.loc["lanczos-batch", "lambda_max"] == pytest.approx(float(direct.eigenvalues[0]), rel=1e-9)
-    in_batches = curvature.HessianOperator(model, data, mode="train", chunk_size=16)
+    in_batches = operators.HessianOperator(model, data, mode="train", chunk_size=16)
     assert frame.loc["lanczos-train", "lambda_max"] == pytest.approx(
         float(curvature.lanczos(in_batches, k=1, tol=1e-8).eigenvalues[0]), rel=1e-9)
     assert frame.loc["lanczos-train", "lambda_max"] != pytest.approx(frame.loc["lanczos", "lambda_max"], rel=1e-3)
@@ -256,3 +257,8 @@ def test_a_measure_with_its_own_reporting_half_is_found_by_the_registry():
     for probe in homes:  # each reporting half has the probe's section and its term
         module = importlib.import_module(probe.report)
         assert callable(module.SECTIONS[probe.name]) and len(module.TERM) == 2
+    homed = [p for p in probes.REGISTRY.values() if p.checks]
+    assert {"hessian", "noise", "sharpness", "flatness", "slice1d", "interpolation"} <= {p.name for p in homed}
+    for probe in homed:  # the claim checks kept in a home read its frames, and the claims registry holds them
+        for name, check in importlib.import_module(probe.checks).CHECKS.items():
+            assert set(check.keys) & set(probe.frames) and claims.registry()[name] is check

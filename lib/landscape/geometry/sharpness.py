@@ -27,7 +27,7 @@ import torch
 from ..core import progress
 from ..learning.data import ImageDataset
 from ..learning.evaluation import Batch, as_batch, evaluate
-from .curvature import loss_and_gradient
+from .operators import loss_and_gradient
 from .directions import ParameterShift, parameter_vector, trainable_parameters
 
 NOISE_SCALES = ("absolute", "relative")

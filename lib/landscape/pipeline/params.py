@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ..core.errors import ParamsError
 from ..core.paths import REPO_ROOT
-from ..core.schema import Strict
+from ..core.schema import Strict, describe_errors, quoted
 from ..learning.data import DATASETS, NORMALIZATIONS, is_available, locate
 from ..learning.models import MODELS, Traits, model_options, traits
 from ..learning.training import SCHEDULES, DataSpec, RunSpec, TrainConfig
@@ -36,7 +36,6 @@ PARAMS_DIR = REPO_ROOT / "params"
 BASE_PROFILE = "full"
 NAME_PATTERN = r"^[a-z0-9_]+$"  # a report, a notebook, an output folder: a plain name, never a path
 MAX_PARAMS_BYTES = 1 << 20  # a params file is a few KB; a larger one is refused unread
-MAX_ERRORS_SHOWN, MAX_TEXT_SHOWN = 5, 120  # an error line names this many problems, quoting this much of each
 
 DatasetName = Literal[tuple(sorted(DATASETS))]  # type: ignore[valid-type]
 NormalizationName = Literal[tuple(sorted(NORMALIZATIONS))]  # type: ignore[valid-type]
@@ -381,7 +380,7 @@ def resolve_path(path: str | Path) -> Path:
     path not found there, as in a notebook run from ``notebooks/``) from the repository root."""
     text = str(path)
     available = sorted(f.stem for f in PARAMS_DIR.glob("*.yaml"))
-    shown = _quoted(text)
+    shown = quoted(text)
     if text and "/" not in text and os.sep not in text and not text.endswith((".yaml", ".yml")):
         candidate = PARAMS_DIR / f"{text}.yaml"
         if candidate.is_file():
@@ -397,11 +396,6 @@ def resolve_path(path: str | Path) -> Path:
         looked = f" (looked from {Path.cwd()} and {REPO_ROOT})" if elsewhere else ""
         raise ParamsError(f"params file {shown} not found{looked}; available reports: {available}")
     return p
-
-
-def _quoted(text: str) -> str:
-    """``text`` quoted for an error line, cut to MAX_TEXT_SHOWN characters."""
-    return repr(text if len(text) <= MAX_TEXT_SHOWN else text[:MAX_TEXT_SHOWN] + "…")
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -509,55 +503,6 @@ def _validate(kind: type[BaseModel], file: Path, profile: str, merged: dict, ove
         return kind.model_validate(merged)
     except ValidationError as exc:
         where = f"profile {profile!r}" + (" with --set overrides" if overridden else "")
-        raise ParamsError(f"{file} ({where}): {_describe(exc, kind)}") from None
+        raise ParamsError(f"{file} ({where}): {describe_errors(exc, kind)}") from None
 
 
-def _describe(exc: ValidationError, kind: type[BaseModel]) -> str:
-    """What is wrong, each problem naming its key: unknown keys grouped by where they are (with the
-    allowed keys once), at most MAX_ERRORS_SHOWN of anything, keys cut to MAX_TEXT_SHOWN characters."""
-    def where(loc: tuple) -> str:
-        return ".".join(_quoted(p)[1:-1] if isinstance(p, str) else str(p) for p in loc)
-
-    unknown: dict[tuple, list[str]] = {}
-    problems = []
-    for err in exc.errors():
-        if err["type"] == "extra_forbidden":
-            unknown.setdefault(tuple(err["loc"][:-1]), []).append(str(err["loc"][-1]))
-        else:
-            message = "required key is missing" if err["type"] == "missing" else err["msg"][:300]
-            problems.append(f"{where(err['loc']) or '<top level>'}: {message}")
-    for parent, keys in unknown.items():
-        allowed = f"allowed keys: {_fields_at(kind, parent)}"
-        if len(keys) == 1:
-            problems.insert(0, f"{where(parent + (keys[0],))}: unknown key {_quoted(keys[0])}; {allowed}")
-            continue
-        shown = ", ".join(_quoted(k) for k in keys[:MAX_ERRORS_SHOWN])
-        more = f" and {len(keys) - MAX_ERRORS_SHOWN} more" if len(keys) > MAX_ERRORS_SHOWN else ""
-        problems.insert(0, f"{where(parent) or '<top level>'}: unknown keys {shown}{more}; {allowed}")
-    more = [f"and {len(problems) - MAX_ERRORS_SHOWN} more"] if len(problems) > MAX_ERRORS_SHOWN else []
-    return "; ".join(problems[:MAX_ERRORS_SHOWN] + more)
-
-
-def _fields_at(kind: type[BaseModel], loc: tuple) -> list[str]:
-    """Allowed keys of the params model found by walking ``loc`` from ``kind``."""
-    current: Any = kind
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
-            return []
-        current = _model_in(current.model_fields[part].annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return sorted(current.model_fields)
-    return []
-
-
-def _model_in(annotation: Any) -> Any:
-    """The BaseModel class inside an annotation such as Optional[X] or list[X], else the annotation."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if isinstance(found, type) and issubclass(found, BaseModel):
-            return found
-    return annotation

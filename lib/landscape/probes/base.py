@@ -115,6 +115,7 @@ class Probe:
     trajectory: bool = False  # compute(snapshots: list[Snapshot], ...) of its run's training, diverged runs too
     report: str | None = None  # the module of its reporting half (``SECTIONS``, terms, tables); None: no
     # section of its own (``measures``, ``trajectory``: the synthesis shows them; ``loss_range``: surface2d's)
+    checks: str | None = None  # the module of the claim checks that read its frames (``CHECKS``), if any
 
     @property
     def frames(self) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ import scipy.sparse.linalg
 import torch
 from pydantic import Field
 
-from ..geometry import curvature
+from ..geometry import operators
 from . import gradient, hessian, noise, sharpness, slices
 from .base import Probe, ProbeSets, ProbeSettings
 from .hessian import BOTTOM_NCV
@@ -51,7 +51,7 @@ def measures(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: MeasuresPa
     (grad_norm); then loss, accuracy (at θ), num_hvps, mode, n. A Hessian that Lanczos cannot
     handle (a collapsed network) gives NaN curvature columns."""
     model, = models
-    op = curvature.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
+    op = operators.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
     try:
         bends = {**hessian.scalars(op, cfg.tol, cfg.ritz_steps, cfg.trace_samples, cfg.seed),
                  **slices.scalars(op, model, cfg.slice_directions, cfg.seed)}

@@ -13,7 +13,7 @@ import torch
 from pydantic import Field, model_validator
 from typing import Literal
 
-from ..geometry import curvature
+from ..geometry import curvature, operators
 from .base import Probe, ProbeSets, ProbeSettings, Snapshot
 
 
@@ -54,10 +54,10 @@ def trajectory(snapshots: Sequence[Snapshot], sets: ProbeSets, cfg: TrajectoryPa
         row = {"epoch": snap.epoch, "step": snap.step, "lambda_max": np.nan, "residual": np.nan, "num_hvps": 0,
                "loss": np.nan, "grad_norm": np.nan, "status": "not finite", "mode": cfg.mode, "n": len(data)}
         if all(bool(torch.isfinite(p).all()) for p in snap.model.parameters()):
-            loss, grad = curvature.loss_and_gradient(snap.model, data, mode=cfg.mode, chunk_size=sets.chunk_size)
+            loss, grad = operators.loss_and_gradient(snap.model, data, mode=cfg.mode, chunk_size=sets.chunk_size)
             row.update(loss=loss, grad_norm=float(grad.double().norm()))
         if np.isfinite(row["loss"]) and np.isfinite(row["grad_norm"]):
-            op = curvature.HessianOperator(snap.model, data, mode=cfg.mode, chunk_size=sets.chunk_size)
+            op = operators.HessianOperator(snap.model, data, mode=cfg.mode, chunk_size=sets.chunk_size)
             top = curvature.top_eigenpair(op, tol=cfg.tol, max_steps=cfg.max_steps, seed=cfg.seed, start=start)
             converged = top.residuals[0] <= cfg.tol
             row.update(lambda_max=float(top.eigenvalues[0]), residual=float(top.residuals[0]),

@@ -14,6 +14,8 @@ Three lists of sentences:
 """
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -22,7 +24,7 @@ import pandas as pd
 from . import tables
 from ..core.escaping import literal
 from ..pipeline.params import DataSource, ReportParams, is_stand_in
-from ..probes import ProbeResults
+from ..probes import REGISTRY, ProbeResults
 from ..verdicts import claims as claims_mod
 from ..verdicts import stats
 
@@ -48,8 +50,9 @@ def differences(params: ReportParams, verdicts: Sequence[claims_mod.Claim], prob
                 ) -> list[str]:
     """Where this report's result differs from the study's claim, and why: a change of method
     (the study's own method on our weights decides otherwise, and which change flips it) or a
-    result; then the study's published λmax and SAM sharpness beside the study's method on our
-    study-seed run and ours over seeds."""
+    result; then the study's published numbers of the measures whose home declares them
+    (``PUBLISHED``: λmax, SAM sharpness) beside the study's method on our study-seed run and ours
+    over seeds."""
     out = []
     for c in verdicts:
         if c.verdict in (claims_mod.SUPPORTED, claims_mod.PENDING):
@@ -66,24 +69,36 @@ def differences(params: ReportParams, verdicts: Sequence[claims_mod.Claim], prob
             why = "this check has no variant that uses the study's method"
         out.append(f"The study claims “{literal(c.text)}”; it is {found} this report's seeds ({c.verdict}): {why}.")
     if probes is not None:
-        out += _published_beside_ours(params, probes.hessian, "lambda_max", "λmax", "method",
-                                      ("study", "lambda_max"), ("lanczos", "lambda_max"))
-        sam = probes.sharpness[probes.sharpness["kind"] == "sam"] if probes.sharpness is not None else None
-        out += _published_beside_ours(params, sam, "sam_sharpness", "SAM sharpness", "kind",
-                                      ("sam", "first_order"), ("sam", "sharpness"))
+        for probe in REGISTRY.values():  # the measures whose home sets a published number beside ours
+            beside = getattr(importlib.import_module(probe.report), "PUBLISHED", None) if probe.report else None
+            if beside is not None:
+                out += _published_beside_ours(params, probes.frames.get(probe.name), beside)
     return out
 
 
-def _published_beside_ours(params: ReportParams, frame: pd.DataFrame | None, key: str, name: str, selector: str,
-                           study: tuple[str, str], ours: tuple[str, str]) -> list[str]:
+@dataclass(frozen=True)
+class PublishedBeside:
+    """How a measure's home (``PUBLISHED`` in its ``report`` module) sets the study's published
+    number ``reference.<key>`` beside ours in the findings: the measure's ``name``, the column
+    that tells its rows apart (``selector``), and (selector value, column) of the study's method on
+    our study-seed run (``study``) and of ours over seeds (``ours``)."""
+
+    key: str
+    name: str
+    selector: str
+    study: tuple[str, str]
+    ours: tuple[str, str]
+
+
+def _published_beside_ours(params: ReportParams, frame: pd.DataFrame | None, beside: PublishedBeside) -> list[str]:
     """"<name> of <configuration>: published x; the study's method on our study-seed run y; ours
     g [low, high] over n seeds" (``tables.positive_cell``) for every configuration the study
-    published ``key`` for."""
+    published ``beside.key`` for."""
     if frame is None or frame.empty:
         return []
-    out = []
+    out, name, selector, study, ours = [], beside.name, beside.selector, beside.study, beside.ours
     for config in tables.configs_in(params, frame):
-        value = tables.published(params, key, config)
+        value = tables.published(params, beside.key, config)
         if value is None:
             continue
         rows = frame[frame["config"] == config]

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from ...geometry import curvature
+from ...geometry import curvature, operators
 from ..base import Probe, ProbeSets, ProbeSettings
 
 NEGATIVE_FRACTION = 0.01  # density: an eigenvalue below −1% of the largest |λ| counts as negative
@@ -36,7 +36,7 @@ def density(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: DensityPara
     node that stands for the bulk near 0 may fall on either side of it; the same on every row),
     sigma (broadening), runs, steps, num_hvps, mode, n."""
     model, = models
-    op = curvature.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
+    op = operators.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
     found = curvature.spectral_density(op, num_runs=cfg.runs, num_steps=cfg.steps, num_points=cfg.points,
                                        seed=cfg.seed)
     op.release()

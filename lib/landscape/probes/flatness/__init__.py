@@ -38,4 +38,5 @@ def flatness(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: FlatnessPa
 
 
 PROBES = (Probe("flatness", FlatnessParams, flatness, "draw", "the study's flatness |L(θ + δ) − L(θ)|",
-                report="landscape.probes.flatness.report"),)
+                report="landscape.probes.flatness.report",
+                checks="landscape.probes.flatness.checks"),)

@@ -1,5 +1,5 @@
 """The Gauss-Newton probe: the curvature the loss has through the network's outputs, G = (1/n)
-Σᵢ Jᵢᵀ Sᵢ Jᵢ (``curvature.GGNOperator``; for softmax cross-entropy the Fisher information of the
+Σᵢ Jᵢᵀ Sᵢ Jᵢ (``operators.GGNOperator``; for softmax cross-entropy the Fisher information of the
 model's predictive distribution), on the train probe set: its largest eigenvalue (Lanczos) and
 its trace (Hutchinson, ± stderr), each beside the Hessian's by the same method, start vectors and
 set. G is positive semi-definite and H − G is the part of the curvature that comes from the
@@ -19,10 +19,10 @@ import scipy.sparse.linalg
 import torch
 from pydantic import Field
 
-from ...geometry import curvature
+from ...geometry import curvature, operators
 from ..base import Probe, ProbeSets, ProbeSettings
 
-MATRICES = {"ggn": curvature.GGNOperator, "hessian": curvature.HessianOperator}  # each row's matrix -> its operator
+MATRICES = {"ggn": operators.GGNOperator, "hessian": operators.HessianOperator}  # each row's matrix -> its operator
 
 
 class GGNParams(ProbeSettings):

@@ -23,7 +23,7 @@ import scipy.sparse.linalg
 import torch
 from pydantic import Field
 
-from ...geometry import curvature
+from ...geometry import curvature, operators
 from ...learning.evaluation import has_batchnorm
 from ..base import NOT_COMPUTED, Probe, ProbeSets, ProbeSettings, Scalar
 
@@ -47,7 +47,7 @@ class HessianParams(ProbeSettings):
     attribute: bool = False
 
 
-def _bottom(op: curvature.HessianOperator, tol: float, seed: int) -> curvature.EigenResult | None:
+def _bottom(op: operators.HessianOperator, tol: float, seed: int) -> curvature.EigenResult | None:
     try:
         return curvature.lanczos(op, k=1, which="SA", tol=tol, max_iter=BOTTOM_MAX_ITER,
                                  ncv=min(op.dim - 1, BOTTOM_NCV), seed=seed)
@@ -55,7 +55,7 @@ def _bottom(op: curvature.HessianOperator, tol: float, seed: int) -> curvature.E
         return None
 
 
-def _our_curvature(op: curvature.HessianOperator, cfg: HessianParams) -> dict:
+def _our_curvature(op: operators.HessianOperator, cfg: HessianParams) -> dict:
     """Our numbers of the hessian frame: top-k by Lanczos, λmin (bounded or converged), the
     condition number and the trace. A Lanczos that fails (H = 0 or not finite: a collapsed
     network) gives NaN with the reason in lambda_min_kind and condition_status."""
@@ -91,7 +91,7 @@ def hessian(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: HessianPara
     lambda_min, lambda_min_kind, condition_number, condition_status, trace, trace_stderr,
     num_hvps, mode, n."""
     model, = models
-    op = curvature.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
+    op = operators.HessianOperator(model, sets.train, mode=sets.mode, chunk_size=sets.chunk_size)
     numbers = _our_curvature(op, cfg)
     op.release()
     ours = {"method": "lanczos", **numbers, "num_hvps": op.num_products, "mode": sets.mode, "n": op.n}
@@ -122,7 +122,7 @@ def _attribution(model: torch.nn.Module, sets: ProbeSets, cfg: HessianParams, ba
         steps.insert(0, ("lanczos-train", sets.train, batch))
     rows = []
     for method, data, chunk in steps:
-        op = curvature.HessianOperator(model, data, mode="train", chunk_size=chunk)
+        op = operators.HessianOperator(model, data, mode="train", chunk_size=chunk)
         lam = float(curvature.lanczos(op, k=1, which="LA", tol=cfg.tol, seed=0).eigenvalues[0])
         op.release()
         rows.append({"method": method, "lambda_max": lam, "eigenvalues": (lam,), "lambda_min": np.nan,
@@ -137,7 +137,7 @@ SCALARS = {"lambda_max": Scalar("λmax", False, "top Hessian eigenvalue", "hessi
 SCALAR_COLUMNS = ("lambda_max", "lambda_min_ritz", "negative_curvature", "lambda_ratio", "trace", "trace_stderr")
 
 
-def scalars(op: curvature.CurvatureOperator, tol: float, ritz_steps: int, trace_samples: int, seed: int) -> dict:
+def scalars(op: operators.CurvatureOperator, tol: float, ritz_steps: int, trace_samples: int, seed: int) -> dict:
     """The curvature summaries the synthesis ranks (``SCALARS``, columns ``SCALAR_COLUMNS``):
     λmax by Lanczos to ``tol``; the smallest Ritz value of ``ritz_steps`` Lanczos steps (an upper
     bound on λmin: below −tol·λmax it proves negative curvature); λmax/|that value| (an upper
@@ -153,4 +153,5 @@ def scalars(op: curvature.CurvatureOperator, tol: float, ritz_steps: int, trace_
 
 
 PROBES = (Probe("hessian", HessianParams, hessian, "HVP", "the top Hessian eigenvalues, λmin and the trace",
-                report="landscape.probes.hessian.report"),)
+                report="landscape.probes.hessian.report",
+                checks="landscape.probes.hessian.checks"),)

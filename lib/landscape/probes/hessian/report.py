@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ...reporting import pages, plotting, tables
+from ...reporting.findings import PublishedBeside
 from ...reporting.terms import explain
 from ..base import NOT_COMPUTED
 
@@ -23,6 +24,8 @@ TERM = ("λmax", "the largest eigenvalue of the Hessian (the matrix of second de
         "the weights): how steeply the loss curves up along the sharpest direction at the trained weights. It changes "
         "when BatchNorm lets weights be rescaled without changing the function, so it compares networks with "
         "BatchNorm only with care")
+# the study's published λmax beside its method on our study-seed run and ours, in the findings
+PUBLISHED = PublishedBeside("lambda_max", "λmax", "method", ("study", "lambda_max"), ("lanczos", "lambda_max"))
 
 
 def shortcut_name(params: ReportParams) -> str:

@@ -55,4 +55,5 @@ def interpolation(models: Sequence[torch.nn.Module], sets: ProbeSets,
 
 PROBES = (Probe("interpolation", InterpolationParams, interpolation, "point",
           "the loss on the straight line between two trained minima", runs=2, outputs=("interpolation", "barriers"),
-                report="landscape.probes.interpolation.report"),)
+                report="landscape.probes.interpolation.report",
+                checks="landscape.probes.interpolation.checks"),)

@@ -51,4 +51,5 @@ def scalars(model: torch.nn.Module, data: ImageDataset, sigma: float, draws: int
 
 
 PROBES = (Probe("noise", NoiseParams, noise, "draw", "loss and accuracy under random weight noise",
-                report="landscape.probes.noise.report"),)
+                report="landscape.probes.noise.report",
+                checks="landscape.probes.noise.checks"),)

@@ -69,4 +69,5 @@ def scalars(model: torch.nn.Module, data: ImageDataset, rho: float, adaptive_rho
 
 
 PROBES = (Probe("sharpness", SharpnessParams, sam_and_asam, "gradient", "SAM and ASAM ε-sharpness",
-                report="landscape.probes.sharpness.report"),)
+                report="landscape.probes.sharpness.report",
+                checks="landscape.probes.sharpness.checks"),)

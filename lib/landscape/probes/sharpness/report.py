@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ...reporting import pages, plotting, tables
+from ...reporting.findings import PublishedBeside
 from ...reporting.terms import explain
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ KEY = "sharpness"
 CALLED = "ε-sharpness"  # what the other reports' links call this section
 TERM = ("ε-sharpness", "the largest loss increase found within a small ball around the weights: SAM's ball is the "
         "same size for every weight, ASAM's is scaled by each weight's magnitude")
+# the study's published SAM sharpness beside its first-order step on our study-seed run and ours, in the findings
+PUBLISHED = PublishedBeside("sam_sharpness", "SAM sharpness", "kind", ("sam", "first_order"), ("sam", "sharpness"))
 
 
 def table(params: ReportParams, sharpness: pd.DataFrame) -> pd.DataFrame:

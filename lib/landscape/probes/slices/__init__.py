@@ -17,7 +17,7 @@ import torch
 from pydantic import Field, model_validator
 from typing import Literal
 
-from ...geometry import curvature, directions, surfaces
+from ...geometry import curvature, directions, operators, surfaces
 from ..base import Probe, ProbeSets, ProbeSettings, Scalar
 
 
@@ -119,7 +119,7 @@ SCALARS = {"slice_curvature": Scalar("slice curvature", True, "dᵀHd along filt
 SCALAR_COLUMNS = ("slice_curvature", "slice_curvature_sd")
 
 
-def scalars(op: curvature.CurvatureOperator, model: torch.nn.Module, num_directions: int, seed: int) -> dict:
+def scalars(op: operators.CurvatureOperator, model: torch.nn.Module, num_directions: int, seed: int) -> dict:
     """The slices' summary the synthesis ranks (``SCALARS``, columns ``SCALAR_COLUMNS``): the mean
     and standard deviation over ``num_directions`` filter-normalized directions d (zero bias and
     BatchNorm entries; seeds ``seed``, ``seed + 1``, ...) of dᵀHd, the second derivative of a
@@ -131,7 +131,8 @@ def scalars(op: curvature.CurvatureOperator, model: torch.nn.Module, num_directi
 
 
 PROBES = (Probe("slice1d", SliceParams, slice1d, "point", "the loss along a direction through the trained weights",
-                report="landscape.probes.slices.report"),
+                report="landscape.probes.slices.report",
+                checks="landscape.probes.slices.checks"),
           Probe("surface2d", SurfaceParams, surface2d, "point", "the loss on a plane through the trained weights",
                 report="landscape.probes.slices.report"),
           Probe("loss_range", LossRangeParams, loss_range, "point", "the range of the loss on a coarse plane grid"))

@@ -42,9 +42,11 @@ Rules (:data:`RULE`, printed in every report):
   BN statistics interpolated), the claim carries that verdict too, with what changes between the
   methods (:class:`StudyMethod`).
 
-The package: ``records`` (the evidence and its words), ``deciding`` (one comparison),
-``checks`` (the checks), ``spec`` (the registry, parsing, design, evaluation); its namespace is
-the API the rest of the suite uses.
+The package: ``records`` (the evidence and its words), ``deciding`` (one comparison, and the
+:class:`Check` record), ``checks`` (the training-history checks), ``spec`` (the registry,
+parsing, design, evaluation); its namespace is the API the rest of the suite uses. A check that
+reads a probe's frame lives in that measure's home (``probes.<name>.checks``, named by
+``Probe.checks``), and :func:`registry` collects every check.
 """
 from __future__ import annotations
 
@@ -52,19 +54,15 @@ from .records import (ABOVE, BELOW, CONTRADICTED, CORRECTION, CORRECTION_WHY, Cl
                       Group, INCONCLUSIVE, MIN_PAIRS, MIN_TAU_UNITS, MIXED, OURS, PENDING, RULE, STUDY, SUPPORTED,
                       StudyMethod, UNDECIDABLE, VERDICTS, WITHIN, combine, counts, summary_sentence, table,
                       verdict_words)
-from .deciding import Context, MissingEvidence, compare, measured, one_group, share, summary, two_groups
-from .checks import (BARRIER_FLOOR, converges_faster, diverges, does_not_learn, flatter_generalizes_better,
-                     generalizes_better, lambda_max_order, lambda_max_spread, least_flat, loss_barrier,
-                     main_effect_larger, more_noise_robust, noise_thresholds, sharpness_order, steeper_slice,
-                     well_conditioned)
-from .spec import CHECKS, Check, ClaimSpec, adjust, design, judge, parse
+from .deciding import (Check, Context, MissingEvidence, compare, config_group, measured, one_group, ordered, per_seed,
+                       share, summary, two_groups)
+from .checks import converges_faster, diverges, does_not_learn, generalizes_better, main_effect_larger
+from .spec import ClaimSpec, adjust, design, judge, parse, registry
 
 __all__ = ["ABOVE", "BELOW", "CONTRADICTED", "CORRECTION", "CORRECTION_WHY", "Claim", "Comparison", "DECIDED",
            "DEPENDS", "Group", "INCONCLUSIVE", "MIN_PAIRS", "MIN_TAU_UNITS", "MIXED", "OURS", "PENDING", "RULE",
            "STUDY", "SUPPORTED", "StudyMethod", "UNDECIDABLE", "VERDICTS", "WITHIN", "combine", "counts",
-           "summary_sentence", "table", "verdict_words", "Context", "MissingEvidence", "compare", "measured",
-           "one_group", "share", "summary", "two_groups", "BARRIER_FLOOR", "converges_faster", "diverges",
-           "does_not_learn", "flatter_generalizes_better", "generalizes_better", "lambda_max_order",
-           "lambda_max_spread", "least_flat", "loss_barrier", "main_effect_larger", "more_noise_robust",
-           "noise_thresholds", "sharpness_order", "steeper_slice", "well_conditioned", "Check", "ClaimSpec",
-           "adjust", "design", "judge", "parse", "CHECKS"]
+           "summary_sentence", "table", "verdict_words", "Check", "Context", "MissingEvidence", "compare",
+           "config_group", "measured", "one_group", "ordered", "per_seed", "share", "summary", "two_groups",
+           "converges_faster", "diverges", "does_not_learn", "generalizes_better", "main_effect_larger",
+           "ClaimSpec", "adjust", "design", "judge", "parse", "registry"]

@@ -1,12 +1,14 @@
 """Deciding one comparison: the :class:`Context` (thresholds, method), :func:`compare` and its
-shapes (two groups, one group, a share, two named networks), and reading evidence per
-configuration.
+shapes (two groups, one group, a share, two named networks, an order of groups), reading
+evidence per configuration, and the :class:`Check` record by which a check is registered (the
+training-history checks in ``checks``, a measure's in its home, ``probes.<name>.checks``).
 """
 from __future__ import annotations
 
 import math
+import inspect
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,7 +16,8 @@ import pandas as pd
 from .. import stats
 from .. import thresholds as thresholds_mod
 from ..thresholds import Threshold
-from .records import ABOVE, Comparison, CONTRADICTED, Group, INCONCLUSIVE, OURS, SUPPORTED, UNDECIDABLE, WITHIN
+from .records import (ABOVE, Comparison, CONTRADICTED, Group, INCONCLUSIVE, OURS, StudyMethod, SUPPORTED,
+                      UNDECIDABLE, WITHIN)
 
 # ============================================================================ deciding one comparison
 
@@ -71,7 +74,7 @@ def compare(ctx: Context, quantity: str, groups: Sequence[Group], unit: str, eff
                       threshold, scale, ctx.method, verdict, p, why=why)
 
 
-def _positive(values: Sequence[float]) -> bool:
+def all_positive(values: Sequence[float]) -> bool:
     arr = np.asarray(values, float)
     arr = arr[~np.isnan(arr)]
     return bool(len(arr)) and bool((arr > 0).all())
@@ -79,7 +82,7 @@ def _positive(values: Sequence[float]) -> bool:
 
 def summary(values: Sequence[float], positive: bool = False) -> stats.Interval:
     """A group's summary: the geometric mean (positive quantities) or the mean, with its interval."""
-    return stats.geometric_ci(values) if positive and _positive(values) else stats.mean_ci(values)
+    return stats.geometric_ci(values) if positive and all_positive(values) else stats.mean_ci(values)
 
 
 def _n(values: Sequence[float]) -> int:
@@ -91,7 +94,7 @@ def two_groups(ctx: Context, quantity: str, a: str, b: str, values_a: Sequence[f
                ) -> Comparison:
     """"a's values exceed b's": a Welch difference of means, or for a positive quantity the ratio
     of geometric means (Welch on logs, claimed above 1)."""
-    log = positive and _positive(values_a) and _positive(values_b)
+    log = positive and all_positive(values_a) and all_positive(values_b)
     groups = (Group(a, _n(values_a), summary(values_a, log)), Group(b, _n(values_b), summary(values_b, log)))
     if log:
         return compare(ctx, quantity, groups, unit, "ratio", stats.ratio(values_a, values_b), claimed, [1.0],
@@ -105,7 +108,7 @@ def one_group(ctx: Context, quantity: str, name: str, values: Sequence[float], c
               why: str = "") -> Comparison:
     """A group's location against a declared threshold (geometric mean for positive quantities)."""
     found = summary(values, positive)
-    log = positive and _positive(values)
+    log = positive and all_positive(values)
     return compare(ctx, quantity, [Group(name, _n(values), found)], unit, "geometric mean" if log else "mean", found,
                    claimed, bounds, threshold, "log" if log else "linear", min_units, why)
 
@@ -169,7 +172,7 @@ def _flatten(value: Any) -> list:
     return [value]
 
 
-def _group(value: Any) -> list[str]:
+def config_group(value: Any) -> list[str]:
     return [str(v) for v in _flatten(value)]
 
 
@@ -177,7 +180,7 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, pd.DataFrame) and value.empty)
 
 
-def _finals(history: pd.DataFrame, config: str) -> pd.DataFrame:
+def final_epochs(history: pd.DataFrame, config: str) -> pd.DataFrame:
     """The last completed epoch of each seed of ``config``."""
     rows = history[history["config"] == config]
     if rows.empty:
@@ -185,7 +188,7 @@ def _finals(history: pd.DataFrame, config: str) -> pd.DataFrame:
     return rows.sort_values("epoch").groupby("run", sort=False).tail(1).sort_values("seed")
 
 
-def _per_seed(frame: pd.DataFrame, config: str, column: str, what: str, **where: Any) -> np.ndarray:
+def per_seed(frame: pd.DataFrame, config: str, column: str, what: str, **where: Any) -> np.ndarray:
     rows = frame[frame["config"] == config]
     for key, value in where.items():
         rows = rows[rows[key] == value]
@@ -197,3 +200,33 @@ def _per_seed(frame: pd.DataFrame, config: str, column: str, what: str, **where:
 def _epochs_to_reach(rows: pd.DataFrame, threshold: float, column: str = "test_acc") -> int | None:
     hit = rows[rows[column] >= threshold]
     return int(hit["epoch"].iloc[0]) if len(hit) else None
+
+
+def ordered(ctx: Context, name: str, values: Callable[[str], np.ndarray], order: list) -> list[Comparison]:
+    """Every earlier group of ``order`` above every later one (ratios of geometric means)."""
+    groups = [config_group(g) for g in order]
+    pooled = {"/".join(g): np.concatenate([values(c) for c in g]) for g in groups}
+    names = list(pooled)
+    return [two_groups(ctx, name, names[i], names[j], pooled[names[i]], pooled[names[j]], positive=True)
+            for i in range(len(names)) for j in range(i + 1, len(names))]
+
+
+@dataclass(frozen=True)
+class Check:
+    function: Callable[..., list[Comparison]]
+    needs: str | tuple[str, ...]  # key(s) of the evidence mapping handed to ``judge``, in argument order
+    run_args: tuple[str, ...]  # arguments that name configurations (an id, or lists / lists of lists of them)
+    scores_divergence: bool = False  # the check judges diverged runs itself (else they are left out)
+    study_method: StudyMethod | None = None  # the arguments that decide the claim by the study's method
+    unit: str = "seeds"  # what :func:`design` counts per configuration: seeds, pooled seeds, pairs or share
+    min_units: int = stats.MIN_UNITS
+    choices: dict = field(default_factory=dict)  # argument -> the values it may take
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.needs,) if isinstance(self.needs, str) else tuple(self.needs)
+
+    @property
+    def arguments(self) -> list[str]:
+        """Every argument a params entry may give: the function's parameters after the evidence."""
+        return list(inspect.signature(self.function).parameters)[1 + len(self.keys):]

@@ -1,13 +1,14 @@
-"""The registry of checks (:data:`CHECKS`), validating a params file's claims (:func:`parse`),
+"""The registry of checks (:func:`registry`), validating a params file's claims (:func:`parse`),
 undecidability before training (:func:`design`), and running every check with the multiplicity
 correction (:func:`judge`, :func:`adjust`).
 """
 from __future__ import annotations
 
-import inspect
+import functools
+import importlib
 import math
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -15,71 +16,26 @@ from .. import stats
 from .. import thresholds as thresholds_mod
 from ...core.errors import ParamsError
 from ...learning.training import outcome
-from .records import Claim, Comparison, DECIDED, INCONCLUSIVE, MIN_PAIRS, MIN_TAU_UNITS, STUDY, StudyMethod
-from .deciding import Context, _empty, _flatten, MissingEvidence
-from .checks import (converges_faster, diverges, does_not_learn, flatter_generalizes_better, generalizes_better,
-                     lambda_max_order, lambda_max_spread, least_flat, loss_barrier, main_effect_larger,
-                     more_noise_robust, noise_thresholds, sharpness_order, steeper_slice, well_conditioned)
+from .records import Claim, Comparison, DECIDED, INCONCLUSIVE, STUDY
+from .deciding import Check, Context, _empty, _flatten, MissingEvidence
+from . import checks as history_checks
 
 if TYPE_CHECKING:  # params are read here, never built: no import of the pipeline at run time
     from ...pipeline.params import ReportParams
 
 # ============================================================================ the registry
 
-@dataclass(frozen=True)
-class Check:
-    function: Callable[..., list[Comparison]]
-    needs: str | tuple[str, ...]  # key(s) of the evidence mapping handed to ``judge``, in argument order
-    run_args: tuple[str, ...]  # arguments that name configurations (an id, or lists / lists of lists of them)
-    scores_divergence: bool = False  # the check judges diverged runs itself (else they are left out)
-    study_method: StudyMethod | None = None  # the arguments that decide the claim by the study's method
-    unit: str = "seeds"  # what :func:`design` counts per configuration: seeds, pooled seeds, pairs or share
-    min_units: int = stats.MIN_UNITS
-    choices: dict = field(default_factory=dict)  # argument -> the values it may take
+@functools.cache
+def registry() -> dict[str, Check]:
+    """Every check by the name a params file gives it: the training-history checks of ``checks``
+    and those of each measure's home (``Probe.checks``: ``probes.<name>.checks``, next to the
+    probe whose frame they read), loaded on first use because those modules import this package."""
+    from ...probes import REGISTRY
 
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return (self.needs,) if isinstance(self.needs, str) else tuple(self.needs)
-
-    @property
-    def arguments(self) -> list[str]:
-        """Every argument a params entry may give: the function's parameters after the evidence."""
-        return list(inspect.signature(self.function).parameters)[1 + len(self.keys):]
-
-
-CHECKS: dict[str, Check] = {
-    "converges_faster": Check(converges_faster, "history", ("faster", "slower")),
-    "generalizes_better": Check(generalizes_better, "history", ("better", "worse")),
-    "diverges": Check(diverges, "runs", ("diverged",), scores_divergence=True, unit="share"),
-    "does_not_learn": Check(does_not_learn, "history", ("runs",)),
-    "main_effect_larger": Check(main_effect_larger, ("history", "runs"), ("larger", "smaller"),
-                                scores_divergence=True),
-    "more_noise_robust": Check(more_noise_robust, "noise", ("robust", "fragile"), study_method=StudyMethod(
-        {"scale": "relative"},
-        "weight noise relative to each weight's size (the study's) instead of absolute σ (ours)"),
-        choices={"scale": ("absolute", "relative")}),
-    "steeper_slice": Check(steeper_slice, "slice1d", ("steeper", "flatter"), study_method=StudyMethod(
-        {"direction": "random"}, "an unnormalized random direction (the study's) instead of a filter-normalized one "
-        "(ours)"), choices={"direction": ("filter", "random")}),
-    "lambda_max_order": Check(lambda_max_order, "hessian", ("order",), study_method=StudyMethod(
-        {"method": "study"}, "power iteration on one mini-batch (the study's) instead of Lanczos on the train probe "
-        "set (ours)"), choices={"method": ("lanczos", "study")}),
-    "lambda_max_spread": Check(lambda_max_spread, "hessian", ("runs",), study_method=StudyMethod(
-        {"method": "study"}, "power iteration on one mini-batch (the study's) instead of Lanczos on the train probe "
-        "set (ours)"), choices={"method": ("lanczos", "study"), "flatter": ("first", "second")}),
-    "sharpness_order": Check(sharpness_order, "sharpness", ("order",), study_method=StudyMethod(
-        {"column": "first_order"}, "SAM's single first-order step (the study's) instead of the projected ascent "
-        "(ours)"), choices={"kind": ("sam", "asam"), "column": ("sharpness", "first_order")}),
-    "well_conditioned": Check(well_conditioned, "hessian", ("runs",), unit="share"),
-    "least_flat": Check(least_flat, "flatness", ("least", "others")),
-    "flatter_generalizes_better": Check(flatter_generalizes_better, ("hessian", "history"), ("runs",),
-                                        unit="pooled seeds", min_units=MIN_TAU_UNITS),
-    "loss_barrier": Check(loss_barrier, "barriers", ("configs",), study_method=StudyMethod(
-        {"bn": "interpolate"}, "BatchNorm statistics interpolated along the path (the study's) instead of recomputed "
-        "at each point (ours)"), unit="pairs", min_units=MIN_PAIRS,
-        choices={"size": ("barrier", "high_barrier"), "bn": ("recompute", "interpolate")}),
-    "noise_thresholds": Check(noise_thresholds, "noise", ("runs",)),
-}
+    found = dict(history_checks.CHECKS)
+    for module in dict.fromkeys(p.checks for p in REGISTRY.values() if p.checks):
+        found.update(importlib.import_module(module).CHECKS)
+    return found
 
 
 @dataclass(frozen=True)
@@ -114,11 +70,11 @@ def parse(params: ReportParams) -> list[ClaimSpec]:
         if name is None:
             specs.append(ClaimSpec(entry["text"]))
             continue
-        if not isinstance(name, str) or name not in CHECKS:
-            raise ParamsError(f"{where}.check: unknown check {name!r}; allowed: {sorted(CHECKS)}")
+        if not isinstance(name, str) or name not in registry():
+            raise ParamsError(f"{where}.check: unknown check {name!r}; allowed: {sorted(registry())}")
         if not isinstance(args, dict):
             raise ParamsError(f"{where}.args: expected a mapping of argument -> value")
-        check = CHECKS[name]
+        check = registry()[name]
         optional = sorted(set(check.arguments) - set(check.run_args))
         if set(args) - set(check.arguments) or set(check.run_args) - set(args):
             raise ParamsError(f"{where}.args: check {name!r} takes {sorted(check.run_args)} (and optionally "
@@ -143,7 +99,7 @@ def design(params: ReportParams, spec: ClaimSpec, ctx: Context | None = None) ->
     (None: they can, if every seed is usable)."""
     if spec.check is None:
         return None
-    check, ctx = CHECKS[spec.check], ctx or Context(thresholds_mod.resolve(params))
+    check, ctx = registry()[spec.check], ctx or Context(thresholds_mod.resolve(params))
     configs = _configs(check, spec.args)
     seeds = {c: len(params.replicates_of[c]) for c in configs}
     if check.unit == "pairs":
@@ -185,7 +141,7 @@ def judge(params: ReportParams, evidence: Mapping[str, Any]) -> list[Claim]:
         if spec.check is None:
             claims.append(Claim(spec.text, pending="no check implemented yet"))
             continue
-        check = CHECKS[spec.check]
+        check = registry()[spec.check]
         left_out, frames = _usable(evidence, _configs(check, spec.args), check.scores_divergence)
         missing = [k for k in check.keys if _empty(frames.get(k))]
         if missing:
