@@ -62,9 +62,10 @@ def test_a_graph_has_a_training_job_per_run_and_a_probe_job_per_run_and_pair():
     graph = jobs.expand(params.run_specs(), params.probes, params.sets_spec(), "cpu", params.probe_targets())
     kinds = [type(job).__name__ for job in graph.jobs.values()]
     assert kinds == ["TrainJob"] * 2 + ["ProbeJob"] * 5  # noise, slice1d per run; one interpolation pair
-    assert [(name, runs) for name, runs, _ in graph.probes] == [
-        ("noise", ("cnn_s1",)), ("noise", ("cnn_s2",)), ("slice1d", ("cnn_s1",)), ("slice1d", ("cnn_s2",)), ("interpolation", ("cnn_s1", "cnn_s2"))]
-    pair = graph.jobs[graph.probes[-1][2]]
+    assert [(name, runs) for name, runs, _ in graph.probes] == [  # in registry order (the homes by name)
+        ("interpolation", ("cnn_s1", "cnn_s2")), ("noise", ("cnn_s1",)), ("noise", ("cnn_s2",)), ("slice1d", ("cnn_s1",)),
+        ("slice1d", ("cnn_s2",))]
+    pair = graph.jobs[graph.probes[0][2]]
     assert pair.deps == (graph.runs["cnn_s1"], graph.runs["cnn_s2"])
     other = jobs.expand(params.run_specs(), params.probes, params.sets_spec(), "cuda", params.probe_targets())
     assert other.runs == graph.runs and set(other.jobs) != set(graph.jobs)  # probe keys name the device type

@@ -15,7 +15,7 @@ Each measure has one home, a package with its settings, compute and ``PROBES`` e
 (slice1d, surface2d, loss_range), ``interpolation``, ``ggn``. ``measures`` and ``trajectory``,
 which only the synthesis shows, are modules without a reporting half; ``base`` holds what they
 share (settings base, probe sets, snapshots, the ``Probe`` record). Adding a measure means its
-package, its tests, its name in ``MODULES`` and the params (and notebooks) that ask for it.
+package (``MODULES`` finds it), its tests and the params (and notebook cells) that ask for it.
 
 May import: ``core``, ``learning``, ``geometry``; a probe's ``report`` module is of the
 reporting layer.
@@ -27,12 +27,14 @@ from typing import Optional
 
 import pandas as pd
 
-from . import density, flatness, ggn, gradient, hessian, interpolation, measures, noise, sharpness, slices, trajectory
+import importlib
+import pkgutil
+
 from ..core.schema import Strict
 from .base import Probe, SetsSpec
 
-MODULES = (hessian, density, noise, flatness, sharpness, gradient, slices, measures, trajectory, interpolation,
-           ggn)  # registry order
+MODULES = tuple(importlib.import_module(f"{__name__}.{found.name}")  # every home in this package, by name
+                for found in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name) if found.name != "base")
 REGISTRY: dict[str, Probe] = {p.name: p for module in MODULES for p in module.PROBES}
 
 FRAMES: dict[str, str] = {frame: p.name for p in REGISTRY.values() for frame in p.frames}
