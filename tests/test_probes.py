@@ -10,7 +10,7 @@ import torch
 from landscape import probes
 from landscape.analysis import synthesis
 from landscape.verdicts import claims
-from landscape.geometry import curvature, directions, operators, sharpness
+from landscape.geometry import complexity, curvature, directions, operators, sharpness
 from landscape.learning.data import ImageDataset
 from landscape.pipeline.params import ProbeParams, load_params
 
@@ -45,10 +45,11 @@ def test_every_probe_of_the_params_is_in_the_registry_and_the_params_model():
         load_params("batchnorm", "smoke", {"probes": {"density": {"nope": 1}}})
 
 
-@pytest.mark.parametrize("name", ["noise", "slice1d", "density", "hessian", "gradient", "measures"])
+@pytest.mark.parametrize("name", ["noise", "slice1d", "density", "hessian", "gradient", "measures", "complexity"])
 def test_two_computations_give_identical_frames(name, sets):
     params = load_params("batchnorm", "smoke", {"probes": {"noise": {"sigmas": [0.0, 0.1], "draws": 2},
-                                                           "gradient": {}, "measures": {"trace_samples": 3}}})
+                                                           "gradient": {}, "measures": {"trace_samples": 3},
+                                                           "complexity": {"draws": 2, "halvings": 4}}})
     first = compute(name, [tiny_model(1)], sets, params)
     second = compute(name, [tiny_model(1)], sets, params)
     pd.testing.assert_frame_equal(first, second, check_exact=True)
@@ -207,6 +208,20 @@ def test_measures_agree_with_the_dense_hessian_and_the_direct_calls():
     assert row["noise_drop"] == pytest.approx(draws["base_accuracy"].iloc[0] - draws["accuracy"].mean())
     assert row["grad_norm"] == sharpness.gradient_norm(model, train, chunk_size=16).norm
     assert row["n"] == 40 and row["mode"] == "eval"
+
+
+def test_the_complexity_probe_gives_the_geometry_functions_numbers(sets):
+    """The probe's row is ``norm_measures`` and the σ' search on the train probe set, with
+    1/σ'² as the flatness."""
+    model = tiny_model(1)
+    cfg = probes.complexity.ComplexityParams(draws=2, halvings=5, target_drop=0.2, tolerance=0.05)
+    row = probes.complexity.complexity([model], sets, cfg).iloc[0]
+    norms = complexity.norm_measures(model, sets.train, (1, 4, 4), chunk_size=16)
+    search = complexity.magnitude_aware_sigma(model, sets.train, 0.2, 0.05, 2, cfg.epsilon, 5, 0, "eval", 16)
+    assert row["path_norm"] == norms["path_norm"] and row["log_prod_spec"] == norms["log_prod_spec"]
+    assert row["layers"] == 2 and row["n"] == len(sets.train.labels)
+    assert row["pacbayes_sigma"] == search.sigma and row["pacbayes_flatness"] == pytest.approx(search.sigma ** -2)
+    assert set(probes.complexity.SCALARS) <= set(row.index)
 
 
 def test_the_ggn_probe_gives_both_matrices_by_the_same_method_and_agrees_with_the_operators(sets):

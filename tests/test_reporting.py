@@ -1145,6 +1145,21 @@ def test_the_ggn_table_sets_g_beside_h_with_their_per_seed_ratios():
     assert f"{a}: λmax G/H {tables.positive_cell([0.5, 0.75])}" in text
 
 
+def test_the_complexity_table_summarizes_positive_measures_on_logs_and_counts_the_searches_that_met_their_target():
+    from landscape.probes.complexity import report as complexity_report
+
+    params = load_params(REPORT, "smoke")
+    rows = [{"run": f"{config}_s{i}", "config": config, "inverse_margin": margin, "path_norm": 10.0 * (i + 1),
+             "pacbayes_flatness": 4.0, "log_prod_spec": 1.0 + i, "log_sum_spec": 0.5, "log_prod_fro": 2.0,
+             "log_sum_fro": 1.5, "sigma_converged": i == 0, "n": 128}
+            for config, margins in (("A", [2.0, 8.0, float("nan")]), ("B", [1.0])) for i, margin in enumerate(margins)]
+    shown = complexity_report.table(params, pd.DataFrame(rows)).set_index("model")
+    a = tables.config_labels(params)["A"]
+    assert shown.loc[a, "1/margin²"] == tables.positive_cell([2.0, 8.0])  # a seed without a margin is left out
+    assert shown.loc[a, "path norm"] == tables.positive_cell([10.0, 20.0, 30.0]) and shown.loc[a, "seeds"] == 3
+    assert shown.loc[a, "log Π‖W‖₂²"] == tables.ci_cell([1.0, 2.0, 3.0]) and shown.loc[a, "σ' found"] == "1 of 3"
+
+
 def test_a_figure_drawn_again_in_another_process_is_the_same_file():
     draw = ("import hashlib, io, sys; import numpy as np; from landscape.reporting import plotting, sink; "
             "fig = plotting.surface(np.linspace(-1, 1, 4), np.linspace(-1, 1, 3), [np.ones((4, 3)) + np.arange(3)] * 2,"
