@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -160,3 +162,23 @@ def test_each_epoch_measures_the_train_probe_set_in_eval_mode():
     assert row["eval_train_loss"] == pytest.approx(found.loss, rel=1e-6)
     assert row["eval_train_acc"] == found.accuracy and row["eval_gap"] == pytest.approx(found.accuracy - row["test_acc"])
     assert row["eval_train_acc"] != row["train_acc"]  # dropout and BN in train mode vs eval mode
+
+
+def test_a_common_stopping_point_ends_training_at_the_first_epoch_that_reaches_it():
+    """With ``stop_train_loss`` each epoch records the cross-entropy of the whole training split and
+    training stops at the first one at most the target (``epochs`` caps it); a resumed run that had
+    stopped trains no further; without it, a run's key is the one it had before the field existed."""
+    assert spec().key() == "6cd62c5d8c78f54e"  # computed before stop_train_loss existed
+    stopping = replace(spec(epochs=8), train=replace(spec().train, epochs=8, stop_train_loss=0.9))
+    assert stopping.key() != spec(epochs=8).key()
+    checkpoints = []
+    result = training.train(stopping, "cpu", on_checkpoint=checkpoints.append)
+    losses = [row["full_train_loss"] for row in result["history"]]
+    assert losses[-1] <= 0.9 < min(losses[:-1]) and len(losses) < 8
+    assert training.reached_stop(stopping.train, result["history"][-1]) and result["status"] == "completed"
+    again = training.train(stopping, "cpu", resume=checkpoints[-1])
+    assert again["trained_epochs"] == 0 and len(again["history"]) == len(losses)
+    capped = replace(spec(epochs=2), train=replace(spec().train, epochs=2, stop_train_loss=1e-6))
+    missed = training.train(capped, "cpu")["history"]
+    assert len(missed) == 2 and not training.reached_stop(capped.train, missed[-1])
+    assert "full_train_loss" not in training.train(spec(epochs=1), "cpu")["history"][0]

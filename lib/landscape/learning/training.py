@@ -86,6 +86,12 @@ class TrainConfig:
     augment: bool = False  # random crop (padding 4) + horizontal flip, on tensors
     eval_chunk: int = 1000
     train_probe: tuple[int, int] | None = None  # (size, seed) of the train probe set evaluated each epoch
+    # a common stopping point: stop after the first epoch whose cross-entropy over the whole training
+    # split (eval mode, nats) is at most this; ``epochs`` is then the cap (Jiang et al. 2020: 0.01)
+    stop_train_loss: float | None = None
+
+
+LATER_TRAIN_FIELDS = ("stop_train_loss",)  # added after runs were cached: in a run's key only when set
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,9 @@ class RunSpec:
         return RunSpec(data, model, frozen, train, seed)
 
     def key(self) -> str:
+        train = {k: v for k, v in asdict(self.train).items() if not (k in LATER_TRAIN_FIELDS and v is None)}
         payload = {"engine": ENGINE_VERSION, "data": self.data.identity(), "model": self.model,
-                   "options": [list(kv) for kv in self.model_options], "train": asdict(self.train), "seed": self.seed}
+                   "options": [list(kv) for kv in self.model_options], "train": train, "seed": self.seed}
         return store.content_key(payload, 16)
 
 
@@ -185,7 +192,10 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
     state in the result is on the CPU. After every epoch ``on_checkpoint`` receives the checkpoint
     (the caller stores it; the pipeline writes it to the cache), then ``on_epoch_end`` the history
     row. ``snapshots``: the epoch-1 fractions of the snapshots to keep (module docstring; a resumed
-    run needs a checkpoint that kept them). Pure: no file is read or written here. Epochs are
+    run needs a checkpoint that kept them). With ``stop_train_loss``, every epoch also records the
+    cross-entropy over the whole training split (``full_train_loss``, eval mode) and training stops
+    after the first epoch where it is at most that (:func:`reached_stop`); a run that reaches
+    ``epochs`` first has missed it. Pure: no file is read or written here. Epochs are
     counted by ``landscape.core.progress`` under ``label`` (default: model and seed)."""
     if resume is not None and snapshots is not None and \
             tuple(resume.get("snapshot_fractions", ())) != tuple(snapshots):
@@ -227,6 +237,8 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
         keep(0, 0.0)
     with progress.task(f"train {label or spec.model} (seed {spec.seed})", cfg.epochs, "epoch", len(history)):
         for epoch in range(len(history) + 1, cfg.epochs + 1):
+            if history and reached_stop(cfg, history[-1]):  # a resumed run that had already stopped
+                break
             start = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
             stats = _train_epoch(model, optimizer, train_x, train_y, cfg, generator, fill,
@@ -243,8 +255,10 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
             loss, acc, grad_norm = stats
             row = {"epoch": epoch, "lr": lr, "train_loss": loss, "train_acc": acc, "eval_train_loss": eval_loss,
                    "eval_train_acc": eval_acc, "test_loss": test.loss, "test_acc": test.accuracy,
-                   "gap": acc - test.accuracy, "eval_gap": eval_acc - test.accuracy, "grad_norm": grad_norm,
-                   "time_s": time.perf_counter() - start}
+                   "gap": acc - test.accuracy, "eval_gap": eval_acc - test.accuracy, "grad_norm": grad_norm}
+            if cfg.stop_train_loss is not None:
+                row["full_train_loss"] = evaluate(model, train_ds, chunk_size=cfg.eval_chunk).loss
+            row["time_s"] = time.perf_counter() - start
             history.append(row)
             weights = _cpu(model.state_dict()) if snapshots is not None or on_checkpoint is not None else None
             if snapshots is not None:
@@ -258,9 +272,16 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
             progress.tick(train_loss=f"{loss:.4f}", test_acc=f"{test.accuracy:.4f}")
             if on_epoch_end is not None:
                 on_epoch_end(row)
+            if reached_stop(cfg, row):
+                break
     result = {"model": _cpu(model.state_dict()), "history": history, "status": status,
               "diverged_epoch": diverged_epoch, "trained_epochs": trained}
     return result if snapshots is None else {**result, "snapshots": kept}
+
+
+def reached_stop(cfg: TrainConfig, row: dict) -> bool:
+    """Whether the epoch of history ``row`` met ``cfg.stop_train_loss`` (False without one)."""
+    return cfg.stop_train_loss is not None and row.get("full_train_loss", math.inf) <= cfg.stop_train_loss
 
 
 def _cpu(state: dict) -> dict:

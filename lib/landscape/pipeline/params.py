@@ -87,6 +87,7 @@ class TrainingParams(Strict):
     gamma: float = Field(default=0.1, gt=0, le=1)
     augment: bool = False
     eval_chunk: int = Field(default=1000, gt=0)
+    stop_train_loss: Optional[float] = Field(default=None, gt=0)  # a common stopping point; ``epochs`` caps it
 
     def config(self, train_probe: tuple[int, int] | None = None) -> TrainConfig:
         return TrainConfig(**self.model_dump(), train_probe=train_probe)

@@ -141,7 +141,9 @@ def training_table(params: ReportParams) -> pd.DataFrame:
                 "step": f"step: × {t.gamma} every {t.step_size} epochs"}[t.schedule]
     rows = [("optimizer", "SGD" + (" (Nesterov)" if t.nesterov else "") + f", momentum {t.momentum}"),
             ("learning rate", f"{t.lr:g}, schedule {schedule}"), ("batch size", str(t.batch_size)),
-            ("epochs", str(t.epochs)), ("weight decay", f"{t.weight_decay:g}"),
+            ("epochs", str(t.epochs) if t.stop_train_loss is None else
+             f"until the whole training split's cross-entropy is at most {t.stop_train_loss:g}, at most {t.epochs}"),
+            ("weight decay", f"{t.weight_decay:g}"),
             ("augmentation", "random crop (pad 4) + horizontal flip" if t.augment else "none"),
             ("loss", "cross-entropy")]
     return pd.DataFrame(rows, columns=["item", "value"])
