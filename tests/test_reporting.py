@@ -1160,6 +1160,22 @@ def test_the_complexity_table_summarizes_positive_measures_on_logs_and_counts_th
     assert shown.loc[a, "log Π‖W‖₂²"] == tables.ci_cell([1.0, 2.0, 3.0]) and shown.loc[a, "σ' found"] == "1 of 3"
 
 
+def test_log_axes_and_colour_bars_are_labelled_in_unicode_not_as_typed_mathtext():
+    """Mathtext is off in the figures (a ``$`` in a label is a dollar sign), so the sink gives
+    every log axis labels such as 10⁻³ instead of the log formatters' "$\\mathdefault{10^{-3}}$"."""
+    fig = plotting.surface(np.linspace(-1, 1, 4), np.linspace(-1, 1, 3), np.geomspace(1e-3, 10, 12).reshape(4, 3),
+                           log=True)
+    fig.axes[0].set_xscale("log")
+    plotting.plain_log_ticks(fig)
+    fig.canvas.draw()
+    labels = [t.get_text() for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) if axis.get_scale() == "log"
+              for t in axis.get_ticklabels(which="both") if t.get_text()]
+    assert labels and not any("$" in t or "mathdefault" in t for t in labels)
+    assert {"10⁻³", "10⁻¹", "10¹"} <= set(labels)
+    assert plotting.plain_math("$\\mathdefault{2\\times10^{-1}}$") == "2×10⁻¹" and plotting.plain_math("a $5") == "a $5"
+    plt.close(fig)
+
+
 def test_a_figure_drawn_again_in_another_process_is_the_same_file():
     draw = ("import hashlib, io, sys; import numpy as np; from landscape.reporting import plotting, sink; "
             "fig = plotting.surface(np.linspace(-1, 1, 4), np.linspace(-1, 1, 3), [np.ones((4, 3)) + np.arange(3)] * 2,"

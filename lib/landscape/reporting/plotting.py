@@ -16,6 +16,7 @@ configuration has the same colour in every figure of a report. Conventions used 
 """
 from __future__ import annotations
 
+import re
 import textwrap
 from typing import Mapping, Sequence
 
@@ -65,6 +66,50 @@ def apply_style() -> None:
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9)
     plt.rcParams.update({"text.usetex": False, "text.parse_math": False, "svg.fonttype": "path", "figure.dpi": 100,
                          "axes.titleweight": "bold", "legend.frameon": False, "svg.hashsalt": "landscape"})
+
+
+SUPERSCRIPTS = str.maketrans("0123456789-−+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻⁺")
+
+
+def plain_math(label: str) -> str:
+    """A tick label of matplotlib's log formatters ("$\\mathdefault{10^{-3}}$",
+    "$\\mathdefault{2\\times10^{-1}}$") in unicode ("10⁻³", "2×10⁻¹"): mathtext is off in the
+    report's figures (:func:`apply_style`), so it would show as typed."""
+    if not (label.startswith("$") and label.endswith("$")):
+        return label
+    text = re.sub(r"\\mathdefault\{(.*)\}", r"\1", label[1:-1])
+    text = re.sub(r"\^\{([^}]*)\}", lambda m: m.group(1).translate(SUPERSCRIPTS), text)
+    return text.replace("\\times", "×").replace("\\cdot", "·").replace("{", "").replace("}", "")
+
+
+class PlainLogFormatter(matplotlib.ticker.Formatter):
+    """The axis's own log formatter (which ticks it labels, and how), its labels in unicode."""
+
+    def __init__(self, inner: matplotlib.ticker.Formatter):
+        self.inner = inner
+
+    def set_axis(self, axis) -> None:
+        super().set_axis(axis)
+        self.inner.set_axis(axis)
+
+    def set_locs(self, locs) -> None:
+        self.inner.set_locs(locs)
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return plain_math(self.inner(x, pos))
+
+
+def plain_log_ticks(fig: Figure) -> None:
+    """Give every log-scaled axis of ``fig`` (colour bars too) tick labels in unicode
+    (:func:`plain_math`); the sink calls it on every figure before saving it."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log":
+                for which in ("major", "minor"):
+                    current = axis.get_major_formatter() if which == "major" else axis.get_minor_formatter()
+                    if not isinstance(current, PlainLogFormatter):
+                        (axis.set_major_formatter if which == "major" else axis.set_minor_formatter)(
+                            PlainLogFormatter(current))
 
 
 def run_colors(run_ids: Sequence[str]) -> dict[str, tuple]:

@@ -307,9 +307,10 @@ class Report:
         and how the figure prints (:func:`print_layout`); both are checked on every smoke render."""
         import matplotlib.pyplot as plt
 
-        from .plotting import linear_axis_spans, smallest_text_pt
+        from .plotting import linear_axis_spans, plain_log_ticks, smallest_text_pt
 
         _check_key(key)
+        plain_log_ticks(fig)
         number = len([f for f in self.figures if f["key"] != key]) + 1
         squashed = linear_axis_spans(fig)
         paths = {fmt: self.figures_dir / f"{key}.{fmt}" for fmt in ("png", "svg")}
