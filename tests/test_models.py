@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from landscape.learning.models import MODELS, build_model, count_parameters, model_options
+from landscape.learning.models import MODELS, Traits, build_model, count_parameters, model_options, traits
 
 RESNET20_COUNTS = {  # 004, appendix A.3
     (True, True): 272_474,
@@ -52,6 +52,19 @@ def test_a_narrower_resnet20_has_the_same_layers_at_half_the_channels():
     assert narrow(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(ValueError, match="width 4: at least 8"):
         build_model("resnet20", (1, 28, 28), width=4)
+
+
+@pytest.mark.parametrize("width, depth, batchnorm, dropout", [(8, 1, False, 0.0), (16, 3, True, 0.5)])
+def test_the_grid_family_has_the_layers_its_hyperparameters_name(width, depth, batchnorm, dropout):
+    model = build_model("cnn_grid", (1, 28, 28), width=width, depth=depth, batchnorm=batchnorm, dropout=dropout)
+    convs = (9 + 1) * width + (depth - 1) * (9 * width + 1) * width
+    assert count_parameters(model) == convs + depth * 2 * width * batchnorm + width * 10 + 10
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert traits("cnn_grid", width=width, depth=depth, batchnorm=batchnorm, dropout=dropout) == \
+        Traits("CNN", batchnorm, False, dropout > 0)
+    with pytest.raises(ValueError, match="depth 5: from 1 to 4"):
+        build_model("cnn_grid", (1, 28, 28), depth=5)
+    assert traits("cnn_grid", depth=4).family == "CNN"  # read off a module built at 32×32
 
 
 def test_switches_remove_the_layers_they_name():

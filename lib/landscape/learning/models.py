@@ -12,6 +12,7 @@ stated. Where a study leaves a detail open, the choice made here is written in t
 | cnn_two16       | 002   | conv16, conv16 (+ 1x1 skip when residual), pool, linear            |
 | cnn_3264        | 003   | conv32, conv64 (+ BN when batchnorm), one pool, FC128              |
 | resnet20        | 004   | ResNet-20, 16-32-64 (``width`` 16), switches ``skip``, ``batchnorm`` |
+| cnn_grid        | grid  | ``depth`` x conv(``width``)[+BN]+pool, global pool, [dropout], linear |
 """
 from __future__ import annotations
 
@@ -97,6 +98,27 @@ def cnn_3264(input_shape: Shape, num_classes: int = 10, batchnorm: bool = True) 
     )
 
 
+def cnn_grid(input_shape: Shape, num_classes: int = 10, width: int = 16, depth: int = 2, batchnorm: bool = False,
+             dropout: float = 0.0) -> nn.Sequential:
+    """The designed grid's family (one architecture whose hyperparameters vary one at a time):
+    ``depth`` blocks of conv(``width``)[+BN]+ReLU+MaxPool(2), global average pooling, dropout
+    ``dropout`` when above 0, linear. Global pooling keeps the classifier the same size at every
+    depth, so depth changes only the convolutions."""
+    c, h, w = input_shape
+    if not 1 <= depth <= int(math.log2(min(h, w))):
+        raise ValueError(f"cnn_grid depth {depth}: from 1 to {int(math.log2(min(h, w)))} for a {h}×{w} input "
+                         "(each block halves it)")
+    if width < 1 or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"cnn_grid: width {width} must be at least 1 and dropout {dropout} in [0, 1)")
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers += [_conv(c if i == 0 else width, width)] + ([nn.BatchNorm2d(width)] if batchnorm else []) + \
+            [nn.ReLU(), nn.MaxPool2d(2)]
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()] + ([nn.Dropout(dropout)] if dropout > 0 else []) + \
+        [nn.Linear(width, num_classes)]
+    return nn.Sequential(*layers)
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 convs (no bias) with BN (optional); a shortcut when ``skip``: identity, or a 1x1
     stride-2 conv (+BN) where the shape changes (this reproduces 004's parameter counts)."""
@@ -161,6 +183,7 @@ MODELS = {
     "cnn_two16": CnnTwo16,
     "cnn_3264": cnn_3264,
     "resnet20": ResNet20,
+    "cnn_grid": cnn_grid,
 }
 
 
@@ -184,7 +207,7 @@ def build_model(name: str, input_shape: Shape, num_classes: int = 10, **options)
 
 
 FAMILIES = {"mlp": "MLP", "cnn_bn_dropout": "CNN", "cnn_small": "CNN", "cnn_two16": "CNN", "cnn_3264": "CNN",
-            "resnet20": "ResNet"}
+            "resnet20": "ResNet", "cnn_grid": "CNN"}
 
 
 @dataclass(frozen=True)
@@ -202,7 +225,7 @@ def traits(name: str, **options) -> Traits:
     """The traits of zoo model ``name`` with ``options``, read off the module itself (built on
     the meta device: nothing allocated)."""
     with torch.device("meta"):
-        model = build_model(name, (1, 8, 8), 10, **options)
+        model = build_model(name, (1, 32, 32), 10, **options)
     modules = list(model.modules())
     return Traits(FAMILIES[name], any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in modules),
                   any(getattr(m, "skip", None) not in (None, False) for m in modules),
