@@ -157,3 +157,20 @@ def test_replicates_put_the_study_seed_first_and_pair_seeds_disjointly():
                                                  "probes": {"interpolation": {"configs": ["x"]}},
                                                  "reference": {"claims": []}})  # its claims name runs A and B
     assert [rep.id for rep in listed.replicas] == ["x_s7", "x_s3"]
+
+
+def test_a_configuration_may_change_the_reports_training_and_only_its_runs_see_it():
+    runs = [{"id": "x", "label": "x", "model": "mlp", "seeds": [0]},
+            {"id": "y", "label": "y", "model": "mlp", "seeds": [0], "training": {"lr": 0.5, "batch_size": 32}}]
+    others = {"reference": {"claims": []}, "probes": {"interpolation": None}}  # they name the file's runs
+    params = load_params("batchnorm", "smoke", {"runs": runs, **others})
+    specs = params.run_specs()
+    assert (specs["y_s0"].train.lr, specs["y_s0"].train.batch_size) == (0.5, 32)
+    assert specs["x_s0"].train.lr == params.training.lr and specs["x_s0"].train == params.training.config(
+        (params.probes.eval_set.train_size, params.probes.eval_set.seed))
+    assert params.training_of("y").epochs == params.training.epochs  # what it does not change is the report's
+    for change, message in (({"lrr": 0.1}, r"runs\.1\.training: unknown key\(s\) \['lrr'\]; allowed: \[.*'lr'"),
+                            ({"lr": -1}, r"runs\.1\.training: lr: Input should be greater than 0")):
+        bad = [runs[0], {**runs[1], "training": change}]
+        with pytest.raises(ParamsError, match=message):
+            load_params("batchnorm", "smoke", {"runs": bad, **others})

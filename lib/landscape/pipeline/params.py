@@ -105,6 +105,9 @@ class RunParams(Strict):
     options: dict[str, Any] = {}
     seed: Optional[int] = None
     seeds: Optional[list[int]] = Field(default=None, min_length=1)
+    # this configuration's changes to the report's ``training`` (e.g. lr, batch_size, weight_decay):
+    # a designed grid varies them one at a time; validated with the report's training
+    training: dict[str, Any] = {}
 
     @property
     def traits(self) -> Traits:
@@ -226,6 +229,14 @@ class ReportParams(Strict):
         clashes = sorted({i for i in run_ids if run_ids.count(i) > 1})
         if clashes:
             raise ValueError(f"runs: the run id(s) {clashes} name two (configuration, seed) pairs; rename a configuration")
+        for i, run in enumerate(self.runs):
+            unknown = sorted(set(run.training) - set(TrainingParams.model_fields))
+            if unknown:
+                raise ValueError(f"runs.{i}.training: unknown key(s) {unknown}; allowed: {sorted(TrainingParams.model_fields)}")
+            try:
+                self.training_of(run.id)
+            except ValidationError as exc:
+                raise ValueError(f"runs.{i}.training: {describe_errors(exc, TrainingParams)}") from None
         if self.probes.interpolation:
             for config in self.probes.interpolation.configs:
                 if config not in ids:
@@ -237,6 +248,12 @@ class ReportParams(Strict):
 
     def config(self, config_id: str) -> RunParams:
         return next(r for r in self.runs if r.id == config_id)
+
+    def training_of(self, config_id: str) -> TrainingParams:
+        """The training of configuration ``config_id``: the report's, with the run's ``training``
+        changes."""
+        changes = self.config(config_id).training
+        return TrainingParams.model_validate({**self.training.model_dump(), **changes}) if changes else self.training
 
     @property
     def replicates_of(self) -> dict[str, list[Replicate]]:
@@ -287,9 +304,10 @@ class ReportParams(Strict):
         Every run also measures its train loss and accuracy in evaluation mode on the train probe
         set after each epoch."""
         spec = (data or self.resolve_data()).spec()
-        cfg = self.training.config(train_probe=(self.probes.eval_set.train_size, self.probes.eval_set.seed))
+        probe = (self.probes.eval_set.train_size, self.probes.eval_set.seed)
         configs = {r.id: r for r in self.runs}
-        return {rep.id: RunSpec.make(spec, configs[rep.config].model, cfg, rep.seed, **configs[rep.config].options)
+        return {rep.id: RunSpec.make(spec, configs[rep.config].model, self.training_of(rep.config).config(probe),
+                                     rep.seed, **configs[rep.config].options)
                 for rep in self.replicas}
 
     def sets_spec(self, data: DataSource | None = None, probes: "ProbeParams | None" = None) -> SetsSpec:

@@ -139,9 +139,9 @@ def limitations(params: ReportParams, data: DataSource, status: pd.DataFrame, hi
                    f"{params.data.name} itself, and differences to the study's numbers are not like-for-like.")
     models = ", ".join(f"{literal(r.label)} ({r.model})" for r in params.runs)
     epochs = params.training.epochs
+    setting = "its own optimizer setting" if any(r.training for r in params.runs) else "one optimizer setting"
     out.append(f"Each configuration is one network ({models}) trained for {epochs} epoch{'s' if epochs > 1 else ''} "
-               "with one optimizer setting: an effect is of these networks, not of the architectural feature in "
-               "general.")
+               f"with {setting}: an effect is of these networks, not of the architectural feature in general.")
     order = tables.configs_in(params, status)
     seeds = status.groupby("config")["run"].count().reindex(order)
     usable = status[status["outcome"] == "completed"].groupby("config")["run"].count().reindex(order, fill_value=0)

@@ -123,19 +123,23 @@ def data_table(params: ReportParams, data: DataSource, summary: DataSummary) -> 
 
 
 def models_table(params: ReportParams, parameters: Mapping[str, int]) -> pd.DataFrame:
-    """One row per configuration: id, label, zoo model, options, seeds (the study's first) and
-    trainable parameter count (``parameters``: run id -> count, ``pipeline.describe``)."""
+    """One row per configuration: id, label, zoo model, options, seeds (the study's first),
+    trainable parameter count (``parameters``: run id -> count, ``pipeline.describe``) and, when
+    some configuration changes the report's training, its changes."""
     rows = []
     for config, reps in params.replicates_of.items():
         run = params.config(config)
         options = ", ".join(f"{k}={v}" for k, v in run.options.items()) or "—"
         rows.append({"configuration": config, "label": run.label, "model": run.model, "options": options,
                      "seeds": ", ".join(str(r.seed) for r in reps), "parameters": parameters[reps[0].id]})
+        if any(r.training for r in params.runs):
+            rows[-1]["training"] = ", ".join(f"{k}={v}" for k, v in run.training.items()) or "as below"
     return pd.DataFrame(rows)
 
 
 def training_table(params: ReportParams) -> pd.DataFrame:
-    """The optimizer and schedule shared by all runs."""
+    """The optimizer and schedule shared by all runs (a configuration's own changes to it are in
+    the models table)."""
     t = params.training
     schedule = {"constant": "constant", "cosine": f"cosine to 0 over {t.epochs} epochs",
                 "step": f"step: × {t.gamma} every {t.step_size} epochs"}[t.schedule]
