@@ -58,7 +58,8 @@ def test_a_narrower_resnet20_has_the_same_layers_at_half_the_channels():
 def test_the_grid_family_has_the_layers_its_hyperparameters_name(width, depth, batchnorm, dropout):
     model = build_model("cnn_grid", (1, 28, 28), width=width, depth=depth, batchnorm=batchnorm, dropout=dropout)
     convs = (9 + 1) * width + (depth - 1) * (9 * width + 1) * width
-    assert count_parameters(model) == convs + depth * 2 * width * batchnorm + width * 10 + 10
+    side = 28 >> depth  # each block halves the map
+    assert count_parameters(model) == convs + depth * 2 * width * batchnorm + width * side * side * 10 + 10
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert traits("cnn_grid", width=width, depth=depth, batchnorm=batchnorm, dropout=dropout) == \
         Traits("CNN", batchnorm, False, dropout > 0)

@@ -12,7 +12,7 @@ stated. Where a study leaves a detail open, the choice made here is written in t
 | cnn_two16       | 002   | conv16, conv16 (+ 1x1 skip when residual), pool, linear            |
 | cnn_3264        | 003   | conv32, conv64 (+ BN when batchnorm), one pool, FC128              |
 | resnet20        | 004   | ResNet-20, 16-32-64 (``width`` 16), switches ``skip``, ``batchnorm`` |
-| cnn_grid        | grid  | ``depth`` x conv(``width``)[+BN]+pool, global pool, [dropout], linear |
+| cnn_grid        | grid  | ``depth`` x conv(``width``)[+BN]+pool, flatten, [dropout], linear |
 """
 from __future__ import annotations
 
@@ -101,9 +101,10 @@ def cnn_3264(input_shape: Shape, num_classes: int = 10, batchnorm: bool = True) 
 def cnn_grid(input_shape: Shape, num_classes: int = 10, width: int = 16, depth: int = 2, batchnorm: bool = False,
              dropout: float = 0.0) -> nn.Sequential:
     """The designed grid's family (one architecture whose hyperparameters vary one at a time):
-    ``depth`` blocks of conv(``width``)[+BN]+ReLU+MaxPool(2), global average pooling, dropout
-    ``dropout`` when above 0, linear. Global pooling keeps the classifier the same size at every
-    depth, so depth changes only the convolutions."""
+    ``depth`` blocks of conv(``width``)[+BN]+ReLU+MaxPool(2), flatten, dropout ``dropout`` when
+    above 0, linear. A flattening classifier, not global pooling: with global pooling these small
+    networks did not reach a train cross-entropy of 0.01 on 1,000 Fashion-MNIST images in 60
+    epochs (0.39-0.91), with it they did in 27-47 (width 16-32, depth 2-3, lr 0.05, batch 64)."""
     c, h, w = input_shape
     if not 1 <= depth <= int(math.log2(min(h, w))):
         raise ValueError(f"cnn_grid depth {depth}: from 1 to {int(math.log2(min(h, w)))} for a {h}×{w} input "
@@ -114,8 +115,8 @@ def cnn_grid(input_shape: Shape, num_classes: int = 10, width: int = 16, depth: 
     for i in range(depth):
         layers += [_conv(c if i == 0 else width, width)] + ([nn.BatchNorm2d(width)] if batchnorm else []) + \
             [nn.ReLU(), nn.MaxPool2d(2)]
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()] + ([nn.Dropout(dropout)] if dropout > 0 else []) + \
-        [nn.Linear(width, num_classes)]
+    layers += [nn.Flatten()] + ([nn.Dropout(dropout)] if dropout > 0 else []) + \
+        [nn.Linear(width * (h >> depth) * (w >> depth), num_classes)]
     return nn.Sequential(*layers)
 
 
