@@ -174,3 +174,26 @@ def test_a_configuration_may_change_the_reports_training_and_only_its_runs_see_i
         bad = [runs[0], {**runs[1], "training": change}]
         with pytest.raises(ParamsError, match=message):
             load_params("batchnorm", "smoke", {"runs": bad, **others})
+
+
+def test_a_design_generates_the_full_factorial_grid_of_configurations():
+    design = {"model": "cnn_grid", "options": {"width": 8}, "seeds": [0, 1],
+              "factors": {"depth": {"option": "depth", "levels": [1, 2]},
+                          "bn": {"option": "batchnorm", "levels": [False, True]},
+                          "lr": {"training": "lr", "levels": [0.01, 0.05, 0.1]}}}
+    others = {"runs": [], "reference": {"claims": []}, "probes": {"interpolation": None}}
+    params = load_params("batchnorm", "smoke", {**others, "design": design})
+    assert len(params.runs) == 2 * 2 * 3 and len(params.replicas) == 24
+    run = params.config("g_depth1_bn0_lr2")
+    assert run.label == "depth 2, bn False, lr 0.1" and run.options == {"width": 8, "depth": 2, "batchnorm": False}
+    spec = params.run_specs()["g_depth1_bn0_lr2_s1"]
+    assert spec.train.lr == 0.1 and dict(spec.model_options)["depth"] == 2 and spec.seed == 1
+    assert params.design.levels_of()["g_depth0_bn1_lr0"] == {"depth": 1, "bn": True, "lr": 0.01}
+    for change, message in (({"runs": [{"id": "x", "label": "x", "model": "mlp"}]}, "give runs or a design"),
+                            ({"design": {**design, "factors": {"d": {"levels": [1, 2]}}}}, "either a model option"),
+                            ({"design": {**design, "factors": {"d": {"option": "depth", "levels": [1, 9]}}}},
+                             "depth 9: from 1 to"),
+                            ({"design": {**design, "factors": {"w": {"option": "width", "levels": list(range(1, 300))}}}},
+                             "at most 256")):
+        with pytest.raises(ParamsError, match=message):
+            load_params("batchnorm", "smoke", {**others, "design": design, **change})
