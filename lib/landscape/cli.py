@@ -46,7 +46,7 @@ def parse_set(items: Sequence[str]) -> dict:
     """``["training.epochs=1", "data.train_subset=500"]`` -> nested overrides (values parsed as YAML)."""
     import yaml
 
-    from .pipeline.params import parse_yaml
+    from .core.schema import parse_yaml
 
     overrides: dict = {}
     for item in items:

@@ -1,11 +1,16 @@
-"""The base of every validated settings model (params files, probe settings), and how a failed
-validation reads: one line naming each problem's key (:func:`describe_errors`)."""
+"""The base of every validated settings model (params files, probe settings), how a settings file
+is read (:func:`read_yaml`: bounded, safe YAML without aliases), and how a failed validation
+reads: one line naming each problem's key (:func:`describe_errors`)."""
 from __future__ import annotations
 
 import typing
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ParamsError
 
 MAX_ERRORS_SHOWN, MAX_TEXT_SHOWN = 5, 120  # an error line names this many problems, quoting this much of each
 
@@ -71,3 +76,41 @@ def _model_in(annotation: Any) -> Any:
         if isinstance(found, type) and issubclass(found, BaseModel):
             return found
     return annotation
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML's safe loader without anchors and aliases: a params file never needs them, and a few
+    nested aliases expand to billions of values (a "billion laughs" file of 1 KB)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ParamsError(f"YAML alias *{event.anchor} at line {event.start_mark.line + 1}: anchors and aliases "
+                              "are not allowed in params (write the value out)")
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` as YAML (safe: plain data only), refusing anchors and aliases (ParamsError)."""
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def read_yaml(file: Path, max_bytes: int) -> dict:
+    """A settings file (at most ``max_bytes``, UTF-8, safe YAML without aliases, a mapping at the
+    top level); anything else is a ParamsError naming the file."""
+    try:
+        size = file.stat().st_size
+        if size > max_bytes:
+            raise ParamsError(f"{size:,} bytes; a params file is at most {max_bytes:,} bytes")
+        raw = parse_yaml(file.read_text(encoding="utf-8"))
+    except ParamsError as exc:
+        raise ParamsError(f"{file}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{file}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ParamsError(f"{file}: cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{file}: not valid YAML: {' '.join(str(exc).split())[:300]}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{file}: expected a mapping at the top level")
+    return raw

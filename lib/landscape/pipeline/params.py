@@ -11,29 +11,26 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import itertools
 import json
-import math
 import os
-import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from ..core.errors import ParamsError
 from ..core.paths import REPO_ROOT
-from ..core.schema import Strict, describe_errors, quoted
+from ..core.schema import Strict, describe_errors, quoted, read_yaml
 from ..learning.data import DATASETS, NORMALIZATIONS, is_available, locate
-from ..learning.models import MODELS, Traits, model_options, traits
+from ..learning.models import Traits, model_options, traits
 from ..learning.training import SCHEDULES, DataSpec, RunSpec, TrainConfig
 from ..probes import REGISTRY, optional_settings
 from ..probes.base import EvalSetParams, SetsSpec
 from ..probes.measures import MeasuresParams
 from ..probes.trajectory import TrajectoryParams
+from .design import DesignParams, ModelName
 
 PARAMS_DIR = REPO_ROOT / "params"
 BASE_PROFILE = "full"
@@ -42,7 +39,6 @@ MAX_PARAMS_BYTES = 1 << 20  # a params file is a few KB; a larger one is refused
 
 DatasetName = Literal[tuple(sorted(DATASETS))]  # type: ignore[valid-type]
 NormalizationName = Literal[tuple(sorted(NORMALIZATIONS))]  # type: ignore[valid-type]
-ModelName = Literal[tuple(sorted(MODELS))]  # type: ignore[valid-type]
 ScheduleName = Literal[SCHEDULES]  # type: ignore[valid-type]
 PositiveInt = Field(gt=0)
 
@@ -140,70 +136,6 @@ class RunParams(Strict):
             return list(self.seeds)
         first = 0 if self.seed is None else self.seed
         return [first + i for i in range(replicates)]
-
-
-class FactorParams(Strict):
-    """One hyperparameter of a designed grid: the model ``option`` or the ``training`` key it sets
-    (one of the two) and its ``levels``."""
-
-    option: Optional[str] = None
-    training: Optional[str] = None
-    levels: list[Any] = Field(min_length=2)
-
-    @model_validator(mode="after")
-    def _one_target(self) -> "FactorParams":
-        if (self.option is None) == (self.training is None):
-            raise ValueError("a factor sets either a model option or a training key: give one of 'option', 'training'")
-        if self.training is not None and self.training not in TrainingParams.model_fields:
-            raise ValueError(f"training key {self.training!r} unknown; allowed: {sorted(TrainingParams.model_fields)}")
-        if len({json.dumps(v, sort_keys=True) for v in self.levels}) != len(self.levels):
-            raise ValueError(f"levels {self.levels} repeat a level")
-        return self
-
-
-MAX_GRID = 256  # configurations a design may generate (each trained once per seed)
-
-
-class DesignParams(Strict):
-    """A full-factorial grid of one zoo ``model``: every combination of the ``factors``' levels is
-    a configuration (a generated ``runs`` entry, with the fixed ``options``), trained with
-    ``seeds``. A configuration's id is ``g`` and each factor's name with its level's index
-    (``g_width0_depth1``); its label names the levels (``width 16, depth 3``)."""
-
-    model: ModelName
-    options: dict[str, Any] = {}
-    factors: dict[str, FactorParams] = Field(min_length=1)
-    seeds: list[int] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _named_and_bounded(self) -> "DesignParams":
-        bad = [name for name in self.factors if not re.fullmatch(r"[a-z][a-z0-9]*", name)]
-        if bad:
-            raise ValueError(f"factor name(s) {bad}: lower-case letters and digits, starting with a letter")
-        count = math.prod(len(f.levels) for f in self.factors.values())
-        if count > MAX_GRID:
-            raise ValueError(f"{count} configurations; a design generates at most {MAX_GRID}")
-        return self
-
-    def levels_of(self) -> dict[str, dict[str, Any]]:
-        """Configuration id -> {factor name: level}, in the order the grid generates them (the
-        first factor varies slowest)."""
-        names = list(self.factors)
-        return {"g_" + "_".join(f"{n}{i}" for n, i in zip(names, idx)):
-                {n: self.factors[n].levels[i] for n, i in zip(names, idx)}
-                for idx in itertools.product(*(range(len(f.levels)) for f in self.factors.values()))}
-
-    def runs(self) -> list[dict]:
-        """The generated ``runs`` entries (plain data, validated as any ``runs`` entry)."""
-        out = []
-        for config, levels in self.levels_of().items():
-            options = {**self.options, **{self.factors[n].option: v for n, v in levels.items()
-                                          if self.factors[n].option is not None}}
-            training = {self.factors[n].training: v for n, v in levels.items() if self.factors[n].training is not None}
-            label = ", ".join(f"{n} {v}" for n, v in levels.items())
-            out.append({"id": config, "label": label, "model": self.model, "options": options, "seeds": self.seeds,
-                        "training": training})
-        return out
 
 
 @dataclass(frozen=True)
@@ -436,7 +368,7 @@ class SynthesisParams(Strict):
         """Each study's params in this report's profile (a study that lacks the profile, or
         whose params are invalid, is a ParamsError naming its file)."""
         for name in self.studies:
-            if "studies" in _read_yaml(resolve_path(name)):
+            if "studies" in read_yaml(resolve_path(name), MAX_PARAMS_BYTES):
                 raise ParamsError(f"studies: {name!r} is not a study report (it lists studies itself)")
         return [load_params(name, self.profile) for name in self.studies]
 
@@ -498,42 +430,6 @@ def resolve_path(path: str | Path) -> Path:
     return p
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """YAML's safe loader without anchors and aliases: a params file never needs them, and a few
-    nested aliases expand to billions of values (a "billion laughs" file of 1 KB)."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise ParamsError(f"YAML alias *{event.anchor} at line {event.start_mark.line + 1}: anchors and aliases "
-                              "are not allowed in params (write the value out)")
-        return super().compose_node(parent, index)
-
-
-def parse_yaml(text: str) -> Any:
-    """``text`` as YAML (safe: plain data only), refusing anchors and aliases (ParamsError)."""
-    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
-
-
-def _read_yaml(file: Path) -> dict:
-    try:
-        size = file.stat().st_size
-        if size > MAX_PARAMS_BYTES:
-            raise ParamsError(f"{size:,} bytes; a params file is at most {MAX_PARAMS_BYTES:,} bytes")
-        raw = parse_yaml(file.read_text(encoding="utf-8"))
-    except ParamsError as exc:
-        raise ParamsError(f"{file}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ParamsError(f"{file}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise ParamsError(f"{file}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{file}: not valid YAML: {' '.join(str(exc).split())[:300]}") from None
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{file}: expected a mapping at the top level")
-    return raw
-
-
 def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict | None = None) -> AnyParams:
     """Read, merge and validate a report's params (see module docstring): a study report's
     (:class:`ReportParams`), or a synthesis's (:class:`SynthesisParams`: the file has
@@ -563,7 +459,7 @@ def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict |
 def _read_profiles(file: Path, profile: str) -> tuple[dict, dict]:
     """A params file's base params and its ``profiles`` (name -> partial params), ``profile``
     being one of them or the base one: a ParamsError otherwise."""
-    raw = _read_yaml(file)
+    raw = read_yaml(file, MAX_PARAMS_BYTES)
     profiles = raw.pop("profiles", {}) or {}
     if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
         raise ParamsError(f"{file}: 'profiles' must map profile names to mappings of params")

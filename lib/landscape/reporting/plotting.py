@@ -68,9 +68,6 @@ def apply_style() -> None:
                          "axes.titleweight": "bold", "legend.frameon": False, "svg.hashsalt": "landscape"})
 
 
-SUPERSCRIPTS = str.maketrans("0123456789-−+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻⁺")
-
-
 def plain_math(label: str) -> str:
     """A tick label of matplotlib's log formatters ("$\\mathdefault{10^{-3}}$",
     "$\\mathdefault{2\\times10^{-1}}$") in unicode ("10⁻³", "2×10⁻¹"): mathtext is off in the
@@ -78,7 +75,7 @@ def plain_math(label: str) -> str:
     if not (label.startswith("$") and label.endswith("$")):
         return label
     text = re.sub(r"\\mathdefault\{(.*)\}", r"\1", label[1:-1])
-    text = re.sub(r"\^\{([^}]*)\}", lambda m: m.group(1).translate(SUPERSCRIPTS), text)
+    text = re.sub(r"\^\{([^}]*)\}", lambda m: m.group(1).translate(stats.SUPERSCRIPTS), text)
     return text.replace("\\times", "×").replace("\\cdot", "·").replace("{", "").replace("}", "")
 
 
