@@ -193,7 +193,12 @@ def test_a_design_generates_the_full_factorial_grid_of_configurations():
                             ({"design": {**design, "factors": {"d": {"levels": [1, 2]}}}}, "either a model option"),
                             ({"design": {**design, "factors": {"d": {"option": "depth", "levels": [1, 9]}}}},
                              "depth 9: from 1 to"),
-                            ({"design": {**design, "factors": {"w": {"option": "width", "levels": list(range(1, 300))}}}},
-                             "at most 256")):
+                            ({"design": {**design, "factors": {"w": {"option": "depth", "levels": list(range(1, 300))}}}},
+                             "at most 256"),
+                            ({"design": {**design, "factors": {**design["factors"], "w": {"option": "depth",
+                                                                                           "levels": [1, 3]}}}},
+                             "two factors set the same option depth"),
+                            ({"design": {**design, "factors": {"w": {"option": "width", "levels": [8, 16]}}}},
+                             r"option\(s\) \['width'\] are both fixed and a factor")):
         with pytest.raises(ParamsError, match=message):
             load_params("batchnorm", "smoke", {**others, "design": design, **change})

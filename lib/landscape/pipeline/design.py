@@ -54,6 +54,14 @@ class DesignParams(Strict):
         bad = [name for name in self.factors if not re.fullmatch(r"[a-z][a-z0-9]*", name)]
         if bad:
             raise ValueError(f"factor name(s) {bad}: lower-case letters and digits, starting with a letter")
+        targets = [("option", f.option) if f.option is not None else ("training", f.training)
+                   for f in self.factors.values()]
+        shared = sorted({f"{kind} {name}" for kind, name in targets if targets.count((kind, name)) > 1})
+        if shared:
+            raise ValueError(f"two factors set the same {', '.join(shared)}")
+        fixed = sorted(set(self.options) & {name for kind, name in targets if kind == "option"})
+        if fixed:
+            raise ValueError(f"option(s) {fixed} are both fixed and a factor")
         count = math.prod(len(f.levels) for f in self.factors.values())
         if count > MAX_GRID:
             raise ValueError(f"{count} configurations; a design generates at most {MAX_GRID}")
