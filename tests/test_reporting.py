@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from landscape.verdicts import claims
+from landscape.verdicts import claims, thresholds
 from landscape import clean_notebook, probes
 from landscape.learning import models
 from landscape.probes.flatness import report as flatness_report
@@ -678,7 +678,7 @@ def test_ablation_tables_count_outcomes_over_seeds_and_give_the_study_its_own_co
     status = pd.DataFrame([{"run": rep.id, "label": rep.label, "config": rep.config, "seed": rep.seed,
                             "status": "diverged" if rep.config == "skipTrue_bnFalse" else "completed",
                             "outcome": "diverged" if rep.config == "skipTrue_bnFalse" else
-                            tables.DID_NOT_LEARN if rep.id == "skipFalse_bnFalse_s1" else "completed",
+                            thresholds.DID_NOT_LEARN if rep.id == "skipFalse_bnFalse_s1" else "completed",
                             "epochs": 9 if rep.config == "skipTrue_bnFalse" else 20,
                             "diverged_epoch": 10 if rep.config == "skipTrue_bnFalse" else None}
                            for rep in params.replicas]).astype({"diverged_epoch": "Int64"})
@@ -1092,9 +1092,10 @@ def test_the_synthesis_renders_from_the_studies_smoke_runs_and_leads_the_index(s
     models = pd.read_csv(out / "synthesis" / "models.csv")
     studies = load_params("synthesis", "smoke").study_params()
     assert sorted(models["run"]) == sorted(rep.id for study in studies for rep in study.replicas)
-    probed = models["outcome"] == "completed"
+    probed = models["outcome"].isin(["completed", thresholds.DID_NOT_LEARN])  # one at chance is measured, not compared
     assert models.loc[probed, list(synthesis.MEASURES)].notna().all().all()
     assert models.loc[~probed, "lambda_max"].isna().all()  # a diverged run is listed, not measured
+    assert "Every correlation and effect below is over the models that learned" in page  # the models' caption
     combined = json.loads((out / "manifest.json").read_text())["reports"]
     assert combined[0]["report"] == "synthesis"
     page = (out / "index.html").read_text()

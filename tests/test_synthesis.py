@@ -105,3 +105,19 @@ def test_the_headline_names_the_measure_with_the_largest_granulated_psi():
     line = synthesis.tau_headline(table)
     assert line.startswith("generalization gap: largest granulated Ψ ASAM sharpness (+1.00)")
     assert line.endswith(f"overall τ excludes 0 for {len(synthesis.MEASURES)} of {len(synthesis.MEASURES)} measures (BH)")
+
+
+def test_a_network_that_ended_at_chance_is_listed_as_not_learning_and_left_out_of_the_comparisons():
+    from types import SimpleNamespace
+
+    from landscape.pipeline.params import load_params
+
+    params = load_params("batchnorm", "smoke")
+    accuracies = {"A_s1": 0.85, "A_s2": 0.105, "B_s3": 0.80, "B_s4": 0.09}  # 10 classes: chance 0.1 ± 0.02
+    runs = {run_id: SimpleNamespace(status="completed", seed=int(run_id.split("_s")[1]), outcome="completed",
+                                    final={"test_acc": acc, "eval_gap": 0.05}) for run_id, acc in accuracies.items()}
+    runs["B_s4"].status, runs["B_s4"].outcome = "diverged", "diverged at epoch 2"  # diverged: not "did not learn"
+    results = SimpleNamespace(runs=runs, probes=None, data=SimpleNamespace(num_classes=10))
+    models = synthesis.model_table([(params, params.resolve_data(), results)]).set_index("run")
+    assert list(models["outcome"]) == ["completed", "did not learn", "completed", "diverged at epoch 2"]
+    assert list(synthesis.learned(models.reset_index())["run"]) == ["A_s1", "B_s3"]

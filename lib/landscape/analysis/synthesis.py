@@ -34,7 +34,7 @@ from . import dynamics
 from ..pipeline.params import DataSource, ReportParams
 from ..probes import measures as measures_probe
 from ..probes.base import Scalar
-from ..verdicts import stats
+from ..verdicts import stats, thresholds
 
 
 MEASURES: dict[str, Scalar] = measures_probe.SCALARS  # what is correlated: each measure's home's scalar summary
@@ -60,15 +60,25 @@ def model_table(studies: Sequence[tuple[ReportParams, DataSource, object]]) -> p
         for run_id, run in results.runs.items():
             config = params.config(reps[run_id].config)
             final = run.final
+            learned = not (run.status == "completed" and final and
+                           thresholds.at_chance(final["test_acc"], results.data.num_classes))
             row = {"study": params.report, "source": params.study.split("_")[0], "config": config.id, "run": run_id, "label": config.label,
                    **config.traits.__dict__, "dataset": data.name,
-                   "seed": run.seed, "replicate": order[run_id], "outcome": run.outcome,
+                   "seed": run.seed, "replicate": order[run_id], "outcome": run.outcome if learned else thresholds.DID_NOT_LEARN,
                    "test_error": 1 - final["test_acc"] if final and run.status == "completed" else math.nan,
                    "eval_gap": final.get("eval_gap", math.nan) if final and run.status == "completed" else math.nan}
             for name in [*MEASURES, *PROCEDURE]:
                 row[name] = measured.at[run_id, name] if run_id in measured.index else math.nan
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def learned(models: pd.DataFrame) -> pd.DataFrame:
+    """The models that completed training and learned (``outcome`` "completed"): the ones a
+    generalization measure is compared on; a network that diverged, failed or ended at chance
+    ("did not learn") has no gap worth explaining, and pairing it with one that learned would
+    make an effect of not learning."""
+    return models[models["outcome"] == "completed"]
 
 
 def _group_tau(x: np.ndarray, y: np.ndarray) -> float | None:

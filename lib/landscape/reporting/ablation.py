@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..geometry import surfaces
 from ..pipeline.params import ReportParams
+from ..verdicts import thresholds
 from . import plotting, tables
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def _seed_outcomes(status: pd.DataFrame, config: str) -> str:
     "1 of 3 did not learn"."""
     rows = status[status["config"] == config]
     parts = []
-    for state in ("completed", tables.DID_NOT_LEARN, "diverged", "failed"):
+    for state in ("completed", thresholds.DID_NOT_LEARN, "diverged", "failed"):
         these = rows[rows["outcome"] == state]
         if len(these):
             epochs = sorted(int(e) for e in these["diverged_epoch"].dropna())

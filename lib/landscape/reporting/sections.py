@@ -343,13 +343,17 @@ def synthesis_models(report: SynthesisContext) -> None:
     report.models = synthesis_mod.model_table([(w.params, w.data, r) for w, r in zip(report.work, report.results)])
     report.sink.index_facts(training_s=float(sum(row["time_s"] for r in report.results for run in r.runs.values()
                                                  for row in run.history)))
-    report.correlations = synthesis_mod.correlations(report.models)
+    report.correlations = synthesis_mod.correlations(synthesis_mod.learned(report.models))
     report.sink.save_csv(report.models, "models")
     report.sink.record("models", report.models)
     report.sink.record("correlations", report.correlations)
+    apart = len(report.models) - len(synthesis_mod.learned(report.models))
     report.sink.table(synthesis_mod.models_display(report.models), "models",
                       "Every trained model: its architecture traits, outcome, final test error and evaluation-mode "
-                      "generalization gap (train probe set accuracy − test accuracy, same weights).")
+                      "generalization gap (train probe set accuracy − test accuracy, same weights). Every correlation "
+                      "and effect below is over the models that learned: "
+                      + (f"{apart} of {len(report.models)}, whose outcome is not 'completed', are left out."
+                         if apart else f"all {len(report.models)} did."))
     report.sink.table(synthesis_mod.measures_display(report.models), "model-measures",
                       "Every measure of every model (— where a run was not probed: it diverged or failed); λmin < 0: "
                       "the smallest Ritz value proves negative curvature.")
@@ -397,7 +401,7 @@ def synthesis_scatter(report: SynthesisContext, target: str = "eval_gap") -> Non
 
 def synthesis_architecture(report: SynthesisContext) -> None:
     """How switching BatchNorm or skip connections on changes each measure, within groups."""
-    report.effects = synthesis_mod.trait_effects(report.models)
+    report.effects = synthesis_mod.trait_effects(synthesis_mod.learned(report.models))
     report.sink.record("trait_effects", report.effects)
     shown = report.effects.assign(
         factor=report.effects["factor"].map(synthesis_mod.EFFECT_FACTORS),

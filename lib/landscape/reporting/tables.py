@@ -55,9 +55,6 @@ def final_rows(history: pd.DataFrame) -> pd.DataFrame:
     return history.sort_values("epoch").groupby("run").tail(1).set_index("run").loc[order]
 
 
-DID_NOT_LEARN = "did not learn"
-
-
 def run_status(runs: Mapping[str, RunRecord], num_classes: int = 10,
                tolerance: float = thresholds_mod.SUITE["chance_accuracy"].value) -> pd.DataFrame:
     """One row per run: run, label, status (completed / diverged / failed), outcome (the status,
@@ -68,8 +65,8 @@ def run_status(runs: Mapping[str, RunRecord], num_classes: int = 10,
     def outcome(run: RunRecord) -> str:
         final = run.final
         at_chance = (run.status == "completed" and bool(final)
-                     and abs(final["test_acc"] - 1 / num_classes) <= tolerance)
-        return DID_NOT_LEARN if at_chance else run.status
+                     and thresholds_mod.at_chance(final["test_acc"], num_classes, tolerance))
+        return thresholds_mod.DID_NOT_LEARN if at_chance else run.status
 
     return pd.DataFrame([{"run": run_id, "label": run.label, "config": run.config, "seed": run.seed,
                           "status": run.status, "outcome": outcome(run), "epochs": len(run.history),

@@ -87,6 +87,16 @@ SUITE: dict[str, Threshold] = {t.name: t for t in (
 )}
 
 
+DID_NOT_LEARN = "did not learn"  # the outcome of a completed run that ends at chance (:func:`at_chance`)
+
+
+def at_chance(test_accuracy: float, num_classes: int, tolerance: float | None = None) -> bool:
+    """Whether a final test accuracy lies within 'chance_accuracy' (or ``tolerance``) of
+    1/num_classes: the network did not learn."""
+    limit = SUITE["chance_accuracy"].value if tolerance is None else tolerance
+    return abs(test_accuracy - 1 / num_classes) <= limit
+
+
 def resolve(params: ReportParams) -> dict[str, Threshold]:
     """The thresholds ``params`` decides with: the suite's, with ``reference.thresholds``
     overrides applied (each needs a finite positive ``value`` and a non-empty ``reason``)."""
