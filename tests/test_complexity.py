@@ -78,7 +78,7 @@ def test_norm_measures_agree_with_numpy_and_do_not_see_a_batchnorm_rescaling():
     matrices = [w.numpy() for w in complexity.weight_matrices(complexity.fold_batchnorm(model))]
     spectral = [np.linalg.svd(w, compute_uv=False)[0] ** 2 for w in matrices]
     frobenius = [(w ** 2).sum() for w in matrices]
-    assert found["depth"] == 4 and matrices[0].shape == (32, 9)
+    assert found["layers"] == 4 and matrices[0].shape == (32, 9)
     assert found["log_prod_spec"] == pytest.approx(np.log(spectral).sum(), rel=1e-10)
     assert found["log_sum_spec"] == pytest.approx(math.log(4) + np.log(spectral).mean(), rel=1e-10)
     assert found["log_prod_fro"] == pytest.approx(np.log(frobenius).sum(), rel=1e-10)

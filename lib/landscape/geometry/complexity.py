@@ -175,17 +175,17 @@ def norm_measures(model: nn.Module, data: ImageDataset | Batch, input_shape: tup
     10th-percentile output margin, :func:`margin_quantile`), ``inverse_margin`` = 1/margin²,
     ``log_prod_spec`` and ``log_sum_spec`` of the squared spectral norms, ``log_prod_fro`` and
     ``log_sum_fro`` of the squared Frobenius norms (module docstring), ``path_norm``, and the
-    number of layers ``depth``. A margin ≤ 0 (more than a tenth of the set misclassified) gives
+    number of weight ``layers``. A margin ≤ 0 (more than a tenth of the set misclassified) gives
     an inverse margin of NaN: it is not a measure of a network that fits its data."""
     folded = fold_batchnorm(model)
     matrices = [w.double() for w in weight_matrices(folded)]
     spectral = np.array([float(torch.linalg.matrix_norm(w, ord=2)) ** 2 for w in matrices])
     frobenius = np.array([float(torch.linalg.matrix_norm(w, ord="fro")) ** 2 for w in matrices])
-    depth = len(matrices)
+    layers = len(matrices)
     margin = margin_quantile(output_margins(model, data, mode, chunk_size))
     return {"margin": margin, "inverse_margin": 1 / margin ** 2 if margin > 0 else math.nan,
             "log_prod_spec": float(np.log(spectral).sum()),
-            "log_sum_spec": math.log(depth) + float(np.log(spectral).mean()),
+            "log_sum_spec": math.log(layers) + float(np.log(spectral).mean()),
             "log_prod_fro": float(np.log(frobenius).sum()),
-            "log_sum_fro": math.log(depth) + float(np.log(frobenius).mean()),
-            "path_norm": path_norm(folded, input_shape), "depth": depth}
+            "log_sum_fro": math.log(layers) + float(np.log(frobenius).mean()),
+            "path_norm": path_norm(folded, input_shape), "layers": layers}

@@ -63,9 +63,7 @@ def measures(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: MeasuresPa
                             sets.mode, sets.chunk_size)
     drop = noise.scalars(model, sets.train, cfg.noise_sigma, cfg.noise_draws, cfg.seed, sets.mode, sets.chunk_size)
     grad = gradient.scalars(model, sets.train, sets.mode, sets.chunk_size)
-    return pd.DataFrame([{**bends, **{k: sam[k] for k in ("sam", "asam", "sam_steps", "asam_steps", "sam_converged",
-                                                          "asam_converged")},
-                          "noise_drop": drop["noise_drop"], "grad_norm": grad["grad_norm"], "loss": grad["loss"],
+    return pd.DataFrame([{**bends, **sam, "noise_drop": drop["noise_drop"], "grad_norm": grad["grad_norm"], "loss": grad["loss"],
                           "accuracy": drop["accuracy"], "num_hvps": op.num_products, "mode": sets.mode, "n": op.n}])
 
 

@@ -99,14 +99,11 @@ class PlainLogFormatter(matplotlib.ticker.Formatter):
 def plain_log_ticks(fig: Figure) -> None:
     """Give every log-scaled axis of ``fig`` (colour bars too) tick labels in unicode
     (:func:`plain_math`); the sink calls it on every figure before saving it."""
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            if axis.get_scale() == "log":
-                for which in ("major", "minor"):
-                    current = axis.get_major_formatter() if which == "major" else axis.get_minor_formatter()
-                    if not isinstance(current, PlainLogFormatter):
-                        (axis.set_major_formatter if which == "major" else axis.set_minor_formatter)(
-                            PlainLogFormatter(current))
+    for axis in (axis for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) if axis.get_scale() == "log"):
+        for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
+                         (axis.get_minor_formatter, axis.set_minor_formatter)):
+            if not isinstance(get(), PlainLogFormatter):
+                put(PlainLogFormatter(get()))
 
 
 def run_colors(run_ids: Sequence[str]) -> dict[str, tuple]:

@@ -66,12 +66,16 @@ class ReportContext:
         """Configuration id -> label."""
         return tables.config_labels(self.params)
 
-    def frame(self, probe: str, output: str | None = None) -> pd.DataFrame | None:
-        """The frame of ``probe`` (its ``output`` for probes with several), or None after saying
-        in the report why it was not computed."""
-        found = getattr(self.results.probes, output or probe)
+    def frame(self, probe: str, term: tuple[str, str], *shared: str) -> pd.DataFrame | None:
+        """How a measure's section opens: the frame of ``probe`` with the section's terms declared
+        (its own ``term``, then the shared ``terms.TERMS`` named in ``shared``), or None after
+        saying in the report why it was not computed."""
+        found = getattr(self.results.probes, probe)
         if found is None:
             pages.pending(self.sink, self.params, f"probes.{probe}", REGISTRY[probe].measures, self.results.probes)
+        else:
+            self.sink.term(*term)
+            explain(self, *shared)
         return found
 
 

@@ -43,8 +43,7 @@ def complexity(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: Complexi
     norms = measures.norm_measures(model, sets.train, input_shape, mode=sets.mode, chunk_size=sets.chunk_size)
     search = measures.magnitude_aware_sigma(model, sets.train, cfg.target_drop, cfg.tolerance, cfg.draws, cfg.epsilon,
                                             cfg.halvings, cfg.seed, sets.mode, sets.chunk_size)
-    return pd.DataFrame([{**{k: v for k, v in norms.items() if k != "depth"}, "layers": norms["depth"],
-                          "pacbayes_sigma": search.sigma, "pacbayes_flatness": 1 / search.sigma ** 2,
+    return pd.DataFrame([{**norms, "pacbayes_sigma": search.sigma, "pacbayes_flatness": 1 / search.sigma ** 2,
                           "sigma_drop": search.drop, "sigma_converged": search.converged, "mode": sets.mode,
                           "n": len(sets.train.labels)}])
 

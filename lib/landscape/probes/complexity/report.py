@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ...reporting import tables
-from ...reporting.terms import explain
 
 if TYPE_CHECKING:
     from ...pipeline.params import ReportParams
@@ -40,11 +39,9 @@ def table(params: ReportParams, frame: pd.DataFrame) -> pd.DataFrame:
 
 def section(report: ReportContext) -> None:
     """The norm, margin and PAC-Bayes measures of every configuration."""
-    frame = report.frame(KEY)
+    frame = report.frame(KEY, TERM, "positive")
     if frame is None:
         return
-    report.sink.term(*TERM)
-    explain(report, "positive")
     cfg = report.params.probes.complexity
     report.sink.table(table(report.params, frame), KEY,
                       f"Complexity measures on the train probe set (BatchNorm folded into the layer before it), "

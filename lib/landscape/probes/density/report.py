@@ -72,10 +72,9 @@ def sentence(density: pd.DataFrame) -> str:
 def section(report: ReportContext) -> None:
     """The Hessian's eigenvalue density (stochastic Lanczos quadrature) per run: figure, table,
     sentence and numbers, or why there are none."""
-    sink, frame = report.sink, report.frame(KEY)
+    sink, frame = report.sink, report.frame(KEY, TERM)
     if frame is None:
         return
-    sink.term(*TERM)
     first = frame.iloc[0]
     sink.figure(figure(frame), KEY,
                 f"Eigenvalue density of the Hessian on the train probe set by stochastic Lanczos quadrature "

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from ...reporting import tables
-from ...reporting.terms import explain
 
 if TYPE_CHECKING:
     from ...pipeline.params import ReportParams
@@ -45,11 +44,9 @@ def table(params: ReportParams, flatness: pd.DataFrame) -> pd.DataFrame:
 
 def section(report: ReportContext) -> None:
     """The study's flatness |L(θ + δ) − L(θ)|, with its published order where it gave one."""
-    frame = report.frame(KEY)
+    frame = report.frame(KEY, TERM, "positive")
     if frame is None:
         return
-    report.sink.term(*TERM)
-    explain(report, "positive")
     report.sink.table(table(report.params, frame), KEY,
                       "The study's flatness |L(θ + δ) − L(θ)| on the train probe set, δ ~ N(0, σ²I): each seed's mean "
                       f"over draws, {tables.POSITIVE_WORDS}" + ("; the study published only an order, so each "

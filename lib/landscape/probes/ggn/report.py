@@ -57,10 +57,9 @@ def sentence(params: ReportParams, frame: pd.DataFrame) -> str:
 
 def section(report: ReportContext) -> None:
     """The table, the sentence and the numbers of the ``ggn`` probe, or why it has none."""
-    frame = report.frame(KEY)
+    frame = report.frame(KEY, TERM)
     if frame is None:
         return
-    report.sink.term(*TERM)
     cfg = report.params.probes.ggn
     report.sink.table(table(report.params, frame), KEY,
                       f"Curvature through the outputs (G, Gauss-Newton) beside the Hessian (H) on the train probe set, "

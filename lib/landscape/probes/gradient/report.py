@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from ...reporting import tables
-from ...reporting.terms import explain
 
 if TYPE_CHECKING:
     from ...pipeline.params import ReportParams
@@ -37,11 +36,9 @@ def table(params: ReportParams, gradient: pd.DataFrame) -> pd.DataFrame:
 
 def section(report: ReportContext) -> None:
     """‖∇L(θ)‖₂ on the train and test probe sets, with the study's published value."""
-    frame = report.frame(KEY)
+    frame = report.frame(KEY, TERM, "positive")
     if frame is None:
         return
-    report.sink.term(*TERM)
-    explain(report, "positive")
     report.sink.table(table(report.params, frame), "gradient-norm",
                       f"Gradient norm and loss per configuration on the train and test probe sets, {tables.POSITIVE_WORDS}"
                       + (", with the study's published value." if report.reference("grad_norm") else "."))

@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 
 from ...reporting import pages, plotting, tables
 from ...reporting.findings import PublishedBeside
-from ...reporting.terms import explain
 from ..base import NOT_COMPUTED
 
 if TYPE_CHECKING:
@@ -138,11 +137,9 @@ def section(report: ReportContext) -> None:
     """λmax by Lanczos, by one mini-batch (the study's method where it published one) and as
     published, λmin, condition number, trace; with ``attribute``, the steps between ours and the
     study's method."""
-    sink, frame = report.sink, report.frame(KEY)
+    sink, frame = report.sink, report.frame(KEY, TERM, "positive")
     if frame is None:
         return
-    sink.term(*TERM)
-    explain(report, "positive")
     cfg, study_kappa = report.params.probes.hessian, report.reference("condition_number")
     extra = []
     if cfg.lambda_min:

@@ -89,10 +89,9 @@ def figure(path: pd.DataFrame, y: str = "loss", reference_max: float | None = No
 def section(report: ReportContext) -> None:
     """The loss on the straight line between two trained minima, and the barrier."""
     sink = report.sink
-    path = report.frame(KEY)
+    path = report.frame(KEY, TERM)
     if path is None:
         return
-    sink.term(*TERM)
     barriers = report.results.probes.barriers
     max_loss, note = report.reference("interpolation_max_loss"), report.reference("barriers")
     bn = set(path["bn"])

@@ -161,10 +161,9 @@ def figure(noise: pd.DataFrame, metric: str = "accuracy", reference: Mapping | N
 
 def section(report: ReportContext) -> None:
     """Loss and accuracy under weight noise, study vs run where the study published numbers."""
-    sink, frame = report.sink, report.frame(KEY)
+    sink, frame = report.sink, report.frame(KEY, TERM)
     if frame is None:
         return
-    sink.term(*TERM)
     for metric in ("accuracy", "loss"):
         if report.reference(f"noise_{metric}"):
             sink.table(reference_table(report.params, frame, metric), f"noise-study-{metric}",

@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 
 from ...reporting import pages, plotting, tables
 from ...reporting.findings import PublishedBeside
-from ...reporting.terms import explain
 
 if TYPE_CHECKING:
     from ...pipeline.params import ReportParams
@@ -79,11 +78,9 @@ def figure(sharpness: pd.DataFrame, published: Mapping[str, float | None] | None
 
 def section(report: ReportContext) -> None:
     """SAM and ASAM ε-sharpness, with the study's published SAM sharpness."""
-    sink, frame = report.sink, report.frame(KEY)
+    sink, frame = report.sink, report.frame(KEY, TERM, "positive")
     if frame is None:
         return
-    sink.term(*TERM)
-    explain(report, "positive")
     cfg = report.params.probes.sharpness
     sink.table(table(report.params, frame), "sharpness",
                f"ε-sharpness on the train probe set (nats), {tables.POSITIVE_WORDS}: SAM after the ascent (ours: "

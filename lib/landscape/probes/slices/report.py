@@ -115,10 +115,9 @@ def surfaces_of(frame: pd.DataFrame, run_id: str, value: str = "loss", direction
 
 def slices_section(report: ReportContext) -> None:
     """The loss along each direction kind through the trained weights."""
-    frame = report.frame("slice1d")
+    frame = report.frame("slice1d", TERM)
     if frame is None:
         return
-    report.sink.term(*TERM)
     ranges = [f"α from {stats.number_text(rows['alpha'].min())} to {stats.number_text(rows['alpha'].max())} along "
               f"the {DIRECTION_LABELS[kind]}" for kind, rows in frame.groupby("direction", sort=False)]
     report.sink.figure(slices_figure(frame, labels=report.labels), "slice1d",
@@ -130,10 +129,9 @@ def slices_section(report: ReportContext) -> None:
 
 def surfaces_section(report: ReportContext) -> None:
     """The loss on a plane through each run's weights, per direction kind, and its range."""
-    sink, frame = report.sink, report.frame("surface2d")
+    sink, frame = report.sink, report.frame("surface2d", SURFACE_TERM)
     if frame is None:
         return
-    sink.term(*SURFACE_TERM)
     splits = " and ".join(dict.fromkeys(frame["split"]))
     for run in report.params.runs:
         run_id = tables.study_run(report.params, run.id)
