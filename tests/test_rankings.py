@@ -83,3 +83,35 @@ def test_sign_agreement_over_environments_and_its_robust_summary():
     assert noisy[noisy["factor"] == "depth"]["noise"].eq(False).all()
     assert noisy[noisy["factor"] != "depth"]["noise"].all()  # no gap difference to predict: left out
     assert rankings.robust_summary(noisy).set_index("factor").at["all", "environments"] == 4
+
+
+def test_granulated_psi_fixes_every_other_factor_and_the_seed():
+    models = grid()
+    groupings = {f: (f, [*(g for g in FACTORS if g != f), "seed"]) for f in FACTORS}
+    same = rankings.granulated(models, "same", "gap", groupings)
+    # groups of two models of one seed that differ in one factor: 4 settings of the others x 3 seeds
+    assert {f: same[f].n for f in FACTORS} == {f: 12 for f in FACTORS}
+    assert all(same[f].estimate == 1.0 for f in FACTORS) and same["all"].estimate == 1.0
+    proxy = rankings.granulated(models, "lr_only", "gap", groupings)
+    assert proxy["lr"].estimate == 1.0 and proxy["depth"].estimate == 0.0 and proxy["width"].estimate == 0.0
+    assert proxy["all"].estimate == pytest.approx(1 / 3)
+    expected = np.mean([scipy.stats.kendalltau(g["noise"], g["gap"]).statistic
+                        for g in rankings.groups_where(models, groupings["depth"])])
+    assert rankings.granulated(models, "noise", "gap", groupings)["depth"].estimate == pytest.approx(expected)
+
+
+def test_the_grids_statistics_rank_the_gap_first_and_the_proxy_last_and_decide_with_bh():
+    from landscape.analysis import grid as grid_mod
+
+    models = grid()
+    found = grid_mod.rank_statistics(models, FACTORS, ["noise", "lr_only", "same"], target="gap")
+    summary = found.summary.set_index("measure")
+    assert list(found.summary["measure"]) == ["same", "noise", "lr_only"]  # ordered by the CMI score
+    assert summary.at["same", "cmi"] == pytest.approx(1.0) and summary.at["lr_only", "cmi"] == pytest.approx(0.0)
+    assert summary.at["same", "tau"] == 1.0 and summary.at["same", "tau_decided"]
+    assert not summary.at["noise", "tau_decided"]
+    assert summary.at["same", "robust_worst"] == 1.0 and summary.at["lr_only", "robust_worst"] == 0.0
+    overall = found.taus[found.taus["kind"] == "overall"]
+    from statsmodels.stats.multitest import multipletests
+    assert list(overall["decided"]) == list(multipletests(overall["p"], method="fdr_bh")[0])
+    assert set(found.cmi["measure"]) == {"noise", "lr_only", "same"} and len(found.cmi) == 3 * 7

@@ -1,6 +1,13 @@
-"""Rank statistics of a generalization measure over a designed grid of models, as the field
-computes them beyond the overall and granulated Kendall τ (``synthesis``):
+"""Rank statistics of a generalization measure over a set of models, as the field computes them:
 
+- Jiang et al. (2020) §5, the granulated Kendall τ: for each factor, the models are grouped so
+  that only that factor varies within a group (a *grouping*: the column that varies and the
+  columns held fixed); ψ is the mean over groups of the within-group τ-b, with a bootstrap CI over
+  groups when there are at least ``MIN_GROUPS`` (with fewer, each within-group τ of two models is
+  ±1 and a few that agree would give an interval of no width), and Ψ the mean of ψ over the
+  factors that have a group (:func:`granulated`). A measure that only tracks what is held fixed is
+  constant within every group and gets ψ = 0: a within-group τ with a constant measure or target
+  counts as 0 (no pair is concordant or discordant).
 - Jiang et al. (2020) §6, the conditional mutual information test: over every ordered pair of
   distinct models, V_μ = sign(μ₁ − μ₂) and V_g = sign(g₁ − g₂) (three values: −1, 0, 1); for a
   set S of at most ``MAX_CONDITIONING`` hyperparameters, U_S is the pair's values of S (both
@@ -26,14 +33,59 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from ..verdicts import stats
 
 MAX_CONDITIONING = 2  # hyperparameters conditioned on at once (Jiang et al.: at most 2)
+MIN_GROUPS = 5  # groups a ψ needs for an interval
+Grouping = tuple[str, Sequence[str]]  # (the column that varies within a group, the columns held fixed)
+
+
+def group_tau(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Kendall's τ-b within one group (pairs with a NaN dropped); None with fewer than 2 pairs;
+    0.0 when x or y is constant (no association can be seen)."""
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    if len(x) < 2:
+        return None
+    if np.all(x == x[0]) or np.all(y == y[0]):
+        return 0.0
+    return float(scipy.stats.kendalltau(x, y).statistic)
+
+
+def groups_where(models: pd.DataFrame, grouping: Grouping) -> list[pd.DataFrame]:
+    """The groups of ``models`` that agree in every fixed column of ``grouping`` and hold at least
+    two values of its varying column."""
+    varying, fixed = grouping
+    if not fixed:
+        return [models] if models[varying].nunique() >= 2 else []
+    return [g for _, g in models.groupby(list(fixed), sort=True, dropna=False) if g[varying].nunique() >= 2]
+
+
+def granulated(models: pd.DataFrame, measure: str, target: str, groupings: Mapping[str, Grouping],
+               level: float = stats.LEVEL) -> dict[str, stats.Interval]:
+    """ψ per factor of ``groupings`` (the mean within-group τ of ``measure`` with ``target``,
+    bootstrap CI over groups from MIN_GROUPS groups on; n = groups) and ``"all"``: Ψ, the mean of
+    the factors' ψ (no interval; n = factors with a group). A factor without a group is left out."""
+    found: dict[str, stats.Interval] = {}
+    for factor, grouping in groupings.items():
+        taus = [t for g in groups_where(models, grouping)
+                if (t := group_tau(g[measure].to_numpy(float), g[target].to_numpy(float))) is not None]
+        if len(taus) >= MIN_GROUPS:
+            ci = stats.bootstrap_ci(taus, np.mean, level=level)
+            found[factor] = stats.Interval(ci.estimate, ci.low, ci.high, len(taus), level, "mean τ over groups, " + ci.method)
+        elif taus:
+            found[factor] = stats.Interval(float(np.mean(taus)), math.nan, math.nan, len(taus), level,
+                                           "mean τ over groups")
+    if found:
+        psi = float(np.mean([i.estimate for i in found.values()]))
+        found["all"] = stats.Interval(psi, math.nan, math.nan, len(found), level, "mean ψ over factors")
+    return found
 
 
 def _entropy(counts: np.ndarray) -> float:

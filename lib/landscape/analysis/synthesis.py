@@ -14,12 +14,9 @@ signed so that τ > 0 means "larger measure, worse generalization":
 - overall and within each study: ``stats.kendall_tau`` (paired bootstrap 95% CI);
 - granulated (Jiang et al. 2020, "Fantastic generalization measures"): for each factor of
   ``FACTORS``, the models are grouped so that only that factor varies within a group (every
-  other trait, the study and, except for the seed factor, the replicate index fixed); ψ is the
-  mean over groups of the within-group τ, with a bootstrap CI over groups when there are at
-  least MIN_GROUPS (with fewer, each within-group τ of two models is ±1 and a few that agree
-  would give an interval of no width), and Ψ the mean of ψ over the factors that have a group. A measure that only tracks the dataset or the study is
-  constant within every group and gets ψ = 0: a within-group τ with a constant measure or
-  target counts as 0 (no pair is concordant or discordant).
+  other trait, the study and, except for the seed factor, the replicate index fixed), ψ and Ψ
+  as ``rankings.granulated`` computes them. A measure that only tracks the dataset or the study
+  is constant within every group and gets ψ = 0.
 """
 from __future__ import annotations
 
@@ -28,9 +25,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 
-from . import dynamics
+from . import dynamics, rankings
 from ..pipeline.params import DataSource, ReportParams
 from ..probes import measures as measures_probe
 from ..probes.base import Scalar
@@ -38,7 +34,6 @@ from ..verdicts import stats, thresholds
 
 
 MEASURES: dict[str, Scalar] = measures_probe.SCALARS  # what is correlated: each measure's home's scalar summary
-MIN_GROUPS = 5  # groups a ψ needs for an interval
 TARGETS = {"eval_gap": "generalization gap", "test_error": "test error"}
 TRAITS = ("family", "batchnorm", "skip", "dropout")
 FACTORS = {"seed": "seed only", "batchnorm": "BatchNorm on/off", "skip": "skip on/off",
@@ -81,48 +76,26 @@ def learned(models: pd.DataFrame) -> pd.DataFrame:
     return models[models["outcome"] == "completed"]
 
 
-def _group_tau(x: np.ndarray, y: np.ndarray) -> float | None:
-    """Kendall's τ-b within one group (pairs with a NaN dropped); None with fewer than 2 pairs;
-    0.0 when x or y is constant (no association can be seen)."""
-    keep = ~(np.isnan(x) | np.isnan(y))
-    x, y = x[keep], y[keep]
-    if len(x) < 2:
-        return None
-    if np.all(x == x[0]) or np.all(y == y[0]):
-        return 0.0
-    return float(scipy.stats.kendalltau(x, y).statistic)
+def grouping(factor: str) -> rankings.Grouping:
+    """How ``factor`` of ``FACTORS`` groups the models (module docstring): the column that varies
+    (the replicate index for the seed) and the columns held fixed."""
+    if factor not in FACTORS:
+        raise ValueError(f"unknown factor {factor!r}; allowed: {list(FACTORS)}")
+    varying = "replicate" if factor == "seed" else factor
+    fixed = ["study", *TRAITS] + ([] if factor == "seed" else ["replicate"])
+    return varying, [c for c in fixed if c != varying]
 
 
 def groups(models: pd.DataFrame, factor: str) -> list[pd.DataFrame]:
     """The groups of ``models`` in which only ``factor`` varies (module docstring): every group
     with at least two values of the factor."""
-    if factor not in FACTORS:
-        raise ValueError(f"unknown factor {factor!r}; allowed: {list(FACTORS)}")
-    varying = "replicate" if factor == "seed" else factor
-    fixed = ["study", *TRAITS] + ([] if factor == "seed" else ["replicate"])
-    fixed = [c for c in fixed if c != varying]
-    return [g for _, g in models.groupby(fixed, sort=True, dropna=False) if g[varying].nunique() >= 2]
+    return rankings.groups_where(models, grouping(factor))
 
 
 def granulated_tau(models: pd.DataFrame, measure: str, target: str, level: float = stats.LEVEL
                    ) -> dict[str, stats.Interval]:
-    """ψ per factor (mean within-group τ, bootstrap CI over groups from MIN_GROUPS groups on;
-    n = groups) and ``"all"``: Ψ, the mean of the factors' ψ (no interval; n = factors with a
-    group). A factor without a group is left out."""
-    found: dict[str, stats.Interval] = {}
-    for factor in FACTORS:
-        taus = [t for g in groups(models, factor)
-                if (t := _group_tau(g[measure].to_numpy(float), g[target].to_numpy(float))) is not None]
-        if len(taus) >= MIN_GROUPS:
-            ci = stats.bootstrap_ci(taus, np.mean, level=level)
-            found[factor] = stats.Interval(ci.estimate, ci.low, ci.high, len(taus), level, "mean τ over groups, " + ci.method)
-        elif taus:
-            found[factor] = stats.Interval(float(np.mean(taus)), math.nan, math.nan, len(taus), level,
-                                           "mean τ over groups")
-    if found:
-        psi = float(np.mean([i.estimate for i in found.values()]))
-        found["all"] = stats.Interval(psi, math.nan, math.nan, len(found), level, "mean ψ over factors")
-    return found
+    """ψ per factor of ``FACTORS`` and Ψ (``"all"``), as ``rankings.granulated`` computes them."""
+    return rankings.granulated(models, measure, target, {f: grouping(f) for f in FACTORS}, level)
 
 
 def correlations(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES),
@@ -248,7 +221,7 @@ def trait_effects(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES
                   ) -> pd.DataFrame:
     """How switching a trait on changes each measure: over the groups where only that trait
     varies (:func:`groups`), the geometric mean of measure(on) / measure(off), with a bootstrap
-    CI over groups (MIN_GROUPS on). Measures with a value ≤ 0 in a group are left out of it.
+    CI over groups (rankings.MIN_GROUPS on). Measures with a value ≤ 0 in a group are left out of it.
     Columns: factor, measure, ratio, low, high, groups."""
     rows = []
     for factor in EFFECT_FACTORS:
@@ -261,7 +234,7 @@ def trait_effects(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES
                     logs.append(float(np.log(on).mean() - np.log(off).mean()))
             if not logs:
                 continue
-            found = (stats.bootstrap_ci(logs, np.mean, level=level) if len(logs) >= MIN_GROUPS
+            found = (stats.bootstrap_ci(logs, np.mean, level=level) if len(logs) >= rankings.MIN_GROUPS
                      else stats.Interval(float(np.mean(logs)), math.nan, math.nan, len(logs), level, "mean")).exp()
             rows.append({"factor": factor, "measure": measure, "ratio": found.estimate, "low": found.low,
                          "high": found.high, "groups": len(logs)})

@@ -35,6 +35,8 @@ class FactorParams(Strict):
         return self
 
 
+# columns of the grid's models table (``analysis.grid``) a factor's name would overwrite
+RESERVED = {"config", "run", "label", "seed", "epochs", "cap", "stop", "sam", "asam", "trace", "margin", "layers"}
 MAX_GRID = 256  # configurations a design may generate (each trained once per seed)
 
 
@@ -54,6 +56,9 @@ class DesignParams(Strict):
         bad = [name for name in self.factors if not re.fullmatch(r"[a-z][a-z0-9]*", name)]
         if bad:
             raise ValueError(f"factor name(s) {bad}: lower-case letters and digits, starting with a letter")
+        taken = sorted(set(self.factors) & RESERVED)
+        if taken:
+            raise ValueError(f"factor name(s) {taken} name a column every model has; choose another")
         targets = [("option", f.option) if f.option is not None else ("training", f.training)
                    for f in self.factors.values()]
         shared = sorted({f"{kind} {name}" for kind, name in targets if targets.count((kind, name)) > 1})

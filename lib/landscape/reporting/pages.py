@@ -36,6 +36,10 @@ def opening(sink: Report, params: AnyParams, overrides: Mapping | None = None) -
         sink.markdown(f"# {lit(params.title)}\n\n**Question.** {lit(params.question)}\n\n"
                       f"**Sources:** the trained runs of the study reports {reports}; no published number "
                       "is used here.")
+    elif params.design is not None:  # an experiment of the suite's own: nothing published to quote
+        sink.markdown(f"# {lit(params.title)}\n\n**Question.** {lit(params.question)}\n\n"
+                      f"**Design:** {lit(params.study)}; no published number is used. Method: "
+                      f"{lit(params.reference.source)}.")
     else:
         source = params.reference.source
         file = REPO_ROOT / source.split(" (")[0]

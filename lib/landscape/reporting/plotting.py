@@ -429,10 +429,11 @@ def measure_scatter(models: pd.DataFrame, measures: Mapping[str, str], target: s
     return fig
 
 
-def tau_ranking(rows: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
-    """Measures ranked by Kendall τ: per measure (``rows``: one per measure and estimate, with
-    columns measure, estimate_kind, estimate, low, high) each estimate kind as a point with its
-    95% CI where it has one; the dotted line is τ = 0."""
+def tau_ranking(rows: pd.DataFrame, labels: Mapping[str, str],
+                xlabel: str = "Kendall τ with the generalization target (95% CI)") -> Figure:
+    """Measures ranked by the first estimate kind of ``rows`` (one row per measure and estimate,
+    with columns measure, estimate_kind, estimate, low, high; every kind in [−1, 1]): each kind as
+    a point with its 95% CI where it has one; the dotted line is 0."""
     apply_style()
     order = (rows[rows["estimate_kind"] == rows["estimate_kind"].iloc[0]].sort_values("estimate")["measure"].tolist()
              if len(rows) else [])
@@ -453,7 +454,7 @@ def tau_ranking(rows: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
     ax.axvline(0, color="0.3", linestyle=":", linewidth=1)
     ax.set_yticks(np.arange(len(order)), [labels.get(m, m) for m in order])
     ax.set_xlim(-1.05, 1.05)
-    ax.set_xlabel("Kendall τ with the generalization target (95% CI)")
+    ax.set_xlabel(xlabel)
     fig.tight_layout()
     legend_below(fig, ax, ncol=max(len(kinds), 1))
     return fig

@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import findings as findings_mod
 from . import plotting, tables
-from ..analysis import dynamics, synthesis as synthesis_mod
+from ..analysis import dynamics, rankings, synthesis as synthesis_mod
 from ..core.errors import ParamsError
 from ..core.escaping import literal
 from ..pipeline import driver
@@ -133,7 +133,9 @@ def setup(report: ReportContext) -> None:
     sink.table(tables.models_table(params, counts), "setup-models",
                "Models: one configuration per row, the seeds it is trained with (the first is the study's, or the "
                "run set beside the study's numbers) and the number of trainable parameters.")
-    sink.table(tables.training_table(params), "setup-training", "Training configuration, the same for every run.")
+    sink.table(tables.training_table(params), "setup-training",
+               "Training configuration: each configuration's changes to it are in the models table."
+               if any(r.training for r in params.runs) else "Training configuration, the same for every run.")
     if params.assumptions:
         sink.bullets([literal(a) for a in params.assumptions],
                      "Where the study leaves a detail open, this report assumes:")
@@ -324,20 +326,30 @@ def synthesis_setup(report: SynthesisContext) -> None:
                               "seeds each": ", ".join(sorted({str(len(reps)) for reps in w.params.replicates_of.values()})),
                               "epochs": w.params.training.epochs} for w in report.work]),
                "studies", "The study reports whose trained runs are compared, as each trains them (same profile).")
-    cfg, sets = report.params.measures, report.params.eval_set
-    settings = {"lambda_max": f"Lanczos, tolerance {cfg.tol:g}",
-                "trace": f"Hutchinson, {cfg.trace_samples} Rademacher vectors",
-                "lambda_ratio": f"λ̃min: the smallest Ritz value of {cfg.ritz_steps} Lanczos steps (≥ λmin)",
-                "slice_curvature": f"mean over {cfg.slice_directions} filter-normalized directions",
-                "sam": f"radius ρ = {cfg.rho:g}, {tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}",
-                "asam": f"radius ρ = {cfg.adaptive_rho:g}, {tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}",
-                "noise_drop": f"relative noise σ = {cfg.noise_sigma:g} per tensor, {cfg.noise_draws} draws",
-                "grad_norm": "full probe-set gradient"}
-    sink.table(pd.DataFrame([{"measure": m.label, "what it is": m.meaning, "settings": settings[name],
-                              "invariant to BN rescaling": "yes" if m.invariant else "no"}
-                             for name, m in synthesis_mod.MEASURES.items()]), "measures",
+    sets = report.params.eval_set
+    sink.table(measures_table(synthesis_mod.MEASURES, measure_settings(report.params.measures)), "measures",
                f"The measures, each taken on a stratified probe set of {sets.train_size} training images of the "
                f"model's own study (seed {sets.seed}, {sets.mode} mode), with the same settings for every model.")
+
+
+def measure_settings(cfg: Any) -> dict[str, str]:
+    """How each measure of the ``measures`` probe is computed at its settings ``cfg``, in words."""
+    return {"lambda_max": f"Lanczos, tolerance {cfg.tol:g}",
+            "trace": f"Hutchinson, {cfg.trace_samples} Rademacher vectors",
+            "lambda_ratio": f"λ̃min: the smallest Ritz value of {cfg.ritz_steps} Lanczos steps (≥ λmin)",
+            "slice_curvature": f"mean over {cfg.slice_directions} filter-normalized directions",
+            "sam": f"radius ρ = {cfg.rho:g}, {tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}",
+            "asam": f"radius ρ = {cfg.adaptive_rho:g}, {tables.ascent_words(cfg.ascent_tol, cfg.max_ascent_steps)}",
+            "noise_drop": f"relative noise σ = {cfg.noise_sigma:g} per tensor, {cfg.noise_draws} draws",
+            "grad_norm": "full probe-set gradient"}
+
+
+def measures_table(measures: Mapping[str, Any], settings: Mapping[str, str]) -> pd.DataFrame:
+    """One row per measure (``measures``: name -> ``probes.base.Scalar``): its label, what it is,
+    its ``settings`` in words and whether BatchNorm's rescalings leave it unchanged."""
+    return pd.DataFrame([{"measure": m.label, "what it is": m.meaning, "settings": settings[name],
+                          "invariant to BN rescaling": "yes" if m.invariant else "no"}
+                         for name, m in measures.items()])
 
 
 def synthesis_models(report: SynthesisContext) -> None:
@@ -416,7 +428,7 @@ def synthesis_architecture(report: SynthesisContext) -> None:
                       "How each measure changes when BatchNorm or skip connections are switched on: the geometric mean "
                       "over groups of models that differ only in that trait (same study, other traits and replicate) "
                       "of measure(on) / measure(off), bootstrap 95% CI over groups from "
-                      f"{synthesis_mod.MIN_GROUPS} groups on.")
+                      f"{rankings.MIN_GROUPS} groups on.")
 
 
 def synthesis_trajectories(report: SynthesisContext) -> None:

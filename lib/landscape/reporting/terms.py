@@ -27,6 +27,10 @@ TERMS = {
     "granulated": ("granulated τ (ψ, Ψ)", "τ computed only among models that differ in one factor (seed, BatchNorm, "
                    "skip connections or architecture family) and averaged, so a measure gets no credit for telling "
                    "datasets or studies apart (Jiang et al. 2020)"),
+    "granulated_grid": ("granulated τ (ψ, Ψ)", "τ computed only among models that differ in one hyperparameter, every "
+                        "other one and the seed fixed (ψ: its mean over such groups), and averaged over the "
+                        "hyperparameters (Ψ), so a measure gets no credit for tracking a hyperparameter that also "
+                        "changes the gap (Jiang et al. 2020)"),
     "threshold": ("stability threshold 2(1 + β)/η", "on a quadratic, gradient descent with learning rate η and "
                   "momentum β diverges once λmax exceeds it; sharpness is drawn against it along training"),
 }

@@ -37,6 +37,18 @@ def table(params: ReportParams, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def settings_words(cfg) -> dict[str, str]:
+    """How each of the probe's ``SCALARS`` is computed at its settings ``cfg``, in words."""
+    folded = "BatchNorm folded into the layer before it"
+    return {"inverse_margin": "10th-percentile margin over the train probe set",
+            "log_prod_spec": f"{folded}; a convolution's kernel read as a matrix",
+            "log_sum_spec": f"{folded}; a convolution's kernel read as a matrix",
+            "log_prod_fro": folded, "log_sum_fro": folded,
+            "path_norm": f"{folded}; squared weights on an all-ones input",
+            "pacbayes_flatness": f"σ' by bisection to an accuracy drop of {cfg.target_drop:g} ± {cfg.tolerance:g}, "
+                                 f"{cfg.draws} draws at each σ'"}
+
+
 def section(report: ReportContext) -> None:
     """The norm, margin and PAC-Bayes measures of every configuration."""
     frame = report.frame(KEY, TERM, "positive")
