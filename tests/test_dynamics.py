@@ -150,6 +150,10 @@ def test_the_answers_say_no_support_when_no_interval_decides():
     assert "no support" in found[synthesis.QUESTIONS[0]]
     assert found[synthesis.QUESTIONS[1]].startswith("No group of models")
     assert "0 of 8 measures" in found[synthesis.QUESTIONS[2]]
+    # the conditioned evidence leads: within-group Ψ before the overall τ
+    assert found[synthesis.QUESTIONS[2]].startswith("Within groups of models that differ in one factor")
+    q1 = found[synthesis.QUESTIONS[0]]
+    assert q1.index("λmax Ψ +0.10") < q1.index("Over all models")
     assert found[synthesis.QUESTIONS[3]].startswith("No predictor could be compared")  # 2 runs: too few
 
 

@@ -121,3 +121,15 @@ def test_a_network_that_ended_at_chance_is_listed_as_not_learning_and_left_out_o
     models = synthesis.model_table([(params, params.resolve_data(), results)]).set_index("run")
     assert list(models["outcome"]) == ["completed", "did not learn", "completed", "diverged at epoch 2"]
     assert list(synthesis.learned(models.reset_index())["run"]) == ["A_s1", "B_s3"]
+
+
+def test_the_trait_effect_groups_list_the_models_each_ratio_compares():
+    models = pd.DataFrame([
+        {"study": "s", "source": "003", "family": "CNN", "batchnorm": bn, "skip": False, "dropout": False,
+         "replicate": rep, "label": "A" if bn else "B", "seed": rep + 1, "lambda_max": 2.0 if bn else 1.0}
+        for bn in (True, False) for rep in range(2)])
+    found = synthesis.effect_groups(models)
+    assert list(found["factor"]) == ["batchnorm", "batchnorm"] and list(found["replicate"]) == [0, 1]
+    assert found.iloc[0]["on"] == "A (seed 1)" and found.iloc[0]["off"] == "B (seed 1)"
+    effects = synthesis.trait_effects(models, ["lambda_max"])
+    assert effects.iloc[0]["groups"] == len(found) and effects.iloc[0]["ratio"] == pytest.approx(2.0)

@@ -241,6 +241,19 @@ def trait_effects(models: pd.DataFrame, measures: Sequence[str] = tuple(MEASURES
     return pd.DataFrame(rows, columns=["factor", "measure", "ratio", "low", "high", "groups"])
 
 
+def effect_groups(models: pd.DataFrame) -> pd.DataFrame:
+    """The groups behind :func:`trait_effects`, one row each: factor, study, replicate, off and on
+    (the runs without and with the trait, their configuration labels joined by "; ")."""
+    rows = []
+    for factor in EFFECT_FACTORS:
+        for g in groups(models, factor):
+            switched = g[factor].astype(bool)
+            rows.append({"factor": factor, "study": g["source"].iloc[0], "replicate": int(g["replicate"].iloc[0]),
+                         "off": "; ".join(f"{r.label} (seed {r.seed})" for r in g[~switched].itertuples()),
+                         "on": "; ".join(f"{r.label} (seed {r.seed})" for r in g[switched].itertuples())})
+    return pd.DataFrame(rows, columns=["factor", "study", "replicate", "off", "on"])
+
+
 def effect_interval(row: pd.Series) -> stats.Interval:
     """A :func:`trait_effects` row's ratio with its interval (over ``groups`` groups)."""
     return stats.Interval(float(row["ratio"]), float(row["low"]), float(row["high"]), int(row["groups"]), stats.LEVEL,
@@ -271,8 +284,10 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
     overall_rows = gap[gap["kind"] == "overall"]
     overall = overall_rows.assign(decided=decided(overall_rows)).set_index("measure")
     psi = gap[gap["kind"] == "granulated"].set_index("measure")
-    flat_words, flat_decides = [], []
+    within_words, flat_words, flat_decides = [], [], []
     for measure in ("lambda_max", "asam", "noise_drop"):
+        if measure in psi.index and np.isfinite(psi.at[measure, "estimate"]):
+            within_words.append(f"{MEASURES[measure].label} Ψ {psi.at[measure, 'estimate']:+.2f}")
         if measure in overall.index:
             row = overall.loc[measure]
             flat_decides += [measure] if row["decided"] else []
@@ -281,8 +296,11 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
                               f"{len(overall)} measures)")
     q1 = (dynamics.trajectory_observation(trajectory) + " " if not trajectory.empty else
           "No training trajectory was measured. ")
-    q1 += ("Whether the flatter end points generalize better, over all models, with the gap: " +
-           "; ".join(flat_words) + "." if flat_words else "No flatness measure was computed.")
+    if within_words:
+        q1 += ("Whether the flatter end points generalize better, first within groups of models that differ in one "
+               "factor (granulated Ψ with the gap, τ table): " + "; ".join(within_words) + ". ")
+    q1 += ("Over all models (τ table): " + "; ".join(flat_words) + "." if flat_words else
+           "No flatness measure was computed.")
     ok = trajectory[trajectory["status"] == "ok"] if not trajectory.empty else trajectory
     if len(ok) and flat_words:
         below = float((ok["ratio"] <= 1).mean())
@@ -290,7 +308,7 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
                + (", but among the minima it reached, the flatter ones did not generalize measurably better: the "
                   "flat-minimum explanation gets no support from these models." if not flat_decides else
                   "; a flatness measure's τ with the gap excludes 0, which the flat-minimum explanation predicts "
-                  "only if τ > 0 (sharper, larger gap)."))
+                  "only if τ > 0 (sharper, larger gap) and only if its Ψ within groups agrees."))
     q2_parts = []
     for _, row in effects[effects["measure"].isin(["lambda_max", "asam", "slice_curvature"])].iterrows():
         ratio = effect_interval(row)
@@ -306,14 +324,18 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
           "ASAM do not." if q2_parts else
           "No group of models differs only in BatchNorm or in skip connections.")
     decided_psi = psi.dropna(subset=["estimate"])
+    n_decided = int(overall["decided"].sum())
     if decided_psi.empty:
-        q3 = "No measure could be compared within groups of models that differ in one factor only."
+        q3 = ("No measure could be compared within groups of models that differ in one factor only. Over all models, "
+              f"{n_decided} of {len(overall)} measures have an overall τ with the generalization gap that excludes 0 "
+              "after Benjamini–Hochberg (τ table).")
     else:
         best = decided_psi["estimate"].idxmax()
-        n_decided = int(overall["decided"].sum())
-        q3 = (f"Over all models, {n_decided} of {len(overall)} measures have an overall τ with the generalization gap "
-              f"that excludes 0 after Benjamini–Hochberg over the {len(overall)}. Within groups where one factor varies, the largest granulated Ψ is "
-              f"{MEASURES[best].label}'s ({decided_psi.at[best, 'estimate']:+.2f}); Ψ near 0 means a measure's "
-              "overall τ came from telling studies and datasets apart.")
+        positive = int((decided_psi["estimate"] > 0).sum())
+        q3 = (f"Within groups of models that differ in one factor (granulated Ψ with the gap, τ table), the largest Ψ "
+              f"is {MEASURES[best].label}'s ({decided_psi.at[best, 'estimate']:+.2f}), and {positive} of "
+              f"{len(decided_psi)} measures have Ψ > 0; Ψ near 0 means a measure's overall τ came from telling studies "
+              f"and datasets apart. Over all models, {n_decided} of {len(overall)} measures have an overall τ with the "
+              f"generalization gap that excludes 0 after Benjamini–Hochberg over the {len(overall)}.")
     q4 = dynamics.prediction_answer(predicted) if not predicted.empty else "No trajectory was measured."
     return list(zip(QUESTIONS, (q1, q2, q3, q4)))

@@ -429,6 +429,11 @@ def synthesis_architecture(report: SynthesisContext) -> None:
                       "over groups of models that differ only in that trait (same study, other traits and replicate) "
                       "of measure(on) / measure(off), bootstrap 95% CI over groups from "
                       f"{rankings.MIN_GROUPS} groups on.")
+    pairs = synthesis_mod.effect_groups(synthesis_mod.learned(report.models))
+    report.sink.table(pairs.assign(factor=pairs["factor"].map(synthesis_mod.EFFECT_FACTORS)).rename(
+        columns={"factor": "switched on", "off": "without it", "on": "with it"}), "trait-effect-groups",
+        "The groups behind the ratios above, one per row: models of one study and seed rank that differ only in "
+        "the trait, every one of them trained to completion and learned (a network that did not learn is in none).")
 
 
 def synthesis_trajectories(report: SynthesisContext) -> None:
