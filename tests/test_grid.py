@@ -53,3 +53,10 @@ def test_the_models_table_says_which_models_reached_the_stopping_point_and_why_t
 def test_a_factor_may_not_take_the_name_of_a_column_of_the_models_table():
     with pytest.raises(ParamsError, match="name a column every model has"):
         load_params("measures_grid", "smoke", {"design": {"factors": {"seed": {"option": "width", "levels": [8, 16]}}}})
+
+
+def test_statistics_over_models_without_a_measured_value_are_empty_not_an_error():
+    models = pd.DataFrame({"a": [0, 1, 0, 1], "seed": [0, 0, 1, 1], "eval_gap": [0.1, 0.2, 0.1, 0.3],
+                           **{m: [math.nan] * 4 for m in grid.MEASURES}})
+    found = grid.rank_statistics(models, ["a"])
+    assert found.summary.empty and list(found.summary.columns) == grid.SUMMARY_COLUMNS

@@ -109,9 +109,8 @@ class RankStatistics:
     low, high, n, p; plus ``decided``: the overall τ that excludes 0 after Benjamini–Hochberg),
     ``cmi`` (measure, conditioning, cmi, entropy, pairs: every conditioning set), ``environments``
     (measure and the ``rankings.sign_agreement`` rows), ``robust`` (measure and the
-    ``rankings.robust_summary`` rows) and ``summary`` (one row per measure: tau, tau_low,
-    tau_high, tau_decided, psi, cmi, cmi_given, robust_environments, robust_positive,
-    robust_worst, robust_median), sorted by the CMI score, largest first."""
+    ``rankings.robust_summary`` rows) and ``summary`` (one row per measure: ``SUMMARY_COLUMNS``),
+    sorted by the CMI score, largest first."""
 
     taus: pd.DataFrame
     cmi: pd.DataFrame
@@ -120,6 +119,8 @@ class RankStatistics:
     summary: pd.DataFrame
 
 
+SUMMARY_COLUMNS = ["measure", "tau", "tau_low", "tau_high", "tau_p", "psi", "cmi", "cmi_given", "robust_environments",
+                   "robust_positive", "robust_worst", "robust_median", "tau_decided"]
 FDR_WHY = ("Benjamini–Hochberg over the measures' overall τ (false discovery rate 5%): the grid screens many measures "
            "for the ones that track the gap, so the share of false findings among those it reports is what is "
            "controlled; the τ of related measures on the same models are positively dependent, under which the "
@@ -158,10 +159,9 @@ def rank_statistics(models: pd.DataFrame, factors: list[str], measures: list[str
     if overall_rows.any():
         tau_frame.loc[overall_rows, "decided"] = stats.significant(stats.bh(tau_frame.loc[overall_rows, "p"]
                                                                             .to_numpy(float)))
-    summary_frame = pd.DataFrame(summary)
-    if len(summary_frame):
-        summary_frame["tau_decided"] = tau_frame.loc[overall_rows, "decided"].to_numpy()
-        summary_frame = summary_frame.sort_values("cmi", ascending=False, na_position="last", kind="stable")
+    summary_frame = pd.DataFrame(summary, columns=SUMMARY_COLUMNS[:-1])
+    summary_frame["tau_decided"] = tau_frame.loc[overall_rows, "decided"].to_numpy(bool)
+    summary_frame = summary_frame.sort_values("cmi", ascending=False, na_position="last", kind="stable")
 
     def joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
