@@ -60,3 +60,17 @@ def test_statistics_over_models_without_a_measured_value_are_empty_not_an_error(
                            **{m: [math.nan] * 4 for m in grid.MEASURES}})
     found = grid.rank_statistics(models, ["a"])
     assert found.summary.empty and list(found.summary.columns) == grid.SUMMARY_COLUMNS
+
+
+def test_a_grids_models_table_has_one_row_per_architecture_and_its_runs_one_sentence():
+    from landscape.reporting import tables
+
+    params = load_params("measures_grid", "smoke")
+    counts = {rep.id: 100 * params.config(rep.config).options["depth"] + params.config(rep.config).options["width"]
+              for rep in params.replicas}
+    shown = tables.design_models_table(params, counts)
+    assert len(shown) == 8 and set(shown["configurations"]) == {4}  # depth × width × BatchNorm; lr × batch: 4
+    status = pd.DataFrame({"outcome": ["completed", "completed", "diverged"], "epochs": [10, 30, 2],
+                           "time_s": [100.0, 300.0, 20.0]})
+    assert tables.runs_sentence(status).startswith("3 runs: 2 completed; 1 diverged; epochs completed from 2 to 30 "
+                                                   "(median 10); 420 s of training wall time")

@@ -130,12 +130,18 @@ def setup(report: ReportContext) -> None:
                     "regime reached (how far the training loss falls) differ.")
     summary, counts = driver.describe(params, data)
     sink.table(tables.data_table(params, data, summary), "setup-data", "Data.")
-    sink.table(tables.models_table(params, counts), "setup-models",
-               "Models: one configuration per row, the seeds it is trained with (the first is the study's, or the "
-               "run set beside the study's numbers) and the number of trainable parameters.")
+    if params.design is None:
+        sink.table(tables.models_table(params, counts), "setup-models",
+                   "Models: one configuration per row, the seeds it is trained with (the first is the study's, or the "
+                   "run set beside the study's numbers) and the number of trainable parameters.")
+    else:
+        sink.table(tables.design_models_table(params, counts), "setup-models",
+                   "Models: one row per combination of the design's model options, its trainable parameters and "
+                   "the configurations (with the training factors) that use it.")
     sink.table(tables.training_table(params), "setup-training",
-               "Training configuration: each configuration's changes to it are in the models table."
-               if any(r.training for r in params.runs) else "Training configuration, the same for every run.")
+               "Training configuration, the same for every run." if not any(r.training for r in params.runs) else
+               "Training configuration: each configuration's changes to it are "
+               + ("in the models table." if params.design is None else "its levels of the design's training factors."))
     if params.assumptions:
         sink.bullets([literal(a) for a in params.assumptions],
                      "Where the study leaves a detail open, this report assumes:")
@@ -159,8 +165,12 @@ def training(report: ReportContext) -> None:
     report.sink.record("status", report.status)
     report.sink.index_facts(training_s=float(report.status["time_s"].sum()))
     explain(report, "seeds", *(["batchnorm"] if any(r.traits.batchnorm for r in params.runs) else []))
-    report.sink.table(tables.runs_table(report.status), "runs",
-                      "Runs, one per configuration and seed: status, epochs completed and training wall time.")
+    if params.design is None:
+        report.sink.table(tables.runs_table(report.status), "runs",
+                          "Runs, one per configuration and seed: status, epochs completed and training wall time.")
+    else:  # a grid's runs are too many to list on a page
+        report.sink.save_csv(tables.runs_table(report.status), "runs")
+        report.sink.markdown(tables.runs_sentence(report.status))
 
 
 def _curves_caption(report: ReportContext) -> str:

@@ -134,6 +134,29 @@ def models_table(params: ReportParams, parameters: Mapping[str, int]) -> pd.Data
     return pd.DataFrame(rows)
 
 
+def design_models_table(params: ReportParams, parameters: Mapping[str, int]) -> pd.DataFrame:
+    """A designed grid's models, one row per distinct set of model options (the training factors
+    do not change a model): options, trainable parameter count, and how many configurations use it."""
+    rows: dict[str, dict] = {}
+    for config, reps in params.replicates_of.items():
+        run = params.config(config)
+        options = ", ".join(f"{k}={v}" for k, v in run.options.items()) or "—"
+        row = rows.setdefault(options, {"model": run.model, "options": options, "parameters": parameters[reps[0].id],
+                                        "configurations": 0})
+        row["configurations"] += 1
+    return pd.DataFrame(list(rows.values()))
+
+
+def runs_sentence(status: pd.DataFrame) -> str:
+    """The runs table in one sentence, for a report with too many runs to list: how many ended each
+    way, the epochs completed (range and median) and the summed training wall time."""
+    ended = "; ".join(f"{n} {outcome}" for outcome, n in status["outcome"].value_counts().items())
+    epochs = status["epochs"]
+    return (f"{len(status)} runs: {ended}; epochs completed from {int(epochs.min())} to {int(epochs.max())} (median "
+            f"{epochs.median():g}); {status['time_s'].sum():,.0f} s of training wall time in all. Every run's row is "
+            "in runs.csv beside this page.")
+
+
 def training_table(params: ReportParams) -> pd.DataFrame:
     """The optimizer and schedule shared by all runs (a configuration's own changes to it are in
     the models table)."""
