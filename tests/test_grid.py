@@ -16,7 +16,7 @@ from landscape.verdicts import thresholds
 def fake_results(params):
     """Four runs of the smoke grid: one reached the stopping loss, one hit the epoch cap above it,
     one ended at chance, one diverged; only the first two were probed."""
-    stop = params.training.stop_train_loss
+    stop = params.training.stop_train_loss or 1.0
     reps = params.replicas[:4]
     rows = [
         ("completed", [{"full_train_loss": stop / 2, "test_acc": 0.8, "eval_gap": 0.1}] * 2),
@@ -74,3 +74,10 @@ def test_a_grids_models_table_has_one_row_per_architecture_and_its_runs_one_sent
                            "time_s": [100.0, 300.0, 20.0]})
     assert tables.runs_sentence(status).startswith("3 runs: 2 completed; 1 diverged; epochs completed from 2 to 30 "
                                                    "(median 10); 420 s of training wall time")
+
+
+def test_without_a_stopping_point_every_completed_model_that_learned_is_compared():
+    params = load_params("measures_grid", "smoke", {"training": {"stop_train_loss": None}})
+    results, _ = fake_results(params)
+    assert list(grid.model_table(params, results, 10)["stop"]) == [grid.REACHED, grid.REACHED,
+                                                                   thresholds.DID_NOT_LEARN, "diverged"]

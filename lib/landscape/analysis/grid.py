@@ -5,7 +5,8 @@ generalization gap over the models that reached it.
 
 The models table (:func:`model_table`) has one row per trained run: config, run, label, seed, one column
 per design factor (its level), epochs, final_train_loss (cross-entropy over the whole training
-split after the last epoch, eval mode), stop ("reached", "missed", "diverged", "failed" or
+split after the last epoch, eval mode), stop ("reached": completed at the stopping point, or
+completed when no stopping point is set; "missed", "diverged", "failed" or
 ``thresholds.DID_NOT_LEARN``), test_error, eval_gap (train probe-set accuracy − test accuracy,
 same weights, eval mode) and every measure of ``MEASURES`` (NaN where a run was not probed).
 Only the models that reached the stopping point are compared (:func:`compared`): a model stopped
@@ -62,7 +63,7 @@ def model_table(params: ReportParams, results, num_classes: int) -> pd.DataFrame
         elif thresholds.at_chance(final["test_acc"], num_classes):
             stop = thresholds.DID_NOT_LEARN
         else:
-            stop = REACHED if reached_stop(cfg, final) else "missed"
+            stop = REACHED if cfg.stop_train_loss is None or reached_stop(cfg, final) else "missed"
         completed = run.status == "completed" and bool(final)
         row = {"config": run.config, "run": run_id, "label": run.label, "seed": run.seed, **levels[run.config],
                "epochs": len(run.history),
