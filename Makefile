@@ -142,6 +142,7 @@ $(VENV)/.bench-installed: requirements-bench.txt | setup
 bench: setup setup-ray $(VENV)/.bench-installed
 	$(PY) bench/bench_training.py
 	$(PY) bench/bench_probes.py --threads 2
+	$(PY) bench/bench_grid.py
 	$(PY) bench/bench_engines.py $(if $(BENCH_MEMORY),--memory)
 
 # Notebooks are saved without outputs (landscape.clean_notebook.pre_save), so using them leaves git
