@@ -443,7 +443,8 @@ def synthesis_architecture(report: SynthesisContext) -> None:
     report.sink.table(pairs.assign(factor=pairs["factor"].map(synthesis_mod.EFFECT_FACTORS)).rename(
         columns={"factor": "switched on", "off": "without it", "on": "with it"}), "trait-effect-groups",
         "The groups behind the ratios above, one per row: models of one study and seed rank that differ only in "
-        "the trait, every one of them trained to completion and learned (a network that did not learn is in none).")
+        "the trait, every one of them trained to completion and learned (a network that did not learn is in none); "
+        "a measure with a value ≤ 0 in a group leaves that group out of its ratio (the groups column above).")
 
 
 def synthesis_trajectories(report: SynthesisContext) -> None:
