@@ -95,6 +95,9 @@ def test_granulated_psi_fixes_every_other_factor_and_the_seed():
     proxy = rankings.granulated(models, "lr_only", "gap", groupings)
     assert proxy["lr"].estimate == 1.0 and proxy["depth"].estimate == 0.0 and proxy["width"].estimate == 0.0
     assert proxy["all"].estimate == pytest.approx(1 / 3)
+    assert (proxy["all"].low, proxy["all"].high) == (pytest.approx(1 / 3), pytest.approx(1 / 3))  # every τ fixed
+    noisy = rankings.granulated(models, "noise", "gap", groupings)["all"]
+    assert noisy.low < noisy.estimate < noisy.high and noisy.n == 3
     expected = np.mean([scipy.stats.kendalltau(g["noise"], g["gap"]).statistic
                         for g in rankings.groups_where(models, groupings["depth"])])
     assert rankings.granulated(models, "noise", "gap", groupings)["depth"].estimate == pytest.approx(expected)

@@ -120,7 +120,7 @@ class RankStatistics:
     summary: pd.DataFrame
 
 
-SUMMARY_COLUMNS = ["measure", "tau", "tau_low", "tau_high", "tau_p", "psi", "cmi", "cmi_given", "robust_environments",
+SUMMARY_COLUMNS = ["measure", "tau", "tau_low", "tau_high", "tau_p", "psi", "psi_low", "psi_high", "cmi", "cmi_given", "robust_environments",
                    "robust_positive", "robust_worst", "robust_median", "tau_decided"]
 FDR_WHY = ("Benjamini–Hochberg over the measures' overall τ (false discovery rate 5%): the grid screens many measures "
            "for the ones that track the gap, so the share of false findings among those it reports is what is "
@@ -150,7 +150,9 @@ def rank_statistics(models: pd.DataFrame, factors: list[str], measures: list[str
         robust.append(summary_rows)
         every = summary_rows[summary_rows["factor"] == "all"].iloc[0]
         summary.append({"measure": measure, "tau": overall.estimate, "tau_low": overall.low, "tau_high": overall.high,
-                        "tau_p": overall.p_value(0.0), "psi": found["all"].estimate if "all" in found else math.nan,
+                        "tau_p": overall.p_value(0.0), **{key: getattr(found["all"], part) if "all" in found else math.nan
+                                                          for key, part in (("psi", "estimate"), ("psi_low", "low"),
+                                                                            ("psi_high", "high"))},
                         "cmi": score, "cmi_given": given, "robust_environments": int(every["environments"]),
                         "robust_positive": every["positive"], "robust_worst": every["worst"],
                         "robust_median": every["median"]})

@@ -5,7 +5,9 @@
   columns held fixed); ψ is the mean over groups of the within-group τ-b, with a bootstrap CI over
   groups when there are at least ``MIN_GROUPS`` (with fewer, each within-group τ of two models is
   ±1 and a few that agree would give an interval of no width), and Ψ the mean of ψ over the
-  factors that have a group (:func:`granulated`). A measure that only tracks what is held fixed is
+  factors that have a group, with a stratified bootstrap interval (each factor's groups resampled
+  on their own: ``stats.mean_of_means_ci``) when every factor has MIN_GROUPS groups
+  (:func:`granulated`). A measure that only tracks what is held fixed is
   constant within every group and gets ψ = 0: a within-group τ with a constant measure or target
   counts as 0 (no pair is concordant or discordant).
 - Jiang et al. (2020) §6, the conditional mutual information test: over every ordered pair of
@@ -71,18 +73,25 @@ def granulated(models: pd.DataFrame, measure: str, target: str, groupings: Mappi
                level: float = stats.LEVEL) -> dict[str, stats.Interval]:
     """ψ per factor of ``groupings`` (the mean within-group τ of ``measure`` with ``target``,
     bootstrap CI over groups from MIN_GROUPS groups on; n = groups) and ``"all"``: Ψ, the mean of
-    the factors' ψ (no interval; n = factors with a group). A factor without a group is left out."""
+    the factors' ψ (n = factors with a group; an interval when each has MIN_GROUPS groups). A
+    factor without a group is left out."""
     found: dict[str, stats.Interval] = {}
+    every: list[list[float]] = []
     for factor, grouping in groupings.items():
         taus = [t for g in groups_where(models, grouping)
                 if (t := group_tau(g[measure].to_numpy(float), g[target].to_numpy(float))) is not None]
+        every += [taus] if taus else []
         if len(taus) >= MIN_GROUPS:
             ci = stats.bootstrap_ci(taus, np.mean, level=level)
             found[factor] = stats.Interval(ci.estimate, ci.low, ci.high, len(taus), level, "mean τ over groups, " + ci.method)
         elif taus:
             found[factor] = stats.Interval(float(np.mean(taus)), math.nan, math.nan, len(taus), level,
                                            "mean τ over groups")
-    if found:
+    if every and min(len(t) for t in every) >= MIN_GROUPS:
+        psi = stats.mean_of_means_ci(every, level)
+        found["all"] = stats.Interval(psi.estimate, psi.low, psi.high, len(every), level, "mean ψ over factors, "
+                                      + psi.method)
+    elif found:
         psi = float(np.mean([i.estimate for i in found.values()]))
         found["all"] = stats.Interval(psi, math.nan, math.nan, len(found), level, "mean ψ over factors")
     return found

@@ -137,13 +137,13 @@ def _robust_display(stats_: grid.RankStatistics) -> pd.DataFrame:
 
 def _ranking_rows(stats_: grid.RankStatistics) -> pd.DataFrame:
     """The ranking figure's rows: per measure, the CMI score (first: it orders the measures), Ψ and
-    the overall τ with its interval."""
+    the overall τ with their intervals."""
     s = stats_.summary
     nan = np.full(len(s), np.nan)
     parts = [pd.DataFrame({"measure": s["measure"], "estimate_kind": "CMI score (min over conditioning)",
                            "estimate": s["cmi"], "low": nan, "high": nan}),
-             pd.DataFrame({"measure": s["measure"], "estimate_kind": "granulated Ψ", "estimate": s["psi"], "low": nan,
-                           "high": nan}),
+             pd.DataFrame({"measure": s["measure"], "estimate_kind": "granulated Ψ (95% CI)", "estimate": s["psi"],
+                           "low": s["psi_low"], "high": s["psi_high"]}),
              pd.DataFrame({"measure": s["measure"], "estimate_kind": "overall τ (95% CI)", "estimate": s["tau"],
                            "low": s["tau_low"], "high": s["tau_high"]})]
     return pd.concat(parts, ignore_index=True)
@@ -168,7 +168,8 @@ def rankings(report: ReportContext) -> None:
                f"Kendall τ of each measure with the generalization gap over the {len(compared)} compared models "
                "(τ > 0: a larger measure goes with a larger gap), 95% paired bootstrap CI (n models); granulated ψ per "
                "factor: the mean τ over the groups of models equal in every other factor and the seed (CI over groups "
-               f"from {rankings_mod.MIN_GROUPS} groups on; n groups); Ψ: the mean of the ψ (n factors).")
+               f"from {rankings_mod.MIN_GROUPS} groups on; n groups); Ψ: the mean of the ψ (n factors), with a "
+               "stratified bootstrap CI (each factor's groups resampled on their own).")
     sink.table(_robust_display(found), "grid-robust",
                "The conditioned statistics, measures ordered by their CMI score: Jiang et al.'s conditional mutual "
                f"information between the measure's and the gap's order of each pair of models, given up to "
@@ -181,8 +182,8 @@ def rankings(report: ReportContext) -> None:
                                      "statistic of the measure with the gap (τ: 95% CI)"),
                 "grid-ranking",
                 "The measures ranked by their CMI score (the conditioned statistic: 0 when the measure's order tells "
-                "nothing about the gap's beyond two hyperparameters), with the granulated Ψ and the overall τ (95% "
-                "CI) beside it.")
+                "nothing about the gap's beyond two hyperparameters), with the granulated Ψ and the overall τ beside "
+                "it (95% CIs).")
     sink.save_csv(found.cmi, "cmi")
     sink.save_csv(found.environments, "environments")
     sink.record("grid_statistics", {"taus": found.taus, "summary": found.summary, "robust": found.robust,

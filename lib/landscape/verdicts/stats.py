@@ -303,6 +303,29 @@ def bootstrap_ci(values: ArrayLike, statistic: Callable[..., float] = np.median,
     return Interval(estimate, float(ci.low), float(ci.high), n, level, method)
 
 
+def mean_of_means_ci(samples: Sequence[ArrayLike], level: float = LEVEL, resamples: int = 9999, seed: int = 0
+                     ) -> Interval:
+    """The mean over ``samples`` of each sample's mean (e.g. Ψ, the mean over factors of the mean
+    τ over each factor's groups), with a stratified percentile bootstrap interval: each sample is
+    resampled on its own (``scipy.stats.bootstrap`` with several samples), so every resample keeps
+    each sample's size. n = the samples' sizes. A sample with fewer than 2 values: undefined."""
+    xs = [_clean(x) for x in samples]
+    sizes = tuple(len(x) for x in xs)
+    estimate = float(np.mean([x.mean() for x in xs])) if xs and min(sizes) else math.nan
+    if not xs or min(sizes) < 2:
+        return Interval(estimate, math.nan, math.nan, sizes, level, "stratified bootstrap")
+    if all(_constant(x) for x in xs):
+        return Interval(estimate, estimate, estimate, sizes, level, "stratified bootstrap")
+
+    def statistic(*resampled: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.mean([r.mean(axis=axis) for r in resampled], axis=0)
+
+    result = scipy.stats.bootstrap(tuple(xs), statistic, n_resamples=resamples, confidence_level=level,
+                                   method="percentile", rng=np.random.default_rng(seed))
+    ci = result.confidence_interval
+    return Interval(estimate, float(ci.low), float(ci.high), sizes, level, "stratified bootstrap (percentile)")
+
+
 def _tau_b_of_resamples(x: np.ndarray, y: np.ndarray) -> Callable[..., np.ndarray]:
     """A vectorized statistic: Kendall's τ-b of (x, y) resampled at the given pair indices.
 
