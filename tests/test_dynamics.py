@@ -171,3 +171,34 @@ def test_the_architecture_answer_gives_ratios_to_three_digits_and_says_when_they
     assert answer.startswith("Switching BatchNorm on multiplies λmax by 354 [6.6, 6079] over 6 groups;")
     assert "multiplies ASAM sharpness by 1.56 [0.751, 5.31] over 6 groups (inconclusive)" in answer
     assert "multiplies slice curvature by 0.765 over 2 groups (too few for an interval)" in answer
+
+
+def grid_summary(psi: dict) -> pd.DataFrame:
+    """A designed grid's statistics summary: per measure Ψ with its interval (``psi``: measure ->
+    (estimate, low, high)) and a CMI score."""
+    return pd.DataFrame([{"measure": m, "psi": e, "psi_low": lo, "psi_high": hi, "cmi": 0.1 * i, "cmi_given": "lr"}
+                         for i, (m, (e, lo, hi)) in enumerate(psi.items())])
+
+
+def test_with_a_designed_grid_the_answers_lead_with_it_and_its_flatness_verdict_reads_every_direction():
+    correlations = pd.DataFrame([{"measure": m, "target": "eval_gap", "subset": "all", "kind": kind, "scope": "all",
+                                  "estimate": 0.1, "low": -0.2 if kind == "overall" else np.nan,
+                                  "high": 0.4 if kind == "overall" else np.nan, "n": 20,
+                                  "p": 0.5 if kind == "overall" else np.nan}
+                                 for m in synthesis.MEASURES for kind in ("overall", "granulated")])
+    study = traced_study("batchnorm", {"r0": [10, 20, 30], "r1": [10, 40, 50]}, [0.1], {"r0": [0.8], "r1": [0.8]})
+    trajectory = dynamics.trajectory_table([study])
+    effects = pd.DataFrame(columns=["factor", "measure", "ratio", "low", "high", "groups"])
+    supports = grid_summary({"lambda_max": (0.3, 0.1, 0.5), "asam": (0.1, -0.1, 0.3), "path_norm": (0.5, 0.3, 0.7)})
+    found = dict(synthesis.answers(correlations, effects, trajectory, pd.DataFrame(), supports, 48))
+    q1, q3 = found[synthesis.QUESTIONS[0]], found[synthesis.QUESTIONS[2]]
+    assert q1.index("In the designed grid (48 models") < q1.index("Across the studies' models, whether")
+    assert "sharper by λmax goes with a larger gap within groups, as the flat-minimum explanation predicts" in q1
+    assert q3.startswith("In the designed grid (48 models") and "largest CMI score is path norm's (0.200, given lr)" in q3
+    assert "lies above 0 for λmax, path norm and below 0 for none, of 3 measures" in q3
+    mixed = grid_summary({"lambda_max": (0.3, 0.1, 0.5), "noise_drop": (-0.3, -0.5, -0.1)})
+    assert "disagree" in synthesis.flat_verdict(mixed) and "(mixed)" in synthesis.flat_verdict(mixed)
+    against = grid_summary({"asam": (-0.3, -0.5, -0.1)})
+    assert "against the flat-minimum explanation" in synthesis.flat_verdict(against)
+    none = grid_summary({"asam": (0.1, -0.1, 0.3)})
+    assert "no flatness measure's Ψ interval excludes 0 (of 1)" in synthesis.flat_verdict(none)

@@ -16,6 +16,17 @@ def test_the_five_study_configs_exist_and_the_synthesis_reads_them_all():
     assert studies == {"000", "001", "002", "003", "004"}
     assert SYNTHESES == ["synthesis"] and sorted(load_params("synthesis").studies) == STUDY_REPORTS
     assert [r for r in REPORTS if r not in STUDY_REPORTS] == ["measures_grid"]
+    assert load_params("synthesis").grid == "measures_grid"  # the grid is the synthesis's conditioned evidence
+
+
+def test_a_synthesis_grid_must_be_a_designed_report_and_not_a_study():
+    with pytest.raises(ParamsError, match="is not a designed grid"):
+        load_params("synthesis", "smoke", {"grid": "batchnorm", "studies": ["seed_connectivity", "mlp_vs_cnn_fmnist"],
+                                           "trajectory_studies": ["mlp_vs_cnn_fmnist"]})
+    with pytest.raises(ParamsError, match="also one of the studies"):
+        load_params("synthesis", "smoke", {"grid": "batchnorm", "studies": ["batchnorm", "seed_connectivity"]})
+    work = driver.work_of(load_params("synthesis", "smoke"))
+    assert work[-1].params.report == "measures_grid" and work[-1].probes is None  # last, with its own probes
 
 
 @pytest.mark.parametrize("profile", ["full", "smoke"])
@@ -26,8 +37,8 @@ def test_a_synthesis_loads_its_studies_in_its_own_profile_and_plans_the_measures
     for study in studies:
         work, = driver.work_of(study)
         assert work.probes is None and work.plan == study.probes
-    work = driver.work_of(params)
-    assert [w.params for w in work] == studies
+    *work, grid = driver.work_of(params)  # the designed grid last, with its own probes
+    assert [w.params for w in work] == studies and grid.params == params.grid_params() and grid.probes is None
     traced = [w.params.report for w in work if w.probes.trajectory is not None]
     assert traced == params.trajectory_studies == ["mlp_vs_cnn_fmnist", "batchnorm", "resnet20_ablation"]
     assert all(w.probes == params.probes_for(w.params.report) and w.probes.measures == params.measures for w in work)

@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import dynamics, rankings
+from . import dynamics, grid as grid_mod, rankings
 from ..pipeline.params import DataSource, ReportParams
 from ..probes import measures as measures_probe
 from ..probes.base import Scalar
@@ -273,12 +273,66 @@ QUESTIONS = ("Why does SGD find minima that generalize?",
              "Can optimization difficulty be predicted?")
 
 
+FLATNESS = ("lambda_max", "asam", "noise_drop", "pacbayes_flatness")  # what the flat-minimum account reads
+
+
+def _psi_text(row: pd.Series) -> str:
+    return f"Ψ {interval_text(row['psi'], row['psi_low'], row['psi_high'])}"
+
+
+def grid_lead(grid: pd.DataFrame, models: int, measures: Sequence[str] | None = None) -> str:
+    """What the designed grid says first (``grid``: ``analysis.grid.RankStatistics.summary``,
+    over ``models`` compared models): for ``measures`` (default: all) the granulated Ψ with its
+    interval and the CMI score, and which Ψ intervals exclude 0 either way, in words."""
+    rows = grid.set_index("measure")
+    names = [m for m in (measures or rows.index) if m in rows.index]
+    labels = grid_mod.MEASURES
+    above = [labels[m].label for m in names if rows.at[m, "psi_low"] > 0]
+    below = [labels[m].label for m in names if rows.at[m, "psi_high"] < 0]
+    head = (f"In the designed grid ({models} models of one architecture family, each trained to the same train "
+            "cross-entropy; its rankings table; 95% intervals, not corrected for the number of measures), ")
+    if measures is not None:
+        return head + "with the gap: " + "; ".join(
+            f"{labels[m].label} {_psi_text(rows.loc[m])}, CMI score {rows.at[m, 'cmi']:.3f}" for m in names) + "."
+    best = rows["cmi"].dropna()
+    lead = (f"the largest CMI score is {labels[best.idxmax()].label}'s ({best.max():.3f}, given "
+            f"{rows.at[best.idxmax(), 'cmi_given']}); " if len(best) else "no CMI score is defined; ")
+    return head + lead + (
+        f"the granulated Ψ's 95% interval lies above 0 for {', '.join(above) or 'no measure'} and below 0 for "
+        f"{', '.join(below) or 'none'}, of {len(names)} measures.")
+
+
+def flat_verdict(grid: pd.DataFrame) -> str:
+    """What the designed grid says of the flat-minimum account (``grid``: its statistics summary):
+    the flatness measures whose Ψ interval lies above 0 (flatter, smaller gap within groups) or
+    below 0, or neither, in words."""
+    rows = grid.set_index("measure")
+    names = [m for m in FLATNESS if m in rows.index]
+    above = [grid_mod.MEASURES[m].label for m in names if rows.at[m, "psi_low"] > 0]
+    below = [grid_mod.MEASURES[m].label for m in names if rows.at[m, "psi_high"] < 0]
+    if above and below:
+        return (f"in the designed grid the flatness measures disagree: {', '.join(above)} go with a larger gap within "
+                f"groups, {', '.join(below)} with a smaller one (mixed)")
+    if above:
+        return (f"in the designed grid, sharper by {', '.join(above)} goes with a larger gap within groups, as the "
+                f"flat-minimum explanation predicts; {len(names) - len(above)} of the {len(names)} flatness measures "
+                "do not decide")
+    if below:
+        return (f"in the designed grid, sharper by {', '.join(below)} goes with a smaller gap within groups, against "
+                "the flat-minimum explanation")
+    return (f"in the designed grid no flatness measure's Ψ interval excludes 0 (of {len(names)}): the flat-minimum "
+            "explanation gets no support there either")
+
+
 def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.DataFrame,
-            predicted: pd.DataFrame) -> list[tuple[str, str]]:
+            predicted: pd.DataFrame, grid: pd.DataFrame | None = None, grid_models: int = 0) -> list[tuple[str, str]]:
     """The four questions of the studies (``QUESTIONS``), each answered in generated sentences
     from this report's numbers (granulated Ψ and overall τ with the gap, the effects of BatchNorm
     and skip connections, the trajectories against the stability threshold, the prediction τ),
-    saying "inconclusive" where no interval decides."""
+    saying "inconclusive" where no interval decides. With a designed grid (``grid``: its
+    statistics summary over ``grid_models`` models), the first and third answers lead with it:
+    its models differ in one hyperparameter at a time at a common stopping point, which the
+    studies' pooled models do not."""
     gap = correlations[(correlations["target"] == "eval_gap") & (correlations["subset"] == "all")
                        & (correlations["scope"] == "all")]
     overall_rows = gap[gap["kind"] == "overall"]
@@ -296,19 +350,27 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
                               f"{len(overall)} measures)")
     q1 = (dynamics.trajectory_observation(trajectory) + " " if not trajectory.empty else
           "No training trajectory was measured. ")
+    has_grid = grid is not None and len(grid) > 0
+    if has_grid:
+        q1 += grid_lead(grid, grid_models, FLATNESS) + " "
+    studies_words = []
     if within_words:
-        q1 += ("Whether the flatter end points generalize better, first within groups of models that differ in one "
-               "factor (granulated Ψ with the gap, τ table): " + "; ".join(within_words) + ". ")
-    q1 += ("Over all models (τ table): " + "; ".join(flat_words) + "." if flat_words else
-           "No flatness measure was computed.")
+        studies_words.append("whether the flatter end points generalize better, first within groups of models that "
+                             "differ in one factor (granulated Ψ with the gap, τ table): " + "; ".join(within_words))
+    studies_words.append("over all models (τ table): " + "; ".join(flat_words) if flat_words else
+                         "no flatness measure was computed")
+    studies_text = ". ".join(w[:1].upper() + w[1:] for w in studies_words) + "."
+    q1 += ("Across the studies' models, " + studies_text[:1].lower() + studies_text[1:]) if has_grid else studies_text
     ok = trajectory[trajectory["status"] == "ok"] if not trajectory.empty else trajectory
     if len(ok) and flat_words:
         below = float((ok["ratio"] <= 1).mean())
         q1 += (f" So SGD kept λmax at or below 2(1+β)/η at {below:.0%} of the measured points"
-               + (", but among the minima it reached, the flatter ones did not generalize measurably better: the "
-                  "flat-minimum explanation gets no support from these models." if not flat_decides else
-                  "; a flatness measure's τ with the gap excludes 0, which the flat-minimum explanation predicts "
-                  "only if τ > 0 (sharper, larger gap) and only if its Ψ within groups agrees."))
+               + (", but among the minima it reached, the flatter ones did not generalize measurably better across "
+                  "the studies" if not flat_decides else
+                  "; a flatness measure's τ with the gap excludes 0 across the studies, which the flat-minimum "
+                  "explanation predicts only if τ > 0 (sharper, larger gap) and only if its Ψ within groups agrees"))
+        q1 += "; " + flat_verdict(grid) + "." if has_grid else (
+            ": the flat-minimum explanation gets no support from these models." if not flat_decides else ".")
     q2_parts = []
     for _, row in effects[effects["measure"].isin(["lambda_max", "asam", "slice_curvature"])].iterrows():
         ratio = effect_interval(row)
@@ -325,6 +387,7 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
           "No group of models differs only in BatchNorm or in skip connections.")
     decided_psi = psi.dropna(subset=["estimate"])
     n_decided = int(overall["decided"].sum())
+    lead = grid_lead(grid, grid_models) + " Across the studies' pooled models, " if grid is not None and len(grid) else ""
     if decided_psi.empty:
         q3 = ("No measure could be compared within groups of models that differ in one factor only. Over all models, "
               f"{n_decided} of {len(overall)} measures have an overall τ with the generalization gap that excludes 0 "
@@ -337,5 +400,6 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
               f"{len(decided_psi)} measures have Ψ > 0; Ψ near 0 means a measure's overall τ came from telling studies "
               f"and datasets apart. Over all models, {n_decided} of {len(overall)} measures have an overall τ with the "
               f"generalization gap that excludes 0 after Benjamini–Hochberg over the {len(overall)}.")
+    q3 = lead + q3[:1].lower() + q3[1:] if lead else q3
     q4 = dynamics.prediction_answer(predicted) if not predicted.empty else "No trajectory was measured."
     return list(zip(QUESTIONS, (q1, q2, q3, q4)))

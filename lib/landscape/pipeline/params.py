@@ -352,6 +352,9 @@ class SynthesisParams(Strict):
     measures: MeasuresParams = MeasuresParams()
     trajectory: Optional[TrajectoryParams] = None
     trajectory_studies: Optional[list[str]] = None
+    # a designed-grid report (params with a ``design``) whose models, trained to a common stopping
+    # point and probed with its own probes, give the conditioned evidence the answers lead with
+    grid: Optional[str] = Field(default=None, pattern=NAME_PATTERN)
     profile: str = BASE_PROFILE
 
     @model_validator(mode="after")
@@ -359,6 +362,8 @@ class SynthesisParams(Strict):
         repeated = sorted({s for s in self.studies if self.studies.count(s) > 1})
         if repeated:
             raise ValueError(f"studies: {repeated} listed twice")
+        if self.grid is not None and self.grid in self.studies:
+            raise ValueError(f"grid: {self.grid!r} is also one of the studies; a grid's models are not pooled")
         unknown = sorted(set(self.trajectory_studies or ()) - set(self.studies))
         if unknown:
             raise ValueError(f"trajectory_studies: {unknown} not in studies {self.studies}")
@@ -371,6 +376,16 @@ class SynthesisParams(Strict):
             if "studies" in read_yaml(resolve_path(name), MAX_PARAMS_BYTES):
                 raise ParamsError(f"studies: {name!r} is not a study report (it lists studies itself)")
         return [load_params(name, self.profile) for name in self.studies]
+
+    def grid_params(self) -> ReportParams | None:
+        """The grid report's params in this report's profile (None without a grid; a report
+        without a design is a ParamsError naming it)."""
+        if self.grid is None:
+            return None
+        found = load_params(self.grid, self.profile)
+        if not isinstance(found, ReportParams) or found.design is None:
+            raise ParamsError(f"grid: {self.grid!r} is not a designed grid (its params have no design)")
+        return found
 
     @property
     def probes(self) -> "ProbeParams":
@@ -386,7 +401,9 @@ class SynthesisParams(Strict):
     def digest(self) -> str:
         """A short hash of the validated parameters and of every study's (for manifests)."""
         studies = [p.digest() for p in self.study_params()]
-        payload = {"synthesis": self.model_dump(mode="json"), "studies": studies}
+        grid = self.grid_params()
+        payload = {"synthesis": self.model_dump(mode="json"), "studies": studies,
+                   **({"grid": grid.digest()} if grid is not None else {})}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -445,6 +462,7 @@ def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict |
     params = _validate(kind, file, profile, deep_merge(merged, overrides or {}), overridden=bool(overrides))
     if isinstance(params, SynthesisParams):
         params.study_params()
+        params.grid_params()
     else:  # its claim checks too: every command refuses what a render would
         from ..verdicts.claims import parse
 

@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import grid, rankings as rankings_mod, synthesis
+from ..core import escaping
 from . import plotting, sections
 from ..probes.complexity import report as complexity_report
 from .terms import explain
 
 if TYPE_CHECKING:
-    from .sections import ReportContext
+    from .sections import ReportContext, SynthesisContext
 
 TERMS = {
     "common stopping point": "every model is trained until its cross-entropy over the whole training set falls to "
@@ -174,7 +175,9 @@ def rankings(report: ReportContext) -> None:
                "The conditioned statistics, measures ordered by their CMI score: Jiang et al.'s conditional mutual "
                f"information between the measure's and the gap's order of each pair of models, given up to "
                f"{rankings_mod.MAX_CONDITIONING} hyperparameters (the score is the minimum over the sets; 'given' "
-               "names the set that gives it), and beside it with nothing given; Dziugaite et al.'s sign agreement "
+               "names the set that gives it; information has no direction: a measure that orders the models "
+               "against the gap scores as high, so read the direction from τ and the agreement), and beside it with "
+               "nothing given; Dziugaite et al.'s sign agreement "
                "over the environments (two configurations that differ in one factor) whose gap difference is "
                "distinguishable from seed noise (95% Welch interval over their seeds excludes 0): how many, the share "
                "that agree, the median and the worst.")
@@ -195,3 +198,35 @@ def rankings(report: ReportContext) -> None:
                   + f"overall τ with the gap excludes 0 for {decided} of {len(found.summary)} measures (BH), "
                   f"{len(compared)} models compared")
 
+
+def in_synthesis(report: SynthesisContext) -> None:
+    """The designed grid's conditioned statistics, which the synthesis's answers lead with: per
+    measure its CMI score, Ψ and overall τ with the gap and the worst sign agreement, ordered by
+    the CMI score; or why there are none."""
+    name = report.params.grid
+    if name is None:
+        report.sink.markdown("No designed grid is named in this report's params: the answers below rest on the studies' "
+                             "pooled models alone.")
+        return
+    link = f"[{escaping.literal(name)}]({report.sink.report_link(name)})"
+    compared = len(grid.compared(report.grid_models))
+    if report.grid is None:
+        report.sink.markdown(f"The designed grid ({link}) has {compared} models that reached its stopping point: too "
+                             "few to rank any measure (at least 3).")
+        return
+    s = report.grid.summary
+    report.sink.markdown(f"The designed grid ({link}, its own report) trains one architecture family on one dataset, "
+                         "varying one hyperparameter at a time, every model to the same train cross-entropy: its "
+                         "statistics condition on the hyperparameters, which the studies' pooled models cannot.")
+    rows = pd.DataFrame({
+        "measure": s["measure"].map(lambda m: grid.MEASURES[m].label),
+        "CMI score (given)": [f"{c:.3f} ({g})" if np.isfinite(c) else "—" for c, g in zip(s["cmi"], s["cmi_given"])],
+        "Ψ [95% CI]": [synthesis.interval_text(e, lo, hi) for e, lo, hi in zip(s["psi"], s["psi_low"], s["psi_high"])],
+        "overall τ [95% CI]": [synthesis.interval_text(e, lo, hi) for e, lo, hi in zip(s["tau"], s["tau_low"],
+                                                                                         s["tau_high"])],
+        "worst sign agreement (environments)": [f"{w:+.2f} ({n})" if np.isfinite(w) else f"— ({n})"
+                                                for w, n in zip(s["robust_worst"], s["robust_environments"])]})
+    report.sink.table(rows, "grid", f"The designed grid's statistics of each measure with the gap over its {compared} "
+                      "models that reached the stopping point, ordered by the CMI score (its report gives every "
+                      "factor's ψ and the environments).")
+    report.sink.record("grid", {"report": name, "models": compared, "summary": s})

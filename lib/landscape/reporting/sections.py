@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import findings as findings_mod
 from . import plotting, tables
-from ..analysis import dynamics, rankings, synthesis as synthesis_mod
+from ..analysis import dynamics, grid as grid_mod, rankings, synthesis as synthesis_mod
 from ..core.errors import ParamsError
 from ..core.escaping import literal
 from ..pipeline import driver
@@ -298,6 +298,9 @@ class SynthesisContext:
     effects: pd.DataFrame = field(default_factory=pd.DataFrame)
     trajectory: pd.DataFrame = field(default_factory=pd.DataFrame)
     predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    grid_work: driver.Work | None = None  # the designed grid's runs and probes, when the params name one
+    grid: grid_mod.RankStatistics | None = None  # its statistics over the models that reached its stopping point
+    grid_models: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def studies(self) -> list[tuple[ReportParams, driver.Results]]:
@@ -315,9 +318,11 @@ def begin_synthesis(params_file: str, profile: str, overrides: Mapping | None, o
         raise ParamsError(f"{params_file}: not a synthesis (a synthesis's params list `studies`)")
     engine, cache_root = _run_config(device, cache, threads)
     work = driver.work_of(params)
+    grid_work = next((w for w in work if w.params.report == params.grid), None)
     sink = pages.open_sink(params, output_dir, notebook, device)
     pages.opening(sink, params, overrides)
-    return SynthesisContext(params, work, sink, engine, cache_root)
+    return SynthesisContext(params, [w for w in work if w is not grid_work], sink, engine, cache_root,
+                            grid_work=grid_work)
 
 
 def synthesis_setup(report: SynthesisContext) -> None:
@@ -365,7 +370,14 @@ def measures_table(measures: Mapping[str, Any], settings: Mapping[str, str]) -> 
 def synthesis_models(report: SynthesisContext) -> None:
     """Every study's runs (read from the caches, or trained as the study trains them) and the
     shared measures on each, then the models table and every rank correlation."""
-    report.results = driver.run_many(report.work, report.engine, report.cache)
+    grid = [report.grid_work] if report.grid_work is not None else []
+    found = driver.run_many(report.work + grid, report.engine, report.cache)
+    report.results = found[:len(report.work)]
+    if grid:
+        grid_params, grid_result = report.grid_work.params, found[-1]
+        report.grid_models = grid_mod.model_table(grid_params, grid_result, grid_result.data.num_classes)
+        compared = grid_mod.compared(report.grid_models)
+        report.grid = grid_mod.rank_statistics(compared, grid_mod.factors_of(grid_params)) if len(compared) >= 3 else None
     report.models = synthesis_mod.model_table([(w.params, w.data, r) for w, r in zip(report.work, report.results)])
     report.sink.index_facts(training_s=float(sum(row["time_s"] for r in report.results for run in r.runs.values()
                                                  for row in run.history)))
@@ -512,6 +524,8 @@ def synthesis_prediction(report: SynthesisContext) -> None:
 
 def synthesis_answers(report: SynthesisContext) -> None:
     """The four questions of the studies, each answered from this report's numbers."""
-    found = synthesis_mod.answers(report.correlations, report.effects, report.trajectory, report.predictions)
+    grid = report.grid.summary if report.grid is not None else None
+    found = synthesis_mod.answers(report.correlations, report.effects, report.trajectory, report.predictions, grid,
+                                  len(grid_mod.compared(report.grid_models)) if grid is not None else 0)
     report.sink.record("answers", [{"question": q, "answer": a} for q, a in found])
     report.sink.markdown("\n\n".join(f"**{q}** {a}" for q, a in found))
