@@ -134,14 +134,20 @@ def test_trait_effects_are_the_geometric_mean_ratio_within_groups():
     assert effects["ratio"] == pytest.approx(2.0) and effects["low"] == pytest.approx(2.0)
 
 
-def test_the_answers_say_no_support_when_no_interval_decides():
+def undecided_evidence():
+    """(correlations, study, trajectory): every measure's τ and Ψ with the gap +0.1, no interval
+    excluding 0; one traced study of two runs, 2 of 6 points above the threshold."""
     correlations = pd.DataFrame([{"measure": m, "target": "eval_gap", "subset": "all", "kind": kind, "scope": "all",
                                   "estimate": 0.1, "low": -0.2 if kind == "overall" else np.nan,
                                   "high": 0.4 if kind == "overall" else np.nan, "n": 20,
                                   "p": 0.5 if kind == "overall" else np.nan}
                                  for m in synthesis.MEASURES for kind in ("overall", "granulated")])
     study = traced_study("batchnorm", {"r0": [10, 20, 30], "r1": [10, 40, 50]}, [0.1], {"r0": [0.8], "r1": [0.8]})
-    trajectory = dynamics.trajectory_table([study])
+    return correlations, study, dynamics.trajectory_table([study])
+
+
+def test_the_answers_say_no_support_when_no_interval_decides():
+    correlations, study, trajectory = undecided_evidence()
     found = dict(synthesis.answers(correlations, pd.DataFrame(columns=["factor", "measure", "ratio", "low", "high",
                                                                        "groups"]),
                                    trajectory, dynamics.predictions(dynamics.difficulty_table(trajectory, [study]))))
@@ -181,13 +187,7 @@ def grid_summary(psi: dict) -> pd.DataFrame:
 
 
 def test_with_a_designed_grid_the_answers_lead_with_it_and_its_flatness_verdict_reads_every_direction():
-    correlations = pd.DataFrame([{"measure": m, "target": "eval_gap", "subset": "all", "kind": kind, "scope": "all",
-                                  "estimate": 0.1, "low": -0.2 if kind == "overall" else np.nan,
-                                  "high": 0.4 if kind == "overall" else np.nan, "n": 20,
-                                  "p": 0.5 if kind == "overall" else np.nan}
-                                 for m in synthesis.MEASURES for kind in ("overall", "granulated")])
-    study = traced_study("batchnorm", {"r0": [10, 20, 30], "r1": [10, 40, 50]}, [0.1], {"r0": [0.8], "r1": [0.8]})
-    trajectory = dynamics.trajectory_table([study])
+    correlations, study, trajectory = undecided_evidence()
     effects = pd.DataFrame(columns=["factor", "measure", "ratio", "low", "high", "groups"])
     supports = grid_summary({"lambda_max": (0.3, 0.1, 0.5), "asam": (0.1, -0.1, 0.3), "path_norm": (0.5, 0.3, 0.7)})
     found = dict(synthesis.answers(correlations, effects, trajectory, pd.DataFrame(), supports, 48))

@@ -280,6 +280,13 @@ def _psi_text(row: pd.Series) -> str:
     return f"Ψ {interval_text(row['psi'], row['psi_low'], row['psi_high'])}"
 
 
+def _psi_sides(rows: pd.DataFrame, names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The labels of the measures ``names`` whose Ψ interval lies above 0, and below 0 (``rows``:
+    a grid's statistics summary indexed by measure)."""
+    return ([grid_mod.MEASURES[m].label for m in names if rows.at[m, "psi_low"] > 0],
+            [grid_mod.MEASURES[m].label for m in names if rows.at[m, "psi_high"] < 0])
+
+
 def grid_lead(grid: pd.DataFrame, models: int, measures: Sequence[str] | None = None) -> str:
     """What the designed grid says first (``grid``: ``analysis.grid.RankStatistics.summary``,
     over ``models`` compared models): for ``measures`` (default: all) the granulated Ψ with its
@@ -287,8 +294,7 @@ def grid_lead(grid: pd.DataFrame, models: int, measures: Sequence[str] | None = 
     rows = grid.set_index("measure")
     names = [m for m in (measures or rows.index) if m in rows.index]
     labels = grid_mod.MEASURES
-    above = [labels[m].label for m in names if rows.at[m, "psi_low"] > 0]
-    below = [labels[m].label for m in names if rows.at[m, "psi_high"] < 0]
+    above, below = _psi_sides(rows, names)
     head = (f"In the designed grid ({models} models of one architecture family, each trained to the same train "
             "cross-entropy; its rankings table; 95% intervals, not corrected for the number of measures), ")
     if measures is not None:
@@ -308,8 +314,7 @@ def flat_verdict(grid: pd.DataFrame) -> str:
     below 0, or neither, in words."""
     rows = grid.set_index("measure")
     names = [m for m in FLATNESS if m in rows.index]
-    above = [grid_mod.MEASURES[m].label for m in names if rows.at[m, "psi_low"] > 0]
-    below = [grid_mod.MEASURES[m].label for m in names if rows.at[m, "psi_high"] < 0]
+    above, below = _psi_sides(rows, names)
     if above and below:
         return (f"in the designed grid the flatness measures disagree: {', '.join(above)} go with a larger gap within "
                 f"groups, {', '.join(below)} with a smaller one (mixed)")
@@ -387,7 +392,7 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
           "No group of models differs only in BatchNorm or in skip connections.")
     decided_psi = psi.dropna(subset=["estimate"])
     n_decided = int(overall["decided"].sum())
-    lead = grid_lead(grid, grid_models) + " Across the studies' pooled models, " if grid is not None and len(grid) else ""
+    lead = grid_lead(grid, grid_models) + " Across the studies' pooled models, " if has_grid else ""
     if decided_psi.empty:
         q3 = ("No measure could be compared within groups of models that differ in one factor only. Over all models, "
               f"{n_decided} of {len(overall)} measures have an overall τ with the generalization gap that excludes 0 "
