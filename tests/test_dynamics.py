@@ -45,7 +45,7 @@ def traced_study(report: str, lambdas: dict[str, list[float]], history_lr: list[
                                    in enumerate(zip(history_lr, accs[run_id]))]
         runs[run_id] = SimpleNamespace(spec=SimpleNamespace(train=cfg), history=history, config=config.id, seed=seed,
                                        status="diverged" if gone else "completed", outcome="diverged" if gone else "completed",
-                                       final=history[-1] if history else {})
+                                       final=history[-1] if history else {}, epochs=len(history))
         epochs = [0.0, 0.5] + [float(e) for e in range(1, len(values) - 1)]
         for epoch, value in zip(epochs, values):
             rows.append({"run": run_id, "label": f"{config.label}, seed {seed}", "config": config.id, "seed": seed,

@@ -25,7 +25,7 @@ def fake_results(params):
         ("diverged", []),
     ]
     runs = {rep.id: SimpleNamespace(status=status, history=history, final=history[-1] if history else {},
-                                    label=rep.label, config=rep.config, seed=rep.seed)
+                                    epochs=len(history), label=rep.label, config=rep.config, seed=rep.seed)
             for rep, (status, history) in zip(reps, rows)}
     measured = pd.DataFrame([{"run": rep.id, **{m: float(i + 1) for m in grid.PROBED["measures"]}}
                              for i, rep in enumerate(reps[:2])])

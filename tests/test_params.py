@@ -219,3 +219,27 @@ def test_a_design_generates_the_full_factorial_grid_of_configurations():
                              r"option\(s\) \['width'\] are both fixed and a factor")):
         with pytest.raises(ParamsError, match=message):
             load_params("batchnorm", "smoke", {**others, "design": design, **change})
+
+
+def test_a_design_of_blocks_generates_each_blocks_grid_with_its_own_ids_and_fixed_training():
+    """A study that varies step size and momentum under full-batch descent, and batch size under
+    SGD, is a mapping of block id -> factorial; a profile override reaches a block by its id."""
+    others = {"runs": [], "reference": {"claims": []}, "probes": {"interpolation": None}}
+    design = {"gd": {"label": "GD", "model": "mlp", "options": {"hidden": [8]}, "seeds": [0, 1],
+                     "training": {"batch_size": 128, "momentum": 0.0},
+                     "factors": {"lr": {"training": "lr", "levels": [0.1, 0.2]}}},
+              "sgd": {"model": "cnn_grid", "seeds": [0], "training": {"momentum": 0.0},
+                      "factors": {"batch": {"training": "batch_size", "levels": [32, 128]},
+                                  "lr": {"training": "lr", "levels": [0.1, 0.2]}}}}
+    params = load_params("batchnorm", "smoke", {**others, "design": design})
+    assert [r.id for r in params.runs] == ["gd_lr0", "gd_lr1", "sgd_batch0_lr0", "sgd_batch0_lr1", "sgd_batch1_lr0",
+                                           "sgd_batch1_lr1"]
+    assert params.config("gd_lr1").label == "GD: lr 0.2" and params.training_of("gd_lr1").momentum == 0.0
+    assert params.training_of("sgd_batch1_lr0").batch_size == 128 and [b.id for b in params.blocks] == ["gd", "sgd"]
+    again = load_params("batchnorm", "smoke", {**others, "design": {**design, "sgd": {**design["sgd"], "seeds": [0, 1]}}})
+    assert len(again.replicas) == 4 + 8
+    for change, message in (({"gd": {**design["gd"], "factors": {"m": {"training": "momentum", "levels": [0, 0.9]}}}},
+                             r"design\.gd: .*\['momentum'\] are both fixed and a factor"),
+                            ({"Bad": design["gd"]}, r"design\.Bad: id: String should match")):
+        with pytest.raises(ParamsError, match=message):
+            load_params("batchnorm", "smoke", {**others, "design": {**design, **change}})

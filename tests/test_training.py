@@ -182,3 +182,26 @@ def test_a_common_stopping_point_ends_training_at_the_first_epoch_that_reaches_i
     missed = training.train(capped, "cpu")["history"]
     assert len(missed) == 2 and not training.reached_stop(capped.train, missed[-1])
     assert "full_train_loss" not in training.train(spec(epochs=1), "cpu")["history"][0]
+
+
+def test_a_run_that_records_every_few_steps_matches_one_that_records_every_epoch():
+    """Full-batch gradient descent: ``record_steps`` keeps a history row, a checkpoint and a
+    snapshot only every ceil(record_steps / steps per epoch) epochs and at the last; the numbers of
+    a recorded epoch are those of a run that records every epoch, a resumed run goes on from its
+    last record to the same weights, ``max_steps`` ends training with the epoch that reaches it,
+    and neither field changes the key of a run without it."""
+    full_batch = replace(spec(), train=replace(spec().train, batch_size=600, epochs=50, lr=0.1))  # 1 step per epoch
+    every = training.train(replace(full_batch, train=replace(full_batch.train, epochs=7)), "cpu")
+    sparse = replace(full_batch, train=replace(full_batch.train, record_steps=3, max_steps=7))
+    assert sparse.key() != full_batch.key() and full_batch.key() == replace(full_batch, train=replace(
+        full_batch.train, record_steps=None, max_steps=None)).key()
+    checkpoints = []
+    result = training.train(sparse, "cpu", snapshots=(0.0,), on_checkpoint=checkpoints.append)
+    assert [row["epoch"] for row in result["history"]] == [3, 6, 7] and result["trained_epochs"] == 7
+    assert strip_time(result["history"]) == [strip_time([r])[0] for r in every["history"] if r["epoch"] in (3, 6, 7)]
+    assert [p["step"] for p in result["snapshots"]] == [0, 3, 6, 7] and len(checkpoints) == 3
+    resumed = training.train(sparse, "cpu", snapshots=(0.0,), resume=checkpoints[0])
+    assert resumed["trained_epochs"] == 4 and strip_time(resumed["history"]) == strip_time(result["history"])
+    assert all(torch.equal(resumed["model"][k], v) for k, v in result["model"].items())
+    batches = replace(spec(), train=replace(spec().train, epochs=50, max_steps=25, record_steps=15))  # 10 steps an epoch
+    assert [row["epoch"] for row in training.train(batches, "cpu")["history"]] == [2, 3]

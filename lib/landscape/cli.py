@@ -171,7 +171,7 @@ def _train_and_probe(args: argparse.Namespace) -> int:
         for run_id, run in results.runs.items():
             final = run.final
             summary = (f"test_acc {final['test_acc']:.4f} test_loss {final['test_loss']:.4f}" if final else "no epoch")
-            print(f"  {run_id:<20} {run.outcome:<22} epochs {len(run.history):>2} (trained now: {run.trained_epochs}) "
+            print(f"  {run_id:<20} {run.outcome:<22} epochs {run.epochs:>2} (trained now: {run.trained_epochs}) "
                   f"{summary}", flush=True)
         if results.probes is not None:
             cache = results.probes.sets["cache"]

@@ -46,9 +46,10 @@ def stability_threshold(lr: float, momentum: float, nesterov: bool = False) -> f
 
 
 def _rate_at(epoch: float, history: Sequence[dict], first_rate: float) -> float:
-    """η of the epoch a point at ``epoch`` ends or lies in (epoch 1's for the initialization)."""
-    index = max(1, math.ceil(epoch)) - 1
-    return float(history[index]["lr"]) if index < len(history) else first_rate
+    """η of the epoch a point at ``epoch`` ends or lies in (epoch 1's for the initialization): of
+    the first history row at or after it (a run may record every few epochs)."""
+    ending = max(1, math.ceil(epoch))
+    return next((float(row["lr"]) for row in history if row["epoch"] >= ending), first_rate)
 
 
 def trajectory_table(studies: Sequence[tuple[ReportParams, object]]) -> pd.DataFrame:
@@ -136,7 +137,7 @@ def difficulty_table(trajectory: pd.DataFrame, studies: Sequence[tuple[ReportPar
             rows.append({"study": params.report, "source": params.study.split("_")[0], "config": run.config,
                          "run": run_id, "seed": run.seed, "diverged": float(run.status == "diverged"),
                          "test_acc": run.final["test_acc"] if completed else math.nan,
-                         "epochs_to_target": (float(reached[0]) if reached else float(len(run.history) + 1))
+                         "epochs_to_target": (float(reached[0]) if reached else float(run.epochs + 1))
                          if completed else math.nan, "target": target,
                          "lambda_max_1": points["lambda_max"].get(1.0, math.nan),
                          "grad_norm_1": points["grad_norm"].get(1.0, math.nan),

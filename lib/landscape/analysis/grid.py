@@ -43,8 +43,8 @@ REACHED = "reached"
 
 def factors_of(params: ReportParams) -> list[str]:
     """The design's factor names, in the order the grid varies them (the first slowest)."""
-    if params.design is None:
-        raise ValueError(f"report {params.report!r} has no design")
+    if len(params.blocks) != 1:
+        raise ValueError(f"report {params.report!r} has no design of one block")
     return list(params.design.factors)
 
 
@@ -66,7 +66,7 @@ def model_table(params: ReportParams, results, num_classes: int) -> pd.DataFrame
             stop = REACHED if cfg.stop_train_loss is None or reached_stop(cfg, final) else "missed"
         completed = run.status == "completed" and bool(final)
         row = {"config": run.config, "run": run_id, "label": run.label, "seed": run.seed, **levels[run.config],
-               "epochs": len(run.history),
+               "epochs": run.epochs,
                "cap": cfg.epochs, "final_train_loss": final.get("full_train_loss", math.nan), "stop": stop,
                "test_error": 1 - final["test_acc"] if completed else math.nan,
                "eval_gap": final.get("eval_gap", math.nan) if completed else math.nan}

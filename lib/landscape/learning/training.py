@@ -7,7 +7,7 @@ history) to its caller after every epoch, and a run resumed from such a checkpoi
 same numbers as an uninterrupted one. The pipeline (``landscape.pipeline.driver``) stores checkpoints
 and results in the cache (``landscape.core.store``) and skips runs already there.
 
-History rows (one per epoch, units in brackets):
+History rows (one per recorded epoch, see Records below; units in brackets):
   epoch [1-based], lr [learning rate used during the epoch],
   train_loss, train_acc [running mean over the epoch's mini-batches, train mode, as the studies report],
   eval_train_loss, eval_train_acc [after the epoch, eval mode, on the train probe set: the stratified
@@ -17,11 +17,18 @@ History rows (one per epoch, units in brackets):
   grad_norm [mean over the epoch's mini-batches of the L2 norm of the mini-batch gradient],
   time_s [wall seconds of the epoch, training + test evaluation].
 A non-finite loss stops the run: ``status == "diverged"``, ``diverged_epoch`` is the epoch it
-happened in, and the history keeps every completed epoch.
+happened in, and the history keeps every completed record.
+
+Records: by default every epoch is recorded (a history row, the evaluations, a checkpoint, a
+snapshot when snapshots are kept). With ``record_steps`` (full-batch gradient descent takes one
+step per epoch), only every ``ceil(record_steps / steps per epoch)``-th epoch and the last are: a
+row then describes its own epoch (train_loss, train_acc, grad_norm, lr) and its time_s covers the
+epochs since the previous record; the stopping loss is checked at records only. ``max_steps``
+caps the optimizer steps: training ends with the epoch in which they reach it (or at ``epochs``).
 
 Snapshots (for probes of the training trajectory): with ``snapshots`` (fractions of epoch 1 in
 [0, 1)), :func:`train` also keeps the weights after round(fraction × steps per epoch) steps of
-epoch 1 (fraction 0: the initialization) and at the end of every epoch. Each is
+epoch 1 (fraction 0: the initialization) and at the end of every recorded epoch. Each is
 ``{"epoch": progress in epochs (0.125, 1.0, ...), "step": optimizer steps taken, "model": state}``;
 they are in the result and in every checkpoint. Keeping them changes no number of the run.
 """
@@ -89,9 +96,27 @@ class TrainConfig:
     # a common stopping point: stop after the first epoch whose cross-entropy over the whole training
     # split (eval mode, nats) is at most this; ``epochs`` is then the cap (Jiang et al. 2020: 0.01)
     stop_train_loss: float | None = None
+    record_steps: int | None = None  # optimizer steps between records at least (module docstring); None: every epoch
+    max_steps: int | None = None  # a cap on optimizer steps (the epoch that reaches it is the last)
+
+    def steps_per_epoch(self, train_size: int) -> int:
+        return math.ceil(train_size / self.batch_size)
+
+    def last_epoch(self, train_size: int) -> int:
+        """The epoch training ends with unless it stops or diverges first: ``epochs``, or the one
+        whose steps reach ``max_steps``."""
+        if self.max_steps is None:
+            return self.epochs
+        return min(self.epochs, math.ceil(self.max_steps / self.steps_per_epoch(train_size)))
+
+    def records(self, epoch: int, train_size: int) -> bool:
+        """Whether ``epoch`` (1-based) is recorded (module docstring)."""
+        if self.record_steps is None or epoch == self.last_epoch(train_size):
+            return True
+        return epoch % math.ceil(self.record_steps / self.steps_per_epoch(train_size)) == 0
 
 
-LATER_TRAIN_FIELDS = ("stop_train_loss",)  # added after runs were cached: in a run's key only when set
+LATER_TRAIN_FIELDS = ("stop_train_loss", "record_steps", "max_steps")  # added after runs were cached: in a run's key only when set
 
 
 @dataclass(frozen=True)
@@ -223,7 +248,8 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
     train_x, train_y = train_ds.images.to(dev), train_ds.labels.to(dev)
     fill = data_mod.black_pixel(spec.data.normalization, train_x.shape[1]) if cfg.augment else None
     status, diverged_epoch, trained = "completed", None, 0
-    steps_per_epoch = math.ceil(train_x.shape[0] / cfg.batch_size)
+    steps_per_epoch = cfg.steps_per_epoch(train_x.shape[0])
+    last_epoch = cfg.last_epoch(train_x.shape[0])
     early = snapshot_steps(snapshots, steps_per_epoch) if snapshots is not None else {}
 
     def keep(step: int, epoch: float, state: dict | None = None) -> None:
@@ -235,11 +261,12 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
 
     if not history and 0 in early:
         keep(0, 0.0)
-    with progress.task(f"train {label or spec.model} (seed {spec.seed})", cfg.epochs, "epoch", len(history)):
-        for epoch in range(len(history) + 1, cfg.epochs + 1):
+    done_epochs = int(history[-1]["epoch"]) if history else 0
+    with progress.task(f"train {label or spec.model} (seed {spec.seed})", last_epoch, "epoch", done_epochs):
+        start = time.perf_counter()
+        for epoch in range(done_epochs + 1, last_epoch + 1):
             if history and reached_stop(cfg, history[-1]):  # a resumed run that had already stopped
                 break
-            start = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
             stats = _train_epoch(model, optimizer, train_x, train_y, cfg, generator, fill,
                                  on_step if epoch == 1 and early else None)
@@ -249,6 +276,9 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
                 progress.tick(0, diverged=f"at epoch {epoch}")
                 break
             scheduler.step()
+            if not cfg.records(epoch, train_x.shape[0]):
+                progress.tick()
+                continue
             test = evaluate(model, test_ds, chunk_size=cfg.eval_chunk)
             seen = evaluate(model, train_probe, chunk_size=cfg.eval_chunk) if train_probe is not None else None
             eval_loss, eval_acc = (seen.loss, seen.accuracy) if seen is not None else (float("nan"), float("nan"))
@@ -259,6 +289,7 @@ def train(spec: RunSpec, device: str | torch.device = "auto", resume: dict | Non
             if cfg.stop_train_loss is not None:
                 row["full_train_loss"] = evaluate(model, train_ds, chunk_size=cfg.eval_chunk).loss
             row["time_s"] = time.perf_counter() - start
+            start = time.perf_counter()
             history.append(row)
             weights = _cpu(model.state_dict()) if snapshots is not None or on_checkpoint is not None else None
             if snapshots is not None:

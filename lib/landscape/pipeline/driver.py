@@ -245,6 +245,12 @@ class RunRecord:
         """The last completed epoch's history row (empty if none completed)."""
         return self.history[-1] if self.history else {}
 
+    @property
+    def epochs(self) -> int:
+        """Epochs completed up to the last recorded one (0 if none): the history's length unless
+        the run records every few epochs (``training`` module docstring, Records)."""
+        return int(self.history[-1]["epoch"]) if self.history else 0
+
 
 @dataclass
 class DataSummary:

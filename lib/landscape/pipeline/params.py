@@ -30,7 +30,7 @@ from ..probes import REGISTRY, optional_settings
 from ..probes.base import EvalSetParams, SetsSpec
 from ..probes.measures import MeasuresParams
 from ..probes.trajectory import TrajectoryParams
-from .design import DesignParams, ModelName
+from .design import DesignParams, ModelName, blocks_of, is_blocks
 
 PARAMS_DIR = REPO_ROOT / "params"
 BASE_PROFILE = "full"
@@ -87,6 +87,10 @@ class TrainingParams(Strict):
     augment: bool = False
     eval_chunk: int = Field(default=1000, gt=0)
     stop_train_loss: Optional[float] = Field(default=None, gt=0)  # a common stopping point; ``epochs`` caps it
+    # full-batch gradient descent (one step per epoch): record every few epochs, cap the steps
+    # (``landscape.learning.training``, Records)
+    record_steps: Optional[int] = Field(default=None, gt=0)
+    max_steps: Optional[int] = Field(default=None, gt=0)
 
     def config(self, train_probe: tuple[int, int] | None = None) -> TrainConfig:
         return TrainConfig(**self.model_dump(), train_probe=train_probe)
@@ -214,7 +218,8 @@ class ReportParams(Strict):
     training: TrainingParams
     replicates: int = Field(default=1, gt=0)  # seeds per configuration (unless a run lists its seeds)
     runs: list[RunParams] = Field(min_length=1)
-    design: Optional[DesignParams] = None  # a designed grid: generates ``runs``
+    # a designed grid, or a mapping of block id -> grid: generates ``runs``
+    design: Optional[DesignParams | dict[str, DesignParams]] = None
     probes: ProbeParams = ProbeParams()
     reference: Reference
     profile: str = BASE_PROFILE
@@ -226,10 +231,16 @@ class ReportParams(Strict):
         if isinstance(data, dict) and data.get("design") is not None:
             if data.get("runs"):
                 raise ValueError("give runs or a design that generates them, not both")
-            try:
-                data = {**data, "runs": DesignParams.model_validate(data["design"]).runs()}
-            except ValidationError as exc:
-                raise ValueError(f"design: {describe_errors(exc, DesignParams)}") from None
+            given = data["design"]
+            named = {f"design.{k}": {**v, "id": k} for k, v in given.items()} if is_blocks(given) else {"design": given}
+            blocks = []
+            for where, block in named.items():
+                try:
+                    blocks.append(DesignParams.model_validate(block))
+                except ValidationError as exc:
+                    raise ValueError(f"{where}: {describe_errors(exc, DesignParams)}") from None
+            design = {b.id: b for b in blocks} if is_blocks(given) else blocks[0]
+            data = {**data, "design": design, "runs": [run for block in blocks for run in block.runs()]}
         return data
 
     @model_validator(mode="after")
@@ -258,6 +269,11 @@ class ReportParams(Strict):
                     raise ValueError(f"probes.interpolation.configs: run {config!r} has one seed; interpolation "
                                      "needs two seeds of a configuration (set replicates or seeds)")
         return self
+
+    @property
+    def blocks(self) -> list[DesignParams]:
+        """The design's blocks (one for a single factorial; none without a design)."""
+        return blocks_of(self.design)
 
     def config(self, config_id: str) -> RunParams:
         return next(r for r in self.runs if r.id == config_id)
@@ -383,8 +399,8 @@ class SynthesisParams(Strict):
         if self.grid is None:
             return None
         found = load_params(self.grid, self.profile)
-        if not isinstance(found, ReportParams) or found.design is None:
-            raise ParamsError(f"grid: {self.grid!r} is not a designed grid (its params have no design)")
+        if not isinstance(found, ReportParams) or not isinstance(found.design, DesignParams):
+            raise ParamsError(f"grid: {self.grid!r} is not a designed grid (its params have no design of one block)")
         return found
 
     @property

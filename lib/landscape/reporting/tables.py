@@ -69,7 +69,7 @@ def run_status(runs: Mapping[str, RunRecord], num_classes: int = 10,
         return thresholds_mod.DID_NOT_LEARN if at_chance else run.status
 
     return pd.DataFrame([{"run": run_id, "label": run.label, "config": run.config, "seed": run.seed,
-                          "status": run.status, "outcome": outcome(run), "epochs": len(run.history),
+                          "status": run.status, "outcome": outcome(run), "epochs": run.epochs,
                           "diverged_epoch": run.diverged_epoch, "trained_epochs": run.trained_epochs,
                           "time_s": float(sum(r["time_s"] for r in run.history)), "error": run.error}
                          for run_id, run in runs.items()],
@@ -141,8 +141,8 @@ def design_models_table(params: ReportParams, parameters: Mapping[str, int]) -> 
     for config, reps in params.replicates_of.items():
         run = params.config(config)
         options = ", ".join(f"{k}={v}" for k, v in run.options.items()) or "—"
-        row = rows.setdefault(options, {"model": run.model, "options": options, "parameters": parameters[reps[0].id],
-                                        "configurations": 0})
+        row = rows.setdefault(f"{run.model} {options}", {"model": run.model, "options": options,
+                                                        "parameters": parameters[reps[0].id], "configurations": 0})
         row["configurations"] += 1
     return pd.DataFrame(list(rows.values()))
 
