@@ -1,6 +1,7 @@
 """Sharpness along training and the prediction of optimization difficulty, on constructed runs:
 the stability threshold against PyTorch's own SGD, thresholds that follow the schedule, the
 difficulty outcomes, and answers that say "no" when the intervals do not decide."""
+import copy
 from types import SimpleNamespace
 
 import numpy as np
@@ -202,3 +203,64 @@ def test_with_a_designed_grid_the_answers_lead_with_it_and_its_flatness_verdict_
     assert "against the flat-minimum explanation" in synthesis.flat_verdict(against)
     none = grid_summary({"asam": (0.1, -0.1, 0.3)})
     assert "no flatness measure's Ψ interval excludes 0 (of 1)" in synthesis.flat_verdict(none)
+
+
+def test_the_warm_started_lambda_max_along_a_descent_trajectory_is_the_dense_hessians():
+    """The trajectory probe along full-batch gradient descent of a tiny float64 net: every point's
+    λmax is the largest eigenvalue of the dense Hessian of the loss over the same images, and the
+    loss is the one the model gives there."""
+    from landscape import probes
+    from landscape.geometry import directions
+    from landscape.learning.data import ImageDataset
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 1, 4, 4, generator=g, dtype=torch.float64)
+    train = ImageDataset("tiny", "train", x, torch.arange(40) % 10)
+    sets = probes.base.ProbeSets(train, train, train, "eval", 16)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 6), torch.nn.Tanh(), torch.nn.Linear(6, 10)).double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    snapshots = []
+    for step in range(6):
+        snapshots.append(probes.base.Snapshot(float(step), step, copy.deepcopy(model)))
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), train.labels).backward()
+        opt.step()
+    cfg = probes.trajectory.TrajectoryParams(early=[0.0], samples=40, tol=1e-8, max_steps=80)
+    found = probes.trajectory.trajectory(snapshots, sets, cfg)
+    assert list(found["step"]) == list(range(6)) and set(found["status"]) == {"ok"}
+    for snap, (_, row) in zip(snapshots, found.iterrows()):
+        net = snap.model
+
+        def loss(flat, net=net):
+            out = torch.func.functional_call(net, directions.to_dict(flat, net), (x,))
+            return torch.nn.functional.cross_entropy(out, train.labels)
+
+        theta = directions.parameter_vector(net)
+        dense = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss, theta))
+        assert row["lambda_max"] == pytest.approx(float(dense[-1]), rel=1e-6)
+        assert row["loss"] == pytest.approx(float(loss(theta)), rel=1e-9)
+    assert found["lambda_max"].iloc[-1] != pytest.approx(found["lambda_max"].iloc[0], rel=1e-3)  # the curvature moved
+
+
+def test_the_edge_table_finds_the_first_step_at_the_threshold_and_the_level_after_it():
+    """Constructed full-batch trajectories: a run that rises to its threshold and hovers, one that
+    never reaches it, and one whose λmax could not be measured after a point."""
+    def run(run_id, seed, ratios, status=None):
+        status = status or ["ok"] * len(ratios)
+        return pd.DataFrame({"config": "c", "config_label": "GD: lr 0.1", "run": run_id, "seed": seed,
+                             "outcome": "completed", "step": [20 * i for i in range(len(ratios))],
+                             "lambda_max": [20.0 * r for r in ratios], "threshold": 20.0, "ratio": ratios, "lr": 0.1,
+                             "momentum": 0.0, "loss": [1.0 / (i + 1) for i in range(len(ratios))], "status": status})
+    table = pd.concat([run("a", 0, [0.3, 0.6, 0.95, 1.2, 1.0, 0.9]),
+                       run("b", 1, [0.3, 0.5, 0.7, 0.8]),
+                       run("c", 2, [0.5, 0.92, 1.4, np.nan], ["ok", "ok", "ok", "not finite"])], ignore_index=True)
+    edges = dynamics.edge_table(table).set_index("run")
+    assert edges.at["a", "first_step"] == 40 and edges.at["a", "ratio_after"] == pytest.approx(1.0)
+    assert edges.at["a", "points_after"] == 3 and edges.at["a", "max_ratio"] == pytest.approx(1.2)
+    assert np.isnan(edges.at["b", "first_step"]) and np.isnan(edges.at["b", "ratio_after"])
+    assert edges.at["c", "first_step"] == 20 and edges.at["c", "ratio_after"] == pytest.approx(1.4)
+    assert edges.at["c", "last_step"] == 40 and edges.at["c", "lambda_last"] == pytest.approx(28.0)
+    summary = dynamics.edge_summary(edges.reset_index()).iloc[0]
+    assert (summary["runs"], summary["reached"], summary["first_step"]) == (3, 2, 30)
+    assert (summary["ratio_low"], summary["ratio_high"]) == (pytest.approx(1.0), pytest.approx(1.4))

@@ -151,7 +151,7 @@ def test_notebooks_start_with_parameters_then_name_their_sections(path):
                      code[1].source)
     for cell in code[2:]:  # the rest names sections (study 004's own in ``ablation``, the grid's in ``grid``), one call a line
         for line in cell.source.strip().splitlines():
-            assert re.fullmatch(r"(sections|ablation|grid)\.[a-z_0-9]+\(report(, [a-z_]+=\w+)?\)"
+            assert re.fullmatch(r"(sections|ablation|grid|dynamics)\.[a-z_0-9]+\(report(, [a-z_]+=\w+)?\)"
                                 r"|sections\.measure\(report, \"[a-z_0-9]+\"\)", line), line
 
 

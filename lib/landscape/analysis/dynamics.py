@@ -66,13 +66,14 @@ def trajectory_table(studies: Sequence[tuple[ReportParams, object]]) -> pd.DataF
             rates = [_rate_at(e, run.history, cfg.lr) for e in points["epoch"]]
             thresholds = [stability_threshold(r, cfg.momentum, cfg.nesterov) for r in rates]
             frames.append(points.assign(study=params.report, source=params.study.split("_")[0],
-                                        config_label=params.config(run.config).label, outcome=run.outcome, lr=rates, threshold=thresholds,
+                                        config_label=params.config(run.config).label, outcome=run.outcome,
+                                        batch_size=cfg.batch_size, momentum=cfg.momentum, lr=rates, threshold=thresholds,
                                         ratio=points["lambda_max"].to_numpy(float) / np.asarray(thresholds)))
     if not frames:
         return pd.DataFrame()
     table = pd.concat(frames, ignore_index=True)
     first = ["study", "source", "config", "config_label", "label", "run", "seed", "outcome", "epoch", "step", "lambda_max", "threshold",
-             "ratio", "lr", "loss", "grad_norm", "status"]
+             "ratio", "lr", "momentum", "batch_size", "loss", "grad_norm", "status"]
     return table[first + [c for c in table.columns if c not in first]]
 
 
@@ -112,6 +113,55 @@ def trajectory_observation(trajectory: pd.DataFrame) -> str:
             f"above the stability threshold 2(1+β)/η; the largest λmax/threshold is {stats.number_text(top['ratio'], 2)} "
             f"({top['label']}, epoch {top['epoch']:g}). λmax ends above its value at the initialization in "
             f"{int(sharpened.sum())} of {len(sharpened)} runs with more than one point.")
+
+
+# ============================================================================ the edge of stability
+
+EDGE_SHARE = 0.9  # λmax "reaches" the threshold at this share of 2(1+β)/η (Lanczos and the sampled point between
+#                   two measurements leave λmax a little below the level it hovers at; the issue's 90%)
+
+
+def edge_table(trajectory: pd.DataFrame) -> pd.DataFrame:
+    """One row per run of ``trajectory_table`` rows (full-batch runs, where the threshold binds):
+    config, config_label, run, seed, lr, momentum, threshold, outcome, first_step (the first
+    measured point whose λmax is at least EDGE_SHARE × threshold; NaN if none), ratio_after (the
+    median λmax/threshold over the points after it; NaN without any), points_after, max_ratio,
+    lambda_init, lambda_last, loss_last, last_step (of the last measured point)."""
+    rows = []
+    for run_id, points in trajectory.groupby("run", sort=False):
+        ok = points[points["status"] == "ok"].sort_values("step")
+        reached = ok[ok["ratio"] >= EDGE_SHARE]
+        first = float(reached["step"].iloc[0]) if len(reached) else math.nan
+        after = ok[ok["step"] > first] if len(reached) else ok.iloc[0:0]
+        head = points.iloc[0]
+        rows.append({"config": head["config"], "config_label": head["config_label"], "run": run_id,
+                     "seed": head["seed"], "lr": float(head["lr"]), "momentum": float(head["momentum"]),
+                     "threshold": float(head["threshold"]), "outcome": head["outcome"], "first_step": first,
+                     "ratio_after": float(after["ratio"].median()) if len(after) else math.nan,
+                     "points_after": len(after), "max_ratio": float(ok["ratio"].max()) if len(ok) else math.nan,
+                     "lambda_init": float(ok["lambda_max"].iloc[0]) if len(ok) else math.nan,
+                     "lambda_last": float(ok["lambda_max"].iloc[-1]) if len(ok) else math.nan,
+                     "loss_last": float(ok["loss"].iloc[-1]) if len(ok) else math.nan,
+                     "last_step": float(ok["step"].iloc[-1]) if len(ok) else math.nan})
+    return pd.DataFrame(rows)
+
+
+def edge_summary(edges: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration (``edge_table`` rows): runs, reached (runs whose λmax reached EDGE_SHARE ×
+    threshold), the median over those runs of the first step, and of the median ratio after it,
+    with its smallest and largest value over the seeds (the spread)."""
+    rows = []
+    for config, part in edges.groupby("config", sort=False):
+        hit = part.dropna(subset=["first_step"])
+        after = hit["ratio_after"].dropna()
+        rows.append({"config": config, "label": part["config_label"].iloc[0], "lr": part["lr"].iloc[0],
+                     "momentum": part["momentum"].iloc[0], "threshold": part["threshold"].iloc[0], "runs": len(part),
+                     "reached": len(hit), "first_step": float(hit["first_step"].median()) if len(hit) else math.nan,
+                     "ratio_after": float(after.median()) if len(after) else math.nan,
+                     "ratio_low": float(after.min()) if len(after) else math.nan,
+                     "ratio_high": float(after.max()) if len(after) else math.nan,
+                     "lambda_last": float(part["lambda_last"].median()), "loss_last": float(part["loss_last"].median())})
+    return pd.DataFrame(rows)
 
 
 # ============================================================================ optimization difficulty

@@ -496,3 +496,67 @@ def trajectories(trajectory: pd.DataFrame) -> Figure:
             top.legend(loc="best", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def edge_of_stability(trajectory: pd.DataFrame) -> Figure:
+    """Cohen et al.'s (2021) Figure 1 for full-batch runs (``dynamics.trajectory_table`` rows with a
+    ``panel`` column): one column per panel (a model and momentum), the train loss on top and λmax
+    below against the optimizer step; one colour per learning rate η (every seed a line of it), and
+    each η's threshold 2(1+β)/η a dashed line of its colour. λmax and the loss on log axes (the
+    thresholds span the 8-fold range of η). Points whose weights were not finite are left out."""
+    apply_style()
+    panels = list(dict.fromkeys(trajectory["panel"]))
+    rates = sorted(trajectory["lr"].unique())
+    colors = dict(zip(rates, sns.color_palette("viridis", n_colors=max(len(rates), 1))))
+    fig, axes = plt.subplots(2, len(panels), figsize=(max(PANEL_WIDTH, 2.4 * len(panels)), PANEL_HEIGHT * 1.5),
+                             squeeze=False, sharex="col", gridspec_kw={"height_ratios": [2, 3]})
+    for column, panel in enumerate(panels):
+        rows = trajectory[trajectory["panel"] == panel]
+        loss_ax, lam_ax = axes[0, column], axes[1, column]
+        for (lr, _), points in rows.groupby(["lr", "run"], sort=True):
+            measured = points[points["status"] != "not finite"].sort_values("step")
+            loss_ax.plot(measured["step"], measured["loss"], "-", linewidth=1, color=colors[lr])
+            lam_ax.plot(measured["step"], measured["lambda_max"], "-", linewidth=1, color=colors[lr])
+        for lr, part in rows.groupby("lr", sort=True):
+            lam_ax.axhline(part["threshold"].iloc[0], color=colors[lr], linestyle="--", linewidth=1)
+        loss_ax.set_yscale("log")
+        lam_ax.set_yscale("log")
+        loss_ax.set_title(panel, fontsize=9)
+        lam_ax.set_xlabel("step")
+        if column == 0:
+            loss_ax.set_ylabel("train loss (nats)")
+            lam_ax.set_ylabel("λmax (whole train subset)")
+    handles = [plt.Line2D([], [], color=colors[lr], label=f"η = {lr:g}") for lr in rates]
+    handles.append(plt.Line2D([], [], color="0.3", linestyle="--", label="2(1+β)/η"))
+    fig.tight_layout()
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), bbox_to_anchor=(0.5, -0.04),
+               frameon=False)
+    return fig
+
+
+def sharpness_grid(ends: pd.DataFrame) -> Figure:
+    """Where SGD ends (``reporting.dynamics.sgd_ends`` rows of completed runs): the last traced λmax
+    against η (left, a line per batch size) and against the batch size (right, a line per η), log
+    axes; each run a point, the lines through each cell's geometric mean; the dashed line is 2/η."""
+    apply_style()
+    done = ends[(ends["outcome"] == "completed") & (ends["lambda_last"] > 0)]
+    fig, (by_rate, by_batch) = plt.subplots(1, 2, figsize=(PANEL_WIDTH * 1.6, PANEL_HEIGHT))
+    for ax, x, line in ((by_rate, "lr", "batch_size"), (by_batch, "batch_size", "lr")):
+        keys = sorted(done[line].unique())
+        colors = dict(zip(keys, sns.color_palette("viridis", n_colors=max(len(keys), 1))))
+        for key, part in done.groupby(line, sort=True):
+            ax.plot(part[x], part["lambda_last"], "o", markersize=3, alpha=0.6, color=colors[key])
+            means = part.groupby(x)["lambda_last"].apply(lambda v: float(np.exp(np.log(v).mean())))
+            name = "batch" if line == "batch_size" else "η"
+            ax.plot(means.index, means.to_numpy(), "-", color=colors[key], label=f"{name} {key:g}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8, loc="best")
+        ax.set_ylabel("last λmax")
+    rates = np.array(sorted(done["lr"].unique()), dtype=float)
+    if len(rates):
+        by_rate.plot(rates, 2 / rates, "--", color="0.3", linewidth=1)
+    by_rate.set_xlabel("learning rate η")
+    by_batch.set_xlabel("batch size")
+    fig.tight_layout()
+    return fig
