@@ -19,14 +19,15 @@ from .base import Probe, ProbeSets, ProbeSettings, Snapshot
 
 class TrajectoryParams(ProbeSettings):
     """λmax along training: at the snapshots after the epoch-1 fractions ``early`` (0: the
-    initialization) and at the end of every epoch, on a stratified subset of ``samples`` images of
-    the train probe set (seed ``seed``), in ``mode``: ``train`` (BatchNorm normalizes with the
-    statistics of the whole subset, as a training step does with its batch's; dropout off) or
-    ``eval``. Lanczos (``curvature.top_eigenpair``) stops at residual ‖Hv − λv‖ ≤ ``tol``·λ or
-    after ``max_steps`` products; each snapshot starts from the previous one's eigenvector, so a
-    point costs a few Hessian-vector products. A small residual proves an eigenvalue near λ, not
-    the largest: at 1e-2 a Krylov space that has not yet found the top eigenvector can stop at the
-    second (seen on a BatchNorm CNN at initialization); 1e-3 leaves it more steps to find it."""
+    initialization) and at the end of every recorded epoch (``training``, Records), on a stratified
+    subset of ``samples`` images of the train probe set (seed ``seed``), in ``mode``: ``train``
+    (BatchNorm normalizes with the statistics of the whole subset, as a training step does with its
+    batch's; dropout off) or ``eval``. Lanczos (``curvature.top_eigenpair``) stops at residual ‖Hv −
+    λv‖ ≤ ``tol``·λ or after ``max_steps`` products; each snapshot starts from the previous one's
+    eigenvector, so a point costs a few Hessian-vector products. A small residual proves an
+    eigenvalue near λ, not the largest: at 1e-2 a Krylov space that has not yet found the top
+    eigenvector can stop at the second (seen on a BatchNorm CNN at initialization); 1e-3 leaves it
+    more steps to find it."""
 
     early: list[float] = Field(default=[0.0, 0.125, 0.25, 0.5])
     samples: int = Field(default=128, gt=1)
