@@ -351,3 +351,60 @@ def test_slices_sharpness_and_flatness_reversed_are_contradicted_never_supported
     assert verdict(flatness_checks.least_flat(CTX, flat, "cnn", ["mlp", "res"])) == S
     assert verdict(flatness_checks.least_flat(CTX, flat, "mlp", ["cnn", "res"])) == C
     assert verdict(flatness_checks.least_flat(CTX, flat, "res", ["mlp", "cnn"])) == M  # above one, below the other
+
+
+# ---------------------------------------------------------------------------- the step-size study's checks
+
+def gd_evidence(levels, lr=0.1, momentum=0.0, start=0.3):
+    """Full-batch runs of configurations c0..c2, 3 seeds each, whose λmax/threshold rises from
+    ``start`` to ``levels[seed]`` of 2(1+β)/η by step 60 and stays there to step 200: the raw
+    trajectory frame, the history (η per recorded epoch) and the runs table."""
+    threshold = 2 * (1 + momentum) / lr
+    points, rows, runs = [], [], []
+    for config in ("c0", "c1", "c2"):
+        for seed, level in enumerate(levels):
+            run = f"{config}_s{seed}"
+            for step in range(0, 220, 20):
+                ratio = start + (level - start) * min(step, 60) / 60
+                points.append({"run": run, "config": config, "seed": seed, "epoch": float(step), "step": step,
+                               "lambda_max": ratio * threshold, "loss": 1.0 / (1 + step), "status": "ok"})
+            rows += [{"run": run, "config": config, "seed": seed, "epoch": e, "lr": lr} for e in range(20, 220, 20)]
+            runs.append({"run": run, "config": config, "seed": seed, "status": "completed", "outcome": "completed",
+                         "lr": lr, "momentum": momentum, "nesterov": False})
+    return pd.DataFrame(points), pd.DataFrame(rows), pd.DataFrame(runs)
+
+
+def test_the_edge_of_stability_needs_runs_to_reach_the_threshold_and_stay_in_its_band():
+    """Hovering at 1.05 of 2(1+β)/η is supported; stopping at half of it contradicted; rising to
+    twice it and staying there is mixed (it reached the threshold, but did not stay at it); runs
+    that start at the threshold are left out, and the note says so."""
+    check = claims.registry()["edge_of_stability"].function
+    configs = ["c0", "c1", "c2"]
+    assert verdict(check(CTX, *gd_evidence([1.05, 1.1, 1.0], momentum=0.9), configs)) == claims.SUPPORTED
+    assert verdict(check(CTX, *gd_evidence([0.5, 0.55, 0.45]), configs)) == claims.CONTRADICTED
+    assert verdict(check(CTX, *gd_evidence([2.0, 2.1, 1.9]), configs)) == claims.MIXED
+    started = check(CTX, *gd_evidence([1.05, 1.1, 1.0], start=0.95), configs)
+    assert "9 of 9 runs left out" in started[1].why and started[0].raw == claims.UNDECIDABLE
+
+
+def test_an_order_of_end_sharpness_is_contradicted_when_reversed():
+    check = claims.registry()["flatter_in_order"].function
+    measures = per_seed("lambda_max", {"big": [10.0, 11.0, 12.0], "mid": [5.0, 5.5, 6.0], "small": [2.0, 2.2, 2.1]})
+    assert verdict(check(CTX, measures, [["big", "mid", "small"]])) == claims.SUPPORTED
+    found = check(CTX, measures, [["small", "mid", "big"], ["big", "mid"]])
+    assert verdict(found) == claims.MIXED and [p.raw for p in found].count(claims.CONTRADICTED) == 3
+
+
+def test_flatter_generalizes_at_a_fixed_step_size_is_the_granulated_tau_within_groups():
+    """Within each (step size, seed) group the sharper configuration has the larger gap: ψ = 1,
+    supported; the gap reversed within groups while it rises across them: contradicted."""
+    check = claims.registry()["flatter_generalizes_at_fixed_lr"].function
+    groups = [["a0", "b0", "c0"], ["a1", "b1", "c1"], ["a2", "b2", "c2"]]
+    sharp = {f"{x}{g}": [1.0 + i + 10 * g + 0.1 * s for s in range(3)] for g in range(3) for i, x in enumerate("abc")}
+    measures = per_seed("lambda_max", sharp)
+    along = history({c: [0.9 - 0.01 * vals[0]] * 3 for c, vals in sharp.items()},
+                    gaps={c: [0.01 * v for v in vals] for c, vals in sharp.items()})
+    assert verdict(check(CTX, measures, along, groups)) == claims.SUPPORTED
+    against = history({c: [0.9 + 0.01 * (vals[0] % 10)] * 3 for c, vals in sharp.items()},
+                      gaps={c: [0.3 - 0.01 * (v % 10) + 0.05 * (v // 10) for v in vals] for c, vals in sharp.items()})
+    assert verdict(check(CTX, measures, against, groups)) == claims.CONTRADICTED

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from landscape.analysis import rankings
+from landscape.verdicts import rankings
 
 FACTORS = ["lr", "depth", "width"]
 

@@ -21,13 +21,16 @@ and target) and over the runs of all traced studies.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..pipeline.params import ReportParams
+from ..probes.trajectory import EDGE_SHARE, edge_summary, edge_table, rate_at, stability_threshold  # noqa: F401 (the API)
 from ..verdicts import stats
+
+if TYPE_CHECKING:  # read, never built here: no import of the pipeline at run time (probes import this module)
+    from ..pipeline.params import ReportParams
 
 TARGET_SHARE = 0.95  # epochs-to-target: the target is this share of the study's median final test accuracy
 MIN_RUNS = 6  # runs a τ needs before its interval may decide (with fewer, a bootstrap of pairs degenerates)
@@ -35,21 +38,6 @@ PREDICTORS = {"lambda_max_1": "λmax after epoch 1", "grad_norm_1": "‖∇L‖ 
               "lambda_max_0": "λmax at initialization", "ratio_0": "λmax / 2(1+β)/η at initialization"}
 OUTCOMES = {"test_acc": "final test accuracy", "epochs_to_target": "epochs to target accuracy",
             "diverged": "divergence"}
-
-
-def stability_threshold(lr: float, momentum: float, nesterov: bool = False) -> float:
-    """The largest curvature λ for which SGD with momentum (PyTorch's form) at learning rate
-    ``lr`` is stable on the quadratic ½λx² with full-batch gradients (module docstring)."""
-    if lr <= 0:
-        return math.inf
-    return 2 * (1 + momentum) / (lr * (1 + 2 * momentum)) if nesterov else 2 * (1 + momentum) / lr
-
-
-def _rate_at(epoch: float, history: Sequence[dict], first_rate: float) -> float:
-    """η of the epoch a point at ``epoch`` ends or lies in (epoch 1's for the initialization): of
-    the first history row at or after it (a run may record every few epochs)."""
-    ending = max(1, math.ceil(epoch))
-    return next((float(row["lr"]) for row in history if row["epoch"] >= ending), first_rate)
 
 
 def trajectory_table(studies: Sequence[tuple[ReportParams, object]]) -> pd.DataFrame:
@@ -63,7 +51,7 @@ def trajectory_table(studies: Sequence[tuple[ReportParams, object]]) -> pd.DataF
         for run_id, points in found.groupby("run", sort=False):
             run = results.runs[run_id]
             cfg = run.spec.train
-            rates = [_rate_at(e, run.history, cfg.lr) for e in points["epoch"]]
+            rates = [rate_at(e, run.history, cfg.lr) for e in points["epoch"]]
             thresholds = [stability_threshold(r, cfg.momentum, cfg.nesterov) for r in rates]
             frames.append(points.assign(study=params.report, source=params.study.split("_")[0],
                                         config_label=params.config(run.config).label, outcome=run.outcome,
@@ -113,55 +101,6 @@ def trajectory_observation(trajectory: pd.DataFrame) -> str:
             f"above the stability threshold 2(1+β)/η; the largest λmax/threshold is {stats.number_text(top['ratio'], 2)} "
             f"({top['label']}, epoch {top['epoch']:g}). λmax ends above its value at the initialization in "
             f"{int(sharpened.sum())} of {len(sharpened)} runs with more than one point.")
-
-
-# ============================================================================ the edge of stability
-
-EDGE_SHARE = 0.9  # λmax "reaches" the threshold at this share of 2(1+β)/η (Lanczos and the sampled point between
-#                   two measurements leave λmax a little below the level it hovers at; the issue's 90%)
-
-
-def edge_table(trajectory: pd.DataFrame) -> pd.DataFrame:
-    """One row per run of ``trajectory_table`` rows (full-batch runs, where the threshold binds):
-    config, config_label, run, seed, lr, momentum, threshold, outcome, first_step (the first
-    measured point whose λmax is at least EDGE_SHARE × threshold; NaN if none), ratio_after (the
-    median λmax/threshold over the points after it; NaN without any), points_after, max_ratio,
-    lambda_init, lambda_last, loss_last, last_step (of the last measured point)."""
-    rows = []
-    for run_id, points in trajectory.groupby("run", sort=False):
-        ok = points[points["status"] == "ok"].sort_values("step")
-        reached = ok[ok["ratio"] >= EDGE_SHARE]
-        first = float(reached["step"].iloc[0]) if len(reached) else math.nan
-        after = ok[ok["step"] > first] if len(reached) else ok.iloc[0:0]
-        head = points.iloc[0]
-        rows.append({"config": head["config"], "config_label": head["config_label"], "run": run_id,
-                     "seed": head["seed"], "lr": float(head["lr"]), "momentum": float(head["momentum"]),
-                     "threshold": float(head["threshold"]), "outcome": head["outcome"], "first_step": first,
-                     "ratio_after": float(after["ratio"].median()) if len(after) else math.nan,
-                     "points_after": len(after), "max_ratio": float(ok["ratio"].max()) if len(ok) else math.nan,
-                     "lambda_init": float(ok["lambda_max"].iloc[0]) if len(ok) else math.nan,
-                     "lambda_last": float(ok["lambda_max"].iloc[-1]) if len(ok) else math.nan,
-                     "loss_last": float(ok["loss"].iloc[-1]) if len(ok) else math.nan,
-                     "last_step": float(ok["step"].iloc[-1]) if len(ok) else math.nan})
-    return pd.DataFrame(rows)
-
-
-def edge_summary(edges: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration (``edge_table`` rows): runs, reached (runs whose λmax reached EDGE_SHARE ×
-    threshold), the median over those runs of the first step, and of the median ratio after it,
-    with its smallest and largest value over the seeds (the spread)."""
-    rows = []
-    for config, part in edges.groupby("config", sort=False):
-        hit = part.dropna(subset=["first_step"])
-        after = hit["ratio_after"].dropna()
-        rows.append({"config": config, "label": part["config_label"].iloc[0], "lr": part["lr"].iloc[0],
-                     "momentum": part["momentum"].iloc[0], "threshold": part["threshold"].iloc[0], "runs": len(part),
-                     "reached": len(hit), "first_step": float(hit["first_step"].median()) if len(hit) else math.nan,
-                     "ratio_after": float(after.median()) if len(after) else math.nan,
-                     "ratio_low": float(after.min()) if len(after) else math.nan,
-                     "ratio_high": float(after.max()) if len(after) else math.nan,
-                     "lambda_last": float(part["lambda_last"].median()), "loss_last": float(part["loss_last"].median())})
-    return pd.DataFrame(rows)
 
 
 # ============================================================================ optimization difficulty

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import rankings
+from ..verdicts import rankings
 from ..learning.training import reached_stop
 from ..pipeline.params import ReportParams
 from ..probes import complexity as complexity_probe

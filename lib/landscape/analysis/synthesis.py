@@ -26,7 +26,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import dynamics, grid as grid_mod, rankings
+from . import dynamics, grid as grid_mod
+from ..verdicts import rankings
 from ..pipeline.params import DataSource, ReportParams
 from ..probes import measures as measures_probe
 from ..probes.base import Scalar

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..analysis import dynamics
+from ..analysis import dynamics, prediction as prediction_mod
+from ..verdicts import rankings, stats
 from . import plotting
+from .terms import explain
 
 if TYPE_CHECKING:
     from .sections import ReportContext
@@ -107,22 +109,46 @@ def sgd_grid(report: ReportContext) -> None:
     report.sink.save_csv(ends, "sgd_runs")
     report.sink.record("sgd_runs", ends)
     cells = sgd_cells(ends)
-    report.sink.table(cells.rename(columns={"batch_size": "batch", "lr": "η", "lambda_gmean": "λmax (geometric mean)",
-                                            "lambda_low": "lowest", "lambda_high": "highest",
-                                            "test_error": "test error (mean)", "gap": "gap (mean)"}),
+    report.sink.record("sgd_cells", cells)
+    report.sink.table(cells.drop(columns=["lambda_low", "lambda_high"]).rename(columns={
+                          "batch_size": "batch", "lr": "η", "lambda_gmean": "last λmax (gm)",
+                          **{f"{m}_gmean": f"{w} (gm)" for m, w in END_MEASURES.items()},
+                          "test_error": "test error (mean)", "gap": "gap (mean)"}),
                       "sgd-cells", "The SGD grid: per batch size and learning rate η, the runs that completed (of "
-                      "those trained), the geometric mean over them of the last traced λmax with its lowest and "
-                      "highest run, and the mean test error and generalization gap (train subset accuracy − test "
-                      "accuracy, evaluation mode).")
+                      "those trained), the geometric mean (gm) over them of the last traced λmax (every run is "
+                      "drawn in the figure below); the geometric means of the trace, SAM and ASAM sharpness of the final "
+                      "weights (measures probe, train probe set); and the mean test error and generalization gap "
+                      "(train subset accuracy − test accuracy, evaluation mode).")
     report.sink.figure(plotting.sharpness_grid(ends), "sgd-sharpness",
                        "Where SGD ends: the last traced λmax against the learning rate η (left, one line per batch "
                        "size) and against the batch size (right, one line per η), both axes logarithmic; each point "
                        "a run, the lines through the geometric means; dashed: 2/η.")
+    explain(report, "tau", "granulated_grid")
+    tracked = within_and_through(ends)
+    report.sink.record("sgd_within_and_through", tracked)
+    shown = (tracked.assign(value=[_interval_text(r) for _, r in tracked.iterrows()],
+                            target=tracked["target"].map({"gap": "gap", "test_error": "test error"}))
+             .pivot(index=["measure", "target"], columns="statistic", values="value")
+             .reindex(columns=[*GROUPINGS, "overall τ"]).reset_index())
+    report.sink.table(shown.rename(columns={"target": "with"}).rename_axis(columns=None), "sgd-within-through",
+                      "Does sharpness at the end track generalization within a step size, or only through it? Over "
+                      "the completed SGD-grid runs, per end measure and target (gap: train − test accuracy; test "
+                      "error): ψ with η fixed (only the batch size varies within a group of runs that share η and "
+                      "seed), ψ with the batch size fixed (only η varies), each the mean within-group Kendall τ "
+                      "with a bootstrap 95% interval over groups, and the overall τ (paired bootstrap). Positive: "
+                      "the sharper end generalizes worse.")
+    report.sink.markdown(within_sentence(tracked))
+
+
+END_MEASURES = {"lambda_max": "λmax", "trace": "tr(H)", "sam": "SAM", "asam": "ASAM"}  # of the measures probe, at the end
 
 
 def sgd_ends(report: ReportContext, traced: pd.DataFrame) -> pd.DataFrame:
     """One row per traced SGD-grid run: config, run, seed, batch_size, lr, outcome, steps (of the last
-    traced point), lambda_last, loss_last, test_error and gap (eval mode; NaN unless completed)."""
+    traced point), lambda_last, loss_last, test_error and gap (eval mode; NaN unless completed), and
+    the measures probe's ``END_MEASURES`` of the final weights (NaN where not measured)."""
+    found = report.results.probes.measures
+    ends = found.set_index("run") if found is not None and not found.empty else pd.DataFrame()
     rows = []
     for run_id, points in traced.groupby("run", sort=False):
         ok = points[points["status"] == "ok"].sort_values("step")
@@ -134,22 +160,159 @@ def sgd_ends(report: ReportContext, traced: pd.DataFrame) -> pd.DataFrame:
                      "lambda_last": float(ok["lambda_max"].iloc[-1]) if len(ok) else math.nan,
                      "loss_last": float(ok["loss"].iloc[-1]) if len(ok) else math.nan,
                      "test_error": 1 - run.final["test_acc"] if done else math.nan,
-                     "gap": run.final.get("eval_gap", math.nan) if done else math.nan})
+                     "gap": run.final.get("eval_gap", math.nan) if done else math.nan,
+                     **{m: float(ends.at[run_id, m]) if run_id in ends.index else math.nan for m in END_MEASURES}})
     return pd.DataFrame(rows)
 
 
+def _gmean(values: np.ndarray) -> float:
+    """Geometric mean of the finite positive values (NaN without one)."""
+    kept = values[np.isfinite(values) & (values > 0)]
+    return float(np.exp(np.log(kept).mean())) if len(kept) else math.nan
+
+
 def sgd_cells(ends: pd.DataFrame) -> pd.DataFrame:
-    """Per (batch_size, lr) cell of ``sgd_ends`` rows: runs completed of trained, λmax's geometric
-    mean, lowest and highest over the completed runs, mean test error and gap."""
+    """Per (batch_size, lr) cell of ``sgd_ends`` rows: runs completed of trained, the last traced
+    λmax's geometric mean, lowest and highest over the completed runs, the geometric mean of the
+    other ``END_MEASURES`` (``<measure>_gmean``), mean test error and gap."""
     rows = []
     for (batch, lr), part in ends.groupby(["batch_size", "lr"], sort=True):
         done = part[part["outcome"] == "completed"]
         lam = done["lambda_last"].to_numpy(float)
         lam = lam[np.isfinite(lam) & (lam > 0)]
         rows.append({"batch_size": batch, "lr": lr, "runs": f"{len(done)} of {len(part)}",
-                     "lambda_gmean": float(np.exp(np.log(lam).mean())) if len(lam) else math.nan,
+                     "lambda_gmean": _gmean(lam),
                      "lambda_low": float(lam.min()) if len(lam) else math.nan,
                      "lambda_high": float(lam.max()) if len(lam) else math.nan,
+                     **{f"{m}_gmean": _gmean(done[m].to_numpy(float)) for m in END_MEASURES if m != "lambda_max"},
                      "test_error": float(done["test_error"].mean()) if len(done) else math.nan,
                      "gap": float(done["gap"].mean()) if len(done) else math.nan})
     return pd.DataFrame(rows)
+
+
+GROUPINGS = {"ψ, η fixed": ("batch_size", ["lr", "seed"]),  # only the batch size varies in a group
+             "ψ, batch fixed": ("lr", ["batch_size", "seed"])}  # only η varies
+
+
+def within_and_through(ends: pd.DataFrame) -> pd.DataFrame:
+    """Does an end measure track generalization within a step size or only through it: per
+    ``END_MEASURES`` and target (gap, test error), over the completed SGD-grid runs, ψ for each of
+    ``GROUPINGS`` (Jiang et al.'s granulated τ: the mean within-group Kendall τ, bootstrap interval
+    over groups) and the overall τ (paired bootstrap), tidy: measure, target, statistic, estimate,
+    low, high, n."""
+    done = ends[ends["outcome"] == "completed"]
+    rows = []
+    for measure in END_MEASURES:
+        for target in ("gap", "test_error"):
+            found = rankings.granulated(done, measure, target, GROUPINGS)
+            found["overall τ"] = stats.kendall_tau(done[measure], done[target])
+            for name in (*GROUPINGS, "overall τ"):
+                if name in found:
+                    i = found[name]
+                    rows.append({"measure": END_MEASURES[measure], "target": target, "statistic": name,
+                                 "estimate": i.estimate, "low": i.low, "high": i.high, "n": i.n})
+    return pd.DataFrame(rows, columns=["measure", "target", "statistic", "estimate", "low", "high", "n"])
+
+
+def within_sentence(tracked: pd.DataFrame) -> str:
+    """Which end measures' ψ with the step size fixed exclude 0 (with the gap or the test error),
+    and which ψ with the batch size fixed do, generated."""
+    def excluding(statistic: str) -> list[str]:
+        part = tracked[(tracked["statistic"] == statistic) & ((tracked["low"] > 0) | (tracked["high"] < 0))]
+        return [f"{r['measure']} with the {'gap' if r['target'] == 'gap' else 'test error'} ({r['estimate']:+.2f} "
+                f"[{r['low']:+.2f}, {r['high']:+.2f}])" for _, r in part.iterrows()]
+    fixed, through = excluding("ψ, η fixed"), excluding("ψ, batch fixed")
+    return ("With the step size fixed, " + ("the 95% interval of ψ excludes 0 for " + "; ".join(fixed) if fixed else
+                                           "no end measure's ψ excludes 0")
+            + "; with the batch size fixed (only η varies), " + ("it excludes 0 for " + "; ".join(through) if through
+                                                                 else "none does")
+            + ". These intervals are not corrected for multiplicity: the claims table decides.")
+
+
+def prediction(report: ReportContext) -> None:
+    """Training difficulty predicted out of sample (``analysis.prediction``): every distinct
+    training of the study once (a cell that shares its training with another configuration counts
+    under the first), its early signals and outcomes, and the held-out scores of the early signals
+    against the baseline that knows only η and the batch size."""
+    table = difficulty(report)
+    report.sink.save_csv(table, "difficulty")
+    if table.empty:
+        report.sink.markdown("No run was traced: there is nothing to predict from.")
+        return
+    found = prediction_mod.scores(table)
+    report.sink.record("prediction", found)
+    shown = pd.DataFrame({
+        "outcome (score)": [f"{prediction_mod.OUTCOMES[r['outcome']]} ({r.get('score')})" for _, r in found.iterrows()],
+        "runs": found["runs"], "configurations": found["configs"],
+        "failed runs": [int(p) if pd.notna(p) else "" for p in found.get("positives", pd.Series(dtype=float))],
+        **{words: [_interval_text(r, name) if r["runs"] else "" for _, r in found.iterrows()]
+           for name, words in (("early", "early signals"), ("baseline", "η and batch only"),
+                               ("difference", "early − baseline"))}})
+    report.sink.table(shown,
+                      "prediction", "Each outcome predicted leave-one-configuration-out (no configuration's runs are "
+                      "ever used to predict themselves): from the early signals (" + ", ".join(prediction_mod.EARLY.values())
+                      + ") and from a baseline that knows only log η and log batch size. Scores over the held-out "
+                      "predictions of every run: AUC for failure, Kendall τ for the steps to the loss target (a run "
+                      "that never reached it counts as the cap) and the final test error; 95% intervals by a "
+                      "cluster bootstrap over configurations, and the same for the difference (early − baseline).")
+    report.sink.markdown(prediction_sentence(found))
+
+
+def _interval_text(row: pd.Series, prefix: str = "") -> str:
+    """``estimate [low, high]`` of a tidy row's ``<prefix>``, ``<prefix>_low``, ``<prefix>_high``
+    (or ``estimate``, ``low``, ``high``), two decimals; the estimate alone without an interval."""
+    names = (prefix, f"{prefix}_low", f"{prefix}_high") if prefix else ("estimate", "low", "high")
+    estimate, low, high = (row.get(n) for n in names)
+    if estimate is None or pd.isna(estimate):
+        return "—"
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return f"{estimate:+.2f} (no interval)"
+    return f"{estimate:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+
+def difficulty(report: ReportContext) -> pd.DataFrame:
+    """``prediction.signals`` of the study's traced runs, one per distinct training (module of
+    ``analysis.prediction``): steps to the train-loss target from the history (the epoch whose
+    record first met ``stop_train_loss``, in optimizer steps; the run's last step if none did)."""
+    traced = _traced(report)
+    if traced.empty:
+        return pd.DataFrame()
+    runs = report.results.runs
+    first = {}
+    for run_id in dict.fromkeys(traced["run"]):
+        first.setdefault(runs[run_id].key, run_id)
+    traced = traced[traced["run"].isin(set(first.values()))]
+    size = report.results.data.train_size
+    steps, error = {}, {}
+    for run_id in first.values():
+        run = runs[run_id]
+        cfg, per_epoch = run.spec.train, run.spec.train.steps_per_epoch(size)
+        met = [row["epoch"] for row in run.history if cfg.stop_train_loss is not None
+               and row.get("full_train_loss", math.inf) <= cfg.stop_train_loss]
+        steps[run_id] = float((met[0] if met else run.epochs) * per_epoch)
+        error[run_id] = 1 - run.final["test_acc"] if run.history else math.nan
+    return prediction_mod.signals(traced, report.status, steps, error)
+
+
+def prediction_sentence(found: pd.DataFrame) -> str:
+    """Per outcome, whether the early signals predict it out of sample and whether they beat the
+    baseline, read from the intervals, generated."""
+    parts = []
+    for _, row in found.iterrows():
+        words = prediction_mod.OUTCOMES[row["outcome"]]
+        if not row.get("runs"):
+            parts.append(f"{words}: no run to score")
+            continue
+        chance = 0.5 if row["outcome"] == "failed" else 0.0
+        early = stats.Interval(row["early"], row["early_low"], row["early_high"], row["configs"], stats.LEVEL, "")
+        diff = stats.Interval(row["difference"], row["difference_low"], row["difference_high"], row["configs"],
+                              stats.LEVEL, "")
+        if row["outcome"] == "failed" and not row["positives"]:
+            parts.append(f"{words}: no run failed, so there is nothing to predict")
+            continue
+        side = {1: "better than chance", -1: "worse than chance", 0: "not distinguishable from chance"}[early.side(chance)]
+        versus = {1: "better than the baseline", -1: "worse than the baseline",
+                  0: "not distinguishable from the baseline"}[diff.side(0.0)]
+        parts.append(f"{words}: {row['score']} {early.text(2)} from the early signals, {side}; {versus} "
+                     f"(difference {diff.text(2)}; {int(row['runs'])} runs in {int(row['configs'])} configurations)")
+    return "Out of sample — " + "; ".join(parts) + "."

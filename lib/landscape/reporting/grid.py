@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..analysis import grid, rankings as rankings_mod, synthesis
+from ..analysis import grid, synthesis
+from ..verdicts import rankings as rankings_mod
 from ..core import escaping
 from . import plotting, sections
 from ..probes.complexity import report as complexity_report

@@ -22,7 +22,8 @@ import pandas as pd
 
 from . import findings as findings_mod
 from . import plotting, tables
-from ..analysis import dynamics, grid as grid_mod, rankings, synthesis as synthesis_mod
+from ..analysis import dynamics, grid as grid_mod, synthesis as synthesis_mod
+from ..verdicts import rankings
 from ..core.errors import ParamsError
 from ..core.escaping import literal
 from ..pipeline import driver

@@ -61,7 +61,7 @@ def run_status(runs: Mapping[str, RunRecord], num_classes: int = 10,
     or "did not learn" for a completed run whose final val accuracy lies within ``tolerance``, the
     report's 'chance_accuracy' threshold, of 1/num_classes), epochs (completed), diverged_epoch, trained_epochs (by
     this execution; 0 when loaded from the cache), time_s (summed epoch wall time), error (why a
-    failed run failed)."""
+    failed run failed), and the optimizer it trained with: batch_size, lr (initial), momentum, nesterov."""
     def outcome(run: RunRecord) -> str:
         final = run.final
         at_chance = (run.status == "completed" and bool(final)
@@ -71,17 +71,19 @@ def run_status(runs: Mapping[str, RunRecord], num_classes: int = 10,
     return pd.DataFrame([{"run": run_id, "label": run.label, "config": run.config, "seed": run.seed,
                           "status": run.status, "outcome": outcome(run), "epochs": run.epochs,
                           "diverged_epoch": run.diverged_epoch, "trained_epochs": run.trained_epochs,
-                          "time_s": float(sum(r["time_s"] for r in run.history)), "error": run.error}
+                          "time_s": float(sum(r["time_s"] for r in run.history)), "error": run.error,
+                          "batch_size": run.spec.train.batch_size, "lr": run.spec.train.lr,
+                          "momentum": run.spec.train.momentum, "nesterov": run.spec.train.nesterov}
                          for run_id, run in runs.items()],
                         columns=["run", "label", "config", "seed", "status", "outcome", "epochs", "diverged_epoch",
-                                 "trained_epochs", "time_s", "error"]).astype({"diverged_epoch": "Int64"})
+                                 "trained_epochs", "time_s", "error", "batch_size", "lr", "momentum", "nesterov"]).astype({"diverged_epoch": "Int64"})
 
 
 def runs_table(status: pd.DataFrame) -> pd.DataFrame:
     """``run_status`` for display: where divergence happened and the run's training wall time; the
     reason of a failed run, when one failed (what this render trained is in the reproducibility
     appendix: :func:`provenance_sentence`)."""
-    shown = status.drop(columns=["trained_epochs", "status"]).assign(
+    shown = status.drop(columns=["trained_epochs", "status", "batch_size", "lr", "momentum", "nesterov"]).assign(
         time_s=status["time_s"].round().astype(int))  # whole seconds
     shown = shown if shown["error"].notna().any() else shown.drop(columns="error")
     return shown.rename(columns={"label": "model", "outcome": "status", "diverged_epoch": "diverged at epoch",

@@ -77,6 +77,13 @@ SUITE: dict[str, Threshold] = {t.name: t for t in (
     Threshold("more_often", 0.5, "share of seeds", "'more often than not' (a share of seeds)",
               "A configuration 'diverges' or 'is well-conditioned' when it does so in most seeds: the share's "
               "exact 95% interval lies above one half.", below=1.0),
+    Threshold("edge_band", 0.25, "λmax / 2(1+β)/η within 1/(1 + this) and 1 + this",
+              "λmax at the stability threshold (the edge of stability)",
+              "Cohen et al. (2021) describe λmax under full-batch gradient descent as hovering at or just above "
+              "2/η once it gets there, oscillating as the loss falls; a point is measured between oscillations, so "
+              "'at the threshold' needs a band. A quarter either way (on the log scale) admits that hovering and "
+              "still separates it from a run that stops sharpening at three quarters of the threshold or "
+              "overshoots it by more than a quarter, which is not 'at' it."),
     Threshold("chance_accuracy", 0.02, "accuracy within chance ± this", "a network that did not learn",
               "Two points is the 95% sampling error of one accuracy near 10% on about 900 test images "
               "(1.96·√(0.1·0.9/900) ≈ 0.02): closer to chance than that, a run is indistinguishable from "

@@ -13,10 +13,10 @@ import scipy.sparse.linalg
 import torch
 from pydantic import Field
 
-from ..geometry import operators
-from . import gradient, hessian, noise, sharpness, slices
-from .base import Probe, ProbeSets, ProbeSettings
-from .hessian import BOTTOM_NCV
+from ...geometry import operators
+from .. import gradient, hessian, noise, sharpness, slices
+from ..base import Probe, ProbeSets, ProbeSettings
+from ..hessian import BOTTOM_NCV
 
 
 class MeasuresParams(ProbeSettings):
@@ -72,4 +72,4 @@ SCALARS = {name: scalar for home in COMPOSED for name, scalar in home.SCALARS.it
 
 
 PROBES = (Probe("measures", MeasuresParams, measures, "HVP",
-                "every geometric measure at settings shared by all studies"),)
+                "every geometric measure at settings shared by all studies", checks="landscape.probes.measures.checks"),)

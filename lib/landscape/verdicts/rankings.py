@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from ..verdicts import stats
+from . import stats
 
 MAX_CONDITIONING = 2  # hyperparameters conditioned on at once (Jiang et al.: at most 2)
 MIN_GROUPS = 5  # groups a ψ needs for an interval
