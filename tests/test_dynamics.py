@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from landscape.analysis import dynamics, synthesis
+from landscape.analysis import dynamics, prediction, synthesis
 from landscape.pipeline.params import load_params
 from landscape.learning.training import TrainConfig
 
@@ -53,7 +53,8 @@ def traced_study(report: str, lambdas: dict[str, list[float]], history_lr: list[
                          "epoch": epoch, "step": int(epoch * 10), "lambda_max": value, "residual": 1e-4,
                          "num_hvps": 5, "loss": 1.0, "grad_norm": value / 10, "status": "ok", "mode": "train", "n": 8,
                          "replayed": False, "matches_result": True})
-    results = SimpleNamespace(runs=runs, probes=SimpleNamespace(trajectory=pd.DataFrame(rows)))
+    results = SimpleNamespace(runs=runs, probes=SimpleNamespace(trajectory=pd.DataFrame(rows)),
+                              data=SimpleNamespace(train_size=320, num_classes=10))
     return params, results
 
 
@@ -77,51 +78,45 @@ def test_thresholds_follow_the_schedule_and_the_summary_counts_points_above():
     both = dynamics.trajectory_table([study, other])
     assert "of 4 runs lie above" in dynamics.trajectory_observation(both)
     assert "in 3 of 4 runs" in dynamics.trajectory_observation(both)
-    assert len(dynamics.difficulty_table(both, [study, other])) == 4
+    assert len(dynamics.study_outcomes(both, [study, other])) == 4
 
 
-def test_difficulty_outcomes_and_a_perfect_predictor():
+def test_difficulty_outcomes_count_steps_to_the_target_and_the_signals_come_from_the_first_points():
     lambdas = {f"r{i}": [5.0, 6.0, 10.0 + i, 12.0] for i in range(6)}
     lambdas["gone"] = [50.0, float("nan")]
     accs = {f"r{i}": [0.5 + 0.05 * (5 - i) if i < 5 else 0.1, 0.9 - 0.02 * i] for i in range(6)}
     study = traced_study("batchnorm", lambdas, [0.1, 0.1], accs, diverged=("gone",))
     table = dynamics.trajectory_table([study])
     table.loc[table["lambda_max"].isna(), "status"] = "not finite"
-    difficulty = dynamics.difficulty_table(table, [study]).set_index("run")
-    target = 0.95 * np.median([0.9 - 0.02 * i for i in range(6)])
-    assert difficulty["target"].iloc[0] == pytest.approx(target)
-    # r0..r4 reach the target at epoch 2 (epoch 1 accuracies are below it); r5 never does: 2 epochs + 1
-    assert list(difficulty["epochs_to_target"].iloc[:6]) == [2, 2, 2, 2, 2, 3]
-    assert difficulty.at["gone", "diverged"] == 1 and np.isnan(difficulty.at["gone", "test_acc"])
-    assert np.isnan(difficulty.at["gone", "lambda_max_1"]) and difficulty.at["gone", "lambda_max_0"] == 50
-    found = dynamics.predictions(difficulty.reset_index()).set_index(["predictor", "outcome", "scope"])
-    perfect = found.loc[("lambda_max_1", "test_acc", "batchnorm")]
-    assert perfect["estimate"] == pytest.approx(-1.0) and perfect["n"] == 6 and perfect["high"] < 0
-    assert found.loc[("lambda_max_0", "diverged", "batchnorm"), "estimate"] > 0  # the diverged run started sharpest
-    answer = dynamics.prediction_answer(found.reset_index())
-    assert "λmax after epoch 1 with final test accuracy in batchnorm (τ -1.00" in answer
-    tested = int(((found.reset_index()["scope"] != "all") & found.reset_index()["estimate"].notna()).sum())
-    assert f"after Benjamini–Hochberg over the {tested} within-study τ" in answer
+    outcomes = dynamics.study_outcomes(table, [study]).set_index("run")
+    # r0..r4 reach 95% of the median final accuracy at epoch 2, r5 never (2 epochs + 1); 10 steps an epoch
+    assert list(outcomes["steps"].iloc[:6]) == [20, 20, 20, 20, 20, 30]
+    assert outcomes.at["gone", "outcome"] == "diverged" and np.isnan(outcomes.at["gone", "test_error"])
+    found = prediction.signals(table, outcomes.reset_index()).set_index("run")
+    threshold = 2 * 1.9 / 0.1
+    assert found.at["r2", "log_ratio_init"] == pytest.approx(np.log(5.0 / threshold))
+    assert found.at["r2", "log_ratio_early"] == pytest.approx(np.log(6.0 / threshold))  # epoch 0.5, step 5
+    assert found.at["r2", "log_grad_init"] == pytest.approx(np.log(0.5))
+    assert found.at["gone", "failed"] == 1 and np.isnan(found.at["gone", "log_steps"])
+    assert found.at["r5", "log_steps"] == pytest.approx(np.log(30)) and found.at["r5", "test_error"] == pytest.approx(0.2)
 
 
-def test_few_runs_never_decide_and_no_decision_reads_no():
-    table = pd.DataFrame([{"predictor": "lambda_max_1", "outcome": "test_acc", "scope": "s", "estimate": 1.0,
-                           "low": 1.0, "high": 1.0, "n": dynamics.MIN_RUNS - 1, "p": 0.0},
-                          {"predictor": "grad_norm_1", "outcome": "test_acc", "scope": "s", "estimate": 0.2,
-                           "low": -0.3, "high": 0.6, "n": 10, "p": 0.4}])
-    assert dynamics.prediction_answer(table).startswith("No: none of the 1 within-study τ")
-
-
-def test_the_answer_corrects_for_multiplicity_and_says_which_findings_are_one():
-    rows = [{"predictor": p, "outcome": "test_acc", "scope": "s", "estimate": 0.7, "low": 0.3, "high": 0.9, "n": 10,
-             "p": 0.001} for p in ("lambda_max_0", "ratio_0", "lambda_max_1")]
-    answer = dynamics.prediction_answer(pd.DataFrame(rows))
-    assert answer.startswith("3 of 3 within-study τ exclude 0 after Benjamini–Hochberg") and "The others" not in answer
-    assert "1 finding is counted twice above" in answer
-    rows[1]["p"], rows[2]["p"] = 0.04, 0.3  # 0.04 alone would decide; after BH over the three (0.06) it does not
-    answer = dynamics.prediction_answer(pd.DataFrame(rows))
-    assert answer.startswith("1 of 3 within-study τ") and "(2 would exclude 0 uncorrected)" in answer
-    assert "The others are inconclusive." in answer
+def test_the_prediction_sentence_reads_the_intervals_and_says_when_nothing_can_be_scored():
+    found = pd.DataFrame([
+        {"outcome": "failed", "score": "AUC", "runs": 30, "configs": 10, "positives": 0, "early": np.nan,
+         "early_low": np.nan, "early_high": np.nan, "baseline": np.nan, "baseline_low": np.nan,
+         "baseline_high": np.nan, "difference": np.nan, "difference_low": np.nan, "difference_high": np.nan},
+        {"outcome": "log_steps", "score": "Kendall τ", "runs": 30, "configs": 10, "positives": None, "early": 0.6,
+         "early_low": 0.4, "early_high": 0.8, "baseline": 0.5, "baseline_low": 0.2, "baseline_high": 0.7,
+         "difference": 0.1, "difference_low": -0.1, "difference_high": 0.3},
+        {"outcome": "test_error", "score": "Kendall τ", "runs": 2, "configs": 1, "positives": None, "early": np.nan,
+         "early_low": np.nan, "early_high": np.nan, "baseline": np.nan, "baseline_low": np.nan,
+         "baseline_high": np.nan, "difference": np.nan, "difference_low": np.nan, "difference_high": np.nan}])
+    text = prediction.sentence(found)
+    assert "no run failed, so there is nothing to predict" in text
+    assert ("steps to the target: Kendall τ +0.60 [+0.40, +0.80] from the early signals, better than chance; not "
+            "distinguishable from the baseline (difference +0.10 [-0.10, +0.30]; 30 runs in 10 configurations)") in text
+    assert "final test error: could not be scored out of sample (2 runs in 1 configurations)" in text
 
 
 def test_trait_effects_are_the_geometric_mean_ratio_within_groups():
@@ -151,7 +146,8 @@ def test_the_answers_say_no_support_when_no_interval_decides():
     correlations, study, trajectory = undecided_evidence()
     found = dict(synthesis.answers(correlations, pd.DataFrame(columns=["factor", "measure", "ratio", "low", "high",
                                                                        "groups"]),
-                                   trajectory, dynamics.predictions(dynamics.difficulty_table(trajectory, [study]))))
+                                   trajectory, prediction.scores(prediction.signals(
+                                       trajectory, dynamics.study_outcomes(trajectory, [study])))))
     assert list(found) == list(synthesis.QUESTIONS)
     assert "2 of 6 measured points" in found[synthesis.QUESTIONS[0]]  # 40 and 50 > 38
     assert "no support" in found[synthesis.QUESTIONS[0]]
@@ -161,7 +157,7 @@ def test_the_answers_say_no_support_when_no_interval_decides():
     assert found[synthesis.QUESTIONS[2]].startswith("Within groups of models that differ in one factor")
     q1 = found[synthesis.QUESTIONS[0]]
     assert q1.index("λmax Ψ +0.10") < q1.index("Over all models")
-    assert found[synthesis.QUESTIONS[3]].startswith("No predictor could be compared")  # 2 runs: too few
+    assert "could not be scored out of sample (2 runs in 1 configurations)" in found[synthesis.QUESTIONS[3]]
 
 
 def test_the_architecture_answer_gives_ratios_to_three_digits_and_says_when_they_do_not_decide():

@@ -11,12 +11,9 @@ first epoch's for the initialization), so a step schedule draws the threshold as
 along the top eigenvector; mini-batch SGD is not bound by it either way, so it is reported, not
 assumed.
 
-Optimization difficulty (:func:`difficulty_table`, :func:`predictions`): per run, what the
-trajectory shows after epoch 1 (λmax, ‖∇L‖) and at the initialization, against three outcomes:
-the final test accuracy, the epochs to reach a target accuracy (``TARGET_SHARE`` of the study's
-median final test accuracy; a run that never reaches it counts as epochs + 1), and divergence.
-Kendall's τ-b with a paired bootstrap 95% CI, within each study (its runs share data, schedule
-and target) and over the runs of all traced studies.
+Optimization difficulty (:func:`study_outcomes`): how each traced run of the studies ended
+(failed, steps to ``TARGET_SHARE`` of the study's median final test accuracy, test error), which
+``analysis.prediction`` predicts out of sample from the first points of its trajectory.
 """
 from __future__ import annotations
 
@@ -27,17 +24,12 @@ import numpy as np
 import pandas as pd
 
 from ..probes.trajectory import EDGE_SHARE, edge_summary, edge_table, rate_at, stability_threshold  # noqa: F401 (the API)
-from ..verdicts import stats
+from ..verdicts import stats, thresholds
 
 if TYPE_CHECKING:  # read, never built here: no import of the pipeline at run time (probes import this module)
     from ..pipeline.params import ReportParams
 
-TARGET_SHARE = 0.95  # epochs-to-target: the target is this share of the study's median final test accuracy
-MIN_RUNS = 6  # runs a τ needs before its interval may decide (with fewer, a bootstrap of pairs degenerates)
-PREDICTORS = {"lambda_max_1": "λmax after epoch 1", "grad_norm_1": "‖∇L‖ after epoch 1",
-              "lambda_max_0": "λmax at initialization", "ratio_0": "λmax / 2(1+β)/η at initialization"}
-OUTCOMES = {"test_acc": "final test accuracy", "epochs_to_target": "epochs to target accuracy",
-            "diverged": "divergence"}
+TARGET_SHARE = 0.95  # steps-to-target: the target is this share of the study's median final test accuracy
 
 
 def trajectory_table(studies: Sequence[tuple[ReportParams, object]]) -> pd.DataFrame:
@@ -105,10 +97,12 @@ def trajectory_observation(trajectory: pd.DataFrame) -> str:
 
 # ============================================================================ optimization difficulty
 
-def difficulty_table(trajectory: pd.DataFrame, studies: Sequence[tuple[ReportParams, object]]) -> pd.DataFrame:
-    """One row per traced run: study, config, run, seed, diverged (1/0), test_acc (final; NaN if
-    diverged), epochs_to_target (module docstring; NaN if diverged), target, and the predictors
-    (``PREDICTORS``: NaN where the point was not reached or not measured)."""
+def study_outcomes(trajectory: pd.DataFrame, studies: Sequence[tuple[ReportParams, object]]) -> pd.DataFrame:
+    """How each traced run of the studies ended, for ``prediction.signals``: study, run, outcome
+    (``did not learn`` for a completed run at chance), steps (optimizer steps to the study's target:
+    the first epoch whose test accuracy reaches ``TARGET_SHARE`` of the study's median final test
+    accuracy, times the steps per epoch; a run that never reaches it counts its epochs + 1) and
+    test_error (final; NaN unless completed)."""
     traced = set(zip(trajectory["study"], trajectory["run"])) if not trajectory.empty else set()
     rows = []
     for params, results in studies:
@@ -118,57 +112,14 @@ def difficulty_table(trajectory: pd.DataFrame, studies: Sequence[tuple[ReportPar
         if not runs:
             continue
         target = TARGET_SHARE * float(np.median(finals)) if finals else math.nan
+        size, classes = results.data.train_size, results.data.num_classes
         for run_id, run in runs.items():
-            points = trajectory[(trajectory["run"] == run_id) & (trajectory["study"] == params.report)
-                                & (trajectory["status"] == "ok")].set_index("epoch")
             completed = run.status == "completed" and bool(run.history)
             reached = [row["epoch"] for row in run.history if row["test_acc"] >= target]
-            rows.append({"study": params.report, "source": params.study.split("_")[0], "config": run.config,
-                         "run": run_id, "seed": run.seed, "diverged": float(run.status == "diverged"),
-                         "test_acc": run.final["test_acc"] if completed else math.nan,
-                         "epochs_to_target": (float(reached[0]) if reached else float(run.epochs + 1))
-                         if completed else math.nan, "target": target,
-                         "lambda_max_1": points["lambda_max"].get(1.0, math.nan),
-                         "grad_norm_1": points["grad_norm"].get(1.0, math.nan),
-                         "lambda_max_0": points["lambda_max"].get(0.0, math.nan),
-                         "ratio_0": points["ratio"].get(0.0, math.nan)})
-    return pd.DataFrame(rows)
-
-
-def predictions(difficulty: pd.DataFrame, level: float = stats.LEVEL) -> pd.DataFrame:
-    """Kendall τ of every predictor with every outcome (``PREDICTORS`` × ``OUTCOMES``), tidy:
-    columns predictor, outcome, scope (a study, or "all" over every traced run), estimate, low,
-    high, n, p (of τ = 0). An outcome that does not vary within a scope (no run diverged) gives NaN."""
-    rows = []
-    scopes = [("all", difficulty), *difficulty.groupby("study", sort=False)]
-    for predictor in PREDICTORS:
-        for outcome in OUTCOMES:
-            for scope, part in scopes:
-                found = stats.kendall_tau(part[predictor], part[outcome], level=level)
-                rows.append({"predictor": predictor, "outcome": outcome, "scope": scope, "estimate": found.estimate,
-                             "low": found.low, "high": found.high, "n": found.n, "p": found.p_value(0.0)})
-    return pd.DataFrame(rows, columns=["predictor", "outcome", "scope", "estimate", "low", "high", "n", "p"])
-
-
-def prediction_answer(table: pd.DataFrame) -> str:
-    """Which predictors rank the runs by which outcome, within a study of at least MIN_RUNS runs:
-    the τ that exclude 0 after Benjamini–Hochberg over every such within-study τ (one family);
-    "no" for the rest, in words."""
-    within = table[(table["scope"] != "all") & (table["n"] >= MIN_RUNS)].dropna(subset=["estimate"])
-    if within.empty:
-        return f"No predictor could be compared with an outcome within a study of at least {MIN_RUNS} runs."
-    found = within[stats.significant(stats.bh(within["p"].to_numpy(float)))]
-    raw = int(stats.significant(within["p"].to_numpy(float)).sum())
-    family = (f"after Benjamini–Hochberg over the {len(within)} within-study τ ({raw} would exclude 0 "
-              "uncorrected)")
-    if found.empty:
-        return f"No: none of the {len(within)} within-study τ of an early-training measure with an outcome excludes 0 {family}."
-    parts = [f"{PREDICTORS[r['predictor']]} with {OUTCOMES[r['outcome']]} in {r['scope']} "
-             f"(τ {r['estimate']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}], n {r['n']})" for _, r in found.iterrows()]
-    initial = found[found["predictor"].isin(["lambda_max_0", "ratio_0"])]
-    twins = initial.groupby(["outcome", "scope"])["predictor"].nunique().eq(2).sum()
-    return (f"{len(found)} of {len(within)} within-study τ exclude 0 {family}: " + "; ".join(parts) + "."
-            + (" The others are inconclusive." if len(found) < len(within) else "")
-            + (f" {twins} {'findings are' if twins > 1 else 'finding is'} counted twice above, as λmax at "
-               "initialization and as its ratio to 2(1+β)/η, which rank a study's runs alike where they share one "
-               "learning rate." if twins else ""))
+            at_chance = completed and thresholds.at_chance(run.final["test_acc"], classes)
+            per_epoch = run.spec.train.steps_per_epoch(size)
+            rows.append({"study": params.report, "run": run_id,
+                         "outcome": thresholds.DID_NOT_LEARN if at_chance else run.status,
+                         "steps": float((reached[0] if reached else run.epochs + 1) * per_epoch) if completed
+                         else math.nan, "test_error": 1 - run.final["test_acc"] if completed else math.nan})
+    return pd.DataFrame(rows, columns=["study", "run", "outcome", "steps", "test_error"])

@@ -5,8 +5,9 @@ first recorded step after it, each relative to the stability threshold 2(1+β)/�
 optimizer, on the log scale; the gradient norm at initialization, log; the loss change per step
 from initialization to that first recorded step) and the baseline's (``BASELINE``: log η and log
 batch size, all a reader knows before training), against three outcomes (``OUTCOMES``): whether the
-run failed (diverged, or ended at chance), the steps it took to reach the train-loss target (a
-run that never reached it counts as the step cap: censored, so only ranks are read), and its
+run failed (diverged, or ended at chance), the optimizer steps it took to reach its source's target
+(the step-size study: its train-loss target; a study: a share of its median final test accuracy;
+a run that never reached it counts as the steps it trained, so only ranks are read), and its
 final test error (runs that learned).
 
 Each outcome is predicted leave-one-configuration-out (:func:`loco_folds`: the runs of one
@@ -36,8 +37,9 @@ EARLY = {"log_ratio_init": "log λmax/threshold at initialization",
          "log_grad_init": "log ‖∇L‖ at initialization",
          "loss_slope": "loss change per step to the first recorded step"}
 BASELINE = {"log_lr": "log η", "log_batch": "log batch size"}
-OUTCOMES = {"failed": "failure (diverged or ended at chance)", "log_steps": "steps to the train-loss target",
+OUTCOMES = {"failed": "failure (diverged or ended at chance)", "log_steps": "steps to the target",
             "test_error": "final test error"}
+MEASURED = ("ok", "not converged")  # trajectory points whose λmax is a feature (a Lanczos estimate after its step cap counts)
 FAILED = ("diverged", thresholds.DID_NOT_LEARN)  # the run outcomes that count as a failure to train
 RIDGE = 1.0  # penalty on the standardized coefficients (not the intercept): keeps a fold with separable failures finite
 RESAMPLES = 1999
@@ -45,34 +47,42 @@ RESAMPLES = 1999
 
 # ============================================================================ the table
 
-def signals(trajectory: pd.DataFrame, status: pd.DataFrame, steps_to_target: Mapping[str, float],
-            test_error: Mapping[str, float]) -> pd.DataFrame:
+def signals(trajectory: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     """One row per traced run of ``trajectory`` (``dynamics.trajectory_table`` rows: threshold
-    and ratio per point): study, config, run, seed, the ``EARLY`` and ``BASELINE`` features and the
-    ``OUTCOMES``. ``status`` is ``tables.run_status`` (outcome per run); ``steps_to_target`` and
-    ``test_error`` map run ids to their values (NaN where they do not apply)."""
+    and ratio per point) that ``outcomes`` lists (columns study, run, outcome: the run's outcome
+    in words, steps: optimizer steps to the source's target, test_error): study, config, run,
+    seed, the ``EARLY`` and ``BASELINE`` features and the ``OUTCOMES`` (steps and test error NaN
+    for a run that failed). The early point is the first measured point after the
+    initialization; a point whose Lanczos run stopped at its step cap (``not converged``) still
+    gives its estimate (its residual is in the trajectory table)."""
+    known = outcomes.set_index(["study", "run"])
     rows = []
-    outcome = status.set_index("run")["outcome"]
     for (study, run_id), points in trajectory.groupby(["study", "run"], sort=False):
+        if (study, run_id) not in known.index:
+            continue
+        found = known.loc[(study, run_id)]
         pts = points.sort_values("step")
-        ok = pts[pts["status"] == "ok"]
-        init = ok[ok["step"] == 0]
-        later = ok[ok["step"] > 0]
+        measured = pts[pts["status"].isin(MEASURED)]
+        init, later = measured[measured["step"] == 0], measured[measured["step"] > 0]
         first = init.iloc[0] if len(init) else None
         early = later.iloc[0] if len(later) else None
-        failed = outcome.get(run_id) in FAILED
+        failed = found["outcome"] in FAILED
         rows.append({
             "study": study, "config": pts["config"].iloc[0], "run": run_id, "seed": pts["seed"].iloc[0],
-            "log_ratio_init": math.log(first["ratio"]) if first is not None and first["ratio"] > 0 else math.nan,
-            "log_ratio_early": math.log(early["ratio"]) if early is not None and early["ratio"] > 0 else math.nan,
-            "log_grad_init": math.log(first["grad_norm"]) if first is not None and first["grad_norm"] > 0 else math.nan,
+            "log_ratio_init": _log(first, "ratio"), "log_ratio_early": _log(early, "ratio"),
+            "log_grad_init": _log(first, "grad_norm"),
             "loss_slope": ((early["loss"] - first["loss"]) / early["step"]) if first is not None and early is not None
             else math.nan,
             "log_lr": math.log(float(pts["lr"].iloc[0])), "log_batch": math.log(float(pts["batch_size"].iloc[0])),
             "failed": float(failed),
-            "log_steps": math.nan if failed else math.log(steps_to_target.get(run_id, math.nan)),
-            "test_error": math.nan if failed else test_error.get(run_id, math.nan)})
-    return pd.DataFrame(rows)
+            "log_steps": math.nan if failed or not found["steps"] > 0 else math.log(found["steps"]),
+            "test_error": math.nan if failed else float(found["test_error"])})
+    return pd.DataFrame(rows, columns=["study", "config", "run", "seed", *EARLY, *BASELINE, *OUTCOMES])
+
+
+def _log(point: pd.Series | None, column: str) -> float:
+    """log of a point's positive value; NaN without the point or a positive value."""
+    return math.log(point[column]) if point is not None and point[column] > 0 else math.nan
 
 
 # ============================================================================ models
@@ -220,3 +230,39 @@ def scores(table: pd.DataFrame, early: Sequence[str] = tuple(EARLY), baseline: S
                      **{f"{name}{suffix}": getattr(i, attr) for name, i in found.items()
                         for suffix, attr in (("", "estimate"), ("_low", "low"), ("_high", "high"))}})
     return pd.DataFrame(rows)
+
+
+def _text(interval: stats.Interval) -> str:
+    """A score with its interval at two decimals (no interval: the estimate alone, said so)."""
+    if not interval.defined:
+        return f"{interval.estimate:+.2f} (no interval)"
+    return f"{interval.estimate:+.2f} [{interval.low:+.2f}, {interval.high:+.2f}]"
+
+
+def sentence(found: pd.DataFrame) -> str:
+    """Per outcome of a ``scores`` frame, whether the early signals predict it out of sample and
+    whether they beat the baseline, read from the intervals, generated."""
+    parts = []
+    for _, row in found.iterrows():
+        words = OUTCOMES[row["outcome"]]
+        if not row.get("runs"):
+            parts.append(f"{words}: no run to score")
+            continue
+        if row["outcome"] == "failed" and not row["positives"]:
+            parts.append(f"{words}: no run failed, so there is nothing to predict")
+            continue
+        if pd.isna(row["early"]) or pd.isna(row["baseline"]):
+            parts.append(f"{words}: could not be scored out of sample ({int(row['runs'])} runs in "
+                         f"{int(row['configs'])} configurations)")
+            continue
+        chance = 0.5 if row["outcome"] == "failed" else 0.0
+        early = stats.Interval(row["early"], row["early_low"], row["early_high"], row["configs"], stats.LEVEL, "")
+        diff = stats.Interval(row["difference"], row["difference_low"], row["difference_high"], row["configs"],
+                              stats.LEVEL, "")
+        side = {1: "better than chance", -1: "worse than chance", 0: "not distinguishable from chance"}[early.side(chance)]
+        versus = {1: "better than the baseline", -1: "worse than the baseline",
+                  0: "not distinguishable from the baseline"}[diff.side(0.0)]
+        parts.append(f"{words}: {row['score']} {_text(early)} from the early signals, {side}; {versus} "
+                     f"(difference {_text(diff)}; {int(row['runs'])} runs in {int(row['configs'])} configurations)")
+    return ("Out of sample (each configuration predicted by models fitted on the others), against a baseline that "
+            "knows only η and the batch size — " + "; ".join(parts) + ".")

@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import dynamics, grid as grid_mod
+from . import dynamics, grid as grid_mod, prediction
 from ..verdicts import rankings
 from ..pipeline.params import DataSource, ReportParams
 from ..probes import measures as measures_probe
@@ -334,7 +334,8 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
             predicted: pd.DataFrame, grid: pd.DataFrame | None = None, grid_models: int = 0) -> list[tuple[str, str]]:
     """The four questions of the studies (``QUESTIONS``), each answered in generated sentences
     from this report's numbers (granulated Ψ and overall τ with the gap, the effects of BatchNorm
-    and skip connections, the trajectories against the stability threshold, the prediction τ),
+    and skip connections, the trajectories against the stability threshold, the out-of-sample
+    prediction scores: ``prediction.scores``),
     saying "inconclusive" where no interval decides. With a designed grid (``grid``: its
     statistics summary over ``grid_models`` models), the first and third answers lead with it:
     its models differ in one hyperparameter at a time at a common stopping point, which the
@@ -407,5 +408,5 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
               f"and datasets apart. Over all models, {n_decided} of {len(overall)} measures have an overall τ with the "
               f"generalization gap that excludes 0 after Benjamini–Hochberg over the {len(overall)}.")
     q3 = lead + q3[:1].lower() + q3[1:] if lead else q3
-    q4 = dynamics.prediction_answer(predicted) if not predicted.empty else "No trajectory was measured."
+    q4 = prediction.sentence(predicted) if not predicted.empty else "No trajectory was measured."
     return list(zip(QUESTIONS, (q1, q2, q3, q4)))

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..analysis import dynamics, prediction as prediction_mod
 from ..verdicts import rankings, stats
-from . import plotting
+from . import plotting, tables
 from .terms import explain
 
 if TYPE_CHECKING:
@@ -241,28 +241,19 @@ def prediction(report: ReportContext) -> None:
         return
     found = prediction_mod.scores(table)
     report.sink.record("prediction", found)
-    shown = pd.DataFrame({
-        "outcome (score)": [f"{prediction_mod.OUTCOMES[r['outcome']]} ({r.get('score')})" for _, r in found.iterrows()],
-        "runs": found["runs"], "configurations": found["configs"],
-        "failed runs": [int(p) if pd.notna(p) else "" for p in found.get("positives", pd.Series(dtype=float))],
-        **{words: [_interval_text(r, name) if r["runs"] else "" for _, r in found.iterrows()]
-           for name, words in (("early", "early signals"), ("baseline", "η and batch only"),
-                               ("difference", "early − baseline"))}})
-    report.sink.table(shown,
+    report.sink.table(tables.prediction_table(found),
                       "prediction", "Each outcome predicted leave-one-configuration-out (no configuration's runs are "
                       "ever used to predict themselves): from the early signals (" + ", ".join(prediction_mod.EARLY.values())
                       + ") and from a baseline that knows only log η and log batch size. Scores over the held-out "
-                      "predictions of every run: AUC for failure, Kendall τ for the steps to the loss target (a run "
-                      "that never reached it counts as the cap) and the final test error; 95% intervals by a "
+                      "predictions of every run: AUC for failure, Kendall τ for the steps to the train-loss target "
+                      "(a run that never reached it counts as the cap) and the final test error; 95% intervals by a "
                       "cluster bootstrap over configurations, and the same for the difference (early − baseline).")
-    report.sink.markdown(prediction_sentence(found))
+    report.sink.markdown(prediction_mod.sentence(found))
 
 
-def _interval_text(row: pd.Series, prefix: str = "") -> str:
-    """``estimate [low, high]`` of a tidy row's ``<prefix>``, ``<prefix>_low``, ``<prefix>_high``
-    (or ``estimate``, ``low``, ``high``), two decimals; the estimate alone without an interval."""
-    names = (prefix, f"{prefix}_low", f"{prefix}_high") if prefix else ("estimate", "low", "high")
-    estimate, low, high = (row.get(n) for n in names)
+def _interval_text(row: pd.Series) -> str:
+    """``estimate [low, high]`` of a tidy row, two decimals; the estimate alone without an interval."""
+    estimate, low, high = row["estimate"], row["low"], row["high"]
     if estimate is None or pd.isna(estimate):
         return "—"
     if low is None or high is None or pd.isna(low) or pd.isna(high):
@@ -283,36 +274,14 @@ def difficulty(report: ReportContext) -> pd.DataFrame:
         first.setdefault(runs[run_id].key, run_id)
     traced = traced[traced["run"].isin(set(first.values()))]
     size = report.results.data.train_size
-    steps, error = {}, {}
+    outcome = report.status.set_index("run")["outcome"]
+    rows = []
     for run_id in first.values():
         run = runs[run_id]
         cfg, per_epoch = run.spec.train, run.spec.train.steps_per_epoch(size)
         met = [row["epoch"] for row in run.history if cfg.stop_train_loss is not None
                and row.get("full_train_loss", math.inf) <= cfg.stop_train_loss]
-        steps[run_id] = float((met[0] if met else run.epochs) * per_epoch)
-        error[run_id] = 1 - run.final["test_acc"] if run.history else math.nan
-    return prediction_mod.signals(traced, report.status, steps, error)
-
-
-def prediction_sentence(found: pd.DataFrame) -> str:
-    """Per outcome, whether the early signals predict it out of sample and whether they beat the
-    baseline, read from the intervals, generated."""
-    parts = []
-    for _, row in found.iterrows():
-        words = prediction_mod.OUTCOMES[row["outcome"]]
-        if not row.get("runs"):
-            parts.append(f"{words}: no run to score")
-            continue
-        chance = 0.5 if row["outcome"] == "failed" else 0.0
-        early = stats.Interval(row["early"], row["early_low"], row["early_high"], row["configs"], stats.LEVEL, "")
-        diff = stats.Interval(row["difference"], row["difference_low"], row["difference_high"], row["configs"],
-                              stats.LEVEL, "")
-        if row["outcome"] == "failed" and not row["positives"]:
-            parts.append(f"{words}: no run failed, so there is nothing to predict")
-            continue
-        side = {1: "better than chance", -1: "worse than chance", 0: "not distinguishable from chance"}[early.side(chance)]
-        versus = {1: "better than the baseline", -1: "worse than the baseline",
-                  0: "not distinguishable from the baseline"}[diff.side(0.0)]
-        parts.append(f"{words}: {row['score']} {early.text(2)} from the early signals, {side}; {versus} "
-                     f"(difference {diff.text(2)}; {int(row['runs'])} runs in {int(row['configs'])} configurations)")
-    return "Out of sample — " + "; ".join(parts) + "."
+        rows.append({"study": report.params.report, "run": run_id, "outcome": outcome[run_id],
+                     "steps": float((met[0] if met else run.epochs) * per_epoch),
+                     "test_error": 1 - run.final["test_acc"] if run.history else math.nan})
+    return prediction_mod.signals(traced, pd.DataFrame(rows))

@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import findings as findings_mod
 from . import plotting, tables
-from ..analysis import dynamics, grid as grid_mod, synthesis as synthesis_mod
+from ..analysis import dynamics, grid as grid_mod, prediction as prediction_mod, synthesis as synthesis_mod
 from ..verdicts import rankings
 from ..core.errors import ParamsError
 from ..core.escaping import literal
@@ -286,7 +286,7 @@ class SynthesisContext:
     """What the sections of a synthesis report share: its params, each study's work (runs and
     the shared probes), the output sink, and (after :func:`synthesis_models`) each study's
     results, the models table, every rank correlation (``synthesis.correlations``), the
-    trajectories (``dynamics.trajectory_table``) and the prediction τ (``dynamics.predictions``)."""
+    trajectories (``dynamics.trajectory_table``) and the out-of-sample prediction scores (``prediction.scores``)."""
 
     params: SynthesisParams
     work: list[driver.Work]
@@ -501,26 +501,25 @@ def synthesis_trajectories(report: SynthesisContext) -> None:
 
 
 def synthesis_prediction(report: SynthesisContext) -> None:
-    """Whether λmax or ‖∇L‖ early in training rank the runs by how training ends."""
+    """Whether the first points of a run's trajectory predict how its training ends, out of sample
+    (``analysis.prediction``: leave one configuration out, against a baseline of η and batch size)."""
     if report.trajectory.empty:
         report.sink.markdown("Without trajectories there is nothing to predict from.")
         return
-    difficulty = dynamics.difficulty_table(report.trajectory, report.studies)
-    report.predictions = dynamics.predictions(difficulty)
+    difficulty = prediction_mod.signals(report.trajectory, dynamics.study_outcomes(report.trajectory, report.studies))
+    report.predictions = prediction_mod.scores(difficulty)
     report.sink.save_csv(difficulty, "difficulty")
     report.sink.record("predictions", report.predictions)
-    table = report.predictions.assign(
-        cell=report.predictions.apply(synthesis_mod.tau_cell, axis=1),
-        predictor=report.predictions["predictor"].map(dynamics.PREDICTORS),
-        outcome=report.predictions["outcome"].map(dynamics.OUTCOMES))
-    report.sink.table(table.pivot(index=["predictor", "outcome"], columns="scope", values="cell").reset_index(),
-                      "prediction",
-                      "Kendall τ of each early-training measure with each outcome, within each study and over every "
-                      "traced run, 95% paired bootstrap CI (n runs with both); — where fewer than 3 runs have both or "
-                      "the outcome does not vary (no run diverged; a diverged run has no point after epoch 1). "
-                      f"Target accuracy: {dynamics.TARGET_SHARE:.0%} of the study's median final test "
-                      "accuracy; a run that never reaches it counts as one epoch more than it trained.")
-    report.sink.markdown(dynamics.prediction_answer(report.predictions))
+    report.sink.table(tables.prediction_table(report.predictions), "prediction",
+                      "Each outcome of the traced studies' runs predicted leave-one-configuration-out (a "
+                      "configuration of a study is never used to predict itself) from the early signals ("
+                      + ", ".join(prediction_mod.EARLY.values()) + ") and from a baseline that knows only log η and "
+                      "log batch size. Scores over the held-out predictions of every run: AUC for failure, Kendall "
+                      f"τ for the steps to the target ({dynamics.TARGET_SHARE:.0%} of the study's median final test "
+                      "accuracy; a run that never reaches it counts one epoch more than it trained) and the final test "
+                      "error; 95% intervals by a cluster bootstrap over configurations, and the same for the "
+                      "difference (early − baseline).")
+    report.sink.markdown(prediction_mod.sentence(report.predictions))
 
 
 def synthesis_answers(report: SynthesisContext) -> None:

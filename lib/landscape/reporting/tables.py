@@ -10,11 +10,13 @@ number is NaN (rendered "—"); nothing is ever filled in.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..analysis import prediction as prediction_mod
 from ..learning.data import DATASETS, describe_normalization
 from ..pipeline.driver import DataSummary, RunRecord
 from ..pipeline.params import DataSource, ReportParams, is_stand_in
@@ -522,3 +524,19 @@ def loss_spreads(ranges: pd.DataFrame, config: str, kind: str, split: str) -> pd
     return rows.set_index("seed")["range"]
 
 
+def prediction_table(found: pd.DataFrame) -> pd.DataFrame:
+    """``prediction.scores`` for display: per outcome its score, runs, configurations, failed
+    runs, and the early signals', the baseline's and their difference's ``estimate [low, high]``."""
+    def text(row: pd.Series, name: str) -> str:
+        interval = stats.Interval(row.get(name, math.nan), row.get(f"{name}_low", math.nan),
+                                  row.get(f"{name}_high", math.nan), 0, stats.LEVEL, "")
+        if not row["runs"] or pd.isna(interval.estimate):
+            return "—"
+        return interval.text(2) if interval.defined else f"{interval.estimate:+.2f} (no interval)"
+    return pd.DataFrame({
+        "outcome (score)": [f"{prediction_mod.OUTCOMES[r['outcome']]} ({r.get('score', '—')})" for _, r in found.iterrows()],
+        "runs": found["runs"], "configurations": found["configs"],
+        "failed runs": [int(p) if pd.notna(p) else "" for p in found.get("positives", pd.Series([None] * len(found)))],
+        **{words: [text(r, name) for _, r in found.iterrows()]
+           for name, words in (("early", "early signals"), ("baseline", "η and batch only"),
+                               ("difference", "early − baseline"))}})
