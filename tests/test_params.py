@@ -26,7 +26,14 @@ def test_a_synthesis_grid_must_be_a_designed_report_and_not_a_study():
     with pytest.raises(ParamsError, match="also one of the studies"):
         load_params("synthesis", "smoke", {"grid": "batchnorm", "studies": ["batchnorm", "seed_connectivity"]})
     work = driver.work_of(load_params("synthesis", "smoke"))
-    assert work[-1].params.report == "measures_grid" and work[-1].probes is None  # last, with its own probes
+    assert [w.params.report for w in work[-2:]] == ["measures_grid", "sgd_dynamics"]  # last, with their own probes
+    assert work[-2].probes is None and work[-1].probes is None
+    with pytest.raises(ParamsError, match="not a study with a trajectory probe"):
+        load_params("synthesis", "smoke", {"dynamics": "seed_connectivity",
+                                           "studies": ["batchnorm", "mlp_vs_cnn_fmnist"],
+                                           "trajectory_studies": ["batchnorm"]})
+    with pytest.raises(ParamsError, match="also a study or the grid"):
+        load_params("synthesis", "smoke", {"dynamics": "batchnorm"})
 
 
 @pytest.mark.parametrize("profile", ["full", "smoke"])
@@ -37,8 +44,9 @@ def test_a_synthesis_loads_its_studies_in_its_own_profile_and_plans_the_measures
     for study in studies:
         work, = driver.work_of(study)
         assert work.probes is None and work.plan == study.probes
-    *work, grid = driver.work_of(params)  # the designed grid last, with its own probes
+    *work, grid, own = driver.work_of(params)  # the designed grid and the optimizer study last, with their own probes
     assert [w.params for w in work] == studies and grid.params == params.grid_params() and grid.probes is None
+    assert own.params == params.dynamics_params() and own.probes is None
     traced = [w.params.report for w in work if w.probes.trajectory is not None]
     assert traced == params.trajectory_studies == ["mlp_vs_cnn_fmnist", "batchnorm", "resnet20_ablation"]
     assert all(w.probes == params.probes_for(w.params.report) and w.probes.measures == params.measures for w in work)

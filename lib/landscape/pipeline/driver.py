@@ -289,14 +289,14 @@ class Work:
 
 def work_of(params: AnyParams) -> list[Work]:
     """What computing a report takes: a study report's runs with its own probes; a synthesis's,
-    each of its studies' runs with the synthesis's shared probes, then its grid's runs with the
-    grid's own probes (last). Every dataset is found (or its stand-in) and read here, as training
+    each of its studies' runs with the synthesis's shared probes, then its grid's runs and its
+    optimizer study's, each with its own probes (last, in that order). Every dataset is found (or its stand-in) and read here, as training
     reads it, so a missing, truncated or foreign file stops before any job (``load_splits`` keeps
     it for the process)."""
     if isinstance(params, SynthesisParams):
         work = [Work(study, study.resolve_data(), params.probes_for(study.report)) for study in params.study_params()]
-        grid = params.grid_params()
-        work += [Work(grid, grid.resolve_data())] if grid is not None else []
+        work += [Work(own, own.resolve_data()) for own in (params.grid_params(), params.dynamics_params())
+                 if own is not None]
     else:
         work = [Work(params, params.resolve_data())]
     for w in work:

@@ -371,6 +371,9 @@ class SynthesisParams(Strict):
     # a designed-grid report (params with a ``design``) whose models, trained to a common stopping
     # point and probed with its own probes, give the conditioned evidence the answers lead with
     grid: Optional[str] = Field(default=None, pattern=NAME_PATTERN)
+    # a study of the optimizer (params with a ``trajectory`` probe) whose runs, traced with its own
+    # probes, join the studies' in the out-of-sample prediction of training difficulty
+    dynamics: Optional[str] = Field(default=None, pattern=NAME_PATTERN)
     profile: str = BASE_PROFILE
 
     @model_validator(mode="after")
@@ -380,6 +383,8 @@ class SynthesisParams(Strict):
             raise ValueError(f"studies: {repeated} listed twice")
         if self.grid is not None and self.grid in self.studies:
             raise ValueError(f"grid: {self.grid!r} is also one of the studies; a grid's models are not pooled")
+        if self.dynamics is not None and self.dynamics in [*self.studies, self.grid]:
+            raise ValueError(f"dynamics: {self.dynamics!r} is also a study or the grid")
         unknown = sorted(set(self.trajectory_studies or ()) - set(self.studies))
         if unknown:
             raise ValueError(f"trajectory_studies: {unknown} not in studies {self.studies}")
@@ -403,6 +408,16 @@ class SynthesisParams(Strict):
             raise ParamsError(f"grid: {self.grid!r} is not a designed grid (its params have no design of one block)")
         return found
 
+    def dynamics_params(self) -> ReportParams | None:
+        """The optimizer study's params in this report's profile (None without one; a report
+        without a trajectory probe is a ParamsError naming it)."""
+        if self.dynamics is None:
+            return None
+        found = load_params(self.dynamics, self.profile)
+        if not isinstance(found, ReportParams) or found.probes.trajectory is None:
+            raise ParamsError(f"dynamics: {self.dynamics!r} is not a study with a trajectory probe")
+        return found
+
     @property
     def probes(self) -> "ProbeParams":
         """Every probe this report plans: the shared measures, and the trajectory if asked."""
@@ -417,9 +432,10 @@ class SynthesisParams(Strict):
     def digest(self) -> str:
         """A short hash of the validated parameters and of every study's (for manifests)."""
         studies = [p.digest() for p in self.study_params()]
-        grid = self.grid_params()
+        grid, dynamics = self.grid_params(), self.dynamics_params()
         payload = {"synthesis": self.model_dump(mode="json"), "studies": studies,
-                   **({"grid": grid.digest()} if grid is not None else {})}
+                   **({"grid": grid.digest()} if grid is not None else {}),
+                   **({"dynamics": dynamics.digest()} if dynamics is not None else {})}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -479,6 +495,7 @@ def load_params(path: str | Path, profile: str = BASE_PROFILE, overrides: dict |
     if isinstance(params, SynthesisParams):
         params.study_params()
         params.grid_params()
+        params.dynamics_params()
     else:  # its claim checks too: every command refuses what a render would
         from ..verdicts.claims import parse
 

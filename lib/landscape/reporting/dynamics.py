@@ -17,6 +17,8 @@ from . import plotting, tables
 from .terms import explain
 
 if TYPE_CHECKING:
+    from ..pipeline import driver
+    from ..pipeline.params import ReportParams
     from .sections import ReportContext
 
 TERMS = {
@@ -234,7 +236,7 @@ def prediction(report: ReportContext) -> None:
     training of the study once (a cell that shares its training with another configuration counts
     under the first), its early signals and outcomes, and the held-out scores of the early signals
     against the baseline that knows only η and the batch size."""
-    table = difficulty(report)
+    table = difficulty(report.params, report.results, report.status)
     report.sink.save_csv(table, "difficulty")
     if table.empty:
         report.sink.markdown("No run was traced: there is nothing to predict from.")
@@ -261,27 +263,27 @@ def _interval_text(row: pd.Series) -> str:
     return f"{estimate:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
-def difficulty(report: ReportContext) -> pd.DataFrame:
-    """``prediction.signals`` of the study's traced runs, one per distinct training (module of
-    ``analysis.prediction``): steps to the train-loss target from the history (the epoch whose
+def difficulty(params: ReportParams, results: driver.Results, status: pd.DataFrame) -> pd.DataFrame:
+    """``prediction.signals`` of the study's traced runs (``status``: ``tables.run_status``), one
+    per distinct training: steps to the train-loss target from the history (the epoch whose
     record first met ``stop_train_loss``, in optimizer steps; the run's last step if none did)."""
-    traced = _traced(report)
+    traced = dynamics.trajectory_table([(params, results)])
     if traced.empty:
         return pd.DataFrame()
-    runs = report.results.runs
+    runs = results.runs
     first = {}
     for run_id in dict.fromkeys(traced["run"]):
         first.setdefault(runs[run_id].key, run_id)
     traced = traced[traced["run"].isin(set(first.values()))]
-    size = report.results.data.train_size
-    outcome = report.status.set_index("run")["outcome"]
+    size = results.data.train_size
+    outcome = status.set_index("run")["outcome"]
     rows = []
     for run_id in first.values():
         run = runs[run_id]
         cfg, per_epoch = run.spec.train, run.spec.train.steps_per_epoch(size)
         met = [row["epoch"] for row in run.history if cfg.stop_train_loss is not None
                and row.get("full_train_loss", math.inf) <= cfg.stop_train_loss]
-        rows.append({"study": report.params.report, "run": run_id, "outcome": outcome[run_id],
+        rows.append({"study": params.report, "run": run_id, "outcome": outcome[run_id],
                      "steps": float((met[0] if met else run.epochs) * per_epoch),
                      "test_error": 1 - run.final["test_acc"] if run.history else math.nan})
     return prediction_mod.signals(traced, pd.DataFrame(rows))

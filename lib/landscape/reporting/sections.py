@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from . import findings as findings_mod
-from . import plotting, tables
+from . import dynamics as dynamics_report, plotting, tables
 from ..analysis import dynamics, grid as grid_mod, prediction as prediction_mod, synthesis as synthesis_mod
 from ..verdicts import rankings
 from ..core.errors import ParamsError
@@ -300,6 +300,8 @@ class SynthesisContext:
     trajectory: pd.DataFrame = field(default_factory=pd.DataFrame)
     predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
     grid_work: driver.Work | None = None  # the designed grid's runs and probes, when the params name one
+    dynamics_work: driver.Work | None = None  # the optimizer study's runs and probes, when the params name one
+    dynamics: tuple[ReportParams, driver.Results] | None = None  # its params and results
     grid: grid_mod.RankStatistics | None = None  # its statistics over the models that reached its stopping point
     grid_models: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -320,10 +322,11 @@ def begin_synthesis(params_file: str, profile: str, overrides: Mapping | None, o
     engine, cache_root = _run_config(device, cache, threads)
     work = driver.work_of(params)
     grid_work = next((w for w in work if w.params.report == params.grid), None)
+    dynamics_work = next((w for w in work if w.params.report == params.dynamics), None)
     sink = pages.open_sink(params, output_dir, notebook, device)
     pages.opening(sink, params, overrides)
-    return SynthesisContext(params, [w for w in work if w is not grid_work], sink, engine, cache_root,
-                            grid_work=grid_work)
+    return SynthesisContext(params, [w for w in work if w is not grid_work and w is not dynamics_work], sink, engine,
+                            cache_root, grid_work=grid_work, dynamics_work=dynamics_work)
 
 
 def synthesis_setup(report: SynthesisContext) -> None:
@@ -372,10 +375,13 @@ def synthesis_models(report: SynthesisContext) -> None:
     """Every study's runs (read from the caches, or trained as the study trains them) and the
     shared measures on each, then the models table and every rank correlation."""
     grid = [report.grid_work] if report.grid_work is not None else []
-    found = driver.run_many(report.work + grid, report.engine, report.cache)
+    own = [report.dynamics_work] if report.dynamics_work is not None else []
+    found = driver.run_many(report.work + grid + own, report.engine, report.cache)
     report.results = found[:len(report.work)]
+    if own:
+        report.dynamics = (report.dynamics_work.params, found[-1])
     if grid:
-        grid_params, grid_result = report.grid_work.params, found[-1]
+        grid_params, grid_result = report.grid_work.params, found[len(report.work)]
         report.grid_models = grid_mod.model_table(grid_params, grid_result, grid_result.data.num_classes)
         compared = grid_mod.compared(report.grid_models)
         report.grid = grid_mod.rank_statistics(compared, grid_mod.factors_of(grid_params)) if len(compared) >= 3 else None
@@ -507,16 +513,24 @@ def synthesis_prediction(report: SynthesisContext) -> None:
         report.sink.markdown("Without trajectories there is nothing to predict from.")
         return
     difficulty = prediction_mod.signals(report.trajectory, dynamics.study_outcomes(report.trajectory, report.studies))
+    if report.dynamics is not None:
+        params, results = report.dynamics
+        status = tables.run_status(results.runs, results.data.num_classes)
+        difficulty = pd.concat([difficulty, dynamics_report.difficulty(params, results, status)], ignore_index=True)
     report.predictions = prediction_mod.scores(difficulty)
     report.sink.save_csv(difficulty, "difficulty")
     report.sink.record("predictions", report.predictions)
     report.sink.table(tables.prediction_table(report.predictions), "prediction",
-                      "Each outcome of the traced studies' runs predicted leave-one-configuration-out (a "
-                      "configuration of a study is never used to predict itself) from the early signals ("
+                      "Each outcome of the traced studies' runs"
+                      + (f" and of the {report.params.dynamics} study's" if report.dynamics is not None else "")
+                      + " predicted leave-one-configuration-out (a configuration of a study is never used to predict "
+                      "itself) from the early signals ("
                       + ", ".join(prediction_mod.EARLY.values()) + ") and from a baseline that knows only log η and "
                       "log batch size. Scores over the held-out predictions of every run: AUC for failure, Kendall "
                       f"τ for the steps to the target ({dynamics.TARGET_SHARE:.0%} of the study's median final test "
-                      "accuracy; a run that never reaches it counts one epoch more than it trained) and the final test "
+                      "accuracy; a run that never reaches it counts one epoch more than it trained"
+                      + ("; the optimizer study's own train-loss target, a run that never reaches it counting its "
+                         "step cap" if report.dynamics is not None else "") + ") and the final test "
                       "error; 95% intervals by a cluster bootstrap over configurations, and the same for the "
                       "difference (early − baseline).")
     report.sink.markdown(prediction_mod.sentence(report.predictions))
