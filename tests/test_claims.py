@@ -385,6 +385,11 @@ def test_the_edge_of_stability_needs_runs_to_reach_the_threshold_and_stay_in_its
     assert verdict(check(CTX, *gd_evidence([2.0, 2.1, 1.9]), configs)) == claims.MIXED
     started = check(CTX, *gd_evidence([1.05, 1.1, 1.0], start=0.95), configs)
     assert "9 of 9 runs left out" in started[1].why and started[0].raw == claims.UNDECIDABLE
+    points, history_rows, runs = gd_evidence([1.05, 1.1, 1.0])
+    runs.loc[runs["config"] == "c0", "outcome"] = thresholds.DID_NOT_LEARN  # collapsed runs say nothing of the edge
+    points.loc[points["config"] == "c0", "lambda_max"] = 0.1
+    collapsed = check(CTX, points, history_rows, runs, configs)
+    assert verdict(collapsed) == claims.SUPPORTED and "3 of 9 runs left out: they ended at chance" in collapsed[1].why
 
 
 def test_an_order_of_end_sharpness_is_contradicted_when_reversed():

@@ -209,7 +209,7 @@ def scores(table: pd.DataFrame, early: Sequence[str] = tuple(EARLY), baseline: S
     """Per outcome: the held-out score (AUC for failure, τ otherwise) of the early signals and of
     the baseline, each with its interval, and their difference (early − baseline) with a paired
     interval; runs and configurations scored (those with every feature of both models and the
-    outcome)."""
+    outcome), and for failure the failed runs and the configurations they belong to."""
     rows = []
     for outcome in OUTCOMES:
         usable = table.dropna(subset=[*early, *baseline, outcome])
@@ -227,6 +227,7 @@ def scores(table: pd.DataFrame, early: Sequence[str] = tuple(EARLY), baseline: S
         rows.append({"outcome": outcome, "score": "AUC" if outcome == "failed" else "Kendall τ",
                      "runs": len(usable), "configs": len(set(clusters)),
                      "positives": int(truth.sum()) if outcome == "failed" else None,
+                     "positive_configs": len(set(clusters[truth > 0])) if outcome == "failed" else None,
                      **{f"{name}{suffix}": getattr(i, attr) for name, i in found.items()
                         for suffix, attr in (("", "estimate"), ("_low", "low"), ("_high", "high"))}})
     return pd.DataFrame(rows)
@@ -262,7 +263,11 @@ def sentence(found: pd.DataFrame) -> str:
         side = {1: "better than chance", -1: "worse than chance", 0: "not distinguishable from chance"}[early.side(chance)]
         versus = {1: "better than the baseline", -1: "worse than the baseline",
                   0: "not distinguishable from the baseline"}[diff.side(0.0)]
+        failures = (f"; the {int(row['positives'])} failed runs come from {int(row['positive_configs'])} "
+                    f"configuration{'s' if row['positive_configs'] != 1 else ''}, which the intervals rest on"
+                    if row["outcome"] == "failed" else "")
         parts.append(f"{words}: {row['score']} {_text(early)} from the early signals, {side}; {versus} "
-                     f"(difference {_text(diff)}; {int(row['runs'])} runs in {int(row['configs'])} configurations)")
+                     f"(difference {_text(diff)}; {int(row['runs'])} runs in {int(row['configs'])} configurations"
+                     f"{failures})")
     return ("Out of sample (each configuration predicted by models fitted on the others), against a baseline that "
             "knows only η and the batch size — " + "; ".join(parts) + ".")

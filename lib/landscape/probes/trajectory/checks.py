@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import EDGE_SHARE, edge_table as runs_edge_table, rate_at, stability_threshold
+from ...verdicts import thresholds
 from ...verdicts.claims.deciding import Check, Context, MissingEvidence, config_group, one_group, share
 from ...verdicts.claims.records import Comparison, WITHIN
 
@@ -43,16 +44,20 @@ def edge_of_stability(ctx: Context, trajectory: pd.DataFrame, history: pd.DataFr
                       configs: list) -> list[Comparison]:
     """Full-batch gradient descent sharpens until λmax reaches its stability threshold and stays
     there, over the runs of ``configs`` pooled (module docstring). A run whose λmax already lies
-    at EDGE_SHARE of the threshold at initialization cannot sharpen to it and is left out (the
-    note says how many); diverged runs are left out by ``judge``."""
+    at EDGE_SHARE of the threshold at initialization cannot sharpen to it, and one that ended at
+    chance (collapsed) says nothing of where a learning run sits: both are left out (the note
+    says how many); diverged runs are left out by ``judge``."""
     names = config_group(configs)
     edges = edge_table(trajectory, history, status, names)
-    started = edges["lambda_init"] / edges["threshold"] >= EDGE_SHARE
-    kept = edges[~started & edges["lambda_init"].notna()]
+    chance = edges["outcome"] == thresholds.DID_NOT_LEARN
+    started = ~chance & (edges["lambda_init"] / edges["threshold"] >= EDGE_SHARE)
+    kept = edges[~chance & ~started & edges["lambda_init"].notna()]
     reached = kept.dropna(subset=["first_step"])
     share_at = f"{EDGE_SHARE:.0%}"
-    note = (f"{int(started.sum())} of {len(edges)} runs left out: λmax at initialization already at {share_at} of the "
-            "threshold" if started.any() else "")
+    note = "; ".join(filter(None, [
+        f"{int(chance.sum())} of {len(edges)} runs left out: they ended at chance (did not learn)" if chance.any() else "",
+        f"{int(started.sum())} of {len(edges)} runs left out: λmax at initialization already at {share_at} of the "
+        "threshold" if started.any() else ""]))
     group = f"runs of the {len(names)} configurations"
     parts = [share(ctx, f"share of runs whose λmax reached {share_at} of 2(1+β)/η", group, len(reached), len(kept))]
     band = ctx.value("edge_band")
