@@ -6,8 +6,9 @@ optimizer, on the log scale; the gradient norm at initialization, log; the loss 
 from initialization to that first recorded step) and the baseline's (``BASELINE``: log η and log
 batch size, all a reader knows before training), against three outcomes (``OUTCOMES``): whether the
 run failed (diverged, or ended at chance), the optimizer steps it took to reach its source's target
-(the step-size study: its train-loss target; a study: a share of its median final test accuracy;
-a run that never reached it counts as the steps it trained, so only ranks are read), and its
+(the step-size study: its train-loss target, a run that never reached it counting the steps it
+trained; a study: a share of its median final test accuracy, a run that never reached it counting
+one epoch more than it trained; censored either way, so only ranks are read), and its
 final test error (runs that learned).
 
 Each outcome is predicted leave-one-configuration-out (:func:`loco_folds`: the runs of one
@@ -23,7 +24,7 @@ baseline (paired: the same resampled configurations).
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
