@@ -30,10 +30,9 @@ from landscape.probes.hessian import report as hessian_report
 from landscape.probes.interpolation import report as interpolation_report
 from landscape.probes.noise import report as noise_report
 from landscape.probes.slices import report as slices_report
-from landscape.reporting import ablation, export, pages, plotting, render, sink, tables
+from landscape.reporting import ablation, export, layout, pages, plotting, render, sink, tables
 from landscape.geometry import surfaces
 from landscape.analysis import synthesis
-import pdf_layout
 from landscape.pipeline.params import ParamsError, SynthesisParams, load_params
 
 REPORT = "mlp_vs_cnn_fmnist"
@@ -255,20 +254,17 @@ def print_defects(pdf, page):
 
 
 def reading_defects(out, report, page) -> list[str]:
-    """What issue 13 found hard to read, as checks on a rendered report: table text under 9 pt in
-    the PDF, pages more than a third empty (except before a section), table captions left at the
-    foot of a page without their rows, figures whose linear axes span more than 3 decades or whose
+    """What issues 13 and 33 found hard to read, as checks on a rendered report: the layout rules
+    (``layout.defects``: a paragraph or table shown twice, numbers out of reading order, table text
+    under 9 pt in the PDF, a page but the last more than a third empty, a table caption left at the
+    foot of a page without its rows), figures whose linear axes span more than 3 decades or whose
     text prints under 5.5 pt (or that have no print height), links of the guide or contents that
     lead nowhere, sections left that the params do not ask for, no way back to the index, links to
     sibling pages that are not there."""
-    pages = pdf_layout.read(out / report / f"{report}.pdf")
-    size, number, char = pdf_layout.smallest_text(pages)
-    found = [f"text at {size:.1f} pt on page {number} ({char!r})"] if size < 8.95 else []
-    found += [f"page {n} is {share:.0%} empty" for n, share in pdf_layout.half_empty_pages(pages)]
     summary = json.loads((out / report / "summary.json").read_text())
     columns = {t["number"]: (t["caption"], list(pd.read_csv(out / report / t["csv"], nrows=0).columns))
                for t in summary["tables"]}
-    found += [f"table {n}'s caption is alone at the foot of page {p}" for n, p in pdf_layout.orphaned_captions(pages, columns)]
+    found = layout.defects(out / report / f"{report}.html", out / report / f"{report}.pdf", columns)
     found += [f"figure {f['key']}: {w}" for f in summary["figures"] for w in f["linear_axes_over_3_decades"]]
     found += [f"figure {f['key']} prints its smallest text at {f['print']['smallest_text_pt']} pt"
               for f in summary["figures"] if (f["print"]["smallest_text_pt"] or 99) < sink.MIN_FIGURE_TEXT_PT - 0.01]
@@ -774,14 +770,46 @@ def test_a_caption_left_at_the_foot_of_a_page_without_its_rows_is_found():
               3: ("ε-sharpness, mean ± 95% CI over seeds.", ["model", "SAM"])}
 
     def page(number, *lines):
-        return pdf_layout.Page(number, 40.0, 11.0, [], 842.0, [(800.0 - 14 * i, text) for i, text in enumerate(lines)])
+        return layout.Page(number, 40.0, 11.0, [], 842.0, [(800.0 - 14 * i, text) for i, text in enumerate(lines)])
 
     pages = [page(1, "prose", "Table 2. Loss barrier per pair", "of seeds.", "max L on", "model path", "1 / 3"),
              page(2, "A: CNN + BN 1.81 ± 0.15", "Table 3. ε-sharpness, mean ± 95% CI over seeds. (part 1", "2 / 3"),
              page(3, "of 2)", "model SAM", "A: CNN + BN 0.09", "Table 3. ε-sharpness, mean ± 95% CI over seeds.",
                   "(part 2 of 2)", "model SAM", "B 0.05", "3 / 3")]
-    assert pdf_layout.orphaned_captions(pages, tables) == [(2, 1), (3, 2)]
-    assert pdf_layout.words("ﬁrst  order\n") == "first order"
+    assert layout.orphaned_captions(pages, tables) == [(2, 1), (3, 2)]
+    assert layout.words("ﬁrst  order\n") == "first order"
+
+
+def test_the_layout_rules_find_repeated_text_numbers_out_of_order_and_underfilled_pages():
+    evidence = "λmax (Lanczos, train probe set): cnn 24.0 [20.1, 28.7] (n = 8) vs res 13.8 [11.9, 16.0] (n = 8); " * 3
+    claims_table = (f'<div class="report-table" id="table-claims"><table><caption><b>Table 1.</b> Claims</caption>'
+                    f'<tr><td>The CNN is sharper.</td><td>{evidence}</td></tr></table></div>'
+                    f'<div class="report-print-parts" style="display: none"><div class="report-table"><table><caption>'
+                    f'<b>Table 1.</b> Claims (part 1 of 2)</caption><tr><td>{evidence}</td></tr></table></div></div>')
+    # issue 33: the claims' evidence printed again in the findings; the synthesis's list printed twice
+    findings = f"<ul><li>“The CNN is sharper.” — supported: {evidence}</li></ul>"
+    assert layout.repeated_blocks(claims_table) == []  # a wide table's printed parts are the same table
+    found = layout.repeated_blocks(claims_table + findings)
+    assert found == [f"passage inside another: {evidence[:70]}…"]
+    listed = "<p>" + "13 of 28 within-study τ have a 95% CI that excludes 0, " * 3 + "</p>"
+    assert layout.repeated_blocks(listed + "<div>" + listed + "</div>")[0].startswith("text ×2: 13 of 28")
+    same_cells = "<table><tr><td>" + "x" * 90 + "</td></tr><tr><td>" + "x" * 90 + "</td></tr></table>"
+    assert layout.repeated_blocks(same_cells) == []  # one table may repeat a value in its cells
+    assert any(f.startswith("table ×2: ") for f in layout.repeated_blocks(same_cells + same_cells))
+    # numbered as read, every link left by a move numbered
+    figure = '<figure class="report-figure" id="figure-{0}"><figcaption><b>Figure {1}.</b> x</figcaption></figure>'
+    assert layout.numbering(claims_table + figure.format("a", 1) + figure.format("b", 2)) == []
+    assert layout.numbering(figure.format("b", 2) + figure.format("a", 1)) == [
+        "figures are numbered [2, 1], not in reading order"]
+    assert layout.numbering('<a href="#table-runs" data-ref="table-runs">Table ?</a>') == [
+        "a link to table-runs has no number"]
+    # issue 33: 000 p11 and 004 p16 about 95% blank; a page before a section is no exception now, the last one is
+    def page(number, lowest):
+        return layout.Page(number, lowest, 14.0, [], 842.0, [])
+
+    full, blank, opening = page(1, 60.0), page(2, 800.0), page(3, 60.0)
+    assert layout.underfilled_pages([full, blank, opening, page(4, 800.0)]) == [(2, 1.0)]
+    assert layout.underfilled_pages([page(1, 45.0 + (842 - 85) / 3)]) == []  # the last page may be short
 
 
 def test_table_numbers_have_four_significant_digits_signed_differences_and_grouped_counts():
@@ -858,14 +886,62 @@ def test_a_rendered_page_drops_sections_the_params_do_not_ask_for_and_opens_with
         md("## Curvature (Hessian)"), code("hessian", outputs=[term, html_output("<p>numbers</p>")])])
     found = export.arrange(nb)
     assert found == {"dropped": ["Flatness under weight noise"], "sections": ["Setup", "Curvature (Hessian)"],
-                     "terms": ["λmax"]}
-    guide = nb.cells[2].source
-    assert nb.cells[1] is title and "[← all reports](../index.html)" in guide
+                     "terms": ["λmax"], "numbers": {}, "answer_figure": None}
+    top, guide = nb.cells[2].source, nb.cells[3].source
+    assert nb.cells[1] is title and "[← all reports](../index.html)" in top
     assert "**λmax** ([Curvature (Hessian)](#Curvature-(Hessian))): the largest eigenvalue & more" in guide
-    assert "[Setup](#Setup) · [Curvature (Hessian)](#Curvature-(Hessian))" in guide
+    assert "[Setup](#Setup) · [Curvature (Hessian)](#Curvature-(Hessian))" in top
     assert not any("Flatness" in c.source for c in nb.cells)
     assert [o.data for c in nb.cells if c.cell_type == "code" for o in c.outputs if sink.OUTLINE_MIME in o.data] == []
     assert nb.cells[-1].outputs[0].data == {"text/html": "<p>numbers</p>"}  # the first output is the one shown
+
+
+def test_the_page_opens_with_the_answer_and_its_figure_ends_with_the_appendix_and_numbers_in_reading_order():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+
+    def html_output(markup):
+        return nbformat.v4.new_output("display_data", data={"text/html": markup})
+
+    def outline(entry):
+        return nbformat.v4.new_output("display_data", data={sink.OUTLINE_MIME: entry, "text/plain": ""})
+
+    def table(key, number):
+        return html_output(f'<div class="report-table" id="table-{key}"><table><caption><b>Table {number}.</b> '
+                           f'{key}</caption></table></div><div class="report-print-parts"><table><caption><b>Table '
+                           f'{number}.</b> {key} (part 1 of 2)</caption></table></div>')
+
+    def figure(key, number):
+        return html_output(f'<figure class="report-figure" id="figure-{key}"><img/><figcaption><b>Figure {number}.'
+                           f'</b> {key}</figcaption></figure>')
+
+    title = code("begin", outputs=[nbformat.v4.new_output("display_data", data={"text/markdown": "# Title"})])
+    nb = nbformat.v4.new_notebook(cells=[
+        code("params"), title,
+        md("## Training"), code("training", outputs=[table("setup", 1), outline({"appendix": "table-runs"}),
+                                                     table("runs", 2), figure("curves", 1)]),
+        md("## Curvature"), code("hessian", outputs=[figure("lambda-max", 2), table("hessian", 3)]),
+        md("## Answer"), code("answer", outputs=[outline({"answer": "figure-lambda-max"}), html_output("<p>yes</p>")]),
+        md("## Reproducing this report"), code("keys", outputs=[html_output("<p>keys</p>")])])
+    found = export.arrange(nb)
+    headings = [export.section_heading(c) for c in nb.cells if export.section_heading(c)]
+    assert headings == ["Answer", "Training", "Curvature", "Reproducing this report", export.APPENDIX_HEADING]
+    assert found["sections"] == headings and found["answer_figure"] == "figure-lambda-max"
+    assert nb.cells[1] is title and "[Answer](#Answer)" in nb.cells[2].source
+    answer = nb.cells[4]
+    assert [o.data["text/html"][:30] for o in answer.outputs] == ['<figure class="report-figure" ', "<p>yes</p>"]
+    # numbered as read: the answer's figure first, the runs table last (in the appendix)
+    assert found["numbers"] == {"figure-lambda-max": 1, "table-setup": 1, "figure-curves": 2, "table-hessian": 2,
+                                "table-runs": 3}
+    assert "<b>Figure 1.</b> lambda-max" in answer.outputs[0].data["text/html"]
+    runs = nb.cells[-1].outputs[0].data["text/html"]
+    assert runs.count("<b>Table 3.</b>") == 2 and "<b>Table 2.</b>" not in runs  # the printed parts too
+    where_runs_were = nb.cells[nb.cells.index(answer) + 2].outputs[1].data["text/html"]
+    assert '<a href="#table-runs" data-ref="table-runs">Table 3</a> in the appendix' in where_runs_were
+    where_figure_was = [o.data["text/html"] for c in nb.cells for o in c.get("outputs", [])
+                        if 'data-ref="figure-lambda-max"' in o.data.get("text/html", "")]
+    assert len(where_figure_was) == 1 and ">Figure 1</a> is shown with the answer" in where_figure_was[0]
+    assert not any(export._APPENDIX_KEY in o for c in nb.cells for o in c.get("outputs", []))
+    nbformat.validate(nb)
 
 
 def test_a_mean_band_is_the_t_interval_over_seeds_and_absent_for_one_seed():

@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import dynamics, grid as grid_mod, prediction
+from . import grid as grid_mod, prediction
 from ..verdicts import rankings
 from ..pipeline.params import DataSource, ReportParams
 from ..probes import measures as measures_probe
@@ -355,8 +355,7 @@ def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.Da
             flat_words.append(f"{MEASURES[measure].label} τ {interval_text(row['estimate'], row['low'], row['high'])} "
                               f"({'excludes 0' if row['decided'] else 'inconclusive'} after BH over the "
                               f"{len(overall)} measures)")
-    q1 = (dynamics.trajectory_observation(trajectory) + " " if not trajectory.empty else
-          "No training trajectory was measured. ")
+    q1 = "" if not trajectory.empty else "No training trajectory was measured. "
     has_grid = grid is not None and len(grid) > 0
     if has_grid:
         q1 += grid_lead(grid, grid_models, FLATNESS) + " "

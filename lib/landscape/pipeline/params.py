@@ -35,6 +35,7 @@ from .design import DesignParams, ModelName, blocks_of, is_blocks
 PARAMS_DIR = REPO_ROOT / "params"
 BASE_PROFILE = "full"
 NAME_PATTERN = r"^[a-z0-9_]+$"  # a report, a notebook, an output folder: a plain name, never a path
+FIGURE_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"  # a figure's key (figures/<key>.svg, id figure-<key>)
 MAX_PARAMS_BYTES = 1 << 20  # a params file is a few KB; a larger one is refused unread
 
 DatasetName = Literal[tuple(sorted(DATASETS))]  # type: ignore[valid-type]
@@ -222,6 +223,8 @@ class ReportParams(Strict):
     design: Optional[DesignParams | dict[str, DesignParams]] = None
     probes: ProbeParams = ProbeParams()
     reference: Reference
+    # the key of the figure that shows the answer best: the page shows it with the answer it opens with
+    answer_figure: Optional[str] = Field(default=None, pattern=FIGURE_PATTERN)
     profile: str = BASE_PROFILE
 
     @model_validator(mode="before")
@@ -374,6 +377,7 @@ class SynthesisParams(Strict):
     # a study of the optimizer (params with a ``trajectory`` probe) whose runs, traced with its own
     # probes, join the studies' in the out-of-sample prediction of training difficulty
     dynamics: Optional[str] = Field(default=None, pattern=NAME_PATTERN)
+    answer_figure: Optional[str] = Field(default=None, pattern=FIGURE_PATTERN)  # as a study report's
     profile: str = BASE_PROFILE
 
     @model_validator(mode="after")

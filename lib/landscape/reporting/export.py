@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..core import files
 from .sink import OUTLINE_MIME
@@ -69,21 +69,89 @@ def heading_anchor(text: str) -> str:
 
 
 def _outline(cell) -> list[dict]:
-    """The outline entries a code cell's outputs carry (``sink.OUTLINE_MIME``), removing them."""
-    entries = [o["data"][OUTLINE_MIME] for o in cell.get("outputs") or [] if OUTLINE_MIME in (o.get("data") or {})]
+    """The outline entries a code cell's outputs carry (``sink.OUTLINE_MIME``), removing them; an
+    ``appendix`` entry marks the output after it (``_APPENDIX_KEY``) for :func:`arrange` to move."""
+    entries, kept, marked = [], [], None
+    for output in cell.get("outputs") or []:
+        entry = (output.get("data") or {}).get(OUTLINE_MIME)
+        if entry is None:
+            if marked is not None:
+                output[_APPENDIX_KEY] = marked
+                marked = None
+            kept.append(output)
+            continue
+        entries.append(entry)
+        marked = entry.get("appendix", marked)
     if entries:
-        cell["outputs"] = [o for o in cell["outputs"] if OUTLINE_MIME not in (o.get("data") or {})]
+        cell["outputs"] = kept
     return entries
 
 
+_APPENDIX_KEY = "landscape_appendix"  # set on an output (by _outline) that moves to the appendix
+APPENDIX_HEADING = "Appendix: tables of every run"
+_NUMBERED = re.compile(r'\s*<(?:div|figure) class="report-(table|figure)[^"]*" id="(?:table|figure)-([^"]+)"')
+
+
+def _html(output) -> str | None:
+    markup = (output.get("data") or {}).get("text/html")
+    return "".join(markup) if isinstance(markup, list) else markup
+
+
+def _reference(target: str, where: str):
+    """An output that stands where a table or figure was before it moved: a link to it, which
+    :func:`number_in_reading_order` gives the target's number."""
+    import nbformat
+
+    kind = target.split("-")[0].title()
+    return nbformat.v4.new_output("display_data", data={
+        "text/html": f'<p class="report-moved"><a href="#{target}" data-ref="{target}">{kind} ?</a> {where}.</p>',
+        "text/plain": f"{kind} {target}: {where}"})
+
+
+def _take_figure(cells: list, figure: str) -> Any:
+    """Remove the output that draws ``figure`` (an id, ``figure-<key>``) from ``cells``, leaving a
+    link to the answer where it was; None when no cell drew it."""
+    for cell in cells:
+        for i, output in enumerate(cell.get("outputs") or []):
+            found = _NUMBERED.match(_html(output) or "")
+            if found and f"{found.group(1)}-{found.group(2)}" == figure:
+                cell["outputs"][i] = _reference(figure, "is shown with the answer at the top of this report")
+                return output
+    return None
+
+
+def number_in_reading_order(cells: list) -> dict[str, int]:
+    """Number the tables and figures of ``cells`` (in place) in the order a reader meets them, and
+    give every link left by a move (:func:`_reference`) its target's number; returns id -> number."""
+    numbers, counts = {}, {"table": 0, "figure": 0}
+    outputs = [o for c in cells for o in c.get("outputs") or [] if _html(o)]
+    for output in outputs:
+        found = _NUMBERED.match(_html(output))
+        if found:
+            kind = found.group(1)
+            counts[kind] += 1
+            numbers[f"{kind}-{found.group(2)}"] = counts[kind]
+            output["data"]["text/html"] = re.sub(rf"<b>{kind.title()} \d+\.</b>",
+                                                 f"<b>{kind.title()} {counts[kind]}.</b>", _html(output))
+    for output in outputs:
+        if 'data-ref="' in _html(output):
+            output["data"]["text/html"] = re.sub(
+                r'data-ref="((table|figure)-[^"]+)">(Table|Figure) \?',
+                lambda m: f'data-ref="{m.group(1)}">{m.group(3)} {numbers.get(m.group(1), "?")}', _html(output))
+    return numbers
+
+
 def arrange(nb) -> dict:
-    """Shape an executed report notebook (node, in place) for reading, from the outline the sink
+    """Shape an executed report notebook (node, in place) for reading, from the outline its sink
     attached to its cells (``sink.OUTLINE_MIME``, removed here): drop every section whose probe
-    the params do not ask for (the code cell saying so and the heading cell before it), then put
-    under the title a link back to the index, "How to read this report" (every term a section
-    declared with ``Report.term``, in plain words, linked to its section) and the contents (every
-    ## section). Returns {"dropped": headings dropped, "sections": headings kept, "terms": terms
-    listed}."""
+    the params do not ask for (the code cell saying so and the heading cell before it); move the
+    answer (the cell with an ``answer`` entry and its heading) to open the page, with the figure it
+    names taken from its section and shown first; move every table marked ``appendix`` to an appendix at the end;
+    put under the title a link back to the index and the contents (every ## section), and after
+    the answer "How to read this report" (every term a section declared with ``Report.term``, in
+    plain words, linked to its section); and number tables and figures in reading order. Returns
+    {"dropped": headings dropped, "sections": headings kept, "terms": terms listed, "numbers":
+    table or figure id -> its number, "answer_figure": the figure moved to the answer or None}."""
     import nbformat
 
     dropped, cells, outlines = [], [], []
@@ -96,6 +164,33 @@ def arrange(nb) -> dict:
             continue
         cells.append(cell)
         outlines.append(entries)
+    title = next((i for i, c in enumerate(cells) if c.cell_type == "code" and any(
+        str((o.get("data") or {}).get("text/markdown", "")).lstrip().startswith("# ") for o in c.get("outputs") or [])), -1)
+    answer = next((i for i, entries in enumerate(outlines) if any("answer" in e for e in entries)), None)
+    opening, moved_figure = [], None
+    if answer is not None and answer > title:
+        first = answer - 1 if answer - 1 > title and section_heading(cells[answer - 1]) else answer
+        opening = list(zip(cells[first:answer + 1], outlines[first:answer + 1]))
+        del cells[first:answer + 1], outlines[first:answer + 1]
+        figure = next(e["answer"] for e in opening[-1][1] if "answer" in e)
+        taken = _take_figure(cells, figure) if figure else None
+        if taken is not None:  # first, under the heading: the prose after it may run on to the next page
+            opening[-1][0]["outputs"].insert(0, taken)
+            moved_figure = figure
+    appendix = []
+    for cell in cells:
+        for i, output in enumerate(cell.get("outputs") or []):
+            if _APPENDIX_KEY in output:
+                target = output.pop(_APPENDIX_KEY)
+                cell["outputs"][i] = _reference(target, "in the appendix gives every run")
+                appendix.append(output)
+    if appendix:
+        cells.append(nbformat.v4.new_markdown_cell(f"## {APPENDIX_HEADING}"))
+        outlines.append([])
+        cells.append(nbformat.v4.new_code_cell("", outputs=appendix))
+        outlines.append([])
+    cells[title + 1:title + 1] = [c for c, _ in opening]
+    outlines[title + 1:title + 1] = [o for _, o in opening]
     sections, terms, current = [], {}, None
     for cell, entries in zip(cells, outlines):
         heading = section_heading(cell)
@@ -105,20 +200,23 @@ def arrange(nb) -> dict:
         for entry in entries:
             if "term" in entry:
                 terms.setdefault(entry["term"], (entry["meaning"], current))
-    lines = [f"[← all reports]({INDEX_LINK})"]
-    if terms:
-        lines += ["", "**How to read this report.** Every number here is computed by the suite's code from its runs "
-                      "(the appendix says what this render computed and what it read from the caches); the study's "
-                      "own numbers appear only where labelled *study*. The terms it uses, in plain words:", ""]
-        lines += [f"- **{name}**" + (f" ([{where}](#{heading_anchor(where)}))" if where else "") + f": {meaning}"
-                  for name, (meaning, where) in terms.items()]
+    top = [f"[← all reports]({INDEX_LINK})"]
     if sections:
-        lines += ["", "**Contents:** " + " · ".join(f"[{h}](#{heading_anchor(h)})" for h in sections)]
-    title = next((i for i, c in enumerate(cells) if c.cell_type == "code" and any(
-        str((o.get("data") or {}).get("text/markdown", "")).lstrip().startswith("# ") for o in c.get("outputs") or [])), -1)
-    cells.insert(title + 1, nbformat.v4.new_markdown_cell("\n".join(lines)))
+        top += ["", "**Contents:** " + " · ".join(f"[{h}](#{heading_anchor(h)})" for h in sections)]
+    guide = []
+    if terms:
+        guide = ["**How to read this report.** Every number here is computed by the suite's code from its runs "
+                 "(the appendix says what this render computed and what it read from the caches); the study's "
+                 "own numbers appear only where labelled *study*. The terms it uses, in plain words:", ""]
+        guide += [f"- **{name}**" + (f" ([{where}](#{heading_anchor(where)}))" if where else "") + f": {meaning}"
+                  for name, (meaning, where) in terms.items()]
+    cells.insert(title + 1, nbformat.v4.new_markdown_cell("\n".join(top)))
+    if guide:
+        cells.insert(title + 2 + len(opening), nbformat.v4.new_markdown_cell("\n".join(guide)))
+    numbers = number_in_reading_order(cells)
     nb.cells = cells
-    return {"dropped": dropped, "sections": sections, "terms": list(terms)}
+    return {"dropped": dropped, "sections": sections, "terms": list(terms), "numbers": numbers,
+            "answer_figure": moved_figure}
 
 
 def html_exporter():
@@ -146,7 +244,8 @@ def export_html(nb, html_path: str | Path, title: str | None = None) -> dict:
     html_path = Path(html_path)
     files.write_text(body, html_path)
     return {"path": str(html_path), "noise_outputs_hidden": removed, "external": external_references(body),
-            "sections_dropped": arranged["dropped"]}
+            "sections_dropped": arranged["dropped"], "numbers": arranged["numbers"],
+            "answer_figure": arranged["answer_figure"]}
 
 
 _EXTERNAL = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)\s*=\s*["']?"""

@@ -2,8 +2,8 @@
 
 Three lists of sentences:
 
-- :func:`answer`: each checked claim of the study with its verdict over seeds and the
-  comparisons that carry it, each with its effect and 95% interval;
+- :func:`answer`: the answer a report opens with: how the study's claims came out, each with the
+  effect that carries its verdict and its 95% interval;
 - :func:`differences`: each place where this report's result differs from the study's, and
   whether the difference is one of method (the study's own method on our weights agrees with the
   study) or of result (it does not); and the study's published numbers beside the study's method
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import tables
+from .tables import HEADLINE_DECIDED
 from ..core.escaping import literal
 from ..pipeline.params import DataSource, ReportParams, is_stand_in
 from ..probes import REGISTRY, ProbeResults
@@ -29,20 +30,46 @@ from ..verdicts import claims as claims_mod
 from ..verdicts import stats
 
 
-def answer(verdicts: Sequence[claims_mod.Claim]) -> list[str]:
-    """One sentence per checked claim: its verdict over seeds and the comparisons that carry it
-    (``Claim.deciding``: for a mixed claim, the parts that disagree), each from its record."""
-    out = []
-    for c in verdicts:
-        if c.verdict == claims_mod.PENDING:
-            continue
-        parts = c.deciding()
-        which = ("" if len(c.parts) == 1 else
-                 f", as is each of its {len(c.parts)} comparisons" if c.verdict == claims_mod.SUPPORTED else
-                 f"; {len(parts)} of its {len(c.parts)} comparisons carry it")
-        design = f" (known before training: {c.design})" if c.design else ""
-        out.append(f"“{literal(c.text)}” — {claims_mod.verdict_words(c)}{which}{design}: "
-                   + "; ".join(literal(p.text()) for p in parts) + ".")
+ANSWER_PARTS = 2  # comparisons the answer quotes for a decided claim, 1 for an open one (the claims table: all)
+
+
+def _quoted(claim: claims_mod.Claim) -> str:
+    """The claim's text in quotes, params text kept literal, without its closing full stop."""
+    return f"“{literal(claim.text.rstrip().rstrip('.'))}”"
+
+
+def _carried(claim: claims_mod.Claim, shown: int) -> str:
+    """What carries a claim's verdict, briefly: its first ``shown`` deciding comparisons."""
+    parts = claim.deciding()
+    text = "; ".join(literal(p.brief()) for p in parts[:shown])
+    return text + (f"; {len(parts) - shown} more in the claims table" if len(parts) > shown else "")
+
+
+def answer(verdicts: Sequence[claims_mod.Claim], seeds: str) -> list[str]:
+    """The answer a study report opens with, in a few sentences: how many of the study's claims
+    this report's ``seeds`` (in words, e.g. "8 seeds each") decide and how; the decided claims,
+    each with the effects that carry it and their 95% intervals (``Comparison.brief``); the
+    inconclusive ones with their closest effect; and those the design or the evidence leaves
+    undecidable or pending, by name only (the claims table gives every comparison). Empty without
+    claims."""
+    if not verdicts:
+        return []
+    counts = claims_mod.counts(list(verdicts))
+    listing = ", ".join(f"{counts[v]} {v}" for v in (*claims_mod.VERDICTS, claims_mod.DEPENDS) if counts.get(v))
+    decided = [c for c in verdicts if c.headline in HEADLINE_DECIDED]
+    out = [f"This report's seeds ({seeds}) decide {len(decided)} of the study's {len(verdicts)} claims ({listing}; "
+           f"{claims_mod.CORRECTION}-corrected over {sum(len(c.parts) for c in verdicts)} comparisons)."]
+    if decided:
+        out.append("Decided: " + "; ".join(f"{_quoted(c)} is {claims_mod.verdict_words(c)} ({_carried(c, ANSWER_PARTS)})"
+                                           for c in decided) + ".")
+    inconclusive = [c for c in verdicts if c.headline == claims_mod.INCONCLUSIVE]
+    if inconclusive:
+        out.append("Inconclusive: " + "; ".join(f"{_quoted(c)} ({_carried(c, 1)})" for c in inconclusive) + ".")
+    for verdict, why in ((claims_mod.UNDECIDABLE, "a group has fewer than 3 independent units, or no outcome could decide it"),
+                         (claims_mod.PENDING, "no check, or no evidence for one")):
+        named = [c for c in verdicts if c.headline == verdict]
+        if named:
+            out.append(f"{verdict[:1].upper() + verdict[1:]} ({why}): " + "; ".join(_quoted(c) for c in named) + ".")
     return out
 
 

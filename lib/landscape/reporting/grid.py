@@ -1,7 +1,8 @@
 """The designed grid's own pages (``analysis.grid``): the design (:func:`design`), which models
-reached the common stopping point and which were left out, with why (:func:`outcomes`), and every
-measure's rank statistics with the gap and the figure that ranks them (:func:`rankings`); its
-notebook calls them by name after ``sections.training``."""
+reached the common stopping point and which were left out, with why (:func:`outcomes`), every
+measure's rank statistics with the gap and the figure that ranks them (:func:`rankings`), and the
+answer the page opens with (:func:`answer`); its notebook calls them by name after
+``sections.training``."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -162,6 +163,7 @@ def rankings(report: ReportContext) -> None:
         sink.headline(f"{len(compared)} of {len(models)} models reached the stopping point: nothing ranked")
         return
     found = grid.rank_statistics(compared, factors)
+    report.ranked = found
     explain(report, "tau", "granulated_grid")
     for name in ("conditional mutual information (CMI)", "sign agreement"):
         sink.term(name, TERMS[name])
@@ -198,6 +200,49 @@ def rankings(report: ReportContext) -> None:
                    f"given {best.iloc[0]['cmi_given']}); " if len(best) else "no CMI score defined; ")
                   + f"overall τ with the gap excludes 0 for {decided} of {len(found.summary)} measures (BH), "
                   f"{len(compared)} models compared")
+
+
+def answer(report: ReportContext) -> None:
+    """The answer the grid's page opens with (made last, after :func:`rankings`; ``export.arrange``
+    moves it under the title with the params' ``answer_figure``): how many models are compared,
+    which overall τ with the gap exclude 0, and what survives conditioning on the hyperparameters
+    (the largest CMI score and granulated Ψ)."""
+    figure = report.params.answer_figure
+    report.sink.outline({"answer": f"figure-{figure}" if figure else None})
+    models = _models(report)
+    compared, found = grid.compared(models), report.ranked
+    if found is None:
+        report.sink.markdown(f"{len(compared)} of {len(models)} models reached the stopping point: too few to rank "
+                             "any measure (at least 3), so this report answers nothing.")
+        return
+    s = found.summary
+
+    def label(measure: str) -> str:
+        return grid.MEASURES[measure].label
+
+    decided = s[s["tau_decided"]].sort_values("tau", key=abs, ascending=False)
+    taus = "; ".join(f"{label(r.measure)} {synthesis.interval_text(r.tau, r.tau_low, r.tau_high)}"
+                     for r in decided.itertuples())
+    count = f"{len(decided)} of the {len(s)} measures" if len(decided) else f"none of the {len(s)} measures"
+    text = [f"{len(compared)} of {len(models)} models reached the common stopping point, and every statistic is "
+            f"over them. Over all of them, the Kendall τ with the gap excludes 0 after Benjamini–Hochberg for {count}"
+            + (f": {taus}." if taus else ".")]
+    cmi, psi = s.dropna(subset=["cmi"]), s.dropna(subset=["psi"])
+    conditioned = []
+    if len(cmi):
+        top = cmi.iloc[0]
+        conditioned.append(f"the largest CMI score is that of {label(top['measure'])} ({top['cmi']:.3f}, given "
+                           f"{top['cmi_given']})")
+    if len(psi):
+        top = psi.loc[psi["psi"].abs().idxmax()]
+        side = "excludes 0" if top["psi_low"] > 0 or top["psi_high"] < 0 else "includes 0"
+        conditioned.append(f"the granulated Ψ farthest from 0 is that of {label(top['measure'])}, "
+                           f"{synthesis.interval_text(top['psi'], top['psi_low'], top['psi_high'])}, whose 95% interval "
+                           f"{side} (not corrected for picking it among {len(psi)})")
+    if conditioned:
+        text.append("Once the hyperparameters are known, " + " and ".join(conditioned) + ".")
+    report.sink.markdown(" ".join(text) + " [The statistics table](#table-grid-tau) gives every measure; the sections "
+                         "below are the evidence.")
 
 
 def in_synthesis(report: SynthesisContext) -> None:

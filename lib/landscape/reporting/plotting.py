@@ -411,7 +411,7 @@ def measure_scatter(models: pd.DataFrame, measures: Mapping[str, str], target: s
     """One panel per measure (``measures``: column -> label): every model as a point, the measure
     against ``target``, coloured by study and shaped by architecture family. A measure that
     :func:`wants_log` gets a logarithmic axis."""
-    fig, axes = panels(len(measures), ncols=min(len(measures), 3))
+    fig, axes = panels(len(measures), ncols=min(len(measures), 4))  # rows of 4: short enough to share a page
     studies = list(dict.fromkeys(models["study"]))
     colors = run_colors(studies)
     for ax, (measure, label) in zip(axes, measures.items()):
@@ -439,7 +439,7 @@ def tau_ranking(rows: pd.DataFrame, labels: Mapping[str, str],
              if len(rows) else [])
     kinds = list(dict.fromkeys(rows["estimate_kind"]))
     colors = dict(zip(kinds, sns.color_palette(PALETTE, n_colors=max(len(kinds), 1))))
-    fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.6, 0.45 * max(len(order), 2) + 1.2))
+    fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.6, 0.38 * max(len(order), 2) + 1.1))
     step = 0.6 / max(len(kinds), 1)
     for j, kind in enumerate(kinds):
         part = rows[rows["estimate_kind"] == kind].set_index("measure")

@@ -19,6 +19,7 @@ per-report manifests).
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import html
 import os
@@ -38,6 +39,7 @@ from ..core.files import StorageError
 from ..core.paths import LIB_DIR, REPO_ROOT
 from ..pipeline.params import (BASE_PROFILE, NAME_PATTERN, PARAMS_DIR, AnyParams, SynthesisParams, load_params,
                                resolve_path)
+from . import layout
 from .export import browser_version, export_html, html_to_pdf, pdf_pages, section_heading
 from .sink import (METRICS_FILE, NOTEBOOKS_DIR, OUTPUTS_DIR, SUMMARY_FILE, now as _now, read_json,
                    write_json)
@@ -318,18 +320,25 @@ def run_report(job: ReportJob | str | Path, profile: str = BASE_PROFILE, overrid
         shown = " / ".join(f"{repo_relative(stem)}.{kind}" if i == 0 else f".{kind}"
                            for i, kind in enumerate(k for k in ("html", "pdf") if k in written))
         say(f"{job.name} [{profile}]: ok in {manifest['runtime_s']:.1f} s -> {shown}")
+        broken = manifest.get("layout_defects") or []
+        if broken:
+            say(f"{job.name}: the page breaks {len(broken)} layout rule(s), listed in its manifest: {broken[0]}"
+                + (" …" if len(broken) > 1 else ""))
     return manifest
 
 
 def _export(job: ReportJob, stem: Path, manifest: dict, written: dict, pdf: bool) -> str | None:
     """Export the executed notebook at ``stem``.ipynb to HTML and (``pdf``) PDF, recording what it
-    wrote in ``written`` and ``manifest``; the error that stops it, or None."""
+    wrote in ``written`` and ``manifest`` (with the layout rules the page breaks: ``layout``); the
+    error that stops it, or None."""
     error = None
     if stem.with_suffix(".ipynb").exists():
         exported = export_html(stem.with_suffix(".ipynb"), stem.with_suffix(".html"), title=job.params.title)
         written["html"] = stem.with_suffix(".html").name
         manifest["noise_outputs_hidden"] = exported["noise_outputs_hidden"]  # stderr / widgets, kept in the .ipynb
         manifest["sections_dropped"] = exported["sections_dropped"]  # not asked for by the params
+        manifest["answer_figure"] = exported["answer_figure"]
+        _renumber_summary(stem.parent / SUMMARY_FILE, exported["numbers"])
         if exported["external"]:
             error = f"the HTML would fetch {exported['external']}"
     if error is None and pdf and "html" in written:
@@ -342,7 +351,32 @@ def _export(job: ReportJob, stem: Path, manifest: dict, written: dict, pdf: bool
             raise
         except (OSError, RuntimeError, ValueError) as exc:
             error = f"PDF: {exc}"
+    if error is None and "html" in written:
+        manifest["layout_defects"] = layout.defects(stem.with_suffix(".html"), stem.with_suffix(".pdf")
+                                                    if "pdf" in written else None, _printed_tables(stem.parent))
     return error
+
+
+def _printed_tables(out: Path) -> dict[int, tuple[str, list[str]]]:
+    """Number -> (caption, column names) of each table of the report in ``out`` (its summary.json
+    and the header rows of its CSV files), for ``layout.orphaned_captions``."""
+    found = {}
+    for entry in (read_json(out / SUMMARY_FILE) or {}).get("tables", []):
+        with open(out / entry["csv"], newline="") as f:
+            found[entry["number"]] = (entry["caption"], next(csv.reader(f), []))
+    return found
+
+
+def _renumber_summary(path: Path, numbers: Mapping[str, int]) -> None:
+    """Give the tables and figures of a summary.json the numbers the page shows them with (the
+    page numbers them in reading order, after moving the answer's figure and the appendix)."""
+    summary = read_json(path)
+    if not summary:
+        return
+    for kind in ("table", "figure"):
+        for entry in summary.get(f"{kind}s", []):
+            entry["number"] = numbers.get(f"{kind}-{entry['key']}", entry["number"])
+    write_json(summary, path)
 
 
 #: errno values that say the output folder cannot take the report (not a bug of the notebook)

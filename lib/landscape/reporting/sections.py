@@ -4,7 +4,8 @@ A notebook starts with :func:`begin` (params validated, claim checks parsed, dat
 output sink opened) and then calls the sections it wants, in its order: :func:`setup`,
 :func:`training` (trains and probes through the pipeline), :func:`curves`, :func:`final_epoch`,
 :func:`gap`, :func:`probes`, a probe's section by its name (:func:`measure`: each probe's own
-``report`` module makes it), :func:`claims`, :func:`findings` and :func:`reproducibility`
+``report`` module makes it), :func:`claims`, :func:`findings`, :func:`answer` (made last, shown
+first) and :func:`reproducibility`
 (study 004's own tables are in ``ablation``). Every table, figure and caption is made from what
 was computed; the study's numbers come only from ``params.reference``. A probe section whose
 probe was not computed says why, the same way in every section (``pages.pending``).
@@ -54,6 +55,7 @@ class ReportContext:
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
     status: pd.DataFrame = field(default_factory=pd.DataFrame)
     verdicts: list = field(default_factory=list)  # claims_mod.Claim, after :func:`claims`
+    ranked: grid_mod.RankStatistics | None = None  # a designed grid's statistics, after ``grid.rankings``
 
     def reference(self, key: str, default: Any = None) -> Any:
         return tables.reference(self.params, key, default)
@@ -168,7 +170,8 @@ def training(report: ReportContext) -> None:
     explain(report, "seeds", *(["batchnorm"] if any(r.traits.batchnorm for r in params.runs) else []))
     if params.design is None:
         report.sink.table(tables.runs_table(report.status), "runs",
-                          "Runs, one per configuration and seed: status, epochs completed and training wall time.")
+                          "Runs, one per configuration and seed: status, epochs completed and training wall time.",
+                          appendix=True)
     else:  # a grid's runs are too many to list on a page
         report.sink.save_csv(tables.runs_table(report.status), "runs")
         report.sink.markdown(tables.runs_sentence(report.status))
@@ -259,11 +262,21 @@ def claims(report: ReportContext) -> None:
     report.sink.headline(tables.headline(report.params, report.history, verdicts))
 
 
+def answer(report: ReportContext) -> None:
+    """The answer the rendered page opens with (``export.arrange`` moves it under the title, with
+    the figure the params name in ``answer_figure``): how this report's seeds decide the study's
+    claims, each with the effect that carries it (after :func:`claims`)."""
+    figure = report.params.answer_figure
+    report.sink.outline({"answer": f"figure-{figure}" if figure else None})
+    sentences = findings_mod.answer(report.verdicts, tables.seeds_words(report.history))
+    report.sink.markdown(" ".join(sentences) + " [The claims table](#table-claims) gives every comparison with its "
+                         "groups, threshold and verdict; the sections below are the evidence.")
+
+
 def findings(report: ReportContext) -> None:
-    """The answer to the study's question from the verdicts (after :func:`claims`), where this
-    report differs from the study and why, and what it cannot say."""
+    """Where this report differs from the study and why, and what it cannot say (after
+    :func:`claims`; the verdicts themselves open the page, :func:`answer`)."""
     sink, params = report.sink, report.params
-    sink.bullets(findings_mod.answer(report.verdicts), "What this report's seeds say about each claim:")
     differences = findings_mod.differences(params, report.verdicts, report.results.probes)
     if differences:
         sink.bullets(differences, "Where this report differs from the study, and whether method or result explains it:")
@@ -398,10 +411,10 @@ def synthesis_models(report: SynthesisContext) -> None:
                       "generalization gap (train probe set accuracy − test accuracy, same weights). Every correlation "
                       "and effect below is over the models that learned: "
                       + (f"{apart} of {len(report.models)}, whose outcome is not 'completed', are left out."
-                         if apart else f"all {len(report.models)} did."))
+                         if apart else f"all {len(report.models)} did."), appendix=True)
     report.sink.table(synthesis_mod.measures_display(report.models), "model-measures",
                       "Every measure of every model (— where a run was not probed: it diverged or failed); λmin < 0: "
-                      "the smallest Ritz value proves negative curvature.")
+                      "the smallest Ritz value proves negative curvature.", appendix=True)
     models = report.models
     report.sink.markdown("ε-sharpness ascent steps taken: SAM " + tables.ascent_cell(models["sam_steps"],
                                                                                    models["sam_converged"])
@@ -532,8 +545,7 @@ def synthesis_prediction(report: SynthesisContext) -> None:
                       + ("; the optimizer study's own train-loss target, a run that never reaches it counting its "
                          "step cap" if report.dynamics is not None else "") + ") and the final test "
                       "error; 95% intervals by a cluster bootstrap over configurations, and the same for the "
-                      "difference (early − baseline).")
-    report.sink.markdown(prediction_mod.sentence(report.predictions))
+                      "difference (early − baseline). The answer to the fourth question, at the top, reads them.")
 
 
 def synthesis_answers(report: SynthesisContext) -> None:
@@ -542,4 +554,6 @@ def synthesis_answers(report: SynthesisContext) -> None:
     found = synthesis_mod.answers(report.correlations, report.effects, report.trajectory, report.predictions, grid,
                                   len(grid_mod.compared(report.grid_models)) if grid is not None else 0)
     report.sink.record("answers", [{"question": q, "answer": a} for q, a in found])
+    figure = report.params.answer_figure
+    report.sink.outline({"answer": f"figure-{figure}" if figure else None})  # the rendered page opens with them
     report.sink.markdown("\n\n".join(f"**{q}** {a}" for q, a in found))

@@ -92,8 +92,10 @@ def _flat_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # The outline of a page, as data: an output of this type (shown as nothing) attaches an entry to
-# the cell that made it, {"term": name, "meaning": words} or {"absent": params key}, and
-# ``export.arrange`` reads it there (the cell's section, the cell to drop) and removes it.
+# the cell that made it, and ``export.arrange`` reads it there and removes it: {"term": name,
+# "meaning": words} (the guide lists it under its section), {"absent": params key} (the section is
+# dropped), {"answer": figure id or None} (the cell and its heading open the page, with that
+# figure moved into it) or {"appendix": table id} (the table shown next moves to the appendix).
 OUTLINE_MIME = "application/vnd.landscape.outline+json"
 
 
@@ -265,11 +267,15 @@ class Report:
 
     # ------------------------------------------------------------------ tables
     def table(self, df: pd.DataFrame, key: str, caption: str, formats: Mapping[Any, Any] | None = None,
-              note: str | None = None, row_classes: pd.DataFrame | None = None) -> None:
+              note: str | None = None, row_classes: pd.DataFrame | None = None, appendix: bool = False) -> None:
         """Show ``df`` as "Table n. caption" (id ``table-<key>``) and write ``tables/<key>.csv``.
         ``formats`` maps columns to format strings or callables (default: ``default_format``);
-        ``row_classes`` (same shape as ``df``) adds CSS classes to cells."""
+        ``row_classes`` (same shape as ``df``) adds CSS classes to cells. ``appendix``: a table of
+        every run or seed, which the rendered page moves to its appendix (``export.arrange``),
+        leaving a link where it was made."""
         _check_key(key)
+        if appendix:
+            self.outline({"appendix": f"table-{key}"})
         number = len([t for t in self.tables if t["key"] != key]) + 1
         csv_path = self.tables_dir / f"{key}.csv"
         files.write_text(_flat_columns(df).to_csv(index=False), csv_path)

@@ -422,6 +422,14 @@ HEADLINE_DECIDED = ("supported", "contradicted", "mixed", "depends on the method
 HEADLINE_OPEN = ("inconclusive", "undecidable with these seeds", "pending")
 
 
+def seeds_words(history: pd.DataFrame) -> str:
+    """How many seeds per configuration completed an epoch, in words: "8 seeds each", "3–5 seeds"."""
+    count = final_rows(history).groupby("config")["test_acc"].count()
+    if count.empty:
+        return "no seeds"
+    return f"{int(count.min())}–{int(count.max())} seeds" if count.nunique() > 1 else f"{int(count.iloc[0])} seeds each"
+
+
 def headline(params: ReportParams, history: pd.DataFrame, verdicts: Sequence | None = None) -> str:
     """The report's answer in one line: the claims its seeds decide (supported, contradicted,
     mixed, or decided otherwise by the study's method), each by its whole text, then how many stay
@@ -431,8 +439,7 @@ def headline(params: ReportParams, history: pd.DataFrame, verdicts: Sequence | N
     if finals.empty:
         return "no run completed an epoch"
     means = finals.groupby("config")["test_acc"].agg(["mean", "count"]).sort_values("mean", ascending=False)
-    seeds = (f"{int(means['count'].min())}–{int(means['count'].max())} seeds" if means["count"].nunique() > 1
-             else f"{int(means['count'].iloc[0])} seeds each")
+    seeds = seeds_words(history)
     if not verdicts:
         labels = config_labels(params)
         shown = [f"{labels[c]} {stats.number_text(r['mean'])}" for c, r in means.head(3).iterrows()]

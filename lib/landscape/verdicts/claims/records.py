@@ -97,6 +97,15 @@ class Comparison:
             text += f", {self.adjusted} after {CORRECTION} (adjusted p {stats.number_text(self.p_adjusted, 2)})"
         return text + (f" [{self.why}]" if self.why else "")
 
+    def brief(self) -> str:
+        """The comparison's effect in a few words, for the answer that opens a report: what is
+        compared and the effect with its 95% interval (:meth:`text` gives the rest)."""
+        digits = 3 if self.scale == "log" else 4
+        names = " vs ".join(g.name for g in self.groups)
+        value = (stats.number_text(self.interval.estimate, digits) + " (measured)" if self.unit == "networks"
+                 else _value(self.interval, digits))
+        return f"{self.quantity}{f', {names}' if names else ''}: {self.effect} {value}"
+
     def record(self) -> dict:
         """The comparison as plain data (for metrics.json)."""
         def interval(i: stats.Interval) -> dict:
