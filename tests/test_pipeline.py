@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ import torch
 from child_processes import default_sigint
 
 from landscape.geometry import directions
-from landscape.pipeline import driver, engines, jobs
+from landscape.pipeline import driver, engines, estimate, jobs
 from landscape import probes
 from landscape.core import store
 from landscape.learning import training
@@ -459,3 +460,34 @@ def test_a_report_whose_training_job_raises_renders_with_the_run_marked_failed(t
     assert claims["loss_barrier"]["verdict"] == "pending"
     assert claims["loss_barrier"]["pending"] == "pending because run cnn_s2 failed (ValueError: injected failure)"
     assert "Not computed: the loss on the straight line between two trained minima" in page
+
+
+def test_a_graph_says_what_it_will_compute_and_estimates_it_from_the_same_work_timed_here(tmp_path, capsys,
+                                                                                            monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_PROGRESS", "lines")
+    config = engines.settings("local", threads=1)
+    first = driver.run(tiny_params(), config=config, cache=tmp_path)
+    said = capsys.readouterr().err
+    computed = first.jobs["computed"]
+    assert f"{computed} jobs: 0 in the cache, {computed} to compute (2 trainings, {computed - 2} probes); none of " \
+           "this work was timed on this machine yet" in said
+    logged = [json.loads(p.read_text()) for p in (tmp_path / estimate.TIMINGS_DIR).glob("*.json")]
+    assert len(logged) == computed and all(e["seconds"] > 0 and e["threads"] == 1 for e in logged)
+    # a third seed is the same work as the first two: its jobs are estimated from their times
+    driver.run(tiny_params(replicates=3), config=config, cache=tmp_path)
+    said = capsys.readouterr().err
+    assert "in the cache" in said and "from the times of the same work measured on this machine" in said
+    assert "left ≈" in said  # the board's estimate of the time left
+
+
+def test_a_family_is_the_work_without_its_seed_and_the_clock_falls_back_to_the_times_of_this_run():
+    spec = training.RunSpec.make(training.DataSpec("fashion_mnist", "fashion_mnist"), "mlp",
+                                 training.TrainConfig(epochs=1, batch_size=32, lr=0.1), seed=1)
+    one, two = (jobs.TrainJob(replace(spec, seed=s).key(), f"a_s{s}", replace(spec, seed=s)) for s in (1, 2))
+    other = jobs.TrainJob("k", "b", replace(spec, train=replace(spec.train, epochs=2)))
+    assert estimate.family(one) == estimate.family(two) != estimate.family(other)
+    clock = estimate.Clock({"a": 10.0, "b": None, "c": 30.0}, slots=2)
+    assert clock.remaining() is None  # nothing timed for b yet
+    clock.finished("a", 20.0)
+    assert clock.remaining() == (20.0 + 30.0) / 2  # b counts as the median of this run's jobs
+    assert [estimate.duration_words(s) for s in (40, 720, 7500)] == ["40 s", "12 min", "2 h 05 min"]

@@ -206,8 +206,9 @@ def _report(args: argparse.Namespace) -> int:
     jobs = [render.make_job(name, args.profile, overrides) for name in names]  # validate all first
     work = [w for job in jobs for w in work_of(job.params)]  # every dataset found before anything runs
     store.Cache(args.cache)  # a cache the store refuses stops here, before any notebook runs
-    if config.name != "local":  # compute every report's jobs on the engine first; the notebooks then read the cache
-        run_many(work, config, args.cache)
+    # every report's jobs as one graph first, on the engine, with one plan and one board for all of
+    # them; the notebooks then read the caches
+    run_many(work, config, args.cache)
     failed, roots = 0, set()
     for job in jobs:
         root = Path(args.output_dir) if args.output_dir else render.default_output_root(

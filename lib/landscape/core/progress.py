@@ -15,8 +15,9 @@ units. How tasks are shown depends on
 - ``off``: nothing.
 
 A worker process of the pipeline calls :func:`forward_to` once: its tasks are then sent as events
-to the driver, which shows them with :class:`Replay` as if they were its own. The driver shows
-the whole graph with a :class:`Board` (jobs done, running, failed).
+to the driver, which shows them with :class:`Replay` as if they were its own. The driver says
+what a graph will do before it starts (:func:`note`) and shows it with a :class:`Board` (jobs
+done, running, failed, the time left).
 """
 from __future__ import annotations
 
@@ -201,12 +202,21 @@ class Replay:
             task.close(outcome)
 
 
+def note(text: str) -> None:
+    """A line for the user about the work ahead (a graph's plan): on stderr, unless progress is
+    ``off`` or this process is a worker."""
+    if _sink is None and mode() != "off":
+        print(text, file=sys.stderr, flush=True)
+
+
 class Board:
-    """The jobs of a graph: how many are done, running and failed; a line per finished job in
+    """The jobs of a graph: how many are done, running and failed, and (``left``: words for the
+    estimated time left, or None while there is none) the time left; a line per finished job in
     ``lines`` mode, a bar with the counts otherwise."""
 
-    def __init__(self, desc: str, total: int):
+    def __init__(self, desc: str, total: int, left: Callable[[], str | None] | None = None):
         self.running = self.failed = 0
+        self.left = left or (lambda: None)
         self.task = Task(desc, total, "job")
 
     def started(self) -> None:
@@ -216,11 +226,15 @@ class Board:
     def finished(self, name: str, outcome: str) -> None:
         self.running -= 1
         self.failed += outcome.startswith("failed")
-        self.task.tick(1, running=self.running, failed=self.failed)
+        self.task.tick(1, **self._counts())
         self.task.line(f": {name} {outcome}")
 
+    def _counts(self) -> dict:
+        left = self.left()
+        return {"running": self.running, "failed": self.failed, **({"left": f"≈ {left}"} if left else {})}
+
     def _show(self) -> None:
-        self.task.tick(0, running=self.running, failed=self.failed)
+        self.task.tick(0, **self._counts())
 
     def close(self, outcome: str = "done") -> None:
         self.task.close(outcome)

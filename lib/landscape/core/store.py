@@ -205,6 +205,10 @@ class Cache:
         """The last epoch of an unfinished run (CHECKPOINT_KEYS), or None."""
         return load_tensors(self.run_dir(key) / CHECKPOINT_FILE, CHECKPOINT_KEYS)
 
+    def has_checkpoint(self, key: str) -> bool:
+        """Whether an unfinished run left a checkpoint (not read: a plan only counts them)."""
+        return (self.run_dir(key) / CHECKPOINT_FILE).is_file()
+
     def save_checkpoint(self, key: str, checkpoint: dict) -> None:
         save_tensors(checkpoint, self.run_dir(key) / CHECKPOINT_FILE)
 

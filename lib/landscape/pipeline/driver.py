@@ -29,7 +29,7 @@ from typing import Any, Mapping
 import pandas as pd
 import torch
 
-from . import jobs as jobs_mod
+from . import estimate, jobs as jobs_mod
 from ..core import progress, store
 from ..learning.training import RunSpec, load_splits, outcome, parameter_count, spec_json
 from ..probes import REGISTRY, ProbeResults, tidy
@@ -138,6 +138,11 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
         engine.close()
         raise
 
+    planned = estimate.plan(graph.jobs.values(), waiting, sum(
+        isinstance(job, jobs_mod.TrainJob) and cache.has_checkpoint(job.key) for job in waiting), cache)
+    progress.note(f"{title}: {planned.sentence(engine.slots)}")
+    clock = estimate.Clock(planned.estimates, engine.slots)
+    started: dict[str, float] = {}
     replay = progress.Replay()
 
     def on_event(key: str, kind: str, payload: Any) -> None:
@@ -147,7 +152,8 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
             replay.apply(key, payload)
 
     engine.on_event = on_event
-    board = progress.Board(f"{title}: {len(waiting)} jobs on the {engine.config.name} engine", len(waiting))
+    board = progress.Board(f"{title}: {len(waiting)} jobs on the {engine.config.name} engine", len(waiting),
+                           left=lambda: None if (s := clock.remaining()) is None else estimate.duration_words(s))
     tries: dict[str, int] = {}
     running: set[str] = set()
     ended = "interrupted"
@@ -162,6 +168,11 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
 
     def finish(job: jobs_mod.Job, result: Outcome, words: str) -> None:
         outcomes[job.key] = result
+        began = started.pop(job.key, None)
+        seconds = time.perf_counter() - began if result.computed and began is not None else None
+        if seconds is not None:
+            estimate.record(cache, job, seconds, engine.config.name, engine.config.resolved_threads())
+        clock.finished(job.key, seconds)
         replay.close(job.key, words)
         board.finished(job.name, words)
 
@@ -176,8 +187,10 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
                 why = _unusable(job, outcomes, graph)
                 if why is not None:
                     outcomes[job.key] = Outcome("skipped", reason=why)
+                    clock.finished(job.key, None)
                     board.task.expect(-1)
                     continue
+                started[job.key] = time.perf_counter()
                 engine.submit(job, inputs(job))
                 running.add(job.key)
                 board.started()
@@ -197,6 +210,7 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
                 elif kind == "lost" and tries.get(key, 0) < RETRIES:
                     tries[key] = tries.get(key, 0) + 1
                     replay.close(key, f"lost: {value}; retrying")
+                    started[key] = time.perf_counter()
                     engine.submit(job, inputs(job))
                     running.add(key)
                 else:
