@@ -149,7 +149,7 @@ def test_the_answers_say_no_support_when_no_interval_decides():
                                    trajectory, prediction.scores(prediction.signals(
                                        trajectory, dynamics.study_outcomes(trajectory, [study])))))
     assert list(found) == list(synthesis.QUESTIONS)
-    assert "2 of 6 measured points" in found[synthesis.QUESTIONS[0]]  # 40 and 50 > 38
+    assert "at or below 2(1+β)/η at 67% of the measured points" in found[synthesis.QUESTIONS[0]]  # 40 and 50 > 38
     assert "no support" in found[synthesis.QUESTIONS[0]]
     assert found[synthesis.QUESTIONS[1]].startswith("No group of models")
     assert "0 of 8 measures" in found[synthesis.QUESTIONS[2]]

@@ -30,7 +30,7 @@ from landscape.probes.hessian import report as hessian_report
 from landscape.probes.interpolation import report as interpolation_report
 from landscape.probes.noise import report as noise_report
 from landscape.probes.slices import report as slices_report
-from landscape.reporting import ablation, export, layout, pages, plotting, render, sink, tables
+from landscape.reporting import ablation, export, layout, pages, plotting, render, sink, tables, terms
 from landscape.geometry import surfaces
 from landscape.analysis import synthesis
 from landscape.pipeline.params import ParamsError, SynthesisParams, load_params
@@ -810,6 +810,33 @@ def test_the_layout_rules_find_repeated_text_numbers_out_of_order_and_underfille
     full, blank, opening = page(1, 60.0), page(2, 800.0), page(3, 60.0)
     assert layout.underfilled_pages([full, blank, opening, page(4, 800.0)]) == [(2, 1.0)]
     assert layout.underfilled_pages([page(1, 45.0 + (842 - 85) / 3)]) == []  # the last page may be short
+
+
+# issue 33: words the reports used without saying what they mean
+JARGON = ("Ritz", "λ̃min", "granulated", "Ψ", "Kendall", "CMI", "sign agreement", "Lanczos", "Hutchinson", "SAM",
+          "geometric mean", "filter-normalized", "stability threshold", "edge of stability", "PAC-Bayes", "path norm",
+          "spectral norm", "Gauss-Newton", "barrier", "λmax", "Benjamini", "Holm", "AUC", "leave-one-configuration-out",
+          "bootstrap", "eval mode", "train mode", "probe set", "Welch", "‖∇L‖", "|ΔL|", "relative σ", "loss surface")
+
+
+def test_every_word_a_report_may_not_explain_has_one_entry_in_the_catalogue_of_terms():
+    found = terms.catalogue()
+    names = [name for name, _, _ in found]
+    assert len(names) == len(set(names)) and all(meaning for _, meaning, _ in found)
+    for word in JARGON:
+        assert any(word in trigger or trigger in word for _, _, words in found for trigger in words), word
+
+
+def test_a_term_used_in_the_prose_without_its_entry_in_the_guide_is_found():
+    catalogue = [("λmax", "the top eigenvalue", ("λmax",)), ("Ritz value (λ̃min)", "an estimate", ("Ritz", "λ̃min"))]
+    guide = ('<p><strong>How to read this report.</strong> The terms it uses:</p><ul><li><strong>λmax</strong> '
+             '(<a href="#Curvature">Curvature</a>): the top eigenvalue</li></ul>')
+    assert layout.unexplained(guide + "<p>λmax is 24.</p>", catalogue) == []
+    assert layout.unexplained(guide + "<p>The smallest Ritz value is −3.</p>", catalogue) == ["Ritz value (λ̃min)"]
+    assert layout.unexplained(guide + "<table><caption>λ̃min per seed</caption></table>", catalogue) == [
+        "Ritz value (λ̃min)"]  # a caption is prose
+    assert layout.unexplained(guide + "<table><tr><td>λ̃min</td></tr></table>", catalogue) == []  # a cell is not
+    assert layout.unexplained("<p>λmax is 24.</p>", catalogue) == ["λmax"]  # no guide at all
 
 
 def test_table_numbers_have_four_significant_digits_signed_differences_and_grouped_counts():

@@ -185,7 +185,7 @@ def _train_and_probe(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .core import store
+    from .core import files, store
     from .reporting import render
     from .pipeline.driver import run_many, work_of
 
@@ -206,21 +206,23 @@ def _report(args: argparse.Namespace) -> int:
     jobs = [render.make_job(name, args.profile, overrides) for name in names]  # validate all first
     work = [w for job in jobs for w in work_of(job.params)]  # every dataset found before anything runs
     store.Cache(args.cache)  # a cache the store refuses stops here, before any notebook runs
+    roots = {job.name: Path(args.output_dir) if args.output_dir else render.default_output_root(
+        args.profile, overrides, job.params_file) for job in jobs}
+    for job in jobs:  # an output folder that cannot be made stops here, before any job runs
+        files.make_folder(roots[job.name].resolve() / job.name)
     # every report's jobs as one graph first, on the engine, with one plan and one board for all of
     # them; the notebooks then read the caches
     run_many(work, config, args.cache)
-    failed, roots = 0, set()
+    failed = 0
     for job in jobs:
-        root = Path(args.output_dir) if args.output_dir else render.default_output_root(
-            args.profile, overrides, job.params_file)
-        roots.add(root)
+        root = roots[job.name]
         manifest = render.run_report(job, args.profile, overrides, root, args.device, pdf=not args.no_pdf,
                                      timeout=args.timeout, threads=config.threads, cache=args.cache)
         if manifest["status"] == render.STATUS_INTERRUPTED:
             raise KeyboardInterrupt
         failed += manifest["status"] != render.STATUS_OK
     if not args.no_index:
-        for root in sorted(roots):
+        for root in sorted(set(roots.values())):
             print(f"index: {render.repo_relative(render.build_index(root))}")
     return 1 if failed else 0
 

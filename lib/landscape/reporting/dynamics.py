@@ -15,22 +15,14 @@ from ..analysis import dynamics, prediction as prediction_mod
 from ..verdicts import rankings, stats
 from . import plotting, tables
 from .terms import explain
+from ..probes.gradient import report as gradient_report
+from ..probes.hessian import report as hessian_report
+from ..probes.sharpness import report as sharpness_report
 
 if TYPE_CHECKING:
     from ..pipeline import driver
     from ..pipeline.params import ReportParams
     from .sections import ReportContext
-
-TERMS = {
-    "stability threshold": "the largest curvature for which a gradient step of size η (with heavy-ball momentum "
-                           "β: 2(1+β)/η, else 2/η) does not grow along that direction on a quadratic; gradient "
-                           "descent on a network whose top Hessian eigenvalue λmax exceeds it oscillates or leaves "
-                           "its basin along the top eigenvector",
-    "edge of stability": "Cohen et al. (2021): under full-batch gradient descent λmax rises during training "
-                         "(progressive sharpening) until it reaches the stability threshold, then hovers at or "
-                         "just above it while the loss keeps falling, non-monotonically",
-}
-
 
 def _traced(report: ReportContext) -> pd.DataFrame:
     """The study's trajectory table (``dynamics.trajectory_table``) with each run's ``block`` (the
@@ -46,8 +38,8 @@ def gradient_descent(report: ReportContext) -> None:
     """The runs of the blocks that take full-batch steps only (gradient descent): the figure (loss and λmax against step, a colour per η, the thresholds
     dashed), and per configuration when λmax first reached EDGE_SHARE of its threshold and the
     median ratio after it, with its range over the seeds."""
-    for name in ("stability threshold", "edge of stability"):
-        report.sink.term(name, TERMS[name])
+    report.sink.term(*hessian_report.TERM)
+    explain(report, "threshold", "edge", "lanczos", "positive")
     traced = _traced(report)
     report.sink.save_csv(traced, "trajectory")
     size = report.results.data.train_size
@@ -101,6 +93,7 @@ def sgd_grid(report: ReportContext) -> None:
     traced λmax, test error, gap), per cell the geometric mean of λmax over seeds, and λmax against
     η and against batch size on log axes."""
     traced = _traced(report)
+    report.sink.term(*sharpness_report.TERM)
     blocks = [b for b in report.params.blocks if len({report.params.training_of(c).batch_size
                                                        for c in b.levels_of()}) > 1]
     configs = {c for b in blocks for c in b.levels_of()}
@@ -237,6 +230,8 @@ def prediction(report: ReportContext) -> None:
     under the first), its early signals and outcomes, and the held-out scores of the early signals
     against the baseline that knows only η and the batch size."""
     table = difficulty(report.params, report.results, report.status)
+    explain(report, "prediction", "auc", "bootstrap")
+    report.sink.term(*gradient_report.TERM)
     report.sink.save_csv(table, "difficulty")
     if table.empty:
         report.sink.markdown("No run was traced: there is nothing to predict from.")

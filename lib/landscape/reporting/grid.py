@@ -20,21 +20,6 @@ from .terms import explain
 if TYPE_CHECKING:
     from .sections import ReportContext, SynthesisContext
 
-TERMS = {
-    "common stopping point": "every model is trained until its cross-entropy over the whole training set falls to "
-                             "the same value, so that no measure can rank models by how far their training went "
-                             "(Jiang et al. 2020 stop at 0.01)",
-    "conditional mutual information (CMI)": "for every pair of models, does the measure order them as the gap "
-                                            "does, once the hyperparameters in a conditioning set are known? 1: it "
-                                            "always does; 0: it tells nothing beyond those hyperparameters. A "
-                                            "measure's score is its worst over the conditioning sets of up to two "
-                                            "hyperparameters (Jiang et al. 2020)",
-    "sign agreement": "for two settings that differ in one hyperparameter, how often the measure and the gap move "
-                      "the same way over the pairs of their seeds, from −1 (always opposite) to 1 (always together); "
-                      "its distribution and worst case over such settings is Dziugaite et al.'s (2020) robust view",
-}
-
-
 def _models(report: ReportContext) -> pd.DataFrame:
     return grid.model_table(report.params, report.results, report.results.data.num_classes)
 
@@ -45,7 +30,7 @@ def design(report: ReportContext) -> None:
     rows = [{"factor": name, "sets": f"model option {f.option}" if f.option is not None else f"training {f.training}",
              "levels": ", ".join(str(v) for v in f.levels)} for name, f in d.factors.items()]
     configs = len(d.levels_of())
-    report.sink.term("common stopping point", TERMS["common stopping point"])
+    explain(report, "stopping")
     report.sink.table(pd.DataFrame(rows), "design",
                       f"The design: every combination of the factors' levels ({configs} configurations of "
                       f"{d.model}), each trained with {len(d.seeds)} seed{'s' if len(d.seeds) > 1 else ''} "
@@ -89,7 +74,8 @@ def measures(report: ReportContext) -> None:
     compared models."""
     params = report.params
     sets = params.probes.eval_set
-    sections.measure_terms(report, "hessian", "slice1d", "sharpness", "complexity")
+    sections.measure_terms(report, "hessian", "slice1d", "sharpness", "complexity", "noise", "gradient")
+    explain(report, "lanczos", "ritz", "hutchinson")
     report.sink.table(sections.measures_table(grid.MEASURES, {
         **sections.measure_settings(params.probes.measures), **complexity_report.settings_words(params.probes.complexity)}),
         "measures", f"The measures, each taken on the same stratified probe set of {sets.train_size} training images "
@@ -164,9 +150,7 @@ def rankings(report: ReportContext) -> None:
         return
     found = grid.rank_statistics(compared, factors)
     report.ranked = found
-    explain(report, "tau", "granulated_grid")
-    for name in ("conditional mutual information (CMI)", "sign agreement"):
-        sink.term(name, TERMS[name])
+    explain(report, "tau", "granulated_grid", "cmi", "agreement", "bootstrap", "bh", "welch")
     sink.markdown("Which overall τ exclude 0 is decided after a multiplicity correction. " + grid.FDR_WHY)
     sink.table(_tau_display(found, factors), "grid-tau",
                f"Kendall τ of each measure with the generalization gap over the {len(compared)} compared models "
@@ -261,6 +245,8 @@ def in_synthesis(report: SynthesisContext) -> None:
                              "few to rank any measure (at least 3).")
         return
     s = report.grid.summary
+    sections.measure_terms(report, "complexity")
+    explain(report, "cmi", "agreement")
     report.sink.markdown(f"The designed grid ({link}, its own report) trains one architecture family on one dataset, "
                          "varying one hyperparameter at a time, every model to the same train cross-entropy: its "
                          "statistics condition on the hyperparameters, which the studies' pooled models cannot.")

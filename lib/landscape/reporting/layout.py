@@ -1,6 +1,6 @@
 """The layout rules of a rendered report, checked on its page and its PDF (:func:`defects`; the
 renderer records what they find in the manifest): no paragraph, list item or table shown twice
-or inside another (:func:`repeated_blocks`), tables and figures numbered in reading order (:func:`numbering`), no
+or inside another (:func:`repeated_blocks`), every term it uses explained in its guide (:func:`unexplained`), tables and figures numbered in reading order (:func:`numbering`), no
 page but the last less than two-thirds full (:func:`underfilled_pages`), no text under 9 pt and
 no table caption left at the foot of a page without its rows (:func:`orphaned_captions`).
 
@@ -117,11 +117,11 @@ PASSAGE_MIN_CHARS = 200  # a passage this long inside another block is shown twi
 
 
 class _Blocks(HTMLParser):
-    """The text of every paragraph, list item, table cell and table of a report page, in order,
+    """The text of every paragraph, list item, caption, table cell and table of a report page, in order,
     leaving out the printed parts of a wide table (``report-print-parts``: the same table cut to
     the page width, shown in print only) and a block's text that a nested block already holds."""
 
-    BLOCKS = ("p", "li", "td", "th", "table")
+    BLOCKS = ("p", "li", "td", "th", "caption", "figcaption", "table")
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -194,13 +194,35 @@ def numbering(page: str) -> list[str]:
     return found
 
 
+GUIDE = "How to read this report."  # the opening of the page's guide (``export.arrange``)
+PROSE = ("p", "li", "caption", "figcaption")  # where a term is used; a table's cells only show values
+
+
+def unexplained(page: str, catalogue: list[tuple[str, str, tuple[str, ...]]]) -> list[str]:
+    """The terms of ``catalogue`` ((name, meaning, words that show it is used): ``terms.catalogue``)
+    whose words the prose of the HTML ``page`` (``PROSE``: paragraphs, list items, captions) uses
+    outside its guide while the guide does not list them."""
+    parts = [(tag, text) for tag, text, _ in blocks(page)]
+    start = next((i for i, (_, text) in enumerate(parts) if text.startswith(GUIDE)), len(parts))
+    end = start + 1
+    while end < len(parts) and parts[end][0] == "li":  # the guide's list: one item per term
+        end += 1
+    listed = {name for name, _, _ in catalogue for _, item in parts[start + 1:end]
+              if item.startswith((f"{name} (", f"{name}:"))}
+    used = " ".join(text for tag, text in parts[:start] + parts[end:] if tag in PROSE)
+    return [name for name, _, words in catalogue if name not in listed and any(w in used for w in words)]
+
+
 def defects(html_path: str | Path, pdf_path: str | Path | None, tables: dict[int, tuple[str, list[str]]]
             ) -> list[str]:
     """Every layout rule a rendered report breaks (module docstring), from its page ``html_path``
     and, when printed, its ``pdf_path``; ``tables``: number -> (caption, column names), for the
     captions left at the foot of a page."""
+    from .terms import catalogue
+
     page = Path(html_path).read_text()
     found = [f"shown twice: {what}" for what in repeated_blocks(page)] + numbering(page)
+    found += [f"term used without its entry in the guide: {name}" for name in unexplained(page, catalogue())]
     if pdf_path is not None and Path(pdf_path).exists():
         pages = read(pdf_path)
         size, number, char = smallest_text(pages)

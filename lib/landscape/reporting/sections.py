@@ -167,7 +167,7 @@ def training(report: ReportContext) -> None:
     report.sink.record("history", report.history)
     report.sink.record("status", report.status)
     report.sink.index_facts(training_s=float(report.status["time_s"].sum()))
-    explain(report, "seeds", *(["batchnorm"] if any(r.traits.batchnorm for r in params.runs) else []))
+    explain(report, "seeds", "modes", "probe_set", *(["batchnorm"] if any(r.traits.batchnorm for r in params.runs) else []))
     if params.design is None:
         report.sink.table(tables.runs_table(report.status), "runs",
                           "Runs, one per configuration and seed: status, epochs completed and training wall time.",
@@ -345,7 +345,8 @@ def begin_synthesis(params_file: str, profile: str, overrides: Mapping | None, o
 def synthesis_setup(report: SynthesisContext) -> None:
     """The studies whose runs are compared, and the shared measures with their settings."""
     sink = report.sink
-    measure_terms(report, "hessian", "slice1d", "sharpness")
+    measure_terms(report, "hessian", "slice1d", "sharpness", "noise", "gradient")
+    explain(report, "modes", "probe_set", "positive", "lanczos", "ritz", "hutchinson")
     stand_ins = [w for w in report.work if is_stand_in(w.data)]
     if stand_ins:
         sink.index_facts(stand_in="; ".join(f"{w.params.report}: {w.data.name} stands in for {w.params.data.name}"
@@ -432,7 +433,7 @@ def synthesis_correlations(report: SynthesisContext) -> None:
 
 def _correlations_with(report: SynthesisContext, target: str) -> None:
     sink, name = report.sink, synthesis_mod.TARGETS[target]
-    explain(report, "tau", "granulated")
+    explain(report, "tau", "granulated", "bootstrap", "bh")
     sink.table(synthesis_mod.tau_display(report.correlations, target), f"tau-{target.replace('_', '-')}",
                f"Kendall τ of each measure with the {name} (τ > 0: a larger measure goes with a larger {name}), with "
                "its 95% bootstrap CI and n: over all models; granulated (ψ: mean τ over the groups in which only that "
@@ -531,6 +532,7 @@ def synthesis_prediction(report: SynthesisContext) -> None:
         status = tables.run_status(results.runs, results.data.num_classes)
         difficulty = pd.concat([difficulty, dynamics_report.difficulty(params, results, status)], ignore_index=True)
     report.predictions = prediction_mod.scores(difficulty)
+    explain(report, "prediction", "auc", "bootstrap")
     report.sink.save_csv(difficulty, "difficulty")
     report.sink.record("predictions", report.predictions)
     report.sink.table(tables.prediction_table(report.predictions), "prediction",

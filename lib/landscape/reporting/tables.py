@@ -520,8 +520,8 @@ def batchnorm_caveat(params: ReportParams, frame: pd.DataFrame, measure: str) ->
     return (f"With BatchNorm ({'; '.join(normed)}), the weights feeding each BatchNorm layer can be scaled by any "
             f"c > 0 without changing what the network computes, and the curvature along them scales by 1/c²: {measure} "
             "of these models measures the weights' scale as well as the minimum, so it compares with another model's "
-            f"only with that caveat. Measures taken relative to the weights' scale (filter-normalized directions, relative "
-            "weight noise, ASAM's ball) are not affected.")
+            "only with that caveat. Measures taken relative to the weights' scale (along directions, with noise or in a "
+            "ball scaled to each filter's or tensor's norm) are not affected.")
 
 
 def loss_spreads(ranges: pd.DataFrame, config: str, kind: str, split: str) -> pd.Series:

@@ -72,7 +72,7 @@ def sentence(density: pd.DataFrame) -> str:
 def section(report: ReportContext) -> None:
     """The Hessian's eigenvalue density (stochastic Lanczos quadrature) per run: figure, table,
     sentence and numbers, or why there are none."""
-    sink, frame = report.sink, report.frame(KEY, TERM)
+    sink, frame = report.sink, report.frame(KEY, TERM, "lanczos")
     if frame is None:
         return
     first = frame.iloc[0]

@@ -137,7 +137,7 @@ def section(report: ReportContext) -> None:
     """λmax by Lanczos, by one mini-batch (the study's method where it published one) and as
     published, λmin, condition number, trace; with ``attribute``, the steps between ours and the
     study's method."""
-    sink, frame = report.sink, report.frame(KEY, TERM, "positive")
+    sink, frame = report.sink, report.frame(KEY, TERM, "positive", "lanczos", "ritz", "hutchinson")
     if frame is None:
         return
     cfg, study_kappa = report.params.probes.hessian, report.reference("condition_number")

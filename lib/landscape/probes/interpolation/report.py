@@ -21,6 +21,15 @@ TERM = ("barrier", "the highest loss on the straight line between two trained ne
         "ends; near 0, the two minima are connected by a path of low loss")
 
 
+NO_BATCHNORM = "—"  # a network without BatchNorm has one path, with nothing to interpolate or recompute
+
+
+def _treatment(params: ReportParams, config: str, bn: str) -> str:
+    """How the path treats BatchNorm statistics, in the table's words: ``bn`` for a configuration
+    with BatchNorm, ``NO_BATCHNORM`` for one without."""
+    return bn if params.config(config).traits.batchnorm else NO_BATCHNORM
+
+
 def table(params: ReportParams, barriers: pd.DataFrame, published_max_loss: float | None = None) -> pd.DataFrame:
     """Per configuration, split and BatchNorm treatment, over its disjoint seed pairs: endpoint
     losses and the largest loss on the path (mean ± 95% CI) and the loss and error barriers
@@ -28,7 +37,8 @@ def table(params: ReportParams, barriers: pd.DataFrame, published_max_loss: floa
     out = []
     for config in tables.configs_in(params, barriers):
         for (split, bn), at in barriers[barriers["config"] == config].groupby(["split", "bn"], sort=False):
-            row = {"model": tables.config_labels(params)[config], "split": split, "BN": bn, "pairs": len(at),
+            row = {"model": tables.config_labels(params)[config], "split": split, "BN": _treatment(params, config, bn),
+                   "pairs": len(at),
                    "endpoint loss": tables.ci_cell(pd.concat([at["loss_a"], at["loss_b"]])),
                    "max L on path": tables.ci_cell(at["max_loss"])}
             if published_max_loss is not None:
@@ -45,7 +55,9 @@ def sentence(params: ReportParams, barriers: pd.DataFrame, published_max_loss: f
     parts = []
     for config in tables.configs_in(params, barriers):
         for (split, bn), at in barriers[barriers["config"] == config].groupby(["split", "bn"], sort=False):
-            parts.append(f"{tables.config_labels(params)[config]} {split} (BN {bn}): "
+            treatment = _treatment(params, config, bn)
+            parts.append(f"{tables.config_labels(params)[config]} {split}"
+                         + (f" (BN {treatment})" if treatment != NO_BATCHNORM else "") + ": "
                          f"{tables.positive_cell(at['loss_barrier'])} nats over {len(at)} pair{'s' if len(at) > 1 else ''}")
     text = ("Loss barrier above the straight line between the endpoints, geometric mean [95% CI] over disjoint seed "
             "pairs (fewer than 3 pairs: no interval): " + "; ".join(parts))

@@ -132,6 +132,8 @@ def surfaces_section(report: ReportContext) -> None:
     sink, frame = report.sink, report.frame("surface2d", SURFACE_TERM)
     if frame is None:
         return
+    if "filter" in set(frame["direction"]):
+        sink.term(*TERM)
     splits = " and ".join(dict.fromkeys(frame["split"]))
     for run in report.params.runs:
         run_id = tables.study_run(report.params, run.id)

@@ -29,8 +29,8 @@ CORRECTION_WHY = ("Holm's step-down correction over every comparison of the repo
                   "method form a second family, corrected the same way.")
 RULE = ("A comparison is supported when the 95% interval of its effect lies wholly on the claimed side of its "
         "threshold (no effect, or a declared size), contradicted when wholly on the other side, inconclusive "
-        "otherwise, and undecidable with these seeds when a group has fewer than 3 independent units (a barrier: "
-        "4 disjoint pairs) or no outcome could decide it. A claim is supported when all its parts are, mixed when "
+        "otherwise, and undecidable with these seeds when a group has fewer than 3 independent units (4 disjoint "
+        "seed pairs for a quantity measured between two networks) or no outcome could decide it. A claim is supported when all its parts are, mixed when "
         "some are supported and some contradicted, contradicted when some are and none is supported. Decisions are "
         f"corrected for multiplicity ({CORRECTION}); positive quantities are compared on the log scale.")
 
