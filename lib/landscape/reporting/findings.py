@@ -45,9 +45,10 @@ def _carried(claim: claims_mod.Claim, shown: int) -> str:
     return text + (f"; {len(parts) - shown} more in the claims table" if len(parts) > shown else "")
 
 
-def answer(verdicts: Sequence[claims_mod.Claim], seeds: str) -> list[str]:
-    """The answer a study report opens with, in a few sentences: how many of the study's claims
-    this report's ``seeds`` (in words, e.g. "8 seeds each") decide and how; the decided claims,
+def answer(verdicts: Sequence[claims_mod.Claim], seeds: str, whose: str = "the study's") -> list[str]:
+    """The answer a study report opens with, in a few sentences: how many of ``whose`` claims
+    (the study's; an experiment of the suite's own tests the field's) this report's ``seeds`` (in
+    words, e.g. "8 seeds each") decide and how; the decided claims,
     each with the effects that carry it and their 95% intervals (``Comparison.brief``); the
     inconclusive ones with their closest effect; and those the design or the evidence leaves
     undecidable or pending, by name only (the claims table gives every comparison). Empty without
@@ -57,7 +58,7 @@ def answer(verdicts: Sequence[claims_mod.Claim], seeds: str) -> list[str]:
     counts = claims_mod.counts(list(verdicts))
     listing = ", ".join(f"{counts[v]} {v}" for v in (*claims_mod.VERDICTS, claims_mod.DEPENDS) if counts.get(v))
     decided = [c for c in verdicts if c.headline in HEADLINE_DECIDED]
-    out = [f"This report's seeds ({seeds}) decide {len(decided)} of the study's {len(verdicts)} claims ({listing}; "
+    out = [f"This report's seeds ({seeds}) decide {len(decided)} of {whose} {len(verdicts)} claims ({listing}; "
            f"{claims_mod.CORRECTION}-corrected over {sum(len(c.parts) for c in verdicts)} comparisons)."]
     if decided:
         out.append("Decided: " + "; ".join(f"{_quoted(c)} is {claims_mod.verdict_words(c)} ({_carried(c, ANSWER_PARTS)})"

@@ -268,7 +268,8 @@ def answer(report: ReportContext) -> None:
     claims, each with the effect that carries it (after :func:`claims`)."""
     figure = report.params.answer_figure
     report.sink.outline({"answer": f"figure-{figure}" if figure else None})
-    sentences = findings_mod.answer(report.verdicts, tables.seeds_words(report.history))
+    sentences = findings_mod.answer(report.verdicts, tables.seeds_words(report.history),
+                                    "the study's" if report.params.design is None else "the field's")
     report.sink.markdown(" ".join(sentences) + " [The claims table](#table-claims) gives every comparison with its "
                          "groups, threshold and verdict; the sections below are the evidence.")
 
