@@ -839,6 +839,28 @@ def test_a_term_used_in_the_prose_without_its_entry_in_the_guide_is_found():
     assert layout.unexplained("<p>λmax is 24.</p>", catalogue) == ["λmax"]  # no guide at all
 
 
+def test_surfaces_share_one_colour_scale_of_the_loss_rise_and_a_flat_plane_draws_no_contour():
+    grid = np.linspace(-1, 1, 5)
+    rows = []
+    for run, steep in (("flat", 0.002), ("sharp", 90.0)):
+        for split, base in (("train", 0.1), ("test", 0.4)):
+            rows += [{"run": run, "label": run, "direction": "filter", "split": split, "alpha": a, "beta": b,
+                      "loss": base + steep * (a * a + b * b) / 2} for a in grid for b in grid]
+    frame = pd.DataFrame(rows)
+    rise = slices_report.rises(frame)
+    assert rise.loc[(rise["alpha"] == 0) & (rise["beta"] == 0), "rise"].abs().max() == 0  # 0 at θ
+    assert slices_report.rise_limits(frame, "filter") == pytest.approx((0.0, 90.0))
+    limits = slices_report.rise_limits(frame, "filter")
+    flat = slices_report.surfaces_of(frame, "flat", "filter", limits)
+    sharp = slices_report.surfaces_of(frame, "sharp", "filter", limits)
+    for fig in (flat, sharp):  # both splits and both runs on the one scale
+        assert [ax.collections[0].norm.vmax for ax in fig.axes if ax.collections][:2] == [90.0, 90.0]
+    contours = [sum(type(c).__name__ == "QuadContourSet" or hasattr(c, "levels") for c in ax.collections)
+                for ax in flat.axes[:2]]
+    assert contours == [0, 0] and any(hasattr(c, "levels") for c in sharp.axes[0].collections)
+    plt.close("all")
+
+
 def test_table_numbers_have_four_significant_digits_signed_differences_and_grouped_counts():
     """Issue 13: "13.0000" for a published "≈13", "1170.0082 s", "−0.0000" are gone."""
     fmt = sink.default_format

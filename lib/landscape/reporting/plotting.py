@@ -309,24 +309,29 @@ COLUMN_NAMES = {"eval_gap": "eval mode", "gap": "running train acc"}  # legend s
 
 def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray | Sequence[np.ndarray],
             titles: Sequence[str] | None = None, label: str = "loss", levels: int = 10, log: bool = False,
-            shared_scale: bool = True) -> Figure:
+            shared_scale: bool = True, limits: tuple[float, float] | None = None) -> Figure:
     """2-D heatmaps with contour lines of ``values[i, j]`` = f(alphas[i], betas[j]), one panel per
     array in ``values`` (several surfaces side by side share one colour scale unless
-    ``shared_scale`` is false). ``log``: a logarithmic colour scale and log-spaced contours (the
-    values must be > 0), labelled in the values' own units; every other contour is labelled."""
+    ``shared_scale`` is false; ``limits``: the scale, shared with surfaces drawn elsewhere, so a
+    plane that barely varies looks flat and has no contour). ``log``: a logarithmic colour scale
+    and log-spaced contours (the values must be > 0), labelled in the values' own units; every
+    other contour is labelled."""
     arrays = [np.asarray(values, dtype=float)] if np.ndim(values) == 2 else [np.asarray(v, dtype=float) for v in values]
     fig, axes = panels(len(arrays), ncols=min(len(arrays), 3))
     A, B = np.meshgrid(np.asarray(alphas, dtype=float), np.asarray(betas, dtype=float), indexing="ij")
-    whole = (min(float(np.nanmin(a)) for a in arrays), max(float(np.nanmax(a)) for a in arrays))
+    whole = limits if limits is not None else (min(float(np.nanmin(a)) for a in arrays),
+                                               max(float(np.nanmax(a)) for a in arrays))
     for i, (ax, z) in enumerate(zip(axes, arrays)):
-        low, high = whole if shared_scale else (float(np.nanmin(z)), float(np.nanmax(z)))
+        low, high = whole if shared_scale or limits is not None else (float(np.nanmin(z)), float(np.nanmax(z)))
         norm = matplotlib.colors.LogNorm(low, high) if log else matplotlib.colors.Normalize(low, high)
         mesh = ax.pcolormesh(A, B, z, shading="nearest", cmap="viridis", norm=norm, rasterized=True)
         if min(z.shape) >= 2 and high > low:
             steps = np.geomspace(low, high, levels) if log else np.linspace(low, high, levels)
-            contours = ax.contour(A, B, z, levels=steps[1:-1], colors="white", linewidths=0.6)
-            ax.clabel(contours, contours.levels[::2], fontsize=7, inline=True,
-                      fmt=lambda v: stats.number_text(v, digits=3))
+            inside = [v for v in steps[1:-1] if np.nanmin(z) < v < np.nanmax(z)]
+            if inside:  # a plane within one step of the shared scale has no contour to draw
+                contours = ax.contour(A, B, z, levels=inside, colors="white", linewidths=0.6)
+                ax.clabel(contours, contours.levels[::2], fontsize=7, inline=True,
+                          fmt=lambda v: stats.number_text(v, digits=3))
         ax.plot([0], [0], marker="+", color="red", markersize=10)
         ax.set_xlabel("α")
         ax.set_ylabel("β")

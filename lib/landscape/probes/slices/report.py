@@ -101,16 +101,34 @@ def slices_figure(frame: pd.DataFrame, y: str = "loss", labels: Mapping[str, str
     return fig
 
 
-def surfaces_of(frame: pd.DataFrame, run_id: str, value: str = "loss", direction: str = "filter") -> Figure:
-    """The 2-D surface of one run along one direction kind, a panel per split (own colour scale
-    per panel: train and test losses differ by more than the structure within either), coloured
-    by log10 of the loss where it spans more than a decade."""
-    rows = frame[(frame["run"] == run_id) & (frame["direction"] == direction)]
+def rises(frame: pd.DataFrame, value: str = "loss") -> pd.DataFrame:
+    """``frame`` (a ``surface2d`` frame) with ``rise``: ``value`` minus its value at the grid point
+    nearest θ (α = β = 0) of the same run, direction kind and split."""
+    centre = (frame["alpha"].abs() + frame["beta"].abs())
+    at = frame.assign(_centre=centre).sort_values("_centre").groupby(["run", "direction", "split"], sort=False)[value]
+    base = at.first().rename("_base")
+    return frame.join(base, on=["run", "direction", "split"]).assign(rise=lambda f: f[value] - f["_base"]).drop(
+        columns="_base")
+
+
+def rise_limits(frame: pd.DataFrame, direction: str) -> tuple[float, float]:
+    """The colour scale every surface of ``frame`` along ``direction`` shares: the range of the
+    loss rise over L(θ) (:func:`rises`) over all its runs and splits, nats."""
+    found = rises(frame[frame["direction"] == direction])["rise"]
+    return float(found.min()), float(found.max())
+
+
+def surfaces_of(frame: pd.DataFrame, run_id: str, direction: str = "filter",
+                limits: tuple[float, float] | None = None) -> Figure:
+    """The 2-D surface of one run along one direction kind, a panel per split, coloured by the
+    loss rise over L(θ) (:func:`rises`) on the colour scale ``limits`` (default: this run's own
+    range), which the report's surfaces along that kind share (:func:`rise_limits`)."""
+    rows = rises(frame[(frame["run"] == run_id) & (frame["direction"] == direction)])
     splits = list(dict.fromkeys(rows["split"]))
-    mats = [rows[rows["split"] == s].pivot(index="alpha", columns="beta", values=value) for s in splits]
-    log = plotting.positive_span(rows[value].to_numpy(float)) > plotting.LOG_COLOUR_RATIO
+    mats = [rows[rows["split"] == s].pivot(index="alpha", columns="beta", values="rise") for s in splits]
     return plotting.surface(mats[0].index.to_numpy(), mats[0].columns.to_numpy(), [m.to_numpy() for m in mats],
-                            titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label=value, shared_scale=False, log=log)
+                            titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label="loss − L(θ) (nats)",
+                            limits=limits)
 
 
 def slices_section(report: ReportContext) -> None:
@@ -135,16 +153,21 @@ def surfaces_section(report: ReportContext) -> None:
     if "filter" in set(frame["direction"]):
         sink.term(*TERM)
     splits = " and ".join(dict.fromkeys(frame["split"]))
+    limits = {kind: rise_limits(frame, kind) for kind in dict.fromkeys(frame["direction"])}
     for run in report.params.runs:
         run_id = tables.study_run(report.params, run.id)
         if run_id not in set(frame["run"]):
             continue
         label = frame[frame["run"] == run_id]["label"].iloc[0]
         for kind in dict.fromkeys(frame["direction"]):
-            sink.figure(surfaces_of(frame, run_id, direction=kind), f"surface-{run.id.lower()}-{kind}",
-                        f"{label} (the study seed): loss on θ + α d₁ + β d₂ (d₁ ⊥ d₂, each a "
-                        f"{DIRECTION_LABELS[kind]}), {splits} probe set{'s' if ' and ' in splits else ''}; "
-                        "+ marks θ.")
+            low, high = limits[kind]
+            sink.figure(surfaces_of(frame, run_id, direction=kind, limits=limits[kind]),
+                        f"surface-{run.id.lower()}-{kind}",
+                        f"{label} (the study seed): the loss on θ + α d₁ + β d₂ (d₁ ⊥ d₂, each a "
+                        f"{DIRECTION_LABELS[kind]}), {splits} probe set{'s' if ' and ' in splits else ''}, as its "
+                        "rise over L(θ) on one colour scale shared by every surface of this direction kind in this "
+                        f"report ({stats.number_text(low, 3)} to {stats.number_text(high, 3)} nats): a plane that "
+                        "barely rises looks flat and has no contour; + marks θ.")
     ranges, coarse = report.results.probes.loss_range, report.params.probes.loss_range
     sink.table(loss_range_table(report.params, frame, ranges), "loss-ranges",
                "Loss over the grid per configuration, split and direction kind (nats): min, max, L(θ) and "
