@@ -861,6 +861,20 @@ def test_surfaces_share_one_colour_scale_of_the_loss_rise_and_a_flat_plane_draws
     plt.close("all")
 
 
+def test_learning_curves_of_many_configurations_are_small_multiples_sharing_a_range_per_metric():
+    rows = [{"config": c, "seed": s, "epoch": e, "train_loss": 2.0 / e + i, "test_loss": 2.2 / e + i,
+             "train_acc": 0.5 + 0.1 * e, "test_acc": 0.45 + 0.1 * e}
+            for i, c in enumerate("abcd") for s in (1, 2) for e in (1, 2, 3)]
+    fig = plotting.learning_curves(pd.DataFrame(rows), labels={c: f"config {c}" for c in "abcd"})
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == [f"config {c}" for c in "abcd"] * 2  # a row per metric
+    assert len({ax.get_ylim() for ax in shown[:4]}) == 1 and len({ax.get_ylim() for ax in shown[4:]}) == 1
+    assert all(len(ax.get_lines()) <= 3 for ax in shown)  # one line per split, never 12
+    few = plotting.learning_curves(pd.DataFrame([r for r in rows if r["config"] in "ab"]))
+    assert len([ax for ax in few.axes if ax.get_visible()]) == 2
+    plt.close("all")
+
+
 def test_table_numbers_have_four_significant_digits_signed_differences_and_grouped_counts():
     """Issue 13: "13.0000" for a published "≈13", "1170.0082 s", "−0.0000" are gone."""
     fmt = sink.default_format

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -241,8 +241,11 @@ def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "ac
                     labels: Mapping[str, str] | None = None) -> Figure:
     """One panel per metric (``loss``, ``acc``) over epochs: a colour per configuration (mean over
     seeds, 95% CI band clipped to ``METRIC_DOMAINS``), train running mean solid, train in eval mode
-    dotted, val dashed."""
+    dotted, val dashed. From ``SMALL_MULTIPLES_FROM`` configurations on, a panel per configuration
+    and metric instead (:func:`_curves_per_config`)."""
     configs, colors, names = config_styles(history, labels)
+    if len(configs) >= SMALL_MULTIPLES_FROM:
+        return _curves_per_config(history, configs, colors, names, metrics, splits)
     fig, axes = panels(len(metrics))
     for ax, metric in zip(axes, metrics):
         for config in configs:
@@ -255,6 +258,40 @@ def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "ac
         ax.set_xlabel("epoch")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         _integer_epochs(ax, history["epoch"].unique().tolist())
+    fig.tight_layout()
+    legend_below(fig, axes[0], ncol=len(splits))
+    return fig
+
+
+SMALL_MULTIPLES_FROM = 4  # configurations from which each gets its own panels (4 × 3 lines in one panel: unreadable)
+MULTIPLE_PANEL = (2.2, 2.0)  # inches: four to a row print as wide as the page with their text at 7 pt or more
+
+
+def _curves_per_config(history: pd.DataFrame, configs: Sequence[str], colors: Mapping[str, Any],
+                       names: Mapping[str, str], metrics: Sequence[str], splits: Sequence[str]) -> Figure:
+    """Learning curves as small multiples: a row per metric, a panel per configuration titled with
+    its name, the splits as line styles (one legend), and one y range per row so the panels compare."""
+    apply_style()
+    fig, grid = plt.subplots(len(metrics), len(configs), figsize=(MULTIPLE_PANEL[0] * len(configs),
+                                                                   MULTIPLE_PANEL[1] * len(metrics)), squeeze=False)
+    axes = grid.flat
+    for row, metric in enumerate(metrics):
+        row_axes = list(axes[row * len(configs):(row + 1) * len(configs)])
+        for ax, config in zip(row_axes, configs):
+            rows = history[history["config"] == config]
+            for split in splits:
+                column = f"{split}_{metric}"
+                if column in rows and rows[column].notna().any():
+                    mean_band(ax, rows, "epoch", column, colors[config], SPLIT_STYLES[split], SPLIT_NAMES[split],
+                              domain=METRIC_DOMAINS.get(metric, ANY_VALUE))
+            ax.set_title(names[config], fontsize="small")
+            ax.set_xlabel("epoch")
+            _integer_epochs(ax, history["epoch"].unique().tolist())
+        row_axes[0].set_ylabel(METRIC_LABELS.get(metric, metric))
+        low = min(ax.get_ylim()[0] for ax in row_axes)
+        high = max(ax.get_ylim()[1] for ax in row_axes)
+        for ax in row_axes:
+            ax.set_ylim(low, high)
     fig.tight_layout()
     legend_below(fig, axes[0], ncol=len(splits))
     return fig

@@ -187,6 +187,8 @@ def _curves_caption(report: ReportContext) -> str:
         text += f"; the learning rate drops × {t.gamma:g} every {t.step_size} epoch{'s' if t.step_size > 1 else ''}"
     elif t.schedule == "cosine":
         text += f"; the learning rate follows a cosine from {t.lr:g} to 0 over {t.epochs} epochs"
+    if report.history["config"].nunique() >= plotting.SMALL_MULTIPLES_FROM:
+        text += "; a panel per configuration (its title), one y range per row"
     if (report.status["status"] == "diverged").any():
         text += ". A diverged run stops at its last finite epoch"
     return text + "."
