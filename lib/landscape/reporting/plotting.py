@@ -50,7 +50,8 @@ METRIC_LABELS = {
 METRIC_DOMAINS = {"loss": (0.0, np.inf), "acc": (0.0, 1.0), "accuracy": (0.0, 1.0)}
 ANY_VALUE = (-np.inf, np.inf)
 PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded at their natural size
-SMALL_PANEL = (3.6, 2.9)  # inches per panel in rows of three or more (``panels``)
+SMALL_PANEL = (3.6, 2.9)  # inches per panel in rows of three (``panels``)
+MULTIPLE_PANEL = (2.2, 2.0)  # inches per panel in rows of four or more: they print as wide as the page, text legible
 LOG_SCALE_RATIO = 50  # positive values spanning more than this get a log axis (or colour scale)
 LOG_COLOUR_RATIO = 10  # surfaces whose positive values span more than this get a log colour scale
 MAX_LINEAR_DECADES = 3  # what a linear axis may span (checked on every figure: ``linear_axis_spans``)
@@ -214,12 +215,12 @@ def _seeds_note(df: pd.DataFrame) -> str:
 
 
 def panels(n: int, ncols: int | None = None) -> tuple[Figure, np.ndarray]:
-    """``n`` panels, ``ncols`` (default: at most 2) to a row; three or more to a row are
-    SMALL_PANEL each, so the row prints as wide as the page with its text legible."""
+    """``n`` panels, ``ncols`` (default: at most 2) to a row; three to a row are SMALL_PANEL
+    each, four or more MULTIPLE_PANEL, so the row prints as wide as the page with its text legible."""
     apply_style()
     ncols = ncols or min(n, 2)
     nrows = -(-n // ncols)
-    width, height = SMALL_PANEL if ncols >= 3 else (PANEL_WIDTH, PANEL_HEIGHT)
+    width, height = MULTIPLE_PANEL if ncols >= 4 else SMALL_PANEL if ncols == 3 else (PANEL_WIDTH, PANEL_HEIGHT)
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
@@ -264,17 +265,13 @@ def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "ac
 
 
 SMALL_MULTIPLES_FROM = 4  # configurations from which each gets its own panels (4 × 3 lines in one panel: unreadable)
-MULTIPLE_PANEL = (2.2, 2.0)  # inches: four to a row print as wide as the page with their text at 7 pt or more
 
 
 def _curves_per_config(history: pd.DataFrame, configs: Sequence[str], colors: Mapping[str, Any],
                        names: Mapping[str, str], metrics: Sequence[str], splits: Sequence[str]) -> Figure:
     """Learning curves as small multiples: a row per metric, a panel per configuration titled with
     its name, the splits as line styles (one legend), and one y range per row so the panels compare."""
-    apply_style()
-    fig, grid = plt.subplots(len(metrics), len(configs), figsize=(MULTIPLE_PANEL[0] * len(configs),
-                                                                   MULTIPLE_PANEL[1] * len(metrics)), squeeze=False)
-    axes = grid.flat
+    fig, axes = panels(len(metrics) * len(configs), ncols=len(configs))
     for row, metric in enumerate(metrics):
         row_axes = list(axes[row * len(configs):(row + 1) * len(configs)])
         for ax, config in zip(row_axes, configs):
@@ -297,11 +294,12 @@ def _curves_per_config(history: pd.DataFrame, configs: Sequence[str], colors: Ma
     return fig
 
 
-def legend_below(fig: Figure, ax, ncol: int = 2) -> None:
-    """One legend for the figure, under the panels (saved with bbox_inches="tight"), in at most
-    ``ncol`` columns and in fewer when that is wider than the panels (a wider legend would widen
-    the saved figure, and shrink it in print)."""
-    handles, labels = ax.get_legend_handles_labels()
+def legend_below(fig: Figure, ax=None, ncol: int = 2, handles: Sequence | None = None) -> None:
+    """One legend for the figure, under the panels (saved with bbox_inches="tight"), of ``ax``'s
+    lines or of ``handles``, in at most ``ncol`` columns and in fewer when that is wider than the
+    panels (a wider legend would widen the saved figure, and shrink it in print)."""
+    handles, labels = (ax.get_legend_handles_labels() if handles is None
+                       else (list(handles), [h.get_label() for h in handles]))
     renderer = fig.canvas.get_renderer()
     for columns in range(max(ncol, 1), 0, -1):
         legend = fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=columns,
@@ -467,7 +465,7 @@ def measure_scatter(models: pd.DataFrame, measures: Mapping[str, str], target: s
     handles += [matplotlib.lines.Line2D([], [], color="0.4", marker=FAMILY_MARKERS.get(f, "D"), linestyle="none", label=f)
                 for f in dict.fromkeys(models["family"])]
     fig.tight_layout()
-    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 5))
+    legend_below(fig, ncol=5, handles=handles)
     return fig
 
 
