@@ -13,7 +13,7 @@ import pandas as pd
 from ..analysis import grid, synthesis
 from ..verdicts import rankings as rankings_mod
 from ..core import escaping
-from . import plotting, sections
+from . import pages, plotting, sections
 from ..probes.complexity import report as complexity_report
 from .terms import explain
 
@@ -191,8 +191,7 @@ def answer(report: ReportContext) -> None:
     moves it under the title with the params' ``answer_figure``): how many models are compared,
     which overall τ with the gap exclude 0, and what survives conditioning on the hyperparameters
     (the largest CMI score and granulated Ψ)."""
-    figure = report.params.answer_figure
-    report.sink.outline({"answer": f"figure-{figure}" if figure else None})
+    pages.answer_opens(report.sink, report.params)
     models = _models(report)
     compared, found = grid.compared(models), report.ranked
     if found is None:

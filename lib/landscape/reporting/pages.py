@@ -54,6 +54,12 @@ def opening(sink: Report, params: AnyParams, overrides: Mapping | None = None) -
         sink.banner("Params overridden for this run:", json.dumps(jsonable(overrides), ensure_ascii=False))
 
 
+def answer_opens(sink: Report, params: AnyParams) -> None:
+    """Mark the cell being executed as the report's answer: the rendered page opens with it, under
+    the title, with the figure the params name (``answer_figure``) moved into it (``export.arrange``)."""
+    sink.outline({"answer": f"figure-{params.answer_figure}" if params.answer_figure else None})
+
+
 def pending(sink: Report, params: AnyParams, key: str, what: str, probes: Any = None) -> None:
     """Mark a section whose probe was not computed and say why (``key`` like ``probes.noise``):
     not in the params (an ``absent`` outline entry: the rendered page drops the section), not

@@ -53,7 +53,6 @@ PANEL_WIDTH, PANEL_HEIGHT = 4.6, 3.4  # inches per panel; figures are embedded a
 SMALL_PANEL = (3.6, 2.9)  # inches per panel in rows of three (``panels``)
 MULTIPLE_PANEL = (2.2, 2.0)  # inches per panel in rows of four or more: they print as wide as the page, text legible
 LOG_SCALE_RATIO = 50  # positive values spanning more than this get a log axis (or colour scale)
-LOG_COLOUR_RATIO = 10  # surfaces whose positive values span more than this get a log colour scale
 MAX_LINEAR_DECADES = 3  # what a linear axis may span (checked on every figure: ``linear_axis_spans``)
 MIN_ACCURACY_SPAN = 0.1  # accuracy axes show at least 10 points, so noise of a few tenths is not drawn as structure
 TICK_CHARS_PER_FIGURE = 84  # characters of tick label per bar chart, shared by its groups of bars
@@ -250,18 +249,23 @@ def learning_curves(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "ac
     fig, axes = panels(len(metrics))
     for ax, metric in zip(axes, metrics):
         for config in configs:
-            rows = history[history["config"] == config]
-            for split in splits:
-                column = f"{split}_{metric}"
-                if column in rows and rows[column].notna().any():
-                    mean_band(ax, rows, "epoch", column, colors[config], SPLIT_STYLES[split],
-                               f"{names[config]} · {SPLIT_NAMES[split]}", domain=METRIC_DOMAINS.get(metric, ANY_VALUE))
+            _split_bands(ax, history[history["config"] == config], metric, splits, colors[config], f"{names[config]} · ")
         ax.set_xlabel("epoch")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         _integer_epochs(ax, history["epoch"].unique().tolist())
     fig.tight_layout()
     legend_below(fig, axes[0], ncol=len(splits))
     return fig
+
+
+def _split_bands(ax, rows: pd.DataFrame, metric: str, splits: Sequence[str], color: Any, prefix: str = "") -> None:
+    """One configuration's ``metric`` over epochs on ``ax``, a mean band per split that has it (its
+    line style, labelled ``prefix`` + the split's name)."""
+    for split in splits:
+        column = f"{split}_{metric}"
+        if column in rows and rows[column].notna().any():
+            mean_band(ax, rows, "epoch", column, color, SPLIT_STYLES[split], prefix + SPLIT_NAMES[split],
+                      domain=METRIC_DOMAINS.get(metric, ANY_VALUE))
 
 
 SMALL_MULTIPLES_FROM = 4  # configurations from which each gets its own panels (4 × 3 lines in one panel: unreadable)
@@ -275,12 +279,7 @@ def _curves_per_config(history: pd.DataFrame, configs: Sequence[str], colors: Ma
     for row, metric in enumerate(metrics):
         row_axes = list(axes[row * len(configs):(row + 1) * len(configs)])
         for ax, config in zip(row_axes, configs):
-            rows = history[history["config"] == config]
-            for split in splits:
-                column = f"{split}_{metric}"
-                if column in rows and rows[column].notna().any():
-                    mean_band(ax, rows, "epoch", column, colors[config], SPLIT_STYLES[split], SPLIT_NAMES[split],
-                              domain=METRIC_DOMAINS.get(metric, ANY_VALUE))
+            _split_bands(ax, history[history["config"] == config], metric, splits, colors[config])
             ax.set_title(names[config], fontsize="small")
             ax.set_xlabel("epoch")
             _integer_epochs(ax, history["epoch"].unique().tolist())

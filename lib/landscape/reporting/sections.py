@@ -268,8 +268,7 @@ def answer(report: ReportContext) -> None:
     """The answer the rendered page opens with (``export.arrange`` moves it under the title, with
     the figure the params name in ``answer_figure``): how this report's seeds decide the study's
     claims, each with the effect that carries it (after :func:`claims`)."""
-    figure = report.params.answer_figure
-    report.sink.outline({"answer": f"figure-{figure}" if figure else None})
+    pages.answer_opens(report.sink, report.params)
     sentences = findings_mod.answer(report.verdicts, tables.seeds_words(report.history),
                                     "the study's" if report.params.design is None else "the field's")
     report.sink.markdown(" ".join(sentences) + " [The claims table](#table-claims) gives every comparison with its "
@@ -559,6 +558,5 @@ def synthesis_answers(report: SynthesisContext) -> None:
     found = synthesis_mod.answers(report.correlations, report.effects, report.trajectory, report.predictions, grid,
                                   len(grid_mod.compared(report.grid_models)) if grid is not None else 0)
     report.sink.record("answers", [{"question": q, "answer": a} for q, a in found])
-    figure = report.params.answer_figure
-    report.sink.outline({"answer": f"figure-{figure}" if figure else None})  # the rendered page opens with them
+    pages.answer_opens(report.sink, report.params)  # the rendered page opens with them
     report.sink.markdown("\n\n".join(f"**{q}** {a}" for q, a in found))
