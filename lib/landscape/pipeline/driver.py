@@ -138,8 +138,7 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
         engine.close()
         raise
 
-    planned = estimate.plan(graph.jobs.values(), waiting, sum(
-        isinstance(job, jobs_mod.TrainJob) and cache.has_checkpoint(job.key) for job in waiting), cache)
+    planned = estimate.plan(len(graph.jobs), waiting, cache)
     progress.note(f"{title}: {planned.sentence(engine.slots)}")
     clock = estimate.Clock(planned.estimates, engine.slots)
     started: dict[str, float] = {}

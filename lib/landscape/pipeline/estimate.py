@@ -72,10 +72,13 @@ class Plan:
     None when no job of its family was timed here)."""
 
     total: int
-    cached: int
     resumed: int
     estimates: dict[str, float | None] = field(default_factory=dict)  # job key -> seconds
     trainings: int = 0  # of the jobs to compute
+
+    @property
+    def cached(self) -> int:
+        return self.total - len(self.estimates)
 
     @property
     def unknown(self) -> int:
@@ -101,16 +104,16 @@ class Plan:
         return text
 
 
-def plan(jobs: Iterable[jobs_mod.Job], waiting: Iterable[jobs_mod.Job], resumed: int, cache: store.Cache) -> Plan:
-    """The :class:`Plan` of a graph's ``jobs`` of which ``waiting`` are not cached (``resumed`` of
-    them trainings with a checkpoint), each estimated from the timing log of ``cache``."""
-    times, jobs, waiting = measured(cache), list(jobs), list(waiting)
+def plan(total: int, waiting: Iterable[jobs_mod.Job], cache: store.Cache) -> Plan:
+    """The :class:`Plan` of a graph of ``total`` jobs of which ``waiting`` are not in ``cache``,
+    each estimated from its timing log."""
+    times, waiting = measured(cache), list(waiting)
     estimates = {}
     for job in waiting:
         seen = times.get(family(job))
         estimates[job.key] = statistics.median(seen) if seen else None
-    trainings = sum(isinstance(job, jobs_mod.TrainJob) for job in waiting)
-    return Plan(len(jobs), len(jobs) - len(waiting), resumed, estimates, trainings)
+    trainings = [job for job in waiting if isinstance(job, jobs_mod.TrainJob)]
+    return Plan(total, sum(cache.has_checkpoint(job.key) for job in trainings), estimates, len(trainings))
 
 
 class Clock:

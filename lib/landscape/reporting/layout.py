@@ -17,6 +17,8 @@ from pathlib import Path
 from pdfminer.high_level import extract_pages
 from pdfminer.layout import LTChar, LTComponent, LTPage, LTTextLine
 
+from .terms import catalogue
+
 MM = 72 / 25.4  # points per millimetre
 TOP_MARGIN, BOTTOM_MARGIN = 14 * MM, 16 * MM  # report.css @page
 
@@ -218,8 +220,6 @@ def defects(html_path: str | Path, pdf_path: str | Path | None, tables: dict[int
     """Every layout rule a rendered report breaks (module docstring), from its page ``html_path``
     and, when printed, its ``pdf_path``; ``tables``: number -> (caption, column names), for the
     captions left at the foot of a page."""
-    from .terms import catalogue
-
     page = Path(html_path).read_text()
     found = [f"shown twice: {what}" for what in repeated_blocks(page)] + numbering(page)
     found += [f"term used without its entry in the guide: {name}" for name in unexplained(page, catalogue())]
