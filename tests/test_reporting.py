@@ -262,9 +262,7 @@ def reading_defects(out, report, page) -> list[str]:
     lead nowhere, sections left that the params do not ask for, no way back to the index, links to
     sibling pages that are not there."""
     summary = json.loads((out / report / "summary.json").read_text())
-    columns = {t["number"]: (t["caption"], list(pd.read_csv(out / report / t["csv"], nrows=0).columns))
-               for t in summary["tables"]}
-    found = layout.defects(out / report / f"{report}.html", out / report / f"{report}.pdf", columns)
+    found = list(json.loads((out / report / "manifest.json").read_text())["layout_defects"])  # the render's check
     found += [f"figure {f['key']}: {w}" for f in summary["figures"] for w in f["linear_axes_over_3_decades"]]
     found += [f"figure {f['key']} prints its smallest text at {f['print']['smallest_text_pt']} pt"
               for f in summary["figures"] if (f["print"]["smallest_text_pt"] or 99) < sink.MIN_FIGURE_TEXT_PT - 0.01]
