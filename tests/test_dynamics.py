@@ -12,6 +12,10 @@ import torch
 from landscape.analysis import dynamics, prediction, synthesis
 from landscape.pipeline.params import load_params
 from landscape.learning.training import TrainConfig
+from landscape.verdicts import rankings
+
+CORRELATION_COLUMNS = ["measure", "target", "subset", "kind", "scope", "estimate", "low", "high", "n", "p"]
+NO_EFFECTS = pd.DataFrame(columns=["factor", "measure", "ratio", "low", "high", "groups"])
 
 
 @pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
@@ -101,7 +105,7 @@ def test_difficulty_outcomes_count_steps_to_the_target_and_the_signals_come_from
     assert found.at["r5", "log_steps"] == pytest.approx(np.log(30)) and found.at["r5", "test_error"] == pytest.approx(0.2)
 
 
-def test_the_prediction_sentence_reads_the_intervals_and_says_when_nothing_can_be_scored():
+def test_the_prediction_answer_reads_the_intervals_and_says_when_nothing_can_be_scored():
     found = pd.DataFrame([
         {"outcome": "failed", "score": "AUC", "runs": 30, "configs": 10, "positives": 0, "early": np.nan,
          "early_low": np.nan, "early_high": np.nan, "baseline": np.nan, "baseline_low": np.nan,
@@ -112,11 +116,16 @@ def test_the_prediction_sentence_reads_the_intervals_and_says_when_nothing_can_b
         {"outcome": "test_error", "score": "Kendall τ", "runs": 2, "configs": 1, "positives": None, "early": np.nan,
          "early_low": np.nan, "early_high": np.nan, "baseline": np.nan, "baseline_low": np.nan,
          "baseline_high": np.nan, "difference": np.nan, "difference_low": np.nan, "difference_high": np.nan}])
-    text = prediction.sentence(found)
-    assert "no run failed, so there is nothing to predict" in text
-    assert ("steps to the target: Kendall τ +0.60 [+0.40, +0.80] from the early signals, better than chance; not "
-            "distinguishable from the baseline (difference +0.10 [-0.10, +0.30]; 30 runs in 10 configurations)") in text
-    assert "final test error: could not be scored out of sample (2 runs in 1 configurations)" in text
+    answer = synthesis.answers(pd.DataFrame(columns=CORRELATION_COLUMNS), NO_EFFECTS, pd.DataFrame(), found)[3]
+    assert answer.text.startswith("Out of sample (each configuration predicted by models fitted on the others), the "
+                                  "first points of training predict steps to the target of the 1 scored outcomes "
+                                  "better than chance.")
+    assert "they do better for none and worse for none" in answer.text
+    assert "not predicted" not in answer.text  # one outcome is predicted better than chance
+    cells = answer.table.set_index("outcome")["early signals [95% CI]"]
+    assert cells.to_dict() == {"failure (diverged or ended at chance)": "no run failed",
+                               "steps to the target": "+0.60 [+0.40, +0.80]", "final test error": "not scored"}
+    assert answer.evidence == ("prediction",)
 
 
 def test_trait_effects_are_the_geometric_mean_ratio_within_groups():
@@ -144,25 +153,24 @@ def undecided_evidence():
 
 def test_the_answers_say_no_support_when_no_interval_decides():
     correlations, study, trajectory = undecided_evidence()
-    found = dict(synthesis.answers(correlations, pd.DataFrame(columns=["factor", "measure", "ratio", "low", "high",
-                                                                       "groups"]),
-                                   trajectory, prediction.scores(prediction.signals(
-                                       trajectory, dynamics.study_outcomes(trajectory, [study])))))
-    assert list(found) == list(synthesis.QUESTIONS)
-    assert "at or below 2(1+β)/η at 67% of the measured points" in found[synthesis.QUESTIONS[0]]  # 40 and 50 > 38
-    assert "no support" in found[synthesis.QUESTIONS[0]]
-    assert found[synthesis.QUESTIONS[1]].startswith("No group of models")
-    assert "0 of 8 measures" in found[synthesis.QUESTIONS[2]]
-    # the conditioned evidence leads: within-group Ψ before the overall τ
-    assert found[synthesis.QUESTIONS[2]].startswith("Within groups of models that differ in one factor")
-    q1 = found[synthesis.QUESTIONS[0]]
-    assert q1.index("λmax Ψ +0.10") < q1.index("Over all models")
-    assert "could not be scored out of sample (2 runs in 1 configurations)" in found[synthesis.QUESTIONS[3]]
+    found = synthesis.answers(correlations, NO_EFFECTS, trajectory,
+                              prediction.scores(prediction.signals(trajectory,
+                                                                   dynamics.study_outcomes(trajectory, [study]))))
+    assert [a.question for a in found] == list(synthesis.QUESTIONS)
+    q1, q2, q3, q4 = found
+    assert q1.text.startswith("SGD kept λmax at or below the stability threshold 2(1+β)/η at 67% of the 6 points")
+    assert "0 of the 3 flatness measures' overall τ" in q1.text and "did not generalize measurably better" in q1.text
+    assert list(q1.table["measure"]) == ["λmax", "ASAM sharpness", "noise accuracy drop"]
+    assert q1.table.iloc[0]["studies' τ [95% CI]"] == "+0.10 [-0.20, +0.40]"  # not decided: no (BH)
+    assert q1.evidence == ("trajectories", "measures")
+    assert q2.text.startswith("No group of models") and q2.table.empty
+    assert q3.text.startswith("Across the studies' pooled models, 0 of 8 measures' overall τ")
+    assert "None of the 3 outcomes could be scored" in q4.text
+    for answer in found:  # every answer is short: at most four sentences
+        assert answer.text.count(". ") + 1 <= 4
 
 
 def test_the_architecture_answer_gives_ratios_to_three_digits_and_says_when_they_do_not_decide():
-    correlations = pd.DataFrame(columns=["measure", "target", "subset", "kind", "scope", "estimate", "low", "high", "n",
-                                         "p"])
     effects = pd.DataFrame([{"factor": "batchnorm", "measure": "lambda_max", "ratio": 354.48, "low": 6.6012,
                              "high": 6078.54, "groups": 6},
                             {"factor": "skip", "measure": "asam", "ratio": 1.5612, "low": 0.7514, "high": 5.3123,
@@ -170,10 +178,13 @@ def test_the_architecture_answer_gives_ratios_to_three_digits_and_says_when_they
                             {"factor": "skip", "measure": "slice_curvature", "ratio": 0.7648, "low": np.nan,
                              "high": np.nan, "groups": 2}])
     empty = pd.DataFrame()
-    answer = dict(synthesis.answers(correlations, effects, empty, empty))[synthesis.QUESTIONS[1]]
-    assert answer.startswith("Switching BatchNorm on multiplies λmax by 354 [6.6, 6079] over 6 groups;")
-    assert "multiplies ASAM sharpness by 1.56 [0.751, 5.31] over 6 groups (inconclusive)" in answer
-    assert "multiplies slice curvature by 0.765 over 2 groups (too few for an interval)" in answer
+    answer = synthesis.answers(pd.DataFrame(columns=CORRELATION_COLUMNS), effects, empty, empty)[1]
+    assert answer.text.startswith("Of 3 ratios of a measure with the trait switched on to the same models without "
+                                  "it, 1 has a 95% interval that excludes 1: switching BatchNorm on multiplies λmax "
+                                  "by 354 [6.6, 6079].")
+    assert f"1 of them rests on fewer than {rankings.MIN_GROUPS} groups and decides nothing" in answer.text
+    assert list(answer.table["ratio on / off [95% CI]"]) == ["354 [6.6, 6079]", "1.56 [0.751, 5.31]",
+                                                            "0.765 (no interval)"]
 
 
 def grid_summary(psi: dict) -> pd.DataFrame:
@@ -185,14 +196,17 @@ def grid_summary(psi: dict) -> pd.DataFrame:
 
 def test_with_a_designed_grid_the_answers_lead_with_it_and_its_flatness_verdict_reads_every_direction():
     correlations, study, trajectory = undecided_evidence()
-    effects = pd.DataFrame(columns=["factor", "measure", "ratio", "low", "high", "groups"])
     supports = grid_summary({"lambda_max": (0.3, 0.1, 0.5), "asam": (0.1, -0.1, 0.3), "path_norm": (0.5, 0.3, 0.7)})
-    found = dict(synthesis.answers(correlations, effects, trajectory, pd.DataFrame(), supports, 48))
-    q1, q3 = found[synthesis.QUESTIONS[0]], found[synthesis.QUESTIONS[2]]
-    assert q1.index("In the designed grid (48 models") < q1.index("Across the studies' models, whether")
-    assert "sharper by λmax goes with a larger gap within groups, as the flat-minimum explanation predicts" in q1
-    assert q3.startswith("In the designed grid (48 models") and "largest CMI score is path norm's (0.200, given lr)" in q3
-    assert "lies above 0 for λmax, path norm and below 0 for none, of 3 measures" in q3
+    q1, _, q3, _ = synthesis.answers(correlations, NO_EFFECTS, trajectory, pd.DataFrame(), supports, 48)
+    assert ("Among models trained to one train cross-entropy (48 in the designed grid), sharper by λmax goes with a "
+            "larger gap within groups, as the flat-minimum explanation predicts") in q1.text
+    assert q1.text.index("designed grid") < q1.text.index("Across the studies' pooled models")
+    assert q1.table.iloc[0]["grid Ψ [95% CI]"] == "+0.30 [+0.10, +0.50]"
+    assert q1.evidence == ("trajectories", "grid", "measures")
+    assert q3.text.startswith("Among the designed grid's 48 models, trained to one train cross-entropy, the granulated "
+                              "Ψ with the gap excludes 0 for 2 of 3 measures (λmax and path norm); the largest CMI "
+                              "score is path norm's (0.200, given lr).")
+    assert list(q3.table["measure"])[:2] == ["λmax", "path norm"] and len(q3.table) <= synthesis.ANSWER_ROWS
     mixed = grid_summary({"lambda_max": (0.3, 0.1, 0.5), "noise_drop": (-0.3, -0.5, -0.1)})
     assert "disagree" in synthesis.flat_verdict(mixed) and "(mixed)" in synthesis.flat_verdict(mixed)
     against = grid_summary({"asam": (-0.3, -0.5, -0.1)})

@@ -31,6 +31,9 @@ def test_eval_mode_is_independent_of_chunk_size_and_matches_a_direct_pass():
         logits = model(x)
     assert whole.loss == pytest.approx(float(torch.nn.functional.cross_entropy(logits, y)), rel=1e-6)
     assert whole.accuracy == int((logits.argmax(1) == y).sum()) / 50
+    per_sample = torch.nn.functional.cross_entropy(logits, y, reduction="none").double()
+    assert whole.loss_sd == pytest.approx(float(per_sample.std()), rel=1e-5)  # n − 1 in the denominator
+    assert chunked.loss_sd == pytest.approx(whole.loss_sd, rel=1e-4)  # a noise estimate: float32 per-sample losses
 
 
 def test_train_mode_uses_batch_statistics_and_leaves_the_model_untouched():

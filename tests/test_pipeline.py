@@ -473,6 +473,7 @@ def test_a_graph_says_what_it_will_compute_and_estimates_it_from_the_same_work_t
            "this work was timed on this machine yet" in said
     logged = [json.loads(p.read_text()) for p in (tmp_path / estimate.TIMINGS_DIR).glob("*.json")]
     assert len(logged) == computed and all(e["seconds"] > 0 and e["threads"] == 1 for e in logged)
+    assert first.cost and all(c.timed == c.jobs > 0 and c.seconds > 0 for c in first.cost.values())  # what each probe cost
     # a third seed is the same work as the first two: its jobs are estimated from their times
     driver.run(tiny_params(replicates=3), config=config, cache=tmp_path)
     said = capsys.readouterr().err

@@ -859,6 +859,23 @@ def test_surfaces_share_one_colour_scale_of_the_loss_rise_and_a_flat_plane_draws
     plt.close("all")
 
 
+def test_contours_are_drawn_only_beyond_the_probe_set_noise_and_never_closer_than_it():
+    z = np.add.outer(np.linspace(0, 1, 5), np.zeros(3))  # varies by 1 nat
+    assert len(plotting.contour_levels(0.0, 1.0, z, 10)) == 8  # no noise known: every inner step
+    assert plotting.contour_levels(0.0, 1.0, z, 10, noise=0.6) == []  # 1 nat ≤ 2 × 0.6: within the noise
+    levels = plotting.contour_levels(0.0, 1.0, z, 10, noise=0.3)  # steps at least 0.3 apart
+    assert levels and min(np.diff([0.0] + levels + [1.0])) >= 0.3
+    grid = np.linspace(-1, 1, 5)
+    frame = pd.DataFrame([{"run": "r", "label": "r", "direction": "filter", "split": "train", "alpha": a, "beta": b,
+                           "loss": 0.1 + 0.004 * (a * a + b * b), "loss_se": 0.005} for a in grid for b in grid])
+    assert slices_report.centre_noise(frame) == 0.005
+    fig = slices_report.surfaces_of(frame, "r", "filter")  # rises by 0.008 nats at most: within 2 × 0.005
+    assert not any(hasattr(c, "levels") for c in fig.axes[0].collections)
+    assert "(the standard error of L(θ): 0.005 to 0.005 nats)" in slices_report.noise_words(frame)
+    assert "do not record" in slices_report.noise_words(frame.drop(columns="loss_se"))
+    plt.close("all")
+
+
 def test_learning_curves_of_many_configurations_are_small_multiples_sharing_a_range_per_metric():
     rows = [{"config": c, "seed": s, "epoch": e, "train_loss": 2.0 / e + i, "test_loss": 2.2 / e + i,
              "train_acc": 0.5 + 0.1 * e, "test_acc": 0.45 + 0.1 * e}
@@ -1217,6 +1234,9 @@ def test_the_synthesis_renders_from_the_studies_smoke_runs_and_leads_the_index(s
         assert f'id="figure-{key}"' in page, key
     metrics = json.loads((out / "synthesis" / "metrics.json").read_text())
     assert [a["question"] for a in metrics["answers"]] == list(synthesis.QUESTIONS)
+    for answer in metrics["answers"]:  # each answer links to sections the page has
+        for heading in answer["evidence"]:
+            assert f'href="#{export.heading_anchor(heading)}"' in page and f'id="{export.heading_anchor(heading)}"' in page
     trajectory = pd.read_csv(out / "synthesis" / "trajectory.csv")
     smoke = load_params("synthesis", "smoke")
     expected = {(s.report, rep.id) for s in smoke.study_params() if s.report in smoke.trajectory_studies

@@ -29,7 +29,7 @@ def test_slice_of_a_quadratic_is_half_alpha_squared_curvature():
     frame = slice_1d(model, {"train": data}, d, alphas)
     expected = math.log(2) + 0.5 * alphas ** 2 * float(d @ model.a @ d)
     np.testing.assert_allclose(frame.loss.to_numpy(), expected, rtol=1e-12)
-    assert list(frame.columns) == ["alpha", "split", "loss", "accuracy", "mode", "n"]
+    assert list(frame.columns) == ["alpha", "split", "loss", "loss_se", "accuracy", "mode", "n"]
     np.testing.assert_array_equal(frame.alpha.to_numpy(), alphas)
     assert (frame["mode"] == "eval").all() and (frame.n == 5).all()
 
@@ -62,6 +62,7 @@ def test_surface_on_a_network_matches_functional_evaluation_and_restores_bitwise
         expected = evaluate(model, splits[row.split], chunk_size=16, mode=mode,
                             params=to_dict(theta + row.alpha * d1 + row.beta * d2, model))
         assert row.loss == pytest.approx(expected.loss, rel=1e-12) and row.accuracy == expected.accuracy
+        assert row.loss_se == pytest.approx(expected.loss_sd / row.n ** 0.5, rel=1e-9) and row.loss_se > 0
     origin = frame[(frame.alpha == 0) & (frame.beta == 0)].set_index("split")
     for split, data in splits.items():  # the grid point (0, 0) is θ itself: exactly evaluate()
         assert origin.loc[split, "loss"] == evaluate(model, data, chunk_size=16, mode=mode).loss

@@ -21,6 +21,7 @@ signed so that τ > 0 means "larger measure, worse generalization":
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -273,12 +274,41 @@ QUESTIONS = ("Why does SGD find minima that generalize?",
              "Which geometric properties correlate with generalization?",
              "Can optimization difficulty be predicted?")
 
+# The synthesis notebook's section headings an answer links to as its evidence (tests check the notebook has them).
+SECTIONS = {"measures": "Which measures track generalization", "architecture": "How architecture changes the measures",
+            "trajectories": "Sharpness during training",
+            "prediction": "Can early training predict optimization difficulty?", "grid": "The designed grid"}
 
 FLATNESS = ("lambda_max", "asam", "noise_drop", "pacbayes_flatness")  # what the flat-minimum account reads
+ANSWER_ROWS = 6  # at most this many measures in the third answer's table; the τ and rankings tables hold them all
 
 
-def _psi_text(row: pd.Series) -> str:
-    return f"Ψ {interval_text(row['psi'], row['psi_low'], row['psi_high'])}"
+@dataclass
+class Answer:
+    """One question answered: ``text`` (two to four generated sentences), ``table`` (the compact
+    table of the numbers they rest on, as printed), the ``caption`` of that table and
+    ``evidence`` (keys of ``SECTIONS``: the sections that hold the full evidence)."""
+
+    question: str
+    text: str
+    table: pd.DataFrame
+    caption: str
+    evidence: tuple[str, ...]
+
+    def record(self) -> dict:
+        return {"question": self.question, "answer": self.text, "evidence": [SECTIONS[k] for k in self.evidence],
+                "table": self.table.to_dict(orient="records")}
+
+
+def _label(measure: str) -> str:
+    found = grid_mod.MEASURES.get(measure) or MEASURES.get(measure)
+    return found.label if found is not None else measure
+
+
+def _words(items: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    items = list(items)
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
 def _psi_sides(rows: pd.DataFrame, names: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -286,27 +316,6 @@ def _psi_sides(rows: pd.DataFrame, names: Sequence[str]) -> tuple[list[str], lis
     a grid's statistics summary indexed by measure)."""
     return ([grid_mod.MEASURES[m].label for m in names if rows.at[m, "psi_low"] > 0],
             [grid_mod.MEASURES[m].label for m in names if rows.at[m, "psi_high"] < 0])
-
-
-def grid_lead(grid: pd.DataFrame, models: int, measures: Sequence[str] | None = None) -> str:
-    """What the designed grid says first (``grid``: ``analysis.grid.RankStatistics.summary``,
-    over ``models`` compared models): for ``measures`` (default: all) the granulated Ψ with its
-    interval and the CMI score, and which Ψ intervals exclude 0 either way, in words."""
-    rows = grid.set_index("measure")
-    names = [m for m in (measures or rows.index) if m in rows.index]
-    labels = grid_mod.MEASURES
-    above, below = _psi_sides(rows, names)
-    head = (f"In the designed grid ({models} models of one architecture family, each trained to the same train "
-            "cross-entropy; its rankings table; 95% intervals, not corrected for the number of measures), ")
-    if measures is not None:
-        return head + "with the gap: " + "; ".join(
-            f"{labels[m].label} {_psi_text(rows.loc[m])}, CMI score {rows.at[m, 'cmi']:.3f}" for m in names) + "."
-    best = rows["cmi"].dropna()
-    lead = (f"the largest CMI score is {labels[best.idxmax()].label}'s ({best.max():.3f}, given "
-            f"{rows.at[best.idxmax(), 'cmi_given']}); " if len(best) else "no CMI score is defined; ")
-    return head + lead + (
-        f"the granulated Ψ's 95% interval lies above 0 for {', '.join(above) or 'no measure'} and below 0 for "
-        f"{', '.join(below) or 'none'}, of {len(names)} measures.")
 
 
 def flat_verdict(grid: pd.DataFrame) -> str:
@@ -317,95 +326,207 @@ def flat_verdict(grid: pd.DataFrame) -> str:
     names = [m for m in FLATNESS if m in rows.index]
     above, below = _psi_sides(rows, names)
     if above and below:
-        return (f"in the designed grid the flatness measures disagree: {', '.join(above)} go with a larger gap within "
-                f"groups, {', '.join(below)} with a smaller one (mixed)")
+        return (f"in the designed grid the flatness measures disagree: {_words(above)} go with a larger gap within "
+                f"groups, {_words(below)} with a smaller one (mixed)")
     if above:
-        return (f"in the designed grid, sharper by {', '.join(above)} goes with a larger gap within groups, as the "
+        return (f"in the designed grid, sharper by {_words(above)} goes with a larger gap within groups, as the "
                 f"flat-minimum explanation predicts; {len(names) - len(above)} of the {len(names)} flatness measures "
                 "do not decide")
     if below:
-        return (f"in the designed grid, sharper by {', '.join(below)} goes with a smaller gap within groups, against "
+        return (f"in the designed grid, sharper by {_words(below)} goes with a smaller gap within groups, against "
                 "the flat-minimum explanation")
     return (f"in the designed grid no flatness measure's Ψ interval excludes 0 (of {len(names)}): the flat-minimum "
             "explanation gets no support there either")
 
 
-def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.DataFrame,
-            predicted: pd.DataFrame, grid: pd.DataFrame | None = None, grid_models: int = 0) -> list[tuple[str, str]]:
-    """The four questions of the studies (``QUESTIONS``), each answered in generated sentences
-    from this report's numbers (granulated Ψ and overall τ with the gap, the effects of BatchNorm
-    and skip connections, the trajectories against the stability threshold, the out-of-sample
-    prediction scores: ``prediction.scores``),
-    saying "inconclusive" where no interval decides. With a designed grid (``grid``: its
-    statistics summary over ``grid_models`` models), the first and third answers lead with it:
-    its models differ in one hyperparameter at a time at a common stopping point, which the
-    studies' pooled models do not."""
-    gap = correlations[(correlations["target"] == "eval_gap") & (correlations["subset"] == "all")
-                       & (correlations["scope"] == "all")]
-    overall_rows = gap[gap["kind"] == "overall"]
-    overall = overall_rows.assign(decided=decided(overall_rows)).set_index("measure")
-    psi = gap[gap["kind"] == "granulated"].set_index("measure")
-    within_words, flat_words, flat_decides = [], [], []
-    for measure in ("lambda_max", "asam", "noise_drop"):
-        if measure in psi.index and np.isfinite(psi.at[measure, "estimate"]):
-            within_words.append(f"{MEASURES[measure].label} Ψ {psi.at[measure, 'estimate']:+.2f}")
-        if measure in overall.index:
-            row = overall.loc[measure]
-            flat_decides += [measure] if row["decided"] else []
-            flat_words.append(f"{MEASURES[measure].label} τ {interval_text(row['estimate'], row['low'], row['high'])} "
-                              f"({'excludes 0' if row['decided'] else 'inconclusive'} after BH over the "
-                              f"{len(overall)} measures)")
-    q1 = "" if not trajectory.empty else "No training trajectory was measured. "
-    has_grid = grid is not None and len(grid) > 0
-    if has_grid:
-        q1 += grid_lead(grid, grid_models, FLATNESS) + " "
-    studies_words = []
-    if within_words:
-        studies_words.append("whether the flatter end points generalize better, first within groups of models that "
-                             "differ in one factor (granulated Ψ with the gap, τ table): " + "; ".join(within_words))
-    studies_words.append("over all models (τ table): " + "; ".join(flat_words) if flat_words else
-                         "no flatness measure was computed")
-    studies_text = ". ".join(w[:1].upper() + w[1:] for w in studies_words) + "."
-    q1 += ("Across the studies' models, " + studies_text[:1].lower() + studies_text[1:]) if has_grid else studies_text
+class _Evidence:
+    """The numbers the answers read, looked up by measure: the studies' overall τ with the gap
+    (BH-decided over the measures) and granulated Ψ, and the designed grid's Ψ, τ and CMI score."""
+
+    def __init__(self, correlations: pd.DataFrame, grid: pd.DataFrame | None):
+        gap = correlations[(correlations["target"] == "eval_gap") & (correlations["subset"] == "all")
+                           & (correlations["scope"] == "all")]
+        overall = gap[gap["kind"] == "overall"]
+        self.overall = overall.assign(decided=decided(overall)).set_index("measure")
+        self.psi = gap[gap["kind"] == "granulated"].set_index("measure")["estimate"].dropna()
+        self.grid = grid.set_index("measure") if grid is not None and len(grid) else None
+
+    def studies_tau(self, measure: str) -> str:
+        if measure not in self.overall.index:
+            return "—"
+        row = self.overall.loc[measure]
+        return interval_text(row["estimate"], row["low"], row["high"]) + (" (BH)" if row["decided"] else "")
+
+    def studies_psi(self, measure: str) -> str:
+        return f"{self.psi[measure]:+.2f}" if measure in self.psi.index else "—"
+
+    def grid_psi(self, measure: str) -> str:
+        if self.grid is None or measure not in self.grid.index:
+            return "—"
+        return interval_text(*self.grid.loc[measure, ["psi", "psi_low", "psi_high"]])
+
+    def grid_cmi(self, measure: str) -> str:
+        if self.grid is None or measure not in self.grid.index or not np.isfinite(self.grid.at[measure, "cmi"]):
+            return "—"
+        return f"{self.grid.at[measure, 'cmi']:.3f}"
+
+    def table(self, measures: Sequence[str], cmi: bool = False) -> pd.DataFrame:
+        """One row per measure: the grid's Ψ (and CMI score), the studies' overall τ and Ψ."""
+        columns = {"measure": [_label(m) for m in measures]}
+        if self.grid is not None:
+            columns["grid Ψ [95% CI]"] = [self.grid_psi(m) for m in measures]
+            if cmi:
+                columns["grid CMI"] = [self.grid_cmi(m) for m in measures]
+        columns["studies' τ [95% CI]"] = [self.studies_tau(m) for m in measures]
+        columns["studies' Ψ"] = [self.studies_psi(m) for m in measures]
+        return pd.DataFrame(columns)
+
+
+TABLE_SIGNS = ("Signed so that > 0 means a larger measure goes with a larger generalization gap; (BH): the interval "
+               "excludes 0 after Benjamini–Hochberg over the studies' measures. Ψ: granulated τ within groups of models "
+               "that differ in one factor; the grid's intervals are not corrected for the number of measures.")
+
+
+def _sgd_answer(evidence: _Evidence, trajectory: pd.DataFrame, grid_models: int) -> Answer:
     ok = trajectory[trajectory["status"] == "ok"] if not trajectory.empty else trajectory
-    if len(ok) and flat_words:
-        below = float((ok["ratio"] <= 1).mean())
-        q1 += (f" So SGD kept λmax at or below 2(1+β)/η at {below:.0%} of the measured points"
-               + (", but among the minima it reached, the flatter ones did not generalize measurably better across "
-                  "the studies" if not flat_decides else
-                  "; a flatness measure's τ with the gap excludes 0 across the studies, which the flat-minimum "
-                  "explanation predicts only if τ > 0 (sharper, larger gap) and only if its Ψ within groups agrees"))
-        q1 += "; " + flat_verdict(grid) + "." if has_grid else (
-            ": the flat-minimum explanation gets no support from these models." if not flat_decides else ".")
-    q2_parts = []
-    for _, row in effects[effects["measure"].isin(["lambda_max", "asam", "slice_curvature"])].iterrows():
+    sentences = [f"SGD kept λmax at or below the stability threshold 2(1+β)/η at {float((ok['ratio'] <= 1).mean()):.0%} "
+                 f"of the {len(ok)} points measured along training." if len(ok) else
+                 "No training trajectory was measured."]
+    names = [m for m in FLATNESS if m in evidence.overall.index or (evidence.grid is not None
+                                                                     and m in evidence.grid.index)]
+    if evidence.grid is not None:
+        verdict = flat_verdict(evidence.grid.reset_index())
+        sentences.append(f"Among models trained to one train cross-entropy ({grid_models} in the designed grid), "
+                         + verdict[len("in the designed grid"):].lstrip(" ,:") + ".")
+    shown = [m for m in names if m in evidence.overall.index]
+    supported = [_label(m) for m in shown if evidence.overall.at[m, "decided"]]
+    sentences.append(f"Across the studies' pooled models, {len(supported)} of the {len(shown)} flatness measures' "
+                     "overall τ with the gap excludes 0 after Benjamini–Hochberg"
+                     + (f" ({_words(supported)})." if supported else
+                        ": there the flatter minima did not generalize measurably better."))
+    return Answer(QUESTIONS[0], " ".join(sentences), evidence.table(names),
+                  "The flatness measures with the generalization gap. " + TABLE_SIGNS,
+                  ("trajectories", "grid", "measures") if evidence.grid is not None else ("trajectories", "measures"))
+
+
+ARCHITECTURE_MEASURES = ("lambda_max", "slice_curvature", "asam")  # the second answer's ratios
+
+
+def _architecture_answer(effects: pd.DataFrame) -> Answer:
+    shown = effects[effects["measure"].isin(ARCHITECTURE_MEASURES)]
+    rows, decided_words, undefined = [], [], 0
+    for _, row in shown.iterrows():
         ratio = effect_interval(row)
-        if ratio.defined:
-            size = f"by {ratio.text(3)} over {ratio.n} groups" + ("" if ratio.side(1.0) != 0 else " (inconclusive)")
-        else:
-            size = f"by {stats.number_text(ratio.estimate, 3)} over {ratio.n} groups (too few for an interval)"
-        q2_parts.append(f"switching {EFFECT_FACTORS[row['factor']]} on multiplies {MEASURES[row['measure']].label} "
-                        + size)
-    effects_text = "; ".join(q2_parts)
-    q2 = (effects_text[:1].upper() + effects_text[1:] + ". λmax changes under BatchNorm's rescalings, so its "
-          "BatchNorm ratio says as much about the parametrization as about the landscape; the slice curvature and "
-          "ASAM do not." if q2_parts else
-          "No group of models differs only in BatchNorm or in skip connections.")
-    decided_psi = psi.dropna(subset=["estimate"])
-    n_decided = int(overall["decided"].sum())
-    lead = grid_lead(grid, grid_models) + " Across the studies' pooled models, " if has_grid else ""
-    if decided_psi.empty:
-        q3 = ("No measure could be compared within groups of models that differ in one factor only. Over all models, "
-              f"{n_decided} of {len(overall)} measures have an overall τ with the generalization gap that excludes 0 "
-              "after Benjamini–Hochberg (τ table).")
+        rows.append({"switched on": EFFECT_FACTORS[row["factor"]], "measure": _label(row["measure"]),
+                     "ratio on / off [95% CI]": ratio.text(3) if ratio.defined else
+                     f"{stats.number_text(ratio.estimate, 3)} (no interval)", "groups": ratio.n})
+        undefined += not ratio.defined
+        if ratio.side(1.0):
+            decided_words.append(f"switching {EFFECT_FACTORS[row['factor']]} on multiplies {_label(row['measure'])} "
+                                 f"by {ratio.text(3)}")
+    table = pd.DataFrame(rows, columns=["switched on", "measure", "ratio on / off [95% CI]", "groups"])
+    if shown.empty:
+        return Answer(QUESTIONS[1], "No group of models differs only in BatchNorm or in skip connections.", table, "",
+                      ("architecture",))
+    sentences = [f"Of {len(shown)} ratios of a measure with the trait switched on to the same models without it, "
+                 f"{len(decided_words)} {'has' if len(decided_words) == 1 else 'have'} a 95% interval that excludes 1"
+                 + (f": {'; '.join(decided_words)}." if decided_words else ".")]
+    if undefined:
+        sentences.append(f"{undefined} of them {'rests' if undefined == 1 else 'rest'} on fewer than "
+                         f"{rankings.MIN_GROUPS} groups and {'decides' if undefined == 1 else 'decide'} nothing.")
+    sentences.append("λmax changes under BatchNorm's rescalings, so its BatchNorm ratio says as much about the "
+                     "parametrization as about the landscape; the slice curvature and ASAM do not.")
+    return Answer(QUESTIONS[1], " ".join(sentences), table,
+                  "Geometric mean over groups of models that differ only in the trait of measure(on) / measure(off), "
+                  f"with a bootstrap 95% interval over groups ({rankings.MIN_GROUPS} groups or more).", ("architecture",))
+
+
+def _measures_answer(evidence: _Evidence, grid_models: int) -> Answer:
+    sentences, picked = [], []
+    grid = evidence.grid
+    if grid is not None:
+        names = list(grid.index)
+        above, below = _psi_sides(grid, names)
+        cmi = grid["cmi"].dropna()
+        sentences.append(f"Among the designed grid's {grid_models} models, trained to one train cross-entropy, the "
+                         f"granulated Ψ with the gap excludes 0 for {len(above) + len(below)} of {len(names)} measures"
+                         + (f" ({_words(above + below)})" if above or below else "")
+                         + (f"; the largest CMI score is {_label(cmi.idxmax())}'s ({cmi.max():.3f}, given "
+                            f"{grid.at[cmi.idxmax(), 'cmi_given']})" if len(cmi) else "") + ".")
+        picked = [m for m in names if grid.at[m, "psi_low"] > 0 or grid.at[m, "psi_high"] < 0]
+        picked += [cmi.idxmax()] if len(cmi) and cmi.idxmax() not in picked else []
+    overall = evidence.overall
+    supported = [m for m in overall.index if overall.at[m, "decided"]]
+    text = (f"Across the studies' pooled models, {len(supported)} of {len(overall)} measures' overall τ with the gap "
+            "excludes 0 after Benjamini–Hochberg")
+    if len(evidence.psi):
+        best = evidence.psi.idxmax()
+        text += (f"; within groups that differ in one factor, the largest Ψ is {_label(best)}'s "
+                 f"({evidence.psi[best]:+.2f})")
+        picked += [m for m in supported + [best] if m not in picked]
     else:
-        best = decided_psi["estimate"].idxmax()
-        positive = int((decided_psi["estimate"] > 0).sum())
-        q3 = (f"Within groups of models that differ in one factor (granulated Ψ with the gap, τ table), the largest Ψ "
-              f"is {MEASURES[best].label}'s ({decided_psi.at[best, 'estimate']:+.2f}), and {positive} of "
-              f"{len(decided_psi)} measures have Ψ > 0; Ψ near 0 means a measure's overall τ came from telling studies "
-              f"and datasets apart. Over all models, {n_decided} of {len(overall)} measures have an overall τ with the "
-              f"generalization gap that excludes 0 after Benjamini–Hochberg over the {len(overall)}.")
-    q3 = lead + q3[:1].lower() + q3[1:] if lead else q3
-    q4 = prediction.sentence(predicted) if not predicted.empty else "No trajectory was measured."
-    return list(zip(QUESTIONS, (q1, q2, q3, q4)))
+        picked += [m for m in supported if m not in picked]
+    sentences.append(text + ".")
+    shown = picked[:ANSWER_ROWS]
+    left = len(set(overall.index) | set(grid.index if grid is not None else [])) - len(shown)
+    caption = ("The measures that decide somewhere (an interval excluding 0, the largest CMI score, the largest Ψ)"
+               + (f"; the other {left} are in the tables of their sections" if left > 0 else "") + ". " + TABLE_SIGNS)
+    return Answer(QUESTIONS[2], " ".join(sentences), evidence.table(shown, cmi=True), caption,
+                  ("grid", "measures") if grid is not None else ("measures",))
+
+
+def _prediction_answer(predicted: pd.DataFrame) -> Answer:
+    rows, scored, better, versus, failures = [], 0, [], {1: [], -1: []}, ""
+    for _, row in predicted.iterrows():
+        words, runs = prediction.OUTCOMES[row["outcome"]], int(row.get("runs") or 0)
+        cells = {"outcome": words, "score": row.get("score", "—"),
+                 "runs (configurations)": f"{runs} ({int(row['configs'])})" if runs else "0"}
+        if row["outcome"] == "failed" and runs and not row.get("positives"):
+            rows.append({**cells, "early signals [95% CI]": "no run failed", "early − baseline [95% CI]": "—"})
+            continue
+        if not runs or pd.isna(row.get("early")) or pd.isna(row.get("baseline")):
+            rows.append({**cells, "early signals [95% CI]": "not scored", "early − baseline [95% CI]": "—"})
+            continue
+        chance = 0.5 if row["outcome"] == "failed" else 0.0
+        early = stats.Interval(row["early"], row["early_low"], row["early_high"], row["configs"], stats.LEVEL, "")
+        diff = stats.Interval(row["difference"], row["difference_low"], row["difference_high"], row["configs"],
+                              stats.LEVEL, "")
+        scored += 1
+        better += [words] if early.side(chance) > 0 else []
+        versus.get(diff.side(0.0), []).append(words)
+        if row["outcome"] == "failed":
+            failures = (f" The {int(row['positives'])} failed runs come from {int(row['positive_configs'])} "
+                        f"configuration{'s' if row['positive_configs'] != 1 else ''}, which the failure scores rest on.")
+        rows.append({**cells, "early signals [95% CI]": interval_text(early.estimate, early.low, early.high),
+                     "early − baseline [95% CI]": interval_text(diff.estimate, diff.low, diff.high)})
+    table = pd.DataFrame(rows, columns=["outcome", "score", "early signals [95% CI]", "early − baseline [95% CI]",
+                                        "runs (configurations)"])
+    caption = ("Scores of the held-out predictions (AUC for failure, chance 0.5; Kendall τ otherwise, chance 0); "
+               "95% intervals by a cluster bootstrap over configurations.")
+    if predicted.empty:
+        return Answer(QUESTIONS[3], "No trajectory was measured, so there is nothing to predict from.", table, "",
+                      ("prediction",))
+    if not scored:
+        return Answer(QUESTIONS[3], f"None of the {len(table)} outcomes could be scored out of sample: too few runs "
+                      "or configurations, or no run failed.", table, caption, ("prediction",))
+    text = (f"Out of sample (each configuration predicted by models fitted on the others), the first points of "
+            f"training predict {_words(better) or 'none'} of the {scored} scored outcomes better than chance. "
+            "Against a baseline that knows only η and the batch size they do better for "
+            f"{_words(versus[1]) or 'none'} and worse for {_words(versus[-1]) or 'none'}." + failures)
+    if not better:
+        text += " On this evidence optimization difficulty is not predicted from early training."
+    return Answer(QUESTIONS[3], text, table, caption, ("prediction",))
+
+
+def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.DataFrame,
+            predicted: pd.DataFrame, grid: pd.DataFrame | None = None, grid_models: int = 0) -> list[Answer]:
+    """The four questions of the studies (``QUESTIONS``), each answered in a few generated
+    sentences with a compact table from this report's numbers (granulated Ψ and overall τ with
+    the gap, the effects of BatchNorm and skip connections, the trajectories against the stability
+    threshold, the out-of-sample prediction scores: ``prediction.scores``), saying what no
+    interval decides. With a designed grid (``grid``: its statistics summary over
+    ``grid_models`` models), the first and third answers lead with it: its models differ in one
+    hyperparameter at a time at a common stopping point, which the studies' pooled models do not."""
+    evidence = _Evidence(correlations, grid)
+    return [_sgd_answer(evidence, trajectory, grid_models), _architecture_answer(effects),
+            _measures_answer(evidence, grid_models), _prediction_answer(predicted)]

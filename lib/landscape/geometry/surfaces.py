@@ -35,7 +35,9 @@ def evaluate_grid(model: torch.nn.Module, splits: Splits, directions: Sequence[t
 
     splits: {name: evaluation set}, e.g. {"train": ..., "test": ...}; coordinates: (P, k) array
     for k directions, whose columns are called ``names``. Returns a tidy frame with columns
-    ``*names``, split, loss, accuracy, mode, n (one row per point and split, points in order).
+    ``*names``, split, loss, loss_se (the standard error of that mean over the set's samples:
+    per-sample standard deviation / √n, nats: how far the loss would move on another probe set of
+    the same size), accuracy, mode, n (one row per point and split, points in order).
     """
     if not isinstance(splits, Mapping) or not splits:
         raise ValueError("splits must be a non-empty mapping {split name: evaluation set}")
@@ -54,14 +56,15 @@ def evaluate_grid(model: torch.nn.Module, splits: Splits, directions: Sequence[t
             for split, data in splits.items():
                 result = evaluate(model, data, chunk_size, mode)
                 rows.append({**dict(zip(names, point.tolist())), "split": split, "loss": result.loss,
-                             "accuracy": result.accuracy, "mode": mode, "n": result.n})
+                             "loss_se": result.loss_sd / result.n ** 0.5, "accuracy": result.accuracy, "mode": mode,
+                             "n": result.n})
                 progress.tick()
     return pd.DataFrame(rows)
 
 
 def slice_1d(model: torch.nn.Module, splits: Splits, direction: torch.Tensor, alphas: Sequence[float],
              mode: str = "eval", chunk_size: int = 1000) -> pd.DataFrame:
-    """L(θ + α d) for each α: columns alpha, split, loss, accuracy, mode, n."""
+    """L(θ + α d) for each α: columns alpha, split, loss, loss_se, accuracy, mode, n."""
     alphas = np.asarray(alphas, dtype=np.float64).reshape(-1, 1)
     return evaluate_grid(model, splits, [direction], alphas, ["alpha"], mode, chunk_size)
 
@@ -70,7 +73,7 @@ def surface_2d(model: torch.nn.Module, splits: Splits, direction1: torch.Tensor,
                alphas: Sequence[float], betas: Sequence[float], mode: str = "eval",
                chunk_size: int = 1000) -> pd.DataFrame:
     """L(θ + α d₁ + β d₂) on the grid alphas × betas (α outer, β inner): columns alpha, beta,
-    split, loss, accuracy, mode, n. ``surface.pivot(index="beta", columns="alpha", values="loss")``
+    split, loss, loss_se, accuracy, mode, n. ``surface.pivot(index="beta", columns="alpha", values="loss")``
     gives the matrix for a contour plot."""
     alpha_grid, beta_grid = np.meshgrid(np.asarray(alphas, dtype=np.float64), np.asarray(betas, dtype=np.float64),
                                         indexing="ij")

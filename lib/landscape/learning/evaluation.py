@@ -11,6 +11,7 @@ Modes, recorded with every number because BatchNorm nets differ between them:
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Mapping
@@ -33,6 +34,7 @@ class Evaluation:
     accuracy: float  # fraction correct
     n: int  # samples evaluated
     mode: str  # "eval" or "train", see module docstring
+    loss_sd: float = math.nan  # standard deviation of the per-sample cross-entropy (nats)
 
 
 def _is_batchnorm(module: torch.nn.Module) -> bool:
@@ -109,17 +111,23 @@ def chunks(data: ImageDataset | Batch, chunk_size: int, device: torch.device) ->
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, data: ImageDataset | Batch, chunk_size: int = 1000, mode: str = "eval",
              params: Mapping[str, torch.Tensor] | None = None) -> Evaluation:
-    """Mean loss and accuracy of ``model`` (or of ``params`` loaded into it) over all of ``data``."""
+    """Mean loss, its per-sample standard deviation and accuracy of ``model`` (or of ``params``
+    loaded into it) over all of ``data``."""
     device = model_device(model)
     total_loss = torch.zeros((), dtype=accumulator_dtype(device), device=device)
+    total_square = torch.zeros((), dtype=accumulator_dtype(device), device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     n = 0
     with model_mode(model, mode):
         for x, y in chunks(data, chunk_size, device):
             logits = forward(model, x, params)
             total_loss += F.cross_entropy(logits, y, reduction="sum").to(total_loss.dtype)
+            losses = F.cross_entropy(logits, y, reduction="none").to(total_square.dtype)
+            total_square += (losses * losses).sum()
             correct += (logits.argmax(dim=1) == y).sum()
             n += y.shape[0]
     if n == 0:
         raise ValueError("cannot evaluate on an empty dataset")
-    return Evaluation(loss=float(total_loss) / n, accuracy=int(correct) / n, n=n, mode=mode)
+    mean = float(total_loss) / n
+    spread = math.sqrt(max(float(total_square) / n - mean * mean, 0.0) * n / (n - 1)) if n > 1 else math.nan
+    return Evaluation(loss=mean, accuracy=int(correct) / n, n=n, mode=mode, loss_sd=spread)

@@ -278,12 +278,14 @@ class DataSummary:
 @dataclass
 class Results:
     """Everything a report notebook shows that was computed: the runs, the probe results (None
-    when probes were not asked for), the data summary, and the graph's job counts."""
+    when probes were not asked for), the data summary, the graph's job counts, and per probe what
+    its jobs cost (``estimate.Cost``: the wall time the cache's timing log holds for them)."""
 
     runs: dict[str, RunRecord]
     probes: ProbeResults | None
     data: DataSummary
     jobs: dict
+    cost: dict[str, estimate.Cost] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -356,7 +358,9 @@ def run_many(reports: list[Work], config: EngineSettings | None = None, cache: s
                   "cached": sum(o.state == "done" and not o.computed for o in mine),
                   "failed": sum(o.state == "failed" for o in mine), "skipped": sum(o.state == "skipped" for o in mine),
                   "seconds": round(done.seconds, 2), "engine": config.name}
-        results.append(Results(runs, found, summary, counts))
+        cost = {probe: estimate.cost(store_, [key for name, _, key in graph.probes if name == probe])
+                for probe in dict.fromkeys(name for name, _, _ in graph.probes)}
+        results.append(Results(runs, found, summary, counts, cost))
     return results
 
 

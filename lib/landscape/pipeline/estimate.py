@@ -42,6 +42,35 @@ def record(cache: store.Cache, job: jobs_mod.Job, seconds: float, engine: str, t
     files.write_text(json.dumps(entry) + "\n", cache.root / TIMINGS_DIR / f"{job.key}.json")
 
 
+@dataclass(frozen=True)
+class Cost:
+    """What some jobs cost as logged: the summed wall time (s) of the ``timed`` of them the
+    timing log has, of ``jobs`` in all (a job computed before the log existed has no entry)."""
+
+    seconds: float
+    timed: int
+    jobs: int
+
+    def words(self) -> str:
+        """"12 min of wall time to compute", or that it was not logged."""
+        if not self.timed:
+            return "computed before compute times were logged"
+        return (f"{duration_words(self.seconds)} of wall time to compute"
+                + (f" ({self.timed} of its {self.jobs} jobs timed)" if self.timed < self.jobs else ""))
+
+
+def cost(cache: store.Cache, keys: Iterable[str]) -> Cost:
+    """The :class:`Cost` of the jobs ``keys`` from ``cache``'s timing log."""
+    keys, seconds, timed = list(keys), 0.0, 0
+    for key in keys:
+        try:
+            seconds += float(json.loads((cache.root / TIMINGS_DIR / f"{key}.json").read_text())["seconds"])
+            timed += 1
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return Cost(seconds, timed, len(keys))
+
+
 def measured(cache: store.Cache) -> dict[str, list[float]]:
     """Family -> the wall times (s) of its jobs logged in ``cache``; a log entry that cannot be read
     is skipped (it only ever informs an estimate)."""

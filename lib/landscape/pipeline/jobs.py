@@ -6,8 +6,9 @@
   their epoch-1 fractions; keeping them changes no number, so the key is the same).
 - A *probe job* (:class:`ProbeJob`) per (run, probe), and per (pair of runs, probe) for probes
   that take two runs (interpolation). It depends on the training jobs of its runs; its key hashes
-  PROBE_VERSION, the probe and its settings, the probe sets' identity, the runs' training keys and
-  the device type; its result is the probe's frame (or tuple of frames).
+  PROBE_VERSION (and the probe's own version, once it has one), the probe and its settings, the
+  probe sets' identity, the runs' training keys and the device type; its result is the probe's
+  frame (or tuple of frames).
 
 A job is pure (:func:`execute`: inputs -> result, reading and writing no file) and idempotent:
 the pipeline (``landscape.pipeline.driver``) runs only the jobs whose key is not in the cache and writes
@@ -68,6 +69,8 @@ def probe_key(probe: str, cfg: Strict, sets: SetsSpec, run_keys: tuple[str, ...]
     """The probe cache key (see module docstring)."""
     payload = {"version": PROBE_VERSION, "probe": probe, "settings": settings_of(cfg, sets),
                "sets": sets.identity(), "runs": list(run_keys), "device": device_type}
+    if REGISTRY[probe].version:  # a probe's own version enters its keys once it has one
+        payload["probe_version"] = REGISTRY[probe].version
     return store.content_key(payload, PROBE_KEY_LENGTH)
 
 

@@ -116,6 +116,7 @@ class Probe:
     report: str | None = None  # the module of its reporting half (``SECTIONS``, terms, tables); None: no
     # section of its own (``measures``, ``trajectory``: the synthesis shows them; ``loss_range``: surface2d's)
     checks: str | None = None  # the module of the claim checks that read its frames (``CHECKS``), if any
+    version: int = 0  # bump when a change alters what this probe's cached frame holds (0: its keys as they were)
 
     @property
     def frames(self) -> tuple[str, ...]:

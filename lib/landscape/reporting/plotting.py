@@ -341,15 +341,38 @@ def metric_over_epochs(history: pd.DataFrame, columns: Sequence[str] = ("eval_ga
 COLUMN_NAMES = {"eval_gap": "eval mode", "gap": "running train acc"}  # legend suffixes; captions say whose method
 
 
+CONTOUR_NOISE = 2.0  # a panel gets contours only where its values vary by more than this many times its noise
+
+
+def contour_levels(low: float, high: float, z: np.ndarray, levels: int, log: bool = False,
+                   noise: float | None = None) -> list[float]:
+    """The contour levels of one panel ``z`` on the colour scale [low, high]: ``levels`` evenly
+    (``log``: geometrically) spaced steps, those strictly inside z's range. With ``noise`` (the
+    panel's noise, in z's units: for a loss surface the standard error of the probe-set mean
+    loss), none unless z varies by more than CONTOUR_NOISE × noise, and the linear steps at
+    least ``noise`` apart: closer contours would separate values that another probe set of the
+    same size could order the other way."""
+    z_low, z_high = float(np.nanmin(z)), float(np.nanmax(z))
+    if min(z.shape) < 2 or not high > low:
+        return []
+    if noise is not None and np.isfinite(noise) and z_high - z_low <= CONTOUR_NOISE * noise:
+        return []
+    if noise is not None and np.isfinite(noise) and noise > 0 and not log:
+        levels = max(2, min(levels, int((high - low) / noise) + 1))
+    steps = np.geomspace(low, high, levels) if log else np.linspace(low, high, levels)
+    return [float(v) for v in steps[1:-1] if z_low < v < z_high]
+
+
 def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray | Sequence[np.ndarray],
             titles: Sequence[str] | None = None, label: str = "loss", levels: int = 10, log: bool = False,
-            shared_scale: bool = True, limits: tuple[float, float] | None = None) -> Figure:
+            shared_scale: bool = True, limits: tuple[float, float] | None = None,
+            noise: Sequence[float | None] | None = None) -> Figure:
     """2-D heatmaps with contour lines of ``values[i, j]`` = f(alphas[i], betas[j]), one panel per
     array in ``values`` (several surfaces side by side share one colour scale unless
     ``shared_scale`` is false; ``limits``: the scale, shared with surfaces drawn elsewhere, so a
     plane that barely varies looks flat and has no contour). ``log``: a logarithmic colour scale
     and log-spaced contours (the values must be > 0), labelled in the values' own units; every
-    other contour is labelled."""
+    other contour is labelled. ``noise``: per panel, its noise (:func:`contour_levels`), or None."""
     arrays = [np.asarray(values, dtype=float)] if np.ndim(values) == 2 else [np.asarray(v, dtype=float) for v in values]
     fig, axes = panels(len(arrays), ncols=min(len(arrays), 3))
     A, B = np.meshgrid(np.asarray(alphas, dtype=float), np.asarray(betas, dtype=float), indexing="ij")
@@ -359,13 +382,11 @@ def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray 
         low, high = whole if shared_scale or limits is not None else (float(np.nanmin(z)), float(np.nanmax(z)))
         norm = matplotlib.colors.LogNorm(low, high) if log else matplotlib.colors.Normalize(low, high)
         mesh = ax.pcolormesh(A, B, z, shading="nearest", cmap="viridis", norm=norm, rasterized=True)
-        if min(z.shape) >= 2 and high > low:
-            steps = np.geomspace(low, high, levels) if log else np.linspace(low, high, levels)
-            inside = [v for v in steps[1:-1] if np.nanmin(z) < v < np.nanmax(z)]
-            if inside:  # a plane within one step of the shared scale has no contour to draw
-                contours = ax.contour(A, B, z, levels=inside, colors="white", linewidths=0.6)
-                ax.clabel(contours, contours.levels[::2], fontsize=7, inline=True,
-                          fmt=lambda v: stats.number_text(v, digits=3))
+        inside = contour_levels(low, high, z, levels, log, noise[i] if noise is not None else None)
+        if inside:  # a plane within one step of the shared scale, or within its noise, has no contour to draw
+            contours = ax.contour(A, B, z, levels=inside, colors="white", linewidths=0.6)
+            ax.clabel(contours, contours.levels[::2], fontsize=7, inline=True,
+                      fmt=lambda v: stats.number_text(v, digits=3))
         ax.plot([0], [0], marker="+", color="red", markersize=10)
         ax.set_xlabel("α")
         ax.set_ylabel("β")

@@ -34,7 +34,7 @@ from ..pipeline.params import DataSource, ReportParams, SynthesisParams, is_stan
 from ..probes import REGISTRY
 from ..verdicts import claims as claims_mod
 from ..verdicts import thresholds as thresholds_mod
-from . import pages
+from . import export, pages
 from .sink import Report
 from .terms import explain
 
@@ -553,10 +553,16 @@ def synthesis_prediction(report: SynthesisContext) -> None:
 
 
 def synthesis_answers(report: SynthesisContext) -> None:
-    """The four questions of the studies, each answered from this report's numbers."""
+    """The four questions of the studies, each answered from this report's numbers in a few
+    sentences and a compact table, with links to the sections that hold the evidence."""
     grid = report.grid.summary if report.grid is not None else None
     found = synthesis_mod.answers(report.correlations, report.effects, report.trajectory, report.predictions, grid,
                                   len(grid_mod.compared(report.grid_models)) if grid is not None else 0)
-    report.sink.record("answers", [{"question": q, "answer": a} for q, a in found])
+    report.sink.record("answers", [a.record() for a in found])
     pages.answer_opens(report.sink, report.params)  # the rendered page opens with them
-    report.sink.markdown("\n\n".join(f"**{q}** {a}" for q, a in found))
+    for number, answer in enumerate(found, 1):
+        links = ", ".join(f"[{synthesis_mod.SECTIONS[key]}](#{export.heading_anchor(synthesis_mod.SECTIONS[key])})"
+                          for key in answer.evidence)
+        report.sink.markdown(f"**{answer.question}** {answer.text} *Evidence: {links}{'' if links.endswith('?)') else '.'}*")
+        if not answer.table.empty:
+            report.sink.table(answer.table, f"answer-{number}", answer.caption)

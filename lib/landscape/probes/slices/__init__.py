@@ -73,7 +73,7 @@ def _normalization(kind: str) -> str | None:
 
 def slice1d(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: SliceParams) -> pd.DataFrame:
     """L(θ + α d) on the train and test probe sets: columns direction, alpha, split, loss,
-    accuracy, mode, n."""
+    loss_se, accuracy, mode, n."""
     model, = models
     frames = []
     for kind in direction_kinds(cfg.direction):
@@ -85,8 +85,8 @@ def slice1d(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: SliceParams
 
 def surface2d(models: Sequence[torch.nn.Module], sets: ProbeSets, cfg: SurfaceParams) -> pd.DataFrame:
     """L(θ + α d₁ + β d₂) on an α × β grid, d₁ ⊥ d₂ (``directions.plane_directions``) for each
-    direction kind (``direction_kinds``): columns direction, alpha, beta, split, loss, accuracy,
-    mode, n."""
+    direction kind (``direction_kinds``): columns direction, alpha, beta, split, loss, loss_se,
+    accuracy, mode, n."""
     model, = models
     chosen = sets.splits() if cfg.split == "both" else {cfg.split: sets.splits()[cfg.split]}
     frames = []
@@ -134,5 +134,5 @@ PROBES = (Probe("slice1d", SliceParams, slice1d, "point", "the loss along a dire
                 report="landscape.probes.slices.report",
                 checks="landscape.probes.slices.checks"),
           Probe("surface2d", SurfaceParams, surface2d, "point", "the loss on a plane through the trained weights",
-                report="landscape.probes.slices.report"),
+                report="landscape.probes.slices.report", version=1),  # 1: loss_se, the probe-set noise
           Probe("loss_range", LossRangeParams, loss_range, "point", "the range of the loss on a coarse plane grid"))

@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ...geometry import surfaces
+from ...pipeline import estimate
 from ...reporting import pages, plotting, tables
 from ...verdicts import stats
 
@@ -118,17 +119,40 @@ def rise_limits(frame: pd.DataFrame, direction: str) -> tuple[float, float]:
     return float(found.min()), float(found.max())
 
 
+def centre_noise(rows: pd.DataFrame) -> float | None:
+    """The probe-set noise of one surface (``rows``: one run, direction kind and split): the
+    standard error of the mean loss at the grid point nearest θ (nats), None where the frame was
+    computed before it recorded one (no ``loss_se``)."""
+    if "loss_se" not in rows.columns:
+        return None
+    found = rows.loc[(rows["alpha"].abs() + rows["beta"].abs()).idxmin(), "loss_se"]
+    return float(found) if np.isfinite(found) else None
+
+
 def surfaces_of(frame: pd.DataFrame, run_id: str, direction: str = "filter",
                 limits: tuple[float, float] | None = None) -> Figure:
     """The 2-D surface of one run along one direction kind, a panel per split, coloured by the
     loss rise over L(θ) (:func:`rises`) on the colour scale ``limits`` (default: this run's own
-    range), which the report's surfaces along that kind share (:func:`rise_limits`)."""
+    range), which the report's surfaces along that kind share (:func:`rise_limits`); contours
+    only beyond each panel's probe-set noise (:func:`centre_noise`, ``plotting.contour_levels``)."""
     rows = rises(frame[(frame["run"] == run_id) & (frame["direction"] == direction)])
     splits = list(dict.fromkeys(rows["split"]))
     mats = [rows[rows["split"] == s].pivot(index="alpha", columns="beta", values="rise") for s in splits]
     return plotting.surface(mats[0].index.to_numpy(), mats[0].columns.to_numpy(), [m.to_numpy() for m in mats],
                             titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label="loss − L(θ) (nats)",
-                            limits=limits)
+                            limits=limits, noise=[centre_noise(rows[rows["split"] == s]) for s in splits])
+
+
+def noise_words(frame: pd.DataFrame) -> str:
+    """What the surfaces' contours leave out, in words: the range of the probe-set noise over the
+    drawn surfaces, or that the frame does not record it."""
+    if "loss_se" not in frame.columns or not frame["loss_se"].notna().any():
+        return "contours at every step of the colour scale (these surfaces do not record their probe-set noise)"
+    noise = [centre_noise(r) for _, r in frame.groupby(["run", "direction", "split"], sort=False)]
+    noise = [n for n in noise if n is not None]
+    return (f"contours only where a panel varies by more than {plotting.CONTOUR_NOISE:g}× its probe-set noise, never "
+            f"closer than it (the standard error of L(θ): {stats.number_text(min(noise), 2)} to "
+            f"{stats.number_text(max(noise), 2)} nats)")
 
 
 def slices_section(report: ReportContext) -> None:
@@ -154,6 +178,9 @@ def surfaces_section(report: ReportContext) -> None:
         sink.term(*TERM)
     splits = " and ".join(dict.fromkeys(frame["split"]))
     limits = {kind: rise_limits(frame, kind) for kind in dict.fromkeys(frame["direction"])}
+    cfg = report.params.probes.surface2d
+    cost = report.results.cost.get("surface2d", estimate.Cost(0.0, 0, 0))
+    sink.markdown(f"Grid: {cfg.points} × {cfg.points} points of α and β ({cost.words()}); {noise_words(frame)}.")
     for run in report.params.runs:
         run_id = tables.study_run(report.params, run.id)
         if run_id not in set(frame["run"]):
