@@ -470,7 +470,7 @@ def test_a_graph_says_what_it_will_compute_and_estimates_it_from_the_same_work_t
     said = capsys.readouterr().err
     computed = first.jobs["computed"]
     assert f"{computed} jobs: 0 in the cache, {computed} to compute (2 trainings, {computed - 2} probes); none of " \
-           "this work was timed on this machine yet" in said
+           "this work was ever timed" in said
     logged = [json.loads(p.read_text()) for p in (tmp_path / estimate.TIMINGS_DIR).glob("*.json")]
     assert len(logged) == computed and all(e["seconds"] > 0 and e["threads"] == 1 for e in logged)
     assert first.cost and all(c.timed == c.jobs > 0 and c.seconds > 0 for c in first.cost.values())  # what each probe cost
@@ -481,14 +481,47 @@ def test_a_graph_says_what_it_will_compute_and_estimates_it_from_the_same_work_t
     assert "left ≈" in said  # the board's estimate of the time left
 
 
+def test_a_fresh_machine_scales_the_reference_machines_times_by_the_two_speeds(tmp_path):
+    spec = training.RunSpec.make(training.DataSpec("fashion_mnist", "fashion_mnist"), "mlp",
+                                 training.TrainConfig(epochs=1, batch_size=32, lr=0.1), seed=1)
+    known, other = (jobs.TrainJob(f"k{i}", f"a_s{i}", replace(spec, seed=i, train=replace(spec.train, epochs=i)))
+                    for i in (1, 2))
+    cache = store.Cache(tmp_path)
+    reference = estimate.Reference({estimate.family(known): 100.0}, speed=2000.0)
+    calls = []
+    found = estimate.plan(2, [known, other], cache, reference, lambda: calls.append(1) or 1000.0)
+    assert found.estimates == {"k1": 200.0, "k2": None}  # half the reference's speed: twice its time
+    assert found.scaled == 1 and calls == [1]
+    said = found.sentence(1)
+    assert "about 3 min on 1 slot for 1 of them (1 from the reference machine's times scaled by this machine's " \
+           "speed (1000 images/s on one thread here, 2000 there))" in said
+    estimate.record(cache, known, 50.0, "local", 1)  # once timed here, this machine's own time wins
+    assert estimate.plan(2, [known], cache, reference, lambda: calls.append(1) or 1000.0).estimates == {"k1": 50.0}
+    assert calls == [1]  # no calibration when nothing needs the reference
+    path = tmp_path / "reference.json"
+    reference.write(path)
+    assert estimate.Reference.read(path) == reference
+    path.write_text("{not json")
+    assert estimate.Reference.read(path) is None  # it only ever informs an estimate
+
+
+def test_the_speed_calibration_trains_on_one_thread_and_restores_the_thread_count():
+    before = torch.get_num_threads()
+    assert estimate.speed(seconds=0.2) > 0
+    assert torch.get_num_threads() == before
+
+
 def test_a_family_is_the_work_without_its_seed_and_the_clock_falls_back_to_the_times_of_this_run():
     spec = training.RunSpec.make(training.DataSpec("fashion_mnist", "fashion_mnist"), "mlp",
                                  training.TrainConfig(epochs=1, batch_size=32, lr=0.1), seed=1)
     one, two = (jobs.TrainJob(replace(spec, seed=s).key(), f"a_s{s}", replace(spec, seed=s)) for s in (1, 2))
     other = jobs.TrainJob("k", "b", replace(spec, train=replace(spec.train, epochs=2)))
     assert estimate.family(one) == estimate.family(two) != estimate.family(other)
-    clock = estimate.Clock({"a": 10.0, "b": None, "c": 30.0}, slots=2)
+    clock = estimate.Clock({"a": 10.0, "b": None, "c": 30.0, "d": None}, slots=2,
+                           kinds={"a": "train", "b": "train", "c": "train", "d": "hessian"})
     assert clock.remaining() is None  # nothing timed for b yet
     clock.finished("a", 20.0)
-    assert clock.remaining() == (20.0 + 30.0) / 2  # b counts as the median of this run's jobs
+    assert clock.remaining() is None  # b counts as this run's trainings, but no hessian job has finished
+    clock.finished("d", 5.0)
+    assert clock.remaining() == (20.0 + 30.0) / 2  # b counts as the median of this run's trainings
     assert [estimate.duration_words(s) for s in (40, 720, 7500)] == ["40 s", "12 min", "2 h 05 min"]

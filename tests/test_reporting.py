@@ -30,7 +30,7 @@ from landscape.probes.hessian import report as hessian_report
 from landscape.probes.interpolation import report as interpolation_report
 from landscape.probes.noise import report as noise_report
 from landscape.probes.slices import report as slices_report
-from landscape.reporting import ablation, export, layout, pages, plotting, render, sink, tables, terms
+from landscape.reporting import ablation, export, interactive, layout, pages, plotting, render, sink, tables, terms
 from landscape.geometry import surfaces
 from landscape.analysis import synthesis
 from landscape.pipeline.params import ParamsError, SynthesisParams, load_params
@@ -46,7 +46,7 @@ STUDY_SECTIONS = {
     "seed_connectivity": (["runs", "final-epoch", "noise-study-accuracy", "noise-study-loss", "noise", "hessian",
                            "lambda-attribution", "barriers", "claims"],
                           ["learning-curves", "noise-accuracy", "slice1d", "lambda-max", "surface-cnn-filter",
-                           "interpolation"]),
+                           "surface-3d", "interpolation"]),
     "mlp_cnn_rescnn_mnist": (["runs", "final-epoch", "gap", "flatness", "hessian", "barriers", "claims"],
                              ["learning-curves", "slice1d", "lambda-max", "interpolation"]),
     "batchnorm": (["runs", "final-epoch", "gap", "hessian", "lambda-attribution", "density", "sharpness", "barriers",
@@ -57,7 +57,8 @@ STUDY_SECTIONS = {
                            "lambda-attribution", "density",
                            "gradient-norm", "summary", "claims"],
                           ["learning-curves", "gap-over-epochs", "surface-skiptrue_bntrue-filter",
-                           "surface-skiptrue_bntrue-unit", "surface-skipfalse_bnfalse-unit", "lambda-max", "density"]),
+                           "surface-skiptrue_bntrue-unit", "surface-skipfalse_bnfalse-unit", "surface-3d", "lambda-max",
+                           "density"]),
 }
 
 
@@ -876,6 +877,31 @@ def test_contours_are_drawn_only_beyond_the_probe_set_noise_and_never_closer_tha
     plt.close("all")
 
 
+def test_the_interactive_view_holds_only_escaped_numbers_and_its_library_is_stored_once(tmp_path):
+    spec = {"data": [{"type": "surface", "z": [[0.0, float("nan")], [1.0, 2.0]]}],
+            "layout": {"zaxis": {"title": {"text": "</script><script>alert(1)</script> & more"}}}}
+    text = interactive.spec_json(spec)
+    assert "<" not in text and ">" not in text and "&" not in text and "NaN" not in text
+    assert json.loads(text)["data"][0]["z"] == [[0.0, None], [1.0, 2.0]]
+    assert json.loads(text)["layout"]["zaxis"]["title"]["text"].startswith("</script>")  # as typed, once parsed
+    name = interactive.store_library(tmp_path)
+    path = tmp_path / interactive.ASSETS_DIR / name
+    written = path.stat().st_mtime_ns
+    assert interactive.store_library(tmp_path) == name and path.stat().st_mtime_ns == written  # once
+    assert b"plotly" in path.read_bytes()[:2000].lower()
+    with pytest.raises(ValueError):
+        interactive.markup(spec, 'x.js" onload="alert(1)')
+    grid = np.linspace(-1, 1, 3)
+    frame = pd.DataFrame([{"run": run, "label": "<b>hostile</b>", "direction": "filter", "split": "train",
+                           "alpha": a, "beta": b, "loss": 1.0 + a * a + k * b * b}
+                          for k, run in enumerate(("r1", "r2")) for a in grid for b in grid])
+    fig, view, labels = slices_report.surface_view(frame, ["r1", "r2", "absent"], (0.0, 2.0))
+    assert labels == ["<b>hostile</b>"] * 2 and len(view["data"]) == 2
+    assert "hostile" not in json.dumps(view)  # params text stays out of the spec (plotly reads some tags)
+    assert view["data"][1]["z"][2] == [2.0, 1.0, 2.0]  # α = 1 row: rise 1 + β² over L(θ)
+    plt.close("all")
+
+
 def test_learning_curves_of_many_configurations_are_small_multiples_sharing_a_range_per_metric():
     rows = [{"config": c, "seed": s, "epoch": e, "train_loss": 2.0 / e + i, "test_loss": 2.2 / e + i,
              "train_acc": 0.5 + 0.1 * e, "test_acc": 0.45 + 0.1 * e}
@@ -1135,6 +1161,14 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
     for key in expected_figures:
         assert f'id="figure-{key}"' in page, key
     assert "Traceback" not in page
+    assert export.external_references(page) == []
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.DOTALL)  # only the 3-D view's, only its own
+    library = f'../{interactive.ASSETS_DIR}/{interactive.library_name()}'
+    assert all(attrs == f' src="{library}"' and not body or attrs == "" and body == interactive.DRAW
+               or attrs == ' type="application/json" class="report-interactive-spec"' for attrs, body in scripts)
+    assert bool(scripts) == ("surface-3d" in expected_figures)
+    if scripts:
+        assert (out / interactive.ASSETS_DIR / interactive.library_name()).is_file()
     notes = re.findall(r'<p class="report-pending">(.*?)</p>', page)  # only probes the study did not run
     assert all(note.startswith("Not part of this study's setup") for note in notes), notes
     assert export.pdf_pages(out / report / f"{report}.pdf") >= 2

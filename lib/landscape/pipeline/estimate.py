@@ -6,17 +6,25 @@ A job's *family* is its work without its seed (a training's spec with the seed s
 probe's settings, probe sets and runs' specs, seeds set to 0): seeds of one configuration cost
 about the same, and so does one configuration in two reports. :func:`plan` counts a graph's jobs
 (cached, trainings that resume from a checkpoint, to compute) and estimates each job to compute
-by the median time of its family measured here; :class:`Clock` keeps the estimate of the time
-left as jobs finish (a job of a family not timed yet counts as the median of the jobs timed in
-this run), for the progress board. Times depend on the engine and threads they were measured
-with; the log records both.
+by the median time of its family measured here, else (a fresh machine) by the time the
+reference machine took for it (``reference_times.json``, written by ``bench/reference_times.py``
+from that machine's timing log) scaled by the ratio of the two machines' speeds (:func:`speed`,
+a two-second calibration); :class:`Clock` keeps the estimate of the time left as jobs finish (a
+job of a family not estimated counts as the median of the jobs of its kind timed in this run),
+for the progress board. Times depend on the engine and threads they were measured with; the
+log records both.
 """
 from __future__ import annotations
 
 import json
 import statistics
+import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Iterable, Mapping
+
+import torch
+import torch.nn.functional as F
 
 from ..core import files, store
 from ..probes import settings_of
@@ -24,6 +32,12 @@ from . import jobs as jobs_mod
 
 TIMINGS_DIR = "timings"
 FAMILY_KEY_LENGTH = 16
+REFERENCE = Path(__file__).with_name("reference_times.json")
+
+
+def kind(job: jobs_mod.Job) -> str:
+    """"train", or the probe's name: jobs of one kind cost alike more than jobs of two kinds."""
+    return "train" if isinstance(job, jobs_mod.TrainJob) else job.probe
 
 
 def family(job: jobs_mod.Job) -> str:
@@ -94,6 +108,75 @@ def duration_words(seconds: float) -> str:
     return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+SPEED_BATCH = 128
+SPEED_SECONDS = 1.5  # how long the calibration trains, after a warm-up of a few steps
+
+
+def speed(seconds: float = SPEED_SECONDS) -> float:
+    """This machine's training speed on one thread (images/s): study 001's small CNN trained with
+    SGD on random 28 × 28 images in batches of 128 for about ``seconds`` (after three warm-up
+    steps), as ``bench/bench_training.py`` times it. Seeded; torch's thread count is restored."""
+    from ..learning.models import build_model
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn(SPEED_BATCH, 1, 28, 28, generator=generator)
+        y = torch.randint(0, 10, (SPEED_BATCH,), generator=generator)
+        torch.manual_seed(0)
+        model = build_model("cnn_small", (1, 28, 28))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def step() -> None:
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        for _ in range(3):
+            step()
+        steps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            step()
+            steps += 1
+        return steps * SPEED_BATCH / (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference machine's job times: family -> median wall time (s), measured at ``speed``
+    (images/s, :func:`speed`) with ``engine`` and ``threads``; ``machine`` in words."""
+
+    families: Mapping[str, float]
+    speed: float
+    machine: str = ""
+    engine: str = ""
+    threads: int | None = None
+
+    @staticmethod
+    def read(path: Path = REFERENCE) -> "Reference | None":
+        """The table at ``path``, or None when there is none or it cannot be read (it only ever
+        informs an estimate)."""
+        try:
+            found = json.loads(Path(path).read_text())
+            return Reference({str(k): float(v) for k, v in found["families"].items()}, float(found["speed"]),
+                             str(found.get("machine", "")), str(found.get("engine", "")), found.get("threads"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def write(self, path: Path = REFERENCE) -> None:
+        files.write_text(json.dumps({"machine": self.machine, "engine": self.engine, "threads": self.threads,
+                                     "speed": round(self.speed, 1), "families": dict(sorted(self.families.items()))},
+                                    indent=1) + "\n", path)
+
+
+def medians(cache: store.Cache) -> dict[str, float]:
+    """Family -> the median of its wall times logged in ``cache`` (s)."""
+    return {name: statistics.median(seen) for name, seen in measured(cache).items()}
+
+
 @dataclass
 class Plan:
     """A graph's jobs before it runs: how many there are, how many the cache holds, how many
@@ -104,6 +187,8 @@ class Plan:
     resumed: int
     estimates: dict[str, float | None] = field(default_factory=dict)  # job key -> seconds
     trainings: int = 0  # of the jobs to compute
+    scaled: int = 0  # of the estimates, how many come from the reference machine's times
+    speeds: tuple[float, float] | None = None  # (this machine's, the reference's) images/s, when scaled
 
     @property
     def cached(self) -> int:
@@ -123,47 +208,64 @@ class Plan:
             return text
         known = [v for v in self.estimates.values() if v is not None]
         if known:
+            here = len(known) - self.scaled
+            sources = ([f"{here} from the times of the same work measured on this machine"] if here else []) + (
+                [f"{self.scaled} from the reference machine's times scaled by this machine's speed "
+                 f"({self.speeds[0]:.0f} images/s on one thread here, {self.speeds[1]:.0f} there)"] if self.scaled else [])
             text += (f"; about {duration_words(sum(known) / max(slots, 1))} on {slots} slot{'s' if slots > 1 else ''}"
-                     f" for {len(known)} of them, from the times of the same work measured on this machine")
+                     f" for {len(known)} of them ({'; '.join(sources)})")
         if self.unknown and known:
-            text += f"; no estimate yet for the other {self.unknown} (that work was never timed on this machine)"
+            text += f"; no estimate yet for the other {self.unknown} (that work was never timed)"
         elif self.unknown:
-            text += ("; none of this work was timed on this machine yet, so the time left is estimated once the first "
-                     "jobs have finished")
+            text += ("; none of this work was ever timed, so the time left is estimated once the first jobs have "
+                     "finished")
         return text
 
 
-def plan(total: int, waiting: Iterable[jobs_mod.Job], cache: store.Cache) -> Plan:
+def plan(total: int, waiting: Iterable[jobs_mod.Job], cache: store.Cache, reference: Reference | None = None,
+         measure_speed=speed) -> Plan:
     """The :class:`Plan` of a graph of ``total`` jobs of which ``waiting`` are not in ``cache``,
-    each estimated from its timing log."""
-    times, waiting = measured(cache), list(waiting)
-    estimates = {}
+    each estimated from its timing log, else from ``reference`` (default: the table shipped with
+    the package) scaled by ``measure_speed()`` (called only when a job needs it)."""
+    times, waiting = medians(cache), list(waiting)
+    reference = Reference.read() if reference is None else reference
+    estimates, from_reference = {}, []
     for job in waiting:
-        seen = times.get(family(job))
-        estimates[job.key] = statistics.median(seen) if seen else None
+        name = family(job)
+        estimates[job.key] = times.get(name)
+        if estimates[job.key] is None and reference is not None and name in reference.families:
+            from_reference.append(job.key)
+    speeds = None
+    if from_reference:
+        speeds = (measure_speed(), reference.speed)
+        for key, job in ((job.key, job) for job in waiting if job.key in from_reference):
+            estimates[key] = reference.families[family(job)] * speeds[1] / speeds[0]
     trainings = [job for job in waiting if isinstance(job, jobs_mod.TrainJob)]
-    return Plan(total, sum(cache.has_checkpoint(job.key) for job in trainings), estimates, len(trainings))
+    return Plan(total, sum(cache.has_checkpoint(job.key) for job in trainings), estimates, len(trainings),
+                len(from_reference), speeds)
 
 
 class Clock:
     """The estimated wall time left of a graph's jobs to compute (:class:`Plan`), kept as they
-    finish: a finished job leaves the sum; a job of an untimed family counts as the median of the
-    jobs timed in this run (None until one has finished)."""
+    finish: a finished job leaves the sum; a job without an estimate counts as the median of the
+    jobs of its kind (``kinds``: job key -> :func:`kind`) timed in this run (None until one has
+    finished)."""
 
-    def __init__(self, estimates: Mapping[str, float | None], slots: int):
+    def __init__(self, estimates: Mapping[str, float | None], slots: int, kinds: Mapping[str, str] | None = None):
         self.left = dict(estimates)
         self.slots = max(slots, 1)
-        self.seen: list[float] = []
+        self.kinds = dict(kinds or {})
+        self.seen: dict[str, list[float]] = {}
 
     def finished(self, key: str, seconds: float | None) -> None:
         self.left.pop(key, None)
         if seconds is not None:
-            self.seen.append(seconds)
+            self.seen.setdefault(self.kinds.get(key, ""), []).append(seconds)
 
     def remaining(self) -> float | None:
-        """Seconds left (on ``slots`` parallel slots), or None while nothing can be estimated."""
-        fallback = statistics.median(self.seen) if self.seen else None
-        values = [v if v is not None else fallback for v in self.left.values()]
+        """Seconds left (on ``slots`` parallel slots), or None while something cannot be estimated."""
+        fallback = {name: statistics.median(seen) for name, seen in self.seen.items()}
+        values = [v if v is not None else fallback.get(self.kinds.get(key, "")) for key, v in self.left.items()]
         if any(v is None for v in values):
             return None
         return sum(values) / self.slots

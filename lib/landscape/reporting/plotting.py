@@ -401,6 +401,49 @@ def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray 
     return fig
 
 
+def surface_3d(alphas: Sequence[float], betas: Sequence[float], values: Sequence[np.ndarray],
+               titles: Sequence[str], limits: tuple[float, float], label: str = "loss") -> Figure:
+    """Li et al.'s picture: each array of ``values`` (``values[i, j]`` = f(alphas[i], betas[j]))
+    as a 3-D surface, a panel per array side by side, on one height and colour scale ``limits``."""
+    from mpl_toolkits.mplot3d import Axes3D  # noqa: F401  (registers the 3d projection)
+
+    apply_style()
+    n = len(values)
+    width, height = MULTIPLE_PANEL if n >= 4 else SMALL_PANEL if n == 3 else (PANEL_WIDTH, PANEL_HEIGHT)
+    fig = plt.figure(figsize=(width * n, height * 1.1))
+    A, B = np.meshgrid(np.asarray(alphas, dtype=float), np.asarray(betas, dtype=float), indexing="ij")
+    norm = matplotlib.colors.Normalize(*limits)
+    for i, (z, title) in enumerate(zip(values, titles)):
+        ax = fig.add_subplot(1, n, i + 1, projection="3d")
+        ax.plot_surface(A, B, np.asarray(z, dtype=float), cmap="viridis", norm=norm, linewidth=0, antialiased=True,
+                        rcount=len(A), ccount=A.shape[1])
+        ax.set_zlim(*limits)
+        ax.view_init(elev=30, azim=-60)
+        ax.set_xlabel("α")
+        ax.set_ylabel("β")
+        ax.set_zlabel(label if i == 0 else "")
+        ax.set_title(title, fontsize="medium")
+    fig.tight_layout()
+    return fig
+
+
+def surface_3d_spec(alphas: Sequence[float], betas: Sequence[float], values: Sequence[np.ndarray],
+                    limits: tuple[float, float], label: str = "loss") -> dict:
+    """The plotly spec of :func:`surface_3d`'s panels (``reporting.interactive``): one scene each,
+    side by side, the same scale; numbers and axis words only (the caption names the panels)."""
+    n = len(values)
+    data, layout = [], {"height": 440, "margin": {"l": 0, "r": 0, "t": 10, "b": 0}, "showlegend": False}
+    for i, z in enumerate(values):
+        scene = "scene" if i == 0 else f"scene{i + 1}"
+        data.append({"type": "surface", "x": [float(b) for b in betas], "y": [float(a) for a in alphas],
+                     "z": np.asarray(z, dtype=float).tolist(), "scene": scene, "colorscale": "Viridis",
+                     "cmin": limits[0], "cmax": limits[1], "showscale": i == n - 1})
+        layout[scene] = {"domain": {"x": [i / n, (i + 1) / n], "y": [0, 1]},
+                         "xaxis": {"title": {"text": "β"}}, "yaxis": {"title": {"text": "α"}},
+                         "zaxis": {"title": {"text": label}, "range": list(limits)}}
+    return {"data": data, "layout": layout}
+
+
 # ---------------------------------------------------------------------------- probes
 # Frames from ``landscape.probes``.
 

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import escaping, files
+from . import interactive as interactive_mod
 from ..core.paths import REPO_ROOT
 from ..verdicts import stats
 
@@ -306,11 +307,13 @@ class Report:
         self._save()
 
     # ------------------------------------------------------------------ figures
-    def figure(self, fig, key: str, caption: str, dpi: int = 150) -> None:
+    def figure(self, fig, key: str, caption: str, dpi: int = 150, interactive: Mapping | None = None) -> None:
         """Show a matplotlib figure as "Figure n. caption" (id ``figure-<key>``, SVG embedded),
         write ``figures/<key>.png`` and ``figures/<key>.svg``, and close the figure. The summary
         records any linear axis whose data span more than 3 decades (``plotting.linear_axis_spans``)
-        and how the figure prints (:func:`print_layout`); both are checked on every smoke render."""
+        and how the figure prints (:func:`print_layout`); both are checked on every smoke render.
+        ``interactive``: a plotly spec of the same numbers (``interactive`` module), drawn over the
+        static figure on a rendered page (the PDF and a hand run show the static one)."""
         import matplotlib.pyplot as plt
 
         from .plotting import linear_axis_spans, plain_log_ticks, smallest_text_pt
@@ -335,12 +338,16 @@ class Report:
         printed = print_layout(width_pt / MM_PT, height_pt / MM_PT, smallest)
         data = base64.b64encode(svg).decode("ascii")
         alt = html.escape(caption, quote=True)
+        view = ""
+        if interactive is not None and self.rendered:  # pages of one render share the library at <root>/assets
+            name = interactive_mod.store_library(self.dir.parent)
+            view = interactive_mod.markup(interactive, f"../{interactive_mod.ASSETS_DIR}/{name}")
         self.html(f'<figure class="report-figure" id="figure-{key}">'
                   f'<img src="data:image/svg+xml;base64,{data}" alt="{alt}" '
-                  f'style="--print-max-height: {printed["max_height_mm"]}mm"/>'
+                  f'style="--print-max-height: {printed["max_height_mm"]}mm"/>{view}'
                   f'<figcaption><b>Figure {number}.</b> {html.escape(caption)}</figcaption></figure>')
         entry = {"key": key, "number": number, "caption": caption, "files": written,
-                 "linear_axes_over_3_decades": squashed, "print": printed}
+                 "linear_axes_over_3_decades": squashed, "print": printed, "interactive": bool(view)}
         self.figures = [f for f in self.figures if f["key"] != key] + [entry]
         self._save()
 

@@ -143,6 +143,24 @@ def surfaces_of(frame: pd.DataFrame, run_id: str, direction: str = "filter",
                             limits=limits, noise=[centre_noise(rows[rows["split"] == s]) for s in splits])
 
 
+def surface_view(frame: pd.DataFrame, run_ids: list[str], limits: tuple[float, float],
+                 split: str = "train") -> tuple[Figure, dict, list[str]] | None:
+    """The 3-D view of the ``split`` surfaces of ``run_ids`` along filter-normalized directions
+    (``plotting.surface_3d``, and its interactive spec), their rise over L(θ) on ``limits``, with
+    the panels' labels; None when no such surface was computed."""
+    rows = rises(frame[(frame["direction"] == "filter") & (frame["split"] == split)])
+    drawn = [r for r in dict.fromkeys(run_ids) if r in set(rows["run"])]
+    if not drawn:
+        return None
+    mats = [rows[rows["run"] == r].pivot(index="alpha", columns="beta", values="rise") for r in drawn]
+    labels = [str(rows[rows["run"] == r]["label"].iloc[0]) for r in drawn]
+    alphas, betas = mats[0].index.to_numpy(), mats[0].columns.to_numpy()
+    values = [m.to_numpy() for m in mats]
+    label = "loss − L(θ) (nats)"
+    return (plotting.surface_3d(alphas, betas, values, [f"{name} · {split}" for name in labels], limits, label),
+            plotting.surface_3d_spec(alphas, betas, values, limits, label), labels)
+
+
 def noise_words(frame: pd.DataFrame) -> str:
     """What the surfaces' contours leave out, in words: the range of the probe-set noise over the
     drawn surfaces, or that the frame does not record it."""
@@ -195,6 +213,13 @@ def surfaces_section(report: ReportContext) -> None:
                         "rise over L(θ) on one colour scale shared by every surface of this direction kind in this "
                         f"report ({stats.number_text(low, 3)} to {stats.number_text(high, 3)} nats): a plane that "
                         "barely rises looks flat and has no contour; + marks θ.")
+    view = surface_view(frame, [tables.study_run(report.params, run.id) for run in report.params.runs], limits["filter"])
+    if view is not None:
+        fig, spec, labels = view
+        sink.figure(fig, "surface-3d", "The train-loss surfaces of the study seeds along filter-normalized directions "
+                    f"as 3-D surfaces (Li et al.'s picture; {'left to right: ' if len(labels) > 1 else ''}"
+                    f"{'; '.join(labels)}), their rise over L(θ) "
+                    "on the shared scale above. On the web page the view can be turned and zoomed.", interactive=spec)
     ranges, coarse = report.results.probes.loss_range, report.params.probes.loss_range
     sink.table(loss_range_table(report.params, frame, ranges), "loss-ranges",
                "Loss over the grid per configuration, split and direction kind (nats): min, max, L(θ) and "
