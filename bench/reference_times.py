@@ -1,11 +1,11 @@
 """Write the reference machine's job times (lib/landscape/pipeline/reference_times.json), which
 the plan line of a fresh machine's first ``make reports`` scales by its own speed: the median
-wall time of every job family in a cache's timing log (``estimate.medians``), this machine's
+wall time of every job family in the timing logs of the caches named (``estimate.measured``), this machine's
 calibration speed (``estimate.speed``, measured now: run it on an idle machine) and the engine
 and threads the logged jobs ran with. Run it after a full compute on the reference machine and
 commit the table.
 
-Usage: python bench/reference_times.py [--cache cache] [--output lib/landscape/pipeline/reference_times.json]
+Usage: python bench/reference_times.py [--cache DIR ...] [--output lib/landscape/pipeline/reference_times.json]
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import collections
 import json
 import os
 import platform
+import statistics
 from pathlib import Path
 
 from landscape.core import store
@@ -35,17 +36,22 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cache", default=None)
+    parser.add_argument("--cache", action="append", default=None, help="a cache folder (repeat for several)")
     parser.add_argument("--output", type=Path, default=estimate.REFERENCE)
     args = parser.parse_args()
-    cache = store.Cache(args.cache)
-    families = estimate.medians(cache)
-    if not families:
-        raise SystemExit(f"no timing log in {cache.root / estimate.TIMINGS_DIR}: compute the reports first")
+    caches = [store.Cache(c) for c in args.cache or [None]]
+    seen: dict[str, list[float]] = {}
     runs = collections.Counter()
-    for path in (cache.root / estimate.TIMINGS_DIR).glob("*.json"):
-        entry = json.loads(path.read_text())
-        runs[(entry.get("engine", ""), entry.get("threads"))] += 1
+    for cache in caches:
+        for name, times in estimate.measured(cache).items():
+            seen.setdefault(name, []).extend(times)
+        for path in (cache.root / estimate.TIMINGS_DIR).glob("*.json"):
+            entry = json.loads(path.read_text())
+            runs[(entry.get("engine", ""), entry.get("threads"))] += 1
+    if not seen:
+        raise SystemExit("no timing log in " + ", ".join(str(c.root / estimate.TIMINGS_DIR) for c in caches)
+                         + ": compute the reports first")
+    families = {name: statistics.median(times) for name, times in seen.items()}
     (engine, threads), _ = runs.most_common(1)[0]
     found = estimate.Reference(families, estimate.speed(), machine(), engine, threads)
     found.write(args.output)

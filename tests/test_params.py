@@ -127,7 +127,7 @@ def test_wrong_values_name_the_allowed_values():
         load_params("batchnorm", overrides={"runs": [{"id": "x", "label": "x", "model": "mlp", "seed": 1, "seeds": [1, 2]}]})
     with pytest.raises(ParamsError, match=r"probes\.surface2d: .*grid of 10 points on \[-1, 1\] misses α = 0"):
         load_params("resnet20_ablation", overrides={"probes": {"surface2d": {"points": 10}}})
-    assert load_params("resnet20_ablation", overrides={"probes": {"surface2d": {"alpha_min": -0.5, "points": 4}}})
+    assert load_params("resnet20_ablation", overrides={"probes": {"surface2d": {"alpha_min": -0.5, "points": 4, "accelerator_points": 7}}})
     with pytest.raises(ParamsError, match=r"probes\.slice1d: .*grid of 21 points on \[-1, 0\.5\] misses α = 0"):
         load_params("mlp_cnn_rescnn_mnist", overrides={"probes": {"slice1d": {"filter_range": [-1.0, 0.5]}}})
     with pytest.raises(ParamsError, match=r"probes\.slice1d: .*the α range \[1, -1\] is empty"):

@@ -72,6 +72,23 @@ def test_a_graph_has_a_training_job_per_run_and_a_probe_job_per_run_and_pair():
     assert other.runs == graph.runs and set(other.jobs) != set(graph.jobs)  # probe keys name the device type
 
 
+def test_a_surface_asks_for_its_finer_grid_on_an_accelerator_only():
+    params = load_params("seed_connectivity", "full")
+    surface = params.probes.surface2d
+    assert (surface.points, surface.accelerator_points) == (31, 51)
+    keyed = {}
+    for device in ("cpu", "cuda"):
+        graph = jobs.expand(params.run_specs(), params.probes, params.sets_spec(), device, params.probe_targets())
+        job, = (graph.jobs[key] for name, _, key in graph.probes if name == "surface2d")
+        keyed[device] = job
+    assert keyed["cpu"].cfg.points == 31 and keyed["cuda"].cfg.points == 51
+    plain = surface.model_copy(update={"accelerator_points": None})  # the CPU key is what it was without the option
+    assert jobs.probe_key("surface2d", plain, params.sets_spec(), keyed["cpu"].deps, "cpu") == keyed["cpu"].key
+    assert load_params("seed_connectivity", "smoke").probes.surface2d.for_device("cuda").points == 3
+    with pytest.raises(ValueError, match="misses α = 0"):
+        type(surface).model_validate({**surface.model_dump(), "accelerator_points": 50})
+
+
 def test_a_second_run_reads_every_job_from_the_cache(local_results, monkeypatch):
     first, cache = local_results
     assert first.jobs["computed"] == 7 and first.jobs["failed"] == 0

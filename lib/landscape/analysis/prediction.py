@@ -232,3 +232,55 @@ def scores(table: pd.DataFrame, early: Sequence[str] = tuple(EARLY), baseline: S
                      **{f"{name}{suffix}": getattr(i, attr) for name, i in found.items()
                         for suffix, attr in (("", "estimate"), ("_low", "low"), ("_high", "high"))}})
     return pd.DataFrame(rows)
+
+
+def judged(found: pd.DataFrame) -> list[dict]:
+    """Each outcome of a ``scores`` frame read for a reader: words (``OUTCOMES``), score, runs,
+    configs, state ("scored", "no run failed" or "not scored"), and when scored the early signals'
+    and the difference's intervals (``stats.Interval``), their side of chance and of 0 (+1, −1,
+    0) and, for failure, the failed runs and their configurations."""
+    rows = []
+    for _, row in found.iterrows():
+        runs = int(row.get("runs") or 0)
+        entry = {"outcome": row["outcome"], "words": OUTCOMES[row["outcome"]], "score": row.get("score", "—"),
+                 "runs": runs, "configs": int(row["configs"]) if runs else 0, "early": None, "difference": None}
+        if row["outcome"] == "failed" and runs and not row.get("positives"):
+            rows.append({**entry, "state": "no run failed"})
+            continue
+        if not runs or pd.isna(row.get("early")) or pd.isna(row.get("baseline")):
+            rows.append({**entry, "state": "not scored"})
+            continue
+        early = stats.Interval(row["early"], row["early_low"], row["early_high"], row["configs"], stats.LEVEL, "")
+        diff = stats.Interval(row["difference"], row["difference_low"], row["difference_high"], row["configs"],
+                              stats.LEVEL, "")
+        rows.append({**entry, "state": "scored", "early": early, "difference": diff,
+                     "vs_chance": early.side(0.5 if row["outcome"] == "failed" else 0.0), "vs_baseline": diff.side(0.0),
+                     "failed_runs": int(row["positives"]) if row["outcome"] == "failed" else None,
+                     "failed_configs": int(row["positive_configs"]) if row["outcome"] == "failed" else None})
+    return rows
+
+
+def summary(found: pd.DataFrame) -> str:
+    """What a ``scores`` frame says, in two to four generated sentences: which outcomes the early
+    signals predict better than chance out of sample, for which they beat or lose to the baseline
+    of η and batch size, and how many configurations the failure scores rest on."""
+    rows = judged(found)
+    scored = [r for r in rows if r["state"] == "scored"]
+    if not rows:
+        return "No trajectory was measured, so there is nothing to predict from."
+    if not scored:
+        return (f"None of the {len(rows)} outcomes could be scored out of sample: too few runs or configurations, or "
+                "no run failed.")
+    better = [r["words"] for r in scored if r["vs_chance"] > 0]
+    text = (f"Out of sample (each configuration predicted by models fitted on the others), the first points of "
+            f"training predict {stats.listed(better) or 'none'} of the {len(scored)} scored outcomes better than "
+            "chance. Against a baseline that knows only η and the batch size they do better for "
+            f"{stats.listed(r['words'] for r in scored if r['vs_baseline'] > 0) or 'none'} and worse for "
+            f"{stats.listed(r['words'] for r in scored if r['vs_baseline'] < 0) or 'none'}.")
+    for r in scored:
+        if r["failed_runs"] is not None:
+            text += (f" The {r['failed_runs']} failed runs come from {r['failed_configs']} "
+                     f"configuration{'s' if r['failed_configs'] != 1 else ''}, which the failure scores rest on.")
+    if not better:
+        text += " On this evidence optimization difficulty is not predicted from early training."
+    return text

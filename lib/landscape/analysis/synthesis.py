@@ -305,12 +305,6 @@ def _label(measure: str) -> str:
     return found.label if found is not None else measure
 
 
-def _words(items: Sequence[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
-    items = list(items)
-    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
-
-
 def _psi_sides(rows: pd.DataFrame, names: Sequence[str]) -> tuple[list[str], list[str]]:
     """The labels of the measures ``names`` whose Ψ interval lies above 0, and below 0 (``rows``:
     a grid's statistics summary indexed by measure)."""
@@ -326,14 +320,14 @@ def flat_verdict(grid: pd.DataFrame) -> str:
     names = [m for m in FLATNESS if m in rows.index]
     above, below = _psi_sides(rows, names)
     if above and below:
-        return (f"in the designed grid the flatness measures disagree: {_words(above)} go with a larger gap within "
-                f"groups, {_words(below)} with a smaller one (mixed)")
+        return (f"in the designed grid the flatness measures disagree: {stats.listed(above)} go with a larger gap within "
+                f"groups, {stats.listed(below)} with a smaller one (mixed)")
     if above:
-        return (f"in the designed grid, sharper by {_words(above)} goes with a larger gap within groups, as the "
+        return (f"in the designed grid, sharper by {stats.listed(above)} goes with a larger gap within groups, as the "
                 f"flat-minimum explanation predicts; {len(names) - len(above)} of the {len(names)} flatness measures "
                 "do not decide")
     if below:
-        return (f"in the designed grid, sharper by {_words(below)} goes with a smaller gap within groups, against "
+        return (f"in the designed grid, sharper by {stats.listed(below)} goes with a smaller gap within groups, against "
                 "the flat-minimum explanation")
     return (f"in the designed grid no flatness measure's Ψ interval excludes 0 (of {len(names)}): the flat-minimum "
             "explanation gets no support there either")
@@ -402,7 +396,7 @@ def _sgd_answer(evidence: _Evidence, trajectory: pd.DataFrame, grid_models: int)
     supported = [_label(m) for m in shown if evidence.overall.at[m, "decided"]]
     sentences.append(f"Across the studies' pooled models, {len(supported)} of the {len(shown)} flatness measures' "
                      "overall τ with the gap excludes 0 after Benjamini–Hochberg"
-                     + (f" ({_words(supported)})." if supported else
+                     + (f" ({stats.listed(supported)})." if supported else
                         ": there the flatter minima did not generalize measurably better."))
     return Answer(QUESTIONS[0], " ".join(sentences), evidence.table(names),
                   "The flatness measures with the generalization gap. " + TABLE_SIGNS,
@@ -450,7 +444,7 @@ def _measures_answer(evidence: _Evidence, grid_models: int) -> Answer:
         cmi = grid["cmi"].dropna()
         sentences.append(f"Among the designed grid's {grid_models} models, trained to one train cross-entropy, the "
                          f"granulated Ψ with the gap excludes 0 for {len(above) + len(below)} of {len(names)} measures"
-                         + (f" ({_words(above + below)})" if above or below else "")
+                         + (f" ({stats.listed(above + below)})" if above or below else "")
                          + (f"; the largest CMI score is {_label(cmi.idxmax())}'s ({cmi.max():.3f}, given "
                             f"{grid.at[cmi.idxmax(), 'cmi_given']})" if len(cmi) else "") + ".")
         picked = [m for m in names if grid.at[m, "psi_low"] > 0 or grid.at[m, "psi_high"] < 0]
@@ -476,46 +470,20 @@ def _measures_answer(evidence: _Evidence, grid_models: int) -> Answer:
 
 
 def _prediction_answer(predicted: pd.DataFrame) -> Answer:
-    rows, scored, better, versus, failures = [], 0, [], {1: [], -1: []}, ""
-    for _, row in predicted.iterrows():
-        words, runs = prediction.OUTCOMES[row["outcome"]], int(row.get("runs") or 0)
-        cells = {"outcome": words, "score": row.get("score", "—"),
-                 "runs (configurations)": f"{runs} ({int(row['configs'])})" if runs else "0"}
-        if row["outcome"] == "failed" and runs and not row.get("positives"):
-            rows.append({**cells, "early signals [95% CI]": "no run failed", "early − baseline [95% CI]": "—"})
-            continue
-        if not runs or pd.isna(row.get("early")) or pd.isna(row.get("baseline")):
-            rows.append({**cells, "early signals [95% CI]": "not scored", "early − baseline [95% CI]": "—"})
-            continue
-        chance = 0.5 if row["outcome"] == "failed" else 0.0
-        early = stats.Interval(row["early"], row["early_low"], row["early_high"], row["configs"], stats.LEVEL, "")
-        diff = stats.Interval(row["difference"], row["difference_low"], row["difference_high"], row["configs"],
-                              stats.LEVEL, "")
-        scored += 1
-        better += [words] if early.side(chance) > 0 else []
-        versus.get(diff.side(0.0), []).append(words)
-        if row["outcome"] == "failed":
-            failures = (f" The {int(row['positives'])} failed runs come from {int(row['positive_configs'])} "
-                        f"configuration{'s' if row['positive_configs'] != 1 else ''}, which the failure scores rest on.")
-        rows.append({**cells, "early signals [95% CI]": interval_text(early.estimate, early.low, early.high),
-                     "early − baseline [95% CI]": interval_text(diff.estimate, diff.low, diff.high)})
+    rows = []
+    for found in prediction.judged(predicted):
+        early, diff = found["early"], found["difference"]
+        rows.append({"outcome": found["words"], "score": found["score"],
+                     "early signals [95% CI]": found["state"] if early is None else
+                     interval_text(early.estimate, early.low, early.high),
+                     "early − baseline [95% CI]": "—" if diff is None else interval_text(diff.estimate, diff.low,
+                                                                                          diff.high),
+                     "runs (configurations)": f"{found['runs']} ({found['configs']})" if found["runs"] else "0"})
     table = pd.DataFrame(rows, columns=["outcome", "score", "early signals [95% CI]", "early − baseline [95% CI]",
                                         "runs (configurations)"])
     caption = ("Scores of the held-out predictions (AUC for failure, chance 0.5; Kendall τ otherwise, chance 0); "
-               "95% intervals by a cluster bootstrap over configurations.")
-    if predicted.empty:
-        return Answer(QUESTIONS[3], "No trajectory was measured, so there is nothing to predict from.", table, "",
-                      ("prediction",))
-    if not scored:
-        return Answer(QUESTIONS[3], f"None of the {len(table)} outcomes could be scored out of sample: too few runs "
-                      "or configurations, or no run failed.", table, caption, ("prediction",))
-    text = (f"Out of sample (each configuration predicted by models fitted on the others), the first points of "
-            f"training predict {_words(better) or 'none'} of the {scored} scored outcomes better than chance. "
-            "Against a baseline that knows only η and the batch size they do better for "
-            f"{_words(versus[1]) or 'none'} and worse for {_words(versus[-1]) or 'none'}." + failures)
-    if not better:
-        text += " On this evidence optimization difficulty is not predicted from early training."
-    return Answer(QUESTIONS[3], text, table, caption, ("prediction",))
+               "95% intervals by a cluster bootstrap over configurations." if len(table) else "")
+    return Answer(QUESTIONS[3], prediction.summary(predicted), table, caption, ("prediction",))
 
 
 def answers(correlations: pd.DataFrame, effects: pd.DataFrame, trajectory: pd.DataFrame,

@@ -16,6 +16,7 @@ log records both.
 """
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import time
@@ -112,10 +113,12 @@ SPEED_BATCH = 128
 SPEED_SECONDS = 1.5  # how long the calibration trains, after a warm-up of a few steps
 
 
+@functools.lru_cache(maxsize=None)
 def speed(seconds: float = SPEED_SECONDS) -> float:
     """This machine's training speed on one thread (images/s): study 001's small CNN trained with
     SGD on random 28 × 28 images in batches of 128 for about ``seconds`` (after three warm-up
-    steps), as ``bench/bench_training.py`` times it. Seeded; torch's thread count is restored."""
+    steps), as ``bench/bench_training.py`` times it; measured once a process. Seeded; torch's
+    thread count is restored."""
     from ..learning.models import build_model
 
     threads = torch.get_num_threads()

@@ -116,6 +116,7 @@ def expand(run_specs: dict[str, RunSpec], probe_params: Any, sets: SetsSpec, dev
         cfg = getattr(probe_params, name)
         if cfg is None:
             continue
+        cfg = cfg.for_device(device_type)
         for run_ids in targets[name]:
             keys = tuple(graph.runs[r] for r in run_ids)
             key = probe_key(name, cfg, sets, keys, device_type)

@@ -74,8 +74,8 @@ def tidy(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def settings_of(cfg: Strict, sets: SetsSpec) -> dict:
     """What a probe's result depends on besides the runs and the sets' data (part of its key)."""
-    return {"cfg": cfg.model_dump(exclude={"configs", "seeds"}), "mode": sets.eval_set.mode,  # which runs: the job's key
-            "chunk_size": sets.eval_set.chunk_size}
+    return {"cfg": cfg.model_dump(exclude={"configs", "seeds", "accelerator_points"}),  # which runs: the job's key;
+            "mode": sets.eval_set.mode, "chunk_size": sets.eval_set.chunk_size}  # the device's grid: in ``points``
 
 
 def optional_settings() -> dict:

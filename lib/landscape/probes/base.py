@@ -31,6 +31,11 @@ class ProbeSettings(Strict):
 
     seeds: Literal["all", "study"] = "all"
 
+    def for_device(self, device_type: str) -> "ProbeSettings":
+        """The settings the probe runs with on a device of ``device_type`` ("cpu", "cuda", "mps"):
+        these, unless a probe's settings ask for more work where an accelerator makes it cheap."""
+        return self
+
 
 class EvalSetParams(Strict):
     """The fixed, stratified probe sets (sizes in samples) and the BN/dropout mode of probes."""

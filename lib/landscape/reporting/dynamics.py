@@ -245,7 +245,7 @@ def prediction(report: ReportContext) -> None:
                       "predictions of every run: AUC for failure, Kendall τ for the steps to the train-loss target "
                       "(a run that never reached it counts as the cap) and the final test error; 95% intervals by a "
                       "cluster bootstrap over configurations, and the same for the difference (early − baseline).")
-    report.sink.markdown(prediction_mod.sentence(found))
+    report.sink.markdown(prediction_mod.summary(found))
 
 
 def _interval_text(row: pd.Series) -> str:

@@ -103,6 +103,12 @@ class Interval:
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
+def listed(items) -> str:
+    """Words joined as prose: "a", "a and b", "a, b and c"; "" for none."""
+    items = list(items)
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
 def number_text(x: float, digits: int = 4, signed: bool = False) -> str:
     """``x`` to ``digits`` significant digits in plain notation (as m×10ⁿ below 1e-3 and from
     1e6 on), trailing zeros dropped (13.0 → "13", 0.0500 → "0.05"), thousands separated from

@@ -56,7 +56,24 @@ class SliceParams(ProbeSettings):
 
 
 class SurfaceParams(SliceParams):
+    """A slice's grid in α and β (:class:`SliceParams`) on the ``split`` probe sets;
+    ``accelerator_points``: the grid's points on a CUDA or MPS device instead of ``points`` (Li et
+    al. draw 51 × 51, which one CPU core cannot afford for every report)."""
+
     split: Literal["train", "test", "both"] = "both"
+    accelerator_points: int | None = Field(default=None, gt=1)
+
+    @model_validator(mode="after")
+    def _accelerator_grid(self) -> "SurfaceParams":
+        if self.accelerator_points is not None:
+            SliceParams.model_validate({**self.model_dump(include=set(SliceParams.model_fields)),
+                                        "points": self.accelerator_points})
+        return self
+
+    def for_device(self, device_type: str) -> "SurfaceParams":
+        if device_type in ("cuda", "mps") and self.accelerator_points is not None:
+            return self.model_copy(update={"points": self.accelerator_points})
+        return self
 
 STUDY_NORMALIZATION = {"random": None, "unit": "unit"}  # the studies' direction kinds -> directions.normalize_direction
 

@@ -196,9 +196,9 @@ def surfaces_section(report: ReportContext) -> None:
         sink.term(*TERM)
     splits = " and ".join(dict.fromkeys(frame["split"]))
     limits = {kind: rise_limits(frame, kind) for kind in dict.fromkeys(frame["direction"])}
-    cfg = report.params.probes.surface2d
+    points = frame.groupby(["run", "direction"])["alpha"].nunique().max()  # the device may have asked for more
     cost = report.results.cost.get("surface2d", estimate.Cost(0.0, 0, 0))
-    sink.markdown(f"Grid: {cfg.points} × {cfg.points} points of α and β ({cost.words()}); {noise_words(frame)}.")
+    sink.markdown(f"Grid: {points} × {points} points of α and β ({cost.words()}); {noise_words(frame)}.")
     for run in report.params.runs:
         run_id = tables.study_run(report.params, run.id)
         if run_id not in set(frame["run"]):
