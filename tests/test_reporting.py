@@ -1162,10 +1162,11 @@ def test_study_report_executes_and_holds_every_section(report, smoke_pass):
         assert f'id="figure-{key}"' in page, key
     assert "Traceback" not in page
     assert export.external_references(page) == []
-    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.DOTALL)  # only the 3-D view's, only its own
+    scripts = [(dict(re.findall(r'(\w+)="([^"]*)"', attrs)), body)  # only the 3-D view's, only its own
+               for attrs, body in re.findall(r"<script([^>]*)>(.*?)</script>", page, re.DOTALL)]
     library = f'../{interactive.ASSETS_DIR}/{interactive.library_name()}'
-    assert all(attrs == f' src="{library}"' and not body or attrs == "" and body == interactive.DRAW
-               or attrs == ' type="application/json" class="report-interactive-spec"' for attrs, body in scripts)
+    assert all(attrs == {"src": library} and not body or attrs == {} and body == interactive.DRAW
+               or attrs == {"type": "application/json", "class": "report-interactive-spec"} for attrs, body in scripts)
     assert bool(scripts) == ("surface-3d" in expected_figures)
     if scripts:
         assert (out / interactive.ASSETS_DIR / interactive.library_name()).is_file()

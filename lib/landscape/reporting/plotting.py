@@ -402,9 +402,10 @@ def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray 
 
 
 def surface_3d(alphas: Sequence[float], betas: Sequence[float], values: Sequence[np.ndarray],
-               titles: Sequence[str], limits: tuple[float, float], label: str = "loss") -> Figure:
+               titles: Sequence[str], limits: tuple[float, float]) -> Figure:
     """Li et al.'s picture: each array of ``values`` (``values[i, j]`` = f(alphas[i], betas[j]))
-    as a 3-D surface, a panel per array side by side, on one height and colour scale ``limits``."""
+    as a 3-D surface, a panel per array side by side (titles wrapped), on one height and colour
+    scale ``limits``; the caption says what the height is."""
     from mpl_toolkits.mplot3d import Axes3D  # noqa: F401  (registers the 3d projection)
 
     apply_style()
@@ -421,9 +422,8 @@ def surface_3d(alphas: Sequence[float], betas: Sequence[float], values: Sequence
         ax.view_init(elev=30, azim=-60)
         ax.set_xlabel("α")
         ax.set_ylabel("β")
-        ax.set_zlabel(label if i == 0 else "")
-        ax.set_title(title, fontsize="medium")
-    fig.tight_layout()
+        ax.set_title(textwrap.fill(title, 24 if n >= 3 else 40), fontsize="small")
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.05, top=0.88, wspace=0.15)
     return fig
 
 

@@ -157,7 +157,7 @@ def surface_view(frame: pd.DataFrame, run_ids: list[str], limits: tuple[float, f
     alphas, betas = mats[0].index.to_numpy(), mats[0].columns.to_numpy()
     values = [m.to_numpy() for m in mats]
     label = "loss − L(θ) (nats)"
-    return (plotting.surface_3d(alphas, betas, values, [f"{name} · {split}" for name in labels], limits, label),
+    return (plotting.surface_3d(alphas, betas, values, labels, limits),
             plotting.surface_3d_spec(alphas, betas, values, limits, label), labels)
 
 
@@ -218,8 +218,8 @@ def surfaces_section(report: ReportContext) -> None:
         fig, spec, labels = view
         sink.figure(fig, "surface-3d", "The train-loss surfaces of the study seeds along filter-normalized directions "
                     f"as 3-D surfaces (Li et al.'s picture; {'left to right: ' if len(labels) > 1 else ''}"
-                    f"{'; '.join(labels)}), their rise over L(θ) "
-                    "on the shared scale above. On the web page the view can be turned and zoomed.", interactive=spec)
+                    f"{'; '.join(labels)}): the height is the rise over L(θ) in nats, on the shared scale above. On "
+                    "the web page the view can be turned and zoomed.", interactive=spec)
     ranges, coarse = report.results.probes.loss_range, report.params.probes.loss_range
     sink.table(loss_range_table(report.params, frame, ranges), "loss-ranges",
                "Loss over the grid per configuration, split and direction kind (nats): min, max, L(θ) and "
