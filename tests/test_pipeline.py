@@ -520,6 +520,10 @@ def test_a_fresh_machine_scales_the_reference_machines_times_by_the_two_speeds(t
     assert estimate.Reference.read(path) == reference
     path.write_text("{not json")
     assert estimate.Reference.read(path) is None  # it only ever informs an estimate
+    shipped = estimate.Reference.read()  # the reference machine's table, as bench/reference_times.py wrote it
+    assert shipped is not None and shipped.speed > 0 and shipped.families
+    assert all(seconds >= 0 for seconds in shipped.families.values())
+    assert all(name.split("-")[0] in {"train", *probes.REGISTRY} for name in shipped.families)
 
 
 def test_the_speed_calibration_trains_on_one_thread_and_restores_the_thread_count():
