@@ -170,6 +170,16 @@ def test_the_answers_say_no_support_when_no_interval_decides():
         assert answer.text.count(". ") + 1 <= 4
 
 
+def test_a_decided_flatness_tau_is_named_with_its_direction():
+    correlations, _, trajectory = undecided_evidence()
+    lam = (correlations["measure"] == "lambda_max") & (correlations["kind"] == "overall")
+    correlations.loc[lam, ["estimate", "low", "high", "p"]] = [-0.4, -0.6, -0.2, 1e-6]  # sharper, smaller gap
+    q1 = synthesis.answers(correlations, NO_EFFECTS, trajectory, pd.DataFrame())[0]
+    assert "1 of the 3 flatness measures' overall τ with the gap excludes 0 after Benjamini–Hochberg (λmax: " \
+           "sharper, smaller gap)." in q1.text
+    assert q1.table.set_index("measure").at["λmax", "studies' τ [95% CI]"] == "-0.40 [-0.60, -0.20] (BH)"
+
+
 def test_the_architecture_answer_gives_ratios_to_three_digits_and_says_when_they_do_not_decide():
     effects = pd.DataFrame([{"factor": "batchnorm", "measure": "lambda_max", "ratio": 354.48, "low": 6.6012,
                              "high": 6078.54, "groups": 6},

@@ -313,24 +313,23 @@ def _psi_sides(rows: pd.DataFrame, names: Sequence[str]) -> tuple[list[str], lis
 
 
 def flat_verdict(grid: pd.DataFrame) -> str:
-    """What the designed grid says of the flat-minimum account (``grid``: its statistics summary):
-    the flatness measures whose Ψ interval lies above 0 (flatter, smaller gap within groups) or
-    below 0, or neither, in words."""
+    """What the designed grid says of the flat-minimum account (``grid``: its statistics summary),
+    as a clause: the flatness measures whose Ψ interval lies above 0 (flatter, smaller gap within
+    groups) or below 0, or neither."""
     rows = grid.set_index("measure")
     names = [m for m in FLATNESS if m in rows.index]
     above, below = _psi_sides(rows, names)
     if above and below:
-        return (f"in the designed grid the flatness measures disagree: {stats.listed(above)} go with a larger gap within "
-                f"groups, {stats.listed(below)} with a smaller one (mixed)")
+        return (f"the flatness measures disagree: {stats.listed(above)} go with a larger gap within groups, "
+                f"{stats.listed(below)} with a smaller one (mixed)")
     if above:
-        return (f"in the designed grid, sharper by {stats.listed(above)} goes with a larger gap within groups, as the "
-                f"flat-minimum explanation predicts; {len(names) - len(above)} of the {len(names)} flatness measures "
-                "do not decide")
+        return (f"sharper by {stats.listed(above)} goes with a larger gap within groups, as the flat-minimum "
+                f"explanation predicts; {len(names) - len(above)} of the {len(names)} flatness measures do not decide")
     if below:
-        return (f"in the designed grid, sharper by {stats.listed(below)} goes with a smaller gap within groups, against "
-                "the flat-minimum explanation")
-    return (f"in the designed grid no flatness measure's Ψ interval excludes 0 (of {len(names)}): the flat-minimum "
-            "explanation gets no support there either")
+        return (f"sharper by {stats.listed(below)} goes with a smaller gap within groups, against the flat-minimum "
+                "explanation")
+    return (f"no flatness measure's Ψ interval excludes 0 (of {len(names)}): the flat-minimum explanation gets no "
+            "support there")
 
 
 class _Evidence:
@@ -389,14 +388,14 @@ def _sgd_answer(evidence: _Evidence, trajectory: pd.DataFrame, grid_models: int)
     names = [m for m in FLATNESS if m in evidence.overall.index or (evidence.grid is not None
                                                                      and m in evidence.grid.index)]
     if evidence.grid is not None:
-        verdict = flat_verdict(evidence.grid.reset_index())
         sentences.append(f"Among models trained to one train cross-entropy ({grid_models} in the designed grid), "
-                         + verdict[len("in the designed grid"):].lstrip(" ,:") + ".")
+                         f"{flat_verdict(evidence.grid.reset_index())}.")
     shown = [m for m in names if m in evidence.overall.index]
-    supported = [_label(m) for m in shown if evidence.overall.at[m, "decided"]]
+    supported = [f"{_label(m)}: sharper, {'larger' if evidence.overall.at[m, 'estimate'] > 0 else 'smaller'} gap"
+                 for m in shown if evidence.overall.at[m, "decided"]]
     sentences.append(f"Across the studies' pooled models, {len(supported)} of the {len(shown)} flatness measures' "
                      "overall τ with the gap excludes 0 after Benjamini–Hochberg"
-                     + (f" ({stats.listed(supported)})." if supported else
+                     + (f" ({'; '.join(supported)})." if supported else
                         ": there the flatter minima did not generalize measurably better."))
     return Answer(QUESTIONS[0], " ".join(sentences), evidence.table(names),
                   "The flatness measures with the generalization gap. " + TABLE_SIGNS,

@@ -213,7 +213,8 @@ def surfaces_section(report: ReportContext) -> None:
                         "rise over L(θ) on one colour scale shared by every surface of this direction kind in this "
                         f"report ({stats.number_text(low, 3)} to {stats.number_text(high, 3)} nats): a plane that "
                         "barely rises looks flat and has no contour; + marks θ.")
-    view = surface_view(frame, [tables.study_run(report.params, run.id) for run in report.params.runs], limits["filter"])
+    view = surface_view(frame, [tables.study_run(report.params, run.id) for run in report.params.runs],
+                        limits["filter"]) if "filter" in limits else None
     if view is not None:
         fig, spec, labels = view
         sink.figure(fig, "surface-3d", "The train-loss surfaces of the study seeds along filter-normalized directions "
