@@ -902,6 +902,22 @@ def test_the_interactive_view_holds_only_escaped_numbers_and_its_library_is_stor
     plt.close("all")
 
 
+def test_a_sentence_says_when_two_direction_kinds_order_the_configurations_differently():
+    alphas = np.linspace(-1, 1, 5)
+    bends = {("filter", "a"): 1.0, ("filter", "b"): 3.0, ("random", "a"): 2.0, ("random", "b"): 0.5}
+    frame = pd.DataFrame([{"direction": kind, "config": config, "run": f"{config}_s{seed}", "split": split,
+                           "alpha": a, "loss": 0.1 + (bend + 0.1 * seed) * a * a}
+                          for (kind, config), bend in bends.items() for seed in (1, 2) for split in ("train", "test")
+                          for a in alphas])
+    rises = slices_report.end_rises(frame).set_index(["direction", "config"])["rise"]
+    assert rises[("filter", "b")] == pytest.approx(3.15)  # mean over seeds of L(±1) − L(0)
+    text = slices_report.order_sentence(frame, {"a": "A", "b": "B"})
+    assert "filter-normalized directions A (1.15) < B (3.15); along unnormalized N(0, I) directions B (0.65) < A" in text
+    assert "order the configurations differently" in text
+    same = frame[frame["direction"] == "filter"]
+    assert slices_report.order_sentence(same, {}) is None  # one kind: nothing to compare
+
+
 def test_learning_curves_of_many_configurations_are_small_multiples_sharing_a_range_per_metric():
     rows = [{"config": c, "seed": s, "epoch": e, "train_loss": 2.0 / e + i, "test_loss": 2.2 / e + i,
              "train_acc": 0.5 + 0.1 * e, "test_acc": 0.45 + 0.1 * e}

@@ -102,6 +102,41 @@ def slices_figure(frame: pd.DataFrame, y: str = "loss", labels: Mapping[str, str
     return fig
 
 
+def end_rises(frame: pd.DataFrame, split: str = "train") -> pd.DataFrame:
+    """Per direction kind and configuration of a ``slice1d`` frame, the mean over seeds of the
+    ``split`` loss rise at the ends of the α range over L(θ): (L(α_min) + L(α_max)) / 2 − L(0),
+    nats. Columns direction, config, rise."""
+    rows = []
+    for (kind, config), part in frame[frame["split"] == split].groupby(["direction", "config"], sort=False):
+        per_seed = []
+        for _, run in part.groupby("run", sort=False):
+            ends = run[run["alpha"].isin([run["alpha"].min(), run["alpha"].max()])]["loss"].mean()
+            per_seed.append(ends - run.loc[run["alpha"].abs().idxmin(), "loss"])
+        rows.append({"direction": kind, "config": config, "rise": float(np.mean(per_seed))})
+    return pd.DataFrame(rows, columns=["direction", "config", "rise"])
+
+
+def order_sentence(frame: pd.DataFrame, labels: Mapping[str, str]) -> str | None:
+    """Whether the direction kinds of a ``slice1d`` frame order its configurations alike by their
+    train-loss rise at the ends of the α range (:func:`end_rises`), in words; None with a single
+    kind or configuration."""
+    found = end_rises(frame)
+    kinds = list(dict.fromkeys(found["direction"]))
+    if len(kinds) < 2 or found["config"].nunique() < 2:
+        return None
+    orders = {kind: found[found["direction"] == kind].sort_values("rise") for kind in kinds}
+    words = "; ".join(f"along {DIRECTION_LABELS.get(kind, kind)}s " + " < ".join(
+        f"{labels.get(r.config, r.config)} ({stats.number_text(r.rise, 3)})" for r in rows.itertuples())
+                      for kind, rows in orders.items())
+    same = len({tuple(rows["config"]) for rows in orders.values()}) == 1
+    return ("Ordered from the flattest to the sharpest by the mean train-loss rise at the ends of the α range (nats): "
+            + words + (". The direction kinds agree on the order." if same else
+                       ". The direction kinds order the configurations differently: a direction that is not "
+                       "filter-normalized moves every weight by about the same amount whatever its size (Li et al.'s "
+                       "reason for normalizing), so its order reflects the networks' weight scales as well as their "
+                       "landscapes."))
+
+
 def rises(frame: pd.DataFrame, value: str = "loss") -> pd.DataFrame:
     """``frame`` (a ``surface2d`` frame) with ``rise``: ``value`` minus its value at the grid point
     nearest θ (α = β = 0) of the same run, direction kind and split."""
@@ -183,6 +218,9 @@ def slices_section(report: ReportContext) -> None:
     report.sink.figure(slices_figure(frame, labels=report.labels), "slice1d",
                        "Loss along L(θ + α d), mean over seeds (each along its own direction) with a 95% band, on the "
                        "train (solid) and test (dashed) probe sets; " + "; ".join(ranges) + " (panel titles).")
+    order = order_sentence(frame, report.labels)
+    if order:
+        report.sink.markdown(order)
     report.sink.record("slice1d", frame)
     pages.see_also(report.sink, report.params, "slice1d", "1D slices")
 
