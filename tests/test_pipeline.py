@@ -520,6 +520,8 @@ def test_a_fresh_machine_scales_the_reference_machines_times_by_the_two_speeds(t
     assert estimate.Reference.read(path) == reference
     path.write_text("{not json")
     assert estimate.Reference.read(path) is None  # it only ever informs an estimate
+    path.write_text(json.dumps({"speed": 0, "families": {"train-x": 1.0}}))
+    assert estimate.Reference.read(path) is None  # a speed of 0 would scale every time to infinity
     shipped = estimate.Reference.read()  # the reference machine's table, as bench/reference_times.py wrote it
     assert shipped is not None and shipped.speed > 0 and shipped.families
     assert all(seconds >= 0 for seconds in shipped.families.values())

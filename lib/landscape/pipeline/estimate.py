@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import statistics
 import time
 from dataclasses import dataclass, field, replace
@@ -164,10 +165,13 @@ class Reference:
         informs an estimate)."""
         try:
             found = json.loads(Path(path).read_text())
-            return Reference({str(k): float(v) for k, v in found["families"].items()}, float(found["speed"]),
-                             str(found.get("machine", "")), str(found.get("engine", "")), found.get("threads"))
+            table = Reference({str(k): float(v) for k, v in found["families"].items()}, float(found["speed"]),
+                              str(found.get("machine", "")), str(found.get("engine", "")), found.get("threads"))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
+        usable = math.isfinite(table.speed) and table.speed > 0 and all(
+            math.isfinite(v) and v >= 0 for v in table.families.values())
+        return table if usable else None
 
     def write(self, path: Path = REFERENCE) -> None:
         files.write_text(json.dumps({"machine": self.machine, "engine": self.engine, "threads": self.threads,
@@ -184,7 +188,7 @@ def medians(cache: store.Cache) -> dict[str, float]:
 class Plan:
     """A graph's jobs before it runs: how many there are, how many the cache holds, how many
     trainings go on from a checkpoint, and each job to compute with its estimated wall time (s;
-    None when no job of its family was timed here)."""
+    None when no job of its family was timed here or on the reference machine)."""
 
     total: int
     resumed: int
