@@ -528,10 +528,10 @@ def test_a_fresh_machine_scales_the_reference_machines_times_by_the_two_speeds(t
     assert all(name.split("-")[0] in {"train", *probes.REGISTRY} for name in shipped.families)
 
 
-def test_the_speed_calibration_trains_on_one_thread_and_restores_the_thread_count():
-    before = torch.get_num_threads()
+def test_the_speed_calibration_trains_on_one_thread_and_restores_the_thread_count_and_random_state():
+    before, state = torch.get_num_threads(), torch.random.get_rng_state()
     assert estimate.speed(seconds=0.2) > 0
-    assert torch.get_num_threads() == before
+    assert torch.get_num_threads() == before and torch.equal(torch.random.get_rng_state(), state)
 
 
 def test_a_family_is_the_work_without_its_seed_and_the_clock_falls_back_to_the_times_of_this_run():

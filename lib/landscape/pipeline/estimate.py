@@ -119,7 +119,7 @@ def speed(seconds: float = SPEED_SECONDS) -> float:
     """This machine's training speed on one thread (images/s): study 001's small CNN trained with
     SGD on random 28 × 28 images in batches of 128 for about ``seconds`` (after three warm-up
     steps), as ``bench/bench_training.py`` times it; measured once a process. Seeded; torch's
-    thread count is restored."""
+    thread count and random state are restored."""
     from ..learning.models import build_model
 
     threads = torch.get_num_threads()
@@ -128,8 +128,9 @@ def speed(seconds: float = SPEED_SECONDS) -> float:
         generator = torch.Generator().manual_seed(0)
         x = torch.randn(SPEED_BATCH, 1, 28, 28, generator=generator)
         y = torch.randint(0, 10, (SPEED_BATCH,), generator=generator)
-        torch.manual_seed(0)
-        model = build_model("cnn_small", (1, 28, 28))
+        with torch.random.fork_rng(devices=[]):  # the process's random state is left as it was
+            torch.manual_seed(0)
+            model = build_model("cnn_small", (1, 28, 28))
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
         def step() -> None:
