@@ -1,6 +1,6 @@
 """Write the reference machine's job times (lib/landscape/pipeline/reference_times.json), which
 the plan line of a fresh machine's first ``make reports`` scales by its own speed: the median
-wall time of every job family in the timing logs of the caches named (``estimate.measured``), this machine's
+wall time of every job family in the timing logs of the caches named (``estimate.logged``), this machine's
 calibration speed (``estimate.speed``, measured now: run it on an idle machine) and the engine
 and threads the logged jobs ran with. Run it after a full compute on the reference machine and
 commit the table.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import platform
 import statistics
@@ -40,17 +39,14 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=estimate.REFERENCE)
     args = parser.parse_args()
     caches = [store.Cache(c) for c in args.cache or [None]]
-    seen: dict[str, list[float]] = {}
-    runs = collections.Counter()
-    for cache in caches:
-        for name, times in estimate.measured(cache).items():
-            seen.setdefault(name, []).extend(times)
-        for path in (cache.root / estimate.TIMINGS_DIR).glob("*.json"):
-            entry = json.loads(path.read_text())
-            runs[(entry.get("engine", ""), entry.get("threads"))] += 1
-    if not seen:
+    entries = [entry for cache in caches for entry in estimate.logged(cache)]
+    if not entries:
         raise SystemExit("no timing log in " + ", ".join(str(c.root / estimate.TIMINGS_DIR) for c in caches)
                          + ": compute the reports first")
+    seen: dict[str, list[float]] = {}
+    for entry in entries:
+        seen.setdefault(entry["family"], []).append(entry["seconds"])
+    runs = collections.Counter((entry.get("engine", ""), entry.get("threads")) for entry in entries)
     families = {name: statistics.median(times) for name, times in seen.items()}
     (engine, threads), _ = runs.most_common(1)[0]
     found = estimate.Reference(families, estimate.speed(), machine(), engine, threads)

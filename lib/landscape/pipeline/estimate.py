@@ -58,6 +58,39 @@ def record(cache: store.Cache, job: jobs_mod.Job, seconds: float, engine: str, t
     files.write_text(json.dumps(entry) + "\n", cache.root / TIMINGS_DIR / f"{job.key}.json")
 
 
+def _entry(path: Path) -> dict | None:
+    """One timing log entry (:func:`record`) with its ``seconds`` a float, or None when it cannot
+    be read (it only ever informs an estimate)."""
+    try:
+        entry = json.loads(path.read_text())
+        return {**entry, "seconds": float(entry["seconds"]), "family": str(entry["family"])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def logged(cache: store.Cache) -> list[dict]:
+    """Every readable entry of ``cache``'s timing log, in file order."""
+    folder = cache.root / TIMINGS_DIR
+    found = (_entry(path) for path in (sorted(folder.glob("*.json")) if folder.is_dir() else []))
+    return [entry for entry in found if entry is not None]
+
+
+def measured(cache: store.Cache) -> dict[str, list[float]]:
+    """Family -> the wall times (s) of its jobs logged in ``cache``."""
+    found: dict[str, list[float]] = {}
+    for entry in logged(cache):
+        found.setdefault(entry["family"], []).append(entry["seconds"])
+    return found
+
+
+def duration_words(seconds: float) -> str:
+    """``seconds`` rounded for a reader: "40 s", "12 min", "2 h 05 min"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 @dataclass(frozen=True)
 class Cost:
     """What some jobs cost as logged: the summed wall time (s) of the ``timed`` of them the
@@ -77,37 +110,9 @@ class Cost:
 
 def cost(cache: store.Cache, keys: Iterable[str]) -> Cost:
     """The :class:`Cost` of the jobs ``keys`` from ``cache``'s timing log."""
-    keys, seconds, timed = list(keys), 0.0, 0
-    for key in keys:
-        try:
-            seconds += float(json.loads((cache.root / TIMINGS_DIR / f"{key}.json").read_text())["seconds"])
-            timed += 1
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return Cost(seconds, timed, len(keys))
-
-
-def measured(cache: store.Cache) -> dict[str, list[float]]:
-    """Family -> the wall times (s) of its jobs logged in ``cache``; a log entry that cannot be read
-    is skipped (it only ever informs an estimate)."""
-    found: dict[str, list[float]] = {}
-    folder = cache.root / TIMINGS_DIR
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            entry = json.loads(path.read_text())
-            seconds = float(entry["seconds"])
-            found.setdefault(str(entry["family"]), []).append(seconds)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return found
-
-
-def duration_words(seconds: float) -> str:
-    """``seconds`` rounded for a reader: "40 s", "12 min", "2 h 05 min"."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60:02d} min"
+    keys = list(keys)
+    found = [entry for entry in (_entry(cache.root / TIMINGS_DIR / f"{key}.json") for key in keys) if entry]
+    return Cost(sum(entry["seconds"] for entry in found), len(found), len(keys))
 
 
 SPEED_BATCH = 128
