@@ -127,6 +127,9 @@ bench: setup setup-ray $(VENV)/.bench-installed
 	$(PY) bench/bench_probes.py --threads 2
 	$(PY) bench/bench_grid.py
 	$(PY) bench/bench_engines.py $(if $(BENCH_MEMORY),--memory)
+	@if $(PY) -c "import sys, torch; sys.exit(not (torch.cuda.is_available() or torch.backends.mps.is_available()))"; \
+	  then $(PY) bench/bench_device.py --threads 2 --grid 21 --hvp-samples 1024; \
+	  else echo "bench_device: no CUDA or MPS device here (it compares one with the CPU)"; fi
 
 # Notebooks are saved without outputs (landscape.clean_notebook.pre_save), so using them leaves git
 # clean; LAB_ARGS adds JupyterLab options (the tests give a port, a token and --no-browser).
