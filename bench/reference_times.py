@@ -1,6 +1,6 @@
 """Write the reference machine's job times (lib/landscape/pipeline/reference_times.json), which
 the plan line of a fresh machine's first ``make reports`` scales by its own speed: the median
-wall time of every job family in the timing logs of the caches named (``estimate.logged``), this machine's
+wall time of every job family in the timing logs of the caches named (``estimate.logged``; CPU times only), this machine's
 calibration speed (``estimate.speed``, measured now: run it on an idle machine) and the engine
 and threads the logged jobs ran with. Run it after a full compute on the reference machine and
 commit the table.
@@ -39,10 +39,10 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=estimate.REFERENCE)
     args = parser.parse_args()
     caches = [store.Cache(c) for c in args.cache or [None]]
-    entries = [entry for cache in caches for entry in estimate.logged(cache)]
+    entries = [entry for cache in caches for entry in estimate.logged(cache) if entry["device"] == "cpu"]
     if not entries:
-        raise SystemExit("no timing log in " + ", ".join(str(c.root / estimate.TIMINGS_DIR) for c in caches)
-                         + ": compute the reports first")
+        raise SystemExit("no CPU times in the timing log of " + ", ".join(str(c.root / estimate.TIMINGS_DIR) for c in caches)
+                         + ": compute the reports first, on the CPU")
     seen: dict[str, list[float]] = {}
     for entry in entries:
         seen.setdefault(entry["family"], []).append(entry["seconds"])

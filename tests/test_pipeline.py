@@ -489,7 +489,7 @@ def test_a_graph_says_what_it_will_compute_and_estimates_it_from_the_same_work_t
     assert f"{computed} jobs: 0 in the cache, {computed} to compute (2 trainings, {computed - 2} probes); none of " \
            "this work was ever timed" in said
     logged = [json.loads(p.read_text()) for p in (tmp_path / estimate.TIMINGS_DIR).glob("*.json")]
-    assert len(logged) == computed and all(e["seconds"] > 0 and e["threads"] == 1 for e in logged)
+    assert len(logged) == computed and all(e["seconds"] > 0 and e["threads"] == 1 and e["device"] == "cpu" for e in logged)
     assert first.cost and all(c.timed == c.jobs > 0 and c.seconds > 0 for c in first.cost.values())  # what each probe cost
     # a third seed is the same work as the first two: its jobs are estimated from their times
     driver.run(tiny_params(replicates=3), config=config, cache=tmp_path)
@@ -506,15 +506,25 @@ def test_a_fresh_machine_scales_the_reference_machines_times_by_the_two_speeds(t
     cache = store.Cache(tmp_path)
     reference = estimate.Reference({estimate.family(known): 100.0}, speed=2000.0)
     calls = []
-    found = estimate.plan(2, [known, other], cache, reference, lambda: calls.append(1) or 1000.0)
+    found = estimate.plan(2, [known, other], cache, "cpu", reference, lambda: calls.append(1) or 1000.0)
     assert found.estimates == {"k1": 200.0, "k2": None}  # half the reference's speed: twice its time
     assert found.scaled == 1 and calls == [1]
     said = found.sentence(1)
     assert "about 3 min on 1 slot for 1 of them (1 from the reference machine's times scaled by this machine's " \
            "speed (1000 images/s on one thread here, 2000 there))" in said
-    estimate.record(cache, known, 50.0, "local", 1)  # once timed here, this machine's own time wins
-    assert estimate.plan(2, [known], cache, reference, lambda: calls.append(1) or 1000.0).estimates == {"k1": 50.0}
+    estimate.record(cache, known, 50.0, "local", 1, "cpu")  # once timed here, this machine's own time wins
+    assert estimate.plan(2, [known], cache, "cpu", reference, lambda: calls.append(1) or 1000.0).estimates == {"k1": 50.0}
     assert calls == [1]  # no calibration when nothing needs the reference
+    # on an accelerator neither the CPU's log nor the CPU reference machine's times estimate anything
+    on_cuda = estimate.plan(2, [known, other], cache, "cuda", reference, lambda: calls.append(1) or 1000.0)
+    assert on_cuda.estimates == {"k1": None, "k2": None} and on_cuda.scaled == 0 and calls == [1]
+    estimate.record(cache, other, 2.0, "local", 1, "cuda")
+    assert estimate.plan(2, [other], cache, "cuda", reference).estimates == {"k2": 2.0}
+    assert estimate.plan(2, [other], cache, "cpu", reference, lambda: 1000.0).estimates == {"k2": None}
+    # an entry from before the log named devices counts as a CPU time
+    (cache.root / estimate.TIMINGS_DIR / "k2.json").write_text(json.dumps(
+        {"job": "a_s2", "family": estimate.family(other), "seconds": 7.0, "engine": "local", "threads": 1}))
+    assert estimate.plan(2, [other], cache, "cpu", reference, lambda: 1000.0).estimates == {"k2": 7.0}
     path = tmp_path / "reference.json"
     reference.write(path)
     assert estimate.Reference.read(path) == reference

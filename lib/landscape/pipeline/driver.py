@@ -138,7 +138,8 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
         engine.close()
         raise
 
-    planned = estimate.plan(len(graph.jobs), waiting, cache)
+    device_type = engine.device_type()
+    planned = estimate.plan(len(graph.jobs), waiting, cache, device_type)
     progress.note(f"{title}: {planned.sentence(engine.slots)}")
     clock = estimate.Clock(planned.estimates, engine.slots, {job.key: estimate.kind(job) for job in waiting})
     started: dict[str, float] = {}
@@ -170,7 +171,7 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
         began = started.pop(job.key, None)
         seconds = time.perf_counter() - began if result.computed and began is not None else None
         if seconds is not None:
-            estimate.record(cache, job, seconds, engine.config.name, engine.config.resolved_threads())
+            estimate.record(cache, job, seconds, engine.config.name, engine.config.resolved_threads(), device_type)
         clock.finished(job.key, seconds)
         replay.close(job.key, words)
         board.finished(job.name, words)

@@ -11,8 +11,10 @@ reference machine took for it (``reference_times.json``, written by ``bench/refe
 from that machine's timing log) scaled by the ratio of the two machines' speeds (:func:`speed`,
 a two-second calibration); :class:`Clock` keeps the estimate of the time left as jobs finish (a
 job of a family not estimated counts as the median of the jobs of its kind timed in this run),
-for the progress board. Times depend on the engine and threads they were measured with; the
-log records both.
+for the progress board. Times depend on the device, engine and threads they were measured with;
+the log records all three, and an estimate uses only times measured on the same device type (an
+accelerator's times say nothing about a CPU's; the reference machine is a CPU, so on CUDA or MPS
+the time left is estimated once the first jobs have finished).
 """
 from __future__ import annotations
 
@@ -51,19 +53,23 @@ def family(job: jobs_mod.Job) -> str:
     return f"{job.probe}-" + store.content_key(payload, FAMILY_KEY_LENGTH)
 
 
-def record(cache: store.Cache, job: jobs_mod.Job, seconds: float, engine: str, threads: int | None) -> None:
-    """Log the wall time of a job computed now (``engine`` and torch ``threads`` it ran with)."""
-    entry = {"job": job.name, "family": family(job), "seconds": round(seconds, 3), "engine": engine,
-             "threads": threads}
+def record(cache: store.Cache, job: jobs_mod.Job, seconds: float, engine: str, threads: int | None,
+           device: str) -> None:
+    """Log the wall time of a job computed now (the ``device`` type, ``engine`` and torch ``threads``
+    it ran with)."""
+    entry = {"job": job.name, "family": family(job), "seconds": round(seconds, 3), "device": device,
+             "engine": engine, "threads": threads}
     files.write_text(json.dumps(entry) + "\n", cache.root / TIMINGS_DIR / f"{job.key}.json")
 
 
 def _entry(path: Path) -> dict | None:
     """One timing log entry (:func:`record`) with its ``seconds`` a float, or None when it cannot
-    be read (it only ever informs an estimate)."""
+    be read (it only ever informs an estimate). An entry that names no device counts as a CPU
+    time: the log named none before accelerators were timed."""
     try:
         entry = json.loads(path.read_text())
-        return {**entry, "seconds": float(entry["seconds"]), "family": str(entry["family"])}
+        return {**entry, "seconds": float(entry["seconds"]), "family": str(entry["family"]),
+                "device": str(entry.get("device", "cpu"))}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -75,11 +81,12 @@ def logged(cache: store.Cache) -> list[dict]:
     return [entry for entry in found if entry is not None]
 
 
-def measured(cache: store.Cache) -> dict[str, list[float]]:
-    """Family -> the wall times (s) of its jobs logged in ``cache``."""
+def measured(cache: store.Cache, device: str = "cpu") -> dict[str, list[float]]:
+    """Family -> the wall times (s) of its jobs logged in ``cache`` on the ``device`` type."""
     found: dict[str, list[float]] = {}
     for entry in logged(cache):
-        found.setdefault(entry["family"], []).append(entry["seconds"])
+        if entry["device"] == device:
+            found.setdefault(entry["family"], []).append(entry["seconds"])
     return found
 
 
@@ -185,9 +192,9 @@ class Reference:
                                     indent=1) + "\n", path)
 
 
-def medians(cache: store.Cache) -> dict[str, float]:
-    """Family -> the median of its wall times logged in ``cache`` (s)."""
-    return {name: statistics.median(seen) for name, seen in measured(cache).items()}
+def medians(cache: store.Cache, device: str = "cpu") -> dict[str, float]:
+    """Family -> the median of its wall times logged in ``cache`` on the ``device`` type (s)."""
+    return {name: statistics.median(seen) for name, seen in measured(cache, device).items()}
 
 
 @dataclass
@@ -235,13 +242,15 @@ class Plan:
         return text
 
 
-def plan(total: int, waiting: Iterable[jobs_mod.Job], cache: store.Cache, reference: Reference | None = None,
-         measure_speed=speed) -> Plan:
-    """The :class:`Plan` of a graph of ``total`` jobs of which ``waiting`` are not in ``cache``,
-    each estimated from its timing log, else from ``reference`` (default: the table shipped with
-    the package) scaled by ``measure_speed()`` (called only when a job needs it)."""
-    times, waiting = medians(cache), list(waiting)
+def plan(total: int, waiting: Iterable[jobs_mod.Job], cache: store.Cache, device: str = "cpu",
+         reference: Reference | None = None, measure_speed=speed) -> Plan:
+    """The :class:`Plan` of a graph of ``total`` jobs of which ``waiting`` are not in ``cache``, to
+    run on the ``device`` type, each estimated from its timing log on that device type, else (on
+    the CPU only) from ``reference`` (default: the table shipped with the package) scaled by
+    ``measure_speed()`` (called only when a job needs it)."""
+    times, waiting = medians(cache, device), list(waiting)
     reference = Reference.read() if reference is None else reference
+    reference = reference if device == "cpu" else None  # measured on a CPU: no guide to an accelerator
     estimates, from_reference = {}, []
     for job in waiting:
         name = family(job)
