@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from landscape.core.runtime import DeviceError, seed_everything, select_device
+from landscape.core.runtime import DeviceError, make_deterministic, seed_everything, select_device
 from landscape.geometry.curvature import hutchinson_trace, lanczos
 from landscape.geometry.directions import plane_directions
 from landscape.geometry.operators import HessianOperator
@@ -95,6 +95,7 @@ def main() -> None:
         print(f"error: {reason}", file=sys.stderr)
         sys.exit(2)
     torch.set_num_threads(args.threads)
+    make_deterministic()  # the arithmetic the suite's jobs use (full float32 on CUDA)
     name = torch.cuda.get_device_name(accelerator) if accelerator.type == "cuda" else accelerator.type
     print(f"accelerator {name}; torch {torch.__version__}; CPU side on {args.threads} thread(s)")
 

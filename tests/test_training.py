@@ -7,7 +7,7 @@ from landscape.pipeline import driver
 from landscape.core import store
 from landscape.learning import training
 from landscape.learning.training import DataSpec, RunSpec, TrainConfig
-from landscape.core.runtime import DeviceError, select_device
+from landscape.core.runtime import DeviceError, make_deterministic, select_device
 
 SMALL = DataSpec("fashion_mnist", "unit", train_subset=600, test_subset=200)
 
@@ -148,6 +148,12 @@ def test_device_selection_and_override(monkeypatch):
             select_device("cuda")
     with pytest.raises(ValueError, match="unknown device"):
         select_device("tpu")
+
+
+def test_jobs_compute_in_full_float32_on_cuda_as_on_the_cpu():
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # what a user's code may set
+    make_deterministic()
+    assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
 
 
 def test_each_epoch_measures_the_train_probe_set_in_eval_mode():

@@ -54,8 +54,12 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def make_deterministic() -> None:
-    """Ask torch for deterministic kernels (same numbers for the same inputs on one machine)."""
+    """Ask torch for deterministic kernels (same numbers for the same inputs on one machine) in
+    full float32 on CUDA, as on the CPU: by default cuDNN may compute convolutions in TF32, whose
+    10-bit mantissa (float32 has 23) changes probe values beyond float32 rounding."""
     torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     if torch.backends.cudnn.is_available():
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
