@@ -826,6 +826,13 @@ def test_every_word_a_report_may_not_explain_has_one_entry_in_the_catalogue_of_t
         assert any(word in trigger or trigger in word for _, _, words in found for trigger in words), word
 
 
+def test_the_words_of_generated_evidence_find_their_terms():
+    # a claim's comparison by rank (seed_connectivity: λmax against val acc) prints "Kendall τ, paired bootstrap"
+    assert terms.used_in("Kendall τ", "Kendall τ, paired bootstrap") == ["tau", "bootstrap"]
+    assert terms.used_in("difference", "Welch") == ["welch"]
+    assert terms.used_in("ratio", "t on logs") == []
+
+
 def test_a_term_used_in_the_prose_without_its_entry_in_the_guide_is_found():
     catalogue = [("λmax", "the top eigenvalue", ("λmax",)), ("Ritz value (λ̃min)", "an estimate", ("Ritz", "λ̃min"))]
     guide = ('<p><strong>How to read this report.</strong> The terms it uses:</p><ul><li><strong>λmax</strong> '

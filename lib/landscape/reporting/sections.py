@@ -36,7 +36,7 @@ from ..verdicts import claims as claims_mod
 from ..verdicts import thresholds as thresholds_mod
 from . import export, pages
 from .sink import Report
-from .terms import explain
+from .terms import explain, used_in
 
 
 @dataclass
@@ -271,6 +271,7 @@ def answer(report: ReportContext) -> None:
     pages.answer_opens(report.sink, report.params)
     sentences = findings_mod.answer(report.verdicts, tables.seeds_words(report.history),
                                     "the study's" if report.params.design is None else "the field's")
+    explain(report, *used_in(*sentences))  # the words of the evidence it quotes (e.g. "Kendall τ")
     report.sink.markdown(" ".join(sentences) + " [The claims table](#table-claims) gives every comparison with its "
                          "groups, threshold and verdict; the sections below are the evidence.")
 

@@ -105,6 +105,14 @@ TRIGGERS = {
 }
 
 
+def used_in(*texts: str) -> list[str]:
+    """The ``TERMS`` keys whose words (``TRIGGERS``) appear in ``texts``: what a generated text,
+    such as a comparison's effect and interval method ("Kendall τ", "paired bootstrap"), needs
+    explained."""
+    return [key for key, (name, _) in TERMS.items()
+            if any(word in text for text in texts for word in TRIGGERS.get(name, (name,)))]
+
+
 def explain(report: Any, *keys: str) -> None:
     """Declare the ``TERMS`` a section uses (shown in the page's "How to read this report")."""
     for key in keys:
