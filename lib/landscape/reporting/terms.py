@@ -106,9 +106,9 @@ TRIGGERS = {
 
 
 def used_in(*texts: str) -> list[str]:
-    """The ``TERMS`` keys whose words (``TRIGGERS``) appear in ``texts``: what a generated text,
-    such as a comparison's effect and interval method ("Kendall τ", "paired bootstrap"), needs
-    explained."""
+    """The ``TERMS`` keys whose words (``TRIGGERS``) appear in ``texts``: what a generated text
+    needs explained, such as the Answer's sentences, which quote their comparisons' effects and
+    interval methods ("Kendall τ", "paired bootstrap")."""
     return [key for key, (name, _) in TERMS.items()
             if any(word in text for text in texts for word in TRIGGERS.get(name, (name,)))]
 
