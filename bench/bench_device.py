@@ -46,13 +46,19 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def timed(function):
+def synchronize() -> None:
+    """Wait for the accelerator's queued kernels (CUDA or MPS), so that a timer sees them."""
     if torch.cuda.is_available():
         torch.cuda.synchronize()
+    elif torch.backends.mps.is_available():
+        torch.mps.synchronize()
+
+
+def timed(function):
+    synchronize()
     start = time.perf_counter()
     result = function()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+    synchronize()
     return result, time.perf_counter() - start
 
 
