@@ -261,6 +261,15 @@ def test_barriers_need_four_disjoint_pairs_and_stay_positive():
     assert verdict(interpolation_checks.loss_barrier(CTX, four, ["mlp", "cnn", "res"], smallest="cnn")) == M
 
 
+def test_a_barriers_quantity_names_the_batchnorm_treatment_only_where_there_is_a_choice():
+    no_bn = interpolation_checks.loss_barrier(CTX, barriers({"cnn": [1.2, 1.3, 1.25, 1.28]}), ["cnn"])
+    assert [p.quantity for p in no_bn] == ["train loss barrier (nats)", "test loss barrier (nats)"]
+    both = pd.concat([barriers({"A": [1.2, 1.3, 1.25, 1.28]}, bn) for bn in ("interpolate", "recompute")])
+    assert interpolation_checks.loss_barrier(CTX, both, ["A"])[0].quantity == "train loss barrier (BN recompute; nats)"
+    studys = interpolation_checks.loss_barrier(CTX, both, ["A"], bn="interpolate")
+    assert studys[0].quantity == "train loss barrier (BN interpolate; nats)"
+
+
 def test_well_conditioned_is_the_share_of_seeds():
     hess = pd.DataFrame([{"run": f"x_s{s}", "config": "x", "seed": s, "method": "lanczos", "lambda_max": 4.0,
                           "lambda_min": lmin, "condition_number": 4.0 / lmin if lmin > 0 else np.nan}

@@ -28,36 +28,35 @@ def claim(*parts, study=(), pending=None):
                         "a change of method" if study else None, pending)
 
 
-def test_the_answer_counts_the_verdicts_and_quotes_what_carries_each_claim():
+def test_the_answer_counts_the_verdicts_and_gives_each_claim_one_item_with_what_carries_it():
     supported = claim(part(0.05, 0.15))
-    found = findings.answer([supported, claim(pending="no check implemented yet"),
-                             claim(part(0.05, 0.15), study=[part(-0.1, 0.1)]), claim(part(-1, 1, "b"))],
-                            "5 seeds each")
-    counts, decided, inconclusive, pending = found
-    assert counts == ("This report's seeds (5 seeds each) decide 2 of the study's 4 claims (1 supported, 1 "
-                      "inconclusive, 1 pending, 1 depends on the method; Holm-corrected over 3 comparisons).")
-    assert decided == (f"Decided: “X is better” is supported ({literal(supported.parts[0].brief())}); “X is better” "
-                       "is supported by our method, inconclusive by the study's "
-                       f"({literal(supported.parts[0].brief())}).")
-    assert r"effect, A vs B: difference 0.1 \[0.05, 0.15\]" in decided  # Markdown, shown as brackets
-    assert inconclusive == r"Inconclusive: “X is better” (b, A vs B: difference 0 \[-1, 1\])."
-    assert pending == "Pending (no check, or no evidence for one): “X is better”."
-    assert findings.answer([], "5 seeds each") == []
+    lead, items = findings.answer([supported, claim(pending="no check implemented yet"),
+                                   claim(part(0.05, 0.15), study=[part(-0.1, 0.1)]), claim(part(-1, 1, "b"))],
+                                  "5 seeds each")
+    assert lead == ("This report's seeds (5 seeds each) decide 2 of the study's 4 claims (1 supported, 1 "
+                    "inconclusive, 1 pending, 1 depends on the method; Holm-corrected over 3 comparisons).")
+    first, by_method, inconclusive, pending = items
+    assert first == f"“X is better” is **supported**: {literal(supported.parts[0].brief())}."
+    assert r"effect, A vs B: difference 0.1 \[0.05, 0.15\]" in first  # Markdown, shown as brackets
+    assert by_method.startswith("“X is better” is **supported by our method, inconclusive by the study's**: ")
+    assert inconclusive == r"“X is better” is **inconclusive**; closest: b, A vs B: difference 0 \[-1, 1\]."
+    assert pending == "**Pending** (no check, or no evidence for one): “X is better”."
+    assert findings.answer([], "5 seeds each") == ("", [])
 
 
 def test_the_answer_quotes_the_parts_that_carry_a_mixed_claim_and_names_undecidable_ones():
     a, b, c = part(0.5, 2, "a"), part(-1, 1, "b"), part(-4, -2, "c")
-    _, decided = findings.answer([claim(a, b, c)], "5 seeds each")
-    assert decided.startswith("Decided: “X is better” is mixed (a, A vs B: ") and "; c, A vs B: " in decided
-    assert "b, A vs B" not in decided
+    _, [mixed] = findings.answer([claim(a, b, c)], "5 seeds each")
+    assert mixed.startswith("“X is better” is **mixed**: a, A vs B: ") and "; c, A vs B: " in mixed
+    assert "b, A vs B" not in mixed
     four = claim(a, c, a, c)
-    _, decided = findings.answer([four], "5 seeds each")
-    assert decided.endswith("; 2 more in the claims table).")
+    _, [mixed] = findings.answer([four], "5 seeds each")
+    assert mixed.endswith("; 2 more in the claims table.")
     undecidable = claim(replace(b, raw=claims.UNDECIDABLE))
     assert undecidable.headline == claims.UNDECIDABLE
-    _, named = findings.answer([undecidable], "2 seeds each")
-    assert named == ("Undecidable with these seeds (a group has fewer than 3 independent units, or no outcome could "
-                     "decide it): “X is better”.")
+    _, [named] = findings.answer([undecidable], "2 seeds each")
+    assert named == ("**Undecidable with these seeds** (a group has fewer than 3 independent units, or no outcome "
+                     "could decide it): “X is better”.")
 
 
 def test_a_difference_of_method_names_the_change_that_flips_it():

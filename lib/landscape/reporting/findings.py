@@ -45,33 +45,30 @@ def _carried(claim: claims_mod.Claim, shown: int) -> str:
     return text + (f"; {len(parts) - shown} more in the claims table" if len(parts) > shown else "")
 
 
-def answer(verdicts: Sequence[claims_mod.Claim], seeds: str, whose: str = "the study's") -> list[str]:
-    """The answer a study report opens with, in a few sentences: how many of ``whose`` claims
-    (the study's; an experiment of the suite's own tests the field's) this report's ``seeds`` (in
-    words, e.g. "8 seeds each") decide and how; the decided claims,
-    each with the effects that carry it and their 95% intervals (``Comparison.brief``); the
-    inconclusive ones with their closest effect; and those the design or the evidence leaves
-    undecidable or pending, by name only (the claims table gives every comparison). Empty without
-    claims."""
+def answer(verdicts: Sequence[claims_mod.Claim], seeds: str, whose: str = "the study's") -> tuple[str, list[str]]:
+    """The answer a study report opens with: a sentence saying how many of ``whose`` claims (the
+    study's; an experiment of the suite's own tests the field's) this report's ``seeds`` (in words,
+    e.g. "8 seeds each") decide and how, and one Markdown list item per claim it decides or leaves
+    open: a decided claim with its verdict and the effects that carry it, with their 95% intervals
+    (``Comparison.brief``); an inconclusive one with its closest effect; then those the design or
+    the evidence leaves undecidable or pending, by name only (the claims table gives every
+    comparison). ``("", [])`` without claims."""
     if not verdicts:
-        return []
+        return "", []
     counts = claims_mod.counts(list(verdicts))
     listing = ", ".join(f"{counts[v]} {v}" for v in (*claims_mod.VERDICTS, claims_mod.DEPENDS) if counts.get(v))
     decided = [c for c in verdicts if c.headline in HEADLINE_DECIDED]
-    out = [f"This report's seeds ({seeds}) decide {len(decided)} of {whose} {len(verdicts)} claims ({listing}; "
-           f"{claims_mod.CORRECTION}-corrected over {sum(len(c.parts) for c in verdicts)} comparisons)."]
-    if decided:
-        out.append("Decided: " + "; ".join(f"{_quoted(c)} is {claims_mod.verdict_words(c)} ({_carried(c, ANSWER_PARTS)})"
-                                           for c in decided) + ".")
-    inconclusive = [c for c in verdicts if c.headline == claims_mod.INCONCLUSIVE]
-    if inconclusive:
-        out.append("Inconclusive: " + "; ".join(f"{_quoted(c)} ({_carried(c, 1)})" for c in inconclusive) + ".")
+    lead = (f"This report's seeds ({seeds}) decide {len(decided)} of {whose} {len(verdicts)} claims ({listing}; "
+            f"{claims_mod.CORRECTION}-corrected over {sum(len(c.parts) for c in verdicts)} comparisons).")
+    items = [f"{_quoted(c)} is **{claims_mod.verdict_words(c)}**: {_carried(c, ANSWER_PARTS)}." for c in decided]
+    items += [f"{_quoted(c)} is **{claims_mod.INCONCLUSIVE}**; closest: {_carried(c, 1)}."
+              for c in verdicts if c.headline == claims_mod.INCONCLUSIVE]
     for verdict, why in ((claims_mod.UNDECIDABLE, "a group has fewer than 3 independent units, or no outcome could decide it"),
                          (claims_mod.PENDING, "no check, or no evidence for one")):
         named = [c for c in verdicts if c.headline == verdict]
         if named:
-            out.append(f"{verdict[:1].upper() + verdict[1:]} ({why}): " + "; ".join(_quoted(c) for c in named) + ".")
-    return out
+            items.append(f"**{verdict[:1].upper() + verdict[1:]}** ({why}): " + "; ".join(_quoted(c) for c in named) + ".")
+    return lead, items
 
 
 def differences(params: ReportParams, verdicts: Sequence[claims_mod.Claim], probes: ProbeResults | None

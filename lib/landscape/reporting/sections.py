@@ -269,11 +269,12 @@ def answer(report: ReportContext) -> None:
     the figure the params name in ``answer_figure``): how this report's seeds decide the study's
     claims, each with the effect that carries it (after :func:`claims`)."""
     pages.answer_opens(report.sink, report.params)
-    sentences = findings_mod.answer(report.verdicts, tables.seeds_words(report.history),
-                                    "the study's" if report.params.design is None else "the field's")
-    explain(report, *used_in(*sentences))  # the words of the evidence it quotes (e.g. "Kendall τ")
-    report.sink.markdown(" ".join(sentences) + " [The claims table](#table-claims) gives every comparison with its "
-                         "groups, threshold and verdict; the sections below are the evidence.")
+    lead, items = findings_mod.answer(report.verdicts, tables.seeds_words(report.history),
+                                      "the study's" if report.params.design is None else "the field's")
+    explain(report, *used_in(lead, *items))  # the words of the evidence it quotes (e.g. "Kendall τ")
+    report.sink.bullets(items, lead)
+    report.sink.markdown("[The claims table](#table-claims) gives every comparison with its groups, threshold and "
+                         "verdict; the sections below are the evidence.")
 
 
 def findings(report: ReportContext) -> None:

@@ -20,18 +20,19 @@ def loss_barrier(ctx: Context, barriers: pd.DataFrame, configs: list, size: str 
     above it, its interval on logs. With ``smallest``, that configuration's barrier is also below
     every other one's (ratio of geometric means). BatchNorm statistics are recomputed at each
     point of the path (ours; the study interpolated them: ``bn: interpolate``); a network without
-    BatchNorm has one path."""
+    BatchNorm has one path, and its quantity does not name a BatchNorm treatment."""
     parts, by_config = [], {}
     for config in config_group(configs):
         rows = barriers[barriers["config"] == config]
         if rows.empty:
             raise MissingEvidence(f"no barrier for configuration {config!r}")
-        treatment = bn if bn in set(rows["bn"]) else "interpolate"
+        treatment = bn if bn in set(rows["bn"]) else "interpolate"  # a net without BatchNorm has one path
+        named = f"BN {treatment}; " if treatment == bn else ""
         rows = rows.assign(loss_barrier=rows["loss_barrier"].clip(lower=BARRIER_FLOOR))
         rows = rows[rows["bn"] == treatment]
         by_config[config] = rows
         for split, split_rows in rows.groupby("split", sort=False):
-            parts.append(one_group(ctx, f"{split} loss barrier (BN {treatment}; nats)", config,
+            parts.append(one_group(ctx, f"{split} loss barrier ({named}nats)", config,
                                    split_rows["loss_barrier"].to_numpy(float), ABOVE, [ctx.value(size)], size,
                                    positive=True, unit="disjoint pairs", min_units=MIN_PAIRS))
     if smallest is not None:
