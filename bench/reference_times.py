@@ -1,11 +1,14 @@
 """Write the reference machine's job times (lib/landscape/pipeline/reference_times.json), which
 the plan line of a fresh machine's first ``make reports`` scales by its own speed: the median
-wall time of every job family in the timing logs of the caches named (``estimate.logged``; CPU times only), this machine's
-calibration speed (``estimate.speed``, measured now: run it on an idle machine) and the engine
-and threads the logged jobs ran with. Run it after a full compute on the reference machine and
-commit the table.
+CPU wall time of every job family of the suite's graphs at the profiles named
+(``estimate.job_seconds``: the cache's timing log, else a training's history), this machine's
+calibration speed (``estimate.speed``, measured now: run it on an idle machine) and the engine and
+threads the logged jobs mostly ran with. A family none of whose jobs was timed is left out (the
+plan says so); one the graphs no longer have is dropped. Run it after a full compute on the
+reference machine and commit the table.
 
-Usage: python bench/reference_times.py [--cache DIR ...] [--output lib/landscape/pipeline/reference_times.json]
+Usage: python bench/reference_times.py [--cache DIR ...] [--profile smoke --profile full]
+                                       [--output lib/landscape/pipeline/reference_times.json]
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ import statistics
 from pathlib import Path
 
 from landscape.core import store
-from landscape.pipeline import estimate
+from landscape.pipeline import driver, estimate
+from landscape.pipeline.params import load_params
+from landscape.reporting import render
 
 
 def machine() -> str:
@@ -36,24 +41,30 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cache", action="append", default=None, help="a cache folder (repeat for several)")
+    parser.add_argument("--profile", action="append", default=None, help="a profile (repeat; default smoke and full)")
     parser.add_argument("--output", type=Path, default=estimate.REFERENCE)
     args = parser.parse_args()
     caches = [store.Cache(c) for c in args.cache or [None]]
-    entries = [entry for cache in caches for entry in estimate.logged(cache) if entry["device"] == "cpu"]
-    if not entries:
-        raise SystemExit("no CPU times in the timing log of " + ", ".join(str(c.root / estimate.TIMINGS_DIR) for c in caches)
+    jobs = {key: job for profile in args.profile or ["smoke", "full"] for name in render.runnable_reports()
+            for key, job in driver.report_jobs(load_params(name, profile)).items()}
+    seen: dict[str, list[float]] = collections.defaultdict(list)
+    for job in jobs.values():
+        seconds = next((s for cache in caches if (s := estimate.job_seconds(cache, job)) is not None), None)
+        if seconds is not None:
+            seen[estimate.family(job)].append(seconds)
+    if not seen:
+        raise SystemExit("no CPU times for the suite's jobs in " + ", ".join(str(c.root) for c in caches)
                          + ": compute the reports first, on the CPU")
-    seen: dict[str, list[float]] = {}
-    for entry in entries:
-        seen.setdefault(entry["family"], []).append(entry["seconds"])
-    runs = collections.Counter((entry.get("engine", ""), entry.get("threads")) for entry in entries)
+    runs = collections.Counter((entry.get("engine", ""), entry.get("threads")) for cache in caches
+                               for entry in estimate.logged(cache) if entry["device"] == "cpu")
     families = {name: statistics.median(times) for name, times in seen.items()}
-    (engine, threads), _ = runs.most_common(1)[0]
+    (engine, threads), _ = runs.most_common(1)[0] if runs else (("", None), 0)
     found = estimate.Reference(families, estimate.speed(), machine(), engine, threads)
     found.write(args.output)
-    print(f"{len(families)} job families, median times from {sum(runs.values())} logged jobs "
-          f"(mostly {engine}, {threads} thread(s)); this machine: {found.speed:.0f} images/s on one thread -> "
-          f"{args.output}")
+    untimed = len({estimate.family(job) for job in jobs.values()}) - len(families)
+    print(f"{len(families)} job families from {sum(len(v) for v in seen.values())} timed jobs "
+          f"(logged mostly on {engine}, {threads} thread(s)); {untimed} families never timed; "
+          f"this machine: {found.speed:.0f} images/s on one thread -> {args.output}")
 
 
 if __name__ == "__main__":

@@ -498,6 +498,23 @@ def test_a_graph_says_what_it_will_compute_and_estimates_it_from_the_same_work_t
     assert "left ≈" in said  # the board's estimate of the time left
 
 
+def test_a_jobs_time_is_its_log_entry_else_a_trainings_history(tmp_path):
+    params = tiny_params()
+    driver.run(params, config=engines.settings("local", threads=1), cache=tmp_path)
+    cache, graph = store.Cache(tmp_path), driver.report_jobs(params)
+    logged = {json.loads(p.read_text())["job"]: json.loads(p.read_text())["seconds"]
+              for p in (tmp_path / estimate.TIMINGS_DIR).glob("*.json")}
+    assert {job.name: estimate.job_seconds(cache, job) for job in graph.values()} == logged
+    training = next(job for job in graph.values() if isinstance(job, jobs.TrainJob))
+    assert estimate.job_seconds(cache, training, "cuda") is None  # timed on the CPU
+    (tmp_path / estimate.TIMINGS_DIR / f"{training.key}.json").unlink()  # computed before the log existed
+    history = cache.run_result(training.key)["history"]
+    assert estimate.job_seconds(cache, training) == pytest.approx(sum(row["time_s"] for row in history))
+    probe = next(job for job in graph.values() if not isinstance(job, jobs.TrainJob))
+    (tmp_path / estimate.TIMINGS_DIR / f"{probe.key}.json").unlink()
+    assert estimate.job_seconds(cache, probe) is None
+
+
 def test_a_fresh_machine_scales_the_reference_machines_times_by_the_two_speeds(tmp_path):
     spec = training.RunSpec.make(training.DataSpec("fashion_mnist", "fashion_mnist"), "mlp",
                                  training.TrainConfig(epochs=1, batch_size=32, lr=0.1), seed=1)

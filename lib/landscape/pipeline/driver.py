@@ -302,6 +302,13 @@ class Work:
     def plan(self) -> ProbeParams:
         return self.probes or self.params.probes
 
+    def graph(self, device_type: str, with_probes: bool = True) -> jobs_mod.Graph:
+        """This work's jobs on the ``device_type`` ("cpu", "cuda", "mps"): its trainings, and its
+        probes unless ``with_probes`` is false."""
+        return jobs_mod.expand(self.params.run_specs(self.data), self.plan, self.params.sets_spec(self.data, self.probes),
+                               device_type, self.params.probe_targets(self.probes), with_probes,
+                               keep=snapshots_asked(self.params))
+
 
 def work_of(params: AnyParams) -> list[Work]:
     """What computing a report takes: a study report's runs with its own probes; a synthesis's,
@@ -318,6 +325,12 @@ def work_of(params: AnyParams) -> list[Work]:
     for w in work:
         load_splits(w.data.spec())
     return work
+
+
+def report_jobs(params: AnyParams, device_type: str = "cpu") -> dict[str, jobs_mod.Job]:
+    """Every job computing the report of ``params`` takes on the ``device_type`` (a synthesis:
+    its studies', grid's and optimizer study's work, as :func:`work_of`), by job key."""
+    return {key: job for w in work_of(params) for key, job in w.graph(device_type).jobs.items()}
 
 
 def run(params: ReportParams, data: DataSource | None = None, config: EngineSettings | None = None,
@@ -337,9 +350,7 @@ def run_many(reports: list[Work], config: EngineSettings | None = None, cache: s
     engine = make_engine(config)
     try:
         device_type = engine.device_type()
-        graphs = [jobs_mod.expand(w.params.run_specs(w.data), w.plan, w.params.sets_spec(w.data, w.probes),
-                                  device_type, w.params.probe_targets(w.probes), with_probes,
-                                  keep=snapshots_asked(w.params)) for w in reports]
+        graphs = [w.graph(device_type, with_probes) for w in reports]
     except BaseException:
         engine.close()
         raise

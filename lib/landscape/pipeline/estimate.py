@@ -90,6 +90,17 @@ def measured(cache: store.Cache, device: str = "cpu") -> dict[str, list[float]]:
     return found
 
 
+def job_seconds(cache: store.Cache, job: jobs_mod.Job, device: str = "cpu") -> float | None:
+    """The wall time (s) ``job`` took on the ``device`` type: its timing log entry, else for a
+    training computed before the log existed, on the CPU, the summed epoch times of its cached
+    history (training and test evaluation, without the job's start-up); None when neither says."""
+    entry = _entry(cache.root / TIMINGS_DIR / f"{job.key}.json")
+    if entry is not None:
+        return entry["seconds"] if entry["device"] == device else None
+    found = cache.run_result(job.key) if device == "cpu" and isinstance(job, jobs_mod.TrainJob) else None
+    return None if found is None else float(sum(row.get("time_s", 0.0) for row in found["history"]))
+
+
 def duration_words(seconds: float) -> str:
     """``seconds`` rounded for a reader: "40 s", "12 min", "2 h 05 min"."""
     if seconds < 90:
