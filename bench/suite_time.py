@@ -10,7 +10,9 @@ a job that ran while the machine was paused, or that went on from a checkpoint, 
 short, and the median keeps it from moving the sum. Sum per report and per kind of job, and divide
 by ``--slots`` parallel slots, as the plan line does (the raw sum is printed beside it). Beside it, the plan a fresh machine prints for the same graph (``estimate.plan``
 on an empty cache: the reference machine's times, ``reference_times.json``, scaled by this
-machine's calibration), and its error over the jobs it estimates and the cache timed. The suite
+machine's calibration), and its error over the jobs it estimates and the cache timed; and the
+plan's estimator out of sample on this machine: each timed job predicted by the median of the
+other jobs of its family. The suite
 was never timed in one go on 2 cores (about a day); this sum is the measured figure that stands
 for it. A reference table written from the same cache predicts the jobs it was measured on: run
 this before ``bench/reference_times.py`` for an out-of-sample error.
@@ -28,6 +30,13 @@ from landscape.core import store
 from landscape.pipeline import driver, estimate, jobs as jobs_mod
 from landscape.pipeline.params import load_params
 from landscape.reporting import render
+
+
+def _without(values: list[float], value: float) -> list[float]:
+    """``values`` with one occurrence of ``value`` taken out."""
+    rest = list(values)
+    rest.remove(value)
+    return rest
 
 
 def main() -> None:
@@ -66,6 +75,14 @@ def main() -> None:
         untimed = sum(s is None for s in found)
         print(f"  {kind:<14} {len(found):>4} jobs {sum(s or 0 for s in found) / 3600:>7.2f} h"
               + (f" ({untimed} untimed)" if untimed else ""))
+    # the plan's estimator out of sample: each timed job predicted by the median of its family's other jobs
+    loo = [(statistics.median(others), raw[key]) for key, job in suite.items() if raw[key] is not None
+           and (others := _without(families[estimate.family(job)], raw[key]))]
+    if loo:
+        said, took = sum(v for v, _ in loo), sum(s for _, s in loo)
+        errors = sorted(abs(v - s) / s for v, s in loo if s > 0)
+        print(f"each of {len(loo)} timed jobs predicted by its family's other jobs (the plan on this machine): "
+              f"sum {100 * (said - took) / took:+.1f}% off, median job {100 * statistics.median(errors):.0f}% off")
     with tempfile.TemporaryDirectory() as empty:
         planned = estimate.plan(len(suite), suite.values(), store.Cache(empty))
     print(f"a fresh machine's plan: {planned.sentence(args.slots)}")

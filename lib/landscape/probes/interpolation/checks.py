@@ -20,13 +20,15 @@ def loss_barrier(ctx: Context, barriers: pd.DataFrame, configs: list, size: str 
     above it, its interval on logs. With ``smallest``, that configuration's barrier is also below
     every other one's (ratio of geometric means). BatchNorm statistics are recomputed at each
     point of the path (ours; the study interpolated them: ``bn: interpolate``); a network without
-    BatchNorm has one path, and its quantity does not name a BatchNorm treatment."""
+    BatchNorm has one path (the probe records it as ``interpolate``), and its quantity names no
+    BatchNorm treatment; so does a configuration whose probe was asked for ``interpolate`` alone
+    while a check asks for ``recompute`` (the interpolation section says which was computed)."""
     parts, by_config = [], {}
     for config in config_group(configs):
         rows = barriers[barriers["config"] == config]
         if rows.empty:
             raise MissingEvidence(f"no barrier for configuration {config!r}")
-        treatment = bn if bn in set(rows["bn"]) else "interpolate"  # a net without BatchNorm has one path
+        treatment = bn if bn in set(rows["bn"]) else "interpolate"
         named = f"BN {treatment}; " if treatment == bn else ""
         rows = rows.assign(loss_barrier=rows["loss_barrier"].clip(lower=BARRIER_FLOOR))
         rows = rows[rows["bn"] == treatment]
