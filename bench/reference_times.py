@@ -3,9 +3,11 @@ the plan line of a fresh machine's first ``make reports`` scales by its own spee
 CPU wall time of every job family of the suite's graphs at the profiles named
 (``estimate.job_seconds``: the cache's timing log, else a training's history), this machine's
 calibration speed (``estimate.speed``, measured now: run it on an idle machine) and the engine and
-threads the logged jobs mostly ran with. A family none of whose jobs was timed is left out (the
-plan says so); one the graphs no longer have is dropped. Run it after a full compute on the
-reference machine and commit the table.
+threads the logged jobs mostly ran with. A family the graphs still have but no cache timed keeps
+its time from the table already at ``--output``, rescaled from that table's speed to this
+machine's (so a smoke pass timed once need not be run again); one none of them has is left out
+(the plan says so), and one the graphs no longer have is dropped. Run it on an idle machine after
+a full compute on the reference machine and commit the table.
 
 Usage: python bench/reference_times.py [--cache DIR ...] [--profile smoke --profile full]
                                        [--output lib/landscape/pipeline/reference_times.json]
@@ -58,13 +60,18 @@ def main() -> None:
     runs = collections.Counter((entry.get("engine", ""), entry.get("threads")) for cache in caches
                                for entry in estimate.logged(cache) if entry["device"] == "cpu")
     families = {name: statistics.median(times) for name, times in seen.items()}
+    speed = estimate.speed()
+    before = estimate.Reference.read(args.output)
+    wanted = {estimate.family(job) for job in jobs.values()}
+    kept = {name: seconds * before.speed / speed for name, seconds in before.families.items()
+            if name in wanted and name not in families} if before is not None else {}
     (engine, threads), _ = runs.most_common(1)[0] if runs else (("", None), 0)
-    found = estimate.Reference(families, estimate.speed(), machine(), engine, threads)
+    found = estimate.Reference({**families, **kept}, speed, machine(), engine, threads)
     found.write(args.output)
-    untimed = len({estimate.family(job) for job in jobs.values()}) - len(families)
     print(f"{len(families)} job families from {sum(len(v) for v in seen.values())} timed jobs "
-          f"(logged mostly on {engine}, {threads} thread(s)); {untimed} families never timed; "
-          f"this machine: {found.speed:.0f} images/s on one thread -> {args.output}")
+          f"(logged mostly on {engine}, {threads} thread(s)); {len(kept)} kept from the table before, rescaled "
+          f"from {before.speed if before else 0:.0f} images/s; {len(wanted) - len(found.families)} families never "
+          f"timed; this machine: {speed:.0f} images/s on one thread -> {args.output}")
 
 
 if __name__ == "__main__":
