@@ -64,7 +64,7 @@ def main() -> None:
         print(f"{name:<22} {len(found):>5} {sum(s is None for s in found):>7} {hours:>8.2f} {hours / args.slots:>10.2f}"
               f" {sum(raw[key] or 0 for key in keys) / 3600 / args.slots:>10.2f}")
 
-    print(f"{'report':<22} {'jobs':>5} {'untimed':>7} {'median h':>8} {'on slots h':>10} {'raw':>10}")
+    print(f"{'report':<22} {'jobs':>5} {'untimed':>7} {'median h':>8} {'on slots h':>10} {'raw, slots':>10}")
     for name, jobs in by_report.items():
         line(name, jobs)
     line("suite (shared once)", suite)
@@ -78,9 +78,9 @@ def main() -> None:
     # the plan's estimator out of sample: each timed job predicted by the median of its family's other jobs
     loo = [(statistics.median(others), raw[key]) for key, job in suite.items() if raw[key] is not None
            and (others := _without(families[estimate.family(job)], raw[key]))]
-    if loo:
+    errors = [abs(v - s) / s for v, s in loo if s > 0]
+    if errors:
         said, took = sum(v for v, _ in loo), sum(s for _, s in loo)
-        errors = sorted(abs(v - s) / s for v, s in loo if s > 0)
         print(f"each of {len(loo)} timed jobs predicted by its family's other jobs (the plan on this machine): "
               f"sum {100 * (said - took) / took:+.1f}% off, median job {100 * statistics.median(errors):.0f}% off")
     with tempfile.TemporaryDirectory() as empty:
