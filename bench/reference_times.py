@@ -49,11 +49,12 @@ def main() -> None:
     caches = [store.Cache(c) for c in args.cache or [None]]
     jobs = {key: job for profile in args.profile or ["smoke", "full"] for name in render.runnable_reports()
             for key, job in driver.report_jobs(load_params(name, profile)).items()}
+    family = {key: estimate.family(job) for key, job in jobs.items()}
     seen: dict[str, list[float]] = collections.defaultdict(list)
-    for job in jobs.values():
+    for key, job in jobs.items():
         seconds = next((s for cache in caches if (s := estimate.job_seconds(cache, job)) is not None), None)
         if seconds is not None:
-            seen[estimate.family(job)].append(seconds)
+            seen[family[key]].append(seconds)
     if not seen:
         raise SystemExit("no CPU times for the suite's jobs in " + ", ".join(str(c.root) for c in caches)
                          + ": compute the reports first, on the CPU")
@@ -62,7 +63,7 @@ def main() -> None:
     families = {name: statistics.median(times) for name, times in seen.items()}
     speed = estimate.speed()
     before = estimate.Reference.read(args.output)
-    wanted = {estimate.family(job) for job in jobs.values()}
+    wanted = set(family.values())
     kept = {name: seconds * before.speed / speed for name, seconds in before.families.items()
             if name in wanted and name not in families} if before is not None else {}
     (engine, threads), _ = runs.most_common(1)[0] if runs else (("", None), 0)

@@ -51,12 +51,12 @@ def main() -> None:
                  for name in args.reports or render.runnable_reports()}
     suite = {key: job for jobs in by_report.values() for key, job in jobs.items()}
     raw = {key: estimate.job_seconds(cache, job) for key, job in suite.items()}
+    family = {key: estimate.family(job) for key, job in suite.items()}
     families: dict[str, list[float]] = collections.defaultdict(list)
-    for key, job in suite.items():
-        if raw[key] is not None:
-            families[estimate.family(job)].append(raw[key])
-    typical = {key: statistics.median(families[estimate.family(job)]) if families[estimate.family(job)] else None
-               for key, job in suite.items()}
+    for key, seconds in raw.items():
+        if seconds is not None:
+            families[family[key]].append(seconds)
+    typical = {key: statistics.median(families[family[key]]) if families[family[key]] else None for key in suite}
 
     def line(name: str, keys) -> None:
         found = [typical[key] for key in keys]
@@ -76,8 +76,8 @@ def main() -> None:
         print(f"  {kind:<14} {len(found):>4} jobs {sum(s or 0 for s in found) / 3600:>7.2f} h"
               + (f" ({untimed} untimed)" if untimed else ""))
     # the plan's estimator out of sample: each timed job predicted by the median of its family's other jobs
-    loo = [(statistics.median(others), raw[key]) for key, job in suite.items() if raw[key] is not None
-           and (others := _without(families[estimate.family(job)], raw[key]))]
+    loo = [(statistics.median(others), raw[key]) for key in suite if raw[key] is not None
+           and (others := _without(families[family[key]], raw[key]))]
     errors = [abs(v - s) / s for v, s in loo if s > 0]
     if errors:
         said, took = sum(v for v, _ in loo), sum(s for _, s in loo)
