@@ -15,6 +15,7 @@ import sys
 
 import nbformat
 import matplotlib.collections
+import matplotlib.colors
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
@@ -855,15 +856,40 @@ def test_surfaces_share_one_colour_scale_of_the_loss_rise_and_a_flat_plane_draws
     frame = pd.DataFrame(rows)
     rise = slices_report.rises(frame)
     assert rise.loc[(rise["alpha"] == 0) & (rise["beta"] == 0), "rise"].abs().max() == 0  # 0 at θ
-    assert slices_report.rise_limits(frame, "filter") == pytest.approx((0.0, 90.0))
-    limits = slices_report.rise_limits(frame, "filter")
-    flat = slices_report.surfaces_of(frame, "flat", "filter", limits)
-    sharp = slices_report.surfaces_of(frame, "sharp", "filter", limits)
+    scale = slices_report.rise_scale(frame[frame["run"] == "sharp"], "filter")
+    assert (scale.low, scale.high, scale.linear_within) == (0.0, 90.0, None)  # one surface: linear
+    flat = slices_report.surfaces_of(frame, "flat", "filter", scale)
+    sharp = slices_report.surfaces_of(frame, "sharp", "filter", scale)
     for fig in (flat, sharp):  # both splits and both runs on the one scale
         assert [ax.collections[0].norm.vmax for ax in fig.axes if ax.collections][:2] == [90.0, 90.0]
     contours = [sum(type(c).__name__ == "QuadContourSet" or hasattr(c, "levels") for c in ax.collections)
                 for ax in flat.axes[:2]]
     assert contours == [0, 0] and any(hasattr(c, "levels") for c in sharp.axes[0].collections)
+    plt.close("all")
+
+
+def test_surfaces_whose_highest_rises_span_decades_share_a_symmetric_log_scale_linear_within_the_noise():
+    grid = np.linspace(-1, 1, 5)
+    frame = pd.DataFrame([{"run": run, "label": run, "direction": "filter", "split": "train", "alpha": a, "beta": b,
+                           "loss": 0.1 + steep * (a * a + b * b) / 2, "loss_se": se}
+                          for run, steep, se in (("learned", 4.0, 0.01), ("collapsed", 2e5, 0.002))
+                          for a in grid for b in grid])
+    scale = slices_report.rise_scale(frame, "filter")  # highest rises 4 and 2×10⁵ nats: span 5×10⁴
+    assert (scale.low, scale.high, scale.linear_within) == (0.0, pytest.approx(2e5), 0.002)  # the smallest noise
+    assert "symmetric-log" in scale.words("nats") and "±0.002 nats" in scale.words("nats")
+    learned = slices_report.surfaces_of(frame, "learned", "filter", scale)
+    norm = learned.axes[0].collections[0].norm
+    assert isinstance(norm, matplotlib.colors.SymLogNorm) and norm(4.0) > 0.3  # 4 of 2×10⁵ nats: 2×10⁻⁵ of a linear scale
+    levels = [c for c in learned.axes[0].collections if hasattr(c, "levels")][0].levels
+    assert min(levels) >= 0.002 and np.all(np.diff(np.log10(levels)) == pytest.approx(np.log10(levels[1] / levels[0])))
+    ticks, labels = scale.ticks()  # 0, then at most six decades up to 10⁵
+    assert labels[0] == "0" and labels[-1] == "100,000" and ticks == sorted(ticks) and len(ticks) <= 7
+    assert scale.height(4.0) == pytest.approx(np.log10(1 + 4.0 / 0.002))
+    fig, view, _ = slices_report.surface_view(frame, ["learned", "collapsed"], scale)
+    assert view["data"][0]["customdata"][0][0] == pytest.approx(4.0)  # the hover shows nats, the height the log
+    assert view["data"][0]["z"][0][0] == pytest.approx(scale.height(4.0))
+    assert view["layout"]["scene"]["zaxis"]["ticktext"] == labels
+    assert [t.get_text() for t in learned.axes[1].get_yticklabels()] == labels  # the colour bar, in nats
     plt.close("all")
 
 
@@ -902,7 +928,7 @@ def test_the_interactive_view_holds_only_escaped_numbers_and_its_library_is_stor
     frame = pd.DataFrame([{"run": run, "label": "<b>hostile</b>", "direction": "filter", "split": "train",
                            "alpha": a, "beta": b, "loss": 1.0 + a * a + k * b * b}
                           for k, run in enumerate(("r1", "r2")) for a in grid for b in grid])
-    fig, view, labels = slices_report.surface_view(frame, ["r1", "r2", "absent"], (0.0, 2.0))
+    fig, view, labels = slices_report.surface_view(frame, ["r1", "r2", "absent"], plotting.ColourScale(0.0, 2.0))
     assert labels == ["<b>hostile</b>"] * 2 and len(view["data"]) == 2
     assert "hostile" not in json.dumps(view)  # params text stays out of the spec (plotly reads some tags)
     assert view["data"][1]["z"][2] == [2.0, 1.0, 2.0]  # α = 1 row: rise 1 + β² over L(θ)

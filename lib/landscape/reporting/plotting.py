@@ -363,26 +363,77 @@ def contour_levels(low: float, high: float, z: np.ndarray, levels: int, log: boo
     return [float(v) for v in steps[1:-1] if z_low < v < z_high]
 
 
+class ColourScale:
+    """The colour (and 3-D height) scale that several surfaces share: [low, high] in the values'
+    units, linear, or, with ``linear_within``, symmetric-log: linear within ±linear_within and
+    logarithmic beyond, for surfaces whose heights span decades (a linear scale would draw all but
+    the highest flat). ``height`` is the value as drawn on that scale (the 3-D views' z)."""
+
+    def __init__(self, low: float, high: float, linear_within: float | None = None):
+        self.low, self.high, self.linear_within = float(low), float(high), linear_within
+
+    def norm(self) -> matplotlib.colors.Normalize:
+        if self.linear_within is None:
+            return matplotlib.colors.Normalize(self.low, self.high)
+        return matplotlib.colors.SymLogNorm(self.linear_within, linscale=0.5, vmin=self.low, vmax=self.high, base=10)
+
+    def height(self, z: np.ndarray | float) -> np.ndarray:
+        """``z`` on this scale: itself, or sign(z)·log10(1 + |z|/linear_within)."""
+        z = np.asarray(z, dtype=float)
+        return z if self.linear_within is None else np.sign(z) * np.log10(1 + np.abs(z) / self.linear_within)
+
+    def ticks(self) -> tuple[list[float], list[str]]:
+        """Values and labels of the symmetric-log scale's ticks: 0 and powers of ten in (0, high]
+        above linear_within, every other or third decade where there are more than six (none on a
+        linear scale, which keeps its own)."""
+        if self.linear_within is None:
+            return [], []
+        exponents = list(range(int(np.ceil(np.log10(self.linear_within))),
+                               int(np.floor(np.log10(max(self.high, self.linear_within)))) + 1))
+        step = -(-len(exponents) // 6)
+        values = [0.0] + [10.0 ** k for k in exponents[::-1][::step][::-1]]
+        return values, [stats.number_text(v, 2) for v in values]
+
+    def contour_levels(self, z: np.ndarray, levels: int, noise: float | None = None) -> list[float]:
+        """:func:`contour_levels` of one panel ``z`` on this scale; symmetric-log: geometric steps from
+        linear_within (at least the noise) to high."""
+        if self.linear_within is None:
+            return contour_levels(self.low, self.high, z, levels, noise=noise)
+        return contour_levels(max(self.linear_within, noise or 0.0), self.high, z, levels, log=True, noise=noise)
+
+    def words(self, unit: str) -> str:
+        """The scale in words, in ``unit``, for a caption."""
+        span = f"{stats.number_text(self.low, 3)} to {stats.number_text(self.high, 3)} {unit}"
+        if self.linear_within is None:
+            return span
+        return (f"{span}; a symmetric-log scale, linear within ±{stats.number_text(self.linear_within, 2)} {unit} "
+                "and logarithmic beyond, since the surfaces' highest rises span decades")
+
+
 def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray | Sequence[np.ndarray],
             titles: Sequence[str] | None = None, label: str = "loss", levels: int = 10, log: bool = False,
-            shared_scale: bool = True, limits: tuple[float, float] | None = None,
+            shared_scale: bool = True, limits: ColourScale | tuple[float, float] | None = None,
             noise: Sequence[float | None] | None = None) -> Figure:
     """2-D heatmaps with contour lines of ``values[i, j]`` = f(alphas[i], betas[j]), one panel per
     array in ``values`` (several surfaces side by side share one colour scale unless
-    ``shared_scale`` is false; ``limits``: the scale, shared with surfaces drawn elsewhere, so a
-    plane that barely varies looks flat and has no contour). ``log``: a logarithmic colour scale
-    and log-spaced contours (the values must be > 0), labelled in the values' own units; every
-    other contour is labelled. ``noise``: per panel, its noise (:func:`contour_levels`), or None."""
+    ``shared_scale`` is false; ``limits``: the scale, a :class:`ColourScale` or (low, high), shared
+    with surfaces drawn elsewhere, so a plane that barely varies looks flat and has no contour).
+    ``log``: a logarithmic colour scale and log-spaced contours (the values must be > 0), labelled
+    in the values' own units; every other contour is labelled. ``noise``: per panel, its noise
+    (:func:`contour_levels`), or None."""
     arrays = [np.asarray(values, dtype=float)] if np.ndim(values) == 2 else [np.asarray(v, dtype=float) for v in values]
     fig, axes = panels(len(arrays), ncols=min(len(arrays), 3))
     A, B = np.meshgrid(np.asarray(alphas, dtype=float), np.asarray(betas, dtype=float), indexing="ij")
     whole = limits if limits is not None else (min(float(np.nanmin(a)) for a in arrays),
                                                max(float(np.nanmax(a)) for a in arrays))
     for i, (ax, z) in enumerate(zip(axes, arrays)):
-        low, high = whole if shared_scale or limits is not None else (float(np.nanmin(z)), float(np.nanmax(z)))
-        norm = matplotlib.colors.LogNorm(low, high) if log else matplotlib.colors.Normalize(low, high)
+        scale = whole if shared_scale or limits is not None else (float(np.nanmin(z)), float(np.nanmax(z)))
+        scale = scale if isinstance(scale, ColourScale) else ColourScale(*scale)
+        norm = matplotlib.colors.LogNorm(scale.low, scale.high) if log else scale.norm()
         mesh = ax.pcolormesh(A, B, z, shading="nearest", cmap="viridis", norm=norm, rasterized=True)
-        inside = contour_levels(low, high, z, levels, log, noise[i] if noise is not None else None)
+        panel_noise = noise[i] if noise is not None else None
+        inside = (contour_levels(scale.low, scale.high, z, levels, True, panel_noise) if log
+                  else scale.contour_levels(z, levels, panel_noise))
         if inside:  # a plane within one step of the shared scale, or within its noise, has no contour to draw
             contours = ax.contour(A, B, z, levels=inside, colors="white", linewidths=0.6)
             ax.clabel(contours, contours.levels[::2], fontsize=7, inline=True,
@@ -393,8 +444,13 @@ def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray 
         ax.grid(False)
         if titles:
             ax.set_title(titles[i], fontsize="medium")
-        bar = fig.colorbar(mesh, ax=ax, label=f"{label} (log scale)" if log else label)
-        if not log:
+        logarithmic = log or scale.linear_within is not None
+        bar = fig.colorbar(mesh, ax=ax, label=f"{label} ({'symmetric-' if not log else ''}log scale)"
+                           if logarithmic else label)
+        if scale.linear_within is not None and not log:
+            values, words = scale.ticks()
+            bar.set_ticks(values, labels=words)
+        if not logarithmic:
             bar.formatter.set_useOffset(False)  # near-constant surfaces: full values, no "1e-6 + 2.3026" offset
             bar.update_ticks()
     fig.tight_layout()
@@ -402,10 +458,11 @@ def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray 
 
 
 def surface_3d(alphas: Sequence[float], betas: Sequence[float], values: Sequence[np.ndarray],
-               titles: Sequence[str], limits: tuple[float, float]) -> Figure:
+               titles: Sequence[str], scale: ColourScale) -> Figure:
     """Li et al.'s picture: each array of ``values`` (``values[i, j]`` = f(alphas[i], betas[j]))
     as a 3-D surface, a panel per array side by side (titles wrapped), on one height and colour
-    scale ``limits``; the caption says what the height is."""
+    ``scale`` (symmetric-log: the height is :meth:`ColourScale.height`, ticked in the values'
+    units); the caption says what the height is."""
     from mpl_toolkits.mplot3d import Axes3D  # noqa: F401  (registers the 3d projection)
 
     apply_style()
@@ -413,12 +470,16 @@ def surface_3d(alphas: Sequence[float], betas: Sequence[float], values: Sequence
     width, height = MULTIPLE_PANEL if n >= 4 else SMALL_PANEL if n == 3 else (PANEL_WIDTH, PANEL_HEIGHT)
     fig = plt.figure(figsize=(width * n, height * 1.1))
     A, B = np.meshgrid(np.asarray(alphas, dtype=float), np.asarray(betas, dtype=float), indexing="ij")
-    norm = matplotlib.colors.Normalize(*limits)
+    low, high = (float(scale.height(scale.low)), float(scale.height(scale.high)))
+    norm = matplotlib.colors.Normalize(low, high)
+    tick_values, tick_text = scale.ticks()
     for i, (z, title) in enumerate(zip(values, titles)):
         ax = fig.add_subplot(1, n, i + 1, projection="3d")
-        ax.plot_surface(A, B, np.asarray(z, dtype=float), cmap="viridis", norm=norm, linewidth=0, antialiased=True,
+        ax.plot_surface(A, B, scale.height(z), cmap="viridis", norm=norm, linewidth=0, antialiased=True,
                         rcount=len(A), ccount=A.shape[1])
-        ax.set_zlim(*limits)
+        ax.set_zlim(low, high)
+        if tick_values:
+            ax.set_zticks(scale.height(tick_values), tick_text, fontsize="x-small")
         ax.view_init(elev=30, azim=-60)
         ax.set_xlabel("α")
         ax.set_ylabel("β")
@@ -428,19 +489,29 @@ def surface_3d(alphas: Sequence[float], betas: Sequence[float], values: Sequence
 
 
 def surface_3d_spec(alphas: Sequence[float], betas: Sequence[float], values: Sequence[np.ndarray],
-                    limits: tuple[float, float], label: str = "loss") -> dict:
+                    scale: ColourScale, label: str = "loss") -> dict:
     """The plotly spec of :func:`surface_3d`'s panels (``reporting.interactive``): one scene each,
-    side by side, the same scale; numbers and axis words only (the caption names the panels)."""
+    side by side, the same scale (symmetric-log: heights and ticks as :func:`surface_3d` draws
+    them, the hover giving the value itself); numbers and axis words only (the caption names the
+    panels)."""
     n = len(values)
     data, layout = [], {"height": 440, "margin": {"l": 0, "r": 0, "t": 10, "b": 0}, "showlegend": False}
+    low, high = float(scale.height(scale.low)), float(scale.height(scale.high))
+    tick_values, tick_text = scale.ticks()
+    tick_at = scale.height(tick_values).tolist()
     for i, z in enumerate(values):
         scene = "scene" if i == 0 else f"scene{i + 1}"
-        data.append({"type": "surface", "x": [float(b) for b in betas], "y": [float(a) for a in alphas],
-                     "z": np.asarray(z, dtype=float).tolist(), "scene": scene, "colorscale": "Viridis",
-                     "cmin": limits[0], "cmax": limits[1], "showscale": i == n - 1})
+        trace = {"type": "surface", "x": [float(b) for b in betas], "y": [float(a) for a in alphas],
+                 "z": scale.height(z).tolist(), "scene": scene, "colorscale": "Viridis",
+                 "cmin": low, "cmax": high, "showscale": i == n - 1}
+        zaxis = {"title": {"text": label}, "range": [low, high]}
+        if tick_at:
+            trace.update(customdata=np.asarray(z, dtype=float).tolist(), hovertemplate="%{customdata:.4g}<extra></extra>",
+                         colorbar={"tickvals": tick_at, "ticktext": tick_text})
+            zaxis.update(tickvals=tick_at, ticktext=tick_text)
+        data.append(trace)
         layout[scene] = {"domain": {"x": [i / n, (i + 1) / n], "y": [0, 1]},
-                         "xaxis": {"title": {"text": "β"}}, "yaxis": {"title": {"text": "α"}},
-                         "zaxis": {"title": {"text": label}, "range": list(limits)}}
+                         "xaxis": {"title": {"text": "β"}}, "yaxis": {"title": {"text": "α"}}, "zaxis": zaxis}
     return {"data": data, "layout": layout}
 
 

@@ -147,11 +147,20 @@ def rises(frame: pd.DataFrame, value: str = "loss") -> pd.DataFrame:
         columns="_base")
 
 
-def rise_limits(frame: pd.DataFrame, direction: str) -> tuple[float, float]:
+def rise_scale(frame: pd.DataFrame, direction: str) -> plotting.ColourScale:
     """The colour scale every surface of ``frame`` along ``direction`` shares: the range of the
-    loss rise over L(θ) (:func:`rises`) over all its runs and splits, nats."""
-    found = rises(frame[frame["direction"] == direction])["rise"]
-    return float(found.min()), float(found.max())
+    loss rise over L(θ) (:func:`rises`) over all its runs and splits, nats. Where the surfaces'
+    highest rises span more than ``plotting.LOG_SCALE_RATIO`` (a network that did not learn can
+    rise by 10⁵ nats where a trained one rises by 10), symmetric-log, linear within the smallest
+    probe-set noise (:func:`centre_noise`; without one, a tenth of the lowest highest rise)."""
+    found = rises(frame[frame["direction"] == direction])
+    low, high = float(found["rise"].min()), float(found["rise"].max())
+    tops = found.groupby(["run", "split"])["rise"].max().to_numpy(float)
+    noise = [n for _, rows in found.groupby(["run", "split"]) if (n := centre_noise(rows)) is not None and n > 0]
+    floor = min(noise) if noise else (tops[tops > 0].min() / 10 if (tops > 0).any() else None)
+    if floor is None or high / max(float(tops.min()), floor) <= plotting.LOG_SCALE_RATIO:
+        return plotting.ColourScale(low, high)
+    return plotting.ColourScale(low, high, linear_within=floor)
 
 
 def centre_noise(rows: pd.DataFrame) -> float | None:
@@ -165,23 +174,23 @@ def centre_noise(rows: pd.DataFrame) -> float | None:
 
 
 def surfaces_of(frame: pd.DataFrame, run_id: str, direction: str = "filter",
-                limits: tuple[float, float] | None = None) -> Figure:
+                scale: plotting.ColourScale | None = None) -> Figure:
     """The 2-D surface of one run along one direction kind, a panel per split, coloured by the
-    loss rise over L(θ) (:func:`rises`) on the colour scale ``limits`` (default: this run's own
-    range), which the report's surfaces along that kind share (:func:`rise_limits`); contours
+    loss rise over L(θ) (:func:`rises`) on the colour ``scale`` (default: this run's own linear
+    range), which the report's surfaces along that kind share (:func:`rise_scale`); contours
     only beyond each panel's probe-set noise (:func:`centre_noise`, ``plotting.contour_levels``)."""
     rows = rises(frame[(frame["run"] == run_id) & (frame["direction"] == direction)])
     splits = list(dict.fromkeys(rows["split"]))
     mats = [rows[rows["split"] == s].pivot(index="alpha", columns="beta", values="rise") for s in splits]
     return plotting.surface(mats[0].index.to_numpy(), mats[0].columns.to_numpy(), [m.to_numpy() for m in mats],
                             titles=[f"{rows['label'].iloc[0]} · {s}" for s in splits], label="loss − L(θ) (nats)",
-                            limits=limits, noise=[centre_noise(rows[rows["split"] == s]) for s in splits])
+                            limits=scale, noise=[centre_noise(rows[rows["split"] == s]) for s in splits])
 
 
-def surface_view(frame: pd.DataFrame, run_ids: list[str], limits: tuple[float, float],
+def surface_view(frame: pd.DataFrame, run_ids: list[str], scale: plotting.ColourScale,
                  split: str = "train") -> tuple[Figure, dict, list[str]] | None:
     """The 3-D view of the ``split`` surfaces of ``run_ids`` along filter-normalized directions
-    (``plotting.surface_3d``, and its interactive spec), their rise over L(θ) on ``limits``, with
+    (``plotting.surface_3d``, and its interactive spec), their rise over L(θ) on ``scale``, with
     the panels' labels; None when no such surface was computed."""
     rows = rises(frame[(frame["direction"] == "filter") & (frame["split"] == split)])
     drawn = [r for r in dict.fromkeys(run_ids) if r in set(rows["run"])]
@@ -192,8 +201,8 @@ def surface_view(frame: pd.DataFrame, run_ids: list[str], limits: tuple[float, f
     alphas, betas = mats[0].index.to_numpy(), mats[0].columns.to_numpy()
     values = [m.to_numpy() for m in mats]
     label = "loss − L(θ) (nats)"
-    return (plotting.surface_3d(alphas, betas, values, labels, limits),
-            plotting.surface_3d_spec(alphas, betas, values, limits, label), labels)
+    return (plotting.surface_3d(alphas, betas, values, labels, scale),
+            plotting.surface_3d_spec(alphas, betas, values, scale, label), labels)
 
 
 def noise_words(frame: pd.DataFrame) -> str:
@@ -233,7 +242,7 @@ def surfaces_section(report: ReportContext) -> None:
     if "filter" in set(frame["direction"]):
         sink.term(*TERM)
     splits = " and ".join(dict.fromkeys(frame["split"]))
-    limits = {kind: rise_limits(frame, kind) for kind in dict.fromkeys(frame["direction"])}
+    scales = {kind: rise_scale(frame, kind) for kind in dict.fromkeys(frame["direction"])}
     points = frame.groupby(["run", "direction"])["alpha"].nunique().max()  # the device may have asked for more
     cost = report.results.cost.get("surface2d", estimate.Cost(0.0, 0, 0))
     sink.markdown(f"Grid: {points} × {points} points of α and β ({cost.words()}); {noise_words(frame)}.")
@@ -243,16 +252,15 @@ def surfaces_section(report: ReportContext) -> None:
             continue
         label = frame[frame["run"] == run_id]["label"].iloc[0]
         for kind in dict.fromkeys(frame["direction"]):
-            low, high = limits[kind]
-            sink.figure(surfaces_of(frame, run_id, direction=kind, limits=limits[kind]),
+            sink.figure(surfaces_of(frame, run_id, direction=kind, scale=scales[kind]),
                         f"surface-{run.id.lower()}-{kind}",
                         f"{label} (the study seed): the loss on θ + α d₁ + β d₂ (d₁ ⊥ d₂, each a "
                         f"{DIRECTION_LABELS[kind]}), {splits} probe set{'s' if ' and ' in splits else ''}, as its "
                         "rise over L(θ) on one colour scale shared by every surface of this direction kind in this "
-                        f"report ({stats.number_text(low, 3)} to {stats.number_text(high, 3)} nats): a plane that "
+                        f"report ({scales[kind].words('nats')}): a plane that "
                         "barely rises looks flat and has no contour; + marks θ.")
     view = surface_view(frame, [tables.study_run(report.params, run.id) for run in report.params.runs],
-                        limits["filter"]) if "filter" in limits else None
+                        scales["filter"]) if "filter" in scales else None
     if view is not None:
         fig, spec, labels = view
         sink.figure(fig, "surface-3d", "The train-loss surfaces of the study seeds along filter-normalized directions "
