@@ -406,8 +406,7 @@ class ColourScale:
         span = f"{stats.number_text(self.low, 3)} to {stats.number_text(self.high, 3)} {unit}"
         if self.linear_within is None:
             return span
-        return (f"{span}; a symmetric-log scale, linear within ±{stats.number_text(self.linear_within, 2)} {unit} "
-                "and logarithmic beyond, since the surfaces' highest rises span decades")
+        return f"{span}, symmetric-log: linear within ±{stats.number_text(self.linear_within, 2)} {unit}"
 
 
 def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray | Sequence[np.ndarray],
@@ -445,8 +444,8 @@ def surface(alphas: Sequence[float], betas: Sequence[float], values: np.ndarray 
         if titles:
             ax.set_title(titles[i], fontsize="medium")
         logarithmic = log or scale.linear_within is not None
-        bar = fig.colorbar(mesh, ax=ax, label=f"{label} ({'symmetric-' if not log else ''}log scale)"
-                           if logarithmic else label)
+        bar = fig.colorbar(mesh, ax=ax, label=f"{label} (log scale)" if log else f"{label} · symlog"
+                           if logarithmic else label)  # short: a label longer than the bar makes the figure taller
         if scale.linear_within is not None and not log:
             values, words = scale.ticks()
             bar.set_ticks(values, labels=words)

@@ -257,8 +257,9 @@ def surfaces_section(report: ReportContext) -> None:
                         f"{label} (the study seed): the loss on θ + α d₁ + β d₂ (d₁ ⊥ d₂, each a "
                         f"{DIRECTION_LABELS[kind]}), {splits} probe set{'s' if ' and ' in splits else ''}, as its "
                         "rise over L(θ) on one colour scale shared by every surface of this direction kind in this "
-                        f"report ({scales[kind].words('nats')}): a plane that "
-                        "barely rises looks flat and has no contour; + marks θ.")
+                        f"report ({scales[kind].words('nats')}): "
+                        + ("a plane that barely rises looks flat and has no contour" if scales[kind].linear_within
+                           is None else "a plane that varies within its noise has no contour") + "; + marks θ.")
     view = surface_view(frame, [tables.study_run(report.params, run.id) for run in report.params.runs],
                         scales["filter"]) if "filter" in scales else None
     if view is not None:
