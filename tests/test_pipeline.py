@@ -574,4 +574,10 @@ def test_a_family_is_the_work_without_its_seed_and_the_clock_falls_back_to_the_t
     assert clock.remaining() is None  # b counts as this run's trainings, but no hessian job has finished
     clock.finished("d", 5.0)
     assert clock.remaining() == (20.0 + 30.0) / 2  # b counts as the median of this run's trainings
+    assert clock.guessed() == 1 and clock.words() == "25 s (1 job guessed from other work)"
+    clock = estimate.Clock({"a1": None, "a2": None, "b1": None, "c": 10.0}, slots=1,
+                           kinds={k: "measures" for k in ("a1", "a2", "b1", "c")},
+                           families={"a1": "resnet", "a2": "resnet", "b1": "mlp"})
+    clock.finished("a1", 600.0)  # a ResNet's measures: its sibling counts as its family's time, not its kind's
+    assert clock.remaining() == 600.0 + 600.0 + 10.0 and clock.guessed() == 1  # b1: the kind's median, guessed
     assert [estimate.duration_words(s) for s in (40, 720, 7500)] == ["40 s", "12 min", "2 h 05 min"]

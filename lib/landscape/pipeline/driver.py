@@ -141,7 +141,8 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
     device_type = engine.device_type()
     planned = estimate.plan(len(graph.jobs), waiting, cache, device_type)
     progress.note(f"{title}: {planned.sentence(engine.slots)}")
-    clock = estimate.Clock(planned.estimates, engine.slots, {job.key: estimate.kind(job) for job in waiting})
+    clock = estimate.Clock(planned.estimates, engine.slots, {job.key: estimate.kind(job) for job in waiting},
+                           {job.key: estimate.family(job) for job in waiting})
     started: dict[str, float] = {}
     replay = progress.Replay()
 
@@ -153,7 +154,7 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
 
     engine.on_event = on_event
     board = progress.Board(f"{title}: {len(waiting)} jobs on the {engine.config.name} engine", len(waiting),
-                           left=lambda: None if (s := clock.remaining()) is None else estimate.duration_words(s))
+                           left=clock.words)
     tries: dict[str, int] = {}
     running: set[str] = set()
     ended = "interrupted"

@@ -280,25 +280,50 @@ def plan(total: int, waiting: Iterable[jobs_mod.Job], cache: store.Cache, device
 
 class Clock:
     """The estimated wall time left of a graph's jobs to compute (:class:`Plan`), kept as they
-    finish: a finished job leaves the sum; a job without an estimate counts as the median of the
-    jobs of its kind (``kinds``: job key -> :func:`kind`) timed in this run (None until one has
-    finished)."""
+    finish: a finished job leaves the sum; a job without an estimate counts as the median time of
+    its family (``families``: job key -> :func:`family`) in this run, else, guessed, as the median
+    of the jobs of its kind (``kinds``: job key -> :func:`kind`) timed in this run (None until one
+    has finished): a kind's jobs can differ tenfold (a ResNet's measures and an MLP's), so
+    :meth:`guessed` says how many were counted that way."""
 
-    def __init__(self, estimates: Mapping[str, float | None], slots: int, kinds: Mapping[str, str] | None = None):
+    def __init__(self, estimates: Mapping[str, float | None], slots: int, kinds: Mapping[str, str] | None = None,
+                 families: Mapping[str, str] | None = None):
         self.left = dict(estimates)
         self.slots = max(slots, 1)
         self.kinds = dict(kinds or {})
+        self.families = dict(families or {})
         self.seen: dict[str, list[float]] = {}
+        self.seen_family: dict[str, list[float]] = {}
 
     def finished(self, key: str, seconds: float | None) -> None:
         self.left.pop(key, None)
         if seconds is not None:
             self.seen.setdefault(self.kinds.get(key, ""), []).append(seconds)
+            if key in self.families:
+                self.seen_family.setdefault(self.families[key], []).append(seconds)
+
+    def _family_time(self, key: str) -> float | None:
+        seen = self.seen_family.get(self.families.get(key, ""))
+        return statistics.median(seen) if seen else None
+
+    def guessed(self) -> int:
+        """How many jobs left count as the median of their kind (no time of their own family)."""
+        return sum(v is None and self._family_time(key) is None for key, v in self.left.items())
 
     def remaining(self) -> float | None:
         """Seconds left (on ``slots`` parallel slots), or None while something cannot be estimated."""
         fallback = {name: statistics.median(seen) for name, seen in self.seen.items()}
-        values = [v if v is not None else fallback.get(self.kinds.get(key, "")) for key, v in self.left.items()]
+        values = [v if v is not None else own if (own := self._family_time(key)) is not None
+                  else fallback.get(self.kinds.get(key, "")) for key, v in self.left.items()]
         if any(v is None for v in values):
             return None
         return sum(values) / self.slots
+
+    def words(self) -> str | None:
+        """The time left for a reader, with how many jobs in it are guessed; None while there is none."""
+        seconds = self.remaining()
+        if seconds is None:
+            return None
+        guessed = self.guessed()
+        return duration_words(seconds) + (f" ({guessed} job{'s' if guessed > 1 else ''} guessed from other work)"
+                                          if guessed else "")
