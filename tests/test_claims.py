@@ -422,3 +422,15 @@ def test_flatter_generalizes_at_a_fixed_step_size_is_the_granulated_tau_within_g
     against = history({c: [0.9 + 0.01 * (vals[0] % 10)] * 3 for c, vals in sharp.items()},
                       gaps={c: [0.3 - 0.01 * (v % 10) + 0.05 * (v // 10) for v in vals] for c, vals in sharp.items()})
     assert verdict(check(CTX, measures, against, groups)) == claims.CONTRADICTED
+
+
+def test_a_study_method_that_computes_what_ours_did_is_no_second_method():
+    """Study 001's CNN has no BatchNorm: 'interpolated statistics' (the study's) is our path."""
+    one_path = {"barriers": barriers({"cnn": [1.2, 1.3, 1.25, 1.28]})}
+    found = {c.check: c for c in claims.judge(load_params("seed_connectivity", "full"), one_path)}["loss_barrier"]
+    assert found.verdict == S and found.study_verdict is None and found.study_change is None
+    assert [p.quantity for p in found.parts] == ["train loss barrier (nats)", "test loss barrier (nats)"]
+    two_paths = {"barriers": pd.concat([barriers({"A": [1.2, 1.3, 1.25, 1.28]}, "recompute"),
+                                        barriers({"A": [0.01, 0.02, 0.015, 0.01]}, "interpolate")])}
+    found = {c.check: c for c in claims.judge(load_params("batchnorm", "full"), two_paths)}["loss_barrier"]
+    assert (found.verdict, found.study_verdict) == (S, C) and "interpolated" in found.study_change

@@ -21,7 +21,8 @@ def loss_barrier(ctx: Context, barriers: pd.DataFrame, configs: list, size: str 
     every other one's (ratio of geometric means). BatchNorm statistics are recomputed at each
     point of the path (ours; the study interpolated them: ``bn: interpolate``); a network without
     BatchNorm has one path (the probe records it as ``interpolate``), and its quantity names no
-    BatchNorm treatment; so does a configuration whose probe was asked for ``interpolate`` alone
+    BatchNorm treatment (nor by the study's method, the same path, which ``claims.judge`` then
+    drops); so does a configuration whose probe was asked for ``interpolate`` alone
     while a check asks for ``recompute`` (the interpolation section says which was computed)."""
     parts, by_config = [], {}
     for config in config_group(configs):
@@ -29,7 +30,7 @@ def loss_barrier(ctx: Context, barriers: pd.DataFrame, configs: list, size: str 
         if rows.empty:
             raise MissingEvidence(f"no barrier for configuration {config!r}")
         treatment = bn if bn in set(rows["bn"]) else "interpolate"
-        named = f"BN {treatment}; " if treatment == bn else ""
+        named = f"BN {treatment}; " if rows["bn"].nunique() > 1 else ""  # without BatchNorm one path
         rows = rows.assign(loss_barrier=rows["loss_barrier"].clip(lower=BARRIER_FLOOR))
         rows = rows[rows["bn"] == treatment]
         by_config[config] = rows

@@ -130,6 +130,15 @@ def _decide(check: Check, ctx: Context, frames: Mapping[str, Any], args: Mapping
         return [], str(exc)
 
 
+def _same_evidence(ours: Sequence[Comparison], study: Sequence[Comparison]) -> bool:
+    """Whether the study's method computed what ours did (e.g. BatchNorm statistics along a path
+    between networks without BatchNorm): the same groups, effects and bounds, part by part; it
+    then is no second method."""
+    def evidence(c: Comparison) -> str:
+        return repr((c.groups, c.effect, c.interval, c.claimed, c.bounds))
+    return len(ours) == len(study) and all(evidence(a) == evidence(b) for a, b in zip(ours, study))
+
+
 def judge(params: ReportParams, evidence: Mapping[str, Any]) -> list[Claim]:
     """Every claim of ``params`` with its verdict; ``evidence`` maps what checks need (e.g.
     ``{"history": history_frame, "runs": status_frame}``); a check whose evidence is missing
@@ -154,7 +163,7 @@ def judge(params: ReportParams, evidence: Mapping[str, Any]) -> list[Claim]:
         if check.study_method is not None and pending is None:
             study_parts, study_pending = _decide(check, replace(ctx, method=STUDY), frames,
                                                  {**spec.args, **check.study_method.args})
-            study_parts = [] if study_pending else study_parts
+            study_parts = [] if study_pending or _same_evidence(parts, study_parts) else study_parts
         claims.append(Claim(spec.text, spec.check, tuple(parts), tuple(study_parts),
                             check.study_method.change if study_parts else None, pending, tuple(left_out), reason))
     return adjust(claims)
