@@ -118,9 +118,9 @@ def test_the_prediction_answer_reads_the_intervals_and_says_when_nothing_can_be_
          "baseline_high": np.nan, "difference": np.nan, "difference_low": np.nan, "difference_high": np.nan}])
     answer = synthesis.answers(pd.DataFrame(columns=CORRELATION_COLUMNS), NO_EFFECTS, pd.DataFrame(), found)[3]
     assert answer.text.startswith("Out of sample (each configuration predicted by models fitted on the others), the "
-                                  "first points of training predict steps to the target of the 1 scored outcomes "
-                                  "better than chance.")
-    assert "they do better for none and worse for none" in answer.text
+                                  "first points of training predict 1 of the 1 scored outcome better than chance: "
+                                  "steps to the target.")
+    assert "they do neither better nor worse: every 95% interval of the difference includes 0" in answer.text
     assert "not predicted" not in answer.text  # one outcome is predicted better than chance
     cells = answer.table.set_index("outcome")["early signals [95% CI]"]
     assert cells.to_dict() == {"failure (diverged or ended at chance)": "no run failed",

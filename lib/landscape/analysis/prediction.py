@@ -272,11 +272,17 @@ def summary(found: pd.DataFrame) -> str:
         return (f"None of the {len(rows)} outcomes could be scored out of sample: too few runs or configurations, or "
                 "no run failed.")
     better = [r["words"] for r in scored if r["vs_chance"] > 0]
+    beats = [r["words"] for r in scored if r["vs_baseline"] > 0]
+    loses = [r["words"] for r in scored if r["vs_baseline"] < 0]
     text = (f"Out of sample (each configuration predicted by models fitted on the others), the first points of "
-            f"training predict {stats.listed(better) or 'none'} of the {len(scored)} scored outcomes better than "
-            "chance. Against a baseline that knows only η and the batch size they do better for "
-            f"{stats.listed(r['words'] for r in scored if r['vs_baseline'] > 0) or 'none'} and worse for "
-            f"{stats.listed(r['words'] for r in scored if r['vs_baseline'] < 0) or 'none'}.")
+            f"training predict {len(better)} of the {len(scored)} scored outcome{'s' if len(scored) != 1 else ''} "
+            f"better than chance{': ' + stats.listed(better) if better else ''}. ")
+    if beats or loses:
+        text += (f"Against a baseline that knows only η and the batch size they do better for "
+                 f"{stats.listed(beats) or 'none'} and worse for {stats.listed(loses) or 'none'}.")
+    else:
+        text += ("Against a baseline that knows only η and the batch size they do neither better nor worse: every "
+                 "95% interval of the difference includes 0.")
     for r in scored:
         if r["failed_runs"] is not None:
             text += (f" The {r['failed_runs']} failed runs come from {r['failed_configs']} "
