@@ -373,14 +373,20 @@ class ColourScale:
         self.low, self.high, self.linear_within = float(low), float(high), linear_within
 
     def norm(self) -> matplotlib.colors.Normalize:
+        """The colour map's norm: linear, or :meth:`height` (the 3-D views' own transform)."""
         if self.linear_within is None:
             return matplotlib.colors.Normalize(self.low, self.high)
-        return matplotlib.colors.SymLogNorm(self.linear_within, linscale=0.5, vmin=self.low, vmax=self.high, base=10)
+        return matplotlib.colors.FuncNorm((self.height, self.value), vmin=self.low, vmax=self.high)
 
     def height(self, z: np.ndarray | float) -> np.ndarray:
         """``z`` on this scale: itself, or sign(z)·log10(1 + |z|/linear_within)."""
         z = np.asarray(z, dtype=float)
         return z if self.linear_within is None else np.sign(z) * np.log10(1 + np.abs(z) / self.linear_within)
+
+    def value(self, height: np.ndarray | float) -> np.ndarray:
+        """The inverse of :meth:`height`."""
+        h = np.asarray(height, dtype=float)
+        return h if self.linear_within is None else np.sign(h) * self.linear_within * (10.0 ** np.abs(h) - 1)
 
     def ticks(self) -> tuple[list[float], list[str]]:
         """Values and labels of the symmetric-log scale's ticks: 0 and powers of ten in (0, high]
