@@ -142,7 +142,7 @@ def run_graph(graph: jobs_mod.Graph, engine: Engine, cache: store.Cache | None =
     planned = estimate.plan(len(graph.jobs), waiting, cache, device_type)
     progress.note(f"{title}: {planned.sentence(engine.slots)}")
     clock = estimate.Clock(planned.estimates, engine.slots, {job.key: estimate.kind(job) for job in waiting},
-                           {job.key: estimate.family(job) for job in waiting})
+                           planned.families)
     started: dict[str, float] = {}
     replay = progress.Replay()
 

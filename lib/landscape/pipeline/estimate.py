@@ -220,6 +220,7 @@ class Plan:
     trainings: int = 0  # of the jobs to compute
     scaled: int = 0  # of the estimates, how many come from the reference machine's times
     speeds: tuple[float, float] | None = None  # (this machine's, the reference's) images/s, when scaled
+    families: dict[str, str] = field(default_factory=dict)  # job key -> :func:`family`, of the jobs to compute
 
     @property
     def cached(self) -> int:
@@ -262,20 +263,18 @@ def plan(total: int, waiting: Iterable[jobs_mod.Job], cache: store.Cache, device
     times, waiting = medians(cache, device), list(waiting)
     reference = Reference.read() if reference is None else reference
     reference = reference if device == "cpu" else None  # measured on a CPU: no guide to an accelerator
-    estimates, from_reference = {}, []
-    for job in waiting:
-        name = family(job)
-        estimates[job.key] = times.get(name)
-        if estimates[job.key] is None and reference is not None and name in reference.families:
-            from_reference.append(job.key)
+    names = {job.key: family(job) for job in waiting}
+    estimates = {key: times.get(name) for key, name in names.items()}
+    from_reference = [key for key, name in names.items()
+                      if estimates[key] is None and reference is not None and name in reference.families]
     speeds = None
     if from_reference:
         speeds = (measure_speed(), reference.speed)
-        for key, job in ((job.key, job) for job in waiting if job.key in from_reference):
-            estimates[key] = reference.families[family(job)] * speeds[1] / speeds[0]
+        for key in from_reference:
+            estimates[key] = reference.families[names[key]] * speeds[1] / speeds[0]
     trainings = [job for job in waiting if isinstance(job, jobs_mod.TrainJob)]
     return Plan(total, sum(cache.has_checkpoint(job.key) for job in trainings), estimates, len(trainings),
-                len(from_reference), speeds)
+                len(from_reference), speeds, names)
 
 
 class Clock:
